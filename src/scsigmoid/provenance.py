@@ -1,0 +1,72 @@
+"""Provenance columns that every measured result carries: device, versions, commit, date."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import subprocess
+from pathlib import Path
+
+PROVENANCE_COLUMNS = ("device", "torch", "triton", "commit", "date")
+
+
+def device_name() -> str:
+    """Human-readable name of the device results are measured on (the GPU, else 'cpu')."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except Exception:  # pragma: no cover - torch missing or broken driver
+        pass
+    return "cpu"
+
+
+def device_slug(name: str | None = None) -> str:
+    """Short file-name tag for a device: 'NVIDIA H200' -> 'h200', 'cpu' -> 'cpu'."""
+    name = device_name() if name is None else name
+    slug = re.sub(r"^nvidia\s+", "", name.strip().lower())
+    slug = re.sub(r"[^a-z0-9]+", "_", slug).strip("_")
+    return slug or "unknown"
+
+
+def git_commit(repo: str | os.PathLike | None = None) -> str:
+    """Commit of the working tree ('+dirty' when it has uncommitted changes); env override
+    ``SUITE_COMMIT`` for machines that receive a copy of the tree without its .git."""
+    if os.environ.get("SUITE_COMMIT"):
+        return os.environ["SUITE_COMMIT"]
+    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except Exception:
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    """torch and triton versions ('none' when not importable)."""
+    out = {}
+    for mod in ("torch", "triton"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:
+            out[mod] = "none"
+    return out
+
+
+def provenance() -> dict[str, str]:
+    """The provenance columns as a dict, ready to add to every row of a result table."""
+    return {
+        "device": device_name(),
+        **versions(),
+        "commit": git_commit(),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
+    }

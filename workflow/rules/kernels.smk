@@ -1,0 +1,30 @@
+"""Stage 2: compile, autotune and self-check our Triton sigmoid-attention kernel.
+
+On a GPU this autotunes the configured shapes; on a CPU it runs the same kernels under
+Triton's interpreter at tiny shapes. Either way the JSON records the device, versions,
+chosen configs, compile time and the error against the reference.
+"""
+
+KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
+KERNEL_DEVICE = DEVICE if GPU else "cpu"
+
+
+rule compile_kernel:
+    input:
+        sources=KERNEL_SOURCES,
+    output:
+        f"{R}/kernels/compile_{KERNEL_DEVICE}.json",
+    params:
+        shapes=config["kernel"]["compile_shapes"],
+        gpu=GPU,
+    resources:
+        gpu=1 if GPU else 0,
+    log:
+        f"{R}/logs/compile_kernel_{KERNEL_DEVICE}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/compile_kernel.py"
+
+
+ALL_TARGETS.append(f"{R}/kernels/compile_{KERNEL_DEVICE}.json")
