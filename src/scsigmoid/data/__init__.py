@@ -1,0 +1,1 @@
+"""Data stage: dataset sheet, downloads, gene vocabulary, TEDDY-G tokenisation, token corpora."""

@@ -1,0 +1,19 @@
+"""Tokenise one evaluation (or extra) dataset into a corpus directory."""
+
+from contextlib import redirect_stderr, redirect_stdout
+
+from scsigmoid.data.build import build_eval_corpus
+from scsigmoid.data.genes import GeneMaps, read_vocab
+from scsigmoid.data.sheet import read_sheet, sheet_row
+from scsigmoid.data.tokenise import read_medians
+
+if __name__ == "__main__":
+    smk = snakemake  # noqa: F821
+    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+        p = smk.params
+        vocab = read_vocab(smk.input.vocab)
+        build_eval_corpus(
+            sheet_row(read_sheet(p.sheet), smk.wildcards.dataset), smk.output[0], vocab,
+            read_medians(smk.input.medians, vocab), GeneMaps.load(p.gene_maps),
+            data_dir=p.data_dir, max_len=p.max_len, unseen=p.unseen,
+            max_unmapped_fraction=float(p.max_unmapped_fraction))
