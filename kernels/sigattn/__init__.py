@@ -1,0 +1,18 @@
+"""sigattn: sigmoid attention O = sigmoid(Q·Kᵀ·scale + b + score_mod)·V in Triton.
+
+Modules, side by side like a tutorial:
+- ``triton_kernels``: the forward kernel and the two backward kernels (dQ; dK/dV), with launchers;
+- ``ops``: the public functions and the ``torch.library`` custom ops (autograd, torch.compile);
+- ``reference``: the same maths in plain PyTorch (ground truth, CPU fallback);
+- ``backend``: which of the two runs for a tensor (:func:`backend_for`);
+- ``checks``: argument checking; ``debug``: NaN-poisoned outputs for tests;
+- ``selfcheck``: compile/autotune + correctness report for configured shapes.
+
+Set ``TRITON_INTERPRET=1`` before importing to run the kernels on CPU tensors (slow; tests only).
+"""
+
+from . import reference
+from .backend import INTERPRETER, backend_for
+from .ops import sigmoid_attention, sigmoid_attention_varlen
+
+__all__ = ["INTERPRETER", "backend_for", "reference", "sigmoid_attention", "sigmoid_attention_varlen"]

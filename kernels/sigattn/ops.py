@@ -1,0 +1,190 @@
+"""Public entry points and the ``torch.library`` custom ops (namespace ``sigattn``) behind them.
+
+``sigmoid_attention`` (padded) and ``sigmoid_attention_varlen`` (packed) check their arguments,
+describe the sequences as one int32 table, and call ``sigattn::forward``; its autograd formula calls
+``sigattn::backward``. Both ops have fake (meta) implementations, so ``torch.compile(fullgraph=True)``
+traces through them without a graph break. Value checks that read tensor contents (sequence
+lengths) run inside the ops, where the values are concrete.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from . import checks, debug, reference, triton_kernels
+from .backend import backend_for
+
+# ----------------------------------------------------------------------------------------------
+# Custom ops
+# ----------------------------------------------------------------------------------------------
+
+#: Check sequence lengths / cu_seqlens values on every call (one host sync per call). Benchmarks
+#: set SIGATTN_CHECK_VALUES=0 (padded: no sync at all; packed: trusts max_seqlen_* when given).
+CHECK_VALUES = os.environ.get("SIGATTN_CHECK_VALUES", "1") != "0"
+
+
+
+def _rows(q, k, seq_table, padded: bool, max_seqlen_q: int, max_seqlen_k: int) -> tuple[int, int]:
+    """Rows each kernel covers, after checking the sequence table's values (one host sync)."""
+    if not CHECK_VALUES:
+        if padded:
+            return q.shape[1], k.shape[1]
+        if max_seqlen_q >= 0 and max_seqlen_k >= 0:
+            return max_seqlen_q, max_seqlen_k
+    if padded:
+        lens_q, lens_k = seq_table[1], seq_table[3]
+        checks.check_lengths("seq_lens_q", lens_q, q.shape[1])
+        checks.check_lengths("seq_lens_k", lens_k, k.shape[1])
+        return q.shape[1], k.shape[1]
+    table = seq_table.to("cpu", torch.int64)
+    rows = []
+    for side, row, tokens, given in (("q", 0, q.shape[0], max_seqlen_q), ("k", 2, k.shape[0], max_seqlen_k)):
+        name = f"cu_seqlens_{side}"
+        starts, lens = table[row], table[row + 1]
+        if lens.numel() == 0:
+            if tokens != 0:
+                raise ValueError(f"{name}[-1] must equal the number of packed tokens ({tokens}), got 0")
+            rows.append(0)
+            continue
+        if int(starts[0]) != 0:
+            raise ValueError(f"{name} must start at 0, got {int(starts[0])}")
+        if bool((lens < 0).any()):
+            raise ValueError(f"{name} must be non-decreasing (a sequence length is negative)")
+        if int(starts[-1] + lens[-1]) != tokens:
+            raise ValueError(f"{name}[-1] must equal the number of packed tokens ({tokens}), "
+                             f"got {int(starts[-1] + lens[-1])}")
+        longest = int(lens.max())
+        if given >= 0 and given < longest:
+            raise ValueError(f"max_seqlen_{side} ({given}) is smaller than the longest sequence "
+                             f"({longest}); pass None to compute it")
+        rows.append(longest)
+    return rows[0], rows[1]
+
+
+@torch.library.custom_op("sigattn::forward", mutates_args=())
+def forward_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, seq_table: torch.Tensor,
+               score_mod: torch.Tensor | None, causal: bool, scale: float, bias: float | None,
+               padded: bool, max_seqlen_q: int, max_seqlen_k: int) -> torch.Tensor:
+    """O = sigmoid(Q·Kᵀ·scale + b + score_mod)·V for the sequences of ``seq_table``
+    (int32 [4, N]: q start, q length, k start, k length)."""
+    rows_q, _ = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k)
+    o = debug.new_output(q.shape, q)
+    return triton_kernels.forward(q, k, v, seq_table, score_mod, causal=causal, scale=scale,
+                                  bias=bias, padded=padded, rows_q=rows_q, o=o)
+
+
+@forward_op.register_fake
+def _(q, k, v, seq_table, score_mod, causal, scale, bias, padded, max_seqlen_q, max_seqlen_k):
+    return q.new_empty(q.shape)
+
+
+@torch.library.custom_op("sigattn::backward", mutates_args=())
+def backward_op(do: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                seq_table: torch.Tensor, score_mod: torch.Tensor | None, causal: bool, scale: float,
+                bias: float | None, padded: bool, max_seqlen_q: int,
+                max_seqlen_k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """dQ, dK, dV of :func:`forward_op` (score_mod is a constant: it gets no gradient)."""
+    rows_q, rows_k = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k)
+    dq, dk, dv = debug.new_output(q.shape, q), debug.new_output(k.shape, k), debug.new_output(v.shape, v)
+    return triton_kernels.backward(do, q, k, v, seq_table, score_mod, causal=causal, scale=scale,
+                                   bias=bias, padded=padded, rows_q=rows_q, rows_k=rows_k,
+                                   dq=dq, dk=dk, dv=dv)
+
+
+@backward_op.register_fake
+def _(do, q, k, v, seq_table, score_mod, causal, scale, bias, padded, max_seqlen_q, max_seqlen_k):
+    return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
+
+
+def _setup_context(ctx, inputs, output):
+    q, k, v, seq_table, score_mod, *rest = inputs
+    ctx.save_for_backward(q, k, v, seq_table, score_mod)
+    ctx.rest = rest  # causal, scale, bias, padded, max_seqlen_q, max_seqlen_k
+
+
+def _backward(ctx, do):
+    q, k, v, seq_table, score_mod = ctx.saved_tensors
+    dq, dk, dv = backward_op(do, q, k, v, seq_table, score_mod, *ctx.rest)
+    return dq, dk, dv, None, None, None, None, None, None, None, None
+
+
+torch.library.register_autograd("sigattn::forward", _backward, setup_context=_setup_context)
+
+
+# ----------------------------------------------------------------------------------------------
+# Public API
+# ----------------------------------------------------------------------------------------------
+
+
+def sigmoid_attention(q, k, v, *, seq_lens_q=None, seq_lens_k=None, causal=False, scale=None,
+                      bias=None, score_mod=None):
+    """Sigmoid attention, padded layout.
+
+    Args:
+        q: [B, Lq, Hq, D]; k, v: [B, Lk, Hkv, D] with Hq a multiple of Hkv (GQA/MQA);
+            float16, bfloat16 or float32; D in {16, 32, 64, 128, 256}.
+        seq_lens_q, seq_lens_k: int tensors [B], valid lengths (trailing padding). Missing
+            seq_lens_k: all keys valid, except that seq_lens_q alone with Lq == Lk is used for the
+            keys too (padded self-attention); seq_lens_q alone with Lq != Lk raises. Missing
+            seq_lens_q: all query rows valid.
+        causal: query i sees keys j <= i (top-left aligned, like torch's SDPA ``is_causal``; for
+            Lq != Lk the diagonal starts at the first key).
+        scale: default 1/sqrt(D).
+        bias: None -> b = -log(valid keys of the sequence) (also when causal: the count is the
+            whole sequence's valid keys, not the row's); a float overrides it (benchmarks: 0.0).
+        score_mod: optional float tensor [B, Lk] added to every query's scores of that key; a
+            constant (no gradient flows into it).
+
+    Returns:
+        o: [B, Lq, Hq, D], same dtype; padded query rows are exactly zero.
+    """
+    checks.check_qkv(q, k, v, rank=4, layout="padded [B, L, H, D]", kernel_dtypes=True)
+    checks.check_scalars(scale, bias, causal)
+    batch, len_q, _, head_dim = q.shape
+    len_k = k.shape[1]
+    checks.check_score_mod(score_mod, (batch, len_k), "padded layout: [B, Lk]", q.device)
+    if backend_for(q) == "reference":
+        return reference.sigmoid_attention_ref(q, k, v, seq_lens_q=seq_lens_q, seq_lens_k=seq_lens_k,
+                                               causal=causal, scale=scale, bias=bias,
+                                               score_mod=score_mod)
+    lens_q, lens_k = checks.padded_lengths(q, k, seq_lens_q, seq_lens_k)
+    zeros = torch.zeros_like(lens_q)
+    seq_table = torch.stack([zeros, lens_q, zeros, lens_k]).contiguous()
+    return forward_op(q, k, v, seq_table, None if score_mod is None else score_mod.detach(), causal,
+                      checks.resolve_scale(scale, head_dim), None if bias is None else float(bias),
+                      True, len_q, len_k)
+
+
+def sigmoid_attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, max_seqlen_q=None,
+                             max_seqlen_k=None, causal=False, scale=None, bias=None, score_mod=None):
+    """Sigmoid attention, packed (varlen) layout.
+
+    Args:
+        q: [Tq, Hq, D]; k, v: [Tk, Hkv, D]; sequences back to back.
+        cu_seqlens_q, cu_seqlens_k: int32 [N+1], start at 0, non-decreasing, end at Tq / Tk;
+            cu_seqlens_k defaults to cu_seqlens_q.
+        max_seqlen_q, max_seqlen_k: longest sequence (computed when None; a smaller value raises).
+        causal, scale, bias: as in :func:`sigmoid_attention`.
+        score_mod: optional float tensor [Tk] (per packed key), a constant.
+
+    Returns:
+        o: [Tq, Hq, D].
+    """
+    checks.check_qkv(q, k, v, rank=3, layout="packed [T, H, D]", kernel_dtypes=True)
+    checks.check_scalars(scale, bias, causal)
+    checks.check_score_mod(score_mod, (k.shape[0],), "packed layout: [T_k]", q.device)
+    for name, value in (("max_seqlen_q", max_seqlen_q), ("max_seqlen_k", max_seqlen_k)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise TypeError(f"{name} must be a non-negative int or None, got {value!r}")
+    if backend_for(q) == "reference":
+        return reference.sigmoid_attention_varlen_ref(
+            q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=max_seqlen_q,
+            max_seqlen_k=max_seqlen_k, causal=causal, scale=scale, bias=bias, score_mod=score_mod)
+    cu_q, cu_k = checks.cu_seqlens_pair(cu_seqlens_q, cu_seqlens_k, q, k, check_values=False)
+    seq_table = torch.stack([cu_q[:-1], cu_q[1:] - cu_q[:-1], cu_k[:-1], cu_k[1:] - cu_k[:-1]]).contiguous()
+    return forward_op(q, k, v, seq_table, None if score_mod is None else score_mod.detach(), causal,
+                      checks.resolve_scale(scale, q.shape[-1]), None if bias is None else float(bias),
+                      False, -1 if max_seqlen_q is None else max_seqlen_q,
+                      -1 if max_seqlen_k is None else max_seqlen_k)

@@ -1,0 +1,444 @@
+"""Triton kernels for sigmoid attention: one forward kernel, a dK/dV kernel and a dQ kernel.
+
+O = sigmoid(Q·Kᵀ·scale + b + score_mod)·V. No running max, no row sum, no rescaling: every score
+turns into a probability on its own, so each tile of keys adds P·V straight into the accumulator.
+
+Both layouts share the same kernels. A sequence is described by a row of ``seq_table`` (int32
+[4, N]: query start, query length, key start, key length) and a tensor by four strides
+(batch, token, head, dim):
+
+- padded [B, L, H, D]: batch stride = stride(0), starts = 0, lengths = seq_lens;
+- packed [T, H, D]:   batch stride = 0, starts = cu_seqlens[:-1], lengths = diff(cu_seqlens).
+
+Rows up to ``rows_*`` are written: in the padded layout that is the whole padded length (padded
+rows get exact zeros); in the packed layout it is the sequence length (so sequences never overlap).
+Key tiles past a sequence's length are skipped, and so are tiles above the diagonal when causal
+(top-left aligned: query i sees keys j <= i).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+from .backend import INTERPRETER
+
+# ----------------------------------------------------------------------------------------------
+# Small helpers
+# ----------------------------------------------------------------------------------------------
+
+
+@triton.jit
+def _sigmoid(x, FAST_SIGMOID: tl.constexpr):
+    """sigmoid(x) = 0.5 + 0.5·tanh(x/2). FAST_SIGMOID: one tanh.approx.f32 (GPU only, rel. error
+    about 2^-11); otherwise the exact (interpreter-safe) tl.sigmoid."""
+    if FAST_SIGMOID:
+        t = tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [x * 0.5],
+                                      dtype=tl.float32, is_pure=True, pack=1)
+        return 0.5 + 0.5 * t
+    else:
+        return tl.sigmoid(x)
+
+
+@triton.jit
+def _dot(a, b, acc, UPCAST_DOT: tl.constexpr, DOT_PRECISION: tl.constexpr):
+    """acc + a @ b with fp32 accumulation. UPCAST_DOT: compute in fp32 (the interpreter's
+    fp16/bf16 dot is wrong); DOT_PRECISION: "ieee" for fp32 inputs (no TF32 rounding)."""
+    if UPCAST_DOT:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), acc, input_precision=DOT_PRECISION)
+    else:
+        return tl.dot(a, b, acc, input_precision=DOT_PRECISION)
+
+
+@triton.jit
+def _tile_of_program(rows, heads, BLOCK: tl.constexpr):
+    """Program id -> (row block, sequence, head). The only place that fixes the tile order:
+    row blocks of one (sequence, head) are neighbours, so they share K/V in L2."""
+    pid = tl.program_id(0)
+    row_blocks = tl.cdiv(rows, BLOCK)
+    row_block = pid % row_blocks
+    seq_head = pid // row_blocks
+    return row_block, seq_head // heads, seq_head % heads
+
+
+@triton.jit
+def _sequence(SEQ, n_seqs, seq):
+    """Query start, query length, key start, key length of one sequence."""
+    q_start = tl.load(SEQ + seq).to(tl.int64)
+    q_len = tl.load(SEQ + n_seqs + seq)
+    k_start = tl.load(SEQ + 2 * n_seqs + seq).to(tl.int64)
+    k_len = tl.load(SEQ + 3 * n_seqs + seq)
+    return q_start, q_len, k_start, k_len
+
+
+@triton.jit
+def _bias(k_len, bias_value, DEFAULT_BIAS: tl.constexpr):
+    """b = -log(valid keys of the sequence) by default, else the given float."""
+    if DEFAULT_BIAS:
+        return -tl.log(tl.maximum(k_len, 1).to(tl.float32))
+    else:
+        return bias_value
+
+
+# ----------------------------------------------------------------------------------------------
+# Autotuning: a small list on GPU, a single small config under the interpreter
+# ----------------------------------------------------------------------------------------------
+
+TUNE_KEY = ["HEAD_DIM", "CAUSAL", "seqlen_bucket"]  # Triton adds the tensors' dtypes itself
+
+
+def _configs(pairs):
+    return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in pairs]
+
+
+if INTERPRETER:
+    # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups.
+    FWD_CONFIGS = BWD_DQ_CONFIGS = BWD_DKDV_CONFIGS = _configs([(32, 16, 1, 1)])
+elif os.environ.get("SIGATTN_AUTOTUNE", "1") == "0":
+    # One small config that fits every head dim (memcheck runs, quick debugging).
+    FWD_CONFIGS = _configs([(64, 32, 4, 2)])
+    BWD_DQ_CONFIGS = BWD_DKDV_CONFIGS = _configs([(32, 64, 4, 2)])
+else:
+    FWD_CONFIGS = _configs([(128, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 2), (64, 64, 4, 3),
+                            (64, 32, 4, 2)])
+    BWD_DQ_CONFIGS = _configs([(64, 64, 4, 2), (128, 64, 8, 2), (64, 32, 4, 2), (32, 64, 4, 2)])
+    BWD_DKDV_CONFIGS = _configs([(64, 64, 4, 2), (64, 128, 8, 2), (32, 64, 4, 2), (32, 128, 4, 2)])
+
+
+def _prune_for_head_dim(configs, named_args, **kwargs):
+    """Head dim 256: keep tiles whose Q/K/V stages fit in shared memory (at most 64x64 tiles,
+    two stages). Configs that still do not fit are skipped by the autotuner (OutOfResources)."""
+    if {**named_args, **kwargs}["HEAD_DIM"] < 256:  # constexprs arrive as keyword arguments
+        return configs
+    kept = [triton.Config(dict(c.kwargs), num_warps=c.num_warps, num_stages=min(c.num_stages, 2))
+            for c in configs if c.kwargs["BLOCK_M"] * c.kwargs["BLOCK_N"] <= 64 * 64]
+    return kept or configs[-1:]
+
+
+# ----------------------------------------------------------------------------------------------
+# Forward
+# ----------------------------------------------------------------------------------------------
+
+
+@triton.autotune(configs=FWD_CONFIGS, key=TUNE_KEY, prune_configs_by={"early_config_prune": _prune_for_head_dim})
+@triton.jit
+def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, seqlen_bucket,
+                stride_qb, stride_qt, stride_qh, stride_qd,
+                stride_kb, stride_kt, stride_kh, stride_kd,
+                stride_vb, stride_vt, stride_vh, stride_vd,
+                stride_ob, stride_ot, stride_oh, stride_od,
+                stride_mb, stride_mt,
+                HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
+                HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
+                FAST_SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    row_block, seq, head = _tile_of_program(rows_q, heads_q, BLOCK_M)
+    q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
+    rows_limit = q_len
+    if STORE_PADDED:
+        rows_limit = rows_q
+    seq64, head64, kv_head64 = seq.to(tl.int64), head.to(tl.int64), (head // group).to(tl.int64)
+
+    m0 = row_block * BLOCK_M
+    offs_m = m0 + tl.arange(0, BLOCK_M)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, HEAD_DIM)
+    row_ok = offs_m < q_len
+
+    q_ptr = Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh
+    k_ptr = K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh
+    v_ptr = V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh
+    q = tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
+                mask=row_ok[:, None], other=0.0)
+    bias = _bias(k_len, bias_value, DEFAULT_BIAS)
+
+    # Key tiles that can contribute: none for an all-padding row block, none past the diagonal.
+    hi = k_len
+    if CAUSAL:
+        hi = tl.minimum(hi, m0 + BLOCK_M)
+    hi = tl.where(m0 < q_len, hi, 0)
+
+    acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    for n0 in range(0, hi, BLOCK_N):
+        cols = n0 + offs_n
+        col_ok = cols < k_len
+        k_t = tl.load(k_ptr + cols[None, :] * stride_kt + offs_d[:, None] * stride_kd,
+                      mask=col_ok[None, :], other=0.0)  # [HEAD_DIM, BLOCK_N]
+        s = _dot(q, k_t, tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
+        s = s * scale + bias
+        if HAS_SCORE_MOD:
+            mod = tl.load(MOD + seq64 * stride_mb + (k_start + cols) * stride_mt, mask=col_ok, other=0.0)
+            s += mod.to(tl.float32)[None, :]
+        p = _sigmoid(s, FAST_SIGMOID)
+        keep = row_ok[:, None] & col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (cols[None, :] <= offs_m[:, None])
+        p = tl.where(keep, p, 0.0)
+        v = tl.load(v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd,
+                    mask=col_ok[:, None], other=0.0)  # [BLOCK_N, HEAD_DIM]
+        acc = _dot(p.to(v.dtype), v, acc, UPCAST_DOT, DOT_PRECISION)
+
+    o_ptr = Out + seq64 * stride_ob + q_start * stride_ot + head64 * stride_oh
+    tl.store(o_ptr + offs_m[:, None] * stride_ot + offs_d[None, :] * stride_od,
+             acc.to(Out.dtype.element_ty), mask=(offs_m < rows_limit)[:, None])
+
+
+# ----------------------------------------------------------------------------------------------
+# Backward: dQ (loops over key tiles) and dK/dV (loops over query heads of its group, query tiles)
+#   P = sigmoid(S) recomputed;  dP = dO·Vᵀ;  dS = P·(1-P)·dP;  dQ = dS·K·scale;  dK = dSᵀ·Q·scale;
+#   dV = Pᵀ·dO. No atomics: every output tile is owned by one program.
+# ----------------------------------------------------------------------------------------------
+
+
+@triton.autotune(configs=BWD_DQ_CONFIGS, key=TUNE_KEY, prune_configs_by={"early_config_prune": _prune_for_head_dim})
+@triton.jit
+def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value,
+                   seqlen_bucket,
+                   stride_qb, stride_qt, stride_qh, stride_qd,
+                   stride_kb, stride_kt, stride_kh, stride_kd,
+                   stride_vb, stride_vt, stride_vh, stride_vd,
+                   stride_dob, stride_dot, stride_doh, stride_dod,
+                   stride_dqb, stride_dqt, stride_dqh, stride_dqd,
+                   stride_mb, stride_mt,
+                   HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
+                   HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
+                   FAST_SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    row_block, seq, head = _tile_of_program(rows_q, heads_q, BLOCK_M)
+    q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
+    rows_limit = q_len
+    if STORE_PADDED:
+        rows_limit = rows_q
+    seq64, head64, kv_head64 = seq.to(tl.int64), head.to(tl.int64), (head // group).to(tl.int64)
+
+    m0 = row_block * BLOCK_M
+    offs_m = m0 + tl.arange(0, BLOCK_M)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, HEAD_DIM)
+    row_ok = offs_m < q_len
+
+    q_ptr = Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh
+    do_ptr = DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh
+    k_ptr = K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh
+    v_ptr = V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh
+    q = tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
+                mask=row_ok[:, None], other=0.0)
+    do = tl.load(do_ptr + offs_m[:, None] * stride_dot + offs_d[None, :] * stride_dod,
+                 mask=row_ok[:, None], other=0.0)
+    bias = _bias(k_len, bias_value, DEFAULT_BIAS)
+
+    hi = k_len
+    if CAUSAL:
+        hi = tl.minimum(hi, m0 + BLOCK_M)
+    hi = tl.where(m0 < q_len, hi, 0)
+
+    dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    for n0 in range(0, hi, BLOCK_N):
+        cols = n0 + offs_n
+        col_ok = cols < k_len
+        k = tl.load(k_ptr + cols[:, None] * stride_kt + offs_d[None, :] * stride_kd,
+                    mask=col_ok[:, None], other=0.0)  # [BLOCK_N, HEAD_DIM]
+        v_t = tl.load(v_ptr + cols[None, :] * stride_vt + offs_d[:, None] * stride_vd,
+                      mask=col_ok[None, :], other=0.0)  # [HEAD_DIM, BLOCK_N]
+        s = _dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
+        s = s * scale + bias
+        if HAS_SCORE_MOD:
+            mod = tl.load(MOD + seq64 * stride_mb + (k_start + cols) * stride_mt, mask=col_ok, other=0.0)
+            s += mod.to(tl.float32)[None, :]
+        p = _sigmoid(s, FAST_SIGMOID)
+        keep = row_ok[:, None] & col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (cols[None, :] <= offs_m[:, None])
+        p = tl.where(keep, p, 0.0)
+        dp = _dot(do, v_t, tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
+        ds = p * (1.0 - p) * dp
+        dq = _dot(ds.to(k.dtype), k, dq, UPCAST_DOT, DOT_PRECISION)
+
+    dq_ptr = DQ + seq64 * stride_dqb + q_start * stride_dqt + head64 * stride_dqh
+    tl.store(dq_ptr + offs_m[:, None] * stride_dqt + offs_d[None, :] * stride_dqd,
+             (dq * scale).to(DQ.dtype.element_ty), mask=(offs_m < rows_limit)[:, None])
+
+
+@triton.autotune(configs=BWD_DKDV_CONFIGS, key=TUNE_KEY, prune_configs_by={"early_config_prune": _prune_for_head_dim})
+@triton.jit
+def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, rows_k, scale, bias_value,
+                     seqlen_bucket,
+                     stride_qb, stride_qt, stride_qh, stride_qd,
+                     stride_kb, stride_kt, stride_kh, stride_kd,
+                     stride_vb, stride_vt, stride_vh, stride_vd,
+                     stride_dob, stride_dot, stride_doh, stride_dod,
+                     stride_dkb, stride_dkt, stride_dkh, stride_dkd,
+                     stride_dvb, stride_dvt, stride_dvh, stride_dvd,
+                     stride_mb, stride_mt,
+                     HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
+                     HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
+                     FAST_SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    # This program owns BLOCK_N keys of one key/value head; the transposed scores Sᵀ = K·Qᵀ
+    # [BLOCK_N, BLOCK_M] keep dK and dV in the natural orientation.
+    col_block, seq, kv_head = _tile_of_program(rows_k, heads_kv, BLOCK_N)
+    q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
+    rows_limit = k_len
+    if STORE_PADDED:
+        rows_limit = rows_k
+    seq64, kv_head64 = seq.to(tl.int64), kv_head.to(tl.int64)
+
+    n0 = col_block * BLOCK_N
+    cols = n0 + tl.arange(0, BLOCK_N)
+    offs_m = tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, HEAD_DIM)
+    col_ok = cols < k_len
+
+    k_ptr = K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh
+    v_ptr = V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh
+    k = tl.load(k_ptr + cols[:, None] * stride_kt + offs_d[None, :] * stride_kd,
+                mask=col_ok[:, None], other=0.0)
+    v = tl.load(v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd,
+                mask=col_ok[:, None], other=0.0)
+    bias = _bias(k_len, bias_value, DEFAULT_BIAS)
+    mod = tl.zeros([BLOCK_N], dtype=tl.float32)
+    if HAS_SCORE_MOD:
+        mod = tl.load(MOD + seq64 * stride_mb + (k_start + cols) * stride_mt, mask=col_ok, other=0.0)
+        mod = mod.to(tl.float32)
+
+    # Query tiles that can see these keys: none if the tile is all padding; causal starts at the
+    # query tile that holds row n0 (rows below it cannot see key n0 or later).
+    lo = 0
+    if CAUSAL:
+        lo = (n0 // BLOCK_M) * BLOCK_M
+    hi = tl.where(n0 < k_len, q_len, 0)
+
+    dk = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
+    dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
+    for g in range(0, group):
+        head64 = kv_head64 * group + g
+        q_ptr = Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh
+        do_ptr = DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh
+        for m0 in range(lo, hi, BLOCK_M):
+            rows = m0 + offs_m
+            row_ok = rows < q_len
+            q = tl.load(q_ptr + rows[:, None] * stride_qt + offs_d[None, :] * stride_qd,
+                        mask=row_ok[:, None], other=0.0)  # [BLOCK_M, HEAD_DIM]
+            do = tl.load(do_ptr + rows[:, None] * stride_dot + offs_d[None, :] * stride_dod,
+                         mask=row_ok[:, None], other=0.0)
+            s_t = _dot(k, tl.trans(q), tl.zeros([BLOCK_N, BLOCK_M], dtype=tl.float32), UPCAST_DOT,
+                       DOT_PRECISION)
+            s_t = s_t * scale + bias + mod[:, None]
+            p_t = _sigmoid(s_t, FAST_SIGMOID)
+            keep = col_ok[:, None] & row_ok[None, :]
+            if CAUSAL:
+                keep = keep & (cols[:, None] <= rows[None, :])
+            p_t = tl.where(keep, p_t, 0.0)
+            dv = _dot(p_t.to(do.dtype), do, dv, UPCAST_DOT, DOT_PRECISION)
+            dp_t = _dot(v, tl.trans(do), tl.zeros([BLOCK_N, BLOCK_M], dtype=tl.float32), UPCAST_DOT,
+                        DOT_PRECISION)
+            ds_t = p_t * (1.0 - p_t) * dp_t
+            dk = _dot(ds_t.to(q.dtype), q, dk, UPCAST_DOT, DOT_PRECISION)
+
+    store_ok = (cols < rows_limit)[:, None]
+    dk_ptr = DK + seq64 * stride_dkb + k_start * stride_dkt + kv_head64 * stride_dkh
+    dv_ptr = DV + seq64 * stride_dvb + k_start * stride_dvt + kv_head64 * stride_dvh
+    tl.store(dk_ptr + cols[:, None] * stride_dkt + offs_d[None, :] * stride_dkd,
+             (dk * scale).to(DK.dtype.element_ty), mask=store_ok)
+    tl.store(dv_ptr + cols[:, None] * stride_dvt + offs_d[None, :] * stride_dvd,
+             dv.to(DV.dtype.element_ty), mask=store_ok)
+
+
+# ----------------------------------------------------------------------------------------------
+# Launchers (called by the custom ops in sigattn.ops)
+# ----------------------------------------------------------------------------------------------
+
+#: The kernel objects of the latest launches (registers/spills for the compile report).
+LAST_LAUNCH: dict[str, object] = {}
+
+
+def _strides(t: torch.Tensor, padded: bool) -> tuple[int, int, int, int]:
+    """(batch, token, head, dim) strides; the packed layout has no batch stride."""
+    return tuple(t.stride()) if padded else (0, *t.stride())
+
+
+def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool) -> dict:
+    half = q.dtype in (torch.float16, torch.bfloat16)
+    return dict(
+        HEAD_DIM=q.shape[-1], CAUSAL=causal, DEFAULT_BIAS=bias is None,
+        HAS_SCORE_MOD=score_mod is not None, STORE_PADDED=padded,
+        UPCAST_DOT=INTERPRETER and half, FAST_SIGMOID=fast_sigmoid_enabled(q),
+        DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+    )
+
+
+#: Use tanh.approx.f32 for fp16/bf16 on GPU. Off by default until measured (set by the perf work).
+FAST_SIGMOID_HALF = False
+
+
+def fast_sigmoid_enabled(q: torch.Tensor) -> bool:
+    return FAST_SIGMOID_HALF and not INTERPRETER and q.dtype in (torch.float16, torch.bfloat16)
+
+
+def _bucket(n: int) -> int:
+    return triton.next_power_of_2(max(int(n), 1))
+
+
+def _mod_args(score_mod, q, padded):
+    if score_mod is None:
+        return q, 0, 0  # never read
+    return (score_mod, *(score_mod.stride() if padded else (0, score_mod.stride(0))))
+
+
+def forward(q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_q, o):
+    """Fill ``o`` (q's shape) with sigmoid attention. rows_q: padded length or max query length."""
+    n_seqs, heads_q, heads_kv = seq_table.shape[1], q.shape[-2], k.shape[-2]
+    if n_seqs == 0 or rows_q == 0 or heads_q == 0:
+        return o
+    mod, stride_mb, stride_mt = _mod_args(score_mod, q, padded)
+    grid = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
+    LAST_LAUNCH["forward"] = _fwd_kernel[grid](
+        q, k, v, o, mod, seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q, scale,
+        0.0 if bias is None else float(bias), _bucket(rows_q),
+        *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(o, padded),
+        stride_mb, stride_mt,
+        **_flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded),
+    )
+    return o
+
+
+def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_q, rows_k,
+             dq, dk, dv):
+    """Fill dq, dk, dv (shapes of q, k, v)."""
+    n_seqs, heads_q, heads_kv = seq_table.shape[1], q.shape[-2], k.shape[-2]
+    if n_seqs == 0 or heads_q == 0:
+        return dq, dk, dv
+    mod, stride_mb, stride_mt = _mod_args(score_mod, q, padded)
+    flags = _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded)
+    bias_value = 0.0 if bias is None else float(bias)
+    group = heads_q // heads_kv
+    if rows_q > 0:
+        grid_q = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
+        LAST_LAUNCH["backward_dq"] = _bwd_dq_kernel[grid_q](
+            q, k, v, do, dq, mod, seq_table, n_seqs, heads_q, group, rows_q, scale, bias_value,
+            _bucket(rows_q),
+            *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
+            *_strides(dq, padded), stride_mb, stride_mt, **flags,
+        )
+    if rows_k > 0:
+        grid_k = lambda meta: (triton.cdiv(rows_k, meta["BLOCK_N"]) * n_seqs * heads_kv,)  # noqa: E731
+        LAST_LAUNCH["backward_dkdv"] = _bwd_dkdv_kernel[grid_k](
+            q, k, v, do, dk, dv, mod, seq_table, n_seqs, heads_kv, group, rows_k, scale, bias_value,
+            _bucket(rows_k),
+            *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
+            *_strides(dk, padded), *_strides(dv, padded), stride_mb, stride_mt, **flags,
+        )
+    return dq, dk, dv
+
+
+def autotuned_configs() -> dict[str, str | None]:
+    """The config each kernel's autotuner picked for its latest launch (None before any)."""
+    out = {}
+    for name, kernel in (("forward", _fwd_kernel), ("backward_dq", _bwd_dq_kernel),
+                         ("backward_dkdv", _bwd_dkdv_kernel)):
+        cfg = getattr(kernel, "best_config", None)
+        out[name] = None if cfg is None else str(cfg)
+    return out

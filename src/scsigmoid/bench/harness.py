@@ -1,0 +1,179 @@
+"""The benchmark grid: for each (implementation, pass, head_dim, padding, seq_len) one tidy row
+with the median and p20/p80 time, TFLOPS and a status. Nothing is left out silently: an
+implementation that is unavailable, unsupported, wrong, out of memory or failing gets a row
+saying so."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from scsigmoid.bench.adapters import Adapter, from_canonical, make_inputs, to_canonical
+from scsigmoid.bench.check import CheckShape, check_adapter
+from scsigmoid.bench.protocol import attention_flops, derive_shape, sample_lengths, tflops
+from scsigmoid.bench.timing import Timer, time_callable
+
+RESULT_COLUMNS = [
+    "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
+    "ms_median", "ms_p20", "ms_p80", "tflops", "status", "reason",
+    "device", "torch", "triton", "commit", "date",
+]
+DEFAULT_CHECK_SHAPE = CheckShape()
+STATUSES = ("ok", "unavailable", "unsupported", "failed_check", "error", "oom", "skipped")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    tokens_per_batch: int = 16384
+    hidden: int = 2048
+    seq_lens: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384)
+    paddings: tuple[int, ...] = (0, 25)
+    warmup_ms: float = 100.0
+    rep_ms: float = 250.0
+    seed: int = 0
+    time_cap_ms: float = 5000.0  # a single call slower than this is not timed (status skipped)
+    memory_fraction: float = 0.85  # of free device memory an estimated call may use
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _free_bytes(device: str) -> int | None:
+    if device.startswith("cuda"):
+        return torch.cuda.mem_get_info()[0]
+    return None
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+
+
+def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: str,
+               timer: Timer | None) -> tuple[str, str, object]:
+    """(status, reason, TimingStats or None) for one point; the caller builds the row."""
+    estimate = adapter.memory_estimate(inputs, pass_)
+    free = _free_bytes(device)
+    if estimate is not None and free is not None and estimate > cfg.memory_fraction * free:
+        return "skipped", f"needs ~{estimate / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free", None
+    prepared = adapter.prepare(inputs)
+    # one untimed call: triggers autotuning and JIT, and measures a first latency for the cap
+    _sync(device)
+    start = time.perf_counter()
+    out = prepared.run()
+    if pass_ == "fwd":
+        fn = prepared.run
+    else:
+        grad_canonical = to_canonical("bshd", torch.randn_like(inputs.q), inputs)
+        grad = from_canonical(prepared.layout, grad_canonical, inputs)
+
+        def fn():
+            return torch.autograd.grad(out, prepared.leaves, grad, retain_graph=True)
+
+        fn()  # warm (autotune) the backward kernels
+    _sync(device)
+    first_ms = (time.perf_counter() - start) * 1e3
+    if first_ms > cfg.time_cap_ms:
+        return "skipped", f"first call took {first_ms:.0f} ms > cap {cfg.time_cap_ms:.0f} ms", None
+    stats = time_callable(fn, cfg.warmup_ms, cfg.rep_ms, timer)
+    return "ok", "", stats
+
+
+def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iterable[int],
+                  passes: Iterable[str], provenance: dict[str, str], *, device: str = "cuda",
+                  dtype: torch.dtype = torch.bfloat16, timer: Timer | None = None,
+                  check_shape: CheckShape = DEFAULT_CHECK_SHAPE,
+                  log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Run the grid and return the tidy table (RESULT_COLUMNS)."""
+    rows = []
+    adapters = list(adapters)
+    for head_dim in head_dims:
+        for pass_ in passes:
+            for adapter in adapters:
+                available, why_not = adapter.available()
+                for padding in cfg.paddings:
+                    supported, unsupported_why = adapter.supports(padding, pass_)
+                    check_status = None
+                    if available and supported:
+                        check_status = _gate(adapter, head_dim, padding, pass_, device, dtype,
+                                             cfg.seed, check_shape)
+                        log(f"[check] {adapter.name} hd{head_dim} {pass_} pad{padding}: "
+                            f"{check_status}")
+                    for seq_len in cfg.seq_lens:
+                        shape = derive_shape(cfg.tokens_per_batch, cfg.hidden, seq_len, head_dim,
+                                             padding)
+                        row = {"impl": adapter.name, "pass": pass_, "head_dim": head_dim,
+                               "padding_pct": padding, "seq_len": seq_len, "batch": shape.batch,
+                               "heads": shape.heads, "ms_median": float("nan"),
+                               "ms_p20": float("nan"), "ms_p80": float("nan"),
+                               "tflops": float("nan"), **provenance}
+                        if not available:
+                            row.update(status="unavailable", reason=why_not)
+                        elif not supported:
+                            row.update(status="unsupported", reason=unsupported_why)
+                        elif check_status[0] != "ok":
+                            row.update(status=check_status[0], reason=check_status[1])
+                        else:
+                            row.update(_measure(adapter, shape, pass_, cfg, device, dtype, timer))
+                            log(f"[time] {adapter.name} hd{head_dim} {pass_} pad{padding} "
+                                f"L{seq_len}: {row['status']} {row['ms_median']:.4g} ms "
+                                f"{row['tflops']:.4g} TFLOPS {row['reason']}")
+                        rows.append(row)
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def _gate(adapter, head_dim, padding, pass_, device, dtype, seed, check_shape):
+    try:
+        passed, reason = check_adapter(adapter, head_dim, padding, pass_, device=device,
+                                       dtype=dtype, seed=seed, shape=check_shape)
+    except Exception as exc:
+        return ("oom" if _is_oom(exc) else "error"), f"correctness check raised {_short(exc)}"
+    return ("ok", reason) if passed else ("failed_check", reason)
+
+
+def _measure(adapter, shape, pass_, cfg, device, dtype, timer) -> dict:
+    lengths = sample_lengths(shape.batch, shape.seq_len, shape.padding_pct, cfg.seed)
+    flops = attention_flops(lengths, shape.heads, shape.head_dim, pass_, causal=adapter.causal)
+    note = "causal: FLOPs halved" if adapter.causal else ""
+    inputs = None
+    try:
+        inputs = make_inputs(shape.batch, shape.seq_len, shape.heads, shape.head_dim, lengths,
+                             shape.padding_pct, device=device, dtype=dtype, seed=cfg.seed + 1)
+        status, reason, stats = time_point(adapter, inputs, pass_, cfg, device, timer)
+    except Exception as exc:
+        status, reason, stats = ("oom" if _is_oom(exc) else "error"), _short(exc), None
+    finally:
+        del inputs
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    result = {"status": status, "reason": "; ".join(r for r in (reason, note) if r)}
+    if stats is not None:
+        result.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,
+                      tflops=tflops(flops, stats.ms_median))
+    return result
+
+
+def merge_parts(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate per-(head_dim, pass) parts; a repeated point is an error."""
+    parts = list(parts)
+    if not parts:
+        raise ValueError("no benchmark parts to merge; run the bench_attention rule first.")
+    for i, part in enumerate(parts):
+        missing = [c for c in RESULT_COLUMNS if c not in part.columns]
+        if missing:
+            raise ValueError(f"benchmark part {i} lacks columns {missing}; rerun bench_attention.")
+    merged = pd.concat([p[RESULT_COLUMNS] for p in parts], ignore_index=True)
+    key = ["impl", "pass", "head_dim", "padding_pct", "seq_len"]
+    dup = merged.duplicated(key, keep=False)
+    if dup.any():
+        raise ValueError(f"benchmark parts repeat points: {merged.loc[dup, key].head().to_dict('records')}")
+    return merged.sort_values(key, kind="stable").reset_index(drop=True)

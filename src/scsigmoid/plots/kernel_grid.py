@@ -1,0 +1,116 @@
+"""The 4 x 2 kernel-benchmark grid shared by Fig 2 (TFLOPS) and Fig 8 (latency): rows head dim
+64/128 x padding 0%/25%, columns forward/backward, x = sequence length (log2)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FormatStrFormatter
+
+from scsigmoid.plots import style
+
+GRID_ROWS = [(64, 0), (128, 0), (64, 25), (128, 25)]  # (head_dim, padding_pct)
+GRID_COLS = ["fwd", "bwd"]
+PASS_TITLES = {"fwd": "forward", "bwd": "backward"}
+FIGURE_IMPLS = [
+    "ours_dense", "ours_padded", "ours_varlen", "tritonsigmoid_dense", "tritonsigmoid_padded",
+    "flashsigmoid", "flashsigmoid_ref", "fa2_dense", "fa2_varlen", "flash_attn_dense",
+    "flash_attn_varlen", "cudnn_sdpa", "eager_sigmoid",
+]
+# names in the paper's Fig 2 CSV -> our implementation names
+REPORTED_IMPLS = {
+    "pytorch_sigmoid_eager": "eager_sigmoid", "flashattention2": "fa2_dense",
+    "flashattention2_varlen": "fa2_varlen", "flashsigmoid": "flashsigmoid",
+    "tritonsigmoid": "tritonsigmoid_dense", "tritonsigmoid_padded": "tritonsigmoid_padded",
+}
+MEASURED_COLUMNS = ["impl", "pass", "head_dim", "padding_pct", "seq_len", "ms_median", "ms_p20",
+                    "ms_p80", "tflops", "status"]
+
+
+def require_columns(df: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks columns {missing}; expected at least {list(columns)}.")
+
+
+def with_flashsigmoid_reference(measured: pd.DataFrame, reference: pd.DataFrame | None) -> pd.DataFrame:
+    """Add the external FlashSigmoid rows as impl 'flashsigmoid_ref' unless FlashSigmoid was
+    measured here (any ok row)."""
+    measured_ok = ((measured["impl"] == "flashsigmoid") & (measured["status"] == "ok")).any()
+    if reference is None or measured_ok:
+        return measured
+    ref = reference[(reference["impl"] == "flashsigmoid") & (reference["status"] == "ok")].copy()
+    ref["impl"] = "flashsigmoid_ref"
+    for col in ("ms_p20", "ms_p80"):
+        if col not in ref.columns:
+            ref[col] = np.nan
+    return pd.concat([measured, ref[MEASURED_COLUMNS]], ignore_index=True)
+
+
+def metric_band(df: pd.DataFrame, metric: str):
+    """(value, low, high) columns for 'tflops' (from the p80/p20 times) or 'ms'."""
+    if metric == "ms":
+        return df["ms_median"], df["ms_p20"], df["ms_p80"]
+    if metric == "tflops":
+        flops_per_ms = df["tflops"] * df["ms_median"]
+        return df["tflops"], flops_per_ms / df["ms_p80"], flops_per_ms / df["ms_p20"]
+    raise ValueError(f"metric must be 'tflops' or 'ms'; got {metric!r}.")
+
+
+def draw_kernel_grid(measured: pd.DataFrame, metric: str, *, reported: pd.DataFrame | None = None,
+                     exclude: tuple[str, ...] = (), title: str = "") -> plt.Figure:
+    """Lines (median, p20-p80 error bars) per implementation; paper H100 values, when given
+    (TFLOPS only), as hollow markers of the same colour."""
+    require_columns(measured, MEASURED_COLUMNS, "benchmark table")
+    style.apply_style()
+    ok = measured[(measured["status"] == "ok") & ~measured["impl"].isin(exclude)]
+    fig, axes = plt.subplots(len(GRID_ROWS), len(GRID_COLS), figsize=(8.5, 11), squeeze=False)
+    handles = {}
+    for r, (head_dim, padding) in enumerate(GRID_ROWS):
+        for c, pass_ in enumerate(GRID_COLS):
+            ax = axes[r][c]
+            panel = ok[(ok["head_dim"] == head_dim) & (ok["padding_pct"] == padding)
+                       & (ok["pass"] == pass_)]
+            for impl in [i for i in FIGURE_IMPLS if i in set(panel["impl"])] + sorted(
+                    set(panel["impl"]) - set(FIGURE_IMPLS)):
+                rows = panel[panel["impl"] == impl].sort_values("seq_len")
+                value, low, high = metric_band(rows, metric)
+                err = np.vstack([(value - low).clip(lower=0).fillna(0),
+                                 (high - value).clip(lower=0).fillna(0)])
+                line = ax.errorbar(rows["seq_len"], value, yerr=err, color=style.color(impl),
+                                   marker="o", ms=3, lw=1.2, capsize=2,
+                                   ls="--" if impl.endswith("_ref") else "-")
+                handles.setdefault(style.label(impl), line)
+            if reported is not None and metric == "tflops":
+                _draw_reported(ax, reported, head_dim, padding, pass_, exclude, handles)
+            ax.set_xscale("log", base=2)
+            if metric == "ms":
+                ax.set_yscale("log")
+                ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+                ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+            else:
+                ax.set_ylim(bottom=0)
+            ax.set_title(f"{PASS_TITLES[pass_]}, head dim {head_dim}, padding {padding}%")
+            ax.set_xlabel("sequence length")
+            ax.set_ylabel("TFLOPS" if metric == "tflops" else "latency (ms)")
+    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=3,
+               frameon=False, bbox_to_anchor=(0.5, -0.01))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.98 if title else 1))
+    return fig
+
+
+def _draw_reported(ax, reported, head_dim, padding, pass_, exclude, handles):
+    require_columns(reported, ["pass", "head_dim", "padding_pct", "seq_len", "impl",
+                               "tflops_reported"], "paper Fig 2 table")
+    panel = reported[(reported["head_dim"] == head_dim) & (reported["padding_pct"] == padding)
+                     & (reported["pass"] == pass_)]
+    for paper_impl, rows in panel.groupby("impl"):
+        impl = REPORTED_IMPLS.get(paper_impl, paper_impl)
+        if impl in exclude:
+            continue
+        marker = ax.scatter(rows["seq_len"], rows["tflops_reported"], facecolors="none",
+                            edgecolors=style.color(impl), marker="D", s=18, lw=0.9, zorder=3)
+        handles.setdefault(f"{style.label(impl)}: paper, H100 (hollow)", marker)

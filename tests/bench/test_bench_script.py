@@ -1,0 +1,40 @@
+"""The direct (non-Snakemake) entry point of workflow/scripts/bench_attention.py."""
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from scsigmoid.bench.harness import RESULT_COLUMNS
+
+SCRIPT = Path(__file__).resolve().parents[2] / "workflow" / "scripts" / "bench_attention.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("bench_attention_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU path")
+def test_refuses_cpu_without_flag(tmp_path):
+    with pytest.raises(SystemExit, match="GPU-only"):
+        load_script().main(["--out", str(tmp_path), "--impl", "eager_sigmoid"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU smoke test")
+def test_cpu_smoke_writes_one_part_per_head_dim_and_pass(tmp_path):
+    load_script().main(["--out", str(tmp_path), "--head-dim", "8", "16", "--pass", "fwd",
+                        "--tokens", "64", "--hidden", "32", "--seq-lens", "16", "32",
+                        "--impl", "eager_sigmoid", "tritonsigmoid_dense",
+                        "--warmup-ms", "1", "--rep-ms", "1", "--allow-cpu"])
+    parts = sorted(p.name for p in tmp_path.glob("*.csv"))
+    assert parts == ["attention_cpu_hd16_fwd.csv", "attention_cpu_hd8_fwd.csv"]
+    df = pd.read_csv(tmp_path / "attention_cpu_hd8_fwd.csv")
+    assert list(df.columns) == RESULT_COLUMNS
+    eager = df[df["impl"] == "eager_sigmoid"]
+    assert (eager["status"] == "ok").all() and (eager["tflops"] > 0).all()
+    assert (df[df["impl"] == "tritonsigmoid_dense"]["status"] == "unavailable").all()

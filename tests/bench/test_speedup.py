@@ -1,0 +1,44 @@
+import pandas as pd
+import pytest
+
+from scsigmoid.bench.speedup import speedup_markdown, speedup_table
+
+POINT = {"pass": "fwd", "head_dim": 64, "padding_pct": 25, "seq_len": 512}
+
+
+def rows(*entries):
+    return pd.DataFrame([{**POINT, "impl": i, "ms_median": ms, "status": s} for i, ms, s in entries])
+
+
+def test_best_of_ours_and_each_variant():
+    results = rows(("ours_padded", 2.0, "ok"), ("ours_varlen", 1.0, "ok"),
+                   ("ours_dense_causal", 0.5, "ok"), ("fa2_varlen", 3.0, "ok"),
+                   ("tritonsigmoid_padded", 1.5, "ok"), ("eager_sigmoid", 10.0, "skipped"))
+    table = speedup_table(results)
+    best = table[table["ours"] == "ours_best"].set_index("baseline")
+    assert set(best.index) == {"fa2_varlen", "tritonsigmoid_padded"}  # skipped/causal dropped
+    assert best.loc["fa2_varlen", "speedup"] == pytest.approx(3.0)
+    assert best.loc["fa2_varlen", "ours_impl"] == "ours_varlen"
+    assert best.loc["tritonsigmoid_padded", "speedup"] == pytest.approx(1.5)
+    padded = table[(table["ours"] == "ours_padded") & (table["baseline"] == "fa2_varlen")]
+    assert padded["speedup"].item() == pytest.approx(1.5)
+
+
+def test_reference_joins_only_when_not_measured():
+    results = rows(("ours_dense", 1.0, "ok"), ("flashsigmoid", 1.2, "unavailable"))
+    reference = rows(("flashsigmoid", 1.1, "ok"))
+    table = speedup_table(results, reference)
+    assert set(table["baseline"]) == {"flashsigmoid_ref"}
+    measured = rows(("ours_dense", 1.0, "ok"), ("flashsigmoid", 1.2, "ok"))
+    assert set(speedup_table(measured, reference)["baseline"]) == {"flashsigmoid"}
+
+
+def test_markdown_lists_best_speedups():
+    md = speedup_markdown(speedup_table(rows(("ours_dense", 1.0, "ok"), ("fa2_dense", 2.5, "ok"))))
+    assert "| fa2_dense |" in md and "2.50x" in md
+    assert "No point" in speedup_markdown(speedup_table(rows(("ours_dense", 1.0, "ok"))))
+
+
+def test_bad_table_is_named():
+    with pytest.raises(ValueError, match="lacks columns"):
+        speedup_table(pd.DataFrame({"impl": ["x"]}))

@@ -1,0 +1,35 @@
+import pytest
+
+from scsigmoid.bench.timing import summarise, time_callable, wall_clock_timer
+
+
+def test_time_callable_uses_the_timer_and_reports_quantiles():
+    seen = {}
+
+    def fake_timer(fn, warmup_ms, rep_ms):
+        seen.update(fn=fn, warmup=warmup_ms, rep=rep_ms)
+        return [float(x) for x in range(1, 11)]  # 1..10 ms
+
+    def work():
+        return None
+
+    stats = time_callable(work, 100, 250, timer=fake_timer)
+    assert seen == {"fn": work, "warmup": 100, "rep": 250}
+    assert stats.ms_median == pytest.approx(5.5)
+    assert stats.ms_p20 == pytest.approx(2.8)
+    assert stats.ms_p80 == pytest.approx(8.2)
+    assert stats.n == 10
+
+
+def test_summarise_rejects_empty_or_nan():
+    with pytest.raises(ValueError, match="no usable times"):
+        summarise([])
+    with pytest.raises(ValueError, match="no usable times"):
+        summarise([1.0, float("nan")])
+
+
+def test_wall_clock_timer_calls_the_function():
+    calls = []
+    times = wall_clock_timer(lambda: calls.append(1), 1.0, 2.0)
+    assert len(times) >= 1 and len(calls) > len(times)
+    assert all(t >= 0 for t in times)

@@ -1,0 +1,52 @@
+"""Kernel tests run the Triton kernels: compiled on a CUDA machine, under Triton's CPU interpreter
+otherwise. The interpreter is switched on by tests/conftest.py before anything imports sigattn."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # sigattn_testutil, also under --import-mode=importlib
+
+HAS_CUDA = torch.cuda.is_available()
+
+import sigattn  # noqa: E402  (tests/conftest.py switched the interpreter on first, without CUDA)
+from sigattn import backend  # noqa: E402
+from sigattn.debug import poison_outputs  # noqa: E402
+
+DEVICE = "cuda" if HAS_CUDA else "cpu"
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    skip_all = pytest.mark.skip(reason="sigattn was imported without TRITON_INTERPRET=1; "
+                                       "run `pytest tests/kernels` on its own")
+    kernels_run = HAS_CUDA or sigattn.INTERPRETER
+    for item in items:
+        if "tests/kernels" not in str(item.fspath).replace("\\", "/"):
+            continue
+        if "gpu" in item.keywords and not HAS_CUDA:
+            item.add_marker(skip_gpu)
+        elif not kernels_run and "reference_only" not in item.keywords:
+            item.add_marker(skip_all)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reference_only: tests that do not need the Triton kernels")
+    # Triton 3.6's interpreter converts 1-element arrays with int(); numpy deprecates that.
+    config.addinivalue_line("filterwarnings", "ignore:Conversion of an array with ndim > 0:DeprecationWarning")
+
+
+@pytest.fixture(autouse=True)
+def _kernels_on_cpu_and_poisoned_outputs(monkeypatch):
+    """CPU tensors run the interpreted kernels, and every kernel output starts as NaN, so an
+    element the kernels forget to write shows."""
+    monkeypatch.setattr(backend, "CPU_USES_TRITON", True)
+    with poison_outputs():
+        yield
+
+
+@pytest.fixture
+def device():
+    return DEVICE

@@ -1,0 +1,50 @@
+"""Kernel accuracy: error vs an fp64 truth within 2x (forward) / 3x (gradients) of the reference's
+own error in the same low precision, over layouts, masks, GQA, causal, bias and score_mod."""
+
+import pytest
+import sigattn
+import torch
+from sigattn.reference import sigmoid_attention_ref, sigmoid_attention_varlen_ref
+from sigattn_testutil import check_accuracy, qkv, randn
+
+DTYPES = [torch.float32, torch.float16,
+          pytest.param(torch.bfloat16, marks=pytest.mark.gpu)]  # interpreter bf16 dot is unreliable
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_padded_gqa_with_padding(dtype, device):
+    q, k, v = qkv(2, 33, 33, 4, 2, 16, device=device, seed=1)
+    lens = torch.tensor([33, 7], dtype=torch.int32, device=device)
+    check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=dtype,
+                   seq_lens_q=lens)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_padded_causal_mqa_head_dim_64(dtype, device):
+    q, k, v = qkv(2, 40, 40, 2, 1, 64, device=device, seed=2)
+    lens = torch.tensor([40, 1], dtype=torch.int32, device=device)
+    check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=dtype,
+                   seq_lens_q=lens, causal=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_cross_attention_causal_score_mod_bias_override(dtype, device):
+    q, k, v = qkv(2, 24, 40, 2, 2, 32, device=device, seed=3)
+    check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=dtype,
+                   seq_lens_q=torch.tensor([24, 5], dtype=torch.int32, device=device),
+                   seq_lens_k=torch.tensor([40, 0], dtype=torch.int32, device=device),
+                   causal=True, bias=-1.5, scale=0.3,
+                   score_mod=randn(2, 40, seed=4, device=device))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_varlen_causal_score_mod(dtype, device):
+    cu = torch.tensor([0, 7, 40, 40, 41], dtype=torch.int32, device=device)  # lengths 7, 33, 0, 1
+    q, k, v = qkv(1, 41, 41, 2, 1, 16, device=device, seed=5, packed=True)
+    check_accuracy(sigattn.sigmoid_attention_varlen, sigmoid_attention_varlen_ref, [q, k, v],
+                   dtype=dtype, cu_seqlens_q=cu, causal=True, score_mod=randn(41, seed=6, device=device))
+
+
+def test_head_dim_256_tiny(device):
+    q, k, v = qkv(1, 17, 17, 1, 1, 256, device=device, seed=7)
+    check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.float32)

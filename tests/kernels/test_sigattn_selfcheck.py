@@ -1,0 +1,34 @@
+"""The compile step's self-check: passes on correct kernels, fails loudly, rejects bad shapes."""
+
+import pytest
+from sigattn import selfcheck
+
+TINY = dict(batch=2, seq_len=20, heads=2, head_dim=16, dtype="fp32", padding=50)
+
+
+def test_selfcheck_reports_each_shape(device):
+    report = selfcheck.run([TINY, {**TINY, "layout": "packed", "causal": True, "dtype": "fp16"}], device=device)
+    assert report["passed"] is True
+    first = report["shapes"][0]
+    assert first["backend"] == "triton" and first["finite"]
+    assert set(first["max_rel_error"]) == {"o", "dq", "dk", "dv"}
+    assert set(first["registers"]) == {"forward", "backward_dq", "backward_dkdv"}
+    assert all(cfg is not None for cfg in first["autotune_config"].values())
+    assert all(10 <= n <= 20 for n in first["shape"]["seq_lens"])  # 50% padding of 20
+
+
+def test_selfcheck_fails_when_error_exceeds_tolerance(monkeypatch, device):
+    monkeypatch.setitem(selfcheck.TOLERANCE, selfcheck.DTYPES["fp32"], 0.0)
+    report = selfcheck.run([TINY], device=device)
+    assert report["passed"] is False and report["shapes"][0]["passed"] is False
+
+
+@pytest.mark.parametrize("shape, match", [
+    ({"batch": 1}, "lacks keys"),
+    ({**TINY, "dtype": "int8"}, "dtype must be one of"),
+    ({**TINY, "layout": "ragged"}, "layout must be"),
+    ({**TINY, "padding": 100}, "padding must be a percent"),
+])
+def test_selfcheck_rejects_bad_shapes(shape, match):
+    with pytest.raises(ValueError, match=match):
+        selfcheck.run([shape])

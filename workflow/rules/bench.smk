@@ -1,0 +1,121 @@
+"""Stage 3: attention kernel microbenchmarks (GPU) and the figures/table drawn from them.
+
+bench_attention runs one (head_dim, pass) part on the GPU (each part well under 10 minutes on
+an H200); bench_merge concatenates the parts. Without a GPU only the figure rules run, reading
+the committed {GPU_R}/bench/attention_{DEVICE}.csv.
+"""
+
+BENCH = config["bench"]
+BENCH_CSV = f"{GPU_R}/bench/attention_{DEVICE}.csv"
+BENCH_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/bench").glob("*.py"))
+KERNEL_GRID_SOURCES = [
+    "src/scsigmoid/plots/kernel_grid.py",
+    "src/scsigmoid/plots/style.py",
+]
+FLASHSIGMOID_REF = "reference/flashsigmoid_h200.csv"
+FIG2_REPORTED = "reference/fig2_reported_h100.csv"
+
+
+if GPU:
+
+    rule bench_attention:
+        input:
+            kernel=sorted(str(p) for p in Path("kernels/sigattn").glob("*.py")),
+            bench=BENCH_SOURCES,
+        output:
+            f"{R}/bench/parts/attention_{DEVICE}_hd{{head_dim}}_{{pass}}.csv",
+        wildcard_constraints:
+            head_dim=r"\d+",
+            **{"pass": "fwd|bwd"},
+        resources:
+            gpu=1,
+        log:
+            f"{R}/logs/bench_attention_{DEVICE}_hd{{head_dim}}_{{pass}}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/bench_attention.py"
+
+    rule bench_merge:
+        input:
+            parts=expand(
+                f"{R}/bench/parts/attention_{DEVICE}_hd{{head_dim}}_{{pass}}.csv",
+                head_dim=BENCH["head_dims"],
+                **{"pass": BENCH["passes"]},
+            ),
+            sources=BENCH_SOURCES,
+        output:
+            f"{R}/bench/attention_{DEVICE}.csv",
+        log:
+            f"{R}/logs/bench_merge_{DEVICE}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/bench_merge.py"
+
+
+rule plot_fig2:
+    input:
+        results=BENCH_CSV,
+        reported=FIG2_REPORTED,
+        flashsigmoid=FLASHSIGMOID_REF,
+        sources=KERNEL_GRID_SOURCES + ["src/scsigmoid/plots/fig2_tflops.py"],
+    output:
+        pdf=report(figure("fig2_tflops")[0], caption="../report/fig2.rst", category="Kernels"),
+        png=report(figure("fig2_tflops")[1], caption="../report/fig2.rst", category="Kernels"),
+    log:
+        f"{R}/logs/plot_fig2.log",
+    conda:
+        ENV
+    script:
+        "../scripts/bench_plot_fig2.py"
+
+
+rule plot_fig8:
+    input:
+        results=BENCH_CSV,
+        flashsigmoid=FLASHSIGMOID_REF,
+        sources=KERNEL_GRID_SOURCES + ["src/scsigmoid/plots/fig8_latency.py"],
+    output:
+        pdf=report(figure("fig8_latency")[0], caption="../report/fig8.rst", category="Kernels"),
+        png=report(figure("fig8_latency")[1], caption="../report/fig8.rst", category="Kernels"),
+    log:
+        f"{R}/logs/plot_fig8.log",
+    conda:
+        ENV
+    script:
+        "../scripts/bench_plot_fig8.py"
+
+
+rule make_table_speedup:
+    input:
+        results=BENCH_CSV,
+        flashsigmoid=FLASHSIGMOID_REF,
+        sources=["src/scsigmoid/bench/speedup.py"],
+    output:
+        csv=report(table("speedup")[0], caption="../report/table_speedup.rst", category="Kernels"),
+        md=table("speedup")[1],
+    log:
+        f"{R}/logs/table_speedup.log",
+    conda:
+        ENV
+    script:
+        "../scripts/bench_table_speedup.py"
+
+
+rule fig2:
+    input:
+        figure("fig2_tflops"),
+
+
+rule fig8:
+    input:
+        figure("fig8_latency"),
+
+
+rule table_speedup:
+    input:
+        table("speedup"),
+
+
+ALL_TARGETS.extend(figure("fig2_tflops") + figure("fig8_latency") + table("speedup"))

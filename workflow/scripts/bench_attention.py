@@ -1,0 +1,94 @@
+"""Attention kernel benchmark, one CSV part per (head_dim, pass) filter.
+
+Under Snakemake: reads config['bench'] and the wildcards. Directly (e.g. on the H200):
+    python workflow/scripts/bench_attention.py --out DIR [--head-dim 64 128] [--pass fwd bwd]
+writes DIR/attention_<device>_hd<head_dim>_<pass>.csv for every combination, in one process
+(Triton's autotune cache is reused across points)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import torch
+
+from scsigmoid.bench.adapters import default_adapters
+from scsigmoid.bench.harness import BenchConfig, run_benchmark
+from scsigmoid.bench.timing import wall_clock_timer
+from scsigmoid.io import write_csv
+from scsigmoid.provenance import device_slug, provenance
+
+
+def part_path(out_dir: Path, device: str, head_dim: int, pass_: str) -> Path:
+    return out_dir / f"attention_{device}_hd{head_dim}_{pass_}.csv"
+
+
+def run_parts(cfg: BenchConfig, head_dims, passes, outputs: dict, impls=None,
+              allow_cpu: bool = False) -> None:
+    """Run every (head_dim, pass) and write each part to outputs[(head_dim, pass)]."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and not allow_cpu:
+        sys.exit("bench_attention: no CUDA GPU visible; the benchmark is GPU-only "
+                 "(--allow-cpu runs a tiny smoke test of the harness).")
+    prov = provenance()
+    adapters = default_adapters(impls)
+    for head_dim in head_dims:
+        for pass_ in passes:
+            df = run_benchmark(adapters, cfg, [head_dim], [pass_], prov, device=device,
+                               dtype=torch.bfloat16 if device == "cuda" else torch.float32,
+                               timer=None if device == "cuda" else wall_clock_timer,
+                               log=lambda msg: print(msg, flush=True))
+            write_csv(df, outputs[(head_dim, pass_)])
+            print(f"wrote {outputs[(head_dim, pass_)]} ({(df['status'] == 'ok').sum()} ok rows)",
+                  flush=True)
+
+
+def _config_from_dict(bench: dict) -> BenchConfig:
+    return BenchConfig(
+        tokens_per_batch=int(bench["tokens_per_batch"]), hidden=int(bench["hidden"]),
+        seq_lens=tuple(int(x) for x in bench["seq_lens"]),
+        paddings=tuple(int(x) for x in bench["paddings"]),
+        warmup_ms=float(bench["warmup_ms"]), rep_ms=float(bench["rep_ms"]),
+        seed=int(bench["seed"]),
+    )
+
+
+def main_snakemake(smk) -> None:
+    cfg = _config_from_dict(smk.config["bench"])
+    head_dim, pass_ = int(smk.wildcards.head_dim), str(getattr(smk.wildcards, "pass"))
+    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+        run_parts(cfg, [head_dim], [pass_], {(head_dim, pass_): smk.output[0]})
+
+
+def main(argv=None) -> None:
+    defaults = BenchConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--out", required=True, type=Path, help="directory for the CSV parts")
+    p.add_argument("--head-dim", type=int, nargs="+", default=[64, 128])
+    p.add_argument("--pass", dest="passes", nargs="+", choices=["fwd", "bwd"], default=["fwd", "bwd"])
+    p.add_argument("--seq-lens", type=int, nargs="+", default=list(defaults.seq_lens))
+    p.add_argument("--paddings", type=int, nargs="+", default=list(defaults.paddings))
+    p.add_argument("--impl", nargs="+", default=None, help="only these implementations")
+    p.add_argument("--tokens", type=int, default=defaults.tokens_per_batch)
+    p.add_argument("--hidden", type=int, default=defaults.hidden)
+    p.add_argument("--warmup-ms", type=float, default=defaults.warmup_ms)
+    p.add_argument("--rep-ms", type=float, default=defaults.rep_ms)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--allow-cpu", action="store_true", help="smoke-test the harness on CPU")
+    args = p.parse_args(argv)
+    cfg = BenchConfig(tokens_per_batch=args.tokens, hidden=args.hidden,
+                      seq_lens=tuple(args.seq_lens), paddings=tuple(args.paddings),
+                      warmup_ms=args.warmup_ms, rep_ms=args.rep_ms, seed=args.seed)
+    device = device_slug()
+    outputs = {(hd, ps): part_path(args.out, device, hd, ps)
+               for hd in args.head_dim for ps in args.passes}
+    run_parts(cfg, args.head_dim, args.passes, outputs, impls=args.impl, allow_cpu=args.allow_cpu)
+
+
+if __name__ == "__main__":
+    if "snakemake" in globals():
+        main_snakemake(snakemake)  # noqa: F821
+    else:
+        main()
