@@ -59,7 +59,8 @@ def main(out_dir: str, steps: set[str]) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    summary = {}
+    summary_path = out / "summary.json"  # steps may run in separate calls: keep earlier ones
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     if "pytest" in steps:
         summary["pytest"] = _run([sys.executable, "-m", "pytest", "tests/kernels", "-q", "-rs", "-p", "no:cacheprovider",
                                   f"--junitxml={out / 'pytest_kernels.xml'}"], out / "pytest_kernels.log", env)
@@ -76,9 +77,9 @@ def main(out_dir: str, steps: set[str]) -> int:
         san_env = {**env, "PYTORCH_NO_CUDA_MEMORY_CACHING": "1", "SIGATTN_AUTOTUNE": "0"}
         summary["memcheck"] = _run([sanitizer, "--tool", "memcheck", "--error-exitcode", "99",
                                     sys.executable, "-c", MEMCHECK_SNIPPET], out / "memcheck.log", san_env)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
-    failed = [name for name, step in summary.items() if step["rc"] not in (0, "skipped")]
+    failed = [name for name in steps if summary.get(name, {}).get("rc") not in (0, "skipped")]
     return 1 if failed else 0
 
 
