@@ -1,0 +1,67 @@
+"""Fig 6: stress test (loss, global gradient norm on a log axis, largest attention logit) and the
+learning-rate stability frontier (final loss per peak LR; crosses = diverged or unstable)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from scsigmoid.plots.style import SIGMOID_COLOR, SOFTMAX_COLOR, apply_style, plt, save_figure
+
+COLORS = {"softmax": SOFTMAX_COLOR, "sigmoid": SIGMOID_COLOR}
+
+
+def largest_stable_lr(sweep: pd.DataFrame) -> dict[str, float]:
+    """Per attention, the largest LR whose run was stable (NaN when none was)."""
+    out = {}
+    for att, part in sweep.groupby("attention"):
+        stable = part.loc[part["stable"].astype(bool), "lr"]
+        out[att] = float(stable.max()) if len(stable) else float("nan")
+    return out
+
+
+def plot_fig6(stress_csv, sweep_csv, stem, smooth: int = 10) -> dict[str, float]:
+    stress = pd.read_csv(stress_csv)
+    sweep = pd.read_csv(sweep_csv)
+    logit_cols = [c for c in stress if c.startswith("max_logit_l")]
+    apply_style()
+    fig, axes = plt.subplots(1, 4, figsize=(11, 2.7))
+    for att, part in stress.groupby("attention"):
+        kw = dict(color=COLORS.get(att, "k"), lw=1.0, label=att)
+        axes[0].plot(part["step"], part["loss"].rolling(smooth, min_periods=1).mean(), **kw)
+        axes[1].plot(part["step"], part["grad_norm"], alpha=0.8, **kw)
+        axes[2].plot(part["step"], part[logit_cols].max(axis=1), **kw)
+        div = part["diverged_step"].dropna()
+        if len(div):
+            for ax in axes[:3]:
+                ax.axvline(float(div.iloc[0]), color=COLORS.get(att, "k"), ls=":", lw=0.8)
+    info = stress.iloc[0]
+    axes[0].set_title(f"{info['size']}, {int(info['context'])} context, no clipping, "
+                      f"lr {info['peak_lr']:g}")
+    axes[0].set_ylabel("training loss")
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel("global gradient norm")
+    axes[2].set_ylabel("largest attention logit (proxy)")
+    axes[2].set_yscale("log")
+    for ax in axes[:3]:
+        ax.set_xlabel("step")
+    axes[0].legend(frameon=False)
+
+    frontier = largest_stable_lr(sweep)
+    for att, part in sweep.sort_values("lr").groupby("attention"):
+        color = COLORS.get(att, "k")
+        stable = part["stable"].astype(bool)
+        shown = part["final_loss"].where(np.isfinite(part["final_loss"]), part["min_loss"])
+        axes[3].plot(part["lr"], shown, color=color, lw=0.8, alpha=0.6)
+        axes[3].scatter(part.loc[stable, "lr"], shown[stable], color=color, marker="o", s=14,
+                        label=f"{att}: largest stable {frontier[att]:g}")
+        axes[3].scatter(part.loc[~stable, "lr"], shown[~stable], color=color, marker="x", s=22)
+    axes[3].set_xscale("log")
+    axes[3].set_xlabel("peak learning rate")
+    axes[3].set_ylabel("final loss (x = diverged/unstable)")
+    s0 = sweep.iloc[0]
+    axes[3].set_title(f"LR sweep: {s0['size']}, {int(s0['context'])}, {int(s0['steps'])} steps")
+    axes[3].legend(frameon=False, fontsize=6)
+    fig.tight_layout()
+    save_figure(fig, stem)
+    return frontier

@@ -1,0 +1,1 @@
+"""Paired masked-gene pretraining: batching/masking, the trainer, validation loss, experiments."""

@@ -1,0 +1,327 @@
+"""Masked-gene pretraining of one run: config dataclass, the training loop, checkpoints, logs.
+
+One call of :func:`train` trains (or resumes) a run and writes
+
+- ``{out_dir}/log.csv``      one row per step: step, loss, lr, grad_norm (global, before clipping),
+                             max_logit_l{i} per layer (proxy, see model.attention), tokens_per_s,
+                             peak_mem_gb, provenance columns;
+- ``{out_dir}/summary.json`` config, attention backend, steps done, diverged / diverged_step, ...;
+- ``{checkpoint_dir}/progress.pt`` model + optimizer + log rows every ``checkpoint_every`` steps,
+                             and ``last.pt`` at the end (then progress.pt is removed); both atomic.
+                             A killed run restarted with the same config continues from
+                             progress.pt on the same curve: data order and masks depend only on
+                             (seed, step). (Snakemake deletes a failed job's declared outputs,
+                             so the progress file is deliberately not one of them.)
+
+A non-finite loss or gradient norm ends the run cleanly (no optimizer step) and is recorded as
+``diverged: true, diverged_step``: divergence is a result, not an error.
+
+Under torchrun (``WORLD_SIZE`` > 1) the same function runs DDP: every rank takes rows
+``rank::world`` of each global batch; the loss is normalised by the GLOBAL number of masked tokens,
+so the gradients equal the single-process ones. Rank 0 writes the outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from scsigmoid.data.corpus import TokenCorpus
+from scsigmoid.io import atomic_path, write_csv, write_json
+from scsigmoid.model.attention import attention_backend
+from scsigmoid.model.encoder import Encoder, ModelConfig, Packed
+from scsigmoid.provenance import provenance
+from scsigmoid.train.batching import IGNORE, batch_plan, make_batch
+
+
+@dataclass
+class TrainConfig:
+    corpus: str  # TokenCorpus directory
+    out_dir: str  # log.csv, summary.json
+    checkpoint_dir: str  # last.pt
+    size: str = "small"
+    context: int = 2048
+    attention: str = "sigmoid"
+    split: str | None = "train"  # obs 'split' value to train on (None = every cell)
+    steps: int = 1000
+    batch_size: int = 16  # global batch (cells), split over DDP ranks
+    lr: float = 3e-4
+    schedule: str = "cosine"  # 'cosine' (to min_lr_ratio * lr) or 'constant', after warm-up
+    warmup_steps: int | None = None  # None: 5% of steps
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.98)
+    grad_clip: float | None = 1.0  # None: no clipping
+    layout: str = "padded"  # 'padded' (bucketed, padded batches) or 'packed' (varlen, no padding)
+    mask_prob: float = 0.15
+    seed: int = 0
+    checkpoint_every: int = 0  # 0: only at the end
+    max_time_s: float | None = None  # stop early after this much training wall time
+    device: str = "auto"  # 'auto' = cuda when available
+    resume: bool = True
+    save_checkpoints: bool = True  # False: logs only (stress test, LR sweep)
+    model_overrides: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"TrainConfig.schedule must be 'cosine' or 'constant'; got {self.schedule!r}.")
+        if self.layout not in ("padded", "packed"):
+            raise ValueError(f"TrainConfig.layout must be 'padded' or 'packed'; got {self.layout!r}.")
+        if self.steps < 1 or self.batch_size < 1 or self.context < 2:
+            raise ValueError(
+                f"TrainConfig: steps ({self.steps}) and batch_size ({self.batch_size}) must be >= 1 "
+                f"and context ({self.context}) >= 2."
+            )
+        self.betas = tuple(self.betas)
+
+    @property
+    def warmup(self) -> int:
+        return self.warmup_steps if self.warmup_steps is not None else max(1, self.steps // 20)
+
+    def curve_fields(self) -> dict:
+        """The settings that determine the training curve (a resumed run must match them)."""
+        skip = {"max_time_s", "device", "resume", "out_dir", "checkpoint_dir", "checkpoint_every",
+                "save_checkpoints"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate of (0-based) ``step``: linear warm-up, then cosine or constant."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return cfg.lr
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def _dist_setup(device: torch.device) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def build_model(cfg: TrainConfig, vocab_size: int) -> Encoder:
+    mcfg = ModelConfig.of_size(
+        cfg.size, vocab_size=vocab_size, max_len=cfg.context, attention=cfg.attention,
+        **cfg.model_overrides,
+    )
+    torch.manual_seed(cfg.seed)  # identical initial weights in both arms
+    return Encoder(mcfg)
+
+
+def make_optimizer(model: Encoder, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay on the matrices of the blocks and head only (not embeddings/LN/bias)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.ndim == 2 and "emb" not in name else no_decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+
+
+def to_packed(inputs, labels, seq_lens):
+    """Padded ``[B, L]`` batch -> packed ``[T]`` tokens, labels and their :class:`Packed` layout."""
+    keep = torch.arange(inputs.shape[1], device=inputs.device)[None, :] < seq_lens[:, None]
+    return inputs[keep], labels[keep], Packed.from_lengths(seq_lens)
+
+
+def mlm_loss_sum(model: Encoder, inputs, labels, layout, want_max_logit=False):
+    """Summed cross-entropy over the masked positions and the per-layer max logits
+    (padded: ``layout`` = seq_lens; packed: a :class:`Packed`)."""
+    hidden, max_logits = model(inputs, layout, want_max_logit)
+    picked = labels != IGNORE
+    logits = model.mlm_logits(hidden[picked])
+    loss_sum = F.cross_entropy(logits.float(), labels[picked], reduction="sum")
+    return loss_sum, max_logits
+
+
+class MLMObjective(torch.nn.Module):
+    """The whole objective in one forward, so DDP sees every parameter (head included)."""
+
+    def __init__(self, model: Encoder):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs, labels, layout, want_max_logit=False):
+        return mlm_loss_sum(self.model, inputs, labels, layout, want_max_logit)
+
+
+def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
+    """Train (or resume) one run; returns the summary. ``halt_after`` stops after that many
+    steps WITHOUT finishing the run (simulates a killed job, for tests)."""
+    device = resolve_device(cfg.device)
+    rank, world = _dist_setup(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {world} DDP ranks.")
+    corpus = TokenCorpus(cfg.corpus)
+    if cfg.split is not None:
+        corpus = corpus.split(cfg.split)
+    vocab = corpus.vocab_size
+    model = build_model(cfg, vocab).to(device)
+    optimizer = make_optimizer(model, cfg)
+    out_dir = Path(cfg.out_dir)
+    last_path = Path(cfg.checkpoint_dir) / "last.pt"
+    progress_path = Path(cfg.checkpoint_dir) / "progress.pt"
+
+    start, rows = 0, []
+    resume_from = next((p for p in (last_path, progress_path) if p.exists()), None)
+    if cfg.resume and resume_from is not None:
+        state = torch.load(resume_from, map_location=device, weights_only=False)
+        if state["curve_fields"] != _jsonable(cfg.curve_fields()):
+            raise ValueError(
+                f"{resume_from} belongs to a run with different settings; delete it to start "
+                "over or restore the run's config."
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, rows = state["step"], state["rows"]
+        if state.get("finished"):
+            start = cfg.steps
+
+    objective = MLMObjective(model)
+    if world > 1:
+        objective = torch.nn.parallel.DistributedDataParallel(
+            objective, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    plan = batch_plan(np.minimum(corpus.lengths, cfg.context), batch_size=cfg.batch_size,
+                      steps=cfg.steps, seed=cfg.seed)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    clip = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
+    prov = provenance()
+    backend = attention_backend(cfg.attention, device)
+    diverged_step, t_train, stopped_early = None, 0.0, False
+    model.train()
+
+    def save(finished: bool):
+        if rank != 0:
+            return
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step_done,
+                 "rows": rows, "curve_fields": _jsonable(cfg.curve_fields()), "finished": finished,
+                 "model_config": model.cfg.to_dict()}
+        path = last_path if finished else progress_path
+        if cfg.save_checkpoints:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                torch.save(state, tmp)
+        write_csv(pd.DataFrame(rows), out_dir / "log.csv")
+        if finished:
+            progress_path.unlink(missing_ok=True)
+
+    step_done = start
+    for step in range(start, cfg.steps):
+        if halt_after is not None and step >= start + halt_after:
+            return {"halted_at": step}
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+        inputs, labels, lens = make_batch(corpus, plan[step], context=cfg.context, vocab_size=vocab,
+                                          seed=cfg.seed, step=step, mask_prob=cfg.mask_prob)
+        n_masked_global = int((labels != IGNORE).sum())
+        n_tokens_global = int(lens.sum())
+        mine = slice(rank, None, world)
+        inputs, labels, lens = inputs[mine], labels[mine], lens[mine]
+        width = int(lens.max())
+        inputs, labels = inputs[:, :width].to(device), labels[:, :width].to(device)
+        lens = lens.to(device)
+        layout = lens
+        if cfg.layout == "packed":
+            inputs, labels, layout = to_packed(inputs, labels, lens)
+        lr = lr_at(cfg, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with autocast:
+            loss_sum, max_logits = objective(inputs, labels, layout, want_max_logit=True)
+        loss = loss_sum * (world / max(1, n_masked_global))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+        loss_sum = loss_sum.detach()
+        if world > 1:
+            dist.all_reduce(loss_sum)
+            dist.all_reduce(max_logits, op=dist.ReduceOp.MAX)
+        mean_loss = float(loss_sum) / max(1, n_masked_global)
+        finite = math.isfinite(mean_loss) and math.isfinite(grad_norm)
+        if finite:
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        dt = time.perf_counter() - t0
+        t_train += dt
+        row = {"step": step + 1, "loss": mean_loss, "lr": lr, "grad_norm": grad_norm,
+               **{f"max_logit_l{i}": float(m) for i, m in enumerate(max_logits.cpu())},
+               "tokens_per_s": n_tokens_global / dt, "samples_per_s": cfg.batch_size / dt,
+               "peak_mem_gb": (torch.cuda.max_memory_allocated(device) / 2**30
+                               if device.type == "cuda" else float("nan")),
+               **prov}
+        rows.append(row)
+        step_done = step + 1
+        if not finite:
+            diverged_step = step + 1
+            break
+        if cfg.checkpoint_every and step_done % cfg.checkpoint_every == 0 and step_done < cfg.steps:
+            save(finished=False)
+        if cfg.max_time_s is not None and t_train >= cfg.max_time_s:
+            stopped_early = True
+            break
+
+    save(finished=True)
+    losses = [r["loss"] for r in rows]
+    summary = {
+        "run": out_dir.name, "config": _jsonable(dataclasses.asdict(cfg)),
+        "model": model.cfg.to_dict(), **model.param_counts(),
+        "attention_backend": backend, "layout": cfg.layout, "world_size": world, "steps_done": step_done,
+        "stopped_early": stopped_early, "diverged": diverged_step is not None,
+        "diverged_step": diverged_step,
+        "final_loss": losses[-1] if losses else None,
+        "min_loss": float(np.nanmin(losses)) if losses and np.isfinite(losses).any() else None,
+        "max_grad_norm": float(np.nanmax([r["grad_norm"] for r in rows])) if rows else None,
+        "train_seconds_this_call": t_train,
+        "mean_tokens_per_s": float(np.mean([r["tokens_per_s"] for r in rows])) if rows else None,
+        **prov,
+    }
+    if rank == 0:
+        write_json(summary, out_dir / "summary.json")
+    return summary
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+def load_checkpoint(path, device="cpu") -> Encoder:
+    """The model saved in a ``last.pt`` checkpoint, in eval mode."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} not found; train the run first (rule train_run).")
+    state = torch.load(path, map_location=device, weights_only=False)
+    model = Encoder(ModelConfig(**state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()

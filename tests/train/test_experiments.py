@@ -1,0 +1,137 @@
+"""The one-process experiment entry point and the figures/tables drawn from its CSVs."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scsigmoid.plots.fig3_gpu_hours import gpu_hours, plot_fig3
+from scsigmoid.plots.fig4_loss import parse_run, plot_fig4_loss
+from scsigmoid.plots.fig6_stress import largest_stable_lr, plot_fig6
+from scsigmoid.train import experiments
+from scsigmoid.train.synthetic import write_synthetic_corpus
+from scsigmoid.train.tables import architecture_table, hyperparameter_table, to_markdown
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpora")
+    write_synthetic_corpus(root / "pretrain", n_cells=64, vocab_size=60, max_len=40)
+    write_synthetic_corpus(root / "dsA", n_cells=12, vocab_size=60, max_len=40, seed=1)
+    return root
+
+
+def test_main_experiment_writes_every_output(corpus_dir, tmp_path):
+    experiments.main(["main", "--out", str(tmp_path), "--corpus-dir", str(corpus_dir),
+                      "--size", "tiny", "--contexts", "32", "--steps", "3", "--batch-size", "4",
+                      "--eval-context", "32", "--masking-seeds", "0", "1", "--device", "cpu"])
+    for att in ("softmax", "sigmoid"):
+        run = tmp_path / "train" / "runs" / f"tiny_32_{att}"
+        assert json.loads((run / "summary.json").read_text())["steps_done"] == 3
+        val = pd.read_csv(run / "val_loss.csv")
+        assert set(val["dataset"]) == {"pretrain_val", "dsA"} and len(val) == 4
+        emb = np.load(tmp_path / "embed" / f"tiny_32_{att}" / "dsA.npz")
+        assert emb["mean"].shape == (12, 64) and emb["mean"].dtype == np.float16
+        assert list(emb["cell_id"][:2]) == ["c0", "c1"]
+        scores = np.load(run / "attention_scores.npz")
+        assert sorted(scores.files) == ["layer0", "layer1", "meta"]
+        assert scores["layer0"].shape[1:3] == (2, 8)  # [cells, heads, rows, keys]
+        assert np.isfinite(scores["layer0"]).all()  # keys limited to the shortest picked cell
+        assert json.loads(str(scores["meta"]))["attention"] == att
+        assert (tmp_path / "checkpoints" / f"tiny_32_{att}" / "last.pt").exists()
+
+
+def test_cli_rejects_a_directory_without_pretrain_corpus(tmp_path):
+    with pytest.raises(SystemExit):
+        experiments.parse_args(["main", "--out", str(tmp_path), "--corpus-dir", str(tmp_path)])
+
+
+def _throughput():
+    rows = []
+    for size in ("160M", "1.4B"):
+        for ctx in (2048, 4096):
+            rows.append(dict(size=size, context=ctx, attention="softmax", samples_per_s=10.0,
+                             status="ok", batch_size=2, device="X"))
+            rows.append(dict(size=size, context=ctx, attention="sigmoid", samples_per_s=12.5,
+                             status="ok", batch_size=2, device="X"))
+    rows.append(dict(size="1.4B", context=8192, attention="softmax", samples_per_s=np.nan,
+                     status="oom", batch_size=2, device="X"))
+    return pd.DataFrame(rows)
+
+
+def test_gpu_hours_projection_and_gap():
+    table = gpu_hours(_throughput(), samples=3.6e6)
+    row = table[(table["size"] == "160M") & (table["context"] == 2048)].iloc[0]
+    assert row["softmax"] == pytest.approx(100.0) and row["sigmoid"] == pytest.approx(80.0)
+    assert row["gap_pct"] == pytest.approx(20.0)
+    assert row["wall_hours_16gpu_sigmoid"] == pytest.approx(5.0)
+    assert len(table) == 4  # the oom row is left out
+
+
+def test_figures_render(tmp_path):
+    _throughput().to_csv(tmp_path / "tp.csv", index=False)
+    plot_fig3(tmp_path / "tp.csv", tmp_path / "fig3")
+    logs = []
+    for name in ("small_2048_softmax", "small_2048_sigmoid", "small_4096_sigmoid"):
+        (tmp_path / name).mkdir()
+        pd.DataFrame({"step": [1, 2, 3], "loss": [9.0, 8.0, 7.5]}).to_csv(tmp_path / name / "log.csv")
+        logs.append(tmp_path / name / "log.csv")
+    plot_fig4_loss(logs, tmp_path / "fig4")
+    stress = pd.DataFrame({"attention": ["softmax"] * 3 + ["sigmoid"] * 3, "step": [1, 2, 3] * 2,
+                           "loss": [9, 8, np.nan, 9, 8, 7], "grad_norm": [1, 2, np.nan, 1, 1, 1],
+                           "max_logit_l0": [1, 5, 50, 1, 1, 2], "size": "160M", "context": 8192,
+                           "peak_lr": 2e-3, "diverged_step": [3] * 3 + [np.nan] * 3})
+    stress.to_csv(tmp_path / "stress.csv", index=False)
+    sweep = pd.DataFrame({"attention": ["softmax"] * 2 + ["sigmoid"] * 2, "lr": [1e-3, 1e-2] * 2,
+                          "final_loss": [5.0, np.nan, 5.1, 5.3], "min_loss": [5.0, 6.0, 5.1, 5.2],
+                          "stable": [True, False, True, True], "size": "small", "context": 2048,
+                          "steps": 300})
+    sweep.to_csv(tmp_path / "sweep.csv", index=False)
+    assert plot_fig6(tmp_path / "stress.csv", tmp_path / "sweep.csv", tmp_path / "fig6") == {
+        "sigmoid": 1e-2, "softmax": 1e-3}
+    for stem in ("fig3", "fig4", "fig6"):
+        for ext in ("pdf", "png"):
+            assert (tmp_path / f"{stem}.{ext}").stat().st_size > 1000
+
+
+def test_fig3_names_the_missing_columns(tmp_path):
+    pd.DataFrame({"size": ["160M"]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match="missing columns"):
+        plot_fig3(tmp_path / "bad.csv", tmp_path / "x")
+
+
+def test_largest_stable_lr_is_nan_when_nothing_is_stable():
+    sweep = pd.DataFrame({"attention": ["softmax"], "lr": [1.0], "stable": [False]})
+    assert np.isnan(largest_stable_lr(sweep)["softmax"])
+
+
+def test_run_name_parsing_and_tables():
+    assert parse_run("small_4096_sigmoid") == ("small", 4096, "sigmoid")
+    assert parse_run("1.4B_8192_softmax") == ("1.4B", 8192, "softmax")
+    arch = architecture_table(1000)
+    assert list(arch["size"]) == ["tiny", "small", "160M", "400M", "600M", "1.4B"]
+    md = to_markdown(arch)
+    assert md.count("\n") == len(arch) + 2 and "| 1.4B | 28 | 2048 | 32 | 64 | 8192 |" in md
+    hp = hyperparameter_table({"steps": 1000, "contexts": [2048, 4096], "lr": 1e-3})
+    assert "linear warm-up 50 steps" in " ".join(hp["value"].astype(str))
+    assert "2048, 4096" in set(hp["value"])
+
+
+def test_throughput_and_stress_experiments_write_their_csvs(corpus_dir, tmp_path):
+    common = ["--out", str(tmp_path), "--corpus-dir", str(corpus_dir), "--device", "cpu"]
+    experiments.main(["throughput", *common, "--sizes", "tiny", "--contexts", "32",
+                      "--timed-steps", "1"])
+    tp = pd.read_csv(tmp_path / "train" / "throughput_cpu.csv")
+    assert set(tp["attention"]) == {"softmax", "sigmoid"} and (tp["status"] == "ok").all()
+    assert (tp["samples_per_s"] > 0).all() and "commit" in tp
+    experiments.main(["stress", *common, "--stress-size", "tiny", "--stress-context", "32",
+                      "--stress-seconds", "0.5", "--stress-warmup", "2", "--stress-batch-size", "4",
+                      "--sweep-size", "tiny", "--sweep-context", "32", "--sweep-steps", "3",
+                      "--sweep-lrs", "1e-3", "1e3", "--sweep-batch-size", "4"])
+    stress = pd.read_csv(tmp_path / "train" / "stress_cpu.csv")
+    assert set(stress["attention"]) == {"softmax", "sigmoid"} and "grad_norm" in stress
+    sweep = pd.read_csv(tmp_path / "train" / "lr_sweep_cpu.csv")
+    assert len(sweep) == 4 and {"final_loss", "diverged", "stable", "max_grad_norm"} <= set(sweep)
+    assert not sweep.loc[sweep["lr"] == 1e3, "stable"].any()  # lr 1000 cannot be stable
+    assert not (tmp_path / "checkpoints").exists()  # stress and sweep keep logs only

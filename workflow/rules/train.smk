@@ -1,0 +1,295 @@
+"""Stage 4: paired masked-gene pretraining (softmax vs sigmoid), throughput, stress test.
+
+Training rules enter the DAG only when TRAIN_HERE (a GPU, or train.cpu for the tiny CI pair);
+throughput and stress only with a GPU. Figures read {TRAIN_R} / {GPU_R}, so CPU machines render
+them from the committed results. On the GPU machine the same work runs without Snakemake:
+`python -m scsigmoid.train.experiments {main|throughput|stress} --out R --corpus-dir R/data/corpus`.
+"""
+
+TRAIN = config["train"]
+TRAIN_STRESS = TRAIN.get("stress", {})
+TRAIN_SWEEP = TRAIN.get("lr_sweep", {})
+TRAIN_THROUGHPUT = TRAIN.get("throughput", {})
+CLUSTER = config.get("cluster", {})  # Slurm resources of training jobs (config/paper.yaml)
+# Several nodes: the Slurm plugin runs train_run in the batch script itself (mpi) and
+# scsigmoid.launch starts one torchrun per node with srun.
+TRAIN_NODES = CLUSTER.get("train_nodes", 1)
+TRAIN_MULTINODE = {"mpi": "srun", "tasks": TRAIN_NODES} if TRAIN_NODES > 1 else {}
+MODEL_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/model").glob("*.py"))
+TRAIN_SOURCES = MODEL_SOURCES + sorted(str(p) for p in Path("src/scsigmoid/train").glob("*.py"))
+KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
+CORPUS_DIR = f"{R}/data/corpus"
+RUN_DIR = f"{R}/train/runs/{{size}}_{{context}}_{{attention}}"
+CKPT = f"{R}/checkpoints/{{size}}_{{context}}_{{attention}}/last.pt"
+THROUGHPUT_CSV = f"{GPU_R}/train/throughput_{DEVICE}.csv"
+STRESS_CSV = f"{GPU_R}/train/stress_{DEVICE}.csv"
+LR_SWEEP_CSV = f"{GPU_R}/train/lr_sweep_{DEVICE}.csv"
+
+RUN_WILDCARDS = {"size": "tiny|small|160M|400M|600M|1\\.4B", "context": r"\d+",
+                 "attention": "softmax|sigmoid"}
+
+
+if TRAIN_HERE:
+
+    rule train_run:
+        wildcard_constraints:
+            **RUN_WILDCARDS,
+        input:
+            corpus=f"{CORPUS_DIR}/pretrain",
+            sources=TRAIN_SOURCES + KERNEL_SOURCES,
+        output:
+            log=f"{RUN_DIR}/log.csv",
+            summary=f"{RUN_DIR}/summary.json",
+            ckpt=CKPT,
+        params:
+            steps=TRAIN["steps"],
+            batch_size=TRAIN["batch_size"],
+            lr=TRAIN["lr"],
+            seed=TRAIN.get("seed", 0),
+            grad_clip=TRAIN.get("grad_clip", 1.0),
+            checkpoint_every=TRAIN.get("checkpoint_every", 0),
+            layout=TRAIN.get("layout", "padded"),
+        resources:
+            # Slurm (profiles/slurm): GPUs, nodes, memory, time of one training job; see docs/cluster.md
+            gpu=TRAIN_NODES * CLUSTER.get("train_gpus_per_node", 1) if GPU else 0,
+            nodes=TRAIN_NODES,
+            tasks_per_gpu=0,
+            mem_mb=CLUSTER.get("train_mem_mb_per_node", 16000),
+            runtime=CLUSTER.get("train_runtime_min", 720),
+            **TRAIN_MULTINODE,
+        threads: 2
+        log:
+            f"{R}/logs/train/{{size}}_{{context}}_{{attention}}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_run.py"
+
+    rule validate_run:
+        wildcard_constraints:
+            **RUN_WILDCARDS,
+        input:
+            ckpt=CKPT,
+            corpora=[f"{CORPUS_DIR}/{name}" for name in ["pretrain"] + EVAL_DATASETS],
+            sources=TRAIN_SOURCES,
+        output:
+            f"{RUN_DIR}/val_loss.csv",
+        params:
+            datasets=EVAL_DATASETS,
+            seeds=config["evaluate"]["masking_seeds"],
+            max_cells=TRAIN.get("val_max_cells", 2000),
+            batch_size=TRAIN["batch_size"],
+        resources:
+            gpu=1 if GPU else 0,
+        threads: 2
+        log:
+            f"{R}/logs/train/validate_{{size}}_{{context}}_{{attention}}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_validate.py"
+
+    rule embed_run:
+        wildcard_constraints:
+            **RUN_WILDCARDS,
+        input:
+            ckpt=CKPT,
+            corpus=f"{CORPUS_DIR}/{{dataset}}",
+            sources=TRAIN_SOURCES,
+        output:
+            f"{R}/embed/{{size}}_{{context}}_{{attention}}/{{dataset}}.npz",
+        params:
+            batch_size=TRAIN["batch_size"],
+        resources:
+            gpu=1 if GPU else 0,
+        threads: 2
+        log:
+            f"{R}/logs/train/embed_{{size}}_{{context}}_{{attention}}_{{dataset}}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_embed.py"
+
+    rule attention_scores_run:
+        wildcard_constraints:
+            **RUN_WILDCARDS,
+        input:
+            ckpt=CKPT,
+            corpus=f"{CORPUS_DIR}/pretrain",
+            sources=TRAIN_SOURCES,
+        output:
+            f"{RUN_DIR}/attention_scores.npz",
+        resources:
+            gpu=1 if GPU else 0,
+        log:
+            f"{R}/logs/train/scores_{{size}}_{{context}}_{{attention}}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_scores.py"
+
+
+if GPU:
+
+    rule throughput:
+        input:
+            corpus=f"{CORPUS_DIR}/pretrain",
+            sources=TRAIN_SOURCES + KERNEL_SOURCES,
+        output:
+            f"{R}/train/throughput_{DEVICE}.csv",
+        params:
+            args=[
+                "--sizes", *TRAIN_THROUGHPUT.get("sizes", ["160M", "400M", "600M", "1.4B"]),
+                "--contexts", *map(str, TRAIN_THROUGHPUT.get("contexts", [2048, 4096, 8192])),
+                "--per-gpu-batch", str(TRAIN_THROUGHPUT.get("per_gpu_batch", 2)),
+                "--timed-steps", str(TRAIN_THROUGHPUT.get("timed_steps", 5)),
+                "--layout", TRAIN.get("layout", "padded"),
+            ],
+        resources:
+            gpu=1,
+        log:
+            f"{R}/logs/train/throughput_{DEVICE}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_experiment.py"
+
+    rule stress:
+        input:
+            corpus=f"{CORPUS_DIR}/pretrain",
+            sources=TRAIN_SOURCES + KERNEL_SOURCES,
+        output:
+            stress=f"{R}/train/stress_{DEVICE}.csv",
+            lr_sweep=f"{R}/train/lr_sweep_{DEVICE}.csv",
+        params:
+            args=[
+                "--stress-size", TRAIN_STRESS.get("size", "160M"),
+                "--stress-context", str(TRAIN_STRESS.get("context", 8192)),
+                "--stress-lr", str(TRAIN_STRESS.get("lr", 2e-3)),
+                "--stress-batch-size", str(TRAIN_STRESS.get("batch_size", 8)),
+                "--stress-warmup", str(TRAIN_STRESS.get("warmup", 100)),
+                "--stress-seconds", str(TRAIN_STRESS.get("seconds", 100)),
+                "--sweep-size", TRAIN_SWEEP.get("size", "small"),
+                "--sweep-context", str(TRAIN_SWEEP.get("context", 2048)),
+                "--sweep-lrs", *map(str, TRAIN_SWEEP.get("lrs", [3e-4, 1e-3, 3e-3, 1e-2, 3e-2])),
+                "--sweep-steps", str(TRAIN_SWEEP.get("steps", 300)),
+                "--sweep-batch-size", str(TRAIN_SWEEP.get("batch_size", 16)),
+            ],
+        resources:
+            gpu=1,
+        log:
+            f"{R}/logs/train/stress_{DEVICE}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_experiment.py"
+
+
+rule plot_fig3:
+    input:
+        throughput=THROUGHPUT_CSV,
+        sources=["src/scsigmoid/plots/fig3_gpu_hours.py", "src/scsigmoid/plots/style.py"],
+    output:
+        pdf=report(figure("fig3_gpu_hours")[0], caption="../report/fig3.rst", category="Training"),
+        png=report(figure("fig3_gpu_hours")[1], caption="../report/fig3.rst", category="Training"),
+    log:
+        f"{R}/logs/plot_fig3.log",
+    conda:
+        ENV
+    script:
+        "../scripts/train_plot.py"
+
+
+rule plot_fig4_loss:
+    input:
+        logs=[f"{TRAIN_R}/train/runs/{run}/log.csv" for run in MAIN_RUNS],
+        sources=["src/scsigmoid/plots/fig4_loss.py", "src/scsigmoid/plots/style.py"],
+    output:
+        pdf=report(figure("fig4_loss")[0], caption="../report/fig4.rst", category="Training"),
+        png=report(figure("fig4_loss")[1], caption="../report/fig4.rst", category="Training"),
+    log:
+        f"{R}/logs/plot_fig4_loss.log",
+    conda:
+        ENV
+    script:
+        "../scripts/train_plot.py"
+
+
+rule plot_fig6:
+    input:
+        stress=STRESS_CSV,
+        lr_sweep=LR_SWEEP_CSV,
+        sources=["src/scsigmoid/plots/fig6_stress.py", "src/scsigmoid/plots/style.py"],
+    output:
+        pdf=report(figure("fig6_stress")[0], caption="../report/fig6.rst", category="Training"),
+        png=report(figure("fig6_stress")[1], caption="../report/fig6.rst", category="Training"),
+    log:
+        f"{R}/logs/plot_fig6.log",
+    conda:
+        ENV
+    script:
+        "../scripts/train_plot.py"
+
+
+rule make_table_architecture:
+    input:
+        meta=f"{CORPUS_DIR}/pretrain",
+        sources=MODEL_SOURCES + ["src/scsigmoid/train/tables.py"],
+    output:
+        csv=table("architecture")[0],
+        md=table("architecture")[1],
+    params:
+        kind="architecture",
+        max_len=max(max(TRAIN["contexts"]), TRAIN_STRESS.get("context", 8192)),
+    log:
+        f"{R}/logs/table_architecture.log",
+    conda:
+        ENV
+    script:
+        "../scripts/train_tables.py"
+
+
+rule make_table_hyperparameters:
+    input:
+        sources=["src/scsigmoid/train/tables.py", "src/scsigmoid/train/trainer.py"],
+    output:
+        csv=table("hyperparameters")[0],
+        md=table("hyperparameters")[1],
+    params:
+        kind="hyperparameters",
+        train=TRAIN,
+    log:
+        f"{R}/logs/table_hyperparameters.log",
+    conda:
+        ENV
+    script:
+        "../scripts/train_tables.py"
+
+
+rule fig3:
+    input:
+        figure("fig3_gpu_hours"),
+
+
+rule fig4_left:
+    input:
+        figure("fig4_loss"),
+
+
+rule fig6:
+    input:
+        figure("fig6_stress"),
+
+
+rule train_tables:
+    input:
+        table("architecture") + table("hyperparameters"),
+
+
+ALL_TARGETS.extend(
+    figure("fig3_gpu_hours")
+    + figure("fig4_loss")
+    + figure("fig6_stress")
+    + table("architecture")
+    + table("hyperparameters")
+)

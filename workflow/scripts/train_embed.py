@@ -1,0 +1,15 @@
+"""Snakemake script: cell embeddings (mean, CLS) of one dataset from one run's checkpoint."""
+
+import logging
+from pathlib import Path
+
+from scsigmoid.train.experiments import embed_run
+
+sm = snakemake  # noqa: F821
+logging.basicConfig(filename=sm.log[0], level=logging.INFO)
+paths = embed_run(
+    checkpoint=sm.input.ckpt, corpus_dir=str(Path(sm.input.corpus).parent),
+    datasets=[sm.wildcards.dataset], context=int(sm.wildcards.context),
+    out_dir=str(Path(sm.output[0]).parent), batch_size=sm.params.batch_size,
+)
+logging.info("wrote %s", paths)
