@@ -1,0 +1,25 @@
+"""Snakemake script: render one evaluation figure from its CSV (params.figure = fig4 | fig5 | fig7 | fig9)."""
+
+from pathlib import Path
+
+sm = snakemake  # noqa: F821
+stem = Path(sm.output[0]).with_suffix("")
+figure = sm.params.figure
+if figure == "fig4":
+    from scsigmoid.plots.fig4_validation import plot_fig4_validation
+
+    plot_fig4_validation(sm.input.csv, stem)
+elif figure == "fig5":
+    from scsigmoid.plots.fig5_scib import plot_fig5_scib
+
+    plot_fig5_scib(sm.input.csv, stem)
+elif figure == "fig7":
+    from scsigmoid.plots.fig7_umap import plot_fig7_umap
+
+    plot_fig7_umap(sm.input.csv, stem, title=sm.params.title)
+elif figure == "fig9":
+    from scsigmoid.plots.fig9_jacobian import plot_fig9_jacobian
+
+    plot_fig9_jacobian(sm.input.csv, stem)
+else:
+    raise ValueError(f"params.figure must be fig4, fig5, fig7 or fig9; got {figure!r}.")

@@ -1,0 +1,12 @@
+"""Snakemake script: the replication scorecard (one row per measurable claim) as CSV + Markdown."""
+
+from scsigmoid.evaluate.scorecard import build_scorecard
+from scsigmoid.evaluate.tables import add_provenance, markdown_table, write_markdown
+from scsigmoid.io import write_csv
+
+sm = snakemake  # noqa: F821
+inputs = {key: sm.params.paths.get(key) for key in sm.params.paths}
+card = build_scorecard(inputs, dict(sm.params.scales))
+write_csv(add_provenance(card), sm.output.csv)
+write_markdown(markdown_table(card.drop(columns=["source"])), sm.output.md,
+               title="Replication scorecard", note=sm.params.note)
