@@ -1,0 +1,205 @@
+"""Static checks of the Slurm profile, the paper-scale overlay and the Slurm CI helpers.
+
+The real Slurm run is .ci/slurm/run_slurm_test.sh (root, a few minutes); these tests only read
+files and run the helpers on small made-up inputs.
+"""
+
+import copy
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = REPO / "profiles" / "slurm" / "profile.yaml"
+CI = REPO / ".ci" / "slurm"
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def load_ci_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, CI / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rules_in_workflow() -> dict[str, str]:
+    """Rule name -> text of its block, for every `rule NAME:` / `use rule ... as NAME` in the .smk files."""
+    blocks = {}
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        text = smk.read_text()
+        starts = list(re.finditer(r"^\s*(?:rule (\w+):|use rule \w+ as (\w+))", text, re.M))
+        for i, match in enumerate(starts):
+            end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+            blocks[match.group(1) or match.group(2)] = text[match.start() : end]
+    return blocks
+
+
+def deep_merge(base: dict, overlay: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+# --- profile ------------------------------------------------------------------------------------
+
+
+def test_profile_selects_slurm_with_safe_run_settings():
+    profile = load_yaml(PROFILE)
+    assert profile["executor"] == "slurm"
+    assert profile["jobs"] >= 1
+    assert profile["latency-wait"] >= 30  # shared filesystems are slow to show outputs
+    assert profile["keep-going"] is False
+    assert profile["retries"] >= 1
+    assert profile["slurm-logdir"]
+    assert profile["slurm-keep-successful-logs"] is True
+
+
+def test_default_resources_cover_partition_runtime_memory_cpus_but_no_gpu():
+    defaults = load_yaml(PROFILE)["default-resources"]
+    assert {"slurm_partition", "runtime", "mem_mb", "cpus_per_task"} <= defaults.keys()
+    assert defaults["cpus_per_task"] == "threads"  # CPUs follow each rule's threads:
+    assert not {"gpu", "gres", "gpu_model"} & defaults.keys()
+
+
+def test_set_resources_name_existing_rules_only():
+    rules = rules_in_workflow()
+    unknown = sorted(set(load_yaml(PROFILE).get("set-resources", {})) - rules.keys())
+    assert not unknown, f"profile set-resources names rules that do not exist: {unknown}"
+
+
+def test_gpu_rules_go_to_the_gpu_partition_and_cpu_rules_do_not():
+    overrides = load_yaml(PROFILE).get("set-resources", {})
+    for name, block in rules_in_workflow().items():
+        asks_gpu = (
+            re.search(r"resources:\s*\n(?:[ \t]+(?:\w+\s*=|#).*\n)*?[ \t]+gpu\s*=", block)
+            is not None
+        )
+        partition = overrides.get(name, {}).get("slurm_partition")
+        if asks_gpu:
+            assert partition == "gpu", (
+                f"GPU rule {name} needs slurm_partition: gpu in set-resources"
+            )
+            assert overrides[name].get("cpus_per_task") == 0  # so that cpus_per_gpu applies
+            assert overrides[name].get("cpus_per_gpu", 0) >= 1
+        else:
+            assert partition != "gpu", f"CPU rule {name} is sent to the GPU partition"
+
+
+def test_profile_keys_are_snakemake_options():
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    help_text = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for key in load_yaml(PROFILE):
+        assert f"--{key}" in help_text, f"profile key {key!r} is not a snakemake option"
+
+
+# --- paper-scale overlay --------------------------------------------------------------------------
+
+
+def test_paper_overlay_is_valid_and_paper_sized():
+    base = load_yaml(REPO / "config" / "config.yaml")
+    paper = load_yaml(REPO / "config" / "paper.yaml")
+    merged = deep_merge(base, paper)
+    jsonschema.validate(merged, load_yaml(REPO / "config" / "schema.yaml"))
+    assert merged["gpu"] is True
+    assert merged["datasets"] == "config/paper_datasets.tsv"
+    assert merged["train"]["contexts"] == [2048, 4096, 8192]
+    gpus = merged["cluster"]["train_nodes"] * merged["cluster"]["train_gpus_per_node"]
+    assert gpus == 16 and merged["train"]["batch_size"] // gpus == 2  # Fig 3: 2 samples per GPU
+    assert merged["evaluate"]["context"] == 4096
+
+
+# --- CI helpers ------------------------------------------------------------------------------------
+
+SNAKEMAKE_LOG = """\
+Job 1 has been submitted with SLURM jobid 11 (log: .snakemake/slurm_logs/rule_a/11.log).
+Job 2 has been submitted with SLURM jobid 12 (log: .snakemake/slurm_logs/rule_b/12.log).
+localrule all:
+    input: x
+3 of 3 steps (100%) done
+"""
+
+
+def test_check_slurm_jobs_accepts_a_complete_run():
+    check = load_ci_module("check_slurm_jobs")
+    log = check.parse_snakemake_log(SNAKEMAKE_LOG)
+    rows = check.parse_sacct("11|u|COMPLETED|0:0|1|rule_a\n12|u|COMPLETED|0:0|2|rule_b\n")
+    assert log["jobs_run"] == 3 and log["local_jobs"] == ["all"]
+    assert check.check(log, rows) == []
+
+
+@pytest.mark.parametrize(
+    "sacct, expected",
+    [
+        ("11|u|COMPLETED|0:0|1|rule_a\n12|u|FAILED|1:0|1|rule_b\n", "FAILED"),
+        ("11|u|COMPLETED|0:0|1|rule_a\n", "not in sacct: 12"),
+        (
+            "11|u|COMPLETED|0:0|1|a\n12|u|COMPLETED|0:0|1|b\n13|u|COMPLETED|0:0|1|c\n",
+            "not submitted",
+        ),
+    ],
+)
+def test_check_slurm_jobs_reports_failed_missing_and_foreign_jobs(sacct, expected):
+    check = load_ci_module("check_slurm_jobs")
+    problems = check.check(check.parse_snakemake_log(SNAKEMAKE_LOG), check.parse_sacct(sacct))
+    assert any(expected in p for p in problems), problems
+
+
+def test_check_slurm_jobs_notices_jobs_that_ran_outside_slurm():
+    check = load_ci_module("check_slurm_jobs")
+    log = check.parse_snakemake_log(SNAKEMAKE_LOG.replace("3 of 3", "4 of 4"))
+    rows = check.parse_sacct("11|u|COMPLETED|0:0|1|a\n12|u|COMPLETED|0:0|1|b\n")
+    assert any("3 non-local jobs ran but 2" in p for p in check.check(log, rows))
+
+
+def test_check_slurm_jobs_rejects_unfinished_run():
+    check = load_ci_module("check_slurm_jobs")
+    log = check.parse_snakemake_log(SNAKEMAKE_LOG.replace("(100%) done", "(66%) done"))
+    assert "did not finish" in check.check(log, [])[0]
+
+
+def write_table(path: Path, frame: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+
+
+def test_compare_outputs_ignores_timing_and_provenance_but_not_values(tmp_path):
+    compare = load_ci_module("compare_outputs")
+    row = {"run": "tiny_8_sigmoid", "loss": 2.5, "seconds": 1.0, "tflops": 3.0, "date": "d1"}
+    write_table(tmp_path / "a" / "r" / "t.csv", pd.DataFrame([row]))
+    write_table(
+        tmp_path / "b" / "r" / "t.csv",
+        pd.DataFrame([{**row, "seconds": 9.0, "tflops": 1.0, "date": "d2"}]),
+    )
+    (tmp_path / "a" / "f.png").write_bytes(b"one")
+    (tmp_path / "b" / "f.png").write_bytes(b"two")  # figures: presence only
+    assert compare.compare_trees(tmp_path / "a", tmp_path / "b") == ([], 1)
+
+    write_table(tmp_path / "b" / "r" / "t.csv", pd.DataFrame([{**row, "loss": 2.6}]))
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b")
+    assert len(problems) == 1 and "'loss'" in problems[0]
+
+
+def test_compare_outputs_reports_missing_files_and_changed_text(tmp_path):
+    compare = load_ci_module("compare_outputs")
+    write_table(tmp_path / "a" / "t.tsv", pd.DataFrame({"cell_type": ["B", "T"]}))
+    write_table(tmp_path / "b" / "t.tsv", pd.DataFrame({"cell_type": ["B", "NK"]}))
+    (tmp_path / "a" / "only_here.csv").write_text("x\n1\n")
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b")
+    assert any("only in" in p and "only_here.csv" in p for p in problems)
+    assert any("'cell_type' row 1" in p for p in problems)
