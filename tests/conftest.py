@@ -13,9 +13,8 @@ import torch
 
 if not torch.cuda.is_available() and "sigattn" not in sys.modules:
     os.environ["TRITON_INTERPRET"] = "1"
-    import triton
-
     import sigattn  # noqa: F401  (defines the kernels in interpreter mode)
+    import triton
     from sigattn import backend
 
     triton.knobs.runtime.interpret = True

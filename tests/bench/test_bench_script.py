@@ -38,3 +38,28 @@ def test_cpu_smoke_writes_one_part_per_head_dim_and_pass(tmp_path):
     eager = df[df["impl"] == "eager_sigmoid"]
     assert (eager["status"] == "ok").all() and (eager["tflops"] > 0).all()
     assert (df[df["impl"] == "tritonsigmoid_dense"]["status"] == "unavailable").all()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU smoke test")
+def test_rows_survive_a_run_cut_short(tmp_path, monkeypatch):
+    """Rows go to a partial file as they are measured: a run killed mid-part keeps them."""
+    import scsigmoid.bench.harness as harness
+
+    real_measure, calls = harness._measure, []
+
+    def measure_then_die(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # stands in for the lease's time limit
+        calls.append(1)
+        return real_measure(*args, **kwargs)
+
+    monkeypatch.setattr(harness, "_measure", measure_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        load_script().main(["--out", str(tmp_path), "--head-dim", "8", "--pass", "fwd",
+                            "--tokens", "64", "--hidden", "32", "--seq-lens", "16", "32", "64",
+                            "--impl", "eager_sigmoid", "--warmup-ms", "1", "--rep-ms", "1",
+                            "--allow-cpu"])
+    assert not (tmp_path / "attention_cpu_hd8_fwd.csv").exists()
+    partial = pd.read_csv(tmp_path / "attention_cpu_hd8_fwd.partial.csv")
+    assert list(partial.columns) == RESULT_COLUMNS
+    assert (partial["status"] == "ok").sum() == 2

@@ -1,6 +1,7 @@
 """Shared definitions: output roots, the GPU switch, the dataset sheet, run names."""
 
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +24,7 @@ def _cuda_visible() -> bool:
 
 
 def _gpu_switch(value) -> bool:
-    """config['gpu'] may arrive as auto, True/False, or the strings 'true'/'false' (--config)."""
+    """config['gpu'] may arrive as auto, a boolean, or a string of one (from --config)."""
     text = str(value).strip().lower()
     if text == "auto":
         return _cuda_visible()
@@ -43,8 +44,12 @@ def _device_slug() -> str:
     return device_slug()
 
 
-# Device tag of GPU results: measured here when GPU rules run, else the committed reference device.
-DEVICE = _device_slug() if GPU else config["reference_device"]
+# Device tag of GPU results: measured here when GPU rules run (or named by gpu_device, e.g. on a
+# Slurm submit host without GPUs), else the committed reference device.
+if GPU:
+    DEVICE = config.get("gpu_device") or _device_slug()
+else:
+    DEVICE = config["reference_device"]
 # Where GPU-only results are read from: this run's results when the GPU rules run, else the
 # committed results (which may differ from results_dir, e.g. in the CI test configuration).
 GPU_R = R if GPU else config["gpu_results_dir"].rstrip("/")
@@ -64,9 +69,20 @@ def table(name: str) -> list[str]:
 
 
 def read_dataset_sheet(path: str) -> pd.DataFrame:
-    from scsigmoid.data.sheet import read_sheet
+    """The validated dataset sheet. Placeholder sources (ids still to be looked up) let the DAG
+    plan; they are named here, and the job that would fetch one stops with an error."""
+    import warnings
 
-    return read_sheet(path)
+    from scsigmoid.data.sheet import PlaceholderSourceWarning, is_placeholder, read_sheet
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PlaceholderSourceWarning)  # reported below instead
+        sheet = read_sheet(path)
+    missing = sheet.loc[sheet["source"].map(is_placeholder), "name"].tolist()
+    if missing:
+        print(f"WARNING: {path}: placeholder sources for {', '.join(missing)}; fill in their "
+              "cellxgene:<dataset_id> before running their jobs.", file=sys.stderr)
+    return sheet
 
 
 DATASETS = read_dataset_sheet(config["datasets"])
@@ -91,3 +107,60 @@ EMBED_RUNS = [
 
 # Every figure and table of the paper, plus the replication scorecard. Stage files add to it.
 ALL_TARGETS = []
+
+
+# ---- helpers of the stage files (kept here: rule files hold rules only) ----
+
+
+def _source_of(name):
+    return DATASETS.loc[DATASETS["name"] == name, "source"].iloc[0]
+
+
+def dataset_h5ad(name):
+    """The file a job reads for a dataset: the local .h5ad (local:), the data_fetch download
+    (cellxgene:, https://) or the data_census_shards manifest (census:)."""
+    source = _source_of(name)
+    if source.startswith("local:"):
+        return f"{DATA_DIR}/{source.removeprefix('local:')}"
+    if source.startswith("census:"):
+        return f"{R}/data/raw/census/{name}/manifest.json"
+    return f"{R}/data/raw/{name}.h5ad"
+
+
+def remote_datasets():
+    """Datasets that data_fetch downloads: cellxgene ids and http(s) URLs, placeholders included."""
+    return [n for n, s in zip(DATASETS["name"], DATASETS["source"]) if s.startswith(("cellxgene:", "http"))]
+
+
+def census_datasets():
+    return [n for n, s in zip(DATASETS["name"], DATASETS["source"]) if s.startswith("census:")]
+
+
+def wildcard_choice(names):
+    """A wildcard constraint matching exactly the given names (never matching when empty)."""
+    import re
+
+    return "|".join(re.escape(n) for n in names) or "(?!x)x"
+
+
+def eval_source(module):
+    """A package module whose change should rerun the rule using it."""
+    return f"src/scsigmoid/evaluate/{module}.py"
+
+
+def eval_source_sheet(wildcards):
+    """The dataset's sheet source (local:<file>, cellxgene:<id> or URL)."""
+    return DATASETS.loc[DATASETS["name"] == wildcards.dataset, "source"].iloc[0]
+
+
+def eval_h5ad_input(wildcards):
+    """The dataset's expression file (local, or fetched by data_fetch)."""
+    return dataset_h5ad(wildcards.dataset)
+
+
+def per_dataset(kind):
+    return [f"{R}/eval/{kind}/{dataset}.csv" for dataset in EVAL_DATASETS]
+
+
+def _report_figure(name, caption):
+    return [report(path, caption=f"../report/{caption}", category="Evaluation") for path in figure(name)]

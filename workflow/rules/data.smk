@@ -4,6 +4,7 @@ dataset table. Everything runs on the CPU from the dataset sheet (default: the o
 DATA = config["data"]
 DATA_SOURCES = [
     "src/scsigmoid/data/build.py",
+    "src/scsigmoid/data/census.py",
     "src/scsigmoid/data/corpus.py",
     "src/scsigmoid/data/genes.py",
     "src/scsigmoid/data/sheet.py",
@@ -11,9 +12,10 @@ DATA_SOURCES = [
 ]
 GENE_MAPS = DATA.get("gene_maps", f"{DATA_DIR}/gene_maps")
 CORPUS_DATASETS = EVAL_DATASETS  # extras can be tokenised on demand: {R}/data/corpus/<name>
+VOCAB_DATASETS = PRETRAIN_DATASETS + EVAL_DATASETS
 TOKENISE_PARAMS = dict(
     sheet=config["datasets"],
-    data_dir=DATA_DIR,
+    data_dir=lambda wildcards: DATA_DIR,
     gene_maps=GENE_MAPS,
     max_len=DATA.get("max_len"),
     unseen=DATA.get("unseen_genes", "drop"),
@@ -21,24 +23,54 @@ TOKENISE_PARAMS = dict(
 )
 
 
-def local_h5ad(names):
-    """Local .h5ad files of the named datasets (remote sources are fetched inside the rule)."""
-    rows = DATASETS.set_index("name").loc[list(names)]
-    return [f"{DATA_DIR}/{s[len('local:'):]}" for s in rows["source"] if s.startswith("local:")]
+rule data_fetch:
+    output:
+        f"{R}/data/raw/{{dataset}}.h5ad",
+    wildcard_constraints:
+        dataset=wildcard_choice(remote_datasets()),
+    params:
+        source=lambda wc: DATASETS.loc[DATASETS["name"] == wc.dataset, "source"].iloc[0],
+        sheet=config["datasets"],
+        data_dir=lambda wildcards: DATA_DIR,
+    log:
+        f"{R}/logs/data/fetch_{{dataset}}.log",
+    retries: 2
+    conda:
+        ENV
+    script:
+        "../scripts/data_fetch.py"
+
+
+rule data_census_shards:
+    output:
+        f"{R}/data/raw/census/{{dataset}}/manifest.json",
+    wildcard_constraints:
+        dataset=wildcard_choice(census_datasets()),
+    params:
+        source=lambda wc: DATASETS.loc[DATASETS["name"] == wc.dataset, "source"].iloc[0],
+        species=lambda wc: DATASETS.loc[DATASETS["name"] == wc.dataset, "species"].iloc[0],
+        shard_cells=DATA.get("census_shard_cells", 200000),
+    log:
+        f"{R}/logs/data/census_shards_{{dataset}}.log",
+    retries: 2
+    conda:
+        ENV
+    script:
+        "../scripts/data_census_shards.py"
 
 
 rule data_vocab:
     input:
         sheet=config["datasets"],
-        h5ad=local_h5ad(PRETRAIN_DATASETS + EVAL_DATASETS),
+        h5ad=[dataset_h5ad(n) for n in VOCAB_DATASETS],
         src=DATA_SOURCES,
     output:
         vocab=f"{R}/data/vocab.tsv",
         medians=f"{R}/data/gene_medians.tsv",
         coverage=f"{R}/data/gene_coverage.csv",
     params:
-        sheet=config["datasets"],
-        data_dir=DATA_DIR,
+        datasets=VOCAB_DATASETS,
+        data_dir=lambda wildcards: DATA_DIR,
         gene_maps=GENE_MAPS,
         max_unmapped_fraction=DATA.get("max_unmapped_fraction", 0.5),
     log:
@@ -54,7 +86,7 @@ rule data_tokenise:
     input:
         vocab=rules.data_vocab.output.vocab,
         medians=rules.data_vocab.output.medians,
-        h5ad=lambda wc: local_h5ad([wc.dataset]),
+        h5ad=lambda wc: dataset_h5ad(wc.dataset),
         src=DATA_SOURCES,
     output:
         directory(f"{R}/data/corpus/{{dataset}}"),
@@ -74,12 +106,13 @@ rule data_pretrain_corpus:
     input:
         vocab=rules.data_vocab.output.vocab,
         medians=rules.data_vocab.output.medians,
-        h5ad=local_h5ad(PRETRAIN_DATASETS + EVAL_DATASETS),
+        h5ad=[dataset_h5ad(n) for n in VOCAB_DATASETS],
         src=DATA_SOURCES,
     output:
         directory(f"{R}/data/corpus/pretrain"),
     params:
         **TOKENISE_PARAMS,
+        datasets=VOCAB_DATASETS,
         val_fraction=DATA.get("val_fraction", 0.05),
         seed=DATA.get("seed", 0),
         max_barcode_overlap=DATA.get("max_barcode_overlap", 0.2),

@@ -9,22 +9,6 @@ EVAL = config["evaluate"]
 EVAL_SEED = EVAL.get("seed", 0)
 
 
-def eval_source(module):
-    """A package module whose change should rerun the rule using it."""
-    return f"src/scsigmoid/evaluate/{module}.py"
-
-
-def eval_source_sheet(wildcards):
-    """The dataset's sheet source (local:<file>, cellxgene:<id> or URL)."""
-    return DATASETS.loc[DATASETS["name"] == wildcards.dataset, "source"].iloc[0]
-
-
-def eval_h5ad_input(wildcards):
-    """A local expression file is a rule input; remote ones are fetched (cached) inside the rule."""
-    source = eval_source_sheet(wildcards)
-    return [f"{DATA_DIR}/{source.removeprefix('local:')}"] if source.startswith("local:") else []
-
-
 rule eval_embeddings:
     input:
         corpus=f"{R}/data/corpus/{{dataset}}",

@@ -11,8 +11,7 @@ PAPER_TABLE_NOTE = f"Scale: {PAPER_SCALE}. Measured by this workflow; see proven
 EVAL_TABLE_SOURCES = ["src/scsigmoid/evaluate/tables.py"]
 
 
-def per_dataset(kind):
-    return [f"{R}/eval/{kind}/{dataset}.csv" for dataset in EVAL_DATASETS]
+
 
 
 rule table_validation_loss:
@@ -58,7 +57,7 @@ use rule table_validation_loss as table_scib_benchmarker with:
         md=table("scib_benchmarker")[1],
     params:
         kind="benchmarker",
-        note=PAPER_TABLE_NOTE + " Supplement: scib-metrics defaults on the raw embeddings, no PCA.",
+        note=f"{PAPER_TABLE_NOTE} Supplement: scib-metrics defaults on the raw embeddings, no PCA.",
     log:
         f"{R}/logs/table_scib_benchmarker.log",
 
@@ -72,13 +71,9 @@ use rule table_validation_loss as table_mmd with:
         md=table("mmd")[1],
     params:
         kind="mmd",
-        note=PAPER_TABLE_NOTE + " sigmoid_vs_softmax = relative change of the mean-pool embeddings' MMD².",
+        note=f"{PAPER_TABLE_NOTE} sigmoid_vs_softmax = relative change of the mean-pool embeddings' MMD².",
     log:
         f"{R}/logs/table_mmd.log",
-
-
-def _report_figure(name, caption):
-    return [report(path, caption=f"../report/{caption}", category="Evaluation") for path in figure(name)]
 
 
 rule fig4_right:

@@ -218,7 +218,8 @@ rule plot_fig4_loss:
 rule plot_fig6:
     input:
         stress=STRESS_CSV,
-        lr_sweep=LR_SWEEP_CSV,
+        # the LR sweep panel is drawn when a sweep was measured (always, when GPU rules run)
+        lr_sweep=[LR_SWEEP_CSV] if GPU or Path(LR_SWEEP_CSV).exists() else [],
         sources=["src/scsigmoid/plots/fig6_stress.py", "src/scsigmoid/plots/style.py"],
     output:
         pdf=report(figure("fig6_stress")[0], caption="../report/fig6.rst", category="Training"),

@@ -3,19 +3,20 @@
 Under Snakemake: reads config['bench'] and the wildcards. Directly (e.g. on the H200):
     python workflow/scripts/bench_attention.py --out DIR [--head-dim 64 128] [--pass fwd bwd]
 writes DIR/attention_<device>_hd<head_dim>_<pass>.csv for every combination, in one process
-(Triton's autotune cache is reused across points)."""
+(Triton's autotune cache is reused across points). Rows are appended to
+``...<pass>.partial.csv`` as they are measured, so a run cut short keeps what it measured."""
 
-from __future__ import annotations
 
 import argparse
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from scsigmoid.bench.adapters import default_adapters
-from scsigmoid.bench.harness import BenchConfig, run_benchmark
+from scsigmoid.bench.harness import RESULT_COLUMNS, BenchConfig, run_benchmark
 from scsigmoid.bench.timing import wall_clock_timer
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import device_slug, provenance
@@ -36,13 +37,24 @@ def run_parts(cfg: BenchConfig, head_dims, passes, outputs: dict, impls=None,
     adapters = default_adapters(impls)
     for head_dim in head_dims:
         for pass_ in passes:
+            final = Path(outputs[(head_dim, pass_)])
+            partial = final.with_name(final.stem + ".partial.csv")
+            partial.unlink(missing_ok=True)
             df = run_benchmark(adapters, cfg, [head_dim], [pass_], prov, device=device,
                                dtype=torch.bfloat16 if device == "cuda" else torch.float32,
                                timer=None if device == "cuda" else wall_clock_timer,
-                               log=lambda msg: print(msg, flush=True))
-            write_csv(df, outputs[(head_dim, pass_)])
+                               log=lambda msg: print(msg, flush=True),
+                               on_row=lambda row, path=partial: _append_row(row, path))
+            write_csv(df, final)
+            partial.unlink(missing_ok=True)
             print(f"wrote {outputs[(head_dim, pass_)]} ({(df['status'] == 'ok').sum()} ok rows)",
                   flush=True)
+
+
+def _append_row(row: dict, path: Path) -> None:
+    """Append one measured row to a part's partial file (kept if the run is cut short)."""
+    header = not path.exists()
+    pd.DataFrame([row], columns=RESULT_COLUMNS).to_csv(path, mode="a", header=header, index=False)
 
 
 def _config_from_dict(bench: dict) -> BenchConfig:

@@ -7,7 +7,6 @@ Command line: ``python workflow/scripts/compile_kernel.py --out FILE.json [--sha
 Without a GPU it runs Triton's CPU interpreter at tiny shapes.
 """
 
-from __future__ import annotations
 
 import argparse
 import json

@@ -1,4 +1,5 @@
-"""Tokenise every pretrain dataset into one corpus with a hashed train/val split."""
+"""Tokenise every pretrain dataset (Census: shard by shard) into one corpus with a hashed
+train/val split."""
 
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -17,4 +18,5 @@ if __name__ == "__main__":
             GeneMaps.load(p.gene_maps), data_dir=p.data_dir, val_fraction=float(p.val_fraction),
             seed=int(p.seed), max_len=p.max_len, unseen=p.unseen,
             max_unmapped_fraction=float(p.max_unmapped_fraction),
-            max_barcode_overlap=float(p.max_barcode_overlap))
+            max_barcode_overlap=float(p.max_barcode_overlap),
+            h5ad=dict(zip(p.datasets, smk.input.h5ad, strict=True)))

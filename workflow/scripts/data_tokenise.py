@@ -15,5 +15,5 @@ if __name__ == "__main__":
         build_eval_corpus(
             sheet_row(read_sheet(p.sheet), smk.wildcards.dataset), smk.output[0], vocab,
             read_medians(smk.input.medians, vocab), GeneMaps.load(p.gene_maps),
-            data_dir=p.data_dir, max_len=p.max_len, unseen=p.unseen,
+            data_dir=p.data_dir, h5ad=smk.input.h5ad, max_len=p.max_len, unseen=p.unseen,
             max_unmapped_fraction=float(p.max_unmapped_fraction))

@@ -11,11 +11,12 @@ from scsigmoid.io import write_csv
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
     with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
-        sheet = read_sheet(smk.params.sheet)
+        sheet = read_sheet(smk.input.sheet)
         maps = GeneMaps.load(smk.params.gene_maps)
         vocab, medians, coverage = build_vocabulary(
             sheet, smk.params.data_dir, maps,
-            max_unmapped_fraction=float(smk.params.max_unmapped_fraction))
+            max_unmapped_fraction=float(smk.params.max_unmapped_fraction),
+            h5ad=dict(zip(smk.params.datasets, smk.input.h5ad, strict=True)))
         write_vocab(vocab, smk.output.vocab)
         write_medians(medians, smk.output.medians)
         write_csv(coverage, smk.output.coverage)

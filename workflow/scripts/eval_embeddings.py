@@ -6,13 +6,12 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 
-from scsigmoid.data.download import resolve_source
 from scsigmoid.evaluate.embeddings import assemble_embeddings, write_h5ad
 
 sm = snakemake  # noqa: F821
 logging.basicConfig(filename=sm.log[0], level=logging.INFO)
 obs = pd.read_csv(Path(sm.input.corpus) / "obs.tsv", sep="\t", dtype={"cell_id": str}, keep_default_na=False)
-counts = ad.read_h5ad(resolve_source(sm.params.source, data_dir=sm.params.data_dir, name=sm.wildcards.dataset))
+counts = ad.read_h5ad(sm.input.h5ad)  # the local file, or data_fetch's download
 model_files = dict(zip(sm.params.attentions, sm.input.embeddings, strict=True))
 adata = assemble_embeddings(obs, counts, model_files, n_hvg=sm.params.n_hvg, n_pcs=sm.params.n_pcs,
                             seed=sm.params.seed)

@@ -6,7 +6,6 @@ pytest,compile,memcheck (default: all three). Writes pytest_kernels.{log,xml},
 compile_h200.json (+ .log), memcheck.log and summary.json into OUT_DIR; exits non-zero if a step fails.
 """
 
-from __future__ import annotations
 
 import json
 import os

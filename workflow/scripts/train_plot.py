@@ -15,6 +15,6 @@ with open(sm.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
     elif sm.rule == "plot_fig4_loss":
         plot_fig4_loss(list(sm.input.logs), stem)
     elif sm.rule == "plot_fig6":
-        print("largest stable LR:", plot_fig6(sm.input.stress, sm.input.lr_sweep, stem))
+        print("largest stable LR:", plot_fig6(sm.input.stress, sm.input.lr_sweep[0] if sm.input.lr_sweep else None, stem))
     else:
         raise ValueError(f"train_plot.py does not know rule {sm.rule!r}.")

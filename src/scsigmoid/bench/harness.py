@@ -94,8 +94,10 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                   passes: Iterable[str], provenance: dict[str, str], *, device: str = "cuda",
                   dtype: torch.dtype = torch.bfloat16, timer: Timer | None = None,
                   check_shape: CheckShape = DEFAULT_CHECK_SHAPE,
-                  log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Run the grid and return the tidy table (RESULT_COLUMNS)."""
+                  log: Callable[[str], None] = print,
+                  on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Run the grid and return the tidy table (RESULT_COLUMNS). ``on_row`` sees every row as soon
+    as it is measured (the script appends it to a partial file, so a run cut short keeps them)."""
     rows = []
     adapters = list(adapters)
     for head_dim in head_dims:
@@ -130,6 +132,8 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                                 f"L{seq_len}: {row['status']} {row['ms_median']:.4g} ms "
                                 f"{row['tflops']:.4g} TFLOPS {row['reason']}")
                         rows.append(row)
+                        if on_row is not None:
+                            on_row(row)
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 

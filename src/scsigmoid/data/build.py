@@ -1,5 +1,11 @@
 """Data-stage steps the workflow runs: vocabulary + gene medians, eval corpora, the pretraining
-corpus (hashed train/val split, hold-out checks) and the length/dataset statistics."""
+corpus (hashed train/val split, hold-out checks) and the length/dataset statistics.
+
+Each step takes the sheet plus, optionally, ``h5ad``: dataset name -> the file the workflow
+provides (a local file, a fetched download, or the manifest of Census shards). Without it,
+sources are resolved here (local files; remote ones downloaded into ``cache_dir``). A Census
+source is read shard by shard: the pretraining corpus streams to disk one shard at a time, and
+its gene medians use an even sample of ``median_sample_cells`` cells over all shards."""
 
 from __future__ import annotations
 
@@ -13,29 +19,55 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from scsigmoid.data.corpus import N_SPECIAL, TokenCorpus, write_corpus
+from scsigmoid.data import census
+from scsigmoid.data.corpus import N_SPECIAL, CorpusWriter, TokenCorpus, write_corpus
 from scsigmoid.data.download import resolve_source
 from scsigmoid.data.genes import GeneMaps, build_vocab, map_genes, unmapped_fraction
 from scsigmoid.data.tokenise import gene_medians, to_vocab_matrix, tokenise
 
 CONTEXTS = (2048, 4096, 8192)
+MEDIAN_SAMPLE_CELLS = 200_000  # Census cells (spread over all shards) behind the gene medians
 
 
-def load_dataset(row: pd.Series, data_dir: str | os.PathLike, cache_dir=None) -> ad.AnnData:
-    path = resolve_source(row["source"], data_dir=data_dir, cache_dir=cache_dir, name=row["name"])
+def is_census(row: pd.Series) -> bool:
+    return str(row["source"]).startswith("census:")
+
+
+def load_dataset(row: pd.Series, data_dir: str | os.PathLike, cache_dir=None, path=None) -> ad.AnnData:
+    """One dataset in memory: from ``path`` when the workflow gives it, else its sheet source."""
+    if is_census(row):
+        raise ValueError(f"{row['name']}: a Census source is read shard by shard "
+                         "(scsigmoid.data.census.iter_shards), never as one AnnData.")
+    if path is None:
+        path = resolve_source(row["source"], data_dir=data_dir, cache_dir=cache_dir, name=row["name"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ad.read_h5ad(path)
 
 
+def _census_genes(row: pd.Series, manifest, maps: GeneMaps) -> np.ndarray:
+    names = census.shard_var_names(manifest)
+    return np.concatenate([map_genes(v, census.species_of(org), maps, where=f"{row['name']} ({org}): ")
+                           for org, v in names.items()])
+
+
 def build_vocabulary(sheet: pd.DataFrame, data_dir, maps: GeneMaps, *,
-                     max_unmapped_fraction: float, cache_dir=None):
+                     max_unmapped_fraction: float, cache_dir=None, h5ad: dict | None = None,
+                     median_sample_cells: int = MEDIAN_SAMPLE_CELLS):
     """Vocabulary (union of mapped genes of pretrain + eval datasets), gene medians over the
     pretraining datasets, and a per-dataset mapping table."""
+    h5ad = h5ad or {}
     rows = sheet[sheet["role"].isin(["pretrain", "eval"])]
-    mapped, data = {}, {}
+    mapped, data, census_rows = {}, {}, {}
     for _, row in tqdm(list(rows.iterrows()), desc="mapping genes", leave=False):
-        adata = load_dataset(row, data_dir, cache_dir)
+        if is_census(row):
+            if row["name"] not in h5ad:
+                raise ValueError(f"{row['name']}: a Census source needs its shard manifest "
+                                 "(the data_census_shards rule's output) in h5ad.")
+            mapped[row["name"]] = _census_genes(row, h5ad[row["name"]], maps)
+            census_rows[row["name"]] = h5ad[row["name"]]
+            continue
+        adata = load_dataset(row, data_dir, cache_dir, h5ad.get(row["name"]))
         genes = map_genes(adata.var_names, row["species"], maps, where=f"{row['name']}: ")
         frac = unmapped_fraction(genes)
         if frac > max_unmapped_fraction:
@@ -47,9 +79,12 @@ def build_vocabulary(sheet: pd.DataFrame, data_dir, maps: GeneMaps, *,
         if row["role"] == "pretrain":
             data[row["name"]] = (adata, row["species"])
     vocab = build_vocab(mapped.values())
-    if not data:
+    if not data and not census_rows:
         raise ValueError("the dataset sheet has no pretrain dataset; gene medians need one.")
     matrices = [to_vocab_matrix(a, vocab, maps, s)[0] for a, s in data.values()]
+    for manifest in census_rows.values():
+        for entry, sample in census.sample_cells(manifest, median_sample_cells):
+            matrices.append(to_vocab_matrix(sample, vocab, maps, census.species_of(entry["organism"]))[0])
     medians = gene_medians(matrices, vocab)
     n_vocab = len(vocab) - N_SPECIAL
     in_vocab = set(vocab["gene"])
@@ -89,8 +124,9 @@ def _meta(vocab, info, **extra) -> dict:
 
 
 def build_eval_corpus(row: pd.Series, out_dir, vocab, medians, maps, *, data_dir, max_len=None,
-                      unseen="drop", max_unmapped_fraction=1.0, cache_dir=None) -> Path:
-    adata = load_dataset(row, data_dir, cache_dir)
+                      unseen="drop", max_unmapped_fraction=1.0, cache_dir=None, h5ad=None) -> Path:
+    """Tokenise one dataset (``h5ad``: its file, when the workflow provides it)."""
+    adata = load_dataset(row, data_dir, cache_dir, h5ad)
     seqs, obs, info = tokenise(adata, vocab, medians, maps=maps, species=row["species"],
                                label_key=row["label_key"] or None, batch_key=row["batch_key"] or None,
                                max_unmapped_fraction=max_unmapped_fraction, max_len=max_len,
@@ -100,33 +136,59 @@ def build_eval_corpus(row: pd.Series, out_dir, vocab, medians, maps, *, data_dir
     return write_corpus(out_dir, seqs, obs, meta)
 
 
+def _pretrain_chunks(row: pd.Series, data_dir, cache_dir, h5ad: dict):
+    """(species, AnnData) pieces of one pretrain dataset: the whole file, or Census shard by shard."""
+    if is_census(row):
+        if row["name"] not in h5ad:
+            raise ValueError(f"{row['name']}: a Census source needs its shard manifest in h5ad.")
+        for entry, adata in census.iter_shards(h5ad[row["name"]]):
+            yield census.species_of(entry["organism"]), adata
+    else:
+        yield row["species"], load_dataset(row, data_dir, cache_dir, h5ad.get(row["name"]))
+
+
+def _add_info(total: dict, info: dict) -> dict:
+    """Statistics of a dataset read in pieces: counts summed, the rest from the first piece."""
+    if not total:
+        return dict(info)
+    for key, value in info.items():
+        if key.startswith("n_") and key not in ("n_genes", "n_mapped", "n_in_vocab"):
+            total[key] = total[key] + value
+    return total
+
+
 def build_pretrain_corpus(sheet: pd.DataFrame, out_dir, vocab, medians, maps, *, data_dir,
                           val_fraction=0.05, seed=0, max_len=None, unseen="drop",
-                          max_unmapped_fraction=1.0, max_barcode_overlap=0.2, cache_dir=None) -> Path:
-    """All pretrain datasets concatenated; eval datasets checked for shared cells first."""
-    eval_ids = {r["name"]: set(load_dataset(r, data_dir, cache_dir).obs_names.astype(str))
+                          max_unmapped_fraction=1.0, max_barcode_overlap=0.2, cache_dir=None,
+                          h5ad: dict | None = None) -> Path:
+    """All pretrain datasets, written piece by piece (a file, or one Census shard) so memory stays
+    bounded; eval datasets are checked for shared cells first."""
+    h5ad = h5ad or {}
+    eval_ids = {r["name"]: set(load_dataset(r, data_dir, cache_dir, h5ad.get(r["name"])).obs_names.astype(str))
                 for _, r in sheet[sheet["role"] == "eval"].iterrows()}
-    all_seqs, all_obs, per_dataset = [], [], {}
-    pre_ids = {}
-    for _, row in sheet[sheet["role"] == "pretrain"].iterrows():
+    pretrain = sheet[sheet["role"] == "pretrain"]
+    columns = ["cell_id"] + (["batch"] if (pretrain["batch_key"] != "").any() else [])
+    writer = CorpusWriter(out_dir, len(vocab), columns + ["split", "dataset", "log_input"])
+    per_dataset = {}
+    for _, row in pretrain.iterrows():
         if row["name"] in eval_ids:
             raise ValueError(f"{row['name']} is both pretrain and eval; fix the dataset sheet.")
-        adata = load_dataset(row, data_dir, cache_dir)
-        pre_ids[row["name"]] = set(adata.obs_names.astype(str))
-        check_holdout({row["name"]: pre_ids[row["name"]]}, eval_ids, max_barcode_overlap)
-        seqs, obs, info = tokenise(adata, vocab, medians, maps=maps, species=row["species"],
-                                   batch_key=row["batch_key"] or None,
-                                   max_unmapped_fraction=max_unmapped_fraction, max_len=max_len,
-                                   unseen=unseen, dataset=row["name"], split="")
-        obs["cell_id"] = row["name"] + "/" + obs["cell_id"]
-        all_seqs += seqs
-        all_obs.append(obs)
-        per_dataset[row["name"]] = info
-    obs = pd.concat(all_obs, ignore_index=True)
-    obs["split"] = assign_split(obs["cell_id"], val_fraction, seed)
+        info_total: dict = {}
+        for species, adata in _pretrain_chunks(row, data_dir, cache_dir, h5ad):
+            check_holdout({row["name"]: set(adata.obs_names.astype(str))}, eval_ids, max_barcode_overlap)
+            seqs, obs, info = tokenise(adata, vocab, medians, maps=maps, species=species,
+                                       batch_key=row["batch_key"] or None,
+                                       max_unmapped_fraction=max_unmapped_fraction, max_len=max_len,
+                                       unseen=unseen, dataset=row["name"], split="")
+            del adata
+            obs["cell_id"] = row["name"] + "/" + obs["cell_id"]
+            obs["split"] = assign_split(obs["cell_id"], val_fraction, seed)
+            writer.append(seqs, obs)
+            info_total = _add_info(info_total, info)
+        per_dataset[row["name"]] = info_total
     meta = _meta(vocab, {}, datasets=list(per_dataset), per_dataset=per_dataset, role="pretrain",
                  max_len=max_len, unseen_genes=unseen, val_fraction=val_fraction, seed=seed)
-    return write_corpus(out_dir, all_seqs, obs, meta)
+    return writer.close(meta)
 
 
 def length_counts(corpora: dict[str, str | os.PathLike]) -> pd.DataFrame:

@@ -133,3 +133,81 @@ class TokenCorpus:
             raise KeyError(f"{self.path}: obs.tsv has no 'split' column.")
         pos = np.flatnonzero(self.obs["split"].to_numpy() == name)
         return self.subset(pos)
+
+
+class CorpusWriter:
+    """Write a corpus batch by batch (bounded memory): the layout of :func:`write_corpus`.
+
+    Tokens and lengths stream to raw files in a hidden directory beside ``path``; ``close``
+    turns them into ``tokens.npy``/``offsets.npy`` chunk by chunk and renames the directory into
+    place, so a reader never sees a half-written corpus. ``obs_columns`` fixes the obs.tsv columns
+    (a batch lacking one gets empty cells); it must include ``split``.
+    """
+
+    CHUNK = 1 << 24  # tokens copied per step when assembling tokens.npy
+
+    def __init__(self, path: str | os.PathLike, vocab_size: int, obs_columns: Sequence[str]):
+        self.path = Path(path)
+        self.vocab_size = int(vocab_size)
+        if "split" not in obs_columns:
+            raise ValueError("CorpusWriter: obs_columns must include 'split'.")
+        self.columns = list(obs_columns)
+        self.dtype = np.dtype(np.uint16 if self.vocab_size <= np.iinfo(np.uint16).max + 1 else np.int32)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
+        self._tokens = open(self.tmp / "tokens.raw", "wb")  # noqa: SIM115 (closed in close())
+        self._lengths = open(self.tmp / "lengths.raw", "wb")  # noqa: SIM115
+        pd.DataFrame(columns=self.columns).to_csv(self.tmp / "obs.tsv", sep="\t", index=False)
+        self.n_cells = 0
+        self.n_tokens = 0
+
+    def append(self, sequences: Sequence[np.ndarray], obs: pd.DataFrame) -> None:
+        if len(sequences) != len(obs):
+            raise ValueError(f"CorpusWriter: {len(sequences)} sequences but obs has {len(obs)} rows.")
+        for seq in sequences:
+            seq = np.asarray(seq)
+            if seq.size and (seq.min() < 0 or seq.max() >= self.vocab_size):
+                raise ValueError(f"CorpusWriter: token ids must lie in [0, {self.vocab_size}); got "
+                                 f"[{seq.min()}, {seq.max()}].")
+            self._tokens.write(seq.astype(self.dtype).tobytes())
+            self.n_tokens += int(seq.size)
+        lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+        self._lengths.write(lengths.tobytes())
+        self.n_cells += len(sequences)
+        rows = obs.reset_index(drop=True).reindex(columns=self.columns, fill_value="")
+        rows.to_csv(self.tmp / "obs.tsv", sep="\t", index=False, header=False, mode="a")
+
+    def close(self, meta: dict) -> Path:
+        self._tokens.close()
+        self._lengths.close()
+        tokens = np.lib.format.open_memmap(self.tmp / "tokens.npy", mode="w+", dtype=self.dtype,
+                                           shape=(self.n_tokens,))
+        for start in range(0, self.n_tokens, self.CHUNK):
+            count = min(self.CHUNK, self.n_tokens - start)
+            tokens[start:start + count] = np.fromfile(self.tmp / "tokens.raw", dtype=self.dtype,
+                                                      count=count, offset=start * self.dtype.itemsize)
+        tokens.flush()
+        del tokens
+        lengths = np.memmap(self.tmp / "lengths.raw", dtype=np.int64, mode="r", shape=(self.n_cells,)) \
+            if self.n_cells else np.zeros(0, dtype=np.int64)
+        offsets = np.lib.format.open_memmap(self.tmp / "offsets.npy", mode="w+", dtype=np.int64,
+                                            shape=(self.n_cells + 1,))
+        offsets[0] = 0
+        total = 0
+        for start in range(0, self.n_cells, self.CHUNK):
+            part = np.cumsum(lengths[start:start + self.CHUNK]) + total
+            offsets[start + 1:start + 1 + len(part)] = part
+            total = int(part[-1])
+        offsets.flush()
+        del offsets, lengths
+        (self.tmp / "tokens.raw").unlink()
+        (self.tmp / "lengths.raw").unlink()
+        full_meta = {"n_cells": self.n_cells, "n_tokens": self.n_tokens, "dtype": self.dtype.name,
+                     "special_tokens": SPECIAL_TOKENS, "vocab_size": self.vocab_size, **meta}
+        (self.tmp / "meta.json").write_text(json.dumps(full_meta, indent=2, sort_keys=True, default=str) + "\n")
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        os.replace(self.tmp, self.path)
+        return self.path

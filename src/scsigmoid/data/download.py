@@ -4,7 +4,9 @@
 file exists or the connection drops), checks the SHA-256 against the expected value (or records it
 in ``<dest>.sha256`` on first download), then renames into place. A cached file whose checksum
 matches is returned without any request. ``resolve_source`` turns a sheet source
-(``local:``, ``cellxgene:``, ``https://``) into a local path.
+(``local:``, ``cellxgene:``, ``https://``) into a local path; a placeholder source raises
+:class:`PlaceholderSourceError`. ``census:`` sources are not single files: ``scsigmoid.data.census``
+streams them into shards.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 import requests
 from tqdm.auto import tqdm
 
+from scsigmoid.data.sheet import PLACEHOLDER
+
 CELLXGENE_API = "https://api.cellxgene.cziscience.com/curation/v1"
 CHUNK = 1 << 20
 NET_CHUNK = 1 << 14  # small network reads: a dropped connection loses at most this much
@@ -23,6 +27,10 @@ NET_CHUNK = 1 << 14  # small network reads: a dropped connection loses at most t
 
 class DownloadError(RuntimeError):
     """A download failed or produced a file with the wrong checksum."""
+
+
+class PlaceholderSourceError(ValueError):
+    """A dataset's sheet source is still a placeholder: there is nothing to fetch."""
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -123,8 +131,16 @@ def cellxgene_h5ad_url(dataset_id: str, *, api: str = CELLXGENE_API,
 
 
 def resolve_source(source: str, *, data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
-                   name: str | None = None, sha256: str | None = None, **kwargs) -> Path:
-    """Local path of a sheet source; remote sources are downloaded into ``cache_dir`` once."""
+                   name: str | None = None, sha256: str | None = None, sheet: str | None = None,
+                   **kwargs) -> Path:
+    """Local path of a sheet source; remote sources are downloaded into ``cache_dir`` once.
+    ``sheet`` (the sheet's path) only serves error messages."""
+    if PLACEHOLDER in source:
+        raise PlaceholderSourceError(
+            f"dataset {name or '?'}: its source {source!r} in {sheet or 'the dataset sheet'} is a "
+            "placeholder, so there is nothing to download. Look the dataset up by the title in the "
+            "sheet's notes column on cellxgene.cziscience.com (Collections), then replace the "
+            "source with cellxgene:<36-character dataset id> (or an https:// URL of its .h5ad).")
     if source.startswith("local:"):
         path = Path(data_dir) / source[len("local:"):]
         if not path.exists():
@@ -132,10 +148,10 @@ def resolve_source(source: str, *, data_dir: str | os.PathLike, cache_dir: str |
                                     "the folder holding the data bundle.")
         return path
     if source.startswith("census:"):
-        raise NotImplementedError(
-            f"source {source!r}: the Census pretraining corpus is not a single .h5ad; stream it "
-            "with cellxgene_census (extra 'census') into .h5ad shards and list those as local: "
-            "sources. This suite does not run at Census scale.")
+        raise ValueError(
+            f"dataset {name or '?'}: source {source!r} is the CellxGene Census, not one .h5ad; the "
+            "workflow's data_census_shards rule (scsigmoid.data.census.write_census_shards) streams "
+            "it into shards listed by a manifest, which the corpus rules read shard by shard.")
     cache = Path(cache_dir or Path(data_dir) / "cache")
     if source.startswith("cellxgene:"):
         dataset_id = source[len("cellxgene:"):]

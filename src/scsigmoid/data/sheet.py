@@ -4,13 +4,16 @@ Columns: name, role (pretrain / eval / extra), source, label_key, batch_key, spe
 A source is ``local:<file>.h5ad`` (relative to the configured data directory),
 ``cellxgene:<dataset_id>`` (CellxGene Discover), a plain ``https://...h5ad`` URL, or
 ``census:<release>`` (the CellxGene Census pretraining corpus; paper scale only). A source
-containing ``PLACEHOLDER`` marks an identifier still to be looked up and is rejected.
+containing ``PLACEHOLDER`` marks an identifier still to be looked up: the sheet is accepted with
+one warning naming those datasets (so the workflow can plan), and fetching such a dataset fails
+(``scsigmoid.data.download.resolve_source``) with the dataset, the sheet and what to fill in.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import warnings
 
 import pandas as pd
 
@@ -24,6 +27,14 @@ _SOURCE = re.compile(
     r"^(local:.+\.h5ad|cellxgene:[0-9a-fA-F-]{36}|census:\d{4}-\d{2}-\d{2}|https?://\S+)$"
 )
 PLACEHOLDER = "PLACEHOLDER"
+
+
+class PlaceholderSourceWarning(UserWarning):
+    """The sheet names datasets whose source is still a placeholder (they cannot be fetched)."""
+
+
+def is_placeholder(source: str) -> bool:
+    return PLACEHOLDER in str(source)
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -58,9 +69,8 @@ def validate_sheet(sheet: pd.DataFrame, where: str = "dataset sheet") -> pd.Data
             problems.append(f"{tag}: unknown role {row['role']!r}; use one of {', '.join(ROLES)}")
         if row["species"] not in SPECIES:
             problems.append(f"{tag}: unknown species {row['species']!r}; use one of {', '.join(SPECIES)}")
-        if PLACEHOLDER in row["source"]:
-            problems.append(f"{tag}: source {row['source']!r} is a placeholder; look up the "
-                            "CellxGene dataset id (see the notes column) and fill it in")
+        if is_placeholder(row["source"]):
+            pass  # accepted here (planning works); warned about below, refused when fetched
         elif not _SOURCE.match(row["source"]):
             problems.append(f"{tag}: source {row['source']!r} must be local:<file>.h5ad, "
                             "cellxgene:<36-char dataset id>, census:<YYYY-MM-DD> or an http(s) URL")
@@ -81,6 +91,14 @@ def validate_sheet(sheet: pd.DataFrame, where: str = "dataset sheet") -> pd.Data
         problems.append(f"source(s) {shared} are both pretrain and eval; hold eval data out of pretraining")
     if problems:
         raise ValueError(f"{where}: invalid dataset sheet:\n  - " + "\n  - ".join(problems))
+    placeholders = sheet.loc[sheet["source"].map(is_placeholder), "name"].tolist()
+    if placeholders:
+        message = (
+            f"{where}: {len(placeholders)} dataset(s) have a PLACEHOLDER source and cannot be "
+            f"fetched: {', '.join(placeholders)}. The workflow plans, but their jobs will fail until "
+            "each source is replaced with cellxgene:<dataset_id> (look the dataset up by the title "
+            "in the notes column on cellxgene.cziscience.com).")
+        warnings.warn(message, PlaceholderSourceWarning, stacklevel=3)
     return sheet.reset_index(drop=True)
 
 
