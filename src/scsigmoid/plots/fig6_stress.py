@@ -21,8 +21,9 @@ def largest_stable_lr(sweep: pd.DataFrame) -> dict[str, float]:
 
 
 def plot_fig6(stress_csv, sweep_csv, stem, smooth: int = 10) -> dict[str, float]:
+    """Draw Fig 6; ``sweep_csv=None`` (no LR sweep measured) leaves the frontier panel empty
+    with a note saying so."""
     stress = pd.read_csv(stress_csv)
-    sweep = pd.read_csv(sweep_csv)
     logit_cols = [c for c in stress if c.startswith("max_logit_l")]
     apply_style()
     fig, axes = plt.subplots(1, 4, figsize=(11, 2.7))
@@ -47,21 +48,33 @@ def plot_fig6(stress_csv, sweep_csv, stem, smooth: int = 10) -> dict[str, float]
         ax.set_xlabel("step")
     axes[0].legend(frameon=False)
 
+    if sweep_csv is None:
+        frontier = {}
+        axes[3].text(0.5, 0.5, "LR sweep not measured\n(no lr_sweep CSV committed)",
+                     ha="center", va="center", transform=axes[3].transAxes, fontsize=8)
+        axes[3].set_axis_off()
+    else:
+        frontier = _plot_frontier(axes[3], pd.read_csv(sweep_csv))
+    fig.tight_layout()
+    save_figure(fig, stem)
+    return frontier
+
+
+def _plot_frontier(ax, sweep: pd.DataFrame) -> dict[str, float]:
+    """Final loss per peak LR for each attention; crosses mark diverged or unstable runs."""
     frontier = largest_stable_lr(sweep)
     for att, part in sweep.sort_values("lr").groupby("attention"):
         color = COLORS.get(att, "k")
         stable = part["stable"].astype(bool)
         shown = part["final_loss"].where(np.isfinite(part["final_loss"]), part["min_loss"])
-        axes[3].plot(part["lr"], shown, color=color, lw=0.8, alpha=0.6)
-        axes[3].scatter(part.loc[stable, "lr"], shown[stable], color=color, marker="o", s=14,
-                        label=f"{att}: largest stable {frontier[att]:g}")
-        axes[3].scatter(part.loc[~stable, "lr"], shown[~stable], color=color, marker="x", s=22)
-    axes[3].set_xscale("log")
-    axes[3].set_xlabel("peak learning rate")
-    axes[3].set_ylabel("final loss (x = diverged/unstable)")
+        ax.plot(part["lr"], shown, color=color, lw=0.8, alpha=0.6)
+        ax.scatter(part.loc[stable, "lr"], shown[stable], color=color, marker="o", s=14,
+                   label=f"{att}: largest stable {frontier[att]:g}")
+        ax.scatter(part.loc[~stable, "lr"], shown[~stable], color=color, marker="x", s=22)
+    ax.set_xscale("log")
+    ax.set_xlabel("peak learning rate")
+    ax.set_ylabel("final loss (x = diverged/unstable)")
     s0 = sweep.iloc[0]
-    axes[3].set_title(f"LR sweep: {s0['size']}, {int(s0['context'])}, {int(s0['steps'])} steps")
-    axes[3].legend(frameon=False, fontsize=6)
-    fig.tight_layout()
-    save_figure(fig, stem)
+    ax.set_title(f"LR sweep: {s0['size']}, {int(s0['context'])}, {int(s0['steps'])} steps")
+    ax.legend(frameon=False, fontsize=6)
     return frontier
