@@ -151,9 +151,13 @@ SCORECARD_INPUTS = [
 SCORECARD_SCALES = {
     **{key: PAPER_SCALE for key in ("mmd", "scib", "val_loss")},
     "jacobian": f"real scores of {', '.join(EMBED_RUNS)}",
-    "throughput": f"'{config['train']['size']}' model on {DEVICE}",
-    "stress": f"'{config['train']['size']}' model on {DEVICE}, no clipping",
-    "lr_sweep": f"'{config['train']['size']}' model on {DEVICE}",
+    "throughput": f"2 cells per GPU, 5 timed steps on {DEVICE}",
+    "stress": "{size} model, {context} context, no clipping, {seconds} s per arm on {device}".format(
+        device=DEVICE, **{k: config["train"].get("stress", {}).get(k, "?") for k in ("size", "context", "seconds")}
+    ),
+    "lr_sweep": "{size} model, {context} context, {steps} steps per learning rate on {device}".format(
+        device=DEVICE, **{k: config["train"].get("lr_sweep", {}).get(k, "?") for k in ("size", "context", "steps")}
+    ),
     "bench": f"paper's kernel protocol on {DEVICE}",
 }
 

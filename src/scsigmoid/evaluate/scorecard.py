@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+PAPER_DIVERGENCE_STEP = 55_600  # softmax diverged here in the paper's stress test (Fig 6)
 COLUMNS = ("claim", "part", "paper", "ours", "scale", "verdict", "source")
 
 
@@ -100,18 +101,30 @@ def speed_rows(throughput_csv, scale: str) -> list[dict]:
     wide = df.pivot_table(index=keys, columns="attention", values=col, aggfunc="median")
     speedup = (wide["sigmoid"] / wide["softmax"] - 1).dropna()
     rows = []
-    paper = {2048: "+2.1%", 4096: "+4.0%", 8192: "+7.5%"}
+    paper = {2048: 0.021, 4096: 0.040, 8192: 0.075}  # the paper's 1.4B gaps (Fig 3)
     for idx, gain in speedup.items():
         idx = idx if isinstance(idx, tuple) else (idx,)
         where = dict(zip(keys, idx, strict=True))
-        ctx = int(where.get("context", 0))
+        ctx, size = int(where.get("context", 0)), str(where.get("size", ""))
+        claim = paper.get(ctx) if size == "1.4B" else None
         rows.append(_row("2", f"training speed, {', '.join(f'{k} {v}' for k, v in where.items())}",
-                         f"{paper.get(ctx, 'n/a')} (1.4B model)", f"{gain:+.1%} ({col})", scale,
-                         _verdict(gain > 0), str(throughput_csv)))
+                         f"{claim:+.1%}" if claim is not None else "sigmoid faster (Fig 3)",
+                         f"{gain:+.1%} ({col})", f"{size}, {ctx} context, {scale}",
+                         _speed_verdict(gain, claim), str(throughput_csv)))
     best = speedup.max() if len(speedup) else float("nan")
     rows.append(_row("2", "training speed, best case", "up to +10%", f"{best:+.1%}", scale,
-                     _verdict(bool(best > 0)), str(throughput_csv)))
+                     _speed_verdict(best, 0.10), str(throughput_csv)))
     return rows
+
+
+def _speed_verdict(gain: float, claim: float | None) -> str:
+    """Reproduced when sigmoid is faster and, where the paper gives a number, within a factor of
+    two of it; a much larger or smaller gap reproduces the direction only."""
+    if not gain > 0:
+        return NOT_REPRODUCED
+    if claim is None or claim / 2 <= gain <= claim * 2:
+        return REPRODUCED
+    return f"{REPRODUCED} in direction only (gap {gain / claim:.1f}x the paper's)"
 
 
 def _diverged(losses: pd.Series, grad: pd.Series | None) -> bool:
@@ -139,10 +152,17 @@ def stress_rows(stress_csv, scale: str) -> list[dict]:
             status[att] = _diverged(part["loss"], part[grad_col] if grad_col else None)
     steps = int(df["step"].max())
     ours = ", ".join(f"{a}: {'diverged' if d else 'stable'}" for a, d in sorted(status.items()))
-    ok = status.get("softmax") is True and status.get("sigmoid") is False
+    if "sigmoid" not in status:
+        verdict = "untestable here: no sigmoid run in stress CSV"
+    elif status.get("softmax") is True and status["sigmoid"] is False:
+        verdict = REPRODUCED
+    elif not any(status.values()) and steps < PAPER_DIVERGENCE_STEP:
+        verdict = (f"untestable here: neither diverged within {steps} steps; the paper's softmax "
+                   f"diverged at step {PAPER_DIVERGENCE_STEP:,}")
+    else:
+        verdict = NOT_REPRODUCED
     return [_row("3", "stress test without clipping", "softmax diverges (55.6K steps), sigmoid stable 80K",
-                 f"{ours} over {steps} steps", scale, _verdict(ok) if "sigmoid" in status else
-                 "untestable here: no sigmoid run in stress CSV", str(stress_csv))]
+                 f"{ours} over {steps} steps", scale, verdict, str(stress_csv))]
 
 
 def lr_sweep_rows(sweep_csv, scale: str) -> list[dict]:
