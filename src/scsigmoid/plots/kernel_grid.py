@@ -84,6 +84,13 @@ def draw_kernel_grid(measured: pd.DataFrame, metric: str, *, reported: pd.DataFr
                 handles.setdefault(style.label(impl), line)
             if reported is not None and metric == "tflops":
                 _draw_reported(ax, reported, head_dim, padding, pass_, exclude, handles)
+            in_table = measured[(measured["head_dim"] == head_dim) & (measured["pass"] == pass_)
+                                & (measured["padding_pct"] == padding)
+                                & ~measured["impl"].str.endswith("_ref")]
+            if not any(impl.startswith("ours") for impl in panel["impl"]):
+                note = "not measured on this device" if in_table.empty else "no successful run of ours"
+                ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center",
+                        fontsize=8, color="0.4")
             ax.set_xscale("log", base=2)
             if metric == "ms":
                 ax.set_yscale("log")
