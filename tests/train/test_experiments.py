@@ -47,6 +47,23 @@ def test_cli_rejects_a_directory_without_pretrain_corpus(tmp_path):
         experiments.parse_args(["main", "--out", str(tmp_path), "--corpus-dir", str(tmp_path)])
 
 
+def test_run_trains_exactly_one_model_and_resumes(corpus_dir, tmp_path):
+    args = ["run", "--out", str(tmp_path), "--corpus-dir", str(corpus_dir), "--size", "tiny",
+            "--contexts", "32", "--attention", "sigmoid", "--batch-size", "4", "--device", "cpu",
+            "--checkpoint-every", "2", "--grad-clip", "0"]
+    experiments.main([*args, "--steps", "3"])
+    run = tmp_path / "train" / "runs" / "tiny_32_sigmoid"
+    assert [p.name for p in (tmp_path / "train" / "runs").iterdir()] == ["tiny_32_sigmoid"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps_done"] == 3 and summary["config"]["grad_clip"] is None
+    with pytest.raises(SystemExit):  # one model per call: one context, one attention
+        experiments.parse_args(["run", "--out", str(tmp_path), "--corpus-dir", str(corpus_dir),
+                                "--contexts", "32", "64", "--attention", "sigmoid"])
+    with pytest.raises(SystemExit):
+        experiments.parse_args(["run", "--out", str(tmp_path), "--corpus-dir", str(corpus_dir),
+                                "--contexts", "32"])
+
+
 def _throughput():
     rows = []
     for size in ("160M", "1.4B"):

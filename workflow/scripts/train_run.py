@@ -1,18 +1,24 @@
-"""Snakemake script: train one run {size}_{context}_{attention} (resumes from its checkpoint)."""
+"""Snakemake script: train one run {size}_{context}_{attention} (resumes from its checkpoint).
 
-import logging
+The run is launched as its own process through ``scsigmoid.launch``: plain ``python`` on one GPU
+(or the CPU), ``torchrun`` across the GPUs of the job, ``srun`` + ``torchrun`` across nodes."""
+
 from pathlib import Path
 
-from scsigmoid.train.experiments import train_run
+from scsigmoid.launch import run_for_rule
 
 sm = snakemake  # noqa: F821
-logging.basicConfig(filename=sm.log[0], level=logging.INFO)
 results = str(Path(sm.output.log).parents[3])  # {R}/train/runs/{run}/log.csv -> {R}
-summary = train_run(
-    results=results, corpus_dir=str(Path(sm.input.corpus).parent), size=sm.wildcards.size,
-    context=int(sm.wildcards.context), attention=sm.wildcards.attention, steps=sm.params.steps,
-    batch_size=sm.params.batch_size, lr=sm.params.lr, seed=sm.params.seed,
-    grad_clip=sm.params.grad_clip, checkpoint_every=sm.params.checkpoint_every,
-    layout=sm.params.layout,
-)
-logging.info("summary: %s", summary)
+p = sm.params
+program = [
+    "-m", "scsigmoid.train.experiments", "run",
+    "--out", results, "--corpus-dir", str(Path(sm.input.corpus).parent),
+    "--checkpoint-root", f"{results}/checkpoints",
+    "--size", sm.wildcards.size, "--contexts", sm.wildcards.context,
+    "--attention", sm.wildcards.attention,
+    "--steps", str(p.steps), "--batch-size", str(p.batch_size), "--lr", str(p.lr),
+    "--seed", str(p.seed), "--grad-clip", str(p.grad_clip if p.grad_clip else 0),
+    "--checkpoint-every", str(p.checkpoint_every), "--layout", p.layout,
+]
+Path(sm.log[0]).write_text("")
+run_for_rule(program, sm.resources, sm.log[0])

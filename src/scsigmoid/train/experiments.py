@@ -335,7 +335,9 @@ def run_stress(args) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m scsigmoid.train.experiments", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=["main", "throughput", "stress"])
+    p.add_argument("experiment", choices=["run", "main", "throughput", "stress"],
+                   help="run: train one run (--size, --contexts CONTEXT, --attention); the "
+                        "workflow launches it under torchrun when its job has several GPUs")
     p.add_argument("--out", required=True, help="results root R (outputs go under R/train, ...)")
     p.add_argument("--corpus-dir", required=True, help="directory holding pretrain/ and eval corpora")
     p.add_argument("--device", default="auto")
@@ -344,6 +346,8 @@ def parse_args(argv=None):
                    help="batch layout of training (main, throughput): padded or packed varlen")
     # main
     p.add_argument("--size", default="small")
+    p.add_argument("--attention", choices=["softmax", "sigmoid"], default=None, help="run: the arm")
+    p.add_argument("--grad-clip", type=float, default=1.0, help="run: clip norm (<= 0: off)")
     p.add_argument("--contexts", type=int, nargs="+", default=None)
     p.add_argument("--steps", type=int, default=1200)
     p.add_argument("--batch-size", type=int, default=16)
@@ -378,16 +382,31 @@ def parse_args(argv=None):
         args.checkpoint_root = f"{args.out}/checkpoints"
     if args.contexts is None:
         args.contexts = [2048, 4096, 8192] if args.experiment == "throughput" else [2048, 4096]
+    if args.experiment == "run" and (args.attention is None or len(args.contexts) != 1):
+        p.error("run trains one model: give --attention and exactly one --contexts value.")
     if not (Path(args.corpus_dir) / PRETRAIN / "meta.json").exists():
         p.error(f"--corpus-dir {args.corpus_dir} has no '{PRETRAIN}/' corpus; point it at the "
                 "tokenised corpora directory (e.g. results/data/corpus).")
     return args
 
 
+def run_one(args) -> None:
+    """One run of the main comparison (the unit a Snakemake job trains, on one or many GPUs)."""
+    summary = train_run(
+        results=args.out, corpus_dir=args.corpus_dir, size=args.size, context=args.contexts[0],
+        attention=args.attention, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        seed=args.seed, grad_clip=args.grad_clip if args.grad_clip > 0 else None,
+        checkpoint_every=args.checkpoint_every, device=args.device,
+        checkpoint_root=args.checkpoint_root, layout=args.layout)
+    print(f"[run] {summary.get('run')}: {summary.get('steps_done')} steps, "
+          f"final loss {summary.get('final_loss')}, diverged={summary.get('diverged')}")
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     t0 = time.time()
-    {"main": run_main, "throughput": run_throughput, "stress": run_stress}[args.experiment](args)
+    experiments = {"run": run_one, "main": run_main, "throughput": run_throughput, "stress": run_stress}
+    experiments[args.experiment](args)
     print(json.dumps({"experiment": args.experiment, "wall_s": round(time.time() - t0, 1)}))
 
 
