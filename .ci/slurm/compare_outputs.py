@@ -36,9 +36,21 @@ def relative_files(root: Path) -> set[Path]:
     }
 
 
-def compare_tables(left: Path, right: Path, rtol: float = 1e-6, atol: float = 1e-9) -> list[str]:
+def _run_relative(table: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+    """Paths into a run's own output tree (e.g. a scorecard's 'source' column) written relative to
+    it, so two runs into different directories compare equal."""
+    prefix = f"{run_dir.as_posix().rstrip('/')}/"
+    text = table.select_dtypes(include="object").columns
+    return table.assign(**{c: table[c].astype(str).str.replace(prefix, "<run>/", regex=False)
+                           for c in text})
+
+
+def compare_tables(left: Path, right: Path, rtol: float = 1e-6, atol: float = 1e-9,
+                   run_dirs: tuple[Path, Path] | None = None) -> list[str]:
     sep = "\t" if left.suffix == ".tsv" else ","
     a, b = pd.read_csv(left, sep=sep), pd.read_csv(right, sep=sep)
+    if run_dirs is not None:
+        a, b = _run_relative(a, run_dirs[0]), _run_relative(b, run_dirs[1])
     if list(a.columns) != list(b.columns):
         return [f"columns differ: {list(a.columns)} vs {list(b.columns)}"]
     if len(a) != len(b):
@@ -66,7 +78,9 @@ def compare_trees(left: Path, right: Path) -> tuple[list[str], int]:
     problems += [f"only in {right}: {p}" for p in sorted(files_right - files_left)]
     tables = sorted(p for p in files_left & files_right if p.suffix in TABLE_SUFFIXES)
     for rel in tables:
-        problems += [f"{rel}: {msg}" for msg in compare_tables(left / rel, right / rel)]
+        # a run's results/ and figures/ share one parent: paths into either are run-relative
+        run_dirs = (left.parent, right.parent)
+        problems += [f"{rel}: {msg}" for msg in compare_tables(left / rel, right / rel, run_dirs=run_dirs)]
     return problems, len(tables)
 
 

@@ -203,3 +203,17 @@ def test_compare_outputs_reports_missing_files_and_changed_text(tmp_path):
     problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b")
     assert any("only in" in p and "only_here.csv" in p for p in problems)
     assert any("'cell_type' row 1" in p for p in problems)
+
+
+def test_compare_outputs_reads_paths_into_each_run_relative_to_it(tmp_path):
+    compare = load_ci_module("compare_outputs")
+    for run, other in (("local", "x"), ("slurm/out", "x")):
+        table = tmp_path / run / "figures" / "t.csv"
+        table.parent.mkdir(parents=True)
+        source = f"{(tmp_path / run).as_posix()}/results/mmd.csv"
+        table.write_text(f"claim,source,note\n1,{source},{other}\n")
+    assert compare.compare_trees(tmp_path / "local" / "figures",
+                                 tmp_path / "slurm/out" / "figures") == ([], 1)
+    (tmp_path / "slurm/out/figures/t.csv").write_text("claim,source,note\n1,elsewhere/mmd.csv,x\n")
+    problems, _ = compare.compare_trees(tmp_path / "local" / "figures", tmp_path / "slurm/out" / "figures")
+    assert problems and "source" in problems[0]
