@@ -193,3 +193,9 @@ ALL_TARGETS.extend(
     + table("mmd")
     + table("scorecard")
 )
+
+
+rule fig4:
+    """Fig 4 of the paper: training loss (left half) and validation loss per dataset (right)."""
+    input:
+        figure("fig4_loss") + figure("fig4_validation"),
