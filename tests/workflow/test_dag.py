@@ -72,3 +72,8 @@ def test_ci_configuration_runs_end_to_end():
             assert {"device", "torch", "triton", "commit", "date"} <= set(log.columns)
     scorecard = pd.read_csv(figures / "table_scorecard.csv")
     assert len(scorecard) >= 10 and scorecard["verdict"].notna().all()
+    # the HTML report with a caption per figure
+    report = TEST_OUT / "report.html"
+    proc = snakemake("--configfile", ".test/config.yaml", "--report", str(report))
+    assert proc.returncode == 0 and report.stat().st_size > 100_000, proc.stderr[-3000:]
+    assert "ERROR/" not in proc.stdout + proc.stderr  # captions are valid reStructuredText
