@@ -143,11 +143,12 @@ def test_throughput_and_stress_experiments_write_their_csvs(corpus_dir, tmp_path
     assert set(tp["attention"]) == {"softmax", "sigmoid"} and (tp["status"] == "ok").all()
     assert (tp["samples_per_s"] > 0).all() and "commit" in tp
     experiments.main(["stress", *common, "--stress-size", "tiny", "--stress-context", "32",
-                      "--stress-seconds", "0.5", "--stress-warmup", "2", "--stress-batch-size", "4",
-                      "--sweep-size", "tiny", "--sweep-context", "32", "--sweep-steps", "3",
-                      "--sweep-lrs", "1e-3", "1e3", "--sweep-batch-size", "4"])
+                      "--stress-seconds", "0.5", "--stress-warmup", "2", "--stress-batch-size", "4"])
     stress = pd.read_csv(tmp_path / "train" / "stress_cpu.csv")
     assert set(stress["attention"]) == {"softmax", "sigmoid"} and "grad_norm" in stress
+    assert not (tmp_path / "train" / "lr_sweep_cpu.csv").exists()  # its own experiment
+    experiments.main(["lr_sweep", *common, "--sweep-size", "tiny", "--sweep-context", "32",
+                      "--sweep-steps", "3", "--sweep-lrs", "1e-3", "1e3", "--sweep-batch-size", "4"])
     sweep = pd.read_csv(tmp_path / "train" / "lr_sweep_cpu.csv")
     assert len(sweep) == 4 and {"final_loss", "diverged", "stable", "max_grad_norm"} <= set(sweep)
     assert not sweep.loc[sweep["lr"] == 1e3, "stable"].any()  # lr 1000 cannot be stable

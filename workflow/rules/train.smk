@@ -159,8 +159,7 @@ if GPU:
             corpus=f"{CORPUS_DIR}/pretrain",
             sources=TRAIN_SOURCES + KERNEL_SOURCES,
         output:
-            stress=f"{R}/train/stress_{DEVICE}.csv",
-            lr_sweep=f"{R}/train/lr_sweep_{DEVICE}.csv",
+            f"{R}/train/stress_{DEVICE}.csv",
         params:
             args=[
                 "--stress-size", TRAIN_STRESS.get("size", "160M"),
@@ -169,6 +168,24 @@ if GPU:
                 "--stress-batch-size", str(TRAIN_STRESS.get("batch_size", 8)),
                 "--stress-warmup", str(TRAIN_STRESS.get("warmup", 100)),
                 "--stress-seconds", str(TRAIN_STRESS.get("seconds", 100)),
+            ],
+        resources:
+            gpu=1,
+        log:
+            f"{R}/logs/train/stress_{DEVICE}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_experiment.py"
+
+    rule lr_sweep:
+        input:
+            corpus=f"{CORPUS_DIR}/pretrain",
+            sources=TRAIN_SOURCES + KERNEL_SOURCES,
+        output:
+            f"{R}/train/lr_sweep_{DEVICE}.csv",
+        params:
+            args=[
                 "--sweep-size", TRAIN_SWEEP.get("size", "small"),
                 "--sweep-context", str(TRAIN_SWEEP.get("context", 2048)),
                 "--sweep-lrs", *map(str, TRAIN_SWEEP.get("lrs", [3e-4, 1e-3, 3e-3, 1e-2, 3e-2])),
@@ -178,7 +195,7 @@ if GPU:
         resources:
             gpu=1,
         log:
-            f"{R}/logs/train/stress_{DEVICE}.log",
+            f"{R}/logs/train/lr_sweep_{DEVICE}.log",
         conda:
             ENV
         script:

@@ -3,12 +3,14 @@
     python -m scsigmoid.train.experiments main       --out R --corpus-dir R/data/corpus
     python -m scsigmoid.train.experiments throughput --out R --corpus-dir R/data/corpus
     python -m scsigmoid.train.experiments stress     --out R --corpus-dir R/data/corpus
+    python -m scsigmoid.train.experiments lr_sweep   --out R --corpus-dir R/data/corpus
 
 ``main``: the paired runs ``{size}_{context}_{attention}`` (contexts x softmax/sigmoid), then per
 run the validation loss on the pretraining val split ('pretrain_val') and on every eval corpus, and
 for runs at the evaluation context the cell embeddings and a sample of attention scores.
 ``throughput``: timed training steps of the paper's four sizes x contexts x attentions.
-``stress``: 160M / 8K / no clipping, time-boxed per arm, and a learning-rate sweep.
+``stress``: 160M / 8K / no clipping, time-boxed per arm. ``lr_sweep``: each attention at a ladder
+of peak learning rates, no clipping (the largest stable one is the stability frontier).
 
 Layout under ``R``: train/runs/{run}/{log.csv,summary.json,val_loss.csv,attention_scores.npz},
 checkpoints/{run}/last.pt, embed/{run}/{dataset}.npz, train/throughput_{device}.csv,
@@ -296,6 +298,11 @@ def run_stress(args) -> None:
             diverged_step=summary["diverged_step"]))
     write_csv(pd.concat(logs, ignore_index=True), f"{args.out}/train/stress_{slug}.csv")
 
+
+def run_lr_sweep(args) -> None:
+    """Largest stable learning rate of each attention (the stability frontier). The CSV is
+    rewritten after every run, so a run cut short keeps the rows it finished."""
+    out_csv = f"{args.out}/train/lr_sweep_{device_slug()}.csv"
     rows = []
     for attention in ATTENTIONS:
         for lr in args.sweep_lrs:
@@ -324,7 +331,7 @@ def run_stress(args) -> None:
                 "max_logit": float(np.nanmax(log[logit_cols].to_numpy())),
             })
             print(f"[lr_sweep] {rows[-1]}", flush=True)
-    write_csv(pd.DataFrame(rows).assign(**provenance()), f"{args.out}/train/lr_sweep_{slug}.csv")
+            write_csv(pd.DataFrame(rows).assign(**provenance()), out_csv)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,7 +342,7 @@ def run_stress(args) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m scsigmoid.train.experiments", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=["run", "main", "throughput", "stress"],
+    p.add_argument("experiment", choices=["run", "main", "throughput", "stress", "lr_sweep"],
                    help="run: train one run (--size, --contexts CONTEXT, --attention); the "
                         "workflow launches it under torchrun when its job has several GPUs")
     p.add_argument("--out", required=True, help="results root R (outputs go under R/train, ...)")
@@ -405,7 +412,8 @@ def run_one(args) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     t0 = time.time()
-    experiments = {"run": run_one, "main": run_main, "throughput": run_throughput, "stress": run_stress}
+    experiments = {"run": run_one, "main": run_main, "throughput": run_throughput, "stress": run_stress,
+                   "lr_sweep": run_lr_sweep}
     experiments[args.experiment](args)
     print(json.dumps({"experiment": args.experiment, "wall_s": round(time.time() - t0, 1)}))
 
