@@ -32,13 +32,19 @@ from .backend import INTERPRETER
 
 
 @triton.jit
-def _sigmoid(x, FAST_SIGMOID: tl.constexpr):
-    """sigmoid(x) = 0.5 + 0.5·tanh(x/2). FAST_SIGMOID: one tanh.approx.f32 (GPU only, rel. error
-    about 2^-11); otherwise the exact (interpreter-safe) tl.sigmoid."""
-    if FAST_SIGMOID:
+def _sigmoid(x, SIGMOID: tl.constexpr):
+    """sigmoid(x) in fp32, three ways (see SIGMOID_MODES):
+    "exact": 1 / (1 + exp(-x)) with IEEE division (tl.sigmoid);
+    "fast":  ex2.approx and an approximate reciprocal-division (a few ulp, accurate at every
+             magnitude, so also for the small probabilities sigmoid(-log n) ~ 1/n of long rows);
+    "tanh":  0.5 + 0.5·tanh.approx(x/2), one special-function op (GPU only): absolute error about
+             2^-12, so a large *relative* error where p is small. Opt-in, for measurement."""
+    if SIGMOID == "tanh":
         t = tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [x * 0.5],
                                       dtype=tl.float32, is_pure=True, pack=1)
         return 0.5 + 0.5 * t
+    elif SIGMOID == "fast":
+        return tl.fdiv(1.0, 1.0 + tl.exp2(x * -1.4426950408889634), ieee_rounding=False)
     else:
         return tl.sigmoid(x)
 
@@ -84,46 +90,101 @@ def _bias(k_len, bias_value, DEFAULT_BIAS: tl.constexpr):
 
 
 # ----------------------------------------------------------------------------------------------
-# Autotuning: a small list on GPU, a single small config under the interpreter
+# Autotuning: per head-dim lists on GPU, a single small config under the interpreter
 # ----------------------------------------------------------------------------------------------
 
 TUNE_KEY = ["HEAD_DIM", "CAUSAL", "seqlen_bucket"]  # Triton adds the tensors' dtypes itself
 
-
-def _configs(pairs):
-    return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in pairs]
-
-
-if INTERPRETER:
-    # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups.
-    FWD_CONFIGS = BWD_DQ_CONFIGS = BWD_DKDV_CONFIGS = _configs([(32, 16, 1, 1)])
-elif os.environ.get("SIGATTN_AUTOTUNE", "1") == "0":
-    # One small config that fits every head dim (memcheck runs, quick debugging).
-    FWD_CONFIGS = _configs([(64, 32, 4, 2)])
-    BWD_DQ_CONFIGS = BWD_DKDV_CONFIGS = _configs([(32, 64, 4, 2)])
-else:
-    FWD_CONFIGS = _configs([(128, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 2), (64, 64, 4, 3),
-                            (64, 32, 4, 2)])
-    BWD_DQ_CONFIGS = _configs([(64, 64, 4, 2), (128, 64, 8, 2), (64, 32, 4, 2), (32, 64, 4, 2)])
-    BWD_DKDV_CONFIGS = _configs([(64, 64, 4, 2), (64, 128, 8, 2), (32, 64, 4, 2), (32, 128, 4, 2)])
+#: (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class. Every entry compiles
+#: for sm_90 without register spills at bf16 (checked on CPU by workflow/scripts/kernel_resources.py,
+#: results in results/kernels/resources_sm90.csv); v0's lists spilled in every hd128 dK/dV config.
+#: In the dK/dV kernel BLOCK_N is the key tile a program owns and BLOCK_M the query tile it loops over.
+TUNE_TABLE = {
+    "fwd": {64: [(128, 64, 8, 3), (128, 128, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (64, 32, 4, 2)],
+            128: [(128, 64, 8, 3), (128, 64, 8, 2), (128, 128, 8, 2), (64, 64, 4, 3), (64, 32, 4, 2)],
+            256: [(64, 64, 8, 2), (64, 32, 4, 2)]},
+    "dq": {64: [(64, 64, 8, 2), (128, 64, 8, 3), (64, 64, 4, 2), (128, 32, 8, 2), (64, 32, 4, 2)],
+           128: [(64, 64, 8, 2), (128, 64, 8, 2), (64, 64, 4, 2), (128, 32, 8, 2), (64, 32, 4, 3)],
+           256: [(64, 32, 8, 2), (32, 32, 4, 2)]},
+    "dkdv": {64: [(64, 64, 8, 2), (32, 128, 8, 2), (64, 128, 8, 2), (32, 64, 4, 2), (64, 64, 4, 2)],
+             128: [(32, 64, 8, 2), (32, 128, 8, 2), (64, 32, 8, 2), (32, 32, 4, 2), (16, 64, 4, 2)],
+             256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
+}
 
 
-def _prune_for_head_dim(configs, named_args, **kwargs):
-    """Head dim 256: keep tiles whose Q/K/V stages fit in shared memory (at most 64x64 tiles,
-    two stages). Configs that still do not fit are skipped by the autotuner (OutOfResources)."""
-    if {**named_args, **kwargs}["HEAD_DIM"] < 256:  # constexprs arrive as keyword arguments
-        return configs
-    kept = [triton.Config(dict(c.kwargs), num_warps=c.num_warps, num_stages=min(c.num_stages, 2))
-            for c in configs if c.kwargs["BLOCK_M"] * c.kwargs["BLOCK_N"] <= 64 * 64]
-    return kept or configs[-1:]
+def head_dim_class(head_dim: int) -> int:
+    """The TUNE_TABLE row for a head dim: 16-64 -> 64, 128 -> 128, 256 -> 256."""
+    return 64 if head_dim <= 64 else head_dim
+
+
+def _configs(entries):
+    return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in entries]
+
+
+def _tuning(kernel: str):
+    """(configs, prune): the union of the kernel's lists, pruned per launch to its head-dim row."""
+    if INTERPRETER:  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups.
+        return _configs([(32, 16, 1, 1)]), None
+    if os.environ.get("SIGATTN_AUTOTUNE", "1") == "0":  # one small config for every head dim
+        return _configs([(64, 32, 4, 2) if kernel == "fwd" else (32, 64, 4, 2)]), None
+    rows = TUNE_TABLE[kernel]
+    union = list(dict.fromkeys(e for row in rows.values() for e in row))
+
+    def prune(configs, named_args, **kwargs):
+        wanted = set(rows[head_dim_class({**named_args, **kwargs}["HEAD_DIM"])])
+        key = lambda c: (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages)  # noqa: E731
+        return [c for c in configs if key(c) in wanted]
+
+    return _configs(union), {"early_config_prune": prune}
+
+
+(FWD_CONFIGS, _FWD_PRUNE), (BWD_DQ_CONFIGS, _DQ_PRUNE), (BWD_DKDV_CONFIGS, _DKDV_PRUNE) = (
+    _tuning("fwd"), _tuning("dq"), _tuning("dkdv"))
 
 
 # ----------------------------------------------------------------------------------------------
 # Forward
+# Key tiles split in two loops: full tiles (inside the sequence and, when causal, wholly below the
+# diagonal) load without masks and skip the where(); the rest (last partial tile, diagonal tiles)
+# take the masked path. Padding query rows are zeroed once at the end.
 # ----------------------------------------------------------------------------------------------
 
 
-@triton.autotune(configs=FWD_CONFIGS, key=TUNE_KEY, prune_configs_by={"early_config_prune": _prune_for_head_dim})
+@triton.jit
+def _fwd_tile(acc, q, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+              stride_kt, stride_kd, stride_vt, stride_vd, stride_mt,
+              MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
+              UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
+    """acc + sigmoid(q·kᵀ·scale + bias + mod)·v over the key tile starting at n0."""
+    cols = n0 + offs_n
+    col_ok = cols < k_len
+    k_ptrs = k_ptr + cols[None, :] * stride_kt + offs_d[:, None] * stride_kd  # [HEAD_DIM, BLOCK_N]
+    v_ptrs = v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd  # [BLOCK_N, HEAD_DIM]
+    if MASKED:
+        k_t = tl.load(k_ptrs, mask=col_ok[None, :], other=0.0)
+    else:
+        k_t = tl.load(k_ptrs)
+    s = _dot(q, k_t, tl.zeros([q.shape[0], offs_n.shape[0]], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
+    s = s * scale + bias
+    if HAS_SCORE_MOD:
+        if MASKED:
+            mod = tl.load(mod_ptr + cols * stride_mt, mask=col_ok, other=0.0)
+        else:
+            mod = tl.load(mod_ptr + cols * stride_mt)
+        s += mod.to(tl.float32)[None, :]
+    p = _sigmoid(s, SIGMOID)
+    if MASKED:
+        keep = col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (cols[None, :] <= offs_m[:, None])
+        p = tl.where(keep, p, 0.0)
+        v = tl.load(v_ptrs, mask=col_ok[:, None], other=0.0)
+    else:
+        v = tl.load(v_ptrs)
+    return _dot(p.to(v.dtype), v, acc, UPCAST_DOT, DOT_PRECISION)
+
+
+@triton.autotune(configs=FWD_CONFIGS, key=TUNE_KEY, prune_configs_by=_FWD_PRUNE)
 @triton.jit
 def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, seqlen_bucket,
                 stride_qb, stride_qt, stride_qh, stride_qd,
@@ -133,7 +194,7 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
                 stride_mb, stride_mt,
                 HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                 HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
-                FAST_SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     row_block, seq, head = _tile_of_program(rows_q, heads_q, BLOCK_M)
     q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
@@ -151,6 +212,7 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
     q_ptr = Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh
     k_ptr = K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh
     v_ptr = V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh
+    mod_ptr = MOD + seq64 * stride_mb + k_start * stride_mt
     q = tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
                 mask=row_ok[:, None], other=0.0)
     bias = _bias(k_len, bias_value, DEFAULT_BIAS)
@@ -160,26 +222,22 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
     if CAUSAL:
         hi = tl.minimum(hi, m0 + BLOCK_M)
     hi = tl.where(m0 < q_len, hi, 0)
+    # Full tiles: inside the keys and, when causal, left of every row's diagonal.
+    n_full = (k_len // BLOCK_N) * BLOCK_N
+    if CAUSAL:
+        n_full = tl.minimum(n_full, (m0 // BLOCK_N) * BLOCK_N)
+    n_full = tl.minimum(n_full, hi)
 
     acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
-    for n0 in range(0, hi, BLOCK_N):
-        cols = n0 + offs_n
-        col_ok = cols < k_len
-        k_t = tl.load(k_ptr + cols[None, :] * stride_kt + offs_d[:, None] * stride_kd,
-                      mask=col_ok[None, :], other=0.0)  # [HEAD_DIM, BLOCK_N]
-        s = _dot(q, k_t, tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
-        s = s * scale + bias
-        if HAS_SCORE_MOD:
-            mod = tl.load(MOD + seq64 * stride_mb + (k_start + cols) * stride_mt, mask=col_ok, other=0.0)
-            s += mod.to(tl.float32)[None, :]
-        p = _sigmoid(s, FAST_SIGMOID)
-        keep = row_ok[:, None] & col_ok[None, :]
-        if CAUSAL:
-            keep = keep & (cols[None, :] <= offs_m[:, None])
-        p = tl.where(keep, p, 0.0)
-        v = tl.load(v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd,
-                    mask=col_ok[:, None], other=0.0)  # [BLOCK_N, HEAD_DIM]
-        acc = _dot(p.to(v.dtype), v, acc, UPCAST_DOT, DOT_PRECISION)
+    for n0 in range(0, n_full, BLOCK_N):
+        acc = _fwd_tile(acc, q, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+                        stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, False, CAUSAL,
+                        HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
+    for n0 in range(n_full, hi, BLOCK_N):
+        acc = _fwd_tile(acc, q, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+                        stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, True, CAUSAL,
+                        HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
+    acc = tl.where(row_ok[:, None], acc, 0.0)  # padding rows (q = 0 there, but bias ≠ 0)
 
     o_ptr = Out + seq64 * stride_ob + q_start * stride_ot + head64 * stride_oh
     tl.store(o_ptr + offs_m[:, None] * stride_ot + offs_d[None, :] * stride_od,
@@ -189,11 +247,49 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
 # ----------------------------------------------------------------------------------------------
 # Backward: dQ (loops over key tiles) and dK/dV (loops over query heads of its group, query tiles)
 #   P = sigmoid(S) recomputed;  dP = dO·Vᵀ;  dS = P·(1-P)·dP;  dQ = dS·K·scale;  dK = dSᵀ·Q·scale;
-#   dV = Pᵀ·dO. No atomics: every output tile is owned by one program.
+#   dV = Pᵀ·dO. No atomics: every output tile is owned by one program. Same full/masked tile split
+#   as the forward. Padding rows/keys load as zeros, so dP (and dS) vanish there; only dV of
+#   padding keys needs an explicit zero at the end.
 # ----------------------------------------------------------------------------------------------
 
 
-@triton.autotune(configs=BWD_DQ_CONFIGS, key=TUNE_KEY, prune_configs_by={"early_config_prune": _prune_for_head_dim})
+@triton.jit
+def _dq_tile(dq, q, do, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+             stride_kt, stride_kd, stride_vt, stride_vd, stride_mt,
+             MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
+             UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
+    """dq + dS·k over the key tile starting at n0 (unscaled)."""
+    cols = n0 + offs_n
+    col_ok = cols < k_len
+    k_ptrs = k_ptr + cols[:, None] * stride_kt + offs_d[None, :] * stride_kd  # [BLOCK_N, HEAD_DIM]
+    v_ptrs = v_ptr + cols[None, :] * stride_vt + offs_d[:, None] * stride_vd  # [HEAD_DIM, BLOCK_N]
+    if MASKED:
+        k = tl.load(k_ptrs, mask=col_ok[:, None], other=0.0)
+        v_t = tl.load(v_ptrs, mask=col_ok[None, :], other=0.0)
+    else:
+        k = tl.load(k_ptrs)
+        v_t = tl.load(v_ptrs)
+    s = _dot(q, tl.trans(k), tl.zeros([q.shape[0], offs_n.shape[0]], dtype=tl.float32), UPCAST_DOT,
+             DOT_PRECISION)
+    s = s * scale + bias
+    if HAS_SCORE_MOD:
+        if MASKED:
+            mod = tl.load(mod_ptr + cols * stride_mt, mask=col_ok, other=0.0)
+        else:
+            mod = tl.load(mod_ptr + cols * stride_mt)
+        s += mod.to(tl.float32)[None, :]
+    p = _sigmoid(s, SIGMOID)
+    if MASKED:
+        keep = col_ok[None, :]
+        if CAUSAL:
+            keep = keep & (cols[None, :] <= offs_m[:, None])
+        p = tl.where(keep, p, 0.0)
+    dp = _dot(do, v_t, tl.zeros([q.shape[0], offs_n.shape[0]], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
+    ds = p * (1.0 - p) * dp
+    return _dot(ds.to(k.dtype), k, dq, UPCAST_DOT, DOT_PRECISION)
+
+
+@triton.autotune(configs=BWD_DQ_CONFIGS, key=TUNE_KEY, prune_configs_by=_DQ_PRUNE)
 @triton.jit
 def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value,
                    seqlen_bucket,
@@ -205,7 +301,7 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
                    stride_mb, stride_mt,
                    HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                    HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
-                   FAST_SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                   SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     row_block, seq, head = _tile_of_program(rows_q, heads_q, BLOCK_M)
     q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
@@ -224,45 +320,71 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
     do_ptr = DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh
     k_ptr = K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh
     v_ptr = V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh
+    mod_ptr = MOD + seq64 * stride_mb + k_start * stride_mt
     q = tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
                 mask=row_ok[:, None], other=0.0)
     do = tl.load(do_ptr + offs_m[:, None] * stride_dot + offs_d[None, :] * stride_dod,
-                 mask=row_ok[:, None], other=0.0)
+                 mask=row_ok[:, None], other=0.0)  # zero rows -> dP = dS = 0 on padding rows
     bias = _bias(k_len, bias_value, DEFAULT_BIAS)
 
     hi = k_len
     if CAUSAL:
         hi = tl.minimum(hi, m0 + BLOCK_M)
     hi = tl.where(m0 < q_len, hi, 0)
+    n_full = (k_len // BLOCK_N) * BLOCK_N
+    if CAUSAL:
+        n_full = tl.minimum(n_full, (m0 // BLOCK_N) * BLOCK_N)
+    n_full = tl.minimum(n_full, hi)
 
     dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
-    for n0 in range(0, hi, BLOCK_N):
-        cols = n0 + offs_n
-        col_ok = cols < k_len
-        k = tl.load(k_ptr + cols[:, None] * stride_kt + offs_d[None, :] * stride_kd,
-                    mask=col_ok[:, None], other=0.0)  # [BLOCK_N, HEAD_DIM]
-        v_t = tl.load(v_ptr + cols[None, :] * stride_vt + offs_d[:, None] * stride_vd,
-                      mask=col_ok[None, :], other=0.0)  # [HEAD_DIM, BLOCK_N]
-        s = _dot(q, tl.trans(k), tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
-        s = s * scale + bias
-        if HAS_SCORE_MOD:
-            mod = tl.load(MOD + seq64 * stride_mb + (k_start + cols) * stride_mt, mask=col_ok, other=0.0)
-            s += mod.to(tl.float32)[None, :]
-        p = _sigmoid(s, FAST_SIGMOID)
-        keep = row_ok[:, None] & col_ok[None, :]
-        if CAUSAL:
-            keep = keep & (cols[None, :] <= offs_m[:, None])
-        p = tl.where(keep, p, 0.0)
-        dp = _dot(do, v_t, tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
-        ds = p * (1.0 - p) * dp
-        dq = _dot(ds.to(k.dtype), k, dq, UPCAST_DOT, DOT_PRECISION)
+    for n0 in range(0, n_full, BLOCK_N):
+        dq = _dq_tile(dq, q, do, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+                      stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, False, CAUSAL,
+                      HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
+    for n0 in range(n_full, hi, BLOCK_N):
+        dq = _dq_tile(dq, q, do, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+                      stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, True, CAUSAL,
+                      HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
 
     dq_ptr = DQ + seq64 * stride_dqb + q_start * stride_dqt + head64 * stride_dqh
     tl.store(dq_ptr + offs_m[:, None] * stride_dqt + offs_d[None, :] * stride_dqd,
              (dq * scale).to(DQ.dtype.element_ty), mask=(offs_m < rows_limit)[:, None])
 
 
-@triton.autotune(configs=BWD_DKDV_CONFIGS, key=TUNE_KEY, prune_configs_by={"early_config_prune": _prune_for_head_dim})
+@triton.jit
+def _dkdv_tile(dk, dv, k, v, mod, q_ptr, do_ptr, m0, cols, offs_m, offs_d, q_len, scale, bias,
+               stride_qt, stride_qd, stride_dot, stride_dod,
+               MASKED: tl.constexpr, CAUSAL: tl.constexpr,
+               UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
+    """(dk + dSᵀ·q, dv + Pᵀ·do) over the query tile starting at m0 (dk unscaled)."""
+    rows = m0 + offs_m
+    row_ok = rows < q_len
+    q_ptrs = q_ptr + rows[:, None] * stride_qt + offs_d[None, :] * stride_qd
+    do_ptrs = do_ptr + rows[:, None] * stride_dot + offs_d[None, :] * stride_dod
+    if MASKED:
+        q = tl.load(q_ptrs, mask=row_ok[:, None], other=0.0)  # [BLOCK_M, HEAD_DIM]
+        do = tl.load(do_ptrs, mask=row_ok[:, None], other=0.0)
+    else:
+        q = tl.load(q_ptrs)
+        do = tl.load(do_ptrs)
+    s_t = _dot(k, tl.trans(q), tl.zeros([k.shape[0], offs_m.shape[0]], dtype=tl.float32), UPCAST_DOT,
+               DOT_PRECISION)
+    s_t = s_t * scale + bias + mod[:, None]
+    p_t = _sigmoid(s_t, SIGMOID)
+    if MASKED:
+        keep = row_ok[None, :]
+        if CAUSAL:
+            keep = keep & (cols[:, None] <= rows[None, :])
+        p_t = tl.where(keep, p_t, 0.0)
+    dv = _dot(p_t.to(do.dtype), do, dv, UPCAST_DOT, DOT_PRECISION)
+    dp_t = _dot(v, tl.trans(do), tl.zeros([k.shape[0], offs_m.shape[0]], dtype=tl.float32), UPCAST_DOT,
+                DOT_PRECISION)
+    ds_t = p_t * (1.0 - p_t) * dp_t
+    dk = _dot(ds_t.to(q.dtype), q, dk, UPCAST_DOT, DOT_PRECISION)
+    return dk, dv
+
+
+@triton.autotune(configs=BWD_DKDV_CONFIGS, key=TUNE_KEY, prune_configs_by=_DKDV_PRUNE)
 @triton.jit
 def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, rows_k, scale, bias_value,
                      seqlen_bucket,
@@ -275,7 +397,7 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
                      stride_mb, stride_mt,
                      HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                      HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
-                     FAST_SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                     SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     # This program owns BLOCK_N keys of one key/value head; the transposed scores Sᵀ = K·Qᵀ
     # [BLOCK_N, BLOCK_M] keep dK and dV in the natural orientation.
@@ -297,7 +419,7 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
     k = tl.load(k_ptr + cols[:, None] * stride_kt + offs_d[None, :] * stride_kd,
                 mask=col_ok[:, None], other=0.0)
     v = tl.load(v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd,
-                mask=col_ok[:, None], other=0.0)
+                mask=col_ok[:, None], other=0.0)  # zero rows -> dP = dS = 0 on padding keys
     bias = _bias(k_len, bias_value, DEFAULT_BIAS)
     mod = tl.zeros([BLOCK_N], dtype=tl.float32)
     if HAS_SCORE_MOD:
@@ -310,6 +432,13 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
     if CAUSAL:
         lo = (n0 // BLOCK_M) * BLOCK_M
     hi = tl.where(n0 < k_len, q_len, 0)
+    # [lo, a): masked (diagonal tiles when causal); [a, b): full tiles (every row valid and, when
+    # causal, at or below the last key of this block); [b, hi): masked tail (partial last tile).
+    a = lo
+    if CAUSAL:
+        a = tl.cdiv(n0 + BLOCK_N - 1, BLOCK_M) * BLOCK_M
+    a = tl.minimum(a, hi)
+    b = tl.maximum(a, tl.minimum((q_len // BLOCK_M) * BLOCK_M, hi))
 
     dk = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
     dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
@@ -317,26 +446,19 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
         head64 = kv_head64 * group + g
         q_ptr = Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh
         do_ptr = DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh
-        for m0 in range(lo, hi, BLOCK_M):
-            rows = m0 + offs_m
-            row_ok = rows < q_len
-            q = tl.load(q_ptr + rows[:, None] * stride_qt + offs_d[None, :] * stride_qd,
-                        mask=row_ok[:, None], other=0.0)  # [BLOCK_M, HEAD_DIM]
-            do = tl.load(do_ptr + rows[:, None] * stride_dot + offs_d[None, :] * stride_dod,
-                         mask=row_ok[:, None], other=0.0)
-            s_t = _dot(k, tl.trans(q), tl.zeros([BLOCK_N, BLOCK_M], dtype=tl.float32), UPCAST_DOT,
-                       DOT_PRECISION)
-            s_t = s_t * scale + bias + mod[:, None]
-            p_t = _sigmoid(s_t, FAST_SIGMOID)
-            keep = col_ok[:, None] & row_ok[None, :]
-            if CAUSAL:
-                keep = keep & (cols[:, None] <= rows[None, :])
-            p_t = tl.where(keep, p_t, 0.0)
-            dv = _dot(p_t.to(do.dtype), do, dv, UPCAST_DOT, DOT_PRECISION)
-            dp_t = _dot(v, tl.trans(do), tl.zeros([BLOCK_N, BLOCK_M], dtype=tl.float32), UPCAST_DOT,
-                        DOT_PRECISION)
-            ds_t = p_t * (1.0 - p_t) * dp_t
-            dk = _dot(ds_t.to(q.dtype), q, dk, UPCAST_DOT, DOT_PRECISION)
+        for m0 in range(lo, a, BLOCK_M):
+            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_ptr, do_ptr, m0, cols, offs_m, offs_d, q_len,
+                                scale, bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
+                                UPCAST_DOT, SIGMOID, DOT_PRECISION)
+        for m0 in range(a, b, BLOCK_M):
+            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_ptr, do_ptr, m0, cols, offs_m, offs_d, q_len,
+                                scale, bias, stride_qt, stride_qd, stride_dot, stride_dod, False, CAUSAL,
+                                UPCAST_DOT, SIGMOID, DOT_PRECISION)
+        for m0 in range(b, hi, BLOCK_M):
+            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_ptr, do_ptr, m0, cols, offs_m, offs_d, q_len,
+                                scale, bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
+                                UPCAST_DOT, SIGMOID, DOT_PRECISION)
+    dv = tl.where(col_ok[:, None], dv, 0.0)  # padding keys (k = 0 there, but P = sigmoid(bias) ≠ 0)
 
     store_ok = (cols < rows_limit)[:, None]
     dk_ptr = DK + seq64 * stride_dkb + k_start * stride_dkt + kv_head64 * stride_dkh
@@ -365,17 +487,22 @@ def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool) -> d
     return dict(
         HEAD_DIM=q.shape[-1], CAUSAL=causal, DEFAULT_BIAS=bias is None,
         HAS_SCORE_MOD=score_mod is not None, STORE_PADDED=padded,
-        UPCAST_DOT=INTERPRETER and half, FAST_SIGMOID=fast_sigmoid_enabled(q),
+        UPCAST_DOT=INTERPRETER and half, SIGMOID=sigmoid_mode(q),
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
     )
 
 
-#: Use tanh.approx.f32 for fp16/bf16 on GPU. Off by default until measured (set by the perf work).
-FAST_SIGMOID_HALF = False
+#: How the kernels evaluate the sigmoid (see `_sigmoid`): "fast" by default; SIGATTN_SIGMOID=exact
+#: or =tanh (GPU only) to compare. Read once, at import.
+SIGMOID_MODES = ("exact", "fast", "tanh")
+SIGMOID = os.environ.get("SIGATTN_SIGMOID", "fast")
+if SIGMOID not in SIGMOID_MODES:
+    raise ValueError(f"SIGATTN_SIGMOID={SIGMOID!r}: expected one of {', '.join(SIGMOID_MODES)}.")
 
 
-def fast_sigmoid_enabled(q: torch.Tensor) -> bool:
-    return FAST_SIGMOID_HALF and not INTERPRETER and q.dtype in (torch.float16, torch.bfloat16)
+def sigmoid_mode(q: torch.Tensor) -> str:
+    """The sigmoid used for q's launch: tanh.approx exists only on the GPU (not the interpreter)."""
+    return "fast" if SIGMOID == "tanh" and (INTERPRETER or not q.is_cuda) else SIGMOID
 
 
 def _bucket(n: int) -> int:
