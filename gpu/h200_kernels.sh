@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Kernel GPU check (GPU tests, compile step) and the Fig 2/8 benchmark on one H200, in one command.
+# Kernel GPU check (GPU tests, memcheck, compile step) and the Fig 2/8 benchmark on one H200.
 # Usage (repo root, on the GPU machine): SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_kernels.sh [budget_s]
 # Each check is capped (gpu_kernel_check.py kills a step that overruns) so the bench still runs.
+# BENCH=0 stops after the checks (and the parallel cache warm-up, WARM=0 skips it); BENCH_HD and
+# BENCH_PASS pick the benchmark parts. Set TRITON_CACHE_DIR to keep the compiled kernels.
 set -uo pipefail
 budget=${1:-560}
 start=$(date +%s)
@@ -26,12 +28,16 @@ step() {  # step NAME CAP: one check of workflow/scripts/gpu_kernel_check.py, ca
 }
 step pytest 150   # `gpu` tests at real sizes, one kernel config each
 step memcheck 60  # compute-sanitizer over forward + backward
+if [ "${WARM:-1}" != 0 ]; then
+  echo "== warm Triton cache"; bash gpu/warm_triton_cache.sh "$(( $(left) - 170 ))"
+fi
 step compile 300  # full autotuning of the configured GPU shapes -> compile_h200.json
+[ "${BENCH:-1}" = 0 ] && exit 0
 export SIGATTN_CHECK_VALUES=0
 t=$(( $(left) - 10 ))
 if [ "$t" -gt 30 ]; then
   echo "== bench (cap ${t}s)"
-  timeout -k 5 "$t" python3 workflow/scripts/bench_attention.py --out "$work/bench" --head-dim 128 64 --pass fwd bwd \
+  timeout -k 5 "$t" python3 workflow/scripts/bench_attention.py --out "$work/bench" --head-dim ${BENCH_HD:-128 64} --pass ${BENCH_PASS:-fwd bwd} \
     > "$work/kcheck/bench.log" 2>&1
   echo "bench rc=$?"; grep -E "^wrote|Traceback" "$work/kcheck/bench.log"
 fi
