@@ -13,6 +13,7 @@ for hd in 128 64; do
     for impls in "ours_dense ours_padded" "ours_varlen ours_dense_trainbias ours_dense_causal" \
                  "tritonsigmoid_dense" "tritonsigmoid_padded"; do
       # shellcheck disable=SC2086
+      mkdir -p "$scratch/$hd$pass${impls%% *}"
       timeout -k 5 "$cap" python3 workflow/scripts/bench_attention.py --out "$scratch/$hd$pass${impls%% *}" \
         --head-dim "$hd" --pass "$pass" --impl $impls --warmup-ms 1 --rep-ms 1 \
         > "$scratch/$hd$pass${impls%% *}.log" 2>&1 &
