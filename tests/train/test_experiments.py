@@ -8,7 +8,7 @@ import pytest
 
 from scsigmoid.plots.fig3_gpu_hours import gpu_hours, plot_fig3
 from scsigmoid.plots.fig4_loss import parse_run, plot_fig4_loss
-from scsigmoid.plots.fig6_stress import largest_stable_lr, plot_fig6
+from scsigmoid.plots.fig6_stress import plot_fig6
 from scsigmoid.train import experiments
 from scsigmoid.train.synthetic import write_synthetic_corpus
 from scsigmoid.train.tables import architecture_table, hyperparameter_table, to_markdown
@@ -101,7 +101,7 @@ def test_figures_render(tmp_path):
                            "peak_lr": 2e-3, "diverged_step": [3] * 3 + [np.nan] * 3})
     stress.to_csv(tmp_path / "stress.csv", index=False)
     sweep = pd.DataFrame({"attention": ["softmax"] * 2 + ["sigmoid"] * 2, "lr": [1e-3, 1e-2] * 2,
-                          "final_loss": [5.0, np.nan, 5.1, 5.3], "min_loss": [5.0, 6.0, 5.1, 5.2],
+                          "final_loss": [5.0, np.nan, 5.1, 5.3],
                           "stable": [True, False, True, True], "size": "small", "context": 2048,
                           "steps": 300})
     sweep.to_csv(tmp_path / "sweep.csv", index=False)
@@ -116,11 +116,6 @@ def test_fig3_names_the_missing_columns(tmp_path):
     pd.DataFrame({"size": ["160M"]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(ValueError, match="missing columns"):
         plot_fig3(tmp_path / "bad.csv", tmp_path / "x")
-
-
-def test_largest_stable_lr_is_nan_when_nothing_is_stable():
-    sweep = pd.DataFrame({"attention": ["softmax"], "lr": [1.0], "stable": [False]})
-    assert np.isnan(largest_stable_lr(sweep)["softmax"])
 
 
 def test_run_name_parsing_and_tables():

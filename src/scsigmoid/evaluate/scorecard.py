@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scsigmoid.train.sweep import stability_frontier
+
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 PAPER_DIVERGENCE_STEP = 55_600  # softmax diverged here in the paper's stress test (Fig 6)
 COLUMNS = ("claim", "part", "paper", "ours", "scale", "verdict", "source")
@@ -167,14 +169,22 @@ def stress_rows(stress_csv, scale: str) -> list[dict]:
 
 def lr_sweep_rows(sweep_csv, scale: str) -> list[dict]:
     df = _read(sweep_csv)
-    if "diverged" not in df:
-        raise ValueError("lr sweep CSV has no 'diverged' column")
+    missing = {"diverged", "stable", "lr", "attention"} - set(df)
+    if missing:
+        raise ValueError(f"lr sweep CSV lacks {sorted(missing)}; rebuild it with "
+                         "`python -m scsigmoid.train.experiments lr_sweep_summary --out R`")
+    frontier = stability_frontier(df)
     div = df.groupby("attention")["diverged"].apply(lambda s: int(s.astype(bool).sum()))
     tot = df.groupby("attention")["diverged"].size()
-    ours = ", ".join(f"{a}: {div[a]}/{tot[a]} learning rates diverged" for a in div.index)
-    ok = div.get("sigmoid", 0) <= div.get("softmax", 0)
+    ours = "; ".join(f"{a}: frontier {frontier[a]:g}, {div[a]}/{tot[a]} LRs diverged" for a in sorted(div.index))
+    ladder_max = float(df["lr"].max())
+    sig, soft = frontier.get("sigmoid", np.nan), frontier.get("softmax", np.nan)
+    if sig == ladder_max and soft == ladder_max:
+        verdict = f"untestable here: both arms stable up to the ladder's largest LR {ladder_max:g}"
+    else:
+        verdict = _verdict(bool(sig > soft))
     return [_row("3", "stability across learning rates (supplement)", "sigmoid more stable", ours, scale,
-                 _verdict(bool(ok)), str(sweep_csv))]
+                 verdict, str(sweep_csv))]
 
 
 def jacobian_rows(jacobian_csv, scale: str) -> list[dict]:

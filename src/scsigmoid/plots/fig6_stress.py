@@ -1,5 +1,6 @@
 """Fig 6: stress test (loss, global gradient norm on a log axis, largest attention logit) and the
-learning-rate stability frontier (final loss per peak LR; crosses = diverged or unstable)."""
+learning-rate stability frontier (final loss per peak LR; crosses = diverged or unstable, see
+scsigmoid.train.sweep for what 'stable' means)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,9 @@ import numpy as np
 import pandas as pd
 
 from scsigmoid.plots.style import SIGMOID_COLOR, SOFTMAX_COLOR, apply_style, plt, save_figure
+from scsigmoid.train.sweep import stability_frontier
 
 COLORS = {"softmax": SOFTMAX_COLOR, "sigmoid": SIGMOID_COLOR}
-
-
-def largest_stable_lr(sweep: pd.DataFrame) -> dict[str, float]:
-    """Per attention, the largest LR whose run was stable (NaN when none was)."""
-    out = {}
-    for att, part in sweep.groupby("attention"):
-        stable = part.loc[part["stable"].astype(bool), "lr"]
-        out[att] = float(stable.max()) if len(stable) else float("nan")
-    return out
 
 
 def plot_fig6(stress_csv, sweep_csv, stem, smooth: int = 10) -> dict[str, float]:
@@ -61,15 +54,20 @@ def plot_fig6(stress_csv, sweep_csv, stem, smooth: int = 10) -> dict[str, float]
 
 
 def _plot_frontier(ax, sweep: pd.DataFrame) -> dict[str, float]:
-    """Final loss per peak LR for each attention; crosses mark diverged or unstable runs."""
-    frontier = largest_stable_lr(sweep)
+    """Final loss per peak LR for each attention; crosses mark unstable runs (diverged runs, which
+    have no final loss, sit on the top edge)."""
+    frontier = stability_frontier(sweep)
+    top = float(np.nanmax(sweep["final_loss"])) if np.isfinite(sweep["final_loss"]).any() else 1.0
+    ladder_max = float(sweep["lr"].max())
     for att, part in sweep.sort_values("lr").groupby("attention"):
         color = COLORS.get(att, "k")
         stable = part["stable"].astype(bool)
-        shown = part["final_loss"].where(np.isfinite(part["final_loss"]), part["min_loss"])
+        shown = part["final_loss"].where(np.isfinite(part["final_loss"]), top * 1.05)
+        f = frontier[att]
+        label = (f"{att}: all stable to {f:g}" if f == ladder_max and stable.all()
+                 else f"{att}: frontier {f:g}")
         ax.plot(part["lr"], shown, color=color, lw=0.8, alpha=0.6)
-        ax.scatter(part.loc[stable, "lr"], shown[stable], color=color, marker="o", s=14,
-                   label=f"{att}: largest stable {frontier[att]:g}")
+        ax.scatter(part.loc[stable, "lr"], shown[stable], color=color, marker="o", s=14, label=label)
         ax.scatter(part.loc[~stable, "lr"], shown[~stable], color=color, marker="x", s=22)
     ax.set_xscale("log")
     ax.set_xlabel("peak learning rate")

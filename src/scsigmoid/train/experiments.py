@@ -10,7 +10,8 @@ run the validation loss on the pretraining val split ('pretrain_val') and on eve
 for runs at the evaluation context the cell embeddings and a sample of attention scores.
 ``throughput``: timed training steps of the paper's four sizes x contexts x attentions.
 ``stress``: 160M / 8K / no clipping, time-boxed per arm. ``lr_sweep``: each attention at a ladder
-of peak learning rates, no clipping (the largest stable one is the stability frontier).
+of peak learning rates, no clipping (the largest stable one is the stability frontier);
+``lr_sweep_summary`` (no GPU, no corpus) re-derives the sweep table from its runs' logs.
 
 Layout under ``R``: train/runs/{run}/{log.csv,summary.json,val_loss.csv,attention_scores.npz},
 checkpoints/{run}/last.pt, embed/{run}/{dataset}.npz, train/throughput_{device}.csv,
@@ -43,6 +44,7 @@ from scsigmoid.train.trainer import (
     resolve_device,
     train,
 )
+from scsigmoid.train.sweep import summarise_lr_sweep
 from scsigmoid.train.validation import validation_loss
 
 PAPER_SIZES = ("160M", "400M", "600M", "1.4B")
@@ -300,15 +302,14 @@ def run_stress(args) -> None:
 
 
 def run_lr_sweep(args) -> None:
-    """Largest stable learning rate of each attention (the stability frontier). The CSV is
-    rewritten after every run, so a run cut short keeps the rows it finished."""
-    out_csv = f"{args.out}/train/lr_sweep_{device_slug()}.csv"
-    rows = []
+    """Largest stable learning rate of each attention (the stability frontier). The summary CSV is
+    rewritten from the runs' logs after every run, so a sweep cut short keeps what it finished."""
+    sweep_dir = Path(args.out) / "train" / "lr_sweep"
     for attention in ATTENTIONS:
         for lr in args.sweep_lrs:
             cfg = TrainConfig(
                 corpus=str(Path(args.corpus_dir) / PRETRAIN),
-                out_dir=f"{args.out}/train/lr_sweep/{attention}_{lr:g}",
+                out_dir=str(sweep_dir / f"{attention}_{lr:g}"),
                 checkpoint_dir=f"{args.out}/checkpoints/lr_sweep_{attention}_{lr:g}",
                 size=args.sweep_size, context=args.sweep_context, attention=attention,
                 steps=args.sweep_steps, batch_size=args.sweep_batch_size, lr=lr,
@@ -316,22 +317,16 @@ def run_lr_sweep(args) -> None:
                 seed=args.seed, device=args.device, resume=False, save_checkpoints=False,
             )
             s = train(cfg)
-            log = pd.read_csv(f"{cfg.out_dir}/log.csv")
-            logit_cols = [c for c in log if c.startswith("max_logit_l")]
-            tail = log["loss"].tail(10)
-            final = float(tail.mean()) if np.isfinite(tail).all() else float("nan")
-            best = float(np.nanmin(log["loss"]))
-            rows.append({
-                "attention": attention, "lr": lr, "size": cfg.size, "context": cfg.context,
-                "steps": cfg.steps, "steps_done": s["steps_done"], "final_loss": final,
-                "min_loss": best, "diverged": s["diverged"], "diverged_step": s["diverged_step"],
-                # 'stable' = finite and the loss did not climb back by > 1 nat above its best
-                "stable": bool(not s["diverged"] and np.isfinite(final) and final <= best + 1.0),
-                "max_grad_norm": float(np.nanmax(log["grad_norm"])),
-                "max_logit": float(np.nanmax(log[logit_cols].to_numpy())),
-            })
-            print(f"[lr_sweep] {rows[-1]}", flush=True)
-            write_csv(pd.DataFrame(rows).assign(**provenance()), out_csv)
+            print(f"[lr_sweep] {attention} lr {lr:g}: {s['steps_done']} steps, diverged={s['diverged']}",
+                  flush=True)
+            run_lr_sweep_summary(args)
+
+
+def run_lr_sweep_summary(args) -> None:
+    """(Re)derive train/lr_sweep_{device}.csv from the sweep runs' logs under --out."""
+    table = summarise_lr_sweep(Path(args.out) / "train" / "lr_sweep")
+    slug = device_slug(str(table["device"].iloc[0])) if table["device"].notna().all() else device_slug()
+    write_csv(table, f"{args.out}/train/lr_sweep_{slug}.csv")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,11 +337,13 @@ def run_lr_sweep(args) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m scsigmoid.train.experiments", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=["run", "main", "throughput", "stress", "lr_sweep"],
+    p.add_argument("experiment", choices=["run", "main", "throughput", "stress", "lr_sweep",
+                                                  "lr_sweep_summary"],
                    help="run: train one run (--size, --contexts CONTEXT, --attention); the "
                         "workflow launches it under torchrun when its job has several GPUs")
     p.add_argument("--out", required=True, help="results root R (outputs go under R/train, ...)")
-    p.add_argument("--corpus-dir", required=True, help="directory holding pretrain/ and eval corpora")
+    p.add_argument("--corpus-dir", default=None,
+                   help="directory holding pretrain/ and eval corpora (every experiment but lr_sweep_summary)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--layout", choices=["padded", "packed"], default="padded",
@@ -391,7 +388,9 @@ def parse_args(argv=None):
         args.contexts = [2048, 4096, 8192] if args.experiment == "throughput" else [2048, 4096]
     if args.experiment == "run" and (args.attention is None or len(args.contexts) != 1):
         p.error("run trains one model: give --attention and exactly one --contexts value.")
-    if not (Path(args.corpus_dir) / PRETRAIN / "meta.json").exists():
+    if args.experiment == "lr_sweep_summary":
+        return args
+    if args.corpus_dir is None or not (Path(args.corpus_dir) / PRETRAIN / "meta.json").exists():
         p.error(f"--corpus-dir {args.corpus_dir} has no '{PRETRAIN}/' corpus; point it at the "
                 "tokenised corpora directory (e.g. results/data/corpus).")
     return args
@@ -413,7 +412,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     t0 = time.time()
     experiments = {"run": run_one, "main": run_main, "throughput": run_throughput, "stress": run_stress,
-                   "lr_sweep": run_lr_sweep}
+                   "lr_sweep": run_lr_sweep, "lr_sweep_summary": run_lr_sweep_summary}
     experiments[args.experiment](args)
     print(json.dumps({"experiment": args.experiment, "wall_s": round(time.time() - t0, 1)}))
 
