@@ -6,7 +6,7 @@ from bench_helpers import PROV, TINY, FakeTimer
 from scsigmoid.bench import harness
 from scsigmoid.bench.adapters import EagerSigmoid, TritonSigmoidPadded
 from scsigmoid.bench.eager import eager_attention
-from scsigmoid.bench.harness import RESULT_COLUMNS, merge_parts, run_benchmark
+from scsigmoid.bench.harness import RESULT_COLUMNS, fill_unmeasured, merge_parts, run_benchmark
 from scsigmoid.bench.protocol import attention_flops, derive_shape, sample_lengths
 
 
@@ -88,6 +88,21 @@ def test_merge_parts_sorts_and_rejects_duplicates(cpu_kwargs):
         merge_parts([fwd.drop(columns=["tflops"])])
     with pytest.raises(ValueError, match="no benchmark parts"):
         merge_parts([])
+
+
+def test_fill_unmeasured_names_every_missing_point_and_keeps_measured_rows(cpu_kwargs):
+    fwd = run_benchmark([EagerSigmoid()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
+    cut = fwd.iloc[1:]  # as if the first point had not been reached
+    full = fill_unmeasured(cut, TINY, head_dims=[16], passes=["fwd", "bwd"], reason="lease ended",
+                           provenance=PROV)
+    assert len(full) == 2 * len(fwd) and list(full.columns) == RESULT_COLUMNS
+    new = full[full["status"] == "not_measured"]
+    assert len(new) == len(fwd) + 1 and (new["reason"] == "lease ended").all()
+    assert new["ms_median"].isna().all() and (new["batch"] > 0).all()
+    key = ["impl", "pass", "head_dim", "padding_pct", "seq_len"]
+    assert not full.duplicated(key).any()
+    assert full.merge(cut, on=list(cut.columns)).shape[0] == len(cut)  # measured rows untouched
+    assert fill_unmeasured(fwd, TINY, [16], ["fwd"], "x", PROV) is fwd  # nothing missing
 
 
 def test_rows_written_and_read_back_keep_schema(tmp_path, cpu_kwargs):

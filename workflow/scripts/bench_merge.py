@@ -1,7 +1,10 @@
 """Concatenate the per-(head_dim, pass) benchmark parts into attention_<device>.csv.
 
 Under Snakemake: input.parts -> output[0]. Directly:
-    python workflow/scripts/bench_merge.py PART.csv [PART.csv ...] --out results/bench/attention_h200.csv
+    python workflow/scripts/bench_merge.py PART.csv [PART.csv ...] --out results/bench/attention_h200.csv \
+        [--fill-unmeasured "why"]
+``--fill-unmeasured`` adds a ``not_measured`` row (with the reason given) for every protocol grid
+point of every implementation that the parts do not cover, e.g. after a run cut short.
 """
 
 import argparse
@@ -9,12 +12,18 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 
-from scsigmoid.bench.harness import merge_parts
+from scsigmoid.bench.harness import BenchConfig, fill_unmeasured, merge_parts
 from scsigmoid.io import write_csv
+from scsigmoid.provenance import provenance
 
 
-def merge_files(parts, out) -> None:
+def merge_files(parts, out, unmeasured_reason: str | None = None) -> None:
     merged = merge_parts(pd.read_csv(p) for p in parts)
+    if unmeasured_reason:
+        # device: the one the parts ran on; no torch/triton: nothing ran for these rows
+        prov = {**provenance(), "device": merged["device"].dropna().iloc[0], "torch": "", "triton": ""}
+        merged = fill_unmeasured(merged, BenchConfig(), head_dims=(64, 128), passes=("fwd", "bwd"),
+                                 reason=unmeasured_reason, provenance=prov)
     write_csv(merged, out)
     print(f"wrote {out}: {len(merged)} rows, {(merged['status'] == 'ok').sum()} ok")
 
@@ -28,5 +37,7 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__)
         parser.add_argument("parts", nargs="+")
         parser.add_argument("--out", required=True)
+        parser.add_argument("--fill-unmeasured", metavar="REASON", default=None,
+                            help="add not_measured rows with this reason for uncovered grid points")
         args = parser.parse_args()
-        merge_files(args.parts, args.out)
+        merge_files(args.parts, args.out, args.fill_unmeasured)

@@ -23,7 +23,7 @@ RESULT_COLUMNS = [
     "device", "torch", "triton", "commit", "date",
 ]
 DEFAULT_CHECK_SHAPE = CheckShape()
-STATUSES = ("ok", "unavailable", "unsupported", "failed_check", "error", "oom", "skipped")
+STATUSES = ("ok", "unavailable", "unsupported", "failed_check", "error", "oom", "skipped", "not_measured")
 
 
 @dataclass(frozen=True)
@@ -183,3 +183,24 @@ def merge_parts(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     if dup.any():
         raise ValueError(f"benchmark parts repeat points: {merged.loc[dup, key].head().to_dict('records')}")
     return merged.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def fill_unmeasured(merged: pd.DataFrame, cfg: BenchConfig, head_dims: Iterable[int],
+                    passes: Iterable[str], reason: str, provenance: dict[str, str]) -> pd.DataFrame:
+    """Add a ``not_measured`` row (with ``reason``) for every grid point of every implementation in
+    ``merged`` that has no row: a run cut short leaves no silent gaps in the merged table."""
+    grid = pd.MultiIndex.from_product(
+        [sorted(merged["impl"].unique()), list(passes), list(head_dims), list(cfg.paddings), list(cfg.seq_lens)],
+        names=["impl", "pass", "head_dim", "padding_pct", "seq_len"]).to_frame(index=False)
+    key = list(grid.columns)
+    have = merged[key].drop_duplicates()
+    missing = grid.merge(have, on=key, how="left", indicator=True).query("_merge == 'left_only'")[key]
+    if missing.empty:
+        return merged
+    shapes = [derive_shape(cfg.tokens_per_batch, cfg.hidden, int(r.seq_len), int(r.head_dim))
+              for r in missing.itertuples()]
+    extra = missing.assign(batch=[sh.batch for sh in shapes], heads=[sh.heads for sh in shapes],
+                           status="not_measured", reason=reason,
+                           **{k: provenance.get(k, "") for k in ("device", "torch", "triton", "commit", "date")})
+    out = pd.concat([merged, extra.reindex(columns=RESULT_COLUMNS)], ignore_index=True)
+    return out.sort_values(key, kind="stable").reset_index(drop=True)
