@@ -95,19 +95,23 @@ def _bias(k_len, bias_value, DEFAULT_BIAS: tl.constexpr):
 
 TUNE_KEY = ["HEAD_DIM", "CAUSAL", "seqlen_bucket"]  # Triton adds the tensors' dtypes itself
 
-#: (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class. Every entry compiles
-#: for sm_90 without register spills at bf16 (checked on CPU by workflow/scripts/kernel_resources.py,
-#: results in results/kernels/resources_sm90.csv); v0's lists spilled in every hd128 dK/dV config.
-#: In the dK/dV kernel BLOCK_N is the key tile a program owns and BLOCK_M the query tile it loops over.
+#: (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class. In the dK/dV kernel
+#: BLOCK_N is the key tile a program owns and BLOCK_M the query tile it loops over. Registers,
+#: spills and shared memory of every entry, compiled for sm_90 on a CPU: `python -m
+#: sigattn.resources` (results/kernels/resources_sm90.csv). v1 (6bedcdcd485a) kept only spill-free
+#: entries and its hd128 backward measured 6-14% slower than v0's spilling lists, so the v0
+#: backward entries are back beside them (marked v0) and the autotuner chooses (not yet measured).
 TUNE_TABLE = {
     "fwd": {64: [(128, 64, 8, 3), (128, 128, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (64, 32, 4, 2)],
             128: [(128, 64, 8, 3), (128, 64, 8, 2), (128, 128, 8, 2), (64, 64, 4, 3), (64, 32, 4, 2)],
             256: [(64, 64, 8, 2), (64, 32, 4, 2)]},
     "dq": {64: [(64, 64, 8, 2), (128, 64, 8, 3), (64, 64, 4, 2), (128, 32, 8, 2), (64, 32, 4, 2)],
-           128: [(64, 64, 8, 2), (128, 64, 8, 2), (64, 64, 4, 2), (128, 32, 8, 2), (64, 32, 4, 3)],
+           128: [(64, 64, 8, 2), (128, 64, 8, 2), (64, 64, 4, 2), (128, 32, 8, 2), (64, 32, 4, 3),
+                 (64, 32, 4, 2), (32, 64, 4, 2)],  # v0
            256: [(64, 32, 8, 2), (32, 32, 4, 2)]},
     "dkdv": {64: [(64, 64, 8, 2), (32, 128, 8, 2), (64, 128, 8, 2), (32, 64, 4, 2), (64, 64, 4, 2)],
-             128: [(32, 64, 8, 2), (32, 128, 8, 2), (64, 32, 8, 2), (32, 32, 4, 2), (16, 64, 4, 2)],
+             128: [(32, 64, 8, 2), (32, 128, 8, 2), (64, 32, 8, 2), (32, 32, 4, 2), (16, 64, 4, 2),
+                   (64, 64, 4, 2), (64, 128, 8, 2), (32, 64, 4, 2), (32, 128, 4, 2)],  # v0: spills, was faster
              256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
 }
 

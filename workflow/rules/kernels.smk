@@ -1,8 +1,10 @@
 """Stage 2: compile, autotune and self-check our Triton sigmoid-attention kernel.
 
-On a GPU this autotunes the configured shapes; on a CPU it runs the same kernels under
-Triton's interpreter at tiny shapes. Either way the JSON records the device, versions,
+compile_kernel: on a GPU this autotunes the configured shapes; on a CPU it runs the same kernels
+under Triton's interpreter at tiny shapes. Either way the JSON records the device, versions,
 chosen configs, compile time and the error against the reference.
+kernel_resources: every autotune config compiled for the configured SM (sm_90) with Triton's own
+ptxas, on any machine: registers, spills, shared memory, SASS op counts.
 """
 
 KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
@@ -28,3 +30,27 @@ rule compile_kernel:
 
 
 ALL_TARGETS.append(f"{R}/kernels/compile_{KERNEL_DEVICE}.json")
+
+
+KERNEL_RESOURCES = config["kernel"]["resources"]
+
+
+rule kernel_resources:
+    input:
+        sources=KERNEL_SOURCES,
+    output:
+        f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}.csv",
+    params:
+        arch=KERNEL_RESOURCES["arch"],
+        head_dims=" ".join(map(str, KERNEL_RESOURCES["head_dims"])),
+        limit=f"--limit {KERNEL_RESOURCES['limit']}" if KERNEL_RESOURCES["limit"] else "",
+    log:
+        f"{R}/logs/kernel_resources_sm{KERNEL_RESOURCES['arch']}.log",
+    conda:
+        ENV
+    shell:
+        "env -u TRITON_INTERPRET python -m sigattn.resources --out {output} --arch {params.arch} "
+        "--head-dims {params.head_dims} {params.limit} > {log} 2>&1"
+
+
+ALL_TARGETS.append(f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}.csv")

@@ -1,0 +1,137 @@
+"""Compile the kernels for a GPU architecture on any machine (no GPU needed) and report what each
+autotune config costs: registers, spill stack, shared memory, and the SASS instruction mix
+(special-function MUFU ops, Hopper HGMMA ops, local-memory spill loads/stores).
+
+Triton's wheel ships ptxas and cuobjdump, so ``triton.compile`` can lower a kernel all the way to
+a cubin for sm_90 on a CPU-only machine. The JIT specialises integer arguments equal to 1 (the
+head-dim strides of contiguous tensors) and pointers/strides divisible by 16; the same is done
+here so the compiled code (vectorised, pipelined loads) matches what runs on the GPU.
+
+    python -m sigattn.resources --out resources_sm90.csv [--arch 90] [--head-dims 64 128]
+
+Run without TRITON_INTERPRET (the interpreter replaces the JIT functions this needs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from . import triton_kernels as tk
+
+KERNELS = {"fwd": tk._fwd_kernel, "dq": tk._bwd_dq_kernel, "dkdv": tk._bwd_dkdv_kernel}
+_POINTERS = {"Q", "K", "V", "Out", "MOD", "DO", "DQ", "DK", "DV"}
+_FLOATS = {"scale", "bias_value"}
+_SASS_OPS = ("MUFU", "HGMMA", "LDL", "STL", "FFMA", "FMUL")
+COLUMNS = ["kernel", "head_dim", "dtype", "sigmoid", "block_m", "block_n", "num_warps", "num_stages",
+           "registers", "spill_stack_bytes", "shared_bytes", *(f"sass_{op.lower()}" for op in _SASS_OPS),
+           "sass_total", "compile_s", "arch", "triton"]
+
+
+def _tool(name: str) -> str:
+    return str(Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / name)
+
+
+def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90,
+                   dtype: str = "bf16", sigmoid: str = "fast", causal: bool = False):
+    """Compile one (kernel, head dim, (BLOCK_M, BLOCK_N, num_warps, num_stages)) for ``arch``;
+    returns Triton's CompiledKernel."""
+    if tk.INTERPRETER:
+        raise RuntimeError("sigattn.resources needs the real JIT: unset TRITON_INTERPRET.")
+    fn = KERNELS[kernel].fn  # the JITFunction under the autotuner
+    m, n, warps, stages = block
+    consts = dict(HEAD_DIM=head_dim, CAUSAL=causal, DEFAULT_BIAS=True, HAS_SCORE_MOD=False,
+                  STORE_PADDED=True, UPCAST_DOT=False, SIGMOID=sigmoid,
+                  DOT_PRECISION="ieee" if dtype == "fp32" else "tf32", BLOCK_M=m, BLOCK_N=n)
+    consts.update({a: 1 for a in fn.arg_names if a.startswith("stride_") and a.endswith("d")})
+    signature, aligned = {}, []
+    for i, a in enumerate(fn.arg_names):
+        if a in consts:
+            signature[a] = "constexpr"
+        elif a in _POINTERS:
+            signature[a], _ = f"*{dtype}", aligned.append(i)
+        elif a == "SEQ":
+            signature[a], _ = "*i32", aligned.append(i)
+        elif a in _FLOATS:
+            signature[a] = "fp32"
+        else:
+            signature[a] = "i32"
+            if a[:8] in ("stride_q", "stride_k", "stride_v", "stride_o", "stride_d") and a[-1] in "bth":
+                aligned.append(i)
+    src = ASTSource(fn=fn, signature=signature,
+                    constexprs={(fn.arg_names.index(k),): v for k, v in consts.items()},
+                    attrs={(i,): [["tt.divisibility", 16]] for i in aligned})
+    return triton.compile(src, target=GPUTarget("cuda", arch, 32),
+                          options=dict(num_warps=warps, num_stages=stages))
+
+
+def resources(compiled) -> dict:
+    """Registers, spill stack and SASS op counts of a compiled kernel (via cuobjdump)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cubin = Path(tmp) / "k.cubin"
+        cubin.write_bytes(compiled.asm["cubin"])
+        usage = subprocess.run([_tool("cuobjdump"), "-res-usage", str(cubin)], capture_output=True,
+                               text=True, check=True).stdout
+        sass = subprocess.run([_tool("cuobjdump"), "-sass", str(cubin)], capture_output=True,
+                              text=True, check=True).stdout
+    ops = collections.Counter(re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)", sass))
+    return {"registers": int(re.search(r"REG:(\d+)", usage).group(1)),
+            "spill_stack_bytes": int(re.search(r"STACK:(\d+)", usage).group(1)),
+            "shared_bytes": int(compiled.metadata.shared),
+            **{f"sass_{op.lower()}": ops[op] for op in _SASS_OPS}, "sass_total": sum(ops.values())}
+
+
+def table(head_dims=(64, 128, 256), kernels=tuple(KERNELS), *, arch: int = 90, dtype: str = "bf16",
+          sigmoid: str = "fast", limit: int | None = None) -> list[dict]:
+    """One row per kernel x head dim x config of TUNE_TABLE (``limit``: first N configs each)."""
+    rows = []
+    for kernel in kernels:
+        for hd in head_dims:
+            for block in tk.TUNE_TABLE[kernel][tk.head_dim_class(hd)][:limit]:
+                t0 = time.perf_counter()
+                compiled = compile_config(kernel, hd, block, arch=arch, dtype=dtype, sigmoid=sigmoid)
+                rows.append({"kernel": kernel, "head_dim": hd, "dtype": dtype, "sigmoid": sigmoid,
+                             "block_m": block[0], "block_n": block[1], "num_warps": block[2],
+                             "num_stages": block[3], **resources(compiled),
+                             "compile_s": round(time.perf_counter() - t0, 2), "arch": f"sm_{arch}",
+                             "triton": triton.__version__})
+    return rows
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m sigattn.resources", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.add_argument("--arch", type=int, default=90, help="SM architecture (90 = Hopper)")
+    p.add_argument("--head-dims", type=int, nargs="+", default=[64, 128, 256])
+    p.add_argument("--kernels", nargs="+", choices=list(KERNELS), default=list(KERNELS))
+    p.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
+    p.add_argument("--sigmoid", choices=list(tk.SIGMOID_MODES), default="fast")
+    p.add_argument("--limit", type=int, default=None, help="only the first N configs of each list")
+    args = p.parse_args(argv)
+    rows = table(args.head_dims, args.kernels, arch=args.arch, dtype=args.dtype, sigmoid=args.sigmoid,
+                 limit=args.limit)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:  # the kernel library does not depend on pandas
+        fh.write(",".join(COLUMNS) + "\n")
+        for r in rows:
+            fh.write(",".join(str(r[c]) for c in COLUMNS) + "\n")
+    os.replace(tmp, out)
+    spilling = [r for r in rows if r["spill_stack_bytes"]]
+    print(f"wrote {out}: {len(rows)} configs, {len(spilling)} with register spills")
+
+
+if __name__ == "__main__":
+    main()
