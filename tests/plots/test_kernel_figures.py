@@ -59,3 +59,13 @@ def test_metric_band_tflops_from_time_quantiles():
 def test_missing_columns_named():
     with pytest.raises(ValueError, match="lacks columns"):
         draw_kernel_grid(pd.DataFrame({"impl": ["x"]}), "ms")
+
+
+def test_panel_notes_say_why_ours_is_missing():
+    data = pd.read_csv(FIXTURE)
+    ours = data["impl"].str.startswith("ours") & (data["head_dim"] == 64) & (data["pass"] == "bwd")
+    data.loc[ours & (data["padding_pct"] == 0), ["status", "tflops", "ms_median"]] = ["not_measured", None, None]
+    data.loc[ours & (data["padding_pct"] == 25), ["status", "tflops", "ms_median"]] = ["error", None, None]
+    fig = draw_kernel_grid(data, "tflops")
+    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "ours not measured on this device" in notes and "no successful run of ours" in notes

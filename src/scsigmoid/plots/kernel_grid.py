@@ -88,7 +88,11 @@ def draw_kernel_grid(measured: pd.DataFrame, metric: str, *, reported: pd.DataFr
                                 & (measured["padding_pct"] == padding)
                                 & ~measured["impl"].str.endswith("_ref")]
             if not any(impl.startswith("ours") for impl in panel["impl"]):
-                note = "not measured on this device" if in_table.empty else "no successful run of ours"
+                ours_rows = in_table[in_table["impl"].str.startswith("ours")]
+                if in_table.empty or (len(ours_rows) and (ours_rows["status"] == "not_measured").all()):
+                    note = "ours not measured on this device"
+                else:
+                    note = "no successful run of ours"
                 ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center",
                         fontsize=8, color="0.4")
             ax.set_xscale("log", base=2)
