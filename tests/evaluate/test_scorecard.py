@@ -56,3 +56,17 @@ def test_stress_prefers_trainer_divergence_column(tmp_path):
                     tmp_path / "stress.csv")
     row = build_scorecard({"stress": stress}, {}).set_index("part").loc["stress test without clipping"]
     assert row["verdict"] == "reproduced" and "softmax: diverged" in row["ours"]
+
+
+def test_flashsigmoid_claim_uses_the_external_reference(tmp_path):
+    point = {"pass": "fwd", "head_dim": 128, "padding_pct": 0, "seq_len": 4096, "status": "ok"}
+    bench = _write(pd.DataFrame([{**point, "impl": "ours_dense", "tflops": 450.0},
+                                 {**point, "impl": "flashsigmoid", "tflops": None, "status": "unavailable"}]),
+                   tmp_path / "bench.csv")
+    ref = _write(pd.DataFrame([{**point, "impl": "flashsigmoid", "tflops": 400.0, "ms_median": 1.0}]),
+                 tmp_path / "ref.csv")
+    card = build_scorecard({"bench": bench, "bench_reference": ref}, {}).set_index("part")
+    row = card.loc["our kernel: beats FlashSigmoid without padding"]
+    assert row["ours"] == "1/1 cells (vs flashsigmoid_ref)" and row["verdict"] == "reproduced"
+    alone = build_scorecard({"bench": bench}, {}).set_index("part")
+    assert alone.loc["our kernel: beats FlashSigmoid without padding", "verdict"].startswith("untestable")

@@ -141,8 +141,9 @@ SCORECARD_PATHS = {
     "stress": f"{GPU_R}/train/stress_{DEVICE}.csv",
     "lr_sweep": f"{GPU_R}/train/lr_sweep_{DEVICE}.csv",
     "bench": f"{GPU_R}/bench/attention_{DEVICE}.csv",
+    "bench_reference": FLASHSIGMOID_REF,
 }
-SCORECARD_DAG_KEYS = ("mmd", "scib", "val_loss", "jacobian")
+SCORECARD_DAG_KEYS = ("mmd", "scib", "val_loss", "jacobian", "bench_reference")
 SCORECARD_INPUTS = [
     path
     for key, path in SCORECARD_PATHS.items()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from scsigmoid.bench.reference import with_reference
+
 OUR_BEST_OF = ("ours_dense", "ours_padded", "ours_varlen")  # the benchmark protocol's bias 0
 OUR_VARIANTS = OUR_BEST_OF + ("ours_dense_trainbias",)
 NOT_COMPARED = ("ours_dense_causal",)  # different work (half the scores); reported in the CSV only
@@ -18,12 +20,8 @@ def speedup_table(results: pd.DataFrame, reference: pd.DataFrame | None = None) 
     missing = [c for c in POINT + ["impl", "ms_median", "status"] if c not in results.columns]
     if missing:
         raise ValueError(f"benchmark table lacks columns {missing}; is it attention_<device>.csv?")
-    ok = results[(results["status"] == "ok") & results["ms_median"].gt(0)]
-    if reference is not None:
-        measured = set(ok["impl"])
-        ref = reference[(reference["status"] == "ok") & ~reference["impl"].isin(measured)].copy()
-        ref["impl"] = ref["impl"] + "_ref"
-        ok = pd.concat([ok, ref[POINT + ["impl", "ms_median", "status"]]], ignore_index=True)
+    joined = with_reference(results, reference)
+    ok = joined[(joined["status"] == "ok") & joined["ms_median"].gt(0)]
     ours = ok[ok["impl"].isin(OUR_VARIANTS)][POINT + ["impl", "ms_median"]]
     best = (ours[ours["impl"].isin(OUR_BEST_OF)].sort_values("ms_median")
             .groupby(POINT, as_index=False).first())

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from scsigmoid.bench.reference import with_reference
 from scsigmoid.train.sweep import stability_frontier
 
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
@@ -222,8 +224,11 @@ def _compare(df: pd.DataFrame, ours: dict[int, str], theirs: dict[int, str]) -> 
     return won, total
 
 
-def kernel_rows(bench_csv, scale: str) -> list[dict]:
+def kernel_rows(bench_csv, scale: str, reference_csv=None) -> list[dict]:
+    """Claim 4 rows; ``reference_csv``: external baselines (FlashSigmoid) joined as '<impl>_ref'."""
+    reference = None if reference_csv is None else _read(reference_csv)
     df = _ok_bench(bench_csv)
+    df = with_reference(df, reference) if "status" in df else df
     rows = []
     for label, dense, padded in (("TritonSigmoid (authors')", "tritonsigmoid_dense", "tritonsigmoid_padded"),
                                  ("our kernel", "ours_dense", "ours_padded")):
@@ -255,8 +260,8 @@ def kernel_rows(bench_csv, scale: str) -> list[dict]:
 
 
 def build_scorecard(inputs: dict[str, str | os.PathLike | None], scales: dict[str, str]) -> pd.DataFrame:
-    """``inputs`` keys: mmd, scib, val_loss, throughput, stress, lr_sweep, jacobian, bench (paths or
-    None); ``scales`` gives the 'scale we ran at' text per key."""
+    """``inputs`` keys: mmd, scib, val_loss, throughput, stress, lr_sweep, jacobian, bench,
+    bench_reference (paths or None); ``scales`` gives the 'scale we ran at' text per key."""
     sections: list[tuple[str, Callable, str, str]] = [
         ("mmd", separation_rows, "1", "cell-type separation +25%"),
         ("scib", scib_rows, "1", "scIB NMI / ARI / silhouette / bio conservation"),
@@ -265,7 +270,8 @@ def build_scorecard(inputs: dict[str, str | os.PathLike | None], scales: dict[st
         ("stress", stress_rows, "3", "stress-test divergence"),
         ("lr_sweep", lr_sweep_rows, "3", "stability across learning rates"),
         ("jacobian", jacobian_rows, "3", "derivative bound / Jacobian structure"),
-        ("bench", kernel_rows, "4", "kernel 515 TFLOPS, beats FA2 and FlashSigmoid, padding"),
+        ("bench", partial(kernel_rows, reference_csv=inputs.get("bench_reference")), "4",
+         "kernel 515 TFLOPS, beats FA2 and FlashSigmoid, padding"),
     ]
     rows = []
     for key, fn, claim, part in sections:

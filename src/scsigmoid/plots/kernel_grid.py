@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FormatStrFormatter
 
+from scsigmoid.bench.reference import with_reference
 from scsigmoid.plots import style
 
 GRID_ROWS = [(64, 0), (128, 0), (64, 25), (128, 25)]  # (head_dim, padding_pct)
@@ -37,15 +38,9 @@ def require_columns(df: pd.DataFrame, columns, what: str) -> None:
 def with_flashsigmoid_reference(measured: pd.DataFrame, reference: pd.DataFrame | None) -> pd.DataFrame:
     """Add the external FlashSigmoid rows as impl 'flashsigmoid_ref' unless FlashSigmoid was
     measured here (any ok row)."""
-    measured_ok = ((measured["impl"] == "flashsigmoid") & (measured["status"] == "ok")).any()
-    if reference is None or measured_ok:
-        return measured
-    ref = reference[(reference["impl"] == "flashsigmoid") & (reference["status"] == "ok")].copy()
-    ref["impl"] = "flashsigmoid_ref"
-    for col in ("ms_p20", "ms_p80"):
-        if col not in ref.columns:
-            ref[col] = np.nan
-    return pd.concat([measured, ref[MEASURED_COLUMNS]], ignore_index=True)
+    if reference is not None:
+        reference = reference[reference["impl"] == "flashsigmoid"]
+    return with_reference(measured, reference)
 
 
 def metric_band(df: pd.DataFrame, metric: str):
