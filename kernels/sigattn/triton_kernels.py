@@ -155,20 +155,12 @@ def _tuning(kernel: str):
 
 
 @triton.jit
-def _fwd_tile(acc, q, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
-              stride_kt, stride_kd, stride_vt, stride_vd, stride_mt,
-              MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
-              UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
-    """acc + sigmoid(q·kᵀ·scale + bias + mod)·v over the key tile starting at n0."""
-    cols = n0 + offs_n
-    col_ok = cols < k_len
-    k_ptrs = k_ptr + cols[None, :] * stride_kt + offs_d[:, None] * stride_kd  # [HEAD_DIM, BLOCK_N]
-    v_ptrs = v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd  # [BLOCK_N, HEAD_DIM]
-    if MASKED:
-        k_t = tl.load(k_ptrs, mask=col_ok[None, :], other=0.0)
-    else:
-        k_t = tl.load(k_ptrs)
-    s = _dot(q, k_t, tl.zeros([q.shape[0], offs_n.shape[0]], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
+def _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, scale, bias, stride_mt,
+                        MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
+                        UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
+    """P = sigmoid(q·k_t·scale + bias + mod) of one [rows, keys] tile; a MASKED tile zeroes keys
+    past the sequence and, when causal, above the diagonal."""
+    s = _dot(q, k_t, tl.zeros([q.shape[0], k_t.shape[1]], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
     s = s * scale + bias
     if HAS_SCORE_MOD:
         if MASKED:
@@ -182,6 +174,26 @@ def _fwd_tile(acc, q, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, 
         if CAUSAL:
             keep = keep & (cols[None, :] <= offs_m[:, None])
         p = tl.where(keep, p, 0.0)
+    return p
+
+
+@triton.jit
+def _fwd_tile(acc, q, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+              stride_kt, stride_kd, stride_vt, stride_vd, stride_mt,
+              MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
+              UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
+    """acc + sigmoid(q·kᵀ·scale + bias + mod)·v over the key tile starting at n0."""
+    cols = n0 + offs_n
+    col_ok = cols < k_len
+    k_ptrs = k_ptr + cols[None, :] * stride_kt + offs_d[:, None] * stride_kd  # [HEAD_DIM, BLOCK_N]
+    v_ptrs = v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd  # [BLOCK_N, HEAD_DIM]
+    if MASKED:
+        k_t = tl.load(k_ptrs, mask=col_ok[None, :], other=0.0)
+    else:
+        k_t = tl.load(k_ptrs)
+    p = _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, scale, bias, stride_mt, MASKED, CAUSAL,
+                            HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
+    if MASKED:
         v = tl.load(v_ptrs, mask=col_ok[:, None], other=0.0)
     else:
         v = tl.load(v_ptrs)
@@ -273,21 +285,8 @@ def _dq_tile(dq, q, do, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len
     else:
         k = tl.load(k_ptrs)
         v_t = tl.load(v_ptrs)
-    s = _dot(q, tl.trans(k), tl.zeros([q.shape[0], offs_n.shape[0]], dtype=tl.float32), UPCAST_DOT,
-             DOT_PRECISION)
-    s = s * scale + bias
-    if HAS_SCORE_MOD:
-        if MASKED:
-            mod = tl.load(mod_ptr + cols * stride_mt, mask=col_ok, other=0.0)
-        else:
-            mod = tl.load(mod_ptr + cols * stride_mt)
-        s += mod.to(tl.float32)[None, :]
-    p = _sigmoid(s, SIGMOID)
-    if MASKED:
-        keep = col_ok[None, :]
-        if CAUSAL:
-            keep = keep & (cols[None, :] <= offs_m[:, None])
-        p = tl.where(keep, p, 0.0)
+    p = _tile_probabilities(q, tl.trans(k), mod_ptr, cols, col_ok, offs_m, scale, bias, stride_mt, MASKED,
+                            CAUSAL, HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
     dp = _dot(do, v_t, tl.zeros([q.shape[0], offs_n.shape[0]], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
     ds = p * (1.0 - p) * dp
     return _dot(ds.to(k.dtype), k, dq, UPCAST_DOT, DOT_PRECISION)
