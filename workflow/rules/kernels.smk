@@ -42,15 +42,14 @@ rule kernel_resources:
         f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}.csv",
     params:
         arch=KERNEL_RESOURCES["arch"],
-        head_dims=" ".join(map(str, KERNEL_RESOURCES["head_dims"])),
-        limit=f"--limit {KERNEL_RESOURCES['limit']}" if KERNEL_RESOURCES["limit"] else "",
+        head_dims=KERNEL_RESOURCES["head_dims"],
+        limit=KERNEL_RESOURCES["limit"],
     log:
         f"{R}/logs/kernel_resources_sm{KERNEL_RESOURCES['arch']}.log",
     conda:
         ENV
-    shell:
-        "env -u TRITON_INTERPRET python -m sigattn.resources --out {output} --arch {params.arch} "
-        "--head-dims {params.head_dims} {params.limit} > {log} 2>&1"
+    script:
+        "../scripts/kernel_resources.py"
 
 
 ALL_TARGETS.append(f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}.csv")
