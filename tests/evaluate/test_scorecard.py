@@ -58,6 +58,14 @@ def test_stress_prefers_trainer_divergence_column(tmp_path):
     assert row["verdict"] == "reproduced" and "softmax: diverged" in row["ours"]
 
 
+def test_stress_row_reports_the_largest_gradient_norm_per_arm(tmp_path):
+    stress = _write(pd.DataFrame({"step": [1, 2, 1, 2], "attention": ["softmax"] * 2 + ["sigmoid"] * 2,
+                                  "loss": [5.0, 4.0, 5.0, 4.0], "grad_norm": [3.0, 4.1e5, 2.0, 1.5]}),
+                    tmp_path / "stress.csv")
+    row = build_scorecard({"stress": stress}, {}).set_index("part").loc["stress test without clipping"]
+    assert "largest gradient norm sigmoid 2, softmax 4.1e+05" in row["ours"]
+
+
 def test_flashsigmoid_claim_uses_the_external_reference(tmp_path):
     point = {"pass": "fwd", "head_dim": 128, "padding_pct": 0, "seq_len": 4096, "status": "ok"}
     bench = _write(pd.DataFrame([{**point, "impl": "ours_dense", "tflops": 450.0},

@@ -156,6 +156,9 @@ def stress_rows(stress_csv, scale: str) -> list[dict]:
             status[att] = _diverged(part["loss"], part[grad_col] if grad_col else None)
     steps = int(df["step"].max())
     ours = ", ".join(f"{a}: {'diverged' if d else 'stable'}" for a, d in sorted(status.items()))
+    if grad_col:  # the largest gradient norm per arm: instability short of divergence
+        peaks = df.groupby("attention")[grad_col].max()
+        ours += "; largest gradient norm " + ", ".join(f"{a} {peaks[a]:.3g}" for a in sorted(peaks.index))
     if "sigmoid" not in status:
         verdict = "untestable here: no sigmoid run in stress CSV"
     elif status.get("softmax") is True and status["sigmoid"] is False:
