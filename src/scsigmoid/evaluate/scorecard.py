@@ -156,6 +156,7 @@ def stress_rows(stress_csv, scale: str) -> list[dict]:
             status[att] = _diverged(part["loss"], part[grad_col] if grad_col else None)
     steps = int(df["step"].max())
     ours = ", ".join(f"{a}: {'diverged' if d else 'stable'}" for a, d in sorted(status.items()))
+    ours += f" over {steps} steps"
     if grad_col:  # the largest gradient norm per arm: instability short of divergence
         peaks = df.groupby("attention")[grad_col].max()
         ours += "; largest gradient norm " + ", ".join(f"{a} {peaks[a]:.3g}" for a in sorted(peaks.index))
@@ -169,7 +170,7 @@ def stress_rows(stress_csv, scale: str) -> list[dict]:
     else:
         verdict = NOT_REPRODUCED
     return [_row("3", "stress test without clipping", "softmax diverges (55.6K steps), sigmoid stable 80K",
-                 f"{ours} over {steps} steps", scale, verdict, str(stress_csv))]
+                 ours, scale, verdict, str(stress_csv))]
 
 
 def lr_sweep_rows(sweep_csv, scale: str) -> list[dict]:
