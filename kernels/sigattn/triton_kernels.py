@@ -33,16 +33,25 @@ from .backend import INTERPRETER
 
 @triton.jit
 def _sigmoid(x, SIGMOID: tl.constexpr):
-    """sigmoid(x) in fp32, three ways (see SIGMOID_MODES):
+    """sigmoid(x) in fp32, four ways (see SIGMOID_MODES):
     "exact": 1 / (1 + exp(-x)) with IEEE division (tl.sigmoid);
     "fast":  ex2.approx and an approximate reciprocal-division (a few ulp, accurate at every
              magnitude, so also for the small probabilities sigmoid(-log n) ~ 1/n of long rows);
+    "fma":   ex2.approx on the special-function unit, the reciprocal on the FMA pipe (bit-trick
+             seed + two Newton steps, relative error < 1e-5 for every x): one special-function op
+             per score instead of two, for 16-bit inputs (fp32 inputs use "fast"). Opt-in until
+             measured;
     "tanh":  0.5 + 0.5·tanh.approx(x/2), one special-function op (GPU only): absolute error about
              2^-12, so a large *relative* error where p is small. Opt-in, for measurement."""
     if SIGMOID == "tanh":
         t = tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [x * 0.5],
                                       dtype=tl.float32, is_pure=True, pack=1)
         return 0.5 + 0.5 * t
+    elif SIGMOID == "fma":
+        d = 1.0 + tl.exp2(tl.maximum(x, -80.0) * -1.4426950408889634)  # in [1, e^80]: finite
+        r = (0x7EF311C3 - d.to(tl.int32, bitcast=True)).to(tl.float32, bitcast=True)  # 1/d to ~5%
+        r = r * (2.0 - d * r)
+        return r * (2.0 - d * r)
     elif SIGMOID == "fast":
         return tl.fdiv(1.0, 1.0 + tl.exp2(x * -1.4426950408889634), ieee_rounding=False)
     else:
@@ -495,17 +504,23 @@ def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool) -> d
     )
 
 
-#: How the kernels evaluate the sigmoid (see `_sigmoid`): "fast" by default; SIGATTN_SIGMOID=exact
-#: or =tanh (GPU only) to compare. Read once, at import.
-SIGMOID_MODES = ("exact", "fast", "tanh")
+#: How the kernels evaluate the sigmoid (see `_sigmoid`): "fast" by default; SIGATTN_SIGMOID=exact,
+#: =fma (16-bit inputs) or =tanh (GPU only) to compare. Read once, at import; the benchmark names
+#: our implementations after a non-default mode (ours_dense_fma, ...).
+SIGMOID_MODES = ("exact", "fast", "fma", "tanh")
 SIGMOID = os.environ.get("SIGATTN_SIGMOID", "fast")
 if SIGMOID not in SIGMOID_MODES:
     raise ValueError(f"SIGATTN_SIGMOID={SIGMOID!r}: expected one of {', '.join(SIGMOID_MODES)}.")
 
 
 def sigmoid_mode(q: torch.Tensor) -> str:
-    """The sigmoid used for q's launch: tanh.approx exists only on the GPU (not the interpreter)."""
-    return "fast" if SIGMOID == "tanh" and (INTERPRETER or not q.is_cuda) else SIGMOID
+    """The sigmoid used for q's launch: tanh.approx exists only on the GPU (not the interpreter);
+    the FMA-pipe reciprocal's ~1e-5 error is meant for 16-bit inputs only."""
+    if SIGMOID == "tanh" and (INTERPRETER or not q.is_cuda):
+        return "fast"
+    if SIGMOID == "fma" and q.dtype == torch.float32:
+        return "fast"
+    return SIGMOID
 
 
 def _bucket(n: int) -> int:

@@ -65,3 +65,13 @@ def test_pack_unpack_round_trip_and_padding_zeroed():
 def test_make_inputs_rejects_bad_lengths():
     with pytest.raises(ValueError, match="lengths"):
         make_inputs(2, 8, 1, 4, [9, 8], 25, device="cpu", dtype=torch.float32, seed=0)
+
+
+def test_ours_is_named_after_a_non_default_sigmoid(monkeypatch):
+    from scsigmoid.bench.adapters import default_adapters
+
+    monkeypatch.delenv("SIGATTN_SIGMOID", raising=False)
+    assert [a.name for a in default_adapters(["ours_dense", "ours_varlen"])] == ["ours_dense", "ours_varlen"]
+    monkeypatch.setenv("SIGATTN_SIGMOID", "fma")
+    names = [a.name for a in default_adapters(["ours_dense", "ours_dense_causal", "tritonsigmoid_dense"])]
+    assert names == ["ours_dense_fma", "ours_dense_causal_fma", "tritonsigmoid_dense"]

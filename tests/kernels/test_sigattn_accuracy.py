@@ -48,3 +48,32 @@ def test_varlen_causal_score_mod(dtype, device):
 def test_head_dim_256_tiny(device):
     q, k, v = qkv(1, 17, 17, 1, 1, 256, device=device, seed=7)
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.float32)
+
+
+@pytest.mark.parametrize("mode", ["exact", "fma"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_other_sigmoid_modes(monkeypatch, mode, dtype, device):
+    """The opt-in sigmoid evaluations meet the same bound as the default, with the default bias
+    (small probabilities ~1/n), large scores on both sides, padding and causal masking."""
+    from sigattn import triton_kernels
+
+    monkeypatch.setattr(triton_kernels, "SIGMOID", mode)
+    q, k, v = qkv(2, 48, 48, 2, 1, 32, device=device, seed=11, scale=3.0)
+    check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=dtype,
+                   seq_lens_q=torch.tensor([48, 20], dtype=torch.int32, device=device), causal=True)
+
+
+def test_fma_sigmoid_matches_at_extreme_scores(monkeypatch, device):
+    """The FMA-pipe reciprocal over the whole score range, including where exp overflows."""
+    from sigattn import triton_kernels
+
+    monkeypatch.setattr(triton_kernels, "SIGMOID", "fma")
+    q = torch.zeros(1, 16, 1, 16, device=device, dtype=torch.float16)
+    q[0, :, 0, 0] = torch.linspace(-60, 60, 16)  # scores q·k·scale from -240 to +240 with k below
+    k = torch.zeros(1, 16, 1, 16, device=device, dtype=torch.float16)
+    k[0, :, 0, 0] = torch.linspace(-1, 1, 16) * 16
+    v = torch.eye(16, device=device, dtype=torch.float16)[None, :, None, :]  # o[i, j] = p[i, j]
+    o = sigattn.sigmoid_attention(q, k, v, bias=0.0, scale=0.25)
+    truth = torch.sigmoid(q[0, :, 0, :1].double() @ k[0, :, 0, :1].double().T * 0.25)
+    assert torch.isfinite(o).all()
+    torch.testing.assert_close(o[0, :, 0, :].double(), truth, rtol=2e-3, atol=1e-7)

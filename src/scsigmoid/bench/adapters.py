@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -178,7 +179,17 @@ class Adapter:
 # ----------------------------------------------------------------------------- ours (sigattn)
 
 
+def sigmoid_suffix() -> str:
+    """'' for the kernel's default sigmoid, else '_<mode>' (SIGATTN_SIGMOID=exact|fma|tanh), so
+    rows timed with another sigmoid never pass for the default kernel's."""
+    mode = os.environ.get("SIGATTN_SIGMOID", "fast")
+    return "" if mode == "fast" else f"_{mode}"
+
+
 class _Ours(Adapter):
+    def __init__(self):
+        self.name = type(self).name + sigmoid_suffix()
+
     def available(self):
         ok, reason = _cuda_reason()
         if not ok:
