@@ -31,9 +31,15 @@ def device_slug(name: str | None = None) -> str:
     return slug or "unknown"
 
 
+#: Output folders of the DAG: Snakemake deletes and rewrites committed outputs there while it
+#: runs, so changes under them do not make the code that produced a result 'dirty'.
+OUTPUT_DIRS = ("results", "figures")
+
+
 def git_commit(repo: str | os.PathLike | None = None) -> str:
-    """Commit of the working tree ('+dirty' when it has uncommitted changes); env override
-    ``SUITE_COMMIT`` for machines that receive a copy of the tree without its .git."""
+    """Commit of the working tree ('+dirty' when tracked files outside OUTPUT_DIRS have
+    uncommitted changes); env override ``SUITE_COMMIT`` for machines that receive a copy of the
+    tree without its .git."""
     if os.environ.get("SUITE_COMMIT"):
         return os.environ["SUITE_COMMIT"]
     repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
@@ -43,7 +49,8 @@ def git_commit(repo: str | os.PathLike | None = None) -> str:
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
+             *(f":(exclude){d}" for d in OUTPUT_DIRS)],
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
         return sha + ("+dirty" if dirty else "")
