@@ -37,6 +37,7 @@ from scsigmoid.model.attention import ATTENTIONS, attention_backend
 from scsigmoid.model.encoder import Encoder, ModelConfig, embed, pad_batch
 from scsigmoid.model.probe import attention_scores
 from scsigmoid.provenance import device_slug, provenance
+from scsigmoid.train.sweep import summarise_lr_sweep
 from scsigmoid.train.trainer import (
     TrainConfig,
     load_checkpoint,
@@ -44,7 +45,6 @@ from scsigmoid.train.trainer import (
     resolve_device,
     train,
 )
-from scsigmoid.train.sweep import summarise_lr_sweep
 from scsigmoid.train.validation import validation_loss
 
 PAPER_SIZES = ("160M", "400M", "600M", "1.4B")
@@ -337,8 +337,8 @@ def run_lr_sweep_summary(args) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m scsigmoid.train.experiments", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=["run", "main", "throughput", "stress", "lr_sweep",
-                                                  "lr_sweep_summary"],
+    p.add_argument("experiment",
+                   choices=["run", "main", "throughput", "stress", "lr_sweep", "lr_sweep_summary"],
                    help="run: train one run (--size, --contexts CONTEXT, --attention); the "
                         "workflow launches it under torchrun when its job has several GPUs")
     p.add_argument("--out", required=True, help="results root R (outputs go under R/train, ...)")
