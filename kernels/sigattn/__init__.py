@@ -6,9 +6,13 @@ Modules, side by side like a tutorial:
 - ``reference``: the same maths in plain PyTorch (ground truth, CPU fallback);
 - ``backend``: which of the two runs for a tensor (:func:`backend_for`);
 - ``checks``: argument checking; ``debug``: NaN-poisoned outputs for tests;
-- ``selfcheck``: compile/autotune + correctness report for configured shapes.
+- ``selfcheck``: compile/autotune + correctness report for configured shapes;
+- ``resources``: every autotune config compiled for sm_90 on any machine (registers, spills, SASS).
 
-Set ``TRITON_INTERPRET=1`` before importing to run the kernels on CPU tensors (slow; tests only).
+Environment, read at import: ``TRITON_INTERPRET=1`` runs the kernels on CPU tensors (slow; tests
+only); ``SIGATTN_SIGMOID=fast|exact|fma|tanh`` picks the sigmoid evaluation (default ``fast``, see
+``triton_kernels._sigmoid``); ``SIGATTN_AUTOTUNE=0`` one config per kernel; ``SIGATTN_CHECK_VALUES=0``
+skips the host-side length checks (benchmarks, training).
 """
 
 from . import reference
