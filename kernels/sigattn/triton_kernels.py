@@ -164,6 +164,21 @@ def _tuning(kernel: str):
 
 
 @triton.jit
+def _key_tiles(m0, q_len, k_len, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Key range of the query rows [m0, m0 + BLOCK_M): tiles [0, n_full) are full (inside the keys
+    and, when causal, left of every row's diagonal: no masks); [n_full, hi) need masks. hi = 0 for
+    an all-padding row block; when causal, no tile past the block's last row."""
+    hi = k_len
+    if CAUSAL:
+        hi = tl.minimum(hi, m0 + BLOCK_M)
+    hi = tl.where(m0 < q_len, hi, 0)
+    n_full = (k_len // BLOCK_N) * BLOCK_N
+    if CAUSAL:
+        n_full = tl.minimum(n_full, (m0 // BLOCK_N) * BLOCK_N)
+    return tl.minimum(n_full, hi), hi
+
+
+@triton.jit
 def _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, scale, bias, stride_mt,
                         MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
                         UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
@@ -242,16 +257,7 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
                 mask=row_ok[:, None], other=0.0)
     bias = _bias(k_len, bias_value, DEFAULT_BIAS)
 
-    # Key tiles that can contribute: none for an all-padding row block, none past the diagonal.
-    hi = k_len
-    if CAUSAL:
-        hi = tl.minimum(hi, m0 + BLOCK_M)
-    hi = tl.where(m0 < q_len, hi, 0)
-    # Full tiles: inside the keys and, when causal, left of every row's diagonal.
-    n_full = (k_len // BLOCK_N) * BLOCK_N
-    if CAUSAL:
-        n_full = tl.minimum(n_full, (m0 // BLOCK_N) * BLOCK_N)
-    n_full = tl.minimum(n_full, hi)
+    n_full, hi = _key_tiles(m0, q_len, k_len, CAUSAL, BLOCK_M, BLOCK_N)
 
     acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     for n0 in range(0, n_full, BLOCK_N):
@@ -339,14 +345,7 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
                  mask=row_ok[:, None], other=0.0)  # zero rows -> dP = dS = 0 on padding rows
     bias = _bias(k_len, bias_value, DEFAULT_BIAS)
 
-    hi = k_len
-    if CAUSAL:
-        hi = tl.minimum(hi, m0 + BLOCK_M)
-    hi = tl.where(m0 < q_len, hi, 0)
-    n_full = (k_len // BLOCK_N) * BLOCK_N
-    if CAUSAL:
-        n_full = tl.minimum(n_full, (m0 // BLOCK_N) * BLOCK_N)
-    n_full = tl.minimum(n_full, hi)
+    n_full, hi = _key_tiles(m0, q_len, k_len, CAUSAL, BLOCK_M, BLOCK_N)
 
     dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     for n0 in range(0, n_full, BLOCK_N):
