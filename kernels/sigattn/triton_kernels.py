@@ -108,7 +108,7 @@ TUNE_KEY = ["HEAD_DIM", "CAUSAL", "seqlen_bucket"]  # Triton adds the tensors' d
 #: BLOCK_N is the key tile a program owns and BLOCK_M the query tile it loops over. Registers,
 #: spills and shared memory of every entry, compiled for sm_90 on a CPU: `python -m
 #: sigattn.resources` (results/kernels/resources_sm90.csv). v1 (6bedcdcd485a) kept only spill-free
-#: entries and its hd128 backward measured 6-14% slower than v0's spilling lists, so the v0
+#: entries and its hd128 backward measured 6-18% slower than v0's spilling lists, so the v0
 #: backward entries are back beside them (marked v0) and the autotuner chooses (not yet measured).
 TUNE_TABLE = {
     "fwd": {64: [(128, 64, 8, 3), (128, 128, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (64, 32, 4, 2)],
