@@ -269,7 +269,8 @@ rule make_table_architecture:
 
 rule make_table_hyperparameters:
     input:
-        sources=["src/scsigmoid/train/tables.py", "src/scsigmoid/train/trainer.py"],
+        sources=["src/scsigmoid/train/tables.py", "src/scsigmoid/train/trainer.py",
+                 "src/scsigmoid/train/sweep.py"],
     output:
         csv=table("hyperparameters")[0],
         md=table("hyperparameters")[1],

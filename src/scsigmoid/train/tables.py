@@ -9,6 +9,7 @@ import pandas as pd
 
 from scsigmoid.io import write_csv, write_text
 from scsigmoid.model.encoder import size_table
+from scsigmoid.train.sweep import FINAL_FRACTION, STABLE_TOLERANCE_NATS
 from scsigmoid.train.trainer import TrainConfig
 
 
@@ -69,7 +70,8 @@ def hyperparameter_table(train_cfg: dict) -> pd.DataFrame:
                                                 f"{sweep.get('context', 2048)} / {sweep.get('steps', 300)}"),
         ("lr sweep", "learning rates", ", ".join(f"{x:g}" for x in
                                                  sweep.get("lrs", [3e-4, 1e-3, 3e-3, 1e-2, 3e-2]))),
-        ("lr sweep", "stable", "finite loss and final loss <= best loss + 1 nat; no clipping"),
+        ("lr sweep", "stable", f"not diverged and mean loss of the last {FINAL_FRACTION:.0%} of steps <= "
+                               f"the lowest-LR run's + {STABLE_TOLERANCE_NATS:g} nat (same batches); no clipping"),
     ]
     return pd.DataFrame(rows, columns=["experiment", "setting", "value"])
 
