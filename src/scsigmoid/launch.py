@@ -155,13 +155,37 @@ def launch_command_for_rule(
     )
 
 
-def run_for_rule(program: Sequence[str], resources: Mapping, log_path: str | None = None) -> None:
-    """Run ``program`` as ``launch_command_for_rule`` says; output appended to ``log_path``."""
+def thread_environment(threads: int, processes_per_node: int = 1,
+                       environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environ`` with OMP/MKL thread counts set to the rule's ``threads`` split over the
+    processes of one node (at least 1 each).
+
+    PyTorch's CPU matmuls and reductions split work by thread count, so fp32 results differ in
+    the last bits between thread counts; pinning it to the rule's ``threads`` makes a run
+    reproduce locally and under Slurm, whatever the machine's core count."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}.")
+    per_process = str(max(1, threads // max(1, processes_per_node)))
+    env = dict(os.environ if environ is None else environ)
+    env.update(OMP_NUM_THREADS=per_process, MKL_NUM_THREADS=per_process)
+    return env
+
+
+def run_for_rule(program: Sequence[str], resources: Mapping, log_path: str | None = None,
+                 threads: int | None = None) -> None:
+    """Run ``program`` as ``launch_command_for_rule`` says; output appended to ``log_path``.
+
+    ``threads`` (the rule's ``threads``) pins the CPU threads of each launched process, see
+    :func:`thread_environment`; None leaves the environment as it is."""
     argv = launch_command_for_rule(program, resources)
+    env = None
+    if threads is not None:
+        nodes = int(resources.get("nodes", 1) or 1)
+        env = thread_environment(threads, max(1, gpus_per_node_from_resources(resources, nodes)))
     if log_path is None:
-        subprocess.run(argv, check=True)
+        subprocess.run(argv, check=True, env=env)
         return
     with open(log_path, "a") as log:
         log.write("launch: " + " ".join(argv) + "\n")
         log.flush()
-        subprocess.run(argv, check=True, stdout=log, stderr=subprocess.STDOUT)
+        subprocess.run(argv, check=True, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -6,6 +6,8 @@ from scsigmoid.launch import (
     build_launch_command,
     gpus_per_node_from_resources,
     launch_command_for_rule,
+    run_for_rule,
+    thread_environment,
 )
 
 PROGRAM = ["-m", "scsigmoid.train.run", "--steps", "10"]
@@ -94,3 +96,26 @@ def test_several_nodes_outside_slurm_name_the_fix():
 def test_empty_program_is_refused():
     with pytest.raises(ValueError, match="program is empty"):
         build_launch_command([], gpus_per_node=1)
+
+
+def test_thread_environment_splits_the_rules_threads_over_processes():
+    env = thread_environment(8, processes_per_node=4, environ={"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    assert thread_environment(2, processes_per_node=8, environ={})["OMP_NUM_THREADS"] == "1"
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        thread_environment(0)
+
+
+def test_run_for_rule_pins_the_child_thread_count(tmp_path, monkeypatch):
+    """The launched process sees the rule's thread count, not the machine's (fp32 results
+    depend on it: local and Slurm runs must agree)."""
+    import sys
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    log = tmp_path / "log.txt"
+    probe = ["-c", "import os; print('threads', os.environ['OMP_NUM_THREADS'])"]
+    run_for_rule(probe, {"gpu": 0}, str(log), threads=3)
+    assert f"launch: {sys.executable} -c" in log.read_text()
+    assert "threads 3" in log.read_text()
+    run_for_rule(probe, {"gpu": 0}, str(log), threads=None)
+    assert "threads 7" in log.read_text()

@@ -21,4 +21,4 @@ program = [
     "--checkpoint-every", str(p.checkpoint_every), "--layout", p.layout,
 ]
 Path(sm.log[0]).write_text("")
-run_for_rule(program, sm.resources, sm.log[0])
+run_for_rule(program, sm.resources, sm.log[0], threads=sm.threads)
