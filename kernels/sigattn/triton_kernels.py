@@ -507,7 +507,8 @@ def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool) -> d
 #: =fma (16-bit inputs) or =tanh (GPU only) to compare. Read once, at import; the benchmark names
 #: our implementations after a non-default mode (ours_dense_fma, ...).
 SIGMOID_MODES = ("exact", "fast", "fma", "tanh")
-SIGMOID = os.environ.get("SIGATTN_SIGMOID", "fast")
+DEFAULT_SIGMOID = "fast"
+SIGMOID = os.environ.get("SIGATTN_SIGMOID", DEFAULT_SIGMOID)
 if SIGMOID not in SIGMOID_MODES:
     raise ValueError(f"SIGATTN_SIGMOID={SIGMOID!r}: expected one of {', '.join(SIGMOID_MODES)}.")
 

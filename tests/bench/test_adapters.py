@@ -68,10 +68,12 @@ def test_make_inputs_rejects_bad_lengths():
 
 
 def test_ours_is_named_after_a_non_default_sigmoid(monkeypatch):
+    from sigattn import triton_kernels
+
     from scsigmoid.bench.adapters import default_adapters
 
-    monkeypatch.delenv("SIGATTN_SIGMOID", raising=False)
+    monkeypatch.setattr(triton_kernels, "SIGMOID", "fast")
     assert [a.name for a in default_adapters(["ours_dense", "ours_varlen"])] == ["ours_dense", "ours_varlen"]
-    monkeypatch.setenv("SIGATTN_SIGMOID", "fma")
+    monkeypatch.setattr(triton_kernels, "SIGMOID", "fma")
     names = [a.name for a in default_adapters(["ours_dense", "ours_dense_causal", "tritonsigmoid_dense"])]
     assert names == ["ours_dense_fma", "ours_dense_causal_fma", "tritonsigmoid_dense"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -180,10 +179,12 @@ class Adapter:
 
 
 def sigmoid_suffix() -> str:
-    """'' for the kernel's default sigmoid, else '_<mode>' (SIGATTN_SIGMOID=exact|fma|tanh), so
-    rows timed with another sigmoid never pass for the default kernel's."""
-    mode = os.environ.get("SIGATTN_SIGMOID", "fast")
-    return "" if mode == "fast" else f"_{mode}"
+    """'' for the kernel's default sigmoid, else '_<mode>' (the mode sigattn read from
+    SIGATTN_SIGMOID at import), so rows timed with another sigmoid never pass for the default's."""
+    from sigattn import triton_kernels
+
+    mode = triton_kernels.SIGMOID
+    return "" if mode == triton_kernels.DEFAULT_SIGMOID else f"_{mode}"
 
 
 class _Ours(Adapter):
