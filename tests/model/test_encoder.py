@@ -114,7 +114,7 @@ def test_packed_layout_matches_padded(kind):
     padded, m_pad = model(tokens, lens, want_max_logit=True)
     keep = torch.arange(tokens.shape[1])[None] < lens[:, None]
     layout = Packed.from_lengths(lens)
-    assert layout.positions(16).tolist() == [0, 1, 2, 3, 4, *range(9), 0, 1]
+    assert layout.positions.tolist() == [0, 1, 2, 3, 4, *range(9), 0, 1]
     packed, m_pack = model(tokens[keep], layout, want_max_logit=True)
     torch.testing.assert_close(packed, padded[keep], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(m_pack, m_pad)  # all rows sampled at this size: exact maxima

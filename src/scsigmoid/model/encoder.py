@@ -6,8 +6,12 @@ Choices (the paper does not state them):
 - masked-gene head = dense + GELU + LN, then a decoder TIED to the token embedding (BERT's head),
   evaluated only at the masked positions, so the vocabulary-sized logits never cover every token;
 - head dim 64 at every size but `tiny` (2 heads of 32); no dropout (single-epoch pretraining);
-- ``attention`` ('softmax' | 'sigmoid') is the only difference between the two arms, and it is
-  dispatched in :mod:`scsigmoid.model.attention`.
+- ``attention`` ('softmax' | 'sigmoid', and for sigmoid the kernel: our ``sigattn`` or the authors'
+  ``tritonsigmoid``) is the only difference between the arms; it is dispatched in
+  :mod:`scsigmoid.model.attention`;
+- initialisation: every parameter is drawn from its own generator seeded by (seed, parameter name),
+  so it depends neither on ``max_len`` (the first rows of a longer position table are the rows of a
+  shorter one) nor on the attention choice: two runs differ only by what they are meant to.
 - cell embeddings (:func:`embed`): ``mean`` = mean of the final-layer (post final-LN) outputs of the
   valid gene tokens, CLS EXCLUDED; ``cls`` = the CLS token's output.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,12 +30,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from scsigmoid.model.attention import (
+    Packed,
+    Padded,
     attend,
     attend_packed,
     check_attention,
     max_logit_proxy,
     max_logit_proxy_packed,
-    segment_ids,
 )
 
 # name -> (layers, d_model, heads); head dim 64 (tiny: 32).
@@ -54,9 +60,10 @@ class ModelConfig:
     ffn_mult: int = 4
     attention: str = "sigmoid"
     init_std: float = 0.02
+    sigmoid_kernel: str = "sigattn"  # sigattn (ours) | tritonsigmoid (the authors', padded only)
 
     def __post_init__(self):
-        check_attention(self.attention)
+        check_attention(self.attention, self.sigmoid_kernel)
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"ModelConfig: d_model={self.d_model} is not divisible by n_heads={self.n_heads}."
@@ -78,26 +85,6 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True)
-class Packed:
-    """Packed (varlen) layout: cells back to back in ``[T]``, cell ``i`` at
-    ``cu_seqlens[i]:cu_seqlens[i+1]`` (int32), ``max_len`` the longest cell."""
-
-    cu_seqlens: torch.Tensor
-    max_len: int
-
-    @classmethod
-    def from_lengths(cls, seq_lens: torch.Tensor) -> Packed:
-        cu = torch.zeros(len(seq_lens) + 1, dtype=torch.int32, device=seq_lens.device)
-        cu[1:] = torch.cumsum(seq_lens, 0)
-        return cls(cu, int(seq_lens.max()))
-
-    def positions(self, total: int) -> torch.Tensor:
-        """Rank of every packed token inside its cell (0 = CLS)."""
-        seg = segment_ids(self.cu_seqlens, total)
-        return torch.arange(total, device=self.cu_seqlens.device) - self.cu_seqlens[seg].long()
-
-
 class SelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -112,12 +99,13 @@ class SelfAttention(nn.Module):
 
     def forward(self, x, layout, want_max_logit: bool = False):
         q, k, v = self.qkv_heads(x)
+        cfg = self.cfg
         if isinstance(layout, Packed):
-            out = attend_packed(q, k, v, layout.cu_seqlens, layout.max_len, self.cfg.attention)
+            out = attend_packed(q, k, v, layout, cfg.attention, cfg.sigmoid_kernel)
             max_logit = max_logit_proxy_packed(q, k, layout.cu_seqlens) if want_max_logit else None
         else:
-            out = attend(q, k, v, layout, self.cfg.attention)
-            max_logit = max_logit_proxy(q, k, layout) if want_max_logit else None
+            out = attend(q, k, v, layout, cfg.attention, cfg.sigmoid_kernel)
+            max_logit = max_logit_proxy(q, k, layout.seq_lens) if want_max_logit else None
         return self.proj(out.flatten(-2)), max_logit
 
 
@@ -143,7 +131,7 @@ class Block(nn.Module):
 class Encoder(nn.Module):
     """Token ids ``[B, L]`` (CLS first, trailing PAD) + ``seq_lens [B]`` -> hidden ``[B, L, d]``."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, seed: int = 0):
         super().__init__()
         self.cfg = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
@@ -155,25 +143,47 @@ class Encoder(nn.Module):
             nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(), nn.LayerNorm(cfg.d_model)
         )
         self.head_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
-        self.apply(self._init)
-        # GPT-2 style: scale the residual projections by depth
-        for name, p in self.named_parameters():
-            if name.endswith("attn.proj.weight") or name.endswith("ffn.2.weight"):
-                nn.init.normal_(p, 0.0, cfg.init_std / math.sqrt(2 * cfg.n_layers))
+        self.init_parameters(seed)
 
-    def _init(self, module):
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, 0.0, self.cfg.init_std)
-            if module.bias is not None:
+    @torch.no_grad()
+    def init_parameters(self, seed: int) -> None:
+        """Matrices and embeddings ~ N(0, init_std) (GPT-2 style: residual projections scaled by
+        1/sqrt(2·layers)), biases 0, LayerNorms 1/0; each drawn from a generator seeded by
+        (seed, parameter name) on the parameter's device."""
+        cfg = self.cfg
+        nn.init.zeros_(self.head_bias)
+        for mod_name, module in self.named_modules():
+            if isinstance(module, nn.LayerNorm):
+                module.reset_parameters()  # weight 1, bias 0
+                continue
+            if not isinstance(module, (nn.Linear, nn.Embedding)) or module.weight.is_meta:
+                continue
+            if getattr(module, "bias", None) is not None:
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, 0.0, self.cfg.init_std)
+            std = cfg.init_std
+            if mod_name.endswith("attn.proj") or mod_name.endswith("ffn.2"):
+                std = cfg.init_std / math.sqrt(2 * cfg.n_layers)
+            w = module.weight
+            gen = torch.Generator(device=w.device)
+            gen.manual_seed(zlib.crc32(f"{seed}:{mod_name}.weight".encode()))
+            w.copy_(torch.randn(w.shape, generator=gen, device=w.device, dtype=w.dtype) * std)
+
+    def set_attention(self, attention: str, sigmoid_kernel: str = "sigattn") -> Encoder:
+        """Switch the attention of every layer (same weights): the throughput protocol times the
+        arms on one model. Returns self."""
+        cfg = dataclasses.replace(self.cfg, attention=attention, sigmoid_kernel=sigmoid_kernel)
+        self.cfg = cfg
+        for block in self.blocks:
+            block.attn.cfg = cfg
+        return self
 
     def forward(self, tokens, layout, want_max_logit: bool = False):
         """Padded: ``tokens [B, L]`` + ``layout`` = seq_lens ``[B]`` -> hidden ``[B, L, d]``;
         packed: ``tokens [T]`` + ``layout`` = :class:`Packed` -> hidden ``[T, d]``.
         Also returns the per-layer max logits ``[n_layers]`` (or None)."""
         packed = isinstance(layout, Packed)
+        if not packed and not isinstance(layout, Padded):
+            layout = Padded.from_lengths(layout, tokens.shape[1])  # once per batch, not per layer
         length = layout.max_len if packed else tokens.shape[1]
         if length > self.cfg.max_len:
             raise ValueError(
@@ -181,7 +191,7 @@ class Encoder(nn.Module):
                 "truncate to the context or build the model with a larger max_len."
             )
         if packed:
-            x = self.tok_emb(tokens) + self.pos_emb(layout.positions(tokens.shape[0]))
+            x = self.tok_emb(tokens) + self.pos_emb(layout.positions)
         else:
             x = self.tok_emb(tokens) + self.pos_emb(torch.arange(length, device=tokens.device))[None]
         logits_max = []

@@ -16,6 +16,12 @@ One call of :func:`train` trains (or resumes) a run and writes
 A non-finite loss or gradient norm ends the run cleanly (no optimizer step) and is recorded as
 ``diverged: true, diverged_step``: divergence is a result, not an error.
 
+Early stopping (``val_every`` > 0): every ``val_every`` steps the masked-LM loss on the corpus'
+``val`` split (its first ``val_cells`` cells, masks fixed by seed 0) is measured and appended to
+``{out_dir}/val_curve.csv``; after ``patience`` checks without an improvement of ``min_delta`` the
+run stops, and the checkpoint holds the weights of the best check (``best_step``). The summary says
+why the run stopped: ``stop_reason`` = patience | max_steps | time_box | diverged.
+
 Under torchrun (``WORLD_SIZE`` > 1) the same function runs DDP: every rank takes rows
 ``rank::world`` of each global batch; the loss is normalised by the GLOBAL number of masked tokens,
 so the gradients equal the single-process ones. Rank 0 writes the outputs.
@@ -38,8 +44,8 @@ import torch.nn.functional as F
 
 from scsigmoid.data.corpus import TokenCorpus
 from scsigmoid.io import atomic_path, write_csv, write_json
-from scsigmoid.model.attention import attention_backend
-from scsigmoid.model.encoder import Encoder, ModelConfig, Packed
+from scsigmoid.model.attention import Packed, Padded, attention_backend
+from scsigmoid.model.encoder import Encoder, ModelConfig
 from scsigmoid.provenance import provenance
 from scsigmoid.train.batching import IGNORE, batch_plan, make_batch
 
@@ -66,7 +72,11 @@ class TrainConfig:
     mask_prob: float = 0.15
     seed: int = 0
     checkpoint_every: int = 0  # 0: only at the end
-    max_time_s: float | None = None  # stop early after this much training wall time
+    max_time_s: float | None = None  # stop early after this much training wall time (time box)
+    val_every: int = 0  # early stopping: steps between checks on the val split (0: off)
+    patience: int = 0  # checks without improvement before stopping (0: never stop early)
+    min_delta: float = 0.0  # an improvement must lower the val loss by more than this
+    val_cells: int | None = 1000  # cells of the val split used by the checks (None: all)
     device: str = "auto"  # 'auto' = cuda when available
     resume: bool = True
     save_checkpoints: bool = True  # False: logs only (stress test, LR sweep)
@@ -91,7 +101,7 @@ class TrainConfig:
     def curve_fields(self) -> dict:
         """The settings that determine the training curve (a resumed run must match them)."""
         skip = {"max_time_s", "device", "resume", "out_dir", "checkpoint_dir", "checkpoint_every",
-                "save_checkpoints"}
+                "save_checkpoints", "patience", "min_delta"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 
@@ -123,17 +133,20 @@ def _dist_setup(device: torch.device) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def build_model(cfg: TrainConfig, vocab_size: int) -> Encoder:
+def build_model(cfg: TrainConfig, vocab_size: int, device=None) -> Encoder:
+    """The run's model; its initial weights depend on the seed only (not on the context or the
+    attention: see :class:`Encoder`)."""
     mcfg = ModelConfig.of_size(
         cfg.size, vocab_size=vocab_size, max_len=cfg.context, attention=cfg.attention,
         **cfg.model_overrides,
     )
-    torch.manual_seed(cfg.seed)  # identical initial weights in both arms
-    return Encoder(mcfg)
+    with torch.device(device or "cpu"):
+        return Encoder(mcfg, seed=cfg.seed)
 
 
 def make_optimizer(model: Encoder, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; weight decay on the matrices of the blocks and head only (not embeddings/LN/bias)."""
+    """AdamW (fused on CUDA); weight decay on the matrices of the blocks and head only (not
+    embeddings/LN/bias)."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (decay if p.ndim == 2 and "emb" not in name else no_decay).append(p)
@@ -141,22 +154,30 @@ def make_optimizer(model: Encoder, cfg: TrainConfig) -> torch.optim.AdamW:
         {"params": decay, "weight_decay": cfg.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+    fused = next(model.parameters()).device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8, fused=fused)
 
 
 def to_packed(inputs, labels, seq_lens):
-    """Padded ``[B, L]`` batch -> packed ``[T]`` tokens, labels and their :class:`Packed` layout."""
+    """Padded ``[B, L]`` batch -> packed ``[T]`` tokens, labels and their :class:`Packed` layout
+    (build it on the CPU, then move it: it reads the lengths)."""
     keep = torch.arange(inputs.shape[1], device=inputs.device)[None, :] < seq_lens[:, None]
     return inputs[keep], labels[keep], Packed.from_lengths(seq_lens)
 
 
-def mlm_loss_sum(model: Encoder, inputs, labels, layout, want_max_logit=False):
+def masked_positions(labels: torch.Tensor) -> torch.Tensor:
+    """Flat indices of the predicted (masked) positions of ``labels`` (reads them: build on CPU)."""
+    return (labels.flatten() != IGNORE).nonzero().squeeze(1)
+
+
+def mlm_loss_sum(model: Encoder, inputs, labels, layout, want_max_logit=False, masked=None):
     """Summed cross-entropy over the masked positions and the per-layer max logits
-    (padded: ``layout`` = seq_lens; packed: a :class:`Packed`)."""
+    (padded: ``layout`` = seq_lens or a :class:`Padded`; packed: a :class:`Packed`).
+    ``masked``: precomputed :func:`masked_positions` (then nothing is read on the host)."""
     hidden, max_logits = model(inputs, layout, want_max_logit)
-    picked = labels != IGNORE
-    logits = model.mlm_logits(hidden[picked])
-    loss_sum = F.cross_entropy(logits.float(), labels[picked], reduction="sum")
+    idx = masked_positions(labels) if masked is None else masked
+    logits = model.mlm_logits(hidden.flatten(0, -2).index_select(0, idx))
+    loss_sum = F.cross_entropy(logits.float(), labels.flatten().index_select(0, idx), reduction="sum")
     return loss_sum, max_logits
 
 
@@ -167,8 +188,75 @@ class MLMObjective(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, inputs, labels, layout, want_max_logit=False):
-        return mlm_loss_sum(self.model, inputs, labels, layout, want_max_logit)
+    def forward(self, inputs, labels, layout, want_max_logit=False, masked=None):
+        return mlm_loss_sum(self.model, inputs, labels, layout, want_max_logit, masked)
+
+
+class _EarlyStop:
+    """Periodic masked-LM loss on the val split; remembers the best weights (on the CPU)."""
+
+    def __init__(self, cfg: TrainConfig, corpus: TokenCorpus, device):
+        self.cfg, self.device = cfg, device
+        self.val = corpus.split("val") if cfg.val_every else None
+        if self.val is not None and len(self.val) == 0:
+            raise ValueError(f"early stopping needs a 'val' split in {cfg.corpus}, which has none; "
+                             "set val_every: 0 or rebuild the corpus with data.val_fraction > 0.")
+        self.curve: list[dict] = []
+        self.best_loss, self.best_step, self.best_state, self.since_best = math.inf, 0, None, 0
+
+    def due(self, step_done: int) -> bool:
+        return self.val is not None and step_done % self.cfg.val_every == 0
+
+    def check(self, model: Encoder, step_done: int) -> bool:
+        """Record the val loss after ``step_done`` steps; True when patience has run out."""
+        from scsigmoid.train.validation import validation_loss
+
+        loss = validation_loss(model, self.val, context=self.cfg.context, seeds=[0],
+                               batch_size=self.cfg.batch_size, device=self.device,
+                               max_cells=self.cfg.val_cells)[0]
+        model.train()
+        self.curve.append({"step": step_done, "val_loss": loss})
+        if loss < self.best_loss - self.cfg.min_delta:
+            self.best_loss, self.best_step, self.since_best = loss, step_done, 0
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        else:
+            self.since_best += 1
+        return self.cfg.patience > 0 and self.since_best >= self.cfg.patience
+
+
+def _load_resume(cfg: TrainConfig, model, optimizer, paths, device) -> tuple[int, list, dict]:
+    """(start step, log rows, saved extras) from the run's checkpoint, if any (same settings only)."""
+    resume_from = next((p for p in paths if p.exists()), None)
+    if not cfg.resume or resume_from is None:
+        return 0, [], {}
+    state = torch.load(resume_from, map_location=device, weights_only=False)
+    if state["curve_fields"] != _jsonable(cfg.curve_fields()):
+        raise ValueError(f"{resume_from} belongs to a run with different settings; delete it to "
+                         "start over or restore the run's config.")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    start = cfg.steps if state.get("finished") else state["step"]
+    return start, state["rows"], state.get("extras", {})
+
+
+def _batch(cfg: TrainConfig, corpus, plan, step: int, rank: int, world: int, device):
+    """The step's masked batch, this rank's rows, on ``device`` in the run's layout; also the
+    global counts of masked and valid tokens (the loss is normalised by the global count)."""
+    inputs, labels, lens = make_batch(corpus, plan[step], context=cfg.context,
+                                      vocab_size=corpus.vocab_size, seed=cfg.seed, step=step,
+                                      mask_prob=cfg.mask_prob)
+    n_masked, n_tokens = int((labels != IGNORE).sum()), int(lens.sum())
+    mine = slice(rank, None, world)
+    inputs, labels, lens = inputs[mine], labels[mine], lens[mine]
+    width = int(lens.max())
+    inputs, labels = inputs[:, :width], labels[:, :width]
+    if cfg.layout == "packed":
+        inputs, labels, layout = to_packed(inputs, labels, lens)
+    else:
+        layout = Padded.from_lengths(lens, width)
+    masked = masked_positions(labels)
+    return (inputs.to(device), labels.to(device), layout.to(device), masked.to(device),
+            n_masked, n_tokens)
 
 
 def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
@@ -180,58 +268,48 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         torch.cuda.set_device(device)
     if cfg.batch_size % world:
         raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {world} DDP ranks.")
-    corpus = TokenCorpus(cfg.corpus)
-    if cfg.split is not None:
-        corpus = corpus.split(cfg.split)
-    vocab = corpus.vocab_size
-    model = build_model(cfg, vocab).to(device)
+    full_corpus = TokenCorpus(cfg.corpus)
+    corpus = full_corpus.split(cfg.split) if cfg.split is not None else full_corpus
+    model = build_model(cfg, corpus.vocab_size, device)
     optimizer = make_optimizer(model, cfg)
     out_dir = Path(cfg.out_dir)
     last_path = Path(cfg.checkpoint_dir) / "last.pt"
     progress_path = Path(cfg.checkpoint_dir) / "progress.pt"
-
-    start, rows = 0, []
-    resume_from = next((p for p in (last_path, progress_path) if p.exists()), None)
-    if cfg.resume and resume_from is not None:
-        state = torch.load(resume_from, map_location=device, weights_only=False)
-        if state["curve_fields"] != _jsonable(cfg.curve_fields()):
-            raise ValueError(
-                f"{resume_from} belongs to a run with different settings; delete it to start "
-                "over or restore the run's config."
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, rows = state["step"], state["rows"]
-        if state.get("finished"):
-            start = cfg.steps
+    start, rows, extras = _load_resume(cfg, model, optimizer, (last_path, progress_path), device)
+    stopper = _EarlyStop(cfg, full_corpus, device)
+    stopper.curve = extras.get("val_curve", [])
 
     objective = MLMObjective(model)
     if world > 1:
         objective = torch.nn.parallel.DistributedDataParallel(
             objective, device_ids=[device.index] if device.type == "cuda" else None
         )
-
     plan = batch_plan(np.minimum(corpus.lengths, cfg.context), batch_size=cfg.batch_size,
                       steps=cfg.steps, seed=cfg.seed)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     clip = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
     prov = provenance()
     backend = attention_backend(cfg.attention, device)
-    diverged_step, t_train, stopped_early = None, 0.0, False
+    diverged_step, t_train, stop_reason = None, 0.0, extras.get("stop_reason", "max_steps")
     model.train()
 
     def save(finished: bool):
         if rank != 0:
             return
+        if finished and stopper.best_state is not None:
+            model.load_state_dict(stopper.best_state)  # the checkpoint holds the best weights
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step_done,
                  "rows": rows, "curve_fields": _jsonable(cfg.curve_fields()), "finished": finished,
-                 "model_config": model.cfg.to_dict()}
+                 "model_config": model.cfg.to_dict(),
+                 "extras": {"val_curve": stopper.curve, "stop_reason": stop_reason}}
         path = last_path if finished else progress_path
         if cfg.save_checkpoints:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:
                 torch.save(state, tmp)
         write_csv(pd.DataFrame(rows), out_dir / "log.csv")
+        if stopper.curve:
+            write_csv(pd.DataFrame(stopper.curve).assign(**prov), out_dir / "val_curve.csv")
         if finished:
             progress_path.unlink(missing_ok=True)
 
@@ -242,24 +320,14 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         t0 = time.perf_counter()
-        inputs, labels, lens = make_batch(corpus, plan[step], context=cfg.context, vocab_size=vocab,
-                                          seed=cfg.seed, step=step, mask_prob=cfg.mask_prob)
-        n_masked_global = int((labels != IGNORE).sum())
-        n_tokens_global = int(lens.sum())
-        mine = slice(rank, None, world)
-        inputs, labels, lens = inputs[mine], labels[mine], lens[mine]
-        width = int(lens.max())
-        inputs, labels = inputs[:, :width].to(device), labels[:, :width].to(device)
-        lens = lens.to(device)
-        layout = lens
-        if cfg.layout == "packed":
-            inputs, labels, layout = to_packed(inputs, labels, lens)
+        inputs, labels, layout, masked, n_masked, n_tokens = _batch(cfg, corpus, plan, step, rank,
+                                                                     world, device)
         lr = lr_at(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         with autocast:
-            loss_sum, max_logits = objective(inputs, labels, layout, want_max_logit=True)
-        loss = loss_sum * (world / max(1, n_masked_global))
+            loss_sum, max_logits = objective(inputs, labels, layout, True, masked)
+        loss = loss_sum * (world / max(1, n_masked))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
@@ -267,7 +335,7 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         if world > 1:
             dist.all_reduce(loss_sum)
             dist.all_reduce(max_logits, op=dist.ReduceOp.MAX)
-        mean_loss = float(loss_sum) / max(1, n_masked_global)
+        mean_loss = float(loss_sum) / max(1, n_masked)
         finite = math.isfinite(mean_loss) and math.isfinite(grad_norm)
         if finite:
             optimizer.step()
@@ -275,21 +343,24 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
             torch.cuda.synchronize(device)
         dt = time.perf_counter() - t0
         t_train += dt
-        row = {"step": step + 1, "loss": mean_loss, "lr": lr, "grad_norm": grad_norm,
-               **{f"max_logit_l{i}": float(m) for i, m in enumerate(max_logits.cpu())},
-               "tokens_per_s": n_tokens_global / dt, "samples_per_s": cfg.batch_size / dt,
-               "peak_mem_gb": (torch.cuda.max_memory_allocated(device) / 2**30
-                               if device.type == "cuda" else float("nan")),
-               **prov}
-        rows.append(row)
+        rows.append({"step": step + 1, "loss": mean_loss, "lr": lr, "grad_norm": grad_norm,
+                     **{f"max_logit_l{i}": float(m) for i, m in enumerate(max_logits.cpu())},
+                     "tokens": n_tokens, "tokens_per_s": n_tokens / dt,
+                     "samples_per_s": cfg.batch_size / dt,
+                     "peak_mem_gb": (torch.cuda.max_memory_allocated(device) / 2**30
+                                     if device.type == "cuda" else float("nan")),
+                     **prov})
         step_done = step + 1
         if not finite:
-            diverged_step = step + 1
+            diverged_step, stop_reason = step + 1, "diverged"
+            break
+        if stopper.due(step_done) and stopper.check(model, step_done):
+            stop_reason = "patience"
             break
         if cfg.checkpoint_every and step_done % cfg.checkpoint_every == 0 and step_done < cfg.steps:
             save(finished=False)
         if cfg.max_time_s is not None and t_train >= cfg.max_time_s:
-            stopped_early = True
+            stop_reason = "time_box"
             break
 
     save(finished=True)
@@ -298,8 +369,12 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         "run": out_dir.name, "config": _jsonable(dataclasses.asdict(cfg)),
         "model": model.cfg.to_dict(), **model.param_counts(),
         "attention_backend": backend, "layout": cfg.layout, "world_size": world, "steps_done": step_done,
-        "stopped_early": stopped_early, "diverged": diverged_step is not None,
-        "diverged_step": diverged_step,
+        "seed": cfg.seed, "stop_reason": stop_reason, "stopped_early": stop_reason != "max_steps",
+        "diverged": diverged_step is not None, "diverged_step": diverged_step,
+        "best_step": stopper.best_step if stopper.best_state is not None else None,
+        "best_val_loss": stopper.best_loss if stopper.best_state is not None else None,
+        "tokens_seen": int(sum(r.get("tokens", 0) for r in rows)),
+        "cells_seen": step_done * cfg.batch_size,
         "final_loss": losses[-1] if losses else None,
         "min_loss": float(np.nanmin(losses)) if losses and np.isfinite(losses).any() else None,
         "max_grad_norm": float(np.nanmax([r["grad_norm"] for r in rows])) if rows else None,
