@@ -1,0 +1,428 @@
+"""Training throughput that measures attention (Fig 3, claim 2): the protocol, its FLOP count and
+the one definition of "faster".
+
+Protocol (every knob in ``config/config.yaml`` ``train.throughput``):
+
+- **Workloads.** A step holds cells until it reaches ``tokens_per_step`` tokens (the last cell
+  whole, so every step has at least the budget). ``full_context``: cell lengths ~ U[0.75·C, C], the
+  regime where the context matters; ``corpus``: lengths drawn from the pretraining pool, truncated
+  at C (what our data gives). Token ids and the 15% masked positions are random: speed does not
+  depend on them.
+- **Arms** (:data:`ARMS`): ``softmax`` = FA2 varlen, packed; ``sigmoid`` = our sigattn kernel,
+  packed; ``sigmoid_tritonsigmoid`` = the authors' TritonSigmoid, padded to C (it has no packed
+  layout). All arms run on ONE model per size (same weights, :meth:`Encoder.set_attention`), the
+  same batches, and the same step: bf16 autocast forward, backward, clip, fused AdamW. Layouts,
+  positions and masked indices are built on the CPU before timing: nothing inside a step reads a
+  tensor on the host (``host_syncs_per_step`` is counted with CUDA's sync debug mode).
+- **Timing.** ``warmup_steps`` untimed steps per arm over the step's distinct batches (compiling
+  and autotuning happen there), then ``repeats`` rounds; in round r the arms run in the order of
+  :data:`ARMS` rotated by r (alternated), each for ``timed_steps`` steps cycling over the same
+  batches, every step timed with CUDA events. One CSV row per (size, context, workload, arm,
+  repeat): the median and quartiles of its step times, tokens/s and MFU.
+- **MFU** = model FLOPs per step / step time / bf16 dense peak, with model FLOPs (useful tokens
+  only; padding is not credited) = 6·N_blocks·T + 6·(N_head + d·V)·M + 12·layers·d·ΣLᵢ²: N_blocks the
+  parameters of the transformer blocks and final LN, T valid tokens, N_head the masked-gene head's
+  transform, V the vocabulary (the tied decoder), M masked tokens, Lᵢ the cell lengths (attention:
+  QKᵀ and PV, forward 4·d·L² per layer, backward twice that).
+- **Faster**: :data:`GAIN_DEFINITION`, per repeat, then median and IQR over repeats
+  (:func:`gain_table`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from scsigmoid.data.corpus import CLS_ID, N_SPECIAL
+from scsigmoid.io import write_csv
+from scsigmoid.model.attention import Packed, Padded, attention_backend
+from scsigmoid.model.encoder import Encoder, ModelConfig
+from scsigmoid.provenance import provenance
+from scsigmoid.train.batching import IGNORE
+
+#: arm -> (attention, sigmoid kernel, layout)
+ARMS = {
+    "softmax": ("softmax", "sigattn", "packed"),
+    "sigmoid": ("sigmoid", "sigattn", "packed"),
+    "sigmoid_tritonsigmoid": ("sigmoid", "tritonsigmoid", "padded"),
+}
+WORKLOADS = ("full_context", "corpus")
+BASELINE_ARM = "softmax"
+GAIN_DEFINITION = "throughput gain = sigmoid tokens/s ÷ softmax tokens/s − 1"
+MASK_PROB = 0.15
+
+
+# ------------------------------------------------------------------------------ workload
+
+
+def workload_lengths(workload: str, context: int, tokens_per_step: int, rng: np.random.Generator,
+                     pool_lengths: np.ndarray | None = None) -> np.ndarray:
+    """Cell lengths of one step: cells are drawn until their sum reaches ``tokens_per_step``."""
+    if workload not in WORKLOADS:
+        raise ValueError(f"workload must be one of {WORKLOADS}; got {workload!r}.")
+    if workload == "corpus" and (pool_lengths is None or len(pool_lengths) == 0):
+        raise ValueError("the corpus workload needs the pretraining pool's cell lengths.")
+    low = math.ceil(0.75 * context)
+    lens: list[int] = []
+    while sum(lens) < tokens_per_step:
+        if workload == "full_context":
+            lens.append(int(rng.integers(low, context + 1)))
+        else:
+            lens.append(int(min(rng.choice(pool_lengths), context)))
+    return np.array(lens, dtype=np.int64)
+
+
+@dataclass
+class Batch:
+    """One step's inputs, built on the CPU, moved to the device before timing."""
+
+    lengths: np.ndarray
+    packed: tuple  # tokens [T], labels [T], Packed, masked flat indices
+    padded: tuple | None  # tokens [B, C], labels [B, C], Padded, masked flat indices (or None)
+
+    @property
+    def tokens(self) -> int:
+        return int(self.lengths.sum())
+
+    def to(self, device) -> Batch:
+        def move(part):
+            return None if part is None else tuple(t.to(device) for t in part)
+        return Batch(self.lengths, move(self.packed), move(self.padded))
+
+
+def make_batch(lengths: np.ndarray, *, context: int, vocab_size: int, rng: np.random.Generator,
+               padded: bool) -> Batch:
+    """Random gene tokens (CLS first) and 15% masked positions for cells of ``lengths``."""
+    seqs = [np.concatenate([[CLS_ID], rng.integers(N_SPECIAL, vocab_size, size=int(n) - 1)])
+            for n in lengths]
+    flat = torch.from_numpy(np.concatenate(seqs))
+    labels = torch.full_like(flat, IGNORE)
+    pick = torch.from_numpy(rng.random(len(flat)) < MASK_PROB)
+    pick[torch.from_numpy(np.concatenate([[0], np.cumsum(lengths)[:-1]]))] = False  # never CLS
+    labels[pick] = flat[pick]
+    lens = torch.from_numpy(lengths)
+    packed = (flat, labels, Packed.from_lengths(lens), pick.nonzero().squeeze(1))
+    pad = None
+    if padded:
+        layout = Padded.from_lengths(lens, context)
+        tokens = torch.zeros(len(lengths) * context, dtype=flat.dtype)
+        plabels = torch.full_like(tokens, IGNORE)
+        tokens[layout.flat_index], plabels[layout.flat_index] = flat, labels
+        pad = (tokens.view(-1, context), plabels.view(-1, context), layout,
+               layout.flat_index[pick])
+    return Batch(lengths, packed, pad)
+
+
+# ------------------------------------------------------------------------------ FLOPs
+
+
+def model_flops(model: Encoder, lengths: np.ndarray, n_masked: int) -> tuple[float, float]:
+    """(model FLOPs of one training step, of which attention) for cells of ``lengths``."""
+    cfg = model.cfg
+    n_blocks = sum(p.numel() for p in model.blocks.parameters()) + \
+        sum(p.numel() for p in model.ln_f.parameters())
+    n_head = sum(p.numel() for p in model.head_transform.parameters())
+    tokens = float(np.sum(lengths))
+    attention = 12.0 * cfg.n_layers * cfg.d_model * float(np.sum(lengths.astype(np.float64) ** 2))
+    dense = 6.0 * n_blocks * tokens + 6.0 * (n_head + cfg.d_model * cfg.vocab_size) * n_masked
+    return dense + attention, attention
+
+
+def alternation(arms: list[str], repeat: int) -> list[str]:
+    """Order of the arms in round ``repeat``: rotated by one each round."""
+    k = repeat % len(arms)
+    return arms[k:] + arms[:k]
+
+
+# ------------------------------------------------------------------------------ timing
+
+
+class _Stepper:
+    """A full training step of one arm on the shared model: forward, backward, clip, AdamW."""
+
+    def __init__(self, model: Encoder, device: torch.device, lr: float = 1e-4):
+        from scsigmoid.train.trainer import TrainConfig, make_optimizer, mlm_loss_sum
+
+        self.model, self.device, self.loss = model, device, mlm_loss_sum
+        self.opt = make_optimizer(model, TrainConfig(corpus="", out_dir="", checkpoint_dir="", lr=lr))
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+    def __call__(self, arm: str, batch: Batch) -> None:
+        attention, kernel, layout = ARMS[arm]
+        self.model.set_attention(attention, kernel)
+        tokens, labels, lay, masked = batch.packed if layout == "packed" else batch.padded
+        with self.autocast:
+            loss, _ = self.loss(self.model, tokens, labels, lay, False, masked)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+
+
+def _timed(step, arm: str, batches: list[Batch], n: int, device) -> list[float]:
+    """Milliseconds of each of ``n`` steps cycling over ``batches`` (CUDA events on GPU)."""
+    if device.type != "cuda":
+        out = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            step(arm, batches[i % len(batches)])
+            out.append((time.perf_counter() - t0) * 1e3)
+        return out
+    events = [torch.cuda.Event(enable_timing=True) for _ in range(n + 1)]
+    events[0].record()
+    for i in range(n):
+        step(arm, batches[i % len(batches)])
+        events[i + 1].record()
+    torch.cuda.synchronize(device)
+    return [events[i].elapsed_time(events[i + 1]) for i in range(n)]
+
+
+def _host_syncs(step, arm: str, batch: Batch, device) -> float:
+    """Host syncs in one step, counted by CUDA's sync debug mode (NaN off CUDA)."""
+    if device.type != "cuda":
+        return float("nan")
+    torch.cuda.synchronize(device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            step(arm, batch)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize(device)
+    return float(sum("synchroniz" in str(w.message) for w in caught))
+
+
+def _arm_available(arm: str, device) -> tuple[bool, str]:
+    attention, kernel, _ = ARMS[arm]
+    if kernel == "tritonsigmoid":
+        if device.type != "cuda":
+            return False, "TritonSigmoid needs a CUDA GPU"
+        try:
+            import triton_sigmoid  # noqa: F401
+        except Exception as err:  # the authors' package imports only on a GPU, if installed
+            return False, f"triton_sigmoid does not import: {type(err).__name__}: {err}"[:200]
+    return True, ""
+
+
+def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_size: int,
+                 pool_lengths: np.ndarray, device: torch.device, seed: int) -> list[dict]:
+    """Rows of every (workload, context) point of one model size (one model for all of them)."""
+    max_len = max(c for _, c in points)
+    with torch.device(device):
+        model = Encoder(ModelConfig.of_size(size, vocab_size=vocab_size, max_len=max_len), seed=seed)
+    step = _Stepper(model, device)
+    counts = model.param_counts()
+    arms = list(cfg["arms"])
+    rows = []
+    for workload, context in points:
+        rng = np.random.default_rng([seed, context, WORKLOADS.index(workload)])
+        n_batches = max(1, cfg["warmup_steps"])
+        need_padded = any(ARMS[a][2] == "padded" for a in arms)
+        batches = [make_batch(workload_lengths(workload, context, cfg["tokens_per_step"], rng,
+                                               pool_lengths),
+                              context=context, vocab_size=vocab_size, rng=rng, padded=need_padded)
+                   for _ in range(n_batches)]
+        cycle = [batches[i % n_batches] for i in range(cfg["timed_steps"])]
+        tokens = np.mean([b.tokens for b in cycle])
+        flops = [model_flops(model, b.lengths, len(b.packed[3])) for b in cycle]
+        base = {"size": size, "context": context, "workload": workload,
+                "warmup_steps": cfg["warmup_steps"], "timed_steps": cfg["timed_steps"],
+                "tokens_per_step_target": cfg["tokens_per_step"],
+                "cells_per_step": float(np.mean([len(b.lengths) for b in cycle])),
+                "tokens_per_step": float(tokens),
+                "max_cell_len": int(max(b.lengths.max() for b in batches)),
+                "model_flops_per_step": float(np.mean([f[0] for f in flops])),
+                "attn_flops_per_step": float(np.mean([f[1] for f in flops])),
+                "params_total": counts["params_total"], "peak_tflops": cfg["peak_tflops"]}
+        batches = [b.to(device) for b in batches]
+        status, syncs = {}, {}
+        for arm in arms:  # warm-up (and availability) per arm
+            ok, reason = _arm_available(arm, device)
+            if ok and workload == "corpus" and ARMS[arm][2] == "padded":
+                ok, reason = False, (f"not run: padding corpus cells (mean {tokens / base['cells_per_step']:.0f} "
+                                     f"tokens) to C={context} would time padding, not attention")
+            if ok:
+                try:
+                    for b in batches:
+                        step(arm, b)
+                    syncs[arm] = _host_syncs(step, arm, batches[0], device)
+                except torch.OutOfMemoryError:
+                    ok, reason = False, "oom"
+                except Exception as err:  # recorded, not fatal: the other arms still run
+                    ok, reason = False, f"error: {type(err).__name__}: {str(err)[:200]}"
+            status[arm] = "ok" if ok else reason
+        times: dict[tuple[str, int], list[float]] = {}
+        mem: dict[tuple[str, int], float] = {}
+        for r in range(cfg["repeats"]):
+            for arm in alternation(arms, r):
+                if status[arm] != "ok":
+                    continue
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(device)
+                try:
+                    times[arm, r] = _timed(step, arm, batches, cfg["timed_steps"], device)
+                except torch.OutOfMemoryError:
+                    status[arm] = "oom"
+                    continue
+                mem[arm, r] = (torch.cuda.max_memory_allocated(device) / 2**30
+                               if device.type == "cuda" else float("nan"))
+        for arm in arms:
+            attention, kernel, layout = ARMS[arm]
+            arm_base = {**base, "arm": arm, "attention": attention,
+                        "kernel": attention_backend(attention, device, kernel), "layout": layout,
+                        "padded_tokens_per_step": float(np.mean(
+                            [len(b.lengths) * context if layout == "padded" else b.tokens
+                             for b in cycle])),
+                        "host_syncs_per_step": syncs.get(arm, float("nan"))}
+            for r in range(cfg["repeats"]):
+                t = times.get((arm, r))
+                if t is None:
+                    rows.append({**arm_base, "repeat": r, "status": status[arm]
+                                 if status[arm] != "ok" else "oom"})
+                    continue
+                med = float(np.median(t))
+                rows.append({**arm_base, "repeat": r, "step_ms_median": med,
+                             "step_ms_q25": float(np.percentile(t, 25)),
+                             "step_ms_q75": float(np.percentile(t, 75)),
+                             "step_ms_max": float(np.max(t)),
+                             "tokens_per_s": tokens / med * 1e3,
+                             "mfu": base["model_flops_per_step"] / (med * 1e-3) / (cfg["peak_tflops"] * 1e12),
+                             "peak_mem_gb": mem[arm, r], "status": "ok"})
+            tps = [tokens / np.median(t) * 1e3 for (a, _), t in times.items() if a == arm]
+            print(f"[throughput] {size} {workload} C={context} {arm}: "
+                  f"{f'{np.median(tps):.0f} tokens/s' if tps else status[arm]}", flush=True)
+    del model, step
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return rows
+
+
+COLUMNS = ["size", "context", "workload", "arm", "attention", "kernel", "layout", "repeat",
+           "warmup_steps", "timed_steps", "tokens_per_step_target", "cells_per_step",
+           "tokens_per_step", "padded_tokens_per_step", "max_cell_len", "step_ms_median",
+           "step_ms_q25", "step_ms_q75", "step_ms_max", "tokens_per_s", "model_flops_per_step",
+           "attn_flops_per_step", "mfu", "peak_tflops", "peak_mem_gb", "params_total",
+           "host_syncs_per_step", "status"]
+
+
+def plan(cfg: dict, sizes: list[str] | None = None) -> dict[str, list[tuple[str, int]]]:
+    """size -> its (workload, context) points, from ``cfg['workloads']`` (optionally only ``sizes``)."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for workload, spec in cfg["workloads"].items():
+        for size in spec["sizes"]:
+            if sizes is None or size in sizes:
+                out.setdefault(size, []).extend((workload, c) for c in spec["contexts"])
+    return out
+
+
+def run(cfg: dict, *, pool_lengths: np.ndarray, vocab_size: int, out_csv: str | Path,
+        device: str = "auto", sizes: list[str] | None = None, config_id: str = "") -> pd.DataFrame:
+    """Measure every point of ``cfg`` (the validated ``train.throughput`` section) and write the
+    CSV (rewritten after each size, so a run cut short keeps what it finished)."""
+    from scsigmoid.train.trainer import resolve_device
+
+    dev = resolve_device(device)
+    peak = cfg["peak_tflops"]
+    if isinstance(peak, dict):  # per device slug
+        from scsigmoid.provenance import device_slug
+
+        slug = device_slug()
+        if slug not in peak:
+            raise ValueError(f"train.throughput.peak_tflops has no entry for device '{slug}'; add "
+                             "its dense bf16 peak (TFLOP/s) to config/config.yaml.")
+        cfg = {**cfg, "peak_tflops": float(peak[slug])}
+    rows: list[dict] = []
+    prov = {**provenance(), "config": config_id}
+    for size, points in plan(cfg, sizes).items():
+        rows += measure_size(size, points, cfg, vocab_size=vocab_size, pool_lengths=pool_lengths,
+                             device=dev, seed=cfg["seed"])
+        df = pd.DataFrame(rows).reindex(columns=COLUMNS).assign(**prov)
+        write_csv(df, out_csv)
+    return df
+
+
+# ------------------------------------------------------------------------------ summary
+
+
+def gain_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (size, context, workload, arm other than softmax): each repeat's gain
+    (:data:`GAIN_DEFINITION`, paired by repeat), then median and quartiles over repeats."""
+    ok = df[df["status"] == "ok"]
+    keys = ["size", "context", "workload"]
+    base = ok[ok["arm"] == BASELINE_ARM].set_index([*keys, "repeat"])["tokens_per_s"]
+    rows = []
+    for (size, context, workload, arm), g in ok[ok["arm"] != BASELINE_ARM].groupby([*keys, "arm"]):
+        g = g.set_index([*keys, "repeat"])
+        paired = g.join(base.rename("softmax_tokens_per_s"), how="inner")
+        if paired.empty:
+            continue
+        gain = paired["tokens_per_s"] / paired["softmax_tokens_per_s"] - 1.0
+        rows.append({"size": size, "context": context, "workload": workload, "arm": arm,
+                     "kernel": g["kernel"].iloc[0], "layout": g["layout"].iloc[0],
+                     "n_repeats": len(gain), "gain_median": float(gain.median()),
+                     "gain_q25": float(gain.quantile(0.25)), "gain_q75": float(gain.quantile(0.75)),
+                     "tokens_per_s_median": float(paired["tokens_per_s"].median()),
+                     "softmax_tokens_per_s_median": float(paired["softmax_tokens_per_s"].median()),
+                     "mfu_median": float(g["mfu"].median()),
+                     "tokens_per_step": float(g["tokens_per_step"].iloc[0]),
+                     "cells_per_step": float(g["cells_per_step"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def merge(parts: list[str | Path], out_csv: str | Path) -> pd.DataFrame:
+    """Concatenate throughput CSVs measured in several calls; a point measured twice is an error."""
+    df = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+    key = ["size", "context", "workload", "arm", "repeat"]
+    dup = df[df.duplicated(key, keep=False)]
+    if len(dup):
+        raise ValueError(f"points measured in more than one part: {dup[key].drop_duplicates().values.tolist()[:5]}; "
+                         "drop the superseded part.")
+    write_csv(df, out_csv)
+    return df
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def main(argv=None) -> None:
+    """``python -m scsigmoid.train.throughput --config config/config.yaml --corpus DIR --out CSV``
+    (the GPU machine's entry point: same config file, same code as the ``throughput`` rule)."""
+    from scsigmoid.config import fingerprint, load_config
+    from scsigmoid.data.corpus import TokenCorpus
+
+    p = argparse.ArgumentParser(prog="python -m scsigmoid.train.throughput", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("measure", help="measure the configured grid")
+    m.add_argument("--config", default="config/config.yaml")
+    m.add_argument("--configfile", action="append", default=[], help="overlay, as in snakemake")
+    m.add_argument("--corpus", required=True, help="the pretraining TokenCorpus directory")
+    m.add_argument("--out", required=True, help="CSV to write")
+    m.add_argument("--sizes", nargs="+", default=None, help="only these sizes (split a grid over calls)")
+    g = sub.add_parser("merge", help="concatenate parts measured in several calls")
+    g.add_argument("parts", nargs="+")
+    g.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    if args.command == "merge":
+        merge(args.parts, args.out)
+        return
+    config = load_config(args.config, args.configfile)
+    cfg = config["train"]["throughput"]
+    corpus = TokenCorpus(args.corpus)
+    run(cfg, pool_lengths=np.asarray(corpus.lengths), vocab_size=corpus.vocab_size, out_csv=args.out,
+        sizes=args.sizes, config_id=f"{args.config}#train.throughput@{fingerprint(cfg)}")
+
+
+if __name__ == "__main__":
+    main()
