@@ -89,21 +89,13 @@ DATASETS = read_dataset_sheet(config["datasets"])
 EVAL_DATASETS = DATASETS.loc[DATASETS["role"] == "eval", "name"].tolist()
 PRETRAIN_DATASETS = DATASETS.loc[DATASETS["role"] == "pretrain", "name"].tolist()
 
-ATTENTIONS = ["softmax", "sigmoid"]
+from scsigmoid.model.attention import ATTENTIONS  # noqa: E402  (one definition of the arms)
+from scsigmoid.train.experiments import main_runs, run_name  # noqa: E402
 
-
-def run_name(size: str, context: int, attention: str) -> str:
-    return f"{size}_{context}_{attention}"
-
-
-MAIN_RUNS = [
-    run_name(config["train"]["size"], ctx, att)
-    for ctx in config["train"]["contexts"]
-    for att in ATTENTIONS
-]
-EMBED_RUNS = [
-    run_name(config["train"]["size"], config["evaluate"]["context"], att) for att in ATTENTIONS
-]
+# every run of the main comparison: {size}_{context}_{attention}_s{seed}
+MAIN_RUN_SPECS = main_runs(config)
+MAIN_RUNS = [run_name(**r) for r in MAIN_RUN_SPECS]
+EMBED_RUNS = [run_name(**r) for r in MAIN_RUN_SPECS if r["context"] == config["evaluate"]["context"]]
 
 # Every figure and table of the paper, plus the replication scorecard. Stage files add to it.
 ALL_TARGETS = []

@@ -2,14 +2,13 @@
 
 Training rules enter the DAG only when TRAIN_HERE (a GPU, or train.cpu for the tiny CI pair);
 throughput and stress only with a GPU. Figures read {TRAIN_R} / {GPU_R}, so CPU machines render
-them from the committed results. On the GPU machine the same work runs without Snakemake:
-`python -m scsigmoid.train.experiments {main|throughput|stress} --out R --corpus-dir R/data/corpus`.
+them from the committed results. On a GPU machine without Snakemake the same functions run from
+the same config file: `python -m scsigmoid.train.experiments {main|stress|lr_sweep} --config ...`
+and `python -m scsigmoid.train.throughput measure --config ...` (gpu/h200_training.sh).
 """
 
 TRAIN = config["train"]
-TRAIN_STRESS = TRAIN.get("stress", {})
-TRAIN_SWEEP = TRAIN.get("lr_sweep", {})
-TRAIN_THROUGHPUT = TRAIN.get("throughput", {})
+TRAIN_STRESS = TRAIN["stress"]
 CLUSTER = config.get("cluster", {})  # Slurm resources of training jobs (config/paper.yaml)
 # Several nodes: the Slurm plugin runs train_run in the batch script itself (mpi) and
 # scsigmoid.launch starts one torchrun per node with srun.
@@ -19,14 +18,15 @@ MODEL_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/model").glob("*.py"))
 TRAIN_SOURCES = MODEL_SOURCES + sorted(str(p) for p in Path("src/scsigmoid/train").glob("*.py"))
 KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
 CORPUS_DIR = f"{R}/data/corpus"
-RUN_DIR = f"{R}/train/runs/{{size}}_{{context}}_{{attention}}"
-CKPT = f"{R}/checkpoints/{{size}}_{{context}}_{{attention}}/last.pt"
+RUN = "{size}_{context}_{attention}_s{seed}"
+RUN_DIR = f"{R}/train/runs/{RUN}"
+CKPT = f"{R}/checkpoints/{RUN}/last.pt"
 THROUGHPUT_CSV = f"{GPU_R}/train/throughput_{DEVICE}.csv"
 STRESS_CSV = f"{GPU_R}/train/stress_{DEVICE}.csv"
 LR_SWEEP_CSV = f"{GPU_R}/train/lr_sweep_{DEVICE}.csv"
 
 RUN_WILDCARDS = {"size": "tiny|small|160M|400M|600M|1\\.4B", "context": r"\d+",
-                 "attention": "softmax|sigmoid"}
+                 "attention": "|".join(ATTENTIONS), "seed": r"\d+"}
 
 
 if TRAIN_HERE:
@@ -42,13 +42,7 @@ if TRAIN_HERE:
             summary=f"{RUN_DIR}/summary.json",
             ckpt=CKPT,
         params:
-            steps=TRAIN["steps"],
-            batch_size=TRAIN["batch_size"],
-            lr=TRAIN["lr"],
-            seed=TRAIN.get("seed", 0),
-            grad_clip=TRAIN.get("grad_clip", 1.0),
-            checkpoint_every=TRAIN.get("checkpoint_every", 0),
-            layout=TRAIN.get("layout", "padded"),
+            config={"train": TRAIN, "evaluate": config["evaluate"]},
         resources:
             # Slurm (profiles/slurm): GPUs, nodes, memory, time of one training job; see docs/cluster.md
             gpu=TRAIN_NODES * CLUSTER.get("train_gpus_per_node", 1) if GPU else 0,
@@ -59,7 +53,7 @@ if TRAIN_HERE:
             **TRAIN_MULTINODE,
         threads: 2
         log:
-            f"{R}/logs/train/{{size}}_{{context}}_{{attention}}.log",
+            f"{R}/logs/train/{RUN}.log",
         conda:
             ENV
         script:
@@ -77,13 +71,13 @@ if TRAIN_HERE:
         params:
             datasets=EVAL_DATASETS,
             seeds=config["evaluate"]["masking_seeds"],
-            max_cells=TRAIN.get("val_max_cells", 2000),
+            max_cells=TRAIN["val_max_cells"],
             batch_size=TRAIN["batch_size"],
         resources:
             gpu=1 if GPU else 0,
         threads: 2
         log:
-            f"{R}/logs/train/validate_{{size}}_{{context}}_{{attention}}.log",
+            f"{R}/logs/train/validate_{RUN}.log",
         conda:
             ENV
         script:
@@ -97,14 +91,14 @@ if TRAIN_HERE:
             corpus=f"{CORPUS_DIR}/{{dataset}}",
             sources=TRAIN_SOURCES,
         output:
-            f"{R}/embed/{{size}}_{{context}}_{{attention}}/{{dataset}}.npz",
+            f"{R}/embed/{RUN}/{{dataset}}.npz",
         params:
             batch_size=TRAIN["batch_size"],
         resources:
             gpu=1 if GPU else 0,
         threads: 2
         log:
-            f"{R}/logs/train/embed_{{size}}_{{context}}_{{attention}}_{{dataset}}.log",
+            f"{R}/logs/train/embed_{RUN}_{{dataset}}.log",
         conda:
             ENV
         script:
@@ -122,7 +116,7 @@ if TRAIN_HERE:
         resources:
             gpu=1 if GPU else 0,
         log:
-            f"{R}/logs/train/scores_{{size}}_{{context}}_{{attention}}.log",
+            f"{R}/logs/train/scores_{RUN}.log",
         conda:
             ENV
         script:
@@ -138,13 +132,7 @@ if GPU:
         output:
             f"{R}/train/throughput_{DEVICE}.csv",
         params:
-            args=[
-                "--sizes", *TRAIN_THROUGHPUT.get("sizes", ["160M", "400M", "600M", "1.4B"]),
-                "--contexts", *map(str, TRAIN_THROUGHPUT.get("contexts", [2048, 4096, 8192])),
-                "--per-gpu-batch", str(TRAIN_THROUGHPUT.get("per_gpu_batch", 2)),
-                "--timed-steps", str(TRAIN_THROUGHPUT.get("timed_steps", 5)),
-                "--layout", TRAIN.get("layout", "padded"),
-            ],
+            throughput=TRAIN["throughput"],
         resources:
             gpu=1,
         log:
@@ -152,7 +140,7 @@ if GPU:
         conda:
             ENV
         script:
-            "../scripts/train_experiment.py"
+            "../scripts/train_throughput.py"
 
     rule stress:
         input:
@@ -161,14 +149,8 @@ if GPU:
         output:
             f"{R}/train/stress_{DEVICE}.csv",
         params:
-            args=[
-                "--stress-size", TRAIN_STRESS.get("size", "160M"),
-                "--stress-context", str(TRAIN_STRESS.get("context", 8192)),
-                "--stress-lr", str(TRAIN_STRESS.get("lr", 2e-3)),
-                "--stress-batch-size", str(TRAIN_STRESS.get("batch_size", 8)),
-                "--stress-warmup", str(TRAIN_STRESS.get("warmup", 100)),
-                "--stress-seconds", str(TRAIN_STRESS.get("seconds", 100)),
-            ],
+            config={"train": TRAIN},
+            work_dir=f"{R}/train/stress",
         resources:
             gpu=1,
         log:
@@ -176,7 +158,7 @@ if GPU:
         conda:
             ENV
         script:
-            "../scripts/train_experiment.py"
+            "../scripts/train_stress.py"
 
     rule lr_sweep:
         input:
@@ -185,13 +167,8 @@ if GPU:
         output:
             f"{R}/train/lr_sweep_{DEVICE}.csv",
         params:
-            args=[
-                "--sweep-size", TRAIN_SWEEP.get("size", "small"),
-                "--sweep-context", str(TRAIN_SWEEP.get("context", 2048)),
-                "--sweep-lrs", *map(str, TRAIN_SWEEP.get("lrs", [3e-4, 1e-3, 3e-3, 1e-2, 3e-2])),
-                "--sweep-steps", str(TRAIN_SWEEP.get("steps", 300)),
-                "--sweep-batch-size", str(TRAIN_SWEEP.get("batch_size", 16)),
-            ],
+            config={"train": TRAIN},
+            work_dir=f"{R}/train/lr_sweep",
         resources:
             gpu=1,
         log:
@@ -199,7 +176,7 @@ if GPU:
         conda:
             ENV
         script:
-            "../scripts/train_experiment.py"
+            "../scripts/train_lr_sweep.py"
 
 
 rule plot_fig3:
@@ -258,7 +235,7 @@ rule make_table_architecture:
         md=table("architecture")[1],
     params:
         kind="architecture",
-        max_len=max(max(TRAIN["contexts"]), TRAIN_STRESS.get("context", 8192)),
+        max_len=max(max(TRAIN["contexts"]), TRAIN_STRESS["context"]),
     log:
         f"{R}/logs/table_architecture.log",
     conda:

@@ -1,24 +1,24 @@
-"""Snakemake script: train one run {size}_{context}_{attention} (resumes from its checkpoint).
+"""Snakemake script: train one run {size}_{context}_{attention}_s{seed} (resumes from its checkpoint).
 
 The run is launched as its own process through ``scsigmoid.launch``: plain ``python`` on one GPU
-(or the CPU), ``torchrun`` across the GPUs of the job, ``srun`` + ``torchrun`` across nodes."""
+(or the CPU), ``torchrun`` across the GPUs of the job, ``srun`` + ``torchrun`` across nodes. It
+receives the rule's validated configuration as a JSON file (no setting is re-typed here)."""
 
 from pathlib import Path
 
+from scsigmoid.io import write_json
 from scsigmoid.launch import run_for_rule
 
 sm = snakemake  # noqa: F821
 results = str(Path(sm.output.log).parents[3])  # {R}/train/runs/{run}/log.csv -> {R}
-p = sm.params
+settings = Path(sm.log[0]).with_suffix(".settings.json")
+write_json(sm.params.config, settings)
+w = sm.wildcards
 program = [
-    "-m", "scsigmoid.train.experiments", "run",
+    "-m", "scsigmoid.train.experiments", "train", "--settings", str(settings),
     "--out", results, "--corpus-dir", str(Path(sm.input.corpus).parent),
-    "--checkpoint-root", f"{results}/checkpoints",
-    "--size", sm.wildcards.size, "--contexts", sm.wildcards.context,
-    "--attention", sm.wildcards.attention,
-    "--steps", str(p.steps), "--batch-size", str(p.batch_size), "--lr", str(p.lr),
-    "--seed", str(p.seed), "--grad-clip", str(p.grad_clip if p.grad_clip else 0),
-    "--checkpoint-every", str(p.checkpoint_every), "--layout", p.layout,
+    "--checkpoint-root", str(Path(sm.output.ckpt).parents[1]),
+    f"--size={w.size}", f"--context={w.context}", f"--attention={w.attention}", f"--seed={w.seed}",
 ]
 Path(sm.log[0]).write_text("")
 run_for_rule(program, sm.resources, sm.log[0], threads=sm.threads)

@@ -1,58 +1,76 @@
-"""The training experiments, each runnable in one process on the GPU machine (no Snakemake):
+"""The training experiments. Snakemake runs them one output at a time (workflow/rules/train.smk);
+on a GPU machine without Snakemake the same functions run from the same configuration file:
 
-    python -m scsigmoid.train.experiments main       --out R --corpus-dir R/data/corpus
-    python -m scsigmoid.train.experiments throughput --out R --corpus-dir R/data/corpus
-    python -m scsigmoid.train.experiments stress     --out R --corpus-dir R/data/corpus
-    python -m scsigmoid.train.experiments lr_sweep   --out R --corpus-dir R/data/corpus
+    python -m scsigmoid.train.experiments main   --config config/config.yaml --out R --corpus-dir D
+    python -m scsigmoid.train.experiments stress --config config/config.yaml --out-csv R/train/stress_h200.csv --corpus-dir D
+    python -m scsigmoid.train.experiments lr_sweep --config config/config.yaml --out R --out-csv ... --corpus-dir D
 
-``main``: the paired runs ``{size}_{context}_{attention}`` (contexts x softmax/sigmoid), then per
-run the validation loss on the pretraining val split ('pretrain_val') and on every eval corpus, and
-for runs at the evaluation context the cell embeddings and a sample of attention scores.
-``throughput``: timed training steps of the paper's four sizes x contexts x attentions.
-``stress``: 160M / 8K / no clipping, time-boxed per arm. ``lr_sweep``: each attention at a ladder
-of peak learning rates, no clipping (the largest stable one is the stability frontier);
-``lr_sweep_summary`` (no GPU, no corpus) re-derives the sweep table from its runs' logs.
+Every setting comes from the validated configuration (``config/config.yaml`` + ``--configfile``
+overlays, :mod:`scsigmoid.config`); the command line only names files and which run. (Throughput:
+:mod:`scsigmoid.train.throughput`.)
 
-Layout under ``R``: train/runs/{run}/{log.csv,summary.json,val_loss.csv,attention_scores.npz},
-checkpoints/{run}/last.pt, embed/{run}/{dataset}.npz, train/throughput_{device}.csv,
-train/stress_{device}.csv, train/lr_sweep_{device}.csv. The functions below are also what the
-Snakemake scripts call, one output at a time.
+``main``: the paired runs ``{size}_{context}_{attention}_s{seed}`` (``train.contexts`` x
+softmax/sigmoid x ``train.seeds``), each trained until its val loss stops improving (early
+stopping, ``train.early_stop``) or its time box (``train.max_time_s``), then its validation loss
+on the pretraining val split ('pretrain_val') and every eval corpus, and, for runs at the
+evaluation context, the cell embeddings and a sample of attention scores. ``--parallel N`` trains N
+runs at once (one process each: small models leave a GPU mostly idle).
+
+Layout under ``R``: train/runs/{run}/{settings.json,log.csv,val_curve.csv,summary.json,val_loss.csv,
+attention_scores.npz}, embed/{run}/{dataset}.npz; checkpoints under ``--checkpoint-root``.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
+from scsigmoid.config import load_config
 from scsigmoid.data.corpus import TokenCorpus
-from scsigmoid.io import atomic_path, write_csv
-from scsigmoid.model.attention import ATTENTIONS, attention_backend
-from scsigmoid.model.encoder import Encoder, ModelConfig, embed, pad_batch
+from scsigmoid.io import atomic_path, write_csv, write_json
+from scsigmoid.model.attention import ATTENTIONS
+from scsigmoid.model.encoder import embed
 from scsigmoid.model.probe import attention_scores
-from scsigmoid.provenance import device_slug, provenance
+from scsigmoid.provenance import provenance
 from scsigmoid.train.sweep import summarise_lr_sweep
-from scsigmoid.train.trainer import (
-    TrainConfig,
-    load_checkpoint,
-    make_optimizer,
-    resolve_device,
-    train,
-)
+from scsigmoid.train.trainer import TrainConfig, load_checkpoint, resolve_device, train
 from scsigmoid.train.validation import validation_loss
 
-PAPER_SIZES = ("160M", "400M", "600M", "1.4B")
 PRETRAIN = "pretrain"  # corpus-dir sub-directory of the pretraining corpus
 
 
-def run_name(size: str, context: int, attention: str) -> str:
-    return f"{size}_{context}_{attention}"
+def run_name(size: str, context: int, attention: str, seed: int) -> str:
+    return f"{size}_{context}_{attention}_s{seed}"
+
+
+def main_runs(config: dict) -> list[dict]:
+    """Every run of the main comparison: (size, context, attention, seed)."""
+    t = config["train"]
+    return [{"size": t["size"], "context": int(c), "attention": a, "seed": int(s)}
+            for c in t["contexts"] for s in t["seeds"] for a in ATTENTIONS]
+
+
+def train_config(train_section: dict, *, corpus: str, size: str, context: int, attention: str,
+                 seed: int, out_dir: str, checkpoint_dir: str, device: str = "auto") -> TrainConfig:
+    """The :class:`TrainConfig` of one main run, from the validated ``train`` section."""
+    stop = train_section["early_stop"]
+    return TrainConfig(
+        corpus=corpus, out_dir=out_dir, checkpoint_dir=checkpoint_dir, size=size, context=context,
+        attention=attention, steps=train_section["steps"], batch_size=train_section["batch_size"],
+        lr=train_section["lr"], warmup_steps=train_section["warmup_steps"], seed=seed,
+        grad_clip=train_section["grad_clip"], checkpoint_every=train_section["checkpoint_every"],
+        layout=train_section["layout"], max_time_s=train_section["max_time_s"],
+        val_every=stop["val_every"], patience=stop["patience"], min_delta=stop["min_delta"],
+        val_cells=stop["val_cells"], device=device,
+    )
 
 
 def _corpus(corpus_dir, name: str) -> TokenCorpus:
@@ -70,19 +88,13 @@ def eval_datasets(corpus_dir) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def train_run(*, results: str, corpus_dir: str, size: str, context: int, attention: str,
-              steps: int, batch_size: int, lr: float, seed: int = 0, grad_clip: float | None = 1.0,
-              checkpoint_every: int = 0, device: str = "auto",
-              checkpoint_root: str | None = None, layout: str = "padded") -> dict:
-    run = run_name(size, context, attention)
-    cfg = TrainConfig(
-        corpus=str(Path(corpus_dir) / PRETRAIN), out_dir=f"{results}/train/runs/{run}",
-        checkpoint_dir=f"{checkpoint_root or f'{results}/checkpoints'}/{run}", size=size,
-        context=context,
-        attention=attention, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-        grad_clip=grad_clip, checkpoint_every=checkpoint_every, device=device, layout=layout,
-    )
-    return train(cfg)
+def train_run(config: dict, *, run_dir: str, checkpoint_dir: str, corpus_dir: str, size: str,
+              context: int, attention: str, seed: int, device: str = "auto") -> dict:
+    """Train (or resume) one main run; ``{run_dir}/settings.json`` records the configuration."""
+    write_json({"train": config["train"], "evaluate": config["evaluate"]}, Path(run_dir) / "settings.json")
+    return train(train_config(config["train"], corpus=str(Path(corpus_dir) / PRETRAIN), size=size,
+                              context=context, attention=attention, seed=seed, out_dir=run_dir,
+                              checkpoint_dir=checkpoint_dir, device=device))
 
 
 def validate_run(*, checkpoint: str, corpus_dir: str, datasets: list[str], context: int,
@@ -152,125 +164,57 @@ def scores_run(*, checkpoint: str, corpus_dir: str, context: int, out_npz: str,
     return Path(out_npz)
 
 
-def run_main(args) -> None:
-    datasets = args.datasets if args.datasets is not None else eval_datasets(args.corpus_dir)
-    for context in args.contexts:
-        for attention in ATTENTIONS:
-            run = run_name(args.size, context, attention)
-            t0 = time.time()
-            summary = train_run(results=args.out, corpus_dir=args.corpus_dir, size=args.size,
-                                context=context, attention=attention, steps=args.steps,
-                                batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                                checkpoint_every=args.checkpoint_every, device=args.device,
-                                checkpoint_root=args.checkpoint_root, layout=args.layout)
-            ckpt = f"{args.checkpoint_root}/{run}/last.pt"
-            validate_run(checkpoint=ckpt, corpus_dir=args.corpus_dir, datasets=datasets,
-                         context=context, seeds=args.masking_seeds,
-                         out_csv=f"{args.out}/train/runs/{run}/val_loss.csv",
-                         max_cells=args.val_max_cells, device=args.device)
-            if context == args.eval_context:
-                embed_run(checkpoint=ckpt, corpus_dir=args.corpus_dir, datasets=datasets,
-                          context=context, out_dir=f"{args.out}/embed/{run}", device=args.device)
-                scores_run(checkpoint=ckpt, corpus_dir=args.corpus_dir, context=context,
-                           out_npz=f"{args.out}/train/runs/{run}/attention_scores.npz",
-                           device=args.device)
-            print(f"[main] {run}: {summary['steps_done']} steps, final loss "
-                  f"{summary['final_loss']:.4f}, diverged={summary['diverged']}, "
-                  f"{time.time() - t0:.0f} s", flush=True)
+def main_run(config: dict, *, results: str, corpus_dir: str, checkpoint_root: str, size: str,
+             context: int, attention: str, seed: int, device: str = "auto") -> dict:
+    """One run end to end: train, validation losses, and at the evaluation context embeddings and
+    attention scores (what the DAG's train_run, validate_run, embed_run, attention_scores_run do)."""
+    run = run_name(size, context, attention, seed)
+    run_dir, ckpt = f"{results}/train/runs/{run}", f"{checkpoint_root}/{run}/last.pt"
+    t0 = time.time()
+    summary = train_run(config, run_dir=run_dir, checkpoint_dir=f"{checkpoint_root}/{run}",
+                        corpus_dir=corpus_dir, size=size, context=context, attention=attention,
+                        seed=seed, device=device)
+    datasets = eval_datasets(corpus_dir)
+    evaluate = config["evaluate"]
+    validate_run(checkpoint=ckpt, corpus_dir=corpus_dir, datasets=datasets, context=context,
+                 seeds=evaluate["masking_seeds"], out_csv=f"{run_dir}/val_loss.csv",
+                 batch_size=config["train"]["batch_size"], max_cells=config["train"]["val_max_cells"],
+                 device=device)
+    if context == evaluate["context"]:
+        embed_run(checkpoint=ckpt, corpus_dir=corpus_dir, datasets=datasets, context=context,
+                  out_dir=f"{results}/embed/{run}", device=device)
+        scores_run(checkpoint=ckpt, corpus_dir=corpus_dir, context=context,
+                   out_npz=f"{run_dir}/attention_scores.npz", device=device)
+    print(f"[main] {run}: {summary['steps_done']} steps ({summary['stop_reason']}, best step "
+          f"{summary['best_step']}), final loss {summary['final_loss']:.4f}, "
+          f"{time.time() - t0:.0f} s", flush=True)
+    return summary
 
 
-# ---------------------------------------------------------------------------------------------
-# throughput
-# ---------------------------------------------------------------------------------------------
+def run_main(config: dict, *, results: str, corpus_dir: str, checkpoint_root: str,
+             parallel: int = 1, device: str = "auto", config_args=()) -> None:
+    """Every main run; with ``parallel`` > 1 that many at once, each in its own process."""
+    runs = main_runs(config)
+    if parallel <= 1:
+        for r in runs:
+            main_run(config, results=results, corpus_dir=corpus_dir, checkpoint_root=checkpoint_root,
+                     device=device, **r)
+        return
 
+    def one(r):
+        cmd = [sys.executable, "-m", "scsigmoid.train.experiments", "one", *config_args,
+               "--out", results, "--corpus-dir", corpus_dir, "--checkpoint-root", checkpoint_root,
+               "--device", device, *(f"--{k}={v}" for k, v in r.items())]
+        log = Path(results) / "logs" / f"{run_name(**r)}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w") as fh:
+            return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT).returncode
 
-def _random_batches(lengths: np.ndarray, *, context: int, batch: int, n: int, vocab: int, seed: int):
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        lens = np.minimum(rng.choice(lengths, size=batch), context)
-        seqs = [np.concatenate([[1], rng.integers(4, vocab, size=int(m) - 1)]) for m in lens]
-        tokens, seq_lens = pad_batch(seqs)
-        labels = torch.full_like(tokens, -100)
-        picked = (torch.rand(tokens.shape, generator=torch.Generator().manual_seed(seed)) < 0.15)
-        picked &= torch.arange(tokens.shape[1])[None] < seq_lens[:, None]
-        picked[:, 0] = False
-        labels[picked] = tokens[picked]
-        out.append((tokens, labels, seq_lens))
-    return out
-
-
-def time_training_steps(size: str, context: int, attention: str, batches, vocab: int,
-                        device: torch.device, layout: str = "padded") -> dict:
-    """Mean time of a full training step (fwd + bwd + AdamW, bf16 autocast) over ``batches``,
-    after running every batch once untimed (compilation, autotuning, allocator warm-up)."""
-    from scsigmoid.train.trainer import mlm_loss_sum, to_packed
-
-    cfg = ModelConfig.of_size(size, vocab_size=vocab, max_len=context, attention=attention)
-    with torch.device(device):
-        model = Encoder(cfg)
-    opt = make_optimizer(model, TrainConfig(corpus="", out_dir="", checkpoint_dir="", size=size))
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-    def step(tokens, labels, lens):
-        with autocast:
-            loss_sum, _ = mlm_loss_sum(model, tokens, labels, lens)
-        opt.zero_grad(set_to_none=True)
-        loss_sum.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-
-    batches = [tuple(t.to(device) for t in b) for b in batches]
-    n_samples = np.mean([b[0].shape[0] for b in batches])
-    n_tokens = np.mean([int(b[2].sum()) for b in batches])
-    if layout == "packed":
-        batches = [to_packed(*b) for b in batches]
-    for b in batches:
-        step(*b)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-    t0 = time.perf_counter()
-    for b in batches:
-        step(*b)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    dt = (time.perf_counter() - t0) / len(batches)
-    return {"step_ms": dt * 1e3, "samples_per_s": n_samples / dt, "tokens_per_s": n_tokens / dt,
-            "peak_mem_gb": (torch.cuda.max_memory_allocated(device) / 2**30
-                            if device.type == "cuda" else float("nan")),
-            "params_total": model.param_counts()["params_total"]}
-
-
-def run_throughput(args) -> pd.DataFrame:
-    device = resolve_device(args.device)
-    pre = _corpus(args.corpus_dir, PRETRAIN)
-    lengths, vocab = np.asarray(pre.lengths), pre.vocab_size
-    rows = []
-    for size in args.sizes:
-        for context in args.contexts:
-            batches = _random_batches(lengths, context=context, batch=args.per_gpu_batch,
-                                      n=args.timed_steps, vocab=vocab, seed=args.seed)
-            for attention in ATTENTIONS:
-                row = {"size": size, "context": context, "attention": attention,
-                       "backend": attention_backend(attention, device), "layout": args.layout,
-                       "batch_size": args.per_gpu_batch, "timed_steps": args.timed_steps}
-                try:
-                    row.update(time_training_steps(size, context, attention, batches, vocab,
-                                                   device, args.layout))
-                    row["status"] = "ok"
-                except torch.OutOfMemoryError:
-                    row["status"] = "oom"
-                except Exception as err:  # recorded, not fatal: one failing shape keeps the rest
-                    row["status"] = f"error: {type(err).__name__}: {str(err)[:200]}"
-                gc.collect()
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                rows.append(row)
-                print(f"[throughput] {row}", flush=True)
-    df = pd.DataFrame(rows).assign(**provenance())
-    write_csv(df, Path(args.out) / "train" / f"throughput_{device_slug()}.csv")
-    return df
+    with ThreadPoolExecutor(parallel) as pool:
+        codes = list(pool.map(one, runs))
+    failed = [run_name(**r) for r, c in zip(runs, codes, strict=True) if c]
+    if failed:
+        raise RuntimeError(f"runs failed: {failed}; see {results}/logs/<run>.log")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,19 +222,18 @@ def run_throughput(args) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_stress(args) -> None:
-    slug = device_slug()
+def run_stress(config: dict, *, out_csv: str, work_dir: str, corpus_dir: str, device: str = "auto") -> None:
+    """160M / 8K / no clipping, time-boxed per arm (``train.stress``); logs of both arms in one CSV."""
+    st = config["train"]["stress"]
     logs = []
     for attention in ATTENTIONS:
         cfg = TrainConfig(
-            corpus=str(Path(args.corpus_dir) / PRETRAIN),
-            out_dir=f"{args.out}/train/stress/{attention}",
-            checkpoint_dir=f"{args.out}/checkpoints/stress_{attention}", size=args.stress_size,
-            context=args.stress_context, attention=attention, steps=args.stress_max_steps,
-            batch_size=args.stress_batch_size, lr=args.stress_lr, schedule="constant",
-            warmup_steps=args.stress_warmup, grad_clip=None, seed=args.seed,
-            max_time_s=args.stress_seconds, device=args.device, resume=False,
-            save_checkpoints=False,
+            corpus=str(Path(corpus_dir) / PRETRAIN), out_dir=f"{work_dir}/{attention}",
+            checkpoint_dir=f"{work_dir}/checkpoints_{attention}", size=st["size"],
+            context=st["context"], attention=attention, steps=st["max_steps"],
+            batch_size=st["batch_size"], lr=st["lr"], schedule="constant", warmup_steps=st["warmup"],
+            grad_clip=None, seed=config["train"]["seeds"][0], max_time_s=st["seconds"],
+            device=device, resume=False, save_checkpoints=False,
         )
         summary = train(cfg)
         print(f"[stress] {attention}: {summary['steps_done']} steps, diverged={summary['diverged']}",
@@ -298,35 +241,28 @@ def run_stress(args) -> None:
         logs.append(pd.read_csv(f"{cfg.out_dir}/log.csv").assign(
             attention=attention, size=cfg.size, context=cfg.context, peak_lr=cfg.lr,
             diverged_step=summary["diverged_step"]))
-    write_csv(pd.concat(logs, ignore_index=True), f"{args.out}/train/stress_{slug}.csv")
+    write_csv(pd.concat(logs, ignore_index=True), out_csv)
 
 
-def run_lr_sweep(args) -> None:
+def run_lr_sweep(config: dict, *, sweep_dir: str, out_csv: str, corpus_dir: str,
+                 device: str = "auto") -> None:
     """Largest stable learning rate of each attention (the stability frontier). The summary CSV is
     rewritten from the runs' logs after every run, so a sweep cut short keeps what it finished."""
-    sweep_dir = Path(args.out) / "train" / "lr_sweep"
+    sw = config["train"]["lr_sweep"]
     for attention in ATTENTIONS:
-        for lr in args.sweep_lrs:
+        for lr in sw["lrs"]:
             cfg = TrainConfig(
-                corpus=str(Path(args.corpus_dir) / PRETRAIN),
-                out_dir=str(sweep_dir / f"{attention}_{lr:g}"),
-                checkpoint_dir=f"{args.out}/checkpoints/lr_sweep_{attention}_{lr:g}",
-                size=args.sweep_size, context=args.sweep_context, attention=attention,
-                steps=args.sweep_steps, batch_size=args.sweep_batch_size, lr=lr,
-                schedule="constant", warmup_steps=max(1, args.sweep_steps // 10), grad_clip=None,
-                seed=args.seed, device=args.device, resume=False, save_checkpoints=False,
+                corpus=str(Path(corpus_dir) / PRETRAIN), out_dir=f"{sweep_dir}/{attention}_{lr:g}",
+                checkpoint_dir=f"{sweep_dir}/checkpoints", size=sw["size"], context=sw["context"],
+                attention=attention, steps=sw["steps"], batch_size=sw["batch_size"], lr=lr,
+                schedule="constant", warmup_steps=max(1, sw["steps"] // 10), grad_clip=None,
+                seed=config["train"]["seeds"][0], device=device, resume=False,
+                save_checkpoints=False,
             )
             s = train(cfg)
             print(f"[lr_sweep] {attention} lr {lr:g}: {s['steps_done']} steps, diverged={s['diverged']}",
                   flush=True)
-            run_lr_sweep_summary(args)
-
-
-def run_lr_sweep_summary(args) -> None:
-    """(Re)derive train/lr_sweep_{device}.csv from the sweep runs' logs under --out."""
-    table = summarise_lr_sweep(Path(args.out) / "train" / "lr_sweep")
-    slug = device_slug(str(table["device"].iloc[0])) if table["device"].notna().all() else device_slug()
-    write_csv(table, f"{args.out}/train/lr_sweep_{slug}.csv")
+            write_csv(summarise_lr_sweep(Path(sweep_dir)), out_csv)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,83 +273,67 @@ def run_lr_sweep_summary(args) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m scsigmoid.train.experiments", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment",
-                   choices=["run", "main", "throughput", "stress", "lr_sweep", "lr_sweep_summary"],
-                   help="run: train one run (--size, --contexts CONTEXT, --attention); the "
-                        "workflow launches it under torchrun when its job has several GPUs")
-    p.add_argument("--out", required=True, help="results root R (outputs go under R/train, ...)")
-    p.add_argument("--corpus-dir", default=None,
-                   help="directory holding pretrain/ and eval corpora (every experiment but lr_sweep_summary)")
+    p.add_argument("experiment", choices=["main", "one", "train", "stress", "lr_sweep",
+                                          "lr_sweep_summary"],
+                   help="one: a single main run end to end (--size --context --attention --seed); "
+                        "train: its training only (what the train_run rule launches)")
+    p.add_argument("--config", default="config/config.yaml", help="the configuration file")
+    p.add_argument("--settings", help="a JSON file of the already validated configuration (the "
+                                      "DAG's rules pass theirs this way); replaces --config")
+    p.add_argument("--configfile", action="append", default=[], help="overlay (as in snakemake)")
+    p.add_argument("--out", help="results root R (main, one, lr_sweep: outputs under R/train, R/embed)")
+    p.add_argument("--out-csv", help="stress, lr_sweep, lr_sweep_summary: the table to write")
+    p.add_argument("--corpus-dir", help="directory holding pretrain/ and the eval corpora")
+    p.add_argument("--checkpoint-root", help="main, one: where checkpoints go (default R/checkpoints)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--layout", choices=["padded", "packed"], default="padded",
-                   help="batch layout of training (main, throughput): padded or packed varlen")
-    # main
-    p.add_argument("--size", default="small")
-    p.add_argument("--attention", choices=["softmax", "sigmoid"], default=None, help="run: the arm")
-    p.add_argument("--grad-clip", type=float, default=1.0, help="run: clip norm (<= 0: off)")
-    p.add_argument("--contexts", type=int, nargs="+", default=None)
-    p.add_argument("--steps", type=int, default=1200)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--checkpoint-every", type=int, default=0)
-    p.add_argument("--checkpoint-root", default=None,
-                   help="where checkpoints go (default OUT/checkpoints; keep them out of OUT on "
-                        "the GPU machine: they are large)")
-    p.add_argument("--eval-context", type=int, default=4096)
-    p.add_argument("--datasets", nargs="*", default=None, help="eval corpora (default: all)")
-    p.add_argument("--masking-seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--val-max-cells", type=int, default=2000)
-    # throughput
-    p.add_argument("--sizes", nargs="+", default=list(PAPER_SIZES))
-    p.add_argument("--per-gpu-batch", type=int, default=2)
-    p.add_argument("--timed-steps", type=int, default=5)
-    # stress + sweep
-    p.add_argument("--stress-size", default="160M")
-    p.add_argument("--stress-context", type=int, default=8192)
-    p.add_argument("--stress-lr", type=float, default=2e-3)
-    p.add_argument("--stress-batch-size", type=int, default=8)
-    p.add_argument("--stress-warmup", type=int, default=100)
-    p.add_argument("--stress-seconds", type=float, default=100.0)
-    p.add_argument("--stress-max-steps", type=int, default=100_000)
-    p.add_argument("--sweep-size", default="small")
-    p.add_argument("--sweep-context", type=int, default=2048)
-    p.add_argument("--sweep-lrs", type=float, nargs="+", default=[3e-4, 1e-3, 3e-3, 1e-2, 3e-2])
-    p.add_argument("--sweep-steps", type=int, default=300)
-    p.add_argument("--sweep-batch-size", type=int, default=16)
+    p.add_argument("--parallel", type=int, default=1, help="main: runs trained at once")
+    for key in ("size", "context", "attention", "seed"):
+        p.add_argument(f"--{key}", help="one: which run")
     args = p.parse_args(argv)
-    if args.checkpoint_root is None:
-        args.checkpoint_root = f"{args.out}/checkpoints"
-    if args.contexts is None:
-        args.contexts = [2048, 4096, 8192] if args.experiment == "throughput" else [2048, 4096]
-    if args.experiment == "run" and (args.attention is None or len(args.contexts) != 1):
-        p.error("run trains one model: give --attention and exactly one --contexts value.")
-    if args.experiment == "lr_sweep_summary":
-        return args
-    if args.corpus_dir is None or not (Path(args.corpus_dir) / PRETRAIN / "meta.json").exists():
+    run = ["out", "corpus_dir", "size", "context", "attention", "seed"]
+    needs = {"main": ["out", "corpus_dir"], "one": run, "train": run,
+             "stress": ["out_csv", "corpus_dir"], "lr_sweep": ["out", "out_csv", "corpus_dir"],
+             "lr_sweep_summary": ["out", "out_csv"]}[args.experiment]
+    missing = [f"--{k.replace('_', '-')}" for k in needs if getattr(args, k) is None]
+    if missing:
+        p.error(f"{args.experiment} needs {' '.join(missing)}.")
+    if args.corpus_dir is not None and not (Path(args.corpus_dir) / PRETRAIN / "meta.json").exists():
         p.error(f"--corpus-dir {args.corpus_dir} has no '{PRETRAIN}/' corpus; point it at the "
                 "tokenised corpora directory (e.g. results/data/corpus).")
+    if args.checkpoint_root is None and args.out is not None:
+        args.checkpoint_root = f"{args.out}/checkpoints"
     return args
-
-
-def run_one(args) -> None:
-    """One run of the main comparison (the unit a Snakemake job trains, on one or many GPUs)."""
-    summary = train_run(
-        results=args.out, corpus_dir=args.corpus_dir, size=args.size, context=args.contexts[0],
-        attention=args.attention, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, grad_clip=args.grad_clip if args.grad_clip > 0 else None,
-        checkpoint_every=args.checkpoint_every, device=args.device,
-        checkpoint_root=args.checkpoint_root, layout=args.layout)
-    print(f"[run] {summary.get('run')}: {summary.get('steps_done')} steps, "
-          f"final loss {summary.get('final_loss')}, diverged={summary.get('diverged')}")
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     t0 = time.time()
-    experiments = {"run": run_one, "main": run_main, "throughput": run_throughput, "stress": run_stress,
-                   "lr_sweep": run_lr_sweep, "lr_sweep_summary": run_lr_sweep_summary}
-    experiments[args.experiment](args)
+    if args.experiment == "lr_sweep_summary":
+        write_csv(summarise_lr_sweep(Path(args.out) / "train" / "lr_sweep"), args.out_csv)
+        return
+    config = (json.loads(Path(args.settings).read_text()) if args.settings
+              else load_config(args.config, args.configfile))
+    common = {"corpus_dir": args.corpus_dir, "device": args.device}
+    if args.experiment == "main":
+        config_args = ["--config", args.config, *(f"--configfile={f}" for f in args.configfile)]
+        run_main(config, results=args.out, checkpoint_root=args.checkpoint_root,
+                 parallel=args.parallel, config_args=config_args, **common)
+    elif args.experiment in ("one", "train"):
+        run = {"size": args.size, "context": int(args.context), "attention": args.attention,
+               "seed": int(args.seed)}
+        if args.experiment == "one":
+            main_run(config, results=args.out, checkpoint_root=args.checkpoint_root, **run, **common)
+        else:
+            name = run_name(**run)
+            s = train_run(config, run_dir=f"{args.out}/train/runs/{name}",
+                          checkpoint_dir=f"{args.checkpoint_root}/{name}", **run, **common)
+            print(f"[train] {name}: {s.get('steps_done')} steps ({s.get('stop_reason')}), "
+                  f"final loss {s.get('final_loss')}, diverged={s.get('diverged')}")
+    elif args.experiment == "stress":
+        run_stress(config, out_csv=args.out_csv, work_dir=str(Path(args.out_csv).with_suffix("")),
+                   **common)
+    else:
+        run_lr_sweep(config, sweep_dir=f"{args.out}/train/lr_sweep", out_csv=args.out_csv, **common)
     print(json.dumps({"experiment": args.experiment, "wall_s": round(time.time() - t0, 1)}))
 
 
