@@ -1,28 +1,66 @@
 #!/usr/bin/env bash
-# The training experiments on one H200, one per call (each fits a 10-minute command).
-# Usage (repo root, GPU machine, tokenised corpora carried in results/data/corpus):
-#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh main|throughput|stress|lr_sweep
-# Writes $OUT/<experiment>.tgz holding train/ (and embed/ for main) as laid out under results/.
-# Settings are the default config's (config/config.yaml, train:); training runs one kernel config
-# per launch (SIGATTN_AUTOTUNE=0) so compiling does not eat the time box, and skips the kernels'
-# host-side value checks (SIGATTN_CHECK_VALUES=0).
-set -euo pipefail
-experiment=${1:?main, throughput, stress or lr_sweep}
-export PYTHONUNBUFFERED=1 SIGATTN_AUTOTUNE=0 SIGATTN_CHECK_VALUES=0
+# The training experiments on one H200, one per call (each fits a 10-minute command). Every setting
+# comes from config/config.yaml (read by scsigmoid.config, the same file the DAG reads).
+# Usage (repo root, GPU machine, tokenised corpora carried in results/data/corpus, wheels in .whl):
+#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh throughput [SIZE...]   -> $OUT/throughput_<sizes>.csv
+#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh main                   -> $OUT/main.tgz.part-*
+#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh stress|lr_sweep        -> $OUT/<experiment>.tgz
+# BUDGET (s, default 570) caps the experiment; what finished is written before the cap.
+# CONFIGFILE: an overlay (as snakemake --configfile), e.g. for a smoke test on a CPU.
+# Main runs use one kernel config per launch (SIGATTN_AUTOTUNE=0): twelve small models train at
+# once and compiling must not eat their time box; the throughput protocol autotunes in its warm-up.
+set -uo pipefail
+experiment=${1:?throughput, main, stress or lr_sweep}; shift
+: "${OUT:?set OUT}" "${SUITE_COMMIT:?set SUITE_COMMIT (the tree has no .git)}"
+budget=${BUDGET:-570}
+export PYTHONUNBUFFERED=1 TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-/tmp/triton_cache}
 export PYTHONPATH="$PWD/src:$PWD/kernels${PYTHONPATH:+:$PYTHONPATH}"
-res=/tmp/res
-run() { python3 -m scsigmoid.train.experiments "$experiment" --out "$res" --corpus-dir results/data/corpus "$@"; }
+wheels=$(ls .whl/*.whl .carry/*.whl 2>/dev/null)  # jsonschema (config validation), triton-sigmoid
+if [ -n "$wheels" ]; then
+  # shellcheck disable=SC2086
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $wheels \
+    && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
+# the corpora travel packed (the 64 MiB transfer limit): .carry/corpus.tgz holds results/data/corpus
+[ -d results/data/corpus/pretrain ] || { mkdir -p results/data && tar xzf .carry/corpus.tgz -C results/data; }
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv | tee "$OUT/nvidia_smi.txt"
+corpus=results/data/corpus
+cfg=(--config config/config.yaml ${CONFIGFILE:+--configfile "$CONFIGFILE"})
+res=/tmp/res; mkdir -p "$res"
 case "$experiment" in
+  throughput)
+    tag=$(echo "${*:-all}" | tr ' .' '_p')
+    timeout -k 10 "$budget" python3 -m scsigmoid.train.throughput measure "${cfg[@]}" \
+      --corpus "$corpus/pretrain" --out "$OUT/throughput_$tag.csv" ${1:+--sizes "$@"} 2>&1 | tee "$OUT/throughput_$tag.log"
+    python3 - "$OUT/throughput_$tag.csv" <<'EOF'
+import sys, pandas as pd
+from scsigmoid.train.throughput import gain_table
+df = pd.read_csv(sys.argv[1]); ok = df[df.status == "ok"]
+print(ok.groupby(["size", "workload", "context", "arm"])[["tokens_per_s", "mfu", "host_syncs_per_step"]].median().round(3).to_string())
+print(gain_table(df)[["size", "workload", "context", "arm", "gain_median", "gain_q25", "gain_q75"]].round(4).to_string())
+EOF
+    ;;
   main)
-    datasets=$(ls results/data/corpus | grep -v '^pretrain$')
-    # shellcheck disable=SC2086
-    run --checkpoint-root /tmp/ckpt --size small --contexts 2048 4096 --steps 600 --batch-size 16 \
-        --lr 3e-4 --eval-context 4096 --masking-seeds 0 1 2 --val-max-cells 1000 --datasets $datasets ;;
-  throughput) run ;;
-  stress) run --stress-seconds 250 ;;
-  lr_sweep) run ;;
+    export SIGATTN_AUTOTUNE=0 OMP_NUM_THREADS=1
+    timeout -k 10 "$budget" python3 -m scsigmoid.train.experiments main "${cfg[@]}" \
+      --out "$res" --corpus-dir "$corpus" --checkpoint-root /tmp/ckpt --parallel "${PARALLEL:-12}" 2>&1 | tee "$OUT/main.log"
+    tail -n 3 "$res"/logs/*.log > "$OUT/main_runs_tail.log" 2>/dev/null
+    tar czf - -C "$res" train embed logs | split -b 15M - "$OUT/main.tgz.part-"
+    python3 - "$res" <<'EOF'
+import json, sys, pathlib
+for p in sorted(pathlib.Path(sys.argv[1], "train", "runs").glob("*/summary.json")):
+    s = json.loads(p.read_text())
+    print(f"{s['run']:28s} steps {s['steps_done']:6d} {s['stop_reason']:9s} best {s['best_step']} "
+          f"val {s['best_val_loss'] and round(s['best_val_loss'], 4)} train_s {s['train_seconds_this_call']:.0f}")
+EOF
+    ;;
+  stress)
+    timeout -k 10 "$budget" python3 -m scsigmoid.train.experiments stress "${cfg[@]}" \
+      --corpus-dir "$corpus" --out-csv "$res/train/stress_h200.csv" 2>&1 | tee "$OUT/stress.log"
+    tar czf "$OUT/stress.tgz" -C "$res" train ;;
+  lr_sweep)
+    timeout -k 10 "$budget" python3 -m scsigmoid.train.experiments lr_sweep "${cfg[@]}" \
+      --corpus-dir "$corpus" --out "$res" --out-csv "$res/train/lr_sweep_h200.csv" 2>&1 | tee "$OUT/lr_sweep.log"
+    tar czf "$OUT/lr_sweep.tgz" -C "$res" train ;;
   *) echo "unknown experiment $experiment" >&2; exit 2 ;;
 esac
-dirs=train; [ -d "$res/embed" ] && dirs="train embed"
-# shellcheck disable=SC2086
-tar czf "$OUT/$experiment.tgz" -C "$res" $dirs
