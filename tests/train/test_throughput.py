@@ -125,9 +125,10 @@ def test_run_on_cpu_writes_every_point_and_says_why_an_arm_did_not_run(tmp_path)
     cfg = {"workloads": {"full_context": {"sizes": ["tiny"], "contexts": [32]},
                          "corpus": {"sizes": ["tiny"], "contexts": [32]}},
            "arms": ["softmax", "sigmoid", "sigmoid_tritonsigmoid"], "tokens_per_step": 100,
-           "warmup_steps": 2, "timed_steps": 3, "repeats": 2, "seed": 0, "peak_tflops": 1.0}
+           "warmup_steps": 2, "timed_steps": 3, "repeats": 2, "seed": 0,
+           "peak_tflops": {"cpu": 2.0}}
     df = tp.run(cfg, pool_lengths=np.array([5, 9, 40]), vocab_size=60, out_csv=tmp_path / "t.csv",
-                device="cpu", config_id="test")
+                device="cpu", device_tag="cpu", config_id="test")
     assert len(df) == 2 * 3 * 2  # points x arms x repeats
     assert list(pd.read_csv(tmp_path / "t.csv").columns[: len(tp.COLUMNS)]) == tp.COLUMNS
     ok = df[df.status == "ok"]
@@ -135,6 +136,10 @@ def test_run_on_cpu_writes_every_point_and_says_why_an_arm_did_not_run(tmp_path)
     assert (ok.timed_steps == 3).all() and (ok.mfu > 0).all()
     assert df[df.arm == "sigmoid_tritonsigmoid"].status.str.contains("CUDA").all()
     assert (df.config == "test").all() and {"device", "commit", "torch"} <= set(df.columns)
+    assert (ok.peak_tflops == 2.0).all()
+    with pytest.raises(ValueError, match="no entry for device 'h200'"):
+        tp.run(cfg, pool_lengths=np.array([5]), vocab_size=60, out_csv=tmp_path / "u.csv",
+               device="cpu", device_tag="h200")
 
 
 def test_merge_refuses_a_point_measured_twice(tmp_path):

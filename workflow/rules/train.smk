@@ -133,6 +133,7 @@ if GPU:
             f"{R}/train/throughput_{DEVICE}.csv",
         params:
             throughput=TRAIN["throughput"],
+            device=DEVICE,
         resources:
             gpu=1,
         log:

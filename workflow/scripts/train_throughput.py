@@ -12,5 +12,5 @@ sm = snakemake  # noqa: F821
 corpus = TokenCorpus(sm.input.corpus)
 with open(sm.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
     run(sm.params.throughput, pool_lengths=np.asarray(corpus.lengths), vocab_size=corpus.vocab_size,
-        out_csv=sm.output[0],
+        out_csv=sm.output[0], device_tag=sm.params.device,
         config_id=f"train.throughput@{fingerprint(sm.params.throughput)}")

@@ -327,21 +327,20 @@ def plan(cfg: dict, sizes: list[str] | None = None) -> dict[str, list[tuple[str,
 
 
 def run(cfg: dict, *, pool_lengths: np.ndarray, vocab_size: int, out_csv: str | Path,
-        device: str = "auto", sizes: list[str] | None = None, config_id: str = "") -> pd.DataFrame:
-    """Measure every point of ``cfg`` (the validated ``train.throughput`` section) and write the
-    CSV (rewritten after each size, so a run cut short keeps what it finished)."""
+        device_tag: str, device: str = "auto", sizes: list[str] | None = None,
+        config_id: str = "") -> pd.DataFrame:
+    """Measure every point of ``cfg`` (the validated ``train.throughput`` section) on the device
+    tagged ``device_tag`` (its ``peak_tflops`` entry) and write the CSV (rewritten after each
+    size, so a run cut short keeps what it finished)."""
     from scsigmoid.train.trainer import resolve_device
 
     dev = resolve_device(device)
     peak = cfg["peak_tflops"]
-    if isinstance(peak, dict):  # per device slug
-        from scsigmoid.provenance import device_slug
-
-        slug = device_slug()
-        if slug not in peak:
-            raise ValueError(f"train.throughput.peak_tflops has no entry for device '{slug}'; add "
-                             "its dense bf16 peak (TFLOP/s) to config/config.yaml.")
-        cfg = {**cfg, "peak_tflops": float(peak[slug])}
+    if isinstance(peak, dict):
+        if device_tag not in peak:
+            raise ValueError(f"train.throughput.peak_tflops has no entry for device '{device_tag}'; "
+                             "add its dense bf16 peak (TFLOP/s) to config/config.yaml.")
+        cfg = {**cfg, "peak_tflops": float(peak[device_tag])}
     rows: list[dict] = []
     prov = {**provenance(), "config": config_id}
     for size, points in plan(cfg, sizes).items():
@@ -410,6 +409,7 @@ def main(argv=None) -> None:
     m.add_argument("--corpus", required=True, help="the pretraining TokenCorpus directory")
     m.add_argument("--out", required=True, help="CSV to write")
     m.add_argument("--sizes", nargs="+", default=None, help="only these sizes (split a grid over calls)")
+    m.add_argument("--device-tag", default=None, help="peak_tflops entry (default: this GPU's tag)")
     g = sub.add_parser("merge", help="concatenate parts measured in several calls")
     g.add_argument("parts", nargs="+")
     g.add_argument("--out", required=True)
@@ -420,8 +420,11 @@ def main(argv=None) -> None:
     config = load_config(args.config, args.configfile)
     cfg = config["train"]["throughput"]
     corpus = TokenCorpus(args.corpus)
+    from scsigmoid.provenance import device_slug
+
     run(cfg, pool_lengths=np.asarray(corpus.lengths), vocab_size=corpus.vocab_size, out_csv=args.out,
-        sizes=args.sizes, config_id=f"{args.config}#train.throughput@{fingerprint(cfg)}")
+        device_tag=args.device_tag or device_slug(), sizes=args.sizes,
+        config_id=f"{args.config}#train.throughput@{fingerprint(cfg)}")
 
 
 if __name__ == "__main__":
