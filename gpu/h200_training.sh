@@ -7,6 +7,7 @@
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh stress|lr_sweep        -> $OUT/<experiment>.tgz
 # BUDGET (s, default 570) caps the experiment; what finished is written before the cap.
 # CONFIGFILE: an overlay (as snakemake --configfile), e.g. for a smoke test on a CPU.
+# SKIP: throughput parts of earlier calls (carried); their completed points are not measured again.
 # Main runs use one kernel config per launch (SIGATTN_AUTOTUNE=0): twelve small models train at
 # once and compiling must not eat their time box; the throughput protocol autotunes in its warm-up.
 set -uo pipefail
@@ -31,7 +32,8 @@ case "$experiment" in
   throughput)
     tag=$(echo "${*:-all}" | tr ' .' '_p')
     timeout -k 10 "$budget" python3 -m scsigmoid.train.throughput measure "${cfg[@]}" \
-      --corpus "$corpus/pretrain" --out "$OUT/throughput_$tag.csv" ${1:+--sizes "$@"} 2>&1 | tee "$OUT/throughput_$tag.log"
+      --corpus "$corpus/pretrain" --out "$OUT/throughput_$tag.csv" ${1:+--sizes "$@"} \
+      ${SKIP:+--skip $SKIP} 2>&1 | tee "$OUT/throughput_$tag.log"
     python3 - "$OUT/throughput_$tag.csv" <<'EOF'
 import sys, pandas as pd
 from scsigmoid.train.throughput import gain_table

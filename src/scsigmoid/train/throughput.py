@@ -215,16 +215,17 @@ def _arm_available(arm: str, device) -> tuple[bool, str]:
 
 
 def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_size: int,
-                 pool_lengths: np.ndarray, device: torch.device, seed: int) -> list[dict]:
-    """Rows of every (workload, context) point of one model size (one model for all of them)."""
+                 pool_lengths: np.ndarray, device: torch.device, seed: int):
+    """Yield the rows of each (workload, context) point of one model size in turn (one model for
+    all of them)."""
     max_len = max(c for _, c in points)
     with torch.device(device):
         model = Encoder(ModelConfig.of_size(size, vocab_size=vocab_size, max_len=max_len), seed=seed)
     step = _Stepper(model, device)
     counts = model.param_counts()
     arms = list(cfg["arms"])
-    rows = []
     for workload, context in points:
+        rows = []
         rng = np.random.default_rng([seed, context, WORKLOADS.index(workload)])
         n_batches = max(1, cfg["warmup_steps"])
         need_padded = any(ARMS[a][2] == "padded" for a in arms)
@@ -301,11 +302,11 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
             tps = [tokens / np.median(t) * 1e3 for (a, _), t in times.items() if a == arm]
             print(f"[throughput] {size} {workload} C={context} {arm}: "
                   f"{f'{np.median(tps):.0f} tokens/s' if tps else status[arm]}", flush=True)
+        yield rows
     del model, step
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    return rows
 
 
 COLUMNS = ["size", "context", "workload", "arm", "attention", "kernel", "layout", "repeat",
@@ -316,19 +317,22 @@ COLUMNS = ["size", "context", "workload", "arm", "attention", "kernel", "layout"
            "host_syncs_per_step", "status"]
 
 
-def plan(cfg: dict, sizes: list[str] | None = None) -> dict[str, list[tuple[str, int]]]:
-    """size -> its (workload, context) points, from ``cfg['workloads']`` (optionally only ``sizes``)."""
+def plan(cfg: dict, sizes: list[str] | None = None, done: set | None = None) -> dict[str, list[tuple[str, int]]]:
+    """size -> its (workload, context) points, from ``cfg['workloads']``: only ``sizes`` (in that
+    order) when given, and without the (size, workload, context) points in ``done``."""
     out: dict[str, list[tuple[str, int]]] = {}
     for workload, spec in cfg["workloads"].items():
         for size in spec["sizes"]:
             if sizes is None or size in sizes:
-                out.setdefault(size, []).extend((workload, c) for c in spec["contexts"])
-    return out
+                out.setdefault(size, []).extend(
+                    (workload, c) for c in spec["contexts"] if (size, workload, c) not in (done or ()))
+    order = sizes or list(out)
+    return {size: out[size] for size in order if out.get(size)}
 
 
 def run(cfg: dict, *, pool_lengths: np.ndarray, vocab_size: int, out_csv: str | Path,
         device_tag: str, device: str = "auto", sizes: list[str] | None = None,
-        config_id: str = "") -> pd.DataFrame:
+        done: set | None = None, config_id: str = "") -> pd.DataFrame:
     """Measure every point of ``cfg`` (the validated ``train.throughput`` section) on the device
     tagged ``device_tag`` (its ``peak_tflops`` entry) and write the CSV (rewritten after each
     size, so a run cut short keeps what it finished)."""
@@ -343,12 +347,21 @@ def run(cfg: dict, *, pool_lengths: np.ndarray, vocab_size: int, out_csv: str | 
         cfg = {**cfg, "peak_tflops": float(peak[device_tag])}
     rows: list[dict] = []
     prov = {**provenance(), "config": config_id}
-    for size, points in plan(cfg, sizes).items():
-        rows += measure_size(size, points, cfg, vocab_size=vocab_size, pool_lengths=pool_lengths,
-                             device=dev, seed=cfg["seed"])
-        df = pd.DataFrame(rows).reindex(columns=COLUMNS).assign(**prov)
-        write_csv(df, out_csv)
+    df = pd.DataFrame(columns=COLUMNS)
+    for size, points in plan(cfg, sizes, done).items():
+        for point_rows in measure_size(size, points, cfg, vocab_size=vocab_size,
+                                       pool_lengths=pool_lengths, device=dev, seed=cfg["seed"]):
+            rows += point_rows
+            df = pd.DataFrame(rows).reindex(columns=COLUMNS).assign(**prov)
+            write_csv(df, out_csv)  # after every point: a run cut short keeps what it finished
     return df
+
+
+def done_points(csv: str | Path) -> set:
+    """(size, workload, context) points of an earlier part whose every row is ok."""
+    df = pd.read_csv(csv)
+    ok = df.groupby(["size", "workload", "context"])["status"].apply(lambda s: (s == "ok").all())
+    return {(size, w, int(c)) for (size, w, c), good in ok.items() if good}
 
 
 # ------------------------------------------------------------------------------ summary
@@ -410,6 +423,7 @@ def main(argv=None) -> None:
     m.add_argument("--out", required=True, help="CSV to write")
     m.add_argument("--sizes", nargs="+", default=None, help="only these sizes (split a grid over calls)")
     m.add_argument("--device-tag", default=None, help="peak_tflops entry (default: this GPU's tag)")
+    m.add_argument("--skip", nargs="*", default=[], help="parts measured earlier: their ok points are skipped")
     g = sub.add_parser("merge", help="concatenate parts measured in several calls")
     g.add_argument("parts", nargs="+")
     g.add_argument("--out", required=True)
@@ -424,6 +438,7 @@ def main(argv=None) -> None:
 
     run(cfg, pool_lengths=np.asarray(corpus.lengths), vocab_size=corpus.vocab_size, out_csv=args.out,
         device_tag=args.device_tag or device_slug(), sizes=args.sizes,
+        done=set().union(*(done_points(p) for p in args.skip)),
         config_id=f"{args.config}#train.throughput@{fingerprint(cfg)}")
 
 
