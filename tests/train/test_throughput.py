@@ -137,6 +137,8 @@ def test_run_on_cpu_writes_every_point_and_says_why_an_arm_did_not_run(tmp_path)
     assert df[df.arm == "sigmoid_tritonsigmoid"].status.str.contains("CUDA").all()
     assert (df.config == "test").all() and {"device", "commit", "torch"} <= set(df.columns)
     assert (ok.peak_tflops == 2.0).all()
+    assert tp.done_points(tmp_path / "t.csv") == {("tiny", "full_context", 32), ("tiny", "corpus", 32)}
+    assert tp.plan(cfg, done={("tiny", "full_context", 32)}) == {"tiny": [("corpus", 32)]}
     with pytest.raises(ValueError, match="no entry for device 'h200'"):
         tp.run(cfg, pool_lengths=np.array([5]), vocab_size=60, out_csv=tmp_path / "u.csv",
                device="cpu", device_tag="h200")
