@@ -7,7 +7,8 @@ import anndata as ad
 import pytest
 
 from scsigmoid.data.build import check_holdout
-from scsigmoid.data.tokenise import _as_csr, detect_log_cells
+from scsigmoid.data.checks import non_integer_cells
+from scsigmoid.data.tokenise import _as_csr
 
 BUNDLE = Path(__file__).resolve().parents[3] / "shared" / "data"
 pytestmark = pytest.mark.skipif(not BUNDLE.exists(), reason="offline data bundle not present")
@@ -30,7 +31,7 @@ def test_pbmc3k_raw_copy_is_caught_by_barcodes():
 
 def test_mixed_file_has_six_log_normalised_samples():
     adata = read("pbmc_20samples_tidytranscriptomics")
-    is_log = detect_log_cells(_as_csr(adata.X, ""))
+    is_log = non_integer_cells(_as_csr(adata.X, ""))
     per_sample = adata.obs.assign(log=is_log).groupby("sample", observed=True)["log"].mean()
     assert set(per_sample.round(6)) == {0.0, 1.0}  # each sample all raw or all log
     assert (per_sample == 1.0).sum() == 6
