@@ -107,3 +107,16 @@ def test_alias_table_builder(tmp_path):
     first = (tmp_path / "a.tsv.gz").read_bytes()
     write_alias_table(table, meta, tmp_path / "a.tsv.gz", "r-bioc-org.hs.eg.db 3.16.0-1")
     assert (tmp_path / "a.tsv.gz").read_bytes() == first  # reproducible bytes
+
+
+def test_frozen_vocabulary_matches_the_committed_models():
+    import json
+
+    import yaml
+
+    path = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]["vocab"]
+    vocab = read_vocab(ROOT / path)
+    summaries = sorted((ROOT / "results" / "train" / "runs").glob("small_*/summary.json"))
+    assert summaries, "no committed small runs to compare with"
+    for summary in summaries:
+        assert json.loads(summary.read_text())["model"]["vocab_size"] == len(vocab), summary
