@@ -73,11 +73,13 @@ def read_dataset_sheet(path: str) -> pd.DataFrame:
     plan; they are named here, and the job that would fetch one stops with an error."""
     import warnings
 
-    from scsigmoid.data.sheet import PlaceholderSourceWarning, is_placeholder, read_sheet
+    from scsigmoid.data.sheet import (PlaceholderSourceWarning, check_config_datasets,
+                                      is_placeholder, read_sheet)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlaceholderSourceWarning)  # reported below instead
         sheet = read_sheet(path)
+    check_config_datasets(sheet, config["evaluate"], where=path)
     missing = sheet.loc[sheet["source"].map(is_placeholder), "name"].tolist()
     if missing:
         print(f"WARNING: {path}: placeholder sources for {', '.join(missing)}; fill in their "
@@ -119,12 +121,42 @@ def _source_of(name):
 def dataset_h5ad(name):
     """The file a job reads for a dataset: the local .h5ad (local:), the data_fetch download
     (cellxgene:, https://) or the data_census_shards manifest (census:)."""
+    from scsigmoid.data.sheet import is_local, local_path
+
     source = _source_of(name)
-    if source.startswith("local:"):
-        return f"{DATA_DIR}/{source.removeprefix('local:')}"
+    if is_local(source):
+        return str(local_path(source, DATA_DIR))
     if source.startswith("census:"):
         return f"{R}/data/raw/census/{name}/manifest.json"
     return f"{R}/data/raw/{name}.h5ad"
+
+
+def dataset_check(name):
+    """The data_check record of an eval/extra dataset: status ok|failed and the reason (read once
+    its checkpoint has run; input functions calling this wait for it)."""
+    import json
+
+    return json.loads(Path(checkpoints.data_check.get(dataset=name).output[0]).read_text())
+
+
+def usable_datasets(names):
+    """Those of ``names`` whose data check passed (input functions only: waits for the checks)."""
+    return [n for n in names if dataset_check(n)["status"] == "ok"]
+
+
+def failed_datasets(names):
+    """name -> reason for those of ``names`` whose data check failed (input functions only)."""
+    return {n: c["reason"] for n in names if (c := dataset_check(n))["status"] != "ok"}
+
+
+def pretrain_rows():
+    """The sheet rows of the pretraining datasets, a parameter of the steps using them: editing
+    another row (adding an eval dataset) leaves the vocabulary and the pretraining corpus be."""
+    return DATASETS.loc[DATASETS["role"] == "pretrain"].to_dict("records")
+
+
+def sheet_row_of(wildcards):
+    return DATASETS.loc[DATASETS["name"] == wildcards.dataset].iloc[0].to_dict()
 
 
 def remote_datasets():
