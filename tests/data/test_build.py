@@ -48,9 +48,14 @@ def test_end_to_end(bundle, maps):
     assert pc.obs["cell_id"].str.startswith(("pre/", "mouse/")).all()
     assert ec.obs["label"].tolist() == list("aabbccdd") and (ec.obs["split"] == "eval").all()
     assert all(pc[i][0] == 1 for i in range(len(pc)))
-    lengths = build.length_counts({"pretrain": pre, "ev": ev})
+    records = build.corpus_records(pre) + build.corpus_records(ev)
+    lengths = build.length_counts(records, pretrain=["pre", "mouse"])
     assert lengths.groupby("dataset")["n_cells"].sum().to_dict() == {"ev": 8, "pretrain": len(pc)}
-    summary = build.dataset_summary(sheet, {"pretrain": pre, "ev": ev}).set_index("dataset")
+    assert set(lengths.loc[lengths["dataset"] == "pretrain", "split"]) == {"train", "val"}
+    # the data check gives the eval dataset the same record as its corpus
+    check = build.check_dataset(sheet.iloc[2], vocab, med, maps, data_dir=d)
+    assert {k: v for k, v in check.items() if k != "file"} == build.corpus_records(ev)[0]
+    summary = build.dataset_summary(sheet, records).set_index("dataset")
     assert summary.loc["ev", "cell_types"] == 4 and summary.loc["mouse", "cells"] == 10
     assert summary.loc["mouse", "genes_in_vocab"] == 2 and summary.loc["mouse", "genes"] == 3
     assert summary.loc["mouse", "vocab_coverage"] == 2 / 5 and (summary["status"] == "ok").all()
@@ -122,7 +127,8 @@ def test_frozen_vocabulary_drops_and_counts_unknown_genes(bundle, maps):
     assert c.meta["n_not_in_vocab"] == 2 and c.meta["n_in_vocab"] == 3
     assert max(int(c[i].max()) for i in range(len(c))) < len(frozen)
     pre = build.build_pretrain_corpus(sheet, d / "pre", vocab, med, maps, data_dir=d)
-    summary = build.dataset_summary(sheet, {"pretrain": pre, "ev": ev}).set_index("dataset")
+    records = build.corpus_records(pre) + build.corpus_records(ev)
+    summary = build.dataset_summary(sheet, records).set_index("dataset")
     assert summary.loc["ev", "genes_not_in_vocab"] == 2 and summary.loc["ev", "genes_in_vocab"] == 3
     assert summary.loc["mouse", "genes_not_in_vocab"] == 0  # Ga, Gb, Gbx -> GA, GB, GB
 
@@ -132,7 +138,10 @@ def test_summary_lists_failed_datasets(bundle, maps):
     vocab, medians = build.build_vocabulary(sheet, d, maps, max_unmapped_fraction=0.5)
     pre = build.build_pretrain_corpus(sheet, d / "pre", vocab, medians["median"].to_numpy(), maps,
                                       data_dir=d)
-    summary = build.dataset_summary(sheet, {"pretrain": pre}, {"ev": "ev (/x/ev.h5ad): no cells"})
+    failed = {"dataset": "ev", "status": "failed", "reason": "ev (/x/ev.h5ad): no cells"}
+    records = build.corpus_records(pre) + [failed]
+    summary = build.dataset_summary(sheet, records)
+    assert build.length_counts(records, pretrain=["pre", "mouse"])["dataset"].unique().tolist() == ["pretrain"]
     failed = summary.set_index("dataset").loc["ev"]
     assert failed["status"] == "failed" and failed["reason"] == "ev (/x/ev.h5ad): no cells"
     assert failed["role"] == "eval" and pd.isna(failed["cells"])

@@ -131,24 +131,6 @@ def dataset_h5ad(name):
     return f"{R}/data/raw/{name}.h5ad"
 
 
-def dataset_check(name):
-    """The data_check record of an eval/extra dataset: status ok|failed and the reason (read once
-    its checkpoint has run; input functions calling this wait for it)."""
-    import json
-
-    return json.loads(Path(checkpoints.data_check.get(dataset=name).output[0]).read_text())
-
-
-def usable_datasets(names):
-    """Those of ``names`` whose data check passed (input functions only: waits for the checks)."""
-    return [n for n in names if dataset_check(n)["status"] == "ok"]
-
-
-def failed_datasets(names):
-    """name -> reason for those of ``names`` whose data check failed (input functions only)."""
-    return {n: c["reason"] for n in names if (c := dataset_check(n))["status"] != "ok"}
-
-
 def pretrain_rows():
     """The sheet rows of the pretraining datasets, a parameter of the steps using them: editing
     another row (adding an eval dataset) leaves the vocabulary and the pretraining corpus be."""

@@ -1,11 +1,11 @@
-"""Sequence-length table and per-dataset summary (with provenance) from the corpora of the datasets
-that passed their data check; failed datasets are listed with their reason."""
+"""Sequence-length table and per-dataset summary (with provenance): the pretraining corpus and the
+data checks of the eval datasets (their statistics, or the reason they failed)."""
 
 import json
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-from scsigmoid.data.build import dataset_summary, length_counts
+from scsigmoid.data.build import corpus_records, dataset_summary, length_counts
 from scsigmoid.data.sheet import read_sheet
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
@@ -13,11 +13,13 @@ from scsigmoid.provenance import provenance
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
     with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
-        paths = [smk.input.pretrain, *smk.input.corpora]
-        corpora = {Path(p).name: p for p in paths}  # corpus directories are named after datasets
-        checks = [json.loads(Path(p).read_text()) for p in smk.input.checks]
-        failed = {c["dataset"]: c["reason"] for c in checks if c["status"] != "ok"}
+        pretrain = corpus_records(smk.input.pretrain)
+        records = pretrain + [json.loads(Path(p).read_text()) for p in smk.input.checks]
+        for rec in records:
+            if rec["status"] != "ok":
+                print(f"{rec['dataset']}: failed its data check: {rec['reason']}")
         prov = provenance()
-        write_csv(length_counts(corpora).assign(**prov), smk.output.lengths)
-        summary = dataset_summary(read_sheet(smk.params.sheet), corpora, failed)
-        write_csv(summary.assign(**prov), smk.output.summary)
+        lengths = length_counts(records, pretrain=[r["dataset"] for r in pretrain])
+        write_csv(lengths.assign(**prov), smk.output.lengths)
+        write_csv(dataset_summary(read_sheet(smk.params.sheet), records).assign(**prov),
+                  smk.output.summary)

@@ -195,17 +195,46 @@ def build_eval_corpus(row: pd.Series, out_dir, vocab, medians, maps, **kwargs) -
     return write_corpus(out_dir, seqs, obs, meta)
 
 
+_INFO_KEYS = ("n_genes", "n_mapped", "unmapped_fraction", "n_in_vocab", "n_not_in_vocab",
+              "n_log_cells", "scale", "n_cells_in", "n_cells_dropped_empty",
+              "n_cells_dropped_unlabelled")  # the tokeniser's statistics of one dataset
+
+
+def _record(name: str, info: dict, obs: pd.DataFrame, lengths: np.ndarray, vocab_size: int) -> dict:
+    """The statistics of one tokenised dataset that the dataset table and Fig 1 need (JSON-able):
+    counts from ``info``, cell types, batches and the (split, length, n_cells) histogram."""
+    hist = (pd.DataFrame({"split": obs["split"].astype(str).to_numpy(), "length": lengths})
+            .groupby(["split", "length"]).size().reset_index().to_numpy().tolist())
+    return {"dataset": name, "status": "ok", "reason": "", "vocab_size": int(vocab_size),
+            **{k: info[k] for k in _INFO_KEYS if k in info},
+            "n_cells_tokenised": int(len(lengths)),
+            "cell_types": int(obs["label"].nunique()) if "label" in obs else 0,
+            "batches": int(obs["batch"].nunique()) if "batch" in obs else 0,
+            "lengths": [[str(sp), int(n), int(c)] for sp, n, c in hist]}
+
+
 def check_dataset(row: pd.Series, vocab, medians, maps, **kwargs) -> dict:
-    """Whether a dataset is usable: ``{"dataset", "status": "ok"|"failed", "reason", ...}``.
-    Runs exactly what :func:`build_eval_corpus` runs, short of writing; only a DatasetError (bad
-    input) becomes a 'failed' status, anything else propagates."""
-    status = {"dataset": row["name"], "role": row["role"], "source": row["source"]}
+    """Whether a dataset is usable, with its statistics: the record of :func:`corpus_records`
+    plus ``file``, or ``{"dataset", "status": "failed", "reason"}``. Runs exactly what
+    :func:`build_eval_corpus` runs, short of writing; only a DatasetError (bad input) becomes a
+    'failed' status, anything else propagates."""
     try:
-        seqs, _, meta = tokenise_dataset(row, vocab, medians, maps, **kwargs)
+        seqs, obs, meta = tokenise_dataset(row, vocab, medians, maps, **kwargs)
     except DatasetError as err:
-        return {**status, "status": "failed", "reason": str(err)}
-    stats = {k: v for k, v in meta.items() if k.startswith("n_") or k in ("scale", "file")}
-    return {**status, "status": "ok", "reason": "", **stats, "n_cells_tokenised": len(seqs)}
+        return {"dataset": row["name"], "status": "failed", "reason": str(err)}
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    return {**_record(row["name"], meta, obs, lengths, len(vocab)), "file": meta["file"]}
+
+
+def corpus_records(corpus) -> list[dict]:
+    """One statistics record per dataset of a corpus directory (see :func:`check_dataset`)."""
+    c = TokenCorpus(corpus)
+    records = []
+    for ds in c.meta["datasets"]:
+        sub = c.obs["dataset"].astype(str).to_numpy() == ds if "dataset" in c.obs else slice(None)
+        info = c.meta.get("per_dataset", {}).get(ds, c.meta)
+        records.append(_record(ds, info, c.obs.loc[sub], c.lengths[sub], c.vocab_size))
+    return records
 
 
 def _pretrain_chunks(row: pd.Series, data_dir, cache_dir, h5ad: dict):
@@ -261,16 +290,13 @@ def build_pretrain_corpus(sheet: pd.DataFrame, out_dir, vocab, medians, maps, *,
     return writer.close(meta)
 
 
-def length_counts(corpora: dict[str, str | os.PathLike]) -> pd.DataFrame:
-    """Histogram table (dataset, split, length, n_cells) of sequence lengths, CLS included."""
-    frames = []
-    for name, path in corpora.items():
-        c = TokenCorpus(path)
-        df = pd.DataFrame({"split": c.obs["split"].astype(str).to_numpy(), "length": c.lengths})
-        g = df.groupby(["split", "length"]).size().rename("n_cells").reset_index()
-        g.insert(0, "dataset", name)
-        frames.append(g)
-    return pd.concat(frames, ignore_index=True)
+def length_counts(records: list[dict], pretrain=()) -> pd.DataFrame:
+    """Histogram table (dataset, split, length, n_cells) of sequence lengths, CLS included, of
+    the datasets whose record is ok; the datasets named in ``pretrain`` pooled as 'pretrain'."""
+    rows = [("pretrain" if r["dataset"] in set(pretrain) else r["dataset"], sp, n, c)
+            for r in records if r["status"] == "ok" for sp, n, c in r["lengths"]]
+    table = pd.DataFrame(rows, columns=["dataset", "split", "length", "n_cells"])
+    return table.groupby(["dataset", "split", "length"], sort=False, as_index=False)["n_cells"].sum()
 
 
 SUMMARY_COLUMNS = (
@@ -281,40 +307,30 @@ SUMMARY_COLUMNS = (
 )
 
 
-def dataset_summary(sheet: pd.DataFrame, corpora: dict[str, str | os.PathLike],
-                    failed: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per dataset: cells, genes, vocabulary coverage and genes outside the vocabulary,
-    cell types, batches, lengths for every corpus dataset; status 'failed' and the reason (other
-    columns empty) for each dataset in ``failed`` (name -> reason)."""
+def dataset_summary(sheet: pd.DataFrame, records: list[dict]) -> pd.DataFrame:
+    """One row per dataset record (:func:`corpus_records`, :func:`check_dataset`): cells, genes,
+    vocabulary coverage and genes outside the vocabulary, cell types, batches, lengths; status
+    'failed' and the reason (other columns empty) for a failed one."""
     rows = []
-    for path in corpora.values():
-        c = TokenCorpus(path)
-        n_vocab = c.vocab_size - N_SPECIAL
-        for ds in c.meta["datasets"]:
-            r = sheet.loc[sheet["name"] == ds].iloc[0]
-            sub = c.obs["dataset"].astype(str).to_numpy() == ds if "dataset" in c.obs else slice(None)
-            lengths = c.lengths[sub]
-            info = c.meta.get("per_dataset", {}).get(ds, c.meta)
-            row = {"dataset": ds, "role": r["role"], "species": r["species"], "scale": scale_of(r),
-                   "source": r["source"], "status": "ok", "reason": "",
-                   "cells": int(info["n_cells_in"]), "cells_tokenised": int(len(lengths)),
-                   "cells_dropped_empty": int(info["n_cells_dropped_empty"]),
-                   "cells_dropped_unlabelled": int(info.get("n_cells_dropped_unlabelled", 0)),
-                   "log_input_cells": int(info["n_log_cells"]),
-                   "genes": int(info["n_genes"]), "genes_mapped": int(info["n_mapped"]),
-                   "unmapped_fraction": float(info["unmapped_fraction"]),
-                   "genes_in_vocab": int(info["n_in_vocab"]),
-                   "genes_not_in_vocab": int(info["n_not_in_vocab"]),
-                   "vocab_coverage": int(info["n_in_vocab"]) / max(n_vocab, 1)}
-            row["cell_types"] = int(c.obs.loc[sub, "label"].nunique()) if "label" in c.obs else 0
-            has_batch = bool(r["batch_key"]) and "batch" in c.obs
-            row["batches"] = int(c.obs.loc[sub, "batch"].nunique()) if has_batch else 0
-            row["median_length"] = float(np.median(lengths)) if len(lengths) else float("nan")
+    for rec in records:
+        r = sheet.loc[sheet["name"] == rec["dataset"]].iloc[0]
+        row = {"dataset": rec["dataset"], "role": r["role"], "species": r["species"],
+               "scale": scale_of(r), "source": r["source"], "status": rec["status"],
+               "reason": rec["reason"]}
+        if rec["status"] == "ok":
+            hist = np.array([[n, c] for _, n, c in rec["lengths"]], dtype=np.int64).reshape(-1, 2)
+            lengths = np.repeat(hist[:, 0], hist[:, 1])
+            row.update({
+                "cells": rec["n_cells_in"], "cells_tokenised": rec["n_cells_tokenised"],
+                "cells_dropped_empty": rec["n_cells_dropped_empty"],
+                "cells_dropped_unlabelled": rec.get("n_cells_dropped_unlabelled", 0),
+                "log_input_cells": rec["n_log_cells"], "genes": rec["n_genes"],
+                "genes_mapped": rec["n_mapped"], "unmapped_fraction": rec["unmapped_fraction"],
+                "genes_in_vocab": rec["n_in_vocab"], "genes_not_in_vocab": rec["n_not_in_vocab"],
+                "vocab_coverage": rec["n_in_vocab"] / max(rec["vocab_size"] - N_SPECIAL, 1),
+                "cell_types": rec["cell_types"], "batches": rec["batches"] if r["batch_key"] else 0,
+                "median_length": float(np.median(lengths)) if len(lengths) else float("nan")})
             for ctx in CONTEXTS:
                 row[f"frac_le_{ctx}"] = float(np.mean(lengths <= ctx)) if len(lengths) else float("nan")
-            rows.append(row)
-    for ds, reason in (failed or {}).items():
-        r = sheet.loc[sheet["name"] == ds].iloc[0]
-        rows.append({"dataset": ds, "role": r["role"], "species": r["species"], "scale": scale_of(r),
-                     "source": r["source"], "status": "failed", "reason": reason})
+        rows.append(row)
     return pd.DataFrame(rows).reindex(columns=list(SUMMARY_COLUMNS))
