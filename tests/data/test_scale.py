@@ -8,7 +8,7 @@ from conftest import make_adata
 from test_tokenise import EXPECTED, MEDIANS
 
 from scsigmoid.data.checks import DatasetError, linear_values, suggest_scale
-from scsigmoid.data.tokenise import tokenise
+from scsigmoid.data.tokenise import log1p_cp10k, tokenise
 
 COUNTS = np.array([[1, 0, 3, 0, 6],
                    [2, 2, 0, 4, 0],
@@ -88,3 +88,11 @@ def test_linear_values_leave_the_input_alone():
     assert np.allclose(out.toarray(), CP10K) and is_log.all() and np.array_equal(X.data, before)
     with pytest.raises(DatasetError, match="unknown scale 'log2'"):
         linear_values(X, "log2")
+
+
+@pytest.mark.parametrize("X, scale", [(COUNTS, "counts"), (CP10K, "cp10k"),
+                                      (np.log1p(CP10K), "log1p_cp10k"), (COUNTS, "auto")])
+def test_pca_baseline_input_is_log1p_cp10k_of_every_scale(X, scale):
+    """The PCA baseline reads the same log1p CP10k matrix from any declared scale."""
+    got = log1p_cp10k(make_adata(X), scale).toarray()
+    assert np.allclose(got, np.log1p(CP10K))
