@@ -34,6 +34,16 @@ def bundle(tmp_path):
     return tmp_path, sheet
 
 
+def with_dataset(d, sheet, name, role, adata, label_key=""):
+    """The sheet plus one row for ``adata``, written to ``d/<name>.h5ad``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata.write_h5ad(d / f"{name}.h5ad")
+    row = pd.DataFrame([[name, role, f"local:{name}.h5ad", label_key, "", "human", ""]],
+                       columns=sheet.columns[:7])
+    return validate_sheet(pd.concat([sheet[list(sheet.columns[:7])], row], ignore_index=True))
+
+
 def test_end_to_end(bundle, maps):
     d, sheet = bundle
     vocab, medians = build.build_vocabulary(sheet, d, maps, max_unmapped_fraction=0.5)
@@ -64,12 +74,7 @@ def test_end_to_end(bundle, maps):
 def test_barcode_overlap_fails_the_eval_dataset(bundle, maps):
     d, sheet = bundle
     copy = make_adata(np.ones((8, 5)), obs_names=[f"E{i}" for i in range(8)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        copy.write_h5ad(d / "copy.h5ad")
-    row = pd.DataFrame([["copy", "pretrain", "local:copy.h5ad", "", "", "human", ""]],
-                       columns=sheet.columns[:7])
-    sheet2 = validate_sheet(pd.concat([sheet[list(sheet.columns[:7])], row], ignore_index=True))
+    sheet2 = with_dataset(d, sheet, "copy", "pretrain", copy)
     vocab, medians = build.build_vocabulary(sheet2, d, maps, max_unmapped_fraction=0.5)
     med = medians["median"].to_numpy()
     pre = build.build_pretrain_corpus(sheet2, d / "c", vocab, med, maps, data_dir=d)
@@ -105,12 +110,7 @@ def test_new_eval_dataset_changes_neither_vocabulary_nor_medians(bundle, maps):
     vocab, medians = build.build_vocabulary(sheet, d, maps, max_unmapped_fraction=0.5)
     novel = make_adata(np.ones((4, 2)), var_names=["GA", "NEWGENE"], obs={"ct": list("abab")},
                        obs_names=[f"N{i}" for i in range(4)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        novel.write_h5ad(d / "novel.h5ad")
-    row = pd.DataFrame([["novel", "eval", "local:novel.h5ad", "ct", "", "human", ""]],
-                       columns=sheet.columns[:7])
-    grown = validate_sheet(pd.concat([sheet[list(sheet.columns[:7])], row], ignore_index=True))
+    grown = with_dataset(d, sheet, "novel", "eval", novel, label_key="ct")
     vocab2, medians2 = build.build_vocabulary(grown, d, maps, max_unmapped_fraction=1.0)
     assert vocab2.equals(vocab) and medians2.equals(medians)
 
