@@ -96,8 +96,8 @@ def test_pretrain_corpus_streams_census_shards(tmp_path, fake, maps):
         ["cx", "pretrain", "census:2024-07-01", "", "donor_id", "human", ""],
         ["ev", "eval", "local:ev.h5ad", "ct", "", "human", ""]], columns=list(COLUMNS)))
     h5ad = {"cx": manifest}
-    vocab, medians, _ = build.build_vocabulary(sheet, tmp_path, maps, max_unmapped_fraction=0.5,
-                                               h5ad=h5ad, median_sample_cells=6)
+    vocab, medians = build.build_vocabulary(sheet, tmp_path, maps, max_unmapped_fraction=0.5,
+                                            h5ad=h5ad, median_sample_cells=6)
     assert vocab["gene"].tolist()[4:] == GENES and (medians["median"].iloc[4:] > 0).all()
     out = build.build_pretrain_corpus(sheet, tmp_path / "pre", vocab, medians["median"].to_numpy(),
                                       maps, data_dir=tmp_path, val_fraction=0.25, h5ad=h5ad)

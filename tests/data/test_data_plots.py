@@ -21,13 +21,22 @@ def test_fig1_needs_pretrain_rows(tmp_path):
         plot_fig1(tmp_path / "l.csv", tmp_path / "fig1")
 
 
-def test_table(tmp_path):
-    row = {"dataset": "ev", "role": "eval", "species": "human", "source": "local:ev.h5ad",
-           "cells": 8, "cells_tokenised": 8, "genes": 5, "genes_in_vocab": 5,
+def test_table_lists_failed_datasets_below(tmp_path):
+    row = {"dataset": "ev", "role": "eval", "species": "human", "scale": "counts",
+           "source": "local:ev.h5ad", "status": "ok", "reason": "", "cells": 8,
+           "cells_tokenised": 8, "genes": 5, "genes_in_vocab": 4, "genes_not_in_vocab": 1,
            "vocab_coverage": 1.0, "cell_types": 4, "batches": 0, "median_length": 4.0,
            "frac_le_2048": 1.0, "frac_le_4096": 1.0}
-    pd.DataFrame([row]).to_csv(tmp_path / "s.csv", index=False)
+    bad = {"dataset": "bad", "role": "eval", "species": "human", "scale": "auto",
+           "source": "local:bad.h5ad", "status": "failed",
+           "reason": "bad (/x/bad.h5ad): every value of X is zero"}
+    pd.DataFrame([row, bad]).to_csv(tmp_path / "s.csv", index=False)  # failed: empty numbers
     make_table(tmp_path / "s.csv", tmp_path / "t.csv", tmp_path / "t.md")
     md = (tmp_path / "t.md").read_text()
-    assert "| ev | eval | human | 8 | 8 | 5 | 5 | 100.0% | 4 | 0 | 4 |" in md
-    assert pd.read_csv(tmp_path / "t.csv")["cell types"].tolist() == [4]
+    assert "| ev | eval | human | counts | 8 | 8 | 5 | 4 | 1 | 100.0% | 4 | 0 | 4 |" in md
+    table, failed = md.split("failed their data check")
+    assert "| bad |" not in table
+    assert "- bad (eval): bad (/x/bad.h5ad): every value of X is zero" in failed
+    csv = pd.read_csv(tmp_path / "t.csv").set_index("dataset")
+    assert csv["status"].to_dict() == {"bad": "failed", "ev": "ok"}
+    assert csv.loc["ev", "cell types"] == 4 and pd.isna(csv.loc["bad", "cell types"])

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from scsigmoid.data.download import PlaceholderSourceError, resolve_source
-from scsigmoid.data.sheet import COLUMNS, PlaceholderSourceWarning, read_sheet, validate_sheet
+from scsigmoid.data.sheet import (
+    COLUMNS,
+    PlaceholderSourceWarning,
+    check_config_datasets,
+    local_path,
+    read_sheet,
+    validate_sheet,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +111,44 @@ def test_fetching_a_placeholder_names_dataset_sheet_and_fix(tmp_path):
     assert "heart_oft" in text and "config/paper_datasets.tsv" in text
     assert "cellxgene:<36-character dataset id>" in text
     assert not list(tmp_path.iterdir())  # nothing was downloaded or created
+
+
+def test_scale_column_optional_checked_and_shipped():
+    assert validate_sheet(sheet(*GOOD))["scale"].tolist() == ["auto", "auto"]  # older sheets
+    with_scale = sheet(*GOOD).assign(scale=["counts", ""])
+    assert validate_sheet(with_scale)["scale"].tolist() == ["counts", "auto"]
+    with pytest.raises(ValueError, match="unknown scale 'log2'.*counts, log1p_cp10k, cp10k, fpkm_tpm"):
+        validate_sheet(sheet(*GOOD).assign(scale=["counts", "log2"]))
+    shipped = read_sheet(ROOT / "config" / "datasets.tsv").set_index("name")["scale"]
+    assert shipped["pbmc_20samples_tidytranscriptomics"] == "auto"  # raw and log cells mixed
+    assert shipped["pbmc3k_seurat_labeled"] == "counts"
+
+
+def test_local_paths_relative_or_absolute(tmp_path):
+    assert local_path("local:x.h5ad", "../shared/data") == Path("../shared/data/x.h5ad")
+    assert local_path("local:sub/x.h5ad", tmp_path) == tmp_path / "sub" / "x.h5ad"
+    assert local_path("local:/abs/x.h5ad", "../shared/data") == Path("/abs/x.h5ad")
+    assert local_path("/abs/x.h5ad", "../shared/data") == Path("/abs/x.h5ad")
+    assert local_path("local:~/x.h5ad", "d") == Path.home() / "x.h5ad"
+    ok = sheet(*GOOD, ("abs", "extra", "/data/mine/abs.h5ad", "", "", "human", ""))
+    assert validate_sheet(ok)["source"].iloc[-1] == "/data/mine/abs.h5ad"
+    (tmp_path / "abs.h5ad").write_bytes(b"")
+    assert resolve_source(f"local:{tmp_path}/abs.h5ad", data_dir="../nowhere") == tmp_path / "abs.h5ad"
+    with pytest.raises(FileNotFoundError, match="dataset y: /gone/y.h5ad .*fix the path in the sheet"):
+        resolve_source("local:/gone/y.h5ad", data_dir=tmp_path, name="y")
+
+
+def test_reserved_name():
+    with pytest.raises(ValueError, match="'pretrain' is reserved"):
+        validate_sheet(sheet(*GOOD, ("pretrain", "extra", "local:p.h5ad", "", "", "human", "")))
+
+
+@pytest.mark.parametrize("umap, message", [
+    ("nope", "'nope' is not in the sheet"),
+    ("pre", "'pre' has role 'pretrain'"),
+])
+def test_umap_dataset_must_be_an_eval_dataset(umap, message):
+    s = validate_sheet(sheet(*GOOD))
+    with pytest.raises(ValueError, match=f"config evaluate.umap_dataset {message} .*one of the sheet's eval datasets: ev"):
+        check_config_datasets(s, {"umap_dataset": umap}, where="s.tsv")
+    check_config_datasets(s, {"umap_dataset": "ev"})

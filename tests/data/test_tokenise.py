@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from conftest import GENES, make_adata
 
+from scsigmoid.data.checks import DatasetError, non_integer_cells
 from scsigmoid.data.corpus import CLS_ID
-from scsigmoid.data.tokenise import detect_log_cells, normalise, tokenise
+from scsigmoid.data.tokenise import normalise, tokenise
 
 # medians of GA..GE over the "pretraining corpus"
 MEDIANS = np.array([np.nan] * 4 + [1.0, 2.0, 1.0, 1.0, 4.0])
@@ -40,10 +41,10 @@ def test_log_normalised_cells_give_same_tokens(hand_adata, vocab, maps):
     assert info["n_log_cells"] == 2
 
 
-def test_detect_log_cells():
+def test_non_integer_cells():
     import scipy.sparse as sp
     X = sp.csr_matrix(np.array([[0, 3, 5], [0.69, 0, 1.1], [0, 0, 0]]))
-    assert detect_log_cells(X).tolist() == [False, True, False]
+    assert non_integer_cells(X).tolist() == [False, True, False]
     assert np.allclose(np.asarray(normalise(X).sum(1)).ravel(), [1e4, 1e4, 0])
 
 
@@ -67,7 +68,7 @@ def test_empty_cells_dropped_with_warning(vocab, maps):
 
 @pytest.mark.parametrize("key", ["label_key", "batch_key"])
 def test_missing_obs_key(hand_adata, vocab, maps, key):
-    with pytest.raises(KeyError, match="obs has no column 'nope'.*Fix the sheet"):
+    with pytest.raises(DatasetError, match="obs has no column 'nope'.*Fix the sheet"):
         tokenise(hand_adata, vocab, MEDIANS, maps=maps, dataset="toy", **{key: "nope"})
 
 
@@ -78,7 +79,7 @@ def test_negative_values(vocab, maps):
 
 def test_non_numeric_values(vocab, maps):
     adata = make_adata(np.array([["a", "b", "c", "d", "e"]], dtype=object))
-    with pytest.raises(TypeError, match="non-numeric"):
+    with pytest.raises(DatasetError, match="non-numeric"):
         tokenise(adata, vocab, MEDIANS, maps=maps, dataset="toy")
 
 

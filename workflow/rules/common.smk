@@ -73,11 +73,13 @@ def read_dataset_sheet(path: str) -> pd.DataFrame:
     plan; they are named here, and the job that would fetch one stops with an error."""
     import warnings
 
-    from scsigmoid.data.sheet import PlaceholderSourceWarning, is_placeholder, read_sheet
+    from scsigmoid.data.sheet import (PlaceholderSourceWarning, check_config_datasets,
+                                      is_placeholder, read_sheet)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlaceholderSourceWarning)  # reported below instead
         sheet = read_sheet(path)
+    check_config_datasets(sheet, config["evaluate"], where=path)
     missing = sheet.loc[sheet["source"].map(is_placeholder), "name"].tolist()
     if missing:
         print(f"WARNING: {path}: placeholder sources for {', '.join(missing)}; fill in their "
@@ -111,12 +113,24 @@ def _source_of(name):
 def dataset_h5ad(name):
     """The file a job reads for a dataset: the local .h5ad (local:), the data_fetch download
     (cellxgene:, https://) or the data_census_shards manifest (census:)."""
+    from scsigmoid.data.sheet import is_local, local_path
+
     source = _source_of(name)
-    if source.startswith("local:"):
-        return f"{DATA_DIR}/{source.removeprefix('local:')}"
+    if is_local(source):
+        return str(local_path(source, DATA_DIR))
     if source.startswith("census:"):
         return f"{R}/data/raw/census/{name}/manifest.json"
     return f"{R}/data/raw/{name}.h5ad"
+
+
+def pretrain_rows():
+    """The sheet rows of the pretraining datasets, a parameter of the steps using them: editing
+    another row (adding an eval dataset) leaves the vocabulary and the pretraining corpus be."""
+    return DATASETS.loc[DATASETS["role"] == "pretrain"].to_dict("records")
+
+
+def sheet_row_of(wildcards):
+    return DATASETS.loc[DATASETS["name"] == wildcards.dataset].iloc[0].to_dict()
 
 
 def remote_datasets():

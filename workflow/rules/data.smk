@@ -5,21 +5,37 @@ DATA = config["data"]
 DATA_SOURCES = [
     "src/scsigmoid/data/build.py",
     "src/scsigmoid/data/census.py",
+    "src/scsigmoid/data/checks.py",
     "src/scsigmoid/data/corpus.py",
+    "src/scsigmoid/data/gene_aliases.py",
     "src/scsigmoid/data/genes.py",
     "src/scsigmoid/data/sheet.py",
     "src/scsigmoid/data/tokenise.py",
 ]
 GENE_MAPS = DATA.get("gene_maps", f"{DATA_DIR}/gene_maps")
+GENE_ALIASES = DATA.get("gene_aliases") or ""  # "" = map no previous/alias symbols
+FROZEN_VOCAB = DATA.get("vocab") or ""  # "" = vocabulary built from the pretrain datasets
 CORPUS_DATASETS = EVAL_DATASETS  # extras can be tokenised on demand: {R}/data/corpus/<name>
-VOCAB_DATASETS = PRETRAIN_DATASETS + EVAL_DATASETS
-TOKENISE_PARAMS = dict(
-    sheet=config["datasets"],
+CHECKED_DATASETS = [n for n in DATASETS["name"] if n not in PRETRAIN_DATASETS]
+MAP_PARAMS = dict(
     data_dir=lambda wildcards: DATA_DIR,
     gene_maps=GENE_MAPS,
+    max_unmapped_fraction=DATA.get("max_unmapped_fraction", 0.5),
+)
+TOKENISE_PARAMS = dict(
+    **MAP_PARAMS,
     max_len=DATA.get("max_len"),
     unseen=DATA.get("unseen_genes", "drop"),
-    max_unmapped_fraction=DATA.get("max_unmapped_fraction", 0.5),
+)
+EVAL_TOKENISE_PARAMS = dict(
+    **TOKENISE_PARAMS,
+    missing_labels=DATA.get("missing_labels", "error"),
+    row=sheet_row_of,  # this dataset's sheet row: editing it re-runs its check and corpus
+)
+# Inputs shared by every step that maps genes (a change of either re-runs them)
+MAP_INPUTS = dict(
+    src=DATA_SOURCES,
+    gene_aliases=[GENE_ALIASES] if GENE_ALIASES else [],
 )
 
 
@@ -60,19 +76,19 @@ rule data_census_shards:
 
 
 rule data_vocab:
+    """Vocabulary and gene medians from the pretrain datasets only (or the frozen vocabulary
+    data.vocab), so that adding an eval dataset changes neither."""
     input:
-        sheet=config["datasets"],
-        h5ad=[dataset_h5ad(n) for n in VOCAB_DATASETS],
-        src=DATA_SOURCES,
+        h5ad=[dataset_h5ad(n) for n in PRETRAIN_DATASETS],
+        frozen=[FROZEN_VOCAB] if FROZEN_VOCAB else [],
+        **MAP_INPUTS,
     output:
         vocab=f"{R}/data/vocab.tsv",
         medians=f"{R}/data/gene_medians.tsv",
-        coverage=f"{R}/data/gene_coverage.csv",
     params:
-        datasets=VOCAB_DATASETS,
-        data_dir=lambda wildcards: DATA_DIR,
-        gene_maps=GENE_MAPS,
-        max_unmapped_fraction=DATA.get("max_unmapped_fraction", 0.5),
+        **MAP_PARAMS,
+        datasets=PRETRAIN_DATASETS,
+        pretrain_rows=pretrain_rows(),
     log:
         f"{R}/logs/data/vocab.log",
     threads: 1
@@ -82,40 +98,20 @@ rule data_vocab:
         "../scripts/data_vocab.py"
 
 
-rule data_tokenise:
-    input:
-        vocab=rules.data_vocab.output.vocab,
-        medians=rules.data_vocab.output.medians,
-        h5ad=lambda wc: dataset_h5ad(wc.dataset),
-        src=DATA_SOURCES,
-    output:
-        directory(f"{R}/data/corpus/{{dataset}}"),
-    wildcard_constraints:
-        dataset="|".join(n for n in DATASETS["name"] if n != "pretrain"),
-    params:
-        **TOKENISE_PARAMS,
-    log:
-        f"{R}/logs/data/tokenise_{{dataset}}.log",
-    conda:
-        ENV
-    script:
-        "../scripts/data_tokenise.py"
-
-
 rule data_pretrain_corpus:
     input:
         vocab=rules.data_vocab.output.vocab,
         medians=rules.data_vocab.output.medians,
-        h5ad=[dataset_h5ad(n) for n in VOCAB_DATASETS],
-        src=DATA_SOURCES,
+        h5ad=[dataset_h5ad(n) for n in PRETRAIN_DATASETS],
+        **MAP_INPUTS,
     output:
         directory(f"{R}/data/corpus/pretrain"),
     params:
         **TOKENISE_PARAMS,
-        datasets=VOCAB_DATASETS,
+        datasets=PRETRAIN_DATASETS,
+        pretrain_rows=pretrain_rows(),
         val_fraction=DATA.get("val_fraction", 0.05),
         seed=DATA.get("seed", 0),
-        max_barcode_overlap=DATA.get("max_barcode_overlap", 0.2),
     log:
         f"{R}/logs/data/pretrain_corpus.log",
     conda:
@@ -124,16 +120,65 @@ rule data_pretrain_corpus:
         "../scripts/data_pretrain_corpus.py"
 
 
-rule data_stats:
+rule data_check:
+    """Is an eval/extra dataset usable? Always writes {status: ok|failed, reason} and, when ok, its
+    statistics: the summary tables list failed datasets instead of stopping; data_tokenise then
+    fails with the reason."""
     input:
-        corpora=[f"{R}/data/corpus/{n}" for n in ["pretrain"] + CORPUS_DATASETS],
-        coverage=rules.data_vocab.output.coverage,
+        vocab=rules.data_vocab.output.vocab,
+        medians=rules.data_vocab.output.medians,
+        h5ad=lambda wc: dataset_h5ad(wc.dataset),
+        pretrain=rules.data_pretrain_corpus.output[0],
+        **MAP_INPUTS,
+    output:
+        f"{R}/data/check/{{dataset}}.json",
+    wildcard_constraints:
+        dataset=wildcard_choice(CHECKED_DATASETS),
+    params:
+        **EVAL_TOKENISE_PARAMS,
+        max_barcode_overlap=DATA.get("max_barcode_overlap", 0.2),
+    log:
+        f"{R}/logs/data/check_{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/data_check.py"
+
+
+rule data_tokenise:
+    """Tokenise one eval/extra dataset against the pretraining vocabulary; a dataset whose check
+    failed stops here with the check's reason (file and cause)."""
+    input:
+        check=rules.data_check.output[0],
+        vocab=rules.data_vocab.output.vocab,
+        medians=rules.data_vocab.output.medians,
+        h5ad=lambda wc: dataset_h5ad(wc.dataset),
+        **MAP_INPUTS,
+    output:
+        directory(f"{R}/data/corpus/{{dataset}}"),
+    wildcard_constraints:
+        dataset=wildcard_choice(CHECKED_DATASETS),
+    params:
+        **EVAL_TOKENISE_PARAMS,
+    log:
+        f"{R}/logs/data/tokenise_{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/data_tokenise.py"
+
+
+rule data_stats:
+    """Length table and dataset summary: the pretraining corpus, and each eval dataset's data check
+    (its statistics, or the reason it failed), so one bad eval dataset never blocks them."""
+    input:
+        pretrain=rules.data_pretrain_corpus.output[0],
+        checks=[f"{R}/data/check/{n}.json" for n in CORPUS_DATASETS],
         src=DATA_SOURCES,
     output:
         lengths=f"{R}/data/lengths.csv",
         summary=f"{R}/data/dataset_summary.csv",
     params:
-        names=["pretrain"] + CORPUS_DATASETS,
         sheet=config["datasets"],
     log:
         f"{R}/logs/data/stats.log",
@@ -184,3 +229,59 @@ rule table_datasets:
 
 
 ALL_TARGETS += figure("fig1_lengths") + table("datasets")
+
+
+# ---- model-free PCA baseline of every eval dataset (CPU; `snakemake baselines`) ----
+
+
+rule data_pca_baseline:
+    """log1p CP10k (through the sheet's scale), HVG, PCs on the cells of the dataset's corpus."""
+    input:
+        corpus=f"{R}/data/corpus/{{dataset}}",
+        h5ad=lambda wc: dataset_h5ad(wc.dataset),
+        src=DATA_SOURCES + ["src/scsigmoid/evaluate/embeddings.py"],
+    output:
+        f"{R}/data/baseline/{{dataset}}.h5ad",
+    wildcard_constraints:
+        dataset=wildcard_choice(CHECKED_DATASETS),
+    params:
+        row=sheet_row_of,
+        n_hvg=config["evaluate"].get("baseline_hvg", 2000),
+        n_pcs=config["evaluate"].get("baseline_pcs", 50),
+        seed=config["evaluate"].get("seed", 0),
+    threads: 1
+    log:
+        f"{R}/logs/data/pca_baseline_{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/data_pca_baseline.py"
+
+
+rule data_baseline_scib:
+    """scIB bio conservation of the PCA baseline alone (the scib table's protocol)."""
+    input:
+        h5ad=rules.data_pca_baseline.output[0],
+        sources=["src/scsigmoid/evaluate/scib.py"],
+    output:
+        f"{R}/eval/baseline/{{dataset}}.csv",
+    wildcard_constraints:
+        dataset=wildcard_choice(CHECKED_DATASETS),
+    params:
+        kind="scib",
+        variance=config["evaluate"].get("scib_variance", 0.95),
+        seed=config["evaluate"].get("seed", 0),
+    threads: 2
+    log:
+        f"{R}/logs/data/baseline_scib_{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/eval_scores.py"
+
+
+rule baselines:
+    """PCA baseline scores of every eval dataset; needs no model (a dataset that failed its data
+    check stops in data_tokenise with the reason: run with -k to get the others)."""
+    input:
+        [f"{R}/eval/baseline/{n}.csv" for n in EVAL_DATASETS],

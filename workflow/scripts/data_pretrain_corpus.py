@@ -3,9 +3,10 @@ train/val split."""
 
 from contextlib import redirect_stderr, redirect_stdout
 
+import pandas as pd
+
 from scsigmoid.data.build import build_pretrain_corpus
 from scsigmoid.data.genes import GeneMaps, read_vocab
-from scsigmoid.data.sheet import read_sheet
 from scsigmoid.data.tokenise import read_medians
 
 if __name__ == "__main__":
@@ -14,9 +15,10 @@ if __name__ == "__main__":
         p = smk.params
         vocab = read_vocab(smk.input.vocab)
         build_pretrain_corpus(
-            read_sheet(p.sheet), smk.output[0], vocab, read_medians(smk.input.medians, vocab),
-            GeneMaps.load(p.gene_maps), data_dir=p.data_dir, val_fraction=float(p.val_fraction),
-            seed=int(p.seed), max_len=p.max_len, unseen=p.unseen,
-            max_unmapped_fraction=float(p.max_unmapped_fraction),
-            max_barcode_overlap=float(p.max_barcode_overlap),
+            pd.DataFrame(p.pretrain_rows), smk.output[0], vocab,
+            read_medians(smk.input.medians, vocab),
+            GeneMaps.load(p.gene_maps, aliases=next(iter(smk.input.gene_aliases), None)),
+            data_dir=p.data_dir,
+            val_fraction=float(p.val_fraction), seed=int(p.seed), max_len=p.max_len,
+            unseen=p.unseen, max_unmapped_fraction=float(p.max_unmapped_fraction),
             h5ad=dict(zip(p.datasets, smk.input.h5ad, strict=True)))

@@ -1,10 +1,11 @@
-"""Sequence-length table and per-dataset summary (with provenance) from the corpora."""
+"""Sequence-length table and per-dataset summary (with provenance): the pretraining corpus and the
+data checks of the eval datasets (their statistics, or the reason they failed)."""
 
+import json
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
-import pandas as pd
-
-from scsigmoid.data.build import dataset_summary, length_counts
+from scsigmoid.data.build import corpus_records, dataset_summary, length_counts
 from scsigmoid.data.sheet import read_sheet
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
@@ -12,9 +13,13 @@ from scsigmoid.provenance import provenance
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
     with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
-        corpora = dict(zip(smk.params.names, smk.input.corpora, strict=True))
+        pretrain = corpus_records(smk.input.pretrain)
+        records = pretrain + [json.loads(Path(p).read_text()) for p in smk.input.checks]
+        for rec in records:
+            if rec["status"] != "ok":
+                print(f"{rec['dataset']}: failed its data check: {rec['reason']}")
         prov = provenance()
-        write_csv(length_counts(corpora).assign(**prov), smk.output.lengths)
-        summary = dataset_summary(read_sheet(smk.params.sheet), corpora,
-                                  pd.read_csv(smk.input.coverage))
-        write_csv(summary.assign(**prov), smk.output.summary)
+        lengths = length_counts(records, pretrain=[r["dataset"] for r in pretrain])
+        write_csv(lengths.assign(**prov), smk.output.lengths)
+        write_csv(dataset_summary(read_sheet(smk.params.sheet), records).assign(**prov),
+                  smk.output.summary)

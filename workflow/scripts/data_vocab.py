@@ -1,22 +1,24 @@
-"""Build the gene vocabulary, the pretraining gene medians and the per-dataset mapping table."""
+"""Build the gene vocabulary (or take the frozen one) and the pretraining gene medians."""
 
 from contextlib import redirect_stderr, redirect_stdout
 
+import pandas as pd
+
 from scsigmoid.data.build import build_vocabulary
-from scsigmoid.data.genes import GeneMaps, write_vocab
-from scsigmoid.data.sheet import read_sheet
+from scsigmoid.data.genes import GeneMaps, read_vocab, write_vocab
 from scsigmoid.data.tokenise import write_medians
-from scsigmoid.io import write_csv
 
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
     with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
-        sheet = read_sheet(smk.input.sheet)
-        maps = GeneMaps.load(smk.params.gene_maps)
-        vocab, medians, coverage = build_vocabulary(
-            sheet, smk.params.data_dir, maps,
-            max_unmapped_fraction=float(smk.params.max_unmapped_fraction),
-            h5ad=dict(zip(smk.params.datasets, smk.input.h5ad, strict=True)))
+        p = smk.params
+        maps = GeneMaps.load(p.gene_maps, aliases=next(iter(smk.input.gene_aliases), None))
+        frozen = read_vocab(smk.input.frozen[0]) if smk.input.frozen else None
+        vocab, medians = build_vocabulary(
+            pd.DataFrame(p.pretrain_rows), p.data_dir, maps,
+            max_unmapped_fraction=float(p.max_unmapped_fraction),
+            h5ad=dict(zip(p.datasets, smk.input.h5ad, strict=True)), frozen_vocab=frozen)
+        origin = f"frozen: {smk.input.frozen[0]}" if smk.input.frozen else "built from the pretrain datasets"
+        print(f"vocabulary: {len(vocab)} tokens ({origin}); medians over {', '.join(p.datasets)}")
         write_vocab(vocab, smk.output.vocab)
         write_medians(medians, smk.output.medians)
-        write_csv(coverage, smk.output.coverage)

@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 from tqdm.auto import tqdm
 
-from scsigmoid.data.sheet import PLACEHOLDER
+from scsigmoid.data.sheet import PLACEHOLDER, is_local, local_path
 
 CELLXGENE_API = "https://api.cellxgene.cziscience.com/curation/v1"
 CHUNK = 1 << 20
@@ -141,11 +141,14 @@ def resolve_source(source: str, *, data_dir: str | os.PathLike, cache_dir: str |
             "placeholder, so there is nothing to download. Look the dataset up by the title in the "
             "sheet's notes column on cellxgene.cziscience.com (Collections), then replace the "
             "source with cellxgene:<36-character dataset id> (or an https:// URL of its .h5ad).")
-    if source.startswith("local:"):
-        path = Path(data_dir) / source[len("local:"):]
+    if is_local(source):
+        path = local_path(source, data_dir)
         if not path.exists():
-            raise FileNotFoundError(f"{path} (source {source!r}) not found; set config data_dir to "
-                                    "the folder holding the data bundle.")
+            hint = ("fix the path in the sheet" if Path(source.removeprefix("local:")).expanduser().is_absolute()
+                    else "set config data_dir to the folder holding the data bundle, or give an "
+                    "absolute path in the sheet")
+            raise FileNotFoundError(f"dataset {name or '?'}: {path} (source {source!r}) not found; "
+                                    f"{hint}.")
         return path
     if source.startswith("census:"):
         raise ValueError(
