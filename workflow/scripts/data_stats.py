@@ -1,6 +1,5 @@
 """Sequence-length table and per-dataset summary (with provenance) from the corpora."""
 
-from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 
@@ -8,10 +7,11 @@ from scsigmoid.data.build import dataset_summary, length_counts
 from scsigmoid.data.sheet import read_sheet
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
+from scsigmoid.script import log_to_file
 
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
-    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    with log_to_file(smk):
         corpora = dict(zip(smk.params.names, smk.input.corpora, strict=True))
         prov = provenance()
         write_csv(length_counts(corpora).assign(**prov), smk.output.lengths)

@@ -1,15 +1,15 @@
 """Tokenise one evaluation (or extra) dataset into a corpus directory."""
 
-from contextlib import redirect_stderr, redirect_stdout
 
 from scsigmoid.data.build import build_eval_corpus
 from scsigmoid.data.genes import GeneMaps, read_vocab
 from scsigmoid.data.sheet import read_sheet, sheet_row
 from scsigmoid.data.tokenise import read_medians
+from scsigmoid.script import log_to_file
 
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
-    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    with log_to_file(smk):
         p = smk.params
         vocab = read_vocab(smk.input.vocab)
         build_eval_corpus(

@@ -1,16 +1,16 @@
 """Build the gene vocabulary, the pretraining gene medians and the per-dataset mapping table."""
 
-from contextlib import redirect_stderr, redirect_stdout
 
 from scsigmoid.data.build import build_vocabulary
 from scsigmoid.data.genes import GeneMaps, write_vocab
 from scsigmoid.data.sheet import read_sheet
 from scsigmoid.data.tokenise import write_medians
 from scsigmoid.io import write_csv
+from scsigmoid.script import log_to_file
 
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
-    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    with log_to_file(smk):
         sheet = read_sheet(smk.input.sheet)
         maps = GeneMaps.load(smk.params.gene_maps)
         vocab, medians, coverage = build_vocabulary(

@@ -3,8 +3,10 @@
 from scsigmoid.evaluate.scorecard import build_scorecard
 from scsigmoid.evaluate.tables import add_provenance, markdown_table, write_markdown
 from scsigmoid.io import write_csv
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
+log_to_file(sm)
 inputs = {key: sm.params.paths.get(key) for key in sm.params.paths}
 card = build_scorecard(inputs, dict(sm.params.scales))
 write_csv(add_provenance(card), sm.output.csv)

@@ -13,8 +13,10 @@ from scsigmoid.evaluate.tables import (
 )
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import PROVENANCE_COLUMNS
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
+log_to_file(sm)
 kind = sm.params.kind
 note = sm.params.note
 if kind == "val_loss":

@@ -6,8 +6,10 @@ The run is launched as its own process through ``scsigmoid.launch``: plain ``pyt
 from pathlib import Path
 
 from scsigmoid.launch import run_for_rule
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
+log_to_file(sm)
 results = str(Path(sm.output.log).parents[3])  # {R}/train/runs/{run}/log.csv -> {R}
 p = sm.params
 program = [
@@ -20,5 +22,4 @@ program = [
     "--seed", str(p.seed), "--grad-clip", str(p.grad_clip if p.grad_clip else 0),
     "--checkpoint-every", str(p.checkpoint_every), "--layout", p.layout,
 ]
-Path(sm.log[0]).write_text("")
 run_for_rule(program, sm.resources, sm.log[0], threads=sm.threads)
