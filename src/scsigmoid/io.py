@@ -1,5 +1,6 @@
 """Writing results: an output is either absent or complete, never half written (atomic_path),
-and a result table whose values did not change keeps its provenance (write_csv).
+a result table whose values did not change keeps its provenance (write_csv), and every
+Markdown table is rendered the same way (markdown_table, pandas' to_markdown).
 
 Provenance without churn: every measured CSV carries PROVENANCE_COLUMNS (device, versions,
 commit, date). A run that reproduces a table's values exactly writes back the table's previous
@@ -21,6 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from scsigmoid.provenance import PROVENANCE_COLUMNS
@@ -101,3 +103,33 @@ def write_text(text: str, path: str | os.PathLike) -> None:
     """Write text atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def markdown_table(df: pd.DataFrame, bold: pd.DataFrame | None = None,
+                   floatfmt: str = "{:.4f}") -> str:
+    """A GitHub Markdown table of ``df`` (pandas' ``DataFrame.to_markdown``, through tabulate).
+    Floats are shown as ``floatfmt``, missing values as empty cells, other values as ``str``
+    (format them first for another style); ``|`` is escaped. Where ``bold`` (same rows, by
+    position; any subset of the columns) is True, a non-empty cell is shown in **bold**."""
+
+    def cell(value) -> str:
+        if value is None or value is pd.NA:
+            return ""
+        if isinstance(value, float | np.floating):
+            return "" if np.isnan(value) else floatfmt.format(value)
+        return str(value).replace("|", "\\|")
+
+    shown = pd.DataFrame({i: [cell(v) for v in df.iloc[:, i]] for i in range(df.shape[1])})
+    if bold is not None:
+        for i, col in enumerate(df.columns):
+            if col in bold.columns:
+                mark = bold[col].astype(bool).to_numpy() & (shown[i] != "").to_numpy()
+                shown[i] = np.where(mark, "**" + shown[i] + "**", shown[i])
+    shown.columns = [str(c).replace("|", "\\|") for c in df.columns]
+    return shown.to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"
+
+
+def write_markdown(text: str, path: str | os.PathLike, title: str | None = None,
+                   note: str | None = None) -> None:
+    """Write a Markdown document atomically: ``# title``, the note, then ``text``."""
+    write_text((f"# {title}\n\n" if title else "") + (f"{note}\n\n" if note else "") + text, path)

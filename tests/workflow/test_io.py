@@ -1,12 +1,14 @@
 """write_csv keeps a table's provenance when its values are unchanged (no churn in git), and
-writes the new table, provenance included, when any value changed."""
+writes the new table, provenance included, when any value changed; markdown_table renders every
+Markdown table of the suite."""
 
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from scsigmoid.io import write_csv
+from scsigmoid.io import markdown_table, write_csv
 
 OLD = {"device": "cpu", "torch": "2.13.0", "triton": "3.6.0", "commit": "aaaaaaaaaaaa",
        "date": "2026-01-01"}
@@ -70,3 +72,16 @@ def test_a_removed_output_is_compared_with_its_committed_version(tmp_path):
     untracked = tmp_path / "figures" / "u.csv"  # no previous version anywhere: written as is
     write_csv(table(**NEW), untracked)
     assert pd.read_csv(untracked)["date"].tolist() == ["2026-02-02"] * 2
+
+
+def test_markdown_table_formats_blanks_escapes_and_bolds():
+    df = pd.DataFrame({"run": ["a|b", "c"], "loss": [0.123456, np.nan], "n": [3, 40]},
+                      index=[7, 9])  # bold is matched by position, not by index label
+    bold = pd.DataFrame({"loss": [True, True], "n": [False, True]})
+    assert markdown_table(df, bold) == (
+        "| run   | loss       | n      |\n"
+        "|-------|------------|--------|\n"
+        "| a\\|b  | **0.1235** | 3      |\n"
+        "| c     |            | **40** |\n"
+    )
+    assert markdown_table(df[["loss"]], floatfmt="{:.1f}x").splitlines()[2] == "| 0.1x   |"

@@ -1,8 +1,8 @@
 """Snakemake script: the replication scorecard (one row per measurable claim) as CSV + Markdown."""
 
 from scsigmoid.evaluate.scorecard import build_scorecard
-from scsigmoid.evaluate.tables import add_provenance, markdown_table, write_markdown
-from scsigmoid.io import write_csv
+from scsigmoid.evaluate.tables import add_provenance
+from scsigmoid.io import markdown_table, write_csv, write_markdown
 from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821

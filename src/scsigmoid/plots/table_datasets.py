@@ -3,9 +3,9 @@ fraction of cells fitting each context, from the data stage's dataset summary CS
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
+
+from scsigmoid.io import markdown_table, write_csv, write_text
 
 COLUMNS = {
     "dataset": "dataset", "role": "role", "species": "species", "cells": "cells",
@@ -26,22 +26,13 @@ def make_table(summary_csv: str, out_csv: str, out_md: str) -> pd.DataFrame:
     for col in ("cells", "cells_tokenised", "genes", "genes_in_vocab", "cell_types", "batches"):
         df[col] = pd.to_numeric(df[col]).astype(int)
     table = df[list(COLUMNS)].rename(columns=COLUMNS)
-    _atomic_write(out_csv, table.to_csv(index=False))
+    write_csv(table, out_csv)
     md = table.copy()
     for col in ("vocab coverage", "≤2K", "≤4K"):
         md[col] = md[col].map(lambda v: f"{float(v):.1%}")
     md["median length"] = md["median length"].map(lambda v: f"{float(v):.0f}")
-    lines = ["| " + " | ".join(md.columns) + " |", "|" + "---|" * len(md.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in md.itertuples(index=False)]
-    note = ("\n\nReduced-scale offline stand-ins, not the paper's CellxGene datasets. Vocabulary "
+    note = ("\nReduced-scale offline stand-ins, not the paper's CellxGene datasets. Vocabulary "
             "coverage = share of the vocabulary's genes present in the dataset; lengths count "
             "expressed vocabulary genes + CLS.\n")
-    _atomic_write(out_md, "\n".join(lines) + note)
+    write_text(markdown_table(md) + note, out_md)
     return table
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
