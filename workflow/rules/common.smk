@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from scsigmoid import ATTENTIONS
+
 R = config["results_dir"].rstrip("/")  # everything this run computes
 FIG = config["figures_dir"].rstrip("/")  # rendered figures and tables
 DATA_DIR = config["data_dir"].rstrip("/")  # local .h5ad sources
 ENV = "../../envs/suite.yaml"  # relative to workflow/rules/
+# the kernel library's sources: rules whose results depend on the kernel take them as input
+KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
 
 
 def _cuda_visible() -> bool:
@@ -89,7 +93,6 @@ DATASETS = read_dataset_sheet(config["datasets"])
 EVAL_DATASETS = DATASETS.loc[DATASETS["role"] == "eval", "name"].tolist()
 PRETRAIN_DATASETS = DATASETS.loc[DATASETS["role"] == "pretrain", "name"].tolist()
 
-ATTENTIONS = ["softmax", "sigmoid"]
 
 
 def run_name(size: str, context: int, attention: str) -> str:

@@ -17,7 +17,6 @@ TRAIN_NODES = CLUSTER.get("train_nodes", 1)
 TRAIN_MULTINODE = {"mpi": "srun", "tasks": TRAIN_NODES} if TRAIN_NODES > 1 else {}
 MODEL_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/model").glob("*.py"))
 TRAIN_SOURCES = MODEL_SOURCES + sorted(str(p) for p in Path("src/scsigmoid/train").glob("*.py"))
-KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
 CORPUS_DIR = f"{R}/data/corpus"
 RUN_DIR = f"{R}/train/runs/{{size}}_{{context}}_{{attention}}"
 CKPT = f"{R}/checkpoints/{{size}}_{{context}}_{{attention}}/last.pt"
@@ -26,7 +25,7 @@ STRESS_CSV = f"{GPU_R}/train/stress_{DEVICE}.csv"
 LR_SWEEP_CSV = f"{GPU_R}/train/lr_sweep_{DEVICE}.csv"
 
 RUN_WILDCARDS = {"size": "tiny|small|160M|400M|600M|1\\.4B", "context": r"\d+",
-                 "attention": "softmax|sigmoid"}
+                 "attention": "|".join(ATTENTIONS)}
 
 
 if TRAIN_HERE:

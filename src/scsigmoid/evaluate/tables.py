@@ -9,9 +9,10 @@ import re
 import numpy as np
 import pandas as pd
 
+from scsigmoid import ATTENTIONS
 from scsigmoid.io import markdown_table
 
-RUN_PATTERN = re.compile(r"^(?P<size>.+)_(?P<context>\d+)_(?P<attention>softmax|sigmoid)$")
+RUN_PATTERN = re.compile(rf"^(?P<size>.+)_(?P<context>\d+)_(?P<attention>{'|'.join(ATTENTIONS)})$")
 
 
 def parse_run(run: str) -> dict:
