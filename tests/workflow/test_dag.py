@@ -112,8 +112,12 @@ def test_ci_configuration_runs_end_to_end(capsys):
             assert {"device", "torch", "triton", "commit", "date"} <= set(log.columns)
     scorecard = pd.read_csv(figures / "table_scorecard.csv")
     assert len(scorecard) >= 10 and scorecard["verdict"].notna().all()
-    # the HTML report with a caption per figure
+    # the HTML report with a caption per figure and table
     report = TEST_OUT / "report.html"
     proc = snakemake("--configfile", ".test/config.yaml", "--report", str(report))
     assert proc.returncode == 0 and report.stat().st_size > 100_000, proc.stderr[-3000:]
     assert "ERROR/" not in proc.stdout + proc.stderr  # captions are valid reStructuredText
+    added = proc.stdout + proc.stderr  # Snakemake names each item it adds to the report
+    missing = [n for n in [f"{f}.png" for f in PAPER_FIGURES] + [f"table_{t}.csv" for t in PAPER_TABLES]
+               if f"Adding {n} " not in added]
+    assert not missing, f"not in the report: {missing}"

@@ -167,3 +167,9 @@ def per_dataset(kind):
 
 def _report_figure(name, caption):
     return [report(path, caption=f"../report/{caption}", category="Evaluation") for path in figure(name)]
+
+
+def report_table(name, category):
+    """The CSV of table_{name} as an item of the HTML report, captioned by
+    workflow/report/table_{name}.rst."""
+    return report(table(name)[0], caption=f"../report/table_{name}.rst", category=category)

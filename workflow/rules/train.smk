@@ -253,7 +253,7 @@ rule make_table_architecture:
         meta=f"{CORPUS_DIR}/pretrain",
         sources=MODEL_SOURCES + ["src/scsigmoid/train/tables.py"],
     output:
-        csv=table("architecture")[0],
+        csv=report_table("architecture", "Training"),
         md=table("architecture")[1],
     params:
         kind="architecture",
@@ -271,7 +271,7 @@ rule make_table_hyperparameters:
         sources=["src/scsigmoid/train/tables.py", "src/scsigmoid/train/trainer.py",
                  "src/scsigmoid/train/sweep.py"],
     output:
-        csv=table("hyperparameters")[0],
+        csv=report_table("hyperparameters", "Training"),
         md=table("hyperparameters")[1],
     params:
         kind="hyperparameters",
