@@ -31,6 +31,13 @@ class _Redirected:
         return False
 
 
+def _ours_or_warnings(record: logging.LogRecord) -> bool:
+    """INFO records of the script and the suite; only warnings and errors of other libraries
+    (fontTools alone logs hundreds of INFO lines per PDF)."""
+    return (record.levelno >= logging.WARNING or record.name == "root"
+            or record.name.split(".")[0] in ("scsigmoid", "sigattn", "__main__"))
+
+
 def log_to_file(smk) -> _Redirected:
     """Send this process's output, logging and uncaught-exception traceback to ``smk.log[0]``
     (for the rest of the process). A rule without a log keeps the terminal."""
@@ -49,6 +56,8 @@ def log_to_file(smk) -> _Redirected:
     sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_ours_or_warnings)
     rule = getattr(smk, "rule", "script")
 
     def excepthook(etype, value, tb):

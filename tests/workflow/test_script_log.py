@@ -22,7 +22,9 @@ class Job:  # what Snakemake hands a script, as far as log_to_file looks
 log_to_file(Job)
 print("printed to stdout")
 print("printed to stderr", file=sys.stderr)
-logging.getLogger("demo").info("a logging record")
+logging.info("a logging record")
+logging.getLogger("fontTools.subset").info("library chatter")
+logging.getLogger("fontTools.subset").warning("library warning")
 warnings.warn("a warning")
 subprocess.run([sys.executable, "-c", "print('from a child process')"], check=True)
 def inner():
@@ -37,7 +39,9 @@ def test_output_and_traceback_land_in_the_log(tmp_path):
                           text=True, timeout=60)
     assert proc.returncode != 0
     text = log.read_text()
+    assert "library chatter" not in text
     for expected in ("printed to stdout", "printed to stderr", "a logging record", "a warning",
+                     "library warning",
                      "from a child process", "Traceback (most recent call last)", "in inner",
                      "ValueError: the cause of the failure"):
         assert expected in text, expected
