@@ -17,6 +17,7 @@ skips the host-side length checks (benchmarks, training).
 
 from . import reference
 from .backend import INTERPRETER, backend_for
-from .ops import sigmoid_attention, sigmoid_attention_varlen
+from .ops import cu_seqlens, sigmoid_attention, sigmoid_attention_varlen
 
-__all__ = ["INTERPRETER", "backend_for", "reference", "sigmoid_attention", "sigmoid_attention_varlen"]
+__all__ = ["INTERPRETER", "backend_for", "cu_seqlens", "reference", "sigmoid_attention",
+           "sigmoid_attention_varlen"]

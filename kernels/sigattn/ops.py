@@ -157,6 +157,14 @@ def sigmoid_attention(q, k, v, *, seq_lens_q=None, seq_lens_k=None, causal=False
                       True, len_q, len_k)
 
 
+def cu_seqlens(seq_lens: torch.Tensor) -> torch.Tensor:
+    """Offsets of sequences packed back to back, ``[0, l0, l0 + l1, ...]`` (int32 [N+1], on the
+    device of ``seq_lens``): the ``cu_seqlens`` of :func:`sigmoid_attention_varlen`."""
+    cu = torch.zeros(seq_lens.numel() + 1, dtype=torch.int32, device=seq_lens.device)
+    cu[1:] = torch.cumsum(seq_lens.reshape(-1), 0)
+    return cu
+
+
 def sigmoid_attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, max_seqlen_q=None,
                              max_seqlen_k=None, causal=False, scale=None, bias=None, score_mod=None):
     """Sigmoid attention, packed (varlen) layout.

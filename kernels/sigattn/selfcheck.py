@@ -70,7 +70,7 @@ def check_shape(shape: dict, device: str | torch.device, seed: int = 0) -> dict:
     if s["layout"] == "packed":
         keep = torch.arange(seq_len)[None, :] < lens[:, None]
         q, k, v, grad_out = (t[keep.to(device)] for t in (q, k, v, grad_out))
-        cu = torch.cat([torch.zeros(1, dtype=torch.int32), lens.cumsum(0).to(torch.int32)]).to(device)
+        cu = ops.cu_seqlens(lens).to(device)
         kernel_fn = lambda *t: ops.sigmoid_attention_varlen(*t, cu, max_seqlen_q=int(lens.max()), causal=s["causal"])  # noqa: E731
         ref_fn = lambda *t: reference.sigmoid_attention_varlen_ref(*t, cu, causal=s["causal"])  # noqa: E731
     else:

@@ -6,5 +6,9 @@ Subpackages, with imports flowing one way (left may import right, never the reve
 ``bench`` -> ``sigattn``. ``provenance`` and ``io`` are leaves every stage may use.
 """
 
-__all__ = ["__version__"]
+__all__ = ["ATTENTIONS", "__version__"]
 __version__ = "0.1.0"
+
+#: The two arms of every comparison, defined once (here: importing it costs no torch import,
+#: which keeps the Snakefile quick to parse).
+ATTENTIONS = ("softmax", "sigmoid")

@@ -1,15 +1,31 @@
-"""Atomic file writing: an output is either absent or complete, never half written."""
+"""Writing results: an output is either absent or complete, never half written (atomic_path),
+a result table whose values did not change keeps its provenance (write_csv), and every
+Markdown table is rendered the same way (markdown_table, pandas' to_markdown).
+
+Provenance without churn: every measured CSV carries PROVENANCE_COLUMNS (device, versions,
+commit, date). A run that reproduces a table's values exactly writes back the table's previous
+bytes, so the provenance stays that of the run that produced the values and a re-run of
+unchanged results leaves the git tree clean. The previous version is the file on disk or, when
+Snakemake has removed it before the job ran (it removes every output first), the version
+committed in git (HEAD). Any other change (a value, a row, a column) writes the new table.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from scsigmoid.provenance import PROVENANCE_COLUMNS
 
 
 @contextlib.contextmanager
@@ -34,10 +50,47 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike, **kwargs) -> None:
-    """Write a DataFrame as CSV atomically (no index unless asked)."""
+    """Write a DataFrame as CSV atomically (no index unless asked). When every value outside the
+    provenance columns equals the previous version's (module docstring), the previous bytes are
+    written back instead."""
     kwargs.setdefault("index", False)
+    text = df.to_csv(**kwargs)
+    previous = previous_version(path)
+    keep = previous is not None and same_values(previous, text, sep=kwargs.get("sep", ","))
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, **kwargs)
+        tmp.write_bytes(previous if keep else text.encode())
+
+
+def previous_version(path: str | os.PathLike) -> bytes | None:
+    """The bytes of ``path`` on disk, else of its version committed in git (HEAD), else None."""
+    path = Path(path)
+    if path.exists():
+        return path.read_bytes()
+    if not path.parent.is_dir():
+        return None
+    try:
+        proc = subprocess.run(["git", "-C", str(path.parent), "show", f"HEAD:./{path.name}"],
+                              capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def same_values(previous: bytes, text: str, sep: str = ",",
+                ignore: tuple[str, ...] = PROVENANCE_COLUMNS) -> bool:
+    """True when two CSV texts have the same header and rows, cell for cell as written, in every
+    column except ``ignore`` (the provenance columns)."""
+    try:
+        old = list(csv.reader(io.StringIO(previous.decode("utf-8")), delimiter=sep))
+    except (UnicodeDecodeError, csv.Error):
+        return False
+    new = list(csv.reader(io.StringIO(text), delimiter=sep))
+    if not old or not new or old[0] != new[0] or len(old) != len(new):
+        return False
+    width = len(new[0])
+    keep = [i for i, name in enumerate(new[0]) if name not in ignore]
+    return all(len(a) == len(b) == width and [a[i] for i in keep] == [b[i] for i in keep]
+               for a, b in zip(old[1:], new[1:], strict=True))
 
 
 def write_json(obj, path: str | os.PathLike) -> None:
@@ -50,3 +103,33 @@ def write_text(text: str, path: str | os.PathLike) -> None:
     """Write text atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def markdown_table(df: pd.DataFrame, bold: pd.DataFrame | None = None,
+                   floatfmt: str = "{:.4f}") -> str:
+    """A GitHub Markdown table of ``df`` (pandas' ``DataFrame.to_markdown``, through tabulate).
+    Floats are shown as ``floatfmt``, missing values as empty cells, other values as ``str``
+    (format them first for another style); ``|`` is escaped. Where ``bold`` (same rows, by
+    position; any subset of the columns) is True, a non-empty cell is shown in **bold**."""
+
+    def cell(value) -> str:
+        if value is None or value is pd.NA:
+            return ""
+        if isinstance(value, float | np.floating):
+            return "" if np.isnan(value) else floatfmt.format(value)
+        return str(value).replace("|", "\\|")
+
+    shown = pd.DataFrame({i: [cell(v) for v in df.iloc[:, i]] for i in range(df.shape[1])})
+    if bold is not None:
+        for i, col in enumerate(df.columns):
+            if col in bold.columns:
+                mark = bold[col].astype(bool).to_numpy() & (shown[i] != "").to_numpy()
+                shown[i] = np.where(mark, "**" + shown[i] + "**", shown[i])
+    shown.columns = [str(c).replace("|", "\\|") for c in df.columns]
+    return shown.to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"
+
+
+def write_markdown(text: str, path: str | os.PathLike, title: str | None = None,
+                   note: str | None = None) -> None:
+    """Write a Markdown document atomically: ``# title``, the note, then ``text``."""
+    write_text((f"# {title}\n\n" if title else "") + (f"{note}\n\n" if note else "") + text, path)

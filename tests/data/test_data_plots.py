@@ -33,9 +33,11 @@ def test_table_lists_failed_datasets_below(tmp_path):
     pd.DataFrame([row, bad]).to_csv(tmp_path / "s.csv", index=False)  # failed: empty numbers
     make_table(tmp_path / "s.csv", tmp_path / "t.csv", tmp_path / "t.md")
     md = (tmp_path / "t.md").read_text()
-    assert "| ev | eval | human | counts | 8 | 8 | 5 | 4 | 1 | 100.0% | 4 | 0 | 4 |" in md
+    row = md.splitlines()[2]
+    assert [c.strip() for c in row.strip("|").split("|")][:13] == \
+        ["ev", "eval", "human", "counts", "8", "8", "5", "4", "1", "100.0%", "4", "0", "4"]
     table, failed = md.split("failed their data check")
-    assert "| bad |" not in table
+    assert "| bad " not in table
     assert "- bad (eval): bad (/x/bad.h5ad): every value of X is zero" in failed
     csv = pd.read_csv(tmp_path / "t.csv").set_index("dataset")
     assert csv["status"].to_dict() == {"bad": "failed", "ev": "ok"}

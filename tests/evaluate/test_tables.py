@@ -1,11 +1,9 @@
 """Evaluation tables: Table 5 statistics and bold, MMD relative change, run names."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from scsigmoid.evaluate.tables import (
-    markdown_table,
     mmd_table,
     parse_run,
     read_val_losses,
@@ -48,10 +46,3 @@ def test_mmd_table_relative_change_and_markdown():
     wide = mmd_table(per).set_index("dataset")
     assert wide.loc["a", "sigmoid_vs_softmax"] == pytest.approx(0.25)
     assert wide.loc["b", "sigmoid_vs_softmax"] == pytest.approx(-0.5)
-    md = markdown_table(pd.DataFrame({"x": ["r"], "v": [np.nan]}))
-    assert md.splitlines()[2] == "| r |  |"
-
-
-def test_markdown_escapes_pipes():
-    md = markdown_table(pd.DataFrame({"a": ["x|y"]}))
-    assert md.splitlines()[2] == "| x\\|y |"

@@ -109,3 +109,9 @@ def test_unchecked_fast_path_gives_same_results(monkeypatch, device):
                      sigattn.sigmoid_attention_varlen(*packed, cu, max_seqlen_q=20, max_seqlen_k=20))
     for a, b in zip(checked, unchecked, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_cu_seqlens_from_lengths():
+    cu = sigattn.cu_seqlens(torch.tensor([3, 0, 5]))
+    assert cu.dtype == torch.int32 and cu.tolist() == [0, 3, 3, 8]
+    assert sigattn.cu_seqlens(torch.tensor([], dtype=torch.int64)).tolist() == [0]

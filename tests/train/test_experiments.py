@@ -74,23 +74,27 @@ def test_cli_rejects_a_directory_without_pretrain_corpus(tmp_path):
 
 
 def test_train_trains_exactly_one_model_and_resumes(corpus_dir, tmp_path):
-    args = ["train", "--out", str(tmp_path), "--corpus-dir", str(corpus_dir), "--size", "tiny",
-            "--context", "32", "--attention", "sigmoid", "--seed", "0", "--device", "cpu"]
+    args = ["train", "--run-dir", str(tmp_path / "train" / "runs" / "tiny_32_sigmoid_s0"),
+            "--checkpoint-dir", str(tmp_path / "ck"), "--corpus-dir", str(corpus_dir), "--size",
+            "tiny", "--context", "32", "--attention", "sigmoid", "--seed", "0", "--device", "cpu"]
     experiments.main([*args, *_overlay(tmp_path, grad_clip=None, checkpoint_every=2)])
     run = tmp_path / "train" / "runs" / "tiny_32_sigmoid_s0"
     assert [p.name for p in (tmp_path / "train" / "runs").iterdir()] == ["tiny_32_sigmoid_s0"]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps_done"] == 3 and summary["config"]["grad_clip"] is None
     with pytest.raises(SystemExit):  # a run needs its identity
-        experiments.parse_args(["train", "--out", str(tmp_path), "--corpus-dir", str(corpus_dir),
-                                "--context", "32", "--attention", "sigmoid"])
+        experiments.parse_args(["train", "--run-dir", str(tmp_path), "--checkpoint-dir",
+                                str(tmp_path), "--corpus-dir", str(corpus_dir), "--context", "32",
+                                "--attention", "sigmoid"])
 
 
 def test_early_stopping_keeps_the_best_checkpoint(corpus_dir, tmp_path):
     from scsigmoid.train.trainer import load_checkpoint
 
-    args = ["train", "--out", str(tmp_path), "--corpus-dir", str(corpus_dir), "--size", "tiny",
-            "--context", "32", "--attention", "softmax", "--seed", "0", "--device", "cpu"]
+    args = ["train", "--run-dir", str(tmp_path / "train" / "runs" / "tiny_32_softmax_s0"),
+            "--checkpoint-dir", str(tmp_path / "checkpoints" / "tiny_32_softmax_s0"),
+            "--corpus-dir", str(corpus_dir), "--size", "tiny", "--context", "32", "--attention",
+            "softmax", "--seed", "0", "--device", "cpu"]
     # a huge learning rate: the val loss gets worse after the first check, so patience 2 stops
     experiments.main([*args, *_overlay(tmp_path, steps=200, lr=5.0, grad_clip=None,
                                        early_stop={"val_every": 2, "patience": 2, "val_cells": 8})])

@@ -3,10 +3,14 @@ test configuration (tiny model trained on the CPU) runs end to end and produces 
 
 from __future__ import annotations
 
+import collections
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -21,10 +25,44 @@ PAPER_TABLES = ["datasets", "speedup", "architecture", "hyperparameters", "valid
                 "scib", "scib_benchmarker", "mmd", "scorecard"]
 
 
+def _env() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+
+
 def snakemake(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     return subprocess.run([SNAKEMAKE, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=_env())
+
+
+#: Snakemake lines shown on the terminal while a long run goes on: each job as it starts, the
+#: running count of finished steps, and errors.
+PROGRESS = re.compile(r"^(local)?rule \w+:|steps \(\d+%\) done|^Error|Exception")
+
+
+def snakemake_with_progress(capsys, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Run Snakemake, printing its progress lines to the terminal as they come (also under
+    pytest's output capture: no ``-s`` needed); returns the output (stderr merged into stdout,
+    last 2000 lines) for assertions."""
+    kept: collections.deque[str] = collections.deque(maxlen=2000)
+    start = time.monotonic()
+    with subprocess.Popen([SNAKEMAKE, *args], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=_env()) as proc:
+        watchdog = threading.Timer(timeout, proc.kill)
+        watchdog.start()
+        try:
+            for line in proc.stdout:
+                kept.append(line)
+                if PROGRESS.search(line):
+                    with capsys.disabled():
+                        print(f"  [{(time.monotonic() - start) / 60:4.1f} min] {line.strip()}",
+                              flush=True)
+        finally:
+            watchdog.cancel()
+            proc.kill()
+        returncode = proc.wait()
+    if time.monotonic() - start >= timeout:
+        raise subprocess.TimeoutExpired(proc.args, timeout, output="".join(kept))
+    return subprocess.CompletedProcess(proc.args, returncode, "".join(kept), "")
 
 
 def test_lint_is_clean():
@@ -50,12 +88,14 @@ def test_bad_config_is_refused_with_the_key_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_ci_configuration_runs_end_to_end():
+def test_ci_configuration_runs_end_to_end(capsys):
     """Tiny softmax/sigmoid pair trained on the CPU through Snakemake, evaluated, and every figure
     and table rendered (GPU-only figures from the committed H200 results)."""
     if TEST_OUT.exists():
         shutil.rmtree(TEST_OUT)
-    proc = snakemake("--cores", "2", "--configfile", ".test/config.yaml")
+    with capsys.disabled():
+        print("\nthe test configuration's DAG (about 10 min on 2 CPU cores); Snakemake's progress:")
+    proc = snakemake_with_progress(capsys, "--cores", "2", "--configfile", ".test/config.yaml")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     figures = TEST_OUT / "figures"
     for name in PAPER_FIGURES:
@@ -72,8 +112,12 @@ def test_ci_configuration_runs_end_to_end():
             assert {"device", "torch", "triton", "commit", "date"} <= set(log.columns)
     scorecard = pd.read_csv(figures / "table_scorecard.csv")
     assert len(scorecard) >= 10 and scorecard["verdict"].notna().all()
-    # the HTML report with a caption per figure
+    # the HTML report with a caption per figure and table
     report = TEST_OUT / "report.html"
     proc = snakemake("--configfile", ".test/config.yaml", "--report", str(report))
     assert proc.returncode == 0 and report.stat().st_size > 100_000, proc.stderr[-3000:]
     assert "ERROR/" not in proc.stdout + proc.stderr  # captions are valid reStructuredText
+    added = proc.stdout + proc.stderr  # Snakemake names each item it adds to the report
+    missing = [n for n in [f"{f}.png" for f in PAPER_FIGURES] + [f"table_{t}.csv" for t in PAPER_TABLES]
+               if f"Adding {n} " not in added]
+    assert not missing, f"not in the report: {missing}"

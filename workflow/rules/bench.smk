@@ -93,7 +93,7 @@ rule make_table_speedup:
         flashsigmoid=FLASHSIGMOID_REF,
         sources=["src/scsigmoid/bench/speedup.py"],
     output:
-        csv=report(table("speedup")[0], caption="../report/table_speedup.rst", category="Kernels"),
+        csv=report_table("speedup", "Kernels"),
         md=table("speedup")[1],
     log:
         f"{R}/logs/table_speedup.log",

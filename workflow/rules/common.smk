@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from scsigmoid import ATTENTIONS
+
 R = config["results_dir"].rstrip("/")  # everything this run computes
 FIG = config["figures_dir"].rstrip("/")  # rendered figures and tables
 DATA_DIR = config["data_dir"].rstrip("/")  # local .h5ad sources
 ENV = "../../envs/suite.yaml"  # relative to workflow/rules/
+# the kernel library's sources: rules whose results depend on the kernel take them as input
+KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
 
 
 def _cuda_visible() -> bool:
@@ -91,8 +95,7 @@ DATASETS = read_dataset_sheet(config["datasets"])
 EVAL_DATASETS = DATASETS.loc[DATASETS["role"] == "eval", "name"].tolist()
 PRETRAIN_DATASETS = DATASETS.loc[DATASETS["role"] == "pretrain", "name"].tolist()
 
-from scsigmoid.model.attention import ATTENTIONS  # noqa: E402  (one definition of the arms)
-from scsigmoid.train.experiments import main_runs, run_name  # noqa: E402
+from scsigmoid.runs import main_runs, run_name  # noqa: E402
 
 # every run of the main comparison: {size}_{context}_{attention}_s{seed}
 MAIN_RUN_SPECS = main_runs(config)
@@ -170,3 +173,9 @@ def per_dataset(kind):
 
 def _report_figure(name, caption):
     return [report(path, caption=f"../report/{caption}", category="Evaluation") for path in figure(name)]
+
+
+def report_table(name, category):
+    """The CSV of table_{name} as an item of the HTML report, captioned by
+    workflow/report/table_{name}.rst."""
+    return report(table(name)[0], caption=f"../report/table_{name}.rst", category=category)

@@ -193,8 +193,8 @@ rule data_plot_fig1:
         lengths=rules.data_stats.output.lengths,
         src=["src/scsigmoid/plots/fig1_lengths.py", "src/scsigmoid/plots/style.py"],
     output:
-        pdf=f"{FIG}/fig1_lengths.pdf",
-        png=f"{FIG}/fig1_lengths.png",
+        pdf=report(f"{FIG}/fig1_lengths.pdf", caption="../report/fig1.rst", category="Data"),
+        png=report(f"{FIG}/fig1_lengths.png", caption="../report/fig1.rst", category="Data"),
     log:
         f"{R}/logs/data/fig1.log",
     conda:
@@ -208,7 +208,7 @@ rule data_table_datasets:
         summary=rules.data_stats.output.summary,
         src="src/scsigmoid/plots/table_datasets.py",
     output:
-        csv=f"{FIG}/table_datasets.csv",
+        csv=report_table("datasets", "Data"),
         md=f"{FIG}/table_datasets.md",
     log:
         f"{R}/logs/data/table_datasets.log",

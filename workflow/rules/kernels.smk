@@ -7,7 +7,6 @@ kernel_resources: every autotune config compiled for the configured SM (sm_90) w
 ptxas, on any machine: registers, spills, shared memory, SASS op counts.
 """
 
-KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
 KERNEL_DEVICE = DEVICE if GPU else "cpu"
 
 

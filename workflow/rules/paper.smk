@@ -19,7 +19,7 @@ rule table_validation_loss:
         csvs=[f"{TRAIN_R}/train/runs/{run}/val_loss.csv" for run in MAIN_RUNS],
         sources=EVAL_TABLE_SOURCES,
     output:
-        csv=table("validation_loss")[0],
+        csv=report_table("validation_loss", "Evaluation"),
         md=table("validation_loss")[1],
     params:
         kind="val_loss",
@@ -39,7 +39,7 @@ use rule table_validation_loss as table_scib with:
         csvs=per_dataset("scib"),
         sources=EVAL_TABLE_SOURCES,
     output:
-        csv=table("scib")[0],
+        csv=report_table("scib", "Evaluation"),
         md=table("scib")[1],
     params:
         kind="scib",
@@ -53,7 +53,7 @@ use rule table_validation_loss as table_scib_benchmarker with:
         csvs=per_dataset("benchmarker"),
         sources=EVAL_TABLE_SOURCES,
     output:
-        csv=table("scib_benchmarker")[0],
+        csv=report_table("scib_benchmarker", "Evaluation"),
         md=table("scib_benchmarker")[1],
     params:
         kind="benchmarker",
@@ -67,7 +67,7 @@ use rule table_validation_loss as table_mmd with:
         csvs=per_dataset("mmd"),
         sources=EVAL_TABLE_SOURCES,
     output:
-        csv=table("mmd")[0],
+        csv=report_table("mmd", "Evaluation"),
         md=table("mmd")[1],
     params:
         kind="mmd",
@@ -168,7 +168,7 @@ rule scorecard:
         SCORECARD_INPUTS,
         sources="src/scsigmoid/evaluate/scorecard.py",
     output:
-        csv=table("scorecard")[0],
+        csv=report_table("scorecard", "Scorecard"),
         md=table("scorecard")[1],
     params:
         paths=SCORECARD_PATHS,

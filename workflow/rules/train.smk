@@ -16,7 +16,6 @@ TRAIN_NODES = CLUSTER.get("train_nodes", 1)
 TRAIN_MULTINODE = {"mpi": "srun", "tasks": TRAIN_NODES} if TRAIN_NODES > 1 else {}
 MODEL_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/model").glob("*.py"))
 TRAIN_SOURCES = MODEL_SOURCES + sorted(str(p) for p in Path("src/scsigmoid/train").glob("*.py"))
-KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
 CORPUS_DIR = f"{R}/data/corpus"
 RUN = "{size}_{context}_{attention}_s{seed}"
 RUN_DIR = f"{R}/train/runs/{RUN}"
@@ -232,7 +231,7 @@ rule make_table_architecture:
         meta=f"{CORPUS_DIR}/pretrain",
         sources=MODEL_SOURCES + ["src/scsigmoid/train/tables.py"],
     output:
-        csv=table("architecture")[0],
+        csv=report_table("architecture", "Training"),
         md=table("architecture")[1],
     params:
         kind="architecture",
@@ -250,7 +249,7 @@ rule make_table_hyperparameters:
         sources=["src/scsigmoid/train/tables.py", "src/scsigmoid/train/trainer.py",
                  "src/scsigmoid/train/sweep.py"],
     output:
-        csv=table("hyperparameters")[0],
+        csv=report_table("hyperparameters", "Training"),
         md=table("hyperparameters")[1],
     params:
         kind="hyperparameters",

@@ -9,7 +9,6 @@ writes DIR/attention_<device>_hd<head_dim>_<pass>.csv for every combination, in 
 
 import argparse
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +19,7 @@ from scsigmoid.bench.harness import RESULT_COLUMNS, BenchConfig, run_benchmark
 from scsigmoid.bench.timing import wall_clock_timer
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import device_slug, provenance
+from scsigmoid.script import log_to_file
 
 
 def part_path(out_dir: Path, device: str, head_dim: int, pass_: str) -> Path:
@@ -70,7 +70,7 @@ def _config_from_dict(bench: dict) -> BenchConfig:
 def main_snakemake(smk) -> None:
     cfg = _config_from_dict(smk.config["bench"])
     head_dim, pass_ = int(smk.wildcards.head_dim), str(getattr(smk.wildcards, "pass"))
-    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    with log_to_file(smk):
         run_parts(cfg, [head_dim], [pass_], {(head_dim, pass_): smk.output[0]})
 
 

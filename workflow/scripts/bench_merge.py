@@ -8,13 +8,13 @@ point of every implementation that the parts do not cover, e.g. after a run cut 
 """
 
 import argparse
-from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 
 from scsigmoid.bench.harness import BenchConfig, fill_unmeasured, merge_parts
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
+from scsigmoid.script import log_to_file
 
 
 def merge_files(parts, out, unmeasured_reason: str | None = None) -> None:
@@ -31,7 +31,7 @@ def merge_files(parts, out, unmeasured_reason: str | None = None) -> None:
 if __name__ == "__main__":
     if "snakemake" in globals():
         smk = snakemake  # noqa: F821
-        with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+        with log_to_file(smk):
             merge_files(smk.input.parts, smk.output[0])
     else:
         parser = argparse.ArgumentParser(description=__doc__)

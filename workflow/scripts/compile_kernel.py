@@ -23,6 +23,7 @@ import sigattn.selfcheck  # noqa: E402
 
 from scsigmoid.io import write_json  # noqa: E402
 from scsigmoid.provenance import provenance  # noqa: E402
+from scsigmoid.script import log_to_file  # noqa: E402
 
 DEFAULT_SHAPES = {
     "cpu": [
@@ -71,8 +72,8 @@ def main(shapes: list[dict], out: str, log=sys.stdout) -> int:
 if __name__ == "__main__":
     if "snakemake" in globals():
         sm = globals()["snakemake"]
-        with open(sm.log[0], "w") if sm.log else sys.stdout as log_file:
-            code = main(list(sm.params.shapes), str(sm.output[0]), log=log_file)
+        with log_to_file(sm):
+            code = main(list(sm.params.shapes), str(sm.output[0]))
         sys.exit(code)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="JSON report to write")

@@ -1,17 +1,17 @@
 """Tokenise every pretrain dataset (Census: shard by shard) into one corpus with a hashed
 train/val split."""
 
-from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 
 from scsigmoid.data.build import build_pretrain_corpus
 from scsigmoid.data.genes import GeneMaps, read_vocab
 from scsigmoid.data.tokenise import read_medians
+from scsigmoid.script import log_to_file
 
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
-    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    with log_to_file(smk):
         p = smk.params
         vocab = read_vocab(smk.input.vocab)
         build_pretrain_corpus(

@@ -2,17 +2,17 @@
 data checks of the eval datasets (their statistics, or the reason they failed)."""
 
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from scsigmoid.data.build import corpus_records, dataset_summary, length_counts
 from scsigmoid.data.sheet import read_sheet
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
+from scsigmoid.script import log_to_file
 
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
-    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    with log_to_file(smk):
         pretrain = corpus_records(smk.input.pretrain)
         records = pretrain + [json.loads(Path(p).read_text()) for p in smk.input.checks]
         for rec in records:

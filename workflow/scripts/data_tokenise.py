@@ -2,7 +2,6 @@
 failed stops here with the check's reason."""
 
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pandas as pd
@@ -11,14 +10,14 @@ from scsigmoid.data.build import build_eval_corpus
 from scsigmoid.data.checks import DatasetError
 from scsigmoid.data.genes import GeneMaps, read_vocab
 from scsigmoid.data.tokenise import read_medians
+from scsigmoid.script import log_to_file
 
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
-    check = json.loads(Path(smk.input.check).read_text())
-    if check["status"] != "ok":  # raised outside the log redirect: Snakemake shows the reason
-        Path(smk.log[0]).write_text(check["reason"] + "\n")
-        raise DatasetError(check["reason"])
-    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    with log_to_file(smk):
+        check = json.loads(Path(smk.input.check).read_text())
+        if check["status"] != "ok":
+            raise DatasetError(check["reason"])
         p = smk.params
         vocab = read_vocab(smk.input.vocab)
         build_eval_corpus(

@@ -1,16 +1,15 @@
 """Build the gene vocabulary (or take the frozen one) and the pretraining gene medians."""
 
-from contextlib import redirect_stderr, redirect_stdout
-
 import pandas as pd
 
 from scsigmoid.data.build import build_vocabulary
 from scsigmoid.data.genes import GeneMaps, read_vocab, write_vocab
 from scsigmoid.data.tokenise import write_medians
+from scsigmoid.script import log_to_file
 
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
-    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    with log_to_file(smk):
         p = smk.params
         maps = GeneMaps.load(p.gene_maps, aliases=next(iter(smk.input.gene_aliases), None))
         frozen = read_vocab(smk.input.frozen[0]) if smk.input.frozen else None

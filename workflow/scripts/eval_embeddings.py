@@ -7,9 +7,10 @@ import anndata as ad
 import pandas as pd
 
 from scsigmoid.evaluate.embeddings import assemble_embeddings, write_h5ad
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
-logging.basicConfig(filename=sm.log[0], level=logging.INFO)
+log_to_file(sm)
 obs = pd.read_csv(Path(sm.input.corpus) / "obs.tsv", sep="\t", dtype={"cell_id": str}, keep_default_na=False)
 counts = ad.read_h5ad(sm.input.h5ad)  # the local file, or data_fetch's download
 model_files = dict(zip(sm.params.attentions, sm.input.embeddings, strict=True))

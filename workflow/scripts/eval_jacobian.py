@@ -8,9 +8,10 @@ import pandas as pd
 from scsigmoid.evaluate.jacobian import jacobian_sweep, read_attention_scores
 from scsigmoid.evaluate.tables import add_provenance
 from scsigmoid.io import write_csv
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
-logging.basicConfig(filename=sm.log[0], level=logging.INFO)
+log_to_file(sm)
 lo, hi, n = sm.params.alpha_range
 alphas = np.logspace(np.log10(lo), np.log10(hi), int(n))
 frames = []

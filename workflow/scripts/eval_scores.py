@@ -10,9 +10,10 @@ from scsigmoid.evaluate.mmd import celltype_mmd
 from scsigmoid.evaluate.scib import benchmarker_table, score_embedding
 from scsigmoid.evaluate.tables import add_provenance
 from scsigmoid.io import write_csv
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
-logging.basicConfig(filename=sm.log[0], level=logging.INFO)
+log_to_file(sm)
 adata = ad.read_h5ad(sm.input.h5ad)
 keys = embedding_keys(adata)
 dataset = sm.wildcards.dataset

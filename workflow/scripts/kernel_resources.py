@@ -15,15 +15,17 @@ import pandas as pd
 
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
+log_to_file(sm)  # the child's output too: it inherits the log as stdout and stderr
 env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-with tempfile.TemporaryDirectory() as tmp, open(sm.log[0], "w") as log:
+with tempfile.TemporaryDirectory() as tmp:
     raw = Path(tmp) / "resources.csv"
     cmd = [sys.executable, "-m", "sigattn.resources", "--out", str(raw), "--arch", str(sm.params.arch),
            "--head-dims", *map(str, sm.params.head_dims)]
     if sm.params.limit:
         cmd += ["--limit", str(sm.params.limit)]
-    subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+    subprocess.run(cmd, env=env, check=True)
     table = pd.read_csv(raw).drop(columns=["triton"])  # provenance() adds triton (and torch)
     write_csv(table.assign(**provenance()), sm.output[0])

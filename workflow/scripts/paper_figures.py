@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+from scsigmoid.script import log_to_file
+
 sm = snakemake  # noqa: F821
+log_to_file(sm)
 stem = Path(sm.output[0]).with_suffix("")
 figure = sm.params.figure
 if figure == "fig4":

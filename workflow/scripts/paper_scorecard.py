@@ -1,10 +1,12 @@
 """Snakemake script: the replication scorecard (one row per measurable claim) as CSV + Markdown."""
 
 from scsigmoid.evaluate.scorecard import build_scorecard
-from scsigmoid.evaluate.tables import add_provenance, markdown_table, write_markdown
-from scsigmoid.io import write_csv
+from scsigmoid.evaluate.tables import add_provenance
+from scsigmoid.io import markdown_table, write_csv, write_markdown
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
+log_to_file(sm)
 inputs = {key: sm.params.paths.get(key) for key in sm.params.paths}
 card = build_scorecard(inputs, dict(sm.params.scales))
 write_csv(add_provenance(card), sm.output.csv)

@@ -4,17 +4,17 @@ as CSV + Markdown."""
 from scsigmoid.evaluate.tables import (
     add_provenance,
     concat_csvs,
-    markdown_table,
     mmd_table,
     read_val_losses,
     scib_markdown,
     validation_loss_table,
-    write_markdown,
 )
-from scsigmoid.io import write_csv
+from scsigmoid.io import markdown_table, write_csv, write_markdown
 from scsigmoid.provenance import PROVENANCE_COLUMNS
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
+log_to_file(sm)
 kind = sm.params.kind
 note = sm.params.note
 if kind == "val_loss":

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import torch
 
+from scsigmoid.script import log_to_file
 from scsigmoid.train.experiments import embed_run
 
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)  # same fp32 results locally and under Slurm
-logging.basicConfig(filename=sm.log[0], level=logging.INFO)
+log_to_file(sm)
 paths = embed_run(
     checkpoint=sm.input.ckpt, corpus_dir=str(Path(sm.input.corpus).parent),
     datasets=[sm.wildcards.dataset], context=int(sm.wildcards.context),

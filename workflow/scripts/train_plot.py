@@ -1,15 +1,15 @@
 """Snakemake script: Fig 3 / Fig 4 (left) / Fig 6 from the training CSVs (rule name picks)."""
 
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from scsigmoid.plots.fig3_gpu_hours import plot_fig3
 from scsigmoid.plots.fig4_loss import plot_fig4_loss
 from scsigmoid.plots.fig6_stress import plot_fig6
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
 stem = Path(sm.output.pdf).with_suffix("")
-with open(sm.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+with log_to_file(sm):
     if sm.rule == "plot_fig3":
         print(plot_fig3(sm.input.throughput, stem).to_string())
     elif sm.rule == "plot_fig4_loss":

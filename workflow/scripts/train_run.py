@@ -8,17 +8,17 @@ from pathlib import Path
 
 from scsigmoid.io import write_json
 from scsigmoid.launch import run_for_rule
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
-results = str(Path(sm.output.log).parents[3])  # {R}/train/runs/{run}/log.csv -> {R}
+log_to_file(sm)
 settings = Path(sm.log[0]).with_suffix(".settings.json")
 write_json(sm.params.config, settings)
 w = sm.wildcards
 program = [
     "-m", "scsigmoid.train.experiments", "train", "--settings", str(settings),
-    "--out", results, "--corpus-dir", str(Path(sm.input.corpus).parent),
-    "--checkpoint-root", str(Path(sm.output.ckpt).parents[1]),
+    "--run-dir", str(Path(sm.output.log).parent), "--corpus-dir", str(Path(sm.input.corpus).parent),
+    "--checkpoint-dir", str(Path(sm.output.ckpt).parent),
     f"--size={w.size}", f"--context={w.context}", f"--attention={w.attention}", f"--seed={w.seed}",
 ]
-Path(sm.log[0]).write_text("")
 run_for_rule(program, sm.resources, sm.log[0], threads=sm.threads)

@@ -3,10 +3,11 @@
 import logging
 from pathlib import Path
 
+from scsigmoid.script import log_to_file
 from scsigmoid.train.experiments import scores_run
 
 sm = snakemake  # noqa: F821
-logging.basicConfig(filename=sm.log[0], level=logging.INFO)
+log_to_file(sm)
 path = scores_run(checkpoint=sm.input.ckpt, corpus_dir=str(Path(sm.input.corpus).parent),
                   context=int(sm.wildcards.context), out_npz=sm.output[0])
 logging.info("wrote %s", path)

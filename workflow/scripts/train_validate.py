@@ -5,11 +5,12 @@ from pathlib import Path
 
 import torch
 
+from scsigmoid.script import log_to_file
 from scsigmoid.train.experiments import validate_run
 
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)  # same fp32 results locally and under Slurm
-logging.basicConfig(filename=sm.log[0], level=logging.INFO)
+log_to_file(sm)
 df = validate_run(
     checkpoint=sm.input.ckpt, corpus_dir=str(Path(sm.input.corpora[0]).parent),
     datasets=list(sm.params.datasets), context=int(sm.wildcards.context),

@@ -40,9 +40,9 @@ class Inputs:
 
     @property
     def cu_seqlens(self) -> torch.Tensor:
-        cu = torch.zeros(self.lengths.numel() + 1, dtype=torch.int32, device=self.q.device)
-        cu[1:] = torch.cumsum(self.lengths.to(torch.int32), 0)
-        return cu
+        import sigattn
+
+        return sigattn.cu_seqlens(self.lengths.to(self.q.device))
 
     @property
     def max_len(self) -> int:

@@ -16,11 +16,11 @@ from scsigmoid.bench.adapters import Adapter, from_canonical, make_inputs, to_ca
 from scsigmoid.bench.check import CheckShape, check_adapter
 from scsigmoid.bench.protocol import attention_flops, derive_shape, sample_lengths, tflops
 from scsigmoid.bench.timing import Timer, time_callable
+from scsigmoid.provenance import PROVENANCE_COLUMNS
 
 RESULT_COLUMNS = [
     "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
-    "ms_median", "ms_p20", "ms_p80", "tflops", "status", "reason",
-    "device", "torch", "triton", "commit", "date",
+    "ms_median", "ms_p20", "ms_p80", "tflops", "status", "reason", *PROVENANCE_COLUMNS,
 ]
 DEFAULT_CHECK_SHAPE = CheckShape()
 STATUSES = ("ok", "unavailable", "unsupported", "failed_check", "error", "oom", "skipped", "not_measured")
@@ -201,6 +201,6 @@ def fill_unmeasured(merged: pd.DataFrame, cfg: BenchConfig, head_dims: Iterable[
               for r in missing.itertuples()]
     extra = missing.assign(batch=[sh.batch for sh in shapes], heads=[sh.heads for sh in shapes],
                            status="not_measured", reason=reason,
-                           **{k: provenance.get(k, "") for k in ("device", "torch", "triton", "commit", "date")})
+                           **{k: provenance.get(k, "") for k in PROVENANCE_COLUMNS})
     out = pd.concat([merged, extra.reindex(columns=RESULT_COLUMNS)], ignore_index=True)
     return out.sort_values(key, kind="stable").reset_index(drop=True)

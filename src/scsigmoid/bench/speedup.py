@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from scsigmoid.bench.reference import with_reference
+from scsigmoid.io import markdown_table
 
 OUR_BEST_OF = ("ours_dense", "ours_padded", "ours_varlen")  # the benchmark protocol's bias 0
 OUR_VARIANTS = OUR_BEST_OF + ("ours_dense_trainbias",)
@@ -42,14 +43,7 @@ def speedup_markdown(table: pd.DataFrame) -> str:
     if best.empty:
         return "No point has both an ok measurement of ours and of a baseline.\n"
     wide = best.pivot_table(index=POINT, columns="baseline", values="speedup").reset_index()
-    header = "| " + " | ".join(wide.columns) + " |"
-    rule = "|" + "|".join("---" for _ in wide.columns) + "|"
-    lines = [header, rule]
-    for _, row in wide.iterrows():
-        cells = [str(row[c]) if c in POINT else ("" if pd.isna(row[c]) else f"{row[c]:.2f}x")
-                 for c in wide.columns]
-        lines.append("| " + " | ".join(cells) + " |")
     note = ("\nSpeedup = baseline median time / best of ours (dense, padded, varlen; bias 0) at "
             "the same point; >1 means ours is faster. '_ref' baselines are external "
             "measurements (reference/).\n")
-    return "\n".join(lines) + "\n" + note
+    return markdown_table(wide, floatfmt="{:.2f}x") + note

@@ -24,7 +24,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from scsigmoid.io import write_json
+from scsigmoid.io import atomic_path, write_json
 
 MANIFEST = "manifest.json"
 DEFAULT_SHARD_CELLS = 200_000
@@ -102,11 +102,9 @@ def _shard_cells(path: Path) -> int | None:
 
 
 def _write_shard(adata: ad.AnnData, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with warnings.catch_warnings():
+    with atomic_path(path, suffix=".h5ad") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         adata.write_h5ad(tmp, compression="gzip")
-    os.replace(tmp, path)
 
 
 def write_census_shards(source: str, species: str, out_dir: str | os.PathLike, *,

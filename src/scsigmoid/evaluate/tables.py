@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-RUN_PATTERN = re.compile(r"^(?P<size>.+)_(?P<context>\d+)_(?P<attention>softmax|sigmoid)$")
+from scsigmoid import ATTENTIONS
+from scsigmoid.io import markdown_table
+
+RUN_PATTERN = re.compile(rf"^(?P<size>.+)_(?P<context>\d+)_(?P<attention>{'|'.join(ATTENTIONS)})$")
 
 
 def parse_run(run: str) -> dict:
@@ -19,27 +21,6 @@ def parse_run(run: str) -> dict:
     if not m:
         raise ValueError(f"run name {run!r} is not <size>_<context>_<softmax|sigmoid>.")
     return {"size": m["size"], "context": int(m["context"]), "attention": m["attention"]}
-
-
-def markdown_table(df: pd.DataFrame, bold: pd.DataFrame | None = None, floatfmt: str = "{:.4f}") -> str:
-    """A GitHub Markdown table; cells where ``bold`` is True are wrapped in **...**."""
-    def fmt(v):
-        if isinstance(v, float | np.floating):
-            return "" if np.isnan(v) else floatfmt.format(v)
-        return str(v)
-
-    header = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    lines = [header, rule]
-    for i in range(len(df)):
-        cells = []
-        for j, col in enumerate(df.columns):
-            text = fmt(df.iloc[i, j]).replace("|", "\\|")
-            if bold is not None and col in bold.columns and bool(bold.iloc[i][col]) and text:
-                text = f"**{text}**"
-            cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def read_val_losses(paths: dict[str, str | os.PathLike]) -> pd.DataFrame:
@@ -104,13 +85,6 @@ def mmd_table(mmd: pd.DataFrame, softmax_key: str = "X_softmax_mean",
         wide["sigmoid_vs_softmax"] = [relative_change(s, m) for s, m in
                                       zip(wide[sigmoid_key], wide[softmax_key], strict=True)]
     return wide
-
-
-def write_markdown(text: str, path: str | os.PathLike, title: str | None = None, note: str | None = None):
-    from scsigmoid.io import write_text
-
-    body = (f"# {title}\n\n" if title else "") + (f"{note}\n\n" if note else "") + text
-    write_text(body, Path(path))
 
 
 def add_provenance(df: pd.DataFrame) -> pd.DataFrame:

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-ATTENTIONS = ("softmax", "sigmoid")
+from scsigmoid import ATTENTIONS
+
 SIGMOID_KERNELS = ("sigattn", "tritonsigmoid")
 #: Kernels see the longest sequence rounded up to this: launch grids (and Triton's integer
 #: specialisation) then change only between buckets, not with every batch.

@@ -1,5 +1,6 @@
 """Shared plot style: one colour per attention implementation (softmax in reds, sigmoid in
-blues), readable labels, and save_figure() writing the PDF and PNG atomically."""
+blues), readable labels, and save_figure() writing the PDF and PNG atomically and reproducibly
+(the same figure gives the same bytes on every run: no creation date in the files)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,21 @@ def apply_style() -> None:
     })
 
 
+#: Metadata per format that keeps a file's bytes a function of the figure alone: matplotlib
+#: stamps PDFs with the time of writing (CreationDate); PNGs carry only the matplotlib version
+#: ("Software"), which is fixed for an environment.
+REPRODUCIBLE_METADATA: dict[str, dict] = {"pdf": {"CreationDate": None}, "png": {}}
+
+
 def save_figure(fig, stem: str | os.PathLike) -> list[Path]:
-    """Write ``stem``.pdf and ``stem``.png atomically and close the figure."""
+    """Write ``stem``.pdf and ``stem``.png atomically and close the figure. Saving the same
+    figure again gives byte-identical files, so re-rendering unchanged results leaves the
+    committed figures untouched."""
     stem = Path(stem)
     paths = [stem.with_name(stem.name + ext) for ext in (".pdf", ".png")]
     for path in paths:
+        fmt = path.suffix[1:]
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.suffix[1:], bbox_inches="tight")
+            fig.savefig(tmp, format=fmt, bbox_inches="tight", metadata=REPRODUCIBLE_METADATA[fmt])
     plt.close(fig)
     return paths

@@ -5,9 +5,9 @@ reason (and in the CSV with status 'failed'); the table is built from the others
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
+
+from scsigmoid.io import markdown_table, write_csv, write_text
 
 COLUMNS = {
     "dataset": "dataset", "role": "role", "species": "species", "scale": "scale",
@@ -32,13 +32,12 @@ def make_table(summary_csv: str, out_csv: str, out_md: str) -> pd.DataFrame:
     for col in INTEGER_COLUMNS:  # failed datasets have no numbers: empty cells stay empty
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
     table = df[list(COLUMNS)].rename(columns=COLUMNS)
-    _atomic_write(out_csv, table.to_csv(index=False))
+    write_csv(table, out_csv)
     md = table.loc[ok.to_numpy()].drop(columns=["status", "reason"])
     for col in ("vocab coverage", "≤2K", "≤4K"):
         md[col] = md[col].map(lambda v: f"{float(v):.1%}")
     md["median length"] = md["median length"].map(lambda v: f"{float(v):.0f}")
-    lines = ["| " + " | ".join(md.columns) + " |", "|" + "---|" * len(md.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in md.itertuples(index=False)]
+    lines = [markdown_table(md)]
     failed = df.loc[~ok]
     if len(failed):
         lines += ["", f"**{len(failed)} dataset(s) failed their data check** (not in the table above, "
@@ -48,12 +47,5 @@ def make_table(summary_csv: str, out_csv: str, out_md: str) -> pd.DataFrame:
             "coverage = share of the vocabulary's genes present in the dataset; genes not in vocab = "
             "the dataset's mapped genes outside the (frozen) pretraining vocabulary, dropped; lengths "
             "count expressed vocabulary genes + CLS.\n")
-    _atomic_write(out_md, "\n".join(lines) + note)
+    write_text("\n".join(lines) + note, out_md)
     return table
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

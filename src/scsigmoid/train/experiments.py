@@ -40,22 +40,12 @@ from scsigmoid.model.attention import ATTENTIONS
 from scsigmoid.model.encoder import embed
 from scsigmoid.model.probe import attention_scores
 from scsigmoid.provenance import provenance
+from scsigmoid.runs import main_runs, run_name
 from scsigmoid.train.sweep import summarise_lr_sweep
 from scsigmoid.train.trainer import TrainConfig, load_checkpoint, resolve_device, train
 from scsigmoid.train.validation import validation_loss
 
 PRETRAIN = "pretrain"  # corpus-dir sub-directory of the pretraining corpus
-
-
-def run_name(size: str, context: int, attention: str, seed: int) -> str:
-    return f"{size}_{context}_{attention}_s{seed}"
-
-
-def main_runs(config: dict) -> list[dict]:
-    """Every run of the main comparison: (size, context, attention, seed)."""
-    t = config["train"]
-    return [{"size": t["size"], "context": int(c), "attention": a, "seed": int(s)}
-            for c in t["contexts"] for s in t["seeds"] for a in ATTENTIONS]
 
 
 def train_config(train_section: dict, *, corpus: str, size: str, context: int, attention: str,
@@ -285,13 +275,16 @@ def parse_args(argv=None):
     p.add_argument("--out-csv", help="stress, lr_sweep, lr_sweep_summary: the table to write")
     p.add_argument("--corpus-dir", help="directory holding pretrain/ and the eval corpora")
     p.add_argument("--checkpoint-root", help="main, one: where checkpoints go (default R/checkpoints)")
+    p.add_argument("--run-dir", help="train: the run's output folder (log.csv, summary.json, ...)")
+    p.add_argument("--checkpoint-dir", help="train: the run's checkpoint folder")
     p.add_argument("--device", default="auto")
     p.add_argument("--parallel", type=int, default=1, help="main: runs trained at once")
     for key in ("size", "context", "attention", "seed"):
         p.add_argument(f"--{key}", help="one: which run")
     args = p.parse_args(argv)
-    run = ["out", "corpus_dir", "size", "context", "attention", "seed"]
-    needs = {"main": ["out", "corpus_dir"], "one": run, "train": run,
+    run = ["corpus_dir", "size", "context", "attention", "seed"]
+    needs = {"main": ["out", "corpus_dir"], "one": ["out", *run],
+             "train": ["run_dir", "checkpoint_dir", *run],
              "stress": ["out_csv", "corpus_dir"], "lr_sweep": ["out", "out_csv", "corpus_dir"],
              "lr_sweep_summary": ["out", "out_csv"]}[args.experiment]
     missing = [f"--{k.replace('_', '-')}" for k in needs if getattr(args, k) is None]
@@ -324,10 +317,9 @@ def main(argv=None) -> None:
         if args.experiment == "one":
             main_run(config, results=args.out, checkpoint_root=args.checkpoint_root, **run, **common)
         else:
-            name = run_name(**run)
-            s = train_run(config, run_dir=f"{args.out}/train/runs/{name}",
-                          checkpoint_dir=f"{args.checkpoint_root}/{name}", **run, **common)
-            print(f"[train] {name}: {s.get('steps_done')} steps ({s.get('stop_reason')}), "
+            s = train_run(config, run_dir=args.run_dir, checkpoint_dir=args.checkpoint_dir, **run,
+                          **common)
+            print(f"[train] {s.get('run')}: {s.get('steps_done')} steps ({s.get('stop_reason')}), "
                   f"final loss {s.get('final_loss')}, diverged={s.get('diverged')}")
     elif args.experiment == "stress":
         run_stress(config, out_csv=args.out_csv, work_dir=str(Path(args.out_csv).with_suffix("")),
