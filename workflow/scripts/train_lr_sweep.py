@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from scsigmoid.train.experiments import run_lr_sweep
-
 from scsigmoid.script import log_to_file
+from scsigmoid.train.experiments import run_lr_sweep
 
 sm = snakemake  # noqa: F821
 with log_to_file(sm):

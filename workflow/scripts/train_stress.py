@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from scsigmoid.train.experiments import run_stress
-
 from scsigmoid.script import log_to_file
+from scsigmoid.train.experiments import run_stress
 
 sm = snakemake  # noqa: F821
 with log_to_file(sm):

@@ -5,9 +5,8 @@ import numpy as np
 
 from scsigmoid.config import fingerprint
 from scsigmoid.data.corpus import TokenCorpus
-from scsigmoid.train.throughput import run
-
 from scsigmoid.script import log_to_file
+from scsigmoid.train.throughput import run
 
 sm = snakemake  # noqa: F821
 corpus = TokenCorpus(sm.input.corpus)
