@@ -9,4 +9,4 @@ if __name__ == "__main__":
     smk = snakemake  # noqa: F821
     with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
         stem = Path(smk.output.pdf).with_suffix("")
-        plot_fig8(smk.input.results, smk.input.flashsigmoid, stem)
+        plot_fig8(smk.input.results, smk.input.flashsigmoid, stem, timing=smk.params.timing)
