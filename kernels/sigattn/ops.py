@@ -32,6 +32,9 @@ from .backend import backend_for
 CHECK_VALUES = os.environ.get("SIGATTN_CHECK_VALUES", "1") != "0"
 #: Eager calls through the custom ops (as under torch.compile) instead of _EagerAttention.
 EAGER_CUSTOM_OP = os.environ.get("SIGATTN_EAGER_OP", "function") == "custom"
+#: Keep the dense layout's sequence table per shape (off: a new table each call, as before v1.2;
+#: for measuring the difference).
+CACHE_SHAPE_TABLES = True
 
 
 def _rows(q, k, seq_table, padded: bool, max_seqlen_q: int, max_seqlen_k: int) -> tuple[int, int]:
@@ -172,7 +175,7 @@ def _padded_table(q, k, seq_lens_q, seq_lens_k) -> torch.Tensor:
     Not cached while torch.compile
     traces, a CUDA graph captures or inference mode is on (a tensor made there must not be kept)."""
     batch, len_q, len_k = q.shape[0], q.shape[1], k.shape[1]
-    if seq_lens_q is None and seq_lens_k is None and not (
+    if CACHE_SHAPE_TABLES and seq_lens_q is None and seq_lens_k is None and not (
             torch.compiler.is_compiling() or torch.is_inference_mode_enabled()
             or (q.is_cuda and torch.cuda.is_current_stream_capturing())):
         return _cached_table(q.device, batch, len_q, len_k)

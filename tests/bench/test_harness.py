@@ -172,3 +172,12 @@ def test_old_parts_get_the_timing_settings_on_record(cpu_kwargs):
     assert tuple(by_commit.loc["c"]) == (1.0, 1.0)  # the new part keeps its own columns
     assert any("0123456789ab" in n and "NaN" in n for n in notes)
     assert merged.loc[merged["commit"] != "c", "host_ms"].isna().all()
+
+
+def test_warm_only_runs_each_point_once_and_times_nothing(cpu_kwargs, fake_timer, monkeypatch):
+    gates = []
+    monkeypatch.setattr(harness, "check_adapter", lambda *a, **k: gates.append(1) or (True, ""))
+    cfg = harness.BenchConfig(**{**TINY.__dict__, "warm_only": True})
+    df = run_benchmark([EagerSigmoid()], cfg, [16], ["bwd"], PROV, **cpu_kwargs)
+    assert (df["status"] == "skipped").all() and df["reason"].str.startswith("warm-up only").all()
+    assert df["ms_median"].isna().all() and fake_timer.calls == 0 and not gates

@@ -48,6 +48,9 @@ class BenchConfig:
     seed: int = 0
     time_cap_ms: float = 5000.0  # a single call slower than this is not timed (status skipped)
     memory_fraction: float = 0.85  # of free device memory an estimated call may use
+    #: compile and autotune only (parallel cache warm-up): no correctness gate, nothing timed,
+    #: every row 'skipped'. Such rows are never results.
+    warm_only: bool = False
 
 
 def _sync(device: str) -> None:
@@ -93,6 +96,8 @@ def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: s
             return torch.autograd.grad(out, prepared.leaves, grad, retain_graph=True)
 
         fn()  # warm (autotune) the backward kernels
+    if cfg.warm_only:
+        return "skipped", "warm-up only: compiled and autotuned, not timed", None, {"config": adapter.launch_config()}
     _sync(device)
     start = time.perf_counter()
     fn()
@@ -136,7 +141,9 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                 for padding in cfg.paddings:
                     supported, unsupported_why = adapter.supports(padding, pass_)
                     check_status = None
-                    if available and supported:
+                    if available and supported and cfg.warm_only:
+                        check_status = ("ok", "")
+                    elif available and supported:
                         check_status = _gate(adapter, head_dim, padding, pass_, device, dtype,
                                              cfg.seed, check_shape)
                         log(f"[check] {adapter.name} hd{head_dim} {pass_} pad{padding}: "
@@ -193,10 +200,10 @@ def _measure(adapter, shape, pass_, cfg, device, dtype, timer) -> dict:
         del inputs
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
-    result = {"status": status, "reason": "; ".join(r for r in (reason, note) if r)}
+    result = {"status": status, "reason": "; ".join(r for r in (reason, note) if r), **extra}
     if stats is not None:
         result.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,
-                      tflops=tflops(flops, stats.ms_median), **extra)
+                      tflops=tflops(flops, stats.ms_median))
     return result
 
 
