@@ -6,7 +6,9 @@ Run it once per mode, each in a fresh process with its own empty TRITON_CACHE_DI
     TRITON_CACHE_DIR=$(mktemp -d) SIGATTN_AUTOTUNE=table python workflow/scripts/bench_first_call.py --out b.csv
 One row: the mode, the shape, seconds to import, to the first forward's result, to the first
 backward's result, the warm forward/backward times, the number of compiled kernels left in the
-cache, whether the cache was empty at the start, and the configs the launches took.
+cache, whether the cache was empty at the start, the configs the launches took, and the worst
+relative error of output and gradients against the fp32 reference (the table's configs must be
+right, not only fast).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ IMPORT_TORCH_S = time.perf_counter() - T0
 
 COLUMNS = ["mode", "head_dim", "seq_len", "batch", "heads", "padding_pct", "dtype", "cache_was_empty",
            "import_s", "first_fwd_s", "first_bwd_s", "warm_fwd_ms", "warm_bwd_ms", "compiled_kernels",
-           "config", "note", "device", "torch", "triton", "commit", "date"]
+           "config", "max_rel_error", "note", "device", "torch", "triton", "commit", "date"]
 
 
 def _cache_dir() -> Path:
@@ -65,9 +67,16 @@ def measure(head_dim: int, seq_len: int, batch: int, heads: int, padding_pct: in
     sync()
     first_fwd = time.perf_counter() - t
     t = time.perf_counter()
-    torch.autograd.grad(out, (q, k, v), grad)
+    grads = torch.autograd.grad(out, (q, k, v), grad)
     sync()
     first_bwd = time.perf_counter() - t
+    # the configs this mode picked must give right answers: worst error vs the fp32 reference
+    leaves = [x.detach().float().requires_grad_(True) for x in (q, k, v)]
+    ref = sigattn.reference.sigmoid_attention_ref(*leaves, seq_lens_q=lens)
+    ref_grads = torch.autograd.grad(ref, leaves, grad.float())
+    max_rel_error = max(((a.float() - b).abs().max() / b.abs().max().clamp(min=1e-6)).item()
+                        for a, b in zip((out, *grads), (ref, *ref_grads), strict=True))
+    del leaves, ref, ref_grads
     config = tuned.format_config(triton_kernels.LAST_CONFIG)
     warm = []
     for step in ("fwd", "bwd"):
@@ -88,6 +97,7 @@ def measure(head_dim: int, seq_len: int, batch: int, heads: int, padding_pct: in
             "cache_was_empty": was_empty, "import_s": round(import_s, 3), "first_fwd_s": round(first_fwd, 3),
             "first_bwd_s": round(first_bwd, 3), "warm_fwd_ms": round(warm[0], 4),
             "warm_bwd_ms": round(warm[1], 4), "compiled_kernels": _compiled(cache), "config": config,
+            "max_rel_error": round(max_rel_error, 5),
             "note": note, **provenance()}
 
 
@@ -115,7 +125,7 @@ def main(argv=None) -> None:
     write_csv(pd.DataFrame([row], columns=COLUMNS), args.out)
     print(" ".join(f"{k}={row[k]}" for k in ("mode", "cache_was_empty", "import_s", "first_fwd_s",
                                               "first_bwd_s", "warm_fwd_ms", "warm_bwd_ms",
-                                              "compiled_kernels", "config")), flush=True)
+                                              "compiled_kernels", "max_rel_error", "config")), flush=True)
 
 
 if __name__ == "__main__":
