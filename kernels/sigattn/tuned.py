@@ -158,7 +158,9 @@ def entries_from_bench(rows: Iterable[dict], source: str) -> dict[Key, Entry]:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m sigattn.tuned", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("files", nargs="+", help="compile_<gpu>.json reports and/or attention_<gpu>.csv tables")
+    p.add_argument("files", nargs="+", help="compile_<gpu>.json reports and/or attention_<gpu>.csv tables; "
+                   "where several give a key, the first file wins (list the benchmark CSV, at the protocol's "
+                   "shapes, before the compile report)")
     args = p.parse_args(argv)
     table: dict[str, dict[Key, Entry]] = {}
     for path in args.files:
