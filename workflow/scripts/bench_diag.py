@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from scsigmoid.bench.adapters import default_adapters, from_canonical, make_inputs, to_canonical
-from scsigmoid.bench.harness import host_ms
+from scsigmoid.bench.adapters import default_adapters, make_inputs
+from scsigmoid.bench.harness import host_ms, timed_call
 from scsigmoid.bench.protocol import attention_flops, derive_shape, sample_lengths, tflops
 from scsigmoid.bench.timing import time_callable, wall_clock_timer
 from scsigmoid.io import write_csv
@@ -83,17 +83,7 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
     try:
         inputs = make_inputs(shape.batch, seq_len, shape.heads, hd, lengths, padding, device=device,
                              dtype=torch.bfloat16 if device == "cuda" else torch.float32, seed=1)
-        adapter.reset_launch_config()
-        prepared = adapter.prepare(inputs)
-        out = prepared.run()
-        if pass_ == "fwd":
-            fn = prepared.run
-        else:
-            grad = from_canonical(prepared.layout, to_canonical("bshd", torch.randn_like(inputs.q), inputs), inputs)
-
-            def fn():
-                return torch.autograd.grad(out, prepared.leaves, grad, retain_graph=True)
-        fn()
+        fn, prepared = timed_call(adapter, inputs, pass_)
         stats = time_callable(fn, args.warmup_ms, args.rep_ms, timer)
         flops = attention_flops(lengths, shape.heads, hd, pass_, causal=adapter.causal)
         row.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,

@@ -81,21 +81,9 @@ def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: s
     if estimate is not None and free is not None and estimate > cfg.memory_fraction * free:
         return ("oom", f"not attempted: needs ~{estimate / 2**30:.1f} GiB (estimate), "
                 f"{free / 2**30:.1f} GiB free", None, {})
-    adapter.reset_launch_config()
-    prepared = adapter.prepare(inputs)
     # untimed calls: the first triggers autotuning and JIT; the second, warm, is checked against
     # the cap (a slow eager point is skipped rather than timed for seconds)
-    out = prepared.run()
-    if pass_ == "fwd":
-        fn = prepared.run
-    else:
-        grad_canonical = to_canonical("bshd", torch.randn_like(inputs.q), inputs)
-        grad = from_canonical(prepared.layout, grad_canonical, inputs)
-
-        def fn():
-            return torch.autograd.grad(out, prepared.leaves, grad, retain_graph=True)
-
-        fn()  # warm (autotune) the backward kernels
+    fn, _ = timed_call(adapter, inputs, pass_)
     if cfg.warm_only:
         return "skipped", "warm-up only: compiled and autotuned, not timed", None, {"config": adapter.launch_config()}
     _sync(device)
@@ -108,6 +96,26 @@ def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: s
     stats = time_callable(fn, cfg.warmup_ms, cfg.rep_ms, timer)
     host = host_ms(fn, device) if stats.ms_median < HOST_TIMING_MAX_MS else float("nan")
     return "ok", "", stats, {"host_ms": host, "config": adapter.launch_config()}
+
+
+def timed_call(adapter: Adapter, inputs, pass_: str):
+    """(fn, prepared): the call a point times, after one untimed run of it (autotuning, JIT).
+    Forward: the adapter's forward call. Backward: the gradients of one forward's output (the
+    forward itself outside the timed call), for a fixed random output gradient."""
+    adapter.reset_launch_config()
+    prepared = adapter.prepare(inputs)
+    out = prepared.run()
+    if pass_ == "fwd":
+        fn = prepared.run
+    else:
+        grad_canonical = to_canonical("bshd", torch.randn_like(inputs.q), inputs)
+        grad = from_canonical(prepared.layout, grad_canonical, inputs)
+
+        def fn():
+            return torch.autograd.grad(out, prepared.leaves, grad, retain_graph=True)
+
+    fn()
+    return fn, prepared
 
 
 def host_ms(fn, device: str, calls: int = HOST_TIMING_CALLS) -> float:
