@@ -1,5 +1,6 @@
 """The tuned-config table (sigattn.tuned) and the launch path that uses it."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -13,18 +14,28 @@ from sigattn.debug import poison_outputs
 from torch.utils._python_dispatch import TorchDispatchMode
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPILE_H200 = ROOT / "results" / "kernels" / "compile_h200.json"
 H200 = tuned.TUNED["NVIDIA H200"]
 
 
-def test_h200_entries_are_the_autotune_choices_measured_on_the_h200():
-    """Every H200 entry is what the autotuner chose on the H200 (the committed compile report):
-    the table is derived from measurements, not typed in."""
-    report = json.loads(COMPILE_H200.read_text())
-    measured = tuned.entries_from_compile_report(report, "x")
-    from_report = {k: e[:4] for k, e in H200.items() if e[4] == tuned._H200_COMPILE}
-    assert from_report == {k: e[:4] for k, e in measured.items()}
-    # a few by hand (compile_h200.json: hd128 L2048 and hd64 L512 dense shapes)
+def _derived(source: str) -> dict:
+    """The entries the measurement file named in an entry's source gives (sigattn.tuned)."""
+    path = ROOT / source.split(" (")[0]
+    if path.suffix == ".json":
+        return tuned.entries_from_compile_report(json.loads(path.read_text()), source)
+    with open(path) as fh:
+        return tuned.entries_from_bench(list(csv.DictReader(fh)), source)
+
+
+def test_every_entry_is_the_autotune_choice_in_the_file_it_names():
+    """The table is derived from measurements, not typed in: each entry equals what its source
+    file (compile report or benchmark CSV, committed under results/) gives for its key."""
+    for device, entries in tuned.TUNED.items():
+        for source in {e[4] for e in entries.values()}:
+            derived = _derived(source)
+            mine = {k: e[:4] for k, e in entries.items() if e[4] == source}
+            assert mine and all(derived.get(k, (None,))[:4] == cfg for k, cfg in mine.items()), (device, source)
+    # the compile report's choices are all in (hand-checked: hd128 L2048, hd64 L512 dense shapes)
+    assert set(_derived(tuned._H200_COMPILE)) <= set(H200)
     assert H200[("dkdv", 128, False, "bfloat16", 2048)][:4] == (32, 128, 8, 2)
     assert H200[("fwd", 64, False, "bfloat16", 512)][:4] == (64, 64, 4, 3)
     assert H200[("dq", 128, False, "bfloat16", 1024)][:4] == (64, 32, 4, 3)
