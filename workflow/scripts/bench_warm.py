@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,10 +75,25 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def _terminated(signum, frame):
+    raise SystemExit(f"bench_warm: signal {signum}")
+
+
 def run(jobs, n_parallel: int, deadline_s: float, log_path: Path, extra: list[str], log_dir: Path | None) -> list[dict]:
     start = time.monotonic()
     pending, running, done = list(jobs), {}, []
     scratch = Path(tempfile.mkdtemp(prefix="bench_warm_"))
+    previous = signal.signal(signal.SIGTERM, _terminated)  # a timeout around us: stop our jobs too
+    try:
+        _loop(pending, running, done, start, n_parallel, deadline_s, scratch, extra, log_dir)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for proc in list(running):
+            _stop(proc)
+    return _report(done, start, n_parallel, log_path, scratch)
+
+
+def _loop(pending, running, done, start, n_parallel, deadline_s, scratch, extra, log_dir):
     while pending or running:
         while pending and len(running) < n_parallel and time.monotonic() - start < deadline_s:
             hd, pass_, impl, L = job = pending.pop(0)
@@ -107,6 +123,9 @@ def run(jobs, n_parallel: int, deadline_s: float, log_path: Path, extra: list[st
                           seq_len=j[3], start_s="", seconds=0, status="not started") for j in pending]
             pending.clear()
         time.sleep(0.2)
+
+
+def _report(done, start, n_parallel, log_path, scratch) -> list[dict]:
     wall = time.monotonic() - start
     with open(log_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["job", "head_dim", "pass", "impl", "seq_len", "start_s",
@@ -120,7 +139,7 @@ def run(jobs, n_parallel: int, deadline_s: float, log_path: Path, extra: list[st
     for d in done:
         if d["status"] != "ok":
             print(f"  {d['job']}: {d['status']}", flush=True)
-    subprocess.run(["rm", "-rf", str(scratch)], check=False)
+    shutil.rmtree(scratch, ignore_errors=True)
     return done
 
 
