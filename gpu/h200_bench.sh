@@ -53,7 +53,7 @@ pids=()
 if [ "${WARM:-1}" != 0 ]; then
   # shellcheck disable=SC2086
   SIGATTN_AUTOTUNE=full timeout -k 10 "$(cap 130 300)" $PY workflow/scripts/bench_warm.py \
-    --parts ${WARM_PARTS:-64:bwd 128:bwd 128:fwd:ours} --jobs 14 --deadline-s "$(cap 120 310)" \
+    --parts ${WARM_PARTS:-128:fwd:ours 64:bwd 128:bwd} --jobs 14 --deadline-s "$(cap 120 310)" \
     --log "$work/logs/warm_jobs.csv" --log-dir "$work/logs/warm" -- ${WARM_ARGS:-} \
     > "$work/logs/warm.log" 2>&1 &
   pids+=($!)

@@ -32,14 +32,20 @@ def env(**extra):
 
 def test_warm_jobs_cover_each_compile_once():
     warm = load("bench_warm")
-    jobs = warm.jobs_for([warm.parse_part("64:fwd"), warm.parse_part("64:bwd"), warm.parse_part("128:fwd:ours")])
-    # the hd64 backward part covers its forward part; hd128 forward: our four variants only
-    assert {j[:2] for j in jobs} == {(64, "bwd"), (128, "fwd")}
-    assert sorted(j[2] for j in jobs if j[:2] == (128, "fwd")) == sorted(warm.OUR_VARIANTS)
-    hd64 = [j for j in jobs if j[0] == 64]
-    assert len(hd64) == 4 + 2 * 4  # 4 variants of ours + TritonSigmoid dense/padded x 4 buckets
-    assert {j[3] for j in hd64 if j[2].startswith("triton")} == {512, 1024, 4096, 16384}
-    assert jobs[0][2].startswith("triton") and jobs[0][1] == "bwd"  # longest first
+    parts = [warm.parse_part(t) for t in ("128:fwd:ours", "64:fwd", "64:bwd", "128:bwd")]
+    jobs = warm.jobs_for(parts)
+    # a backward part covers the forward of its head dim: backward jobs only, each once
+    assert {j[:2] for j in jobs} == {(64, "bwd"), (128, "bwd")} and len(set(jobs)) == len(jobs)
+    for hd in (64, 128):
+        mine = [j for j in jobs if j[0] == hd]
+        assert len(mine) == 4 + 2 * 4  # 4 variants of ours + TritonSigmoid dense/padded x 4 buckets
+        assert {j[3] for j in mine if j[2].startswith("triton")} == {512, 1024, 4096, 16384}
+    # the parts' order (hd128 forward, ours only, came first), ours first within a part: what a
+    # deadline cuts is the end of the list
+    assert [j[:3] for j in jobs[:5]] == [(128, "bwd", v) for v in warm.OUR_VARIANTS] + [(64, "bwd", "ours_dense")]
+    assert [j[2] for j in jobs[-8:]] == ["tritonsigmoid_dense"] * 4 + ["tritonsigmoid_padded"] * 4
+    assert jobs[-1][0] == 128
+    assert [j[:2] for j in warm.jobs_for([warm.parse_part("128:fwd:ours")])] == [(128, "fwd")] * 4
     with pytest.raises(SystemExit, match="HEAD_DIM:fwd"):
         warm.parse_part("64:sideways")
 

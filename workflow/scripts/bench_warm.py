@@ -11,7 +11,10 @@ buckets, dense and padded kernels) and tens for ours. Here each job compiles one
   16384, reached at L = 512, 1024, 4096, 16384);
 - a backward part runs the forward too, so it covers the forward part of its head dim.
 
-    python workflow/scripts/bench_warm.py --parts 64:bwd 128:bwd [128:fwd:ours] --jobs 14 \
+Jobs start in the order of the parts given, ours before TritonSigmoid's within a part: what the
+deadline cuts is the end of that list.
+
+    python workflow/scripts/bench_warm.py --parts [128:fwd:ours] 64:bwd 128:bwd --jobs 14 \
         --deadline-s 130 --log warm_jobs.csv [-- extra bench_attention.py arguments]
 
 Writes one row per job (part, impl, seq_len, start_s, seconds, status) to ``--log`` and prints a
@@ -47,20 +50,18 @@ def parse_part(text: str) -> tuple[int, str, str]:
 
 
 def jobs_for(parts: list[tuple[int, str, str]]) -> list[tuple[int, str, str, int]]:
-    """(head_dim, pass, impl, seq_len) jobs; a backward part of a head dim covers its forward."""
-    scope = {}
+    """(head_dim, pass, impl, seq_len) jobs in the order of ``parts``, ours before TritonSigmoid
+    within a part. A forward part whose head dim also has a backward part is warmed by backward
+    jobs (the backward point runs the forward first), at the forward part's place in the order."""
+    with_bwd = {hd for hd, pass_, _ in parts if pass_ == "bwd"}
+    jobs: list[tuple[int, str, str, int]] = []
     for hd, pass_, which in parts:
-        key = (hd, pass_)
-        scope[key] = "all" if "all" in (which, scope.get(key)) else "ours"
-    jobs = []
-    for (hd, pass_), which in scope.items():
-        if pass_ == "fwd" and (hd, "bwd") in scope and (scope[(hd, "bwd")] == "all" or which == "ours"):
-            continue
-        jobs += [(hd, pass_, impl, 512) for impl in OUR_VARIANTS]
+        part = (hd, "bwd" if hd in with_bwd else pass_)
+        wanted = [(*part, impl, 512) for impl in OUR_VARIANTS]
         if which == "all":
-            jobs += [(hd, pass_, impl, L) for impl in TS_IMPLS for L in TS_BUCKET_LENGTHS]
-    # the longest first: TritonSigmoid's backward jobs, then forward, then ours
-    return sorted(jobs, key=lambda j: (not j[2].startswith("triton"), j[1] != "bwd"))
+            wanted += [(*part, impl, L) for impl in TS_IMPLS for L in TS_BUCKET_LENGTHS]
+        jobs += [job for job in wanted if job not in jobs]
+    return jobs
 
 
 def _stop(proc: subprocess.Popen) -> None:
