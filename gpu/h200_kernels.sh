@@ -4,6 +4,8 @@
 # Each check is capped (gpu_kernel_check.py kills a step that overruns) so the bench still runs.
 # BENCH=0 stops after the checks (and the parallel cache warm-up, WARM=0 skips it); CHECKS=0 skips
 # the checks (benchmark top-ups); BENCH_HD and BENCH_PASS pick the benchmark parts. Set TRITON_CACHE_DIR to keep the compiled kernels.
+# For the issue #15/#16 benchmark call (paper timing settings, first-call latency, the short-L
+# anomaly) use gpu/h200_bench.sh.
 set -uo pipefail
 budget=${1:-560}
 start=$(date +%s)
@@ -33,14 +35,17 @@ fi
 reserve=170; [ "${CHECKS:-1}" = 0 ] && reserve=240  # left after the warm-up: compile step, or bench
 warm_cap=$(( $(left) - reserve ))
 if [ "${WARM:-1}" != 0 ] && [ "$warm_cap" -gt 30 ]; then
-  echo "== warm Triton cache (cap ${warm_cap}s)"; bash gpu/warm_triton_cache.sh "$warm_cap"
+  warm_parts=()
+  for hd in ${BENCH_HD:-128 64}; do for p in ${BENCH_PASS:-fwd bwd}; do warm_parts+=("$hd:$p"); done; done
+  echo "== warm Triton cache (cap ${warm_cap}s)"; bash gpu/warm_triton_cache.sh "$warm_cap" "${warm_parts[@]}"
 fi
 [ "${CHECKS:-1}" != 0 ] && step compile 300  # full autotuning of the GPU shapes -> compile_h200.json
 [ "${BENCH:-1}" = 0 ] && exit 0
-export SIGATTN_CHECK_VALUES=0
+export SIGATTN_CHECK_VALUES=0 SIGATTN_AUTOTUNE=full  # the config column: the autotuner's choices
 t=$(( $(left) - 10 ))
 if [ "$t" -gt 30 ]; then
   echo "== bench (cap ${t}s)"
+  # shellcheck disable=SC2086
   timeout -k 5 "$t" python3 workflow/scripts/bench_attention.py --out "$work/bench" --head-dim ${BENCH_HD:-128 64} --pass ${BENCH_PASS:-fwd bwd} \
     > "$work/kcheck/bench.log" 2>&1
   echo "bench rc=$?"; grep -E "^wrote|Traceback" "$work/kcheck/bench.log"

@@ -7,12 +7,15 @@ Modules, side by side like a tutorial:
 - ``backend``: which of the two runs for a tensor (:func:`backend_for`);
 - ``checks``: argument checking; ``debug``: NaN-poisoned outputs for tests;
 - ``selfcheck``: compile/autotune + correctness report for configured shapes;
-- ``resources``: every autotune config compiled for sm_90 on any machine (registers, spills, SASS).
+- ``resources``: every autotune config compiled for sm_90 on any machine (registers, spills, SASS);
+- ``tuned``: the config each kernel takes on a known GPU without autotuning (measured choices).
 
 Environment, read at import: ``TRITON_INTERPRET=1`` runs the kernels on CPU tensors (slow; tests
 only); ``SIGATTN_SIGMOID=fast|exact|fma|tanh`` picks the sigmoid evaluation (default ``fast``, see
-``triton_kernels._sigmoid``); ``SIGATTN_AUTOTUNE=0`` one config per kernel; ``SIGATTN_CHECK_VALUES=0``
-skips the host-side length checks (benchmarks, training).
+``triton_kernels._sigmoid``); ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
+measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small
+config); ``SIGATTN_CHECK_VALUES=0`` skips the host-side length checks (benchmarks, training);
+``SIGATTN_EAGER_OP=custom`` eager calls through the torch.library custom ops (as compiled code).
 """
 
 from . import reference

@@ -5,11 +5,18 @@ describe the sequences as one int32 table, and call ``sigattn::forward``; its au
 ``sigattn::backward``. Both ops have fake (meta) implementations, so ``torch.compile(fullgraph=True)``
 traces through them without a graph break. Value checks that read tensor contents (sequence
 lengths) run inside the ops, where the values are concrete.
+
+Eager calls (not under ``torch.compile``) take :class:`_EagerAttention`, an autograd.Function
+around the same two implementations: the custom-op dispatch costs tens of microseconds of host
+time per call (about 60 us forward on a CPU core, measured), which at short sequences is more
+than the kernel. ``SIGATTN_EAGER_OP=custom`` sends eager calls through the custom ops too.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import weakref
 
 import torch
 
@@ -23,12 +30,16 @@ from .backend import backend_for
 #: Check sequence lengths / cu_seqlens values on every call (one host sync per call). Benchmarks
 #: set SIGATTN_CHECK_VALUES=0 (padded: no sync at all; packed: trusts max_seqlen_* when given).
 CHECK_VALUES = os.environ.get("SIGATTN_CHECK_VALUES", "1") != "0"
-
+#: Eager calls through the custom ops (as under torch.compile) instead of _EagerAttention.
+EAGER_CUSTOM_OP = os.environ.get("SIGATTN_EAGER_OP", "function") == "custom"
+#: Keep the dense layout's sequence table per shape (off: a new table each call, as before v1.2;
+#: for measuring the difference).
+CACHE_SHAPE_TABLES = True
 
 
 def _rows(q, k, seq_table, padded: bool, max_seqlen_q: int, max_seqlen_k: int) -> tuple[int, int]:
     """Rows each kernel covers, after checking the sequence table's values (one host sync)."""
-    if not CHECK_VALUES:
+    if not CHECK_VALUES or (padded and _SHAPE_TABLES.get(id(seq_table)) is seq_table):  # nothing to check
         if padded:
             return q.shape[1], k.shape[1]
         if max_seqlen_q >= 0 and max_seqlen_k >= 0:
@@ -69,6 +80,10 @@ def forward_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, seq_table: tor
                padded: bool, max_seqlen_q: int, max_seqlen_k: int) -> torch.Tensor:
     """O = sigmoid(Q·Kᵀ·scale + b + score_mod)·V for the sequences of ``seq_table``
     (int32 [4, N]: q start, q length, k start, k length)."""
+    return _forward(q, k, v, seq_table, score_mod, causal, scale, bias, padded, max_seqlen_q, max_seqlen_k)
+
+
+def _forward(q, k, v, seq_table, score_mod, causal, scale, bias, padded, max_seqlen_q, max_seqlen_k):
     rows_q, _ = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k)
     o = debug.new_output(q.shape, q)
     return triton_kernels.forward(q, k, v, seq_table, score_mod, causal=causal, scale=scale,
@@ -86,11 +101,17 @@ def backward_op(do: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Ten
                 bias: float | None, padded: bool, max_seqlen_q: int,
                 max_seqlen_k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """dQ, dK, dV of :func:`forward_op` (score_mod is a constant: it gets no gradient)."""
+    return _backward_impl(do, q, k, v, seq_table, score_mod, causal, scale, bias, padded, max_seqlen_q,
+                          max_seqlen_k)
+
+
+def _backward_impl(do, q, k, v, seq_table, score_mod, causal, scale, bias, padded, max_seqlen_q,
+                   max_seqlen_k):
     rows_q, rows_k = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k)
     dq, dk, dv = debug.new_output(q.shape, q), debug.new_output(k.shape, k), debug.new_output(v.shape, v)
     return triton_kernels.backward(do, q, k, v, seq_table, score_mod, causal=causal, scale=scale,
-                                   bias=bias, padded=padded, rows_q=rows_q, rows_k=rows_k,
-                                   dq=dq, dk=dk, dv=dv)
+                                   bias=bias, padded=padded, rows_q=rows_q,
+                                   rows_k=rows_k, dq=dq, dk=dk, dv=dv)
 
 
 @backward_op.register_fake
@@ -111,6 +132,56 @@ def _backward(ctx, do):
 
 
 torch.library.register_autograd("sigattn::forward", _backward, setup_context=_setup_context)
+
+
+class _EagerAttention(torch.autograd.Function):
+    """The custom ops' forward and backward without the dispatcher (eager calls)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, seq_table, score_mod, *rest):
+        ctx.save_for_backward(q, k, v, seq_table, score_mod)
+        ctx.rest = rest  # causal, scale, bias, padded, max_seqlen_q, max_seqlen_k
+        return _forward(q, k, v, seq_table, score_mod, *rest)
+
+    @staticmethod
+    def backward(ctx, do):
+        q, k, v, seq_table, score_mod = ctx.saved_tensors
+        dq, dk, dv = _backward_impl(do, q, k, v, seq_table, score_mod, *ctx.rest)
+        return dq, dk, dv, None, None, None, None, None, None, None, None
+
+
+def _attention(*args):
+    """sigattn::forward under torch.compile (or SIGATTN_EAGER_OP=custom), else _EagerAttention."""
+    if EAGER_CUSTOM_OP or torch.compiler.is_compiling():
+        return forward_op(*args)
+    return _EagerAttention.apply(*args)
+
+
+#: The cached tables of _cached_table: valid by construction, their values need no check.
+_SHAPE_TABLES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_table(device: torch.device, batch: int, len_q: int, len_k: int) -> torch.Tensor:
+    table = torch.tensor([[0] * batch, [len_q] * batch, [0] * batch, [len_k] * batch],
+                         dtype=torch.int32, device=device)
+    _SHAPE_TABLES[id(table)] = table
+    return table
+
+
+def _padded_table(q, k, seq_lens_q, seq_lens_k) -> torch.Tensor:
+    """The sequence table of the padded layout. Without lengths it is a constant of the shapes,
+    kept per (device, B, Lq, Lk): no small kernels per call and no value check (no host sync).
+    Not cached while torch.compile
+    traces, a CUDA graph captures or inference mode is on (a tensor made there must not be kept)."""
+    batch, len_q, len_k = q.shape[0], q.shape[1], k.shape[1]
+    if CACHE_SHAPE_TABLES and seq_lens_q is None and seq_lens_k is None and not (
+            torch.compiler.is_compiling() or torch.is_inference_mode_enabled()
+            or (q.is_cuda and torch.cuda.is_current_stream_capturing())):
+        return _cached_table(q.device, batch, len_q, len_k)
+    lens_q, lens_k = checks.padded_lengths(q, k, seq_lens_q, seq_lens_k)
+    zeros = torch.zeros_like(lens_q)
+    return torch.stack([zeros, lens_q, zeros, lens_k])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,10 +220,8 @@ def sigmoid_attention(q, k, v, *, seq_lens_q=None, seq_lens_k=None, causal=False
         return reference.sigmoid_attention_ref(q, k, v, seq_lens_q=seq_lens_q, seq_lens_k=seq_lens_k,
                                                causal=causal, scale=scale, bias=bias,
                                                score_mod=score_mod)
-    lens_q, lens_k = checks.padded_lengths(q, k, seq_lens_q, seq_lens_k)
-    zeros = torch.zeros_like(lens_q)
-    seq_table = torch.stack([zeros, lens_q, zeros, lens_k]).contiguous()
-    return forward_op(q, k, v, seq_table, None if score_mod is None else score_mod.detach(), causal,
+    seq_table = _padded_table(q, k, seq_lens_q, seq_lens_k)
+    return _attention(q, k, v, seq_table, None if score_mod is None else score_mod.detach(), causal,
                       checks.resolve_scale(scale, head_dim), None if bias is None else float(bias),
                       True, len_q, len_k)
 
@@ -192,7 +261,7 @@ def sigmoid_attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, max_se
             max_seqlen_k=max_seqlen_k, causal=causal, scale=scale, bias=bias, score_mod=score_mod)
     cu_q, cu_k = checks.cu_seqlens_pair(cu_seqlens_q, cu_seqlens_k, q, k, check_values=False)
     seq_table = torch.stack([cu_q[:-1], cu_q[1:] - cu_q[:-1], cu_k[:-1], cu_k[1:] - cu_k[:-1]]).contiguous()
-    return forward_op(q, k, v, seq_table, None if score_mod is None else score_mod.detach(), causal,
+    return _attention(q, k, v, seq_table, None if score_mod is None else score_mod.detach(), causal,
                       checks.resolve_scale(scale, q.shape[-1]), None if bias is None else float(bias),
                       False, -1 if max_seqlen_q is None else max_seqlen_q,
                       -1 if max_seqlen_k is None else max_seqlen_k)

@@ -1,5 +1,7 @@
 """Compile step: compile (and autotune) the kernels for configured shapes and check them against
-the reference. Returns a JSON-ready report; writing it (with provenance) is the caller's job.
+the reference. ``autotune_config`` holds the autotuner's choice where a kernel autotuned (run with
+SIGATTN_AUTOTUNE=full to autotune every kernel); ``launch_config`` the config each kernel ran with.
+Returns a JSON-ready report; writing it (with provenance) is the caller's job.
 
 A shape is a dict: batch, seq_len, heads, head_dim, dtype ("bf16"/"fp16"/"fp32" or torch names),
 optional padding (percent p: lengths uniform in [(1-p/100)·L, L], the paper's protocol; default 0),
@@ -12,7 +14,7 @@ import time
 
 import torch
 
-from . import ops, reference, triton_kernels
+from . import ops, reference, triton_kernels, tuned
 from .backend import INTERPRETER, backend_for
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16,
@@ -79,6 +81,7 @@ def check_shape(shape: dict, device: str | torch.device, seed: int = 0) -> dict:
 
     inputs = [t.detach().requires_grad_(True) for t in (q, k, v)]
     triton_kernels.LAST_LAUNCH.clear()
+    triton_kernels.LAST_CONFIG.clear()
     _sync(device)
     start = time.perf_counter()
     out = kernel_fn(*inputs)
@@ -103,6 +106,7 @@ def check_shape(shape: dict, device: str | torch.device, seed: int = 0) -> dict:
         "shape": {**shape, "seq_lens": lens.tolist()},
         "backend": backend_for(q),
         "autotune_config": triton_kernels.autotuned_configs(),
+        "launch_config": tuned.format_config(triton_kernels.LAST_CONFIG),
         "compile_seconds": {"forward": round(forward_s, 3), "backward": round(backward_s, 3)},
         "max_rel_error": errors,
         "tolerance": {"forward": tolerance, "backward": 2 * tolerance},

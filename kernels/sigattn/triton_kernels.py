@@ -18,12 +18,14 @@ Key tiles past a sequence's length are skipped, and so are tiles above the diago
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
 import triton
 import triton.language as tl
 
+from . import tuned
 from .backend import INTERPRETER
 
 # ----------------------------------------------------------------------------------------------
@@ -134,12 +136,24 @@ def _configs(entries):
     return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in entries]
 
 
+#: How a launch picks its config (SIGATTN_AUTOTUNE, read at import): "table" (default) the
+#: measured config of sigattn.tuned for this GPU and key, autotuning only keys the table lacks;
+#: "full" (or "1") always autotune over TUNE_TABLE; "0" one small config for every launch.
+TUNING_MODES = {"table": "table", "full": "full", "1": "full", "0": "fixed", "off": "fixed"}
+_MODE_ENV = os.environ.get("SIGATTN_AUTOTUNE", "table")
+if _MODE_ENV not in TUNING_MODES:
+    raise ValueError(f"SIGATTN_AUTOTUNE={_MODE_ENV!r}: expected one of {', '.join(TUNING_MODES)}.")
+TUNING = TUNING_MODES[_MODE_ENV]
+FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2)}
+INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
+
+
 def _tuning(kernel: str):
-    """(configs, prune): the union of the kernel's lists, pruned per launch to its head-dim row."""
-    if INTERPRETER:  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups.
-        return _configs([(32, 16, 1, 1)]), None
-    if os.environ.get("SIGATTN_AUTOTUNE", "1") == "0":  # one small config for every head dim
-        return _configs([(64, 32, 4, 2) if kernel == "fwd" else (32, 64, 4, 2)]), None
+    """(configs, prune) of the kernel's autotuner: the union of its lists, pruned per launch to its
+    head-dim row. Used for keys the tuned table lacks, and for every launch with
+    SIGATTN_AUTOTUNE=full; the interpreter and SIGATTN_AUTOTUNE=0 launch one config directly."""
+    if INTERPRETER:
+        return _configs([INTERPRETER_CONFIG]), None
     rows = TUNE_TABLE[kernel]
     union = list(dict.fromkeys(e for row in rows.values() for e in row))
 
@@ -153,6 +167,25 @@ def _tuning(kernel: str):
 
 (FWD_CONFIGS, _FWD_PRUNE), (BWD_DQ_CONFIGS, _DQ_PRUNE), (BWD_DKDV_CONFIGS, _DKDV_PRUNE) = (
     _tuning("fwd"), _tuning("dq"), _tuning("dkdv"))
+
+
+@functools.cache
+def _device_name(index: int) -> str:
+    return torch.cuda.get_device_name(index)
+
+
+def launch_config(kernel: str, q: torch.Tensor, causal: bool, rows: int):
+    """((BLOCK_M, BLOCK_N, num_warps, num_stages), source) for one launch, or None: autotune.
+    source: "interpreter", "fixed" (SIGATTN_AUTOTUNE=0), or sigattn.tuned's "table" /
+    "table~<bucket>" (nearest measured bucket)."""
+    if INTERPRETER:
+        return INTERPRETER_CONFIG, "interpreter"
+    if TUNING == "fixed":
+        return FIXED_CONFIGS[kernel], "fixed"
+    if TUNING == "full" or not q.is_cuda:
+        return None
+    return tuned.lookup(_device_name(q.device.index if q.device.index is not None else torch.cuda.current_device()),
+                        kernel, q.shape[-1], causal, str(q.dtype), rows)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -486,6 +519,28 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
 
 #: The kernel objects of the latest launches (registers/spills for the compile report).
 LAST_LAUNCH: dict[str, object] = {}
+#: The config of each kernel's latest launch: {"bucket", "config": (BLOCK_M, BLOCK_N, num_warps,
+#: num_stages), "source": "autotune" | "table" | "table~<bucket>" | "fixed" | "interpreter"}.
+LAST_CONFIG: dict[str, dict] = {}
+
+
+def _launch(name: str, kernel: str, autotuner, grid, args: tuple, flags: dict, q, causal: bool,
+            rows: int):
+    """Launch one kernel with the config of :func:`launch_config`, through the autotuner when
+    there is none; record the kernel object and its config."""
+    chosen = launch_config(kernel, q, causal, rows)
+    if chosen is None:
+        compiled = autotuner[grid](*args, **flags)
+        best = autotuner.best_config
+        config, source = (best.kwargs["BLOCK_M"], best.kwargs["BLOCK_N"], best.num_warps, best.num_stages), "autotune"
+    else:
+        (block_m, block_n, warps, stages), source = chosen
+        config = (block_m, block_n, warps, stages)
+        compiled = autotuner.fn[grid](*args, **flags, BLOCK_M=block_m, BLOCK_N=block_n, num_warps=warps,
+                                      num_stages=stages)
+    LAST_LAUNCH[name] = compiled
+    LAST_CONFIG[name] = {"bucket": tuned.bucket(rows), "config": config, "source": source}
+    return compiled
 
 
 def _strides(t: torch.Tensor, padded: bool) -> tuple[int, int, int, int]:
@@ -523,10 +578,6 @@ def sigmoid_mode(q: torch.Tensor) -> str:
     return SIGMOID
 
 
-def _bucket(n: int) -> int:
-    return triton.next_power_of_2(max(int(n), 1))
-
-
 def _mod_args(score_mod, q, padded):
     if score_mod is None:
         return q, 0, 0  # never read
@@ -540,13 +591,12 @@ def forward(q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_
         return o
     mod, stride_mb, stride_mt = _mod_args(score_mod, q, padded)
     grid = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
-    LAST_LAUNCH["forward"] = _fwd_kernel[grid](
-        q, k, v, o, mod, seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q, scale,
-        0.0 if bias is None else float(bias), _bucket(rows_q),
-        *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(o, padded),
-        stride_mb, stride_mt,
-        **_flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded),
-    )
+    args = (q, k, v, o, mod, seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q, scale,
+            0.0 if bias is None else float(bias), tuned.bucket(rows_q),
+            *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(o, padded),
+            stride_mb, stride_mt)
+    _launch("forward", "fwd", _fwd_kernel, grid, args,
+            _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded), q, causal, rows_q)
     return o
 
 
@@ -562,28 +612,27 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
     group = heads_q // heads_kv
     if rows_q > 0:
         grid_q = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
-        LAST_LAUNCH["backward_dq"] = _bwd_dq_kernel[grid_q](
-            q, k, v, do, dq, mod, seq_table, n_seqs, heads_q, group, rows_q, scale, bias_value,
-            _bucket(rows_q),
-            *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
-            *_strides(dq, padded), stride_mb, stride_mt, **flags,
-        )
+        args = (q, k, v, do, dq, mod, seq_table, n_seqs, heads_q, group, rows_q, scale, bias_value,
+                tuned.bucket(rows_q),
+                *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
+                *_strides(dq, padded), stride_mb, stride_mt)
+        _launch("backward_dq", "dq", _bwd_dq_kernel, grid_q, args, flags, q, causal, rows_q)
     if rows_k > 0:
         grid_k = lambda meta: (triton.cdiv(rows_k, meta["BLOCK_N"]) * n_seqs * heads_kv,)  # noqa: E731
-        LAST_LAUNCH["backward_dkdv"] = _bwd_dkdv_kernel[grid_k](
-            q, k, v, do, dk, dv, mod, seq_table, n_seqs, heads_kv, group, rows_k, scale, bias_value,
-            _bucket(rows_k),
-            *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
-            *_strides(dk, padded), *_strides(dv, padded), stride_mb, stride_mt, **flags,
-        )
+        args = (q, k, v, do, dk, dv, mod, seq_table, n_seqs, heads_kv, group, rows_k, scale, bias_value,
+                tuned.bucket(rows_k),
+                *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
+                *_strides(dk, padded), *_strides(dv, padded), stride_mb, stride_mt)
+        _launch("backward_dkdv", "dkdv", _bwd_dkdv_kernel, grid_k, args, flags, q, causal, rows_k)
     return dq, dk, dv
 
 
 def autotuned_configs() -> dict[str, str | None]:
-    """The config each kernel's autotuner picked for its latest launch (None before any)."""
+    """The config each kernel's autotuner picked for its latest launch; None where that launch
+    did not autotune (tuned table, fixed config, interpreter) or before any launch."""
     out = {}
     for name, kernel in (("forward", _fwd_kernel), ("backward_dq", _bwd_dq_kernel),
                          ("backward_dkdv", _bwd_dkdv_kernel)):
-        cfg = getattr(kernel, "best_config", None)
-        out[name] = None if cfg is None else str(cfg)
+        autotuned = LAST_CONFIG.get(name, {}).get("source") == "autotune"
+        out[name] = str(kernel.best_config) if autotuned else None
     return out

@@ -29,6 +29,9 @@ class Exploding(EagerSigmoid):
 def test_schema_and_tflops(cpu_kwargs, fake_timer):
     df = run_benchmark([EagerSigmoid()], TINY, [16], ["fwd", "bwd"], PROV, **cpu_kwargs)
     assert list(df.columns) == RESULT_COLUMNS
+    assert (df["warmup_ms"] == 1).all() and (df["rep_ms"] == 1).all()  # TINY's do_bench settings
+    assert df["host_ms"].isna().all()  # medians of 3 ms: above HOST_TIMING_MAX_MS, not measured
+    assert (df["config"].fillna("") == "").all()  # eager launches no tuned kernels
     assert len(df) == 2 * 2 * 2  # passes x paddings x seq_lens
     assert (df["status"] == "ok").all()
     assert (df["device"] == "cpu").all() and (df["commit"] == "c").all()
@@ -63,17 +66,33 @@ def test_failure_at_one_point_is_a_row_not_a_crash(cpu_kwargs):
     assert (df[df["seq_len"] == 32]["status"] == "ok").all()
 
 
-def test_memory_guard_skips_eager(monkeypatch, cpu_kwargs, fake_timer):
+def test_memory_guard_gives_oom_rows_without_trying(monkeypatch, cpu_kwargs, fake_timer):
     monkeypatch.setattr(harness, "_free_bytes", lambda device: 1000)
     df = run_benchmark([EagerSigmoid()], TINY, [16], ["bwd"], PROV, **cpu_kwargs)
-    assert (df["status"] == "skipped").all() and df["reason"].str.contains("GiB").all()
+    assert (df["status"] == "oom").all()
+    assert df["reason"].str.contains("not attempted: needs ~").all() and df["reason"].str.contains("GiB").all()
     assert fake_timer.calls == 0
+    assert (df["warmup_ms"] == TINY.warmup_ms).all() and (df["rep_ms"] == TINY.rep_ms).all()
 
 
 def test_time_cap_skips_slow_calls(cpu_kwargs):
     cfg = harness.BenchConfig(**{**TINY.__dict__, "time_cap_ms": 0.0})
     df = run_benchmark([EagerSigmoid()], cfg, [16], ["fwd"], PROV, **cpu_kwargs)
     assert (df["status"] == "skipped").all() and df["reason"].str.contains("cap").all()
+
+
+def test_host_time_is_measured_for_fast_calls(cpu_kwargs):
+    df = run_benchmark([EagerSigmoid()], TINY, [16], ["fwd"], PROV,
+                       **{**cpu_kwargs, "timer": FakeTimer((0.1, 0.2, 0.3))})
+    assert (df["host_ms"] > 0).all() and (df["ms_median"] == 0.2).all()
+
+
+def test_host_ms_is_wall_time_per_call(monkeypatch):
+    clock = iter([10.0, 10.05])  # 50 ms for 10 calls
+    calls = []
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: next(clock))
+    assert harness.host_ms(lambda: calls.append(1), "cpu", calls=10) == pytest.approx(5.0)
+    assert len(calls) == 10
 
 
 def test_merge_parts_sorts_and_rejects_duplicates(cpu_kwargs):
@@ -86,6 +105,16 @@ def test_merge_parts_sorts_and_rejects_duplicates(cpu_kwargs):
         merge_parts([fwd, fwd])
     with pytest.raises(ValueError, match="lacks columns"):
         merge_parts([fwd.drop(columns=["tflops"])])
+    # a re-measurement replaces the earlier rows only when asked to
+    again = fwd.assign(ms_median=fwd["ms_median"] * 2)
+    notes = []
+    merged = merge_parts([fwd, bwd, again.iloc[:3]], replace_points=True, notes=notes)
+    assert len(merged) == len(fwd) + len(bwd)
+    key = ["impl", "pass", "head_dim", "padding_pct", "seq_len"]
+    got = merged.set_index(key)["ms_median"]
+    for _, row in again.iloc[:3].iterrows():
+        assert got.loc[tuple(row[key])] == row["ms_median"]
+    assert notes == ["3 rows replaced by later parts' rows of the same point"]
     with pytest.raises(ValueError, match="no benchmark parts"):
         merge_parts([])
 
@@ -105,6 +134,18 @@ def test_fill_unmeasured_names_every_missing_point_and_keeps_measured_rows(cpu_k
     assert fill_unmeasured(fwd, TINY, [16], ["fwd"], "x", PROV) is fwd  # nothing missing
 
 
+@pytest.mark.skipif(harness.torch.cuda.is_available(), reason="needs TritonSigmoid unavailable")
+def test_fill_unmeasured_says_why_an_implementation_cannot_run(cpu_kwargs):
+    fwd = run_benchmark([EagerSigmoid(), TritonSigmoidPadded()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
+    full = fill_unmeasured(fwd, TINY, head_dims=[16], passes=["fwd", "bwd"], reason="lease ended",
+                           provenance=PROV)
+    new = full[full["status"] == "not_measured"]
+    ts = new[new["impl"] == "tritonsigmoid_padded"]
+    assert len(ts) == 4 and ts["reason"].str.startswith("cannot run on cpu: needs a CUDA GPU").all()
+    assert (new.loc[new["impl"] == "eager_sigmoid", "reason"] == "lease ended").all()
+    assert new[["warmup_ms", "rep_ms", "host_ms"]].isna().all().all()
+
+
 def test_rows_written_and_read_back_keep_schema(tmp_path, cpu_kwargs):
     df = run_benchmark([EagerSigmoid()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
     path = tmp_path / "x.csv"
@@ -112,3 +153,31 @@ def test_rows_written_and_read_back_keep_schema(tmp_path, cpu_kwargs):
     back = pd.read_csv(path)
     assert list(back.columns) == RESULT_COLUMNS
     assert np.allclose(back["tflops"], df["tflops"])
+
+
+def test_old_parts_get_the_timing_settings_on_record(cpu_kwargs):
+    """Parts written before warmup_ms/rep_ms existed: the settings come from the commit in their
+    rows (KNOWN_TIMING, from results/README.md); an unknown commit gets NaN and a note."""
+    fwd = run_benchmark([EagerSigmoid()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
+    old = fwd.drop(columns=list(harness.LATER_COLUMNS))
+    session2 = old.assign(commit="6bedcdcd485a", **{"pass": "bwd"})
+    v0 = old.assign(commit="f4f97c86ec87", head_dim=8)
+    unknown = old.assign(commit="0123456789ab", head_dim=4)
+    notes = []
+    merged = merge_parts([session2, v0, unknown, fwd], notes=notes)
+    by_commit = merged.groupby("commit")[["warmup_ms", "rep_ms"]].first()
+    assert tuple(by_commit.loc["6bedcdcd485a"]) == (25.0, 100.0)
+    assert tuple(by_commit.loc["f4f97c86ec87"]) == (100.0, 250.0)
+    assert merged.loc[merged["commit"] == "0123456789ab", ["warmup_ms", "rep_ms"]].isna().all().all()
+    assert tuple(by_commit.loc["c"]) == (1.0, 1.0)  # the new part keeps its own columns
+    assert any("0123456789ab" in n and "NaN" in n for n in notes)
+    assert merged.loc[merged["commit"] != "c", "host_ms"].isna().all()
+
+
+def test_warm_only_runs_each_point_once_and_times_nothing(cpu_kwargs, fake_timer, monkeypatch):
+    gates = []
+    monkeypatch.setattr(harness, "check_adapter", lambda *a, **k: gates.append(1) or (True, ""))
+    cfg = harness.BenchConfig(**{**TINY.__dict__, "warm_only": True})
+    df = run_benchmark([EagerSigmoid()], cfg, [16], ["bwd"], PROV, **cpu_kwargs)
+    assert (df["status"] == "skipped").all() and df["reason"].str.startswith("warm-up only").all()
+    assert df["ms_median"].isna().all() and fake_timer.calls == 0 and not gates

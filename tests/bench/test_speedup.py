@@ -6,8 +6,9 @@ from scsigmoid.bench.speedup import speedup_markdown, speedup_table
 POINT = {"pass": "fwd", "head_dim": 64, "padding_pct": 25, "seq_len": 512}
 
 
-def rows(*entries):
-    return pd.DataFrame([{**POINT, "impl": i, "ms_median": ms, "status": s} for i, ms, s in entries])
+def rows(*entries, warmup_ms=100.0, rep_ms=250.0):
+    return pd.DataFrame([{**POINT, "impl": i, "ms_median": ms, "status": s, "warmup_ms": warmup_ms,
+                          "rep_ms": rep_ms} for i, ms, s in entries])
 
 
 def test_best_of_ours_and_each_variant():
@@ -44,3 +45,21 @@ def test_markdown_lists_best_speedups():
 def test_bad_table_is_named():
     with pytest.raises(ValueError, match="lacks columns"):
         speedup_table(pd.DataFrame({"impl": ["x"]}))
+
+
+def test_mixed_timing_settings_are_refused_or_labelled():
+    ours_new = rows(("ours_padded", 1.0, "ok"))
+    old = rows(("fa2_varlen", 3.0, "ok"), ("tritonsigmoid_padded", 2.0, "ok"), warmup_ms=25.0, rep_ms=100.0)
+    results = pd.concat([ours_new, old], ignore_index=True)
+    with pytest.raises(ValueError, match=r"mix do_bench timing settings.*100/250 ms \(1 points\).*25/100 ms \(2"):
+        speedup_table(results)
+    assert speedup_table(results, timing="100/250").empty  # no baseline at 100/250
+    mixed = speedup_table(results, timing="mixed")
+    best = mixed[mixed["ours"] == "ours_best"]
+    assert set(best["baseline_timing"]) == {"25/100"} and set(best["ours_timing"]) == {"100/250"}
+    md = speedup_markdown(mixed)
+    assert "3.00x*" in md and "different settings" in md
+    # the external reference (FlashSigmoid) is on record as 100/250: no mark against it
+    ref = rows(("flashsigmoid", 1.5, "ok")).drop(columns=["warmup_ms", "rep_ms"])
+    md_ref = speedup_markdown(speedup_table(ours_new, ref))
+    assert "1.50x |" in md_ref and "*" not in md_ref

@@ -1,7 +1,8 @@
 """The compile step's self-check: passes on correct kernels, fails loudly, rejects bad shapes."""
 
 import pytest
-from sigattn import selfcheck
+from sigattn import selfcheck, tuned
+from sigattn.backend import INTERPRETER
 
 TINY = dict(batch=2, seq_len=20, heads=2, head_dim=16, dtype="fp32", padding=50)
 
@@ -13,7 +14,10 @@ def test_selfcheck_reports_each_shape(device):
     assert first["backend"] == "triton" and first["finite"]
     assert set(first["max_rel_error"]) == {"o", "dq", "dk", "dv"}
     assert set(first["registers"]) == {"forward", "backward_dq", "backward_dkdv"}
-    assert all(cfg is not None for cfg in first["autotune_config"].values())
+    # every kernel's config and where it came from (the interpreter launches one config)
+    assert [c[0] for c in tuned.parse_config(first["launch_config"])] == ["fwd", "dq", "dkdv"]
+    expected = None if INTERPRETER else "autotune"
+    assert all((cfg is None) == (expected is None) for cfg in first["autotune_config"].values())
     assert all(10 <= n <= 20 for n in first["shape"]["seq_lens"])  # 50% padding of 20
 
 

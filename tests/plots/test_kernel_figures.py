@@ -69,3 +69,25 @@ def test_panel_notes_say_why_ours_is_missing():
     fig = draw_kernel_grid(data, "tflops")
     notes = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "ours not measured on this device" in notes and "no successful run of ours" in notes
+
+
+def test_mixed_timing_settings_refused_unless_chosen():
+    data = pd.read_csv(FIXTURE)
+    old = data["impl"].str.startswith("tritonsigmoid")
+    data.loc[old, ["warmup_ms", "rep_ms"]] = [25.0, 100.0]
+    with pytest.raises(ValueError, match="mix do_bench timing settings"):
+        draw_kernel_grid(data, "tflops")
+    only_paper = draw_kernel_grid(data, "tflops", timing="100/250")
+    assert "TritonSigmoid" not in legend_labels(only_paper)
+    assert "points measured with other settings left out" in only_paper._suptitle.get_text()
+    mixed = draw_kernel_grid(data, "tflops", timing="mixed")
+    assert "TritonSigmoid" in legend_labels(mixed)
+    title = mixed._suptitle.get_text()
+    assert "mixed: 100/250 ms" in title and "25/100 ms" in title and "white-filled" in title
+    white = [line for ax in mixed.axes for line in ax.lines if line.get_markerfacecolor() == "white"]
+    assert len(white) == 8  # one TritonSigmoid series a panel: dense at 0%, padded at 25% padding
+
+
+def test_table_without_timing_columns_is_refused():
+    with pytest.raises(ValueError, match="re-merge the parts"):
+        draw_kernel_grid(pd.read_csv(FIXTURE).drop(columns=["warmup_ms", "rep_ms"]), "ms")

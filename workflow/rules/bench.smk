@@ -11,6 +11,8 @@ BENCH_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/bench").glob("*.py"))
 KERNEL_GRID_SOURCES = [
     "src/scsigmoid/plots/kernel_grid.py",
     "src/scsigmoid/plots/style.py",
+    "src/scsigmoid/bench/timing.py",
+    "src/scsigmoid/bench/reference.py",
 ]
 FLASHSIGMOID_REF = "reference/flashsigmoid_h200.csv"
 FIG2_REPORTED = "reference/fig2_reported_h100.csv"
@@ -63,6 +65,8 @@ rule plot_fig2:
     output:
         pdf=report(figure("fig2_tflops")[0], caption="../report/fig2.rst", category="Kernels"),
         png=report(figure("fig2_tflops")[1], caption="../report/fig2.rst", category="Kernels"),
+    params:
+        timing=BENCH.get("figure_timing"),
     log:
         f"{R}/logs/plot_fig2.log",
     conda:
@@ -79,6 +83,8 @@ rule plot_fig8:
     output:
         pdf=report(figure("fig8_latency")[0], caption="../report/fig8.rst", category="Kernels"),
         png=report(figure("fig8_latency")[1], caption="../report/fig8.rst", category="Kernels"),
+    params:
+        timing=BENCH.get("figure_timing"),
     log:
         f"{R}/logs/plot_fig8.log",
     conda:
@@ -91,10 +97,13 @@ rule make_table_speedup:
     input:
         results=BENCH_CSV,
         flashsigmoid=FLASHSIGMOID_REF,
-        sources=["src/scsigmoid/bench/speedup.py"],
+        sources=["src/scsigmoid/bench/speedup.py", "src/scsigmoid/bench/timing.py",
+                 "src/scsigmoid/bench/reference.py"],
     output:
         csv=report_table("speedup", "Kernels"),
         md=table("speedup")[1],
+    params:
+        timing=BENCH.get("figure_timing"),
     log:
         f"{R}/logs/table_speedup.log",
     conda:

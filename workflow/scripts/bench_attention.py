@@ -89,11 +89,15 @@ def main(argv=None) -> None:
     p.add_argument("--rep-ms", type=float, default=defaults.rep_ms)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--allow-cpu", action="store_true", help="smoke-test the harness on CPU")
+    p.add_argument("--warm-only", action="store_true",
+                   help="compile and autotune only (cache warm-up): no gate, nothing timed, rows 'skipped'")
     args = p.parse_args(argv)
     cfg = BenchConfig(tokens_per_batch=args.tokens, hidden=args.hidden,
                       seq_lens=tuple(args.seq_lens), paddings=tuple(args.paddings),
-                      warmup_ms=args.warmup_ms, rep_ms=args.rep_ms, seed=args.seed)
+                      warmup_ms=args.warmup_ms, rep_ms=args.rep_ms, seed=args.seed,
+                      warm_only=args.warm_only)
     device = device_slug()
+    args.out.mkdir(parents=True, exist_ok=True)
     outputs = {(hd, ps): part_path(args.out, device, hd, ps)
                for hd in args.head_dim for ps in args.passes}
     run_parts(cfg, args.head_dim, args.passes, outputs, impls=args.impl, allow_cpu=args.allow_cpu)

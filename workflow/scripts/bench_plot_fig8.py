@@ -9,4 +9,4 @@ if __name__ == "__main__":
     smk = snakemake  # noqa: F821
     with log_to_file(smk):
         stem = Path(smk.output.pdf).with_suffix("")
-        plot_fig8(smk.input.results, smk.input.flashsigmoid, stem)
+        plot_fig8(smk.input.results, smk.input.flashsigmoid, stem, timing=smk.params.timing)

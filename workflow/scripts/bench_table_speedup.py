@@ -10,6 +10,7 @@ from scsigmoid.script import log_to_file
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
     with log_to_file(smk):
-        table = speedup_table(pd.read_csv(smk.input.results), pd.read_csv(smk.input.flashsigmoid))
+        table = speedup_table(pd.read_csv(smk.input.results), pd.read_csv(smk.input.flashsigmoid),
+                              timing=smk.params.timing)
         write_csv(table, smk.output.csv)
         write_text(speedup_markdown(table), smk.output.md)

@@ -17,6 +17,8 @@ import torch
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")  # before sigattn defines its kernels
+# the compile step measures the autotuner's choices (sigattn.tuned's source), not the table's
+os.environ.setdefault("SIGATTN_AUTOTUNE", "full")
 
 import sigattn  # noqa: E402
 import sigattn.selfcheck  # noqa: E402

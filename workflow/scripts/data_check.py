@@ -1,7 +1,6 @@
 """Check one eval/extra dataset (everything its tokenisation does, short of writing) and record
 status ok|failed with the reason. Bad input never fails this job: the summary tables list it."""
 
-from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 
@@ -9,10 +8,11 @@ from scsigmoid.data.build import check_dataset
 from scsigmoid.data.genes import GeneMaps, read_vocab
 from scsigmoid.data.tokenise import read_medians
 from scsigmoid.io import write_json
+from scsigmoid.script import log_to_file
 
 if __name__ == "__main__":
     smk = snakemake  # noqa: F821
-    with open(smk.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):
+    with log_to_file(smk):
         p = smk.params
         vocab = read_vocab(smk.input.vocab)
         status = check_dataset(

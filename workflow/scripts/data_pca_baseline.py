@@ -2,7 +2,6 @@
 n_hvg highly variable genes, n_pcs PCs, on the cells of its corpus; written as an h5ad in the layout
 of eval_embeddings (obs cell_id/label[/batch], obsm X_pca_baseline) so eval_scores.py scores it."""
 
-import logging
 from pathlib import Path
 
 import anndata as ad
@@ -11,9 +10,10 @@ import pandas as pd
 from scsigmoid.data.build import read_h5ad
 from scsigmoid.data.tokenise import log1p_cp10k, where_of
 from scsigmoid.evaluate.embeddings import BASELINE_KEY, pca_baseline, write_h5ad
+from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
-logging.basicConfig(filename=sm.log[0], level=logging.INFO)
+log_to_file(sm)
 name, p = sm.wildcards.dataset, sm.params
 obs = pd.read_csv(Path(sm.input.corpus) / "obs.tsv", sep="\t", dtype=str, keep_default_na=False)
 obs = obs[[c for c in ("cell_id", "label", "batch") if c in obs]]

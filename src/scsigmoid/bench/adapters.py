@@ -51,10 +51,11 @@ class Inputs:
 
 def make_inputs(batch: int, seq_len: int, heads: int, head_dim: int, lengths,
                 padding_pct: int, *, device: str, dtype: torch.dtype, seed: int) -> Inputs:
-    """Random normal q, k, v (seeded) with the given per-sequence lengths."""
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    """Random normal q, k, v (seeded, drawn on ``device``: 3 x 33M normals on the host took a
+    good part of a second per point) with the given per-sequence lengths."""
+    gen = torch.Generator(device=device).manual_seed(seed)
     shape = (batch, seq_len, heads, head_dim)
-    q, k, v = (torch.randn(shape, generator=gen).to(device=device, dtype=dtype) for _ in range(3))
+    q, k, v = (torch.randn(shape, generator=gen, device=device).to(dtype) for _ in range(3))
     lens = torch.as_tensor(list(lengths), dtype=torch.int32, device=device)
     if lens.shape != (batch,) or int(lens.min()) < 1 or int(lens.max()) > seq_len:
         raise ValueError(f"lengths must be {batch} values in [1, {seq_len}]; got {list(lengths)}.")
@@ -155,6 +156,13 @@ class Adapter:
         """Bytes of extra device memory the call needs, where it matters (eager); else None."""
         return None
 
+    def reset_launch_config(self) -> None:
+        """Forget the launch configs recorded so far (before a point's first call)."""
+
+    def launch_config(self) -> str:
+        """The kernel configs the point's calls launched with (the ``config`` column), if known."""
+        return ""
+
     def prepare(self, inputs: Inputs) -> Prepared:
         leaves = tuple(
             from_canonical(self.layout, t, inputs).detach().requires_grad_(True)
@@ -190,6 +198,18 @@ def sigmoid_suffix() -> str:
 class _Ours(Adapter):
     def __init__(self):
         self.name = type(self).name + sigmoid_suffix()
+
+    def reset_launch_config(self):
+        from sigattn import triton_kernels
+
+        triton_kernels.LAST_CONFIG.clear()
+
+    def launch_config(self):
+        """e.g. ``fwd@512=64,64,4,3:autotune`` (sigattn.tuned.format_config): kernel, bucket,
+        (BLOCK_M, BLOCK_N, num_warps, num_stages), and whether autotuned or from the table."""
+        from sigattn import triton_kernels, tuned
+
+        return tuned.format_config(triton_kernels.LAST_CONFIG)
 
     def available(self):
         ok, reason = _cuda_reason()

@@ -20,8 +20,19 @@ from scsigmoid.provenance import PROVENANCE_COLUMNS
 
 RESULT_COLUMNS = [
     "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
-    "ms_median", "ms_p20", "ms_p80", "tflops", "status", "reason", *PROVENANCE_COLUMNS,
+    "ms_median", "ms_p20", "ms_p80", "tflops", "status", "reason",
+    "warmup_ms", "rep_ms", "host_ms", "config", *PROVENANCE_COLUMNS,
 ]
+#: Columns added after the session-2 parts were written; merge_parts fills them for old parts.
+LATER_COLUMNS = ("warmup_ms", "rep_ms", "host_ms", "config")
+#: do_bench settings of the runs measured before the CSV had warmup_ms/rep_ms columns, by the
+#: commit in their rows (their record: results/README.md, "Timing settings"). A part whose rows
+#: name another commit gets NaN settings, and the merge says so.
+KNOWN_TIMING = {"6bedcdcd485a": (25.0, 100.0),  # session 2, kernel v1: --warmup-ms 25 --rep-ms 100
+                "f4f97c86ec87": (100.0, 250.0)}  # session 1, kernel v0: the harness defaults
+#: host_ms is measured for points faster than this (slower calls cannot be host-bound).
+HOST_TIMING_MAX_MS = 2.0
+HOST_TIMING_CALLS = 10
 DEFAULT_CHECK_SHAPE = CheckShape()
 STATUSES = ("ok", "unavailable", "unsupported", "failed_check", "error", "oom", "skipped", "not_measured")
 
@@ -37,6 +48,9 @@ class BenchConfig:
     seed: int = 0
     time_cap_ms: float = 5000.0  # a single call slower than this is not timed (status skipped)
     memory_fraction: float = 0.85  # of free device memory an estimated call may use
+    #: compile and autotune only (parallel cache warm-up): no correctness gate, nothing timed,
+    #: every row 'skipped'. Such rows are never results.
+    warm_only: bool = False
 
 
 def _sync(device: str) -> None:
@@ -59,15 +73,37 @@ def _short(exc: BaseException) -> str:
 
 
 def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: str,
-               timer: Timer | None) -> tuple[str, str, object]:
-    """(status, reason, TimingStats or None) for one point; the caller builds the row."""
+               timer: Timer | None) -> tuple[str, str, object, dict]:
+    """(status, reason, TimingStats or None, extra) for one point; the caller builds the row.
+    extra: ``host_ms`` (see :func:`host_ms`) and the adapter's launch ``config``."""
     estimate = adapter.memory_estimate(inputs, pass_)
     free = _free_bytes(device)
     if estimate is not None and free is not None and estimate > cfg.memory_fraction * free:
-        return "skipped", f"needs ~{estimate / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free", None
-    prepared = adapter.prepare(inputs)
+        return ("oom", f"not attempted: needs ~{estimate / 2**30:.1f} GiB (estimate), "
+                f"{free / 2**30:.1f} GiB free", None, {})
     # untimed calls: the first triggers autotuning and JIT; the second, warm, is checked against
     # the cap (a slow eager point is skipped rather than timed for seconds)
+    fn, _ = timed_call(adapter, inputs, pass_)
+    if cfg.warm_only:
+        return "skipped", "warm-up only: compiled and autotuned, not timed", None, {"config": adapter.launch_config()}
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    warm_ms = (time.perf_counter() - start) * 1e3
+    if warm_ms > cfg.time_cap_ms:
+        return "skipped", f"one warm call took {warm_ms:.0f} ms > cap {cfg.time_cap_ms:.0f} ms", None, {}
+    stats = time_callable(fn, cfg.warmup_ms, cfg.rep_ms, timer)
+    host = host_ms(fn, device) if stats.ms_median < HOST_TIMING_MAX_MS else float("nan")
+    return "ok", "", stats, {"host_ms": host, "config": adapter.launch_config()}
+
+
+def timed_call(adapter: Adapter, inputs, pass_: str):
+    """(fn, prepared): the call a point times, after one untimed run of it (autotuning, JIT).
+    Forward: the adapter's forward call. Backward: the gradients of one forward's output (the
+    forward itself outside the timed call), for a fixed random output gradient."""
+    adapter.reset_launch_config()
+    prepared = adapter.prepare(inputs)
     out = prepared.run()
     if pass_ == "fwd":
         fn = prepared.run
@@ -78,16 +114,22 @@ def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: s
         def fn():
             return torch.autograd.grad(out, prepared.leaves, grad, retain_graph=True)
 
-        fn()  # warm (autotune) the backward kernels
+    fn()
+    return fn, prepared
+
+
+def host_ms(fn, device: str, calls: int = HOST_TIMING_CALLS) -> float:
+    """Host (CPU) time of one call: ``calls`` calls issued back to back without waiting for the
+    GPU, wall time / calls. do_bench times a call from an event before it to one after it, after
+    an L2 flush; when the host needs longer than flush + kernel, the GPU idles and that median is
+    host time plus kernel, not the kernel. A call that synchronises shows max(host, GPU) here."""
     _sync(device)
     start = time.perf_counter()
-    fn()
+    for _ in range(calls):
+        fn()
+    elapsed = time.perf_counter() - start
     _sync(device)
-    warm_ms = (time.perf_counter() - start) * 1e3
-    if warm_ms > cfg.time_cap_ms:
-        return "skipped", f"one warm call took {warm_ms:.0f} ms > cap {cfg.time_cap_ms:.0f} ms", None
-    stats = time_callable(fn, cfg.warmup_ms, cfg.rep_ms, timer)
-    return "ok", "", stats
+    return elapsed / calls * 1e3
 
 
 def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iterable[int],
@@ -107,7 +149,9 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                 for padding in cfg.paddings:
                     supported, unsupported_why = adapter.supports(padding, pass_)
                     check_status = None
-                    if available and supported:
+                    if available and supported and cfg.warm_only:
+                        check_status = ("ok", "")
+                    elif available and supported:
                         check_status = _gate(adapter, head_dim, padding, pass_, device, dtype,
                                              cfg.seed, check_shape)
                         log(f"[check] {adapter.name} hd{head_dim} {pass_} pad{padding}: "
@@ -119,7 +163,9 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                                "padding_pct": padding, "seq_len": seq_len, "batch": shape.batch,
                                "heads": shape.heads, "ms_median": float("nan"),
                                "ms_p20": float("nan"), "ms_p80": float("nan"),
-                               "tflops": float("nan"), **provenance}
+                               "tflops": float("nan"), "warmup_ms": cfg.warmup_ms,
+                               "rep_ms": cfg.rep_ms, "host_ms": float("nan"), "config": "",
+                               **provenance}
                         if not available:
                             row.update(status="unavailable", reason=why_not)
                         elif not supported:
@@ -130,7 +176,8 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                             row.update(_measure(adapter, shape, pass_, cfg, device, dtype, timer))
                             log(f"[time] {adapter.name} hd{head_dim} {pass_} pad{padding} "
                                 f"L{seq_len}: {row['status']} {row['ms_median']:.4g} ms "
-                                f"{row['tflops']:.4g} TFLOPS {row['reason']}")
+                                f"{row['tflops']:.4g} TFLOPS host {row['host_ms']:.3g} ms "
+                                f"{row['config']} {row['reason']}")
                         rows.append(row)
                         if on_row is not None:
                             on_row(row)
@@ -154,53 +201,103 @@ def _measure(adapter, shape, pass_, cfg, device, dtype, timer) -> dict:
     try:
         inputs = make_inputs(shape.batch, shape.seq_len, shape.heads, shape.head_dim, lengths,
                              shape.padding_pct, device=device, dtype=dtype, seed=cfg.seed + 1)
-        status, reason, stats = time_point(adapter, inputs, pass_, cfg, device, timer)
+        status, reason, stats, extra = time_point(adapter, inputs, pass_, cfg, device, timer)
     except Exception as exc:
-        status, reason, stats = ("oom" if _is_oom(exc) else "error"), _short(exc), None
+        status, reason, stats, extra = ("oom" if _is_oom(exc) else "error"), _short(exc), None, {}
     finally:
         del inputs
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
-    result = {"status": status, "reason": "; ".join(r for r in (reason, note) if r)}
+    result = {"status": status, "reason": "; ".join(r for r in (reason, note) if r), **extra}
     if stats is not None:
         result.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,
                       tflops=tflops(flops, stats.ms_median))
     return result
 
 
-def merge_parts(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate per-(head_dim, pass) parts; a repeated point is an error."""
+POINT_KEY = ["impl", "pass", "head_dim", "padding_pct", "seq_len"]
+
+
+def with_timing_columns(part: pd.DataFrame, name: str = "part") -> tuple[pd.DataFrame, list[str]]:
+    """A part with every RESULT_COLUMNS column, and notes on what was filled. A part written
+    before LATER_COLUMNS existed gets its do_bench settings from KNOWN_TIMING by the commit in its
+    rows (NaN, with a note, for an unknown commit), no host time and no config."""
+    missing = [c for c in RESULT_COLUMNS if c not in part.columns]
+    unknown_core = [c for c in missing if c not in LATER_COLUMNS]
+    if unknown_core:
+        raise ValueError(f"benchmark {name} lacks columns {unknown_core}; rerun bench_attention.")
+    if not missing:
+        return part[RESULT_COLUMNS], []
+    part = part.copy()
+    notes = []
+    if "warmup_ms" in missing or "rep_ms" in missing:
+        settings = part["commit"].astype(str).map(KNOWN_TIMING)
+        unknown = sorted(set(part.loc[settings.isna(), "commit"].astype(str)))
+        if unknown:
+            notes.append(f"{name}: do_bench settings of commit(s) {unknown} are not on record "
+                         f"(KNOWN_TIMING): warmup_ms/rep_ms left NaN for {int(settings.isna().sum())} rows")
+        known = settings.dropna()
+        for column, i in (("warmup_ms", 0), ("rep_ms", 1)):
+            if column in missing:
+                part[column] = float("nan")
+                part.loc[known.index, column] = [s[i] for s in known]
+        if len(known):
+            notes.append(f"{name}: warmup_ms/rep_ms of {len(known)} rows from KNOWN_TIMING "
+                         f"({', '.join(sorted(set(part.loc[known.index, 'commit'].astype(str))))})")
+    if "host_ms" in missing:
+        part["host_ms"] = float("nan")
+    if "config" in missing:
+        part["config"] = ""
+    return part[RESULT_COLUMNS], notes
+
+
+def merge_parts(parts: Iterable[pd.DataFrame], *, replace_points: bool = False,
+                notes: list[str] | None = None) -> pd.DataFrame:
+    """Concatenate per-(head_dim, pass) parts. A repeated point is an error, unless
+    ``replace_points``: then a later part's row replaces an earlier part's row of the same point
+    (a re-measurement), and ``notes`` gets how many were replaced."""
     parts = list(parts)
     if not parts:
         raise ValueError("no benchmark parts to merge; run the bench_attention rule first.")
+    notes = [] if notes is None else notes
+    filled = []
     for i, part in enumerate(parts):
-        missing = [c for c in RESULT_COLUMNS if c not in part.columns]
-        if missing:
-            raise ValueError(f"benchmark part {i} lacks columns {missing}; rerun bench_attention.")
-    merged = pd.concat([p[RESULT_COLUMNS] for p in parts], ignore_index=True)
-    key = ["impl", "pass", "head_dim", "padding_pct", "seq_len"]
-    dup = merged.duplicated(key, keep=False)
+        part, part_notes = with_timing_columns(part, f"part {i}")
+        filled.append(part.assign(_part=i))
+        notes.extend(part_notes)
+    merged = pd.concat(filled, ignore_index=True)
+    dup = merged.duplicated(POINT_KEY, keep=False)
+    if dup.any() and not replace_points:
+        raise ValueError(f"benchmark parts repeat points: {merged.loc[dup, POINT_KEY].head().to_dict('records')}"
+                         "; pass the superseded parts first and replace_points (--replace) to keep the later rows")
     if dup.any():
-        raise ValueError(f"benchmark parts repeat points: {merged.loc[dup, key].head().to_dict('records')}")
-    return merged.sort_values(key, kind="stable").reset_index(drop=True)
+        before = len(merged)
+        merged = merged.sort_values("_part", kind="stable").drop_duplicates(POINT_KEY, keep="last")
+        notes.append(f"{before - len(merged)} rows replaced by later parts' rows of the same point")
+    merged = merged.drop(columns="_part")
+    return merged.sort_values(POINT_KEY, kind="stable").reset_index(drop=True)
 
 
 def fill_unmeasured(merged: pd.DataFrame, cfg: BenchConfig, head_dims: Iterable[int],
                     passes: Iterable[str], reason: str, provenance: dict[str, str]) -> pd.DataFrame:
-    """Add a ``not_measured`` row (with ``reason``) for every grid point of every implementation in
-    ``merged`` that has no row: a run cut short leaves no silent gaps in the merged table."""
+    """Add a ``not_measured`` row for every grid point of every implementation in ``merged`` that
+    has no row: a run cut short leaves no silent gaps in the merged table. The reason is
+    ``reason``, except for an implementation whose every row is ``unavailable`` (it cannot run
+    on this machine: flash-attn package, FlashSigmoid build): its rows say why, from those rows."""
     grid = pd.MultiIndex.from_product(
         [sorted(merged["impl"].unique()), list(passes), list(head_dims), list(cfg.paddings), list(cfg.seq_lens)],
-        names=["impl", "pass", "head_dim", "padding_pct", "seq_len"]).to_frame(index=False)
-    key = list(grid.columns)
-    have = merged[key].drop_duplicates()
-    missing = grid.merge(have, on=key, how="left", indicator=True).query("_merge == 'left_only'")[key]
+        names=POINT_KEY).to_frame(index=False)
+    have = merged[POINT_KEY].drop_duplicates()
+    missing = grid.merge(have, on=POINT_KEY, how="left", indicator=True).query("_merge == 'left_only'")[POINT_KEY]
     if missing.empty:
         return merged
+    cannot_run = {impl: f"cannot run on {provenance.get('device', 'this machine')}: {rows['reason'].iloc[0]}"
+                  for impl, rows in merged.groupby("impl") if (rows["status"] == "unavailable").all()}
     shapes = [derive_shape(cfg.tokens_per_batch, cfg.hidden, int(r.seq_len), int(r.head_dim))
               for r in missing.itertuples()]
     extra = missing.assign(batch=[sh.batch for sh in shapes], heads=[sh.heads for sh in shapes],
-                           status="not_measured", reason=reason,
+                           status="not_measured", reason=missing["impl"].map(cannot_run).fillna(reason),
+                           config="",
                            **{k: provenance.get(k, "") for k in PROVENANCE_COLUMNS})
     out = pd.concat([merged, extra.reindex(columns=RESULT_COLUMNS)], ignore_index=True)
-    return out.sort_values(key, kind="stable").reset_index(drop=True)
+    return out.sort_values(POINT_KEY, kind="stable").reset_index(drop=True)

@@ -1,12 +1,15 @@
 """Timing one callable: triton.testing.do_bench (cache flushed between calls) summarised as
-median and p20/p80; any other timer returning a list of per-call milliseconds can stand in."""
+median and p20/p80; any other timer returning a list of per-call milliseconds can stand in.
+And the do_bench settings of benchmark rows: figures and tables select one, or mix explicitly."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 Timer = Callable[[Callable[[], object], float, float], list[float]]
 
@@ -56,3 +59,59 @@ def wall_clock_timer(fn: Callable[[], object], warmup_ms: float, rep_ms: float) 
 
     spend(warmup_ms)
     return spend(rep_ms)
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing settings of benchmark rows: figures and tables never mix them silently
+# ---------------------------------------------------------------------------------------------
+
+PAPER_TIMING = (100.0, 250.0)  # the paper's do_bench warm-up / rep, ms
+TIMING_COLUMNS = ("warmup_ms", "rep_ms")
+MIXED = "mixed"
+
+
+def timing_label(warmup_ms, rep_ms) -> str:
+    """'100/250' for do_bench warm-up 100 ms, rep 250 ms; 'unknown' where not on record."""
+    if warmup_ms != warmup_ms or rep_ms != rep_ms:  # NaN
+        return "unknown"
+    return f"{float(warmup_ms):g}/{float(rep_ms):g}"
+
+
+def row_timing(df: pd.DataFrame) -> pd.Series:
+    """The timing label of every row (see timing_label)."""
+    missing = [c for c in TIMING_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"benchmark table lacks columns {missing}: re-merge the parts with "
+                         "workflow/scripts/bench_merge.py (it fills the settings on record)")
+    return pd.Series([timing_label(w, r) for w, r in zip(df["warmup_ms"], df["rep_ms"], strict=True)],
+                     index=df.index, dtype=object)
+
+
+def select_timing(df: pd.DataFrame, choice: str | None = None) -> tuple[pd.DataFrame, str]:
+    """(rows to use, a label saying which do_bench settings they carry) for a figure or table.
+
+    Only timed rows (status ok) carry settings that matter. One setting among them: all rows, its
+    label. Several: an error, unless ``choice`` picks one ('100/250': the other settings' ok rows
+    are left out, and the label says how many) or is 'mixed' (all rows, the label lists every
+    setting with its count)."""
+    labels = row_timing(df)
+    ok = df["status"] == "ok"
+    counts = labels[ok].value_counts().sort_index()
+    listing = ", ".join(f"{lab} ms ({n} points)" for lab, n in counts.items())
+    if choice == MIXED:
+        return df, (f"do_bench warm-up/rep mixed: {listing}" if len(counts) > 1
+                    else f"do_bench warm-up/rep {listing}")
+    if choice is None:
+        if len(counts) > 1:
+            raise ValueError(f"benchmark rows mix do_bench timing settings (warm-up/rep): {listing}. "
+                             f"Pick one (e.g. '{timing_label(*PAPER_TIMING)}': the others are left "
+                             f"out) or '{MIXED}' (drawn together, labelled) with bench.figure_timing")
+        return df, f"do_bench warm-up/rep {listing}" if len(counts) else ""
+    if not re.fullmatch(r"\d+(\.\d+)?/\d+(\.\d+)?", str(choice)):
+        raise ValueError(f"timing choice must be 'W/R' (ms, e.g. '100/250'), '{MIXED}' or None; got {choice!r}")
+    chosen = timing_label(*map(float, str(choice).split("/")))
+    keep = ~ok | (labels == chosen)
+    dropped = int((~keep).sum())
+    label = f"do_bench warm-up/rep {chosen} ms" + (
+        f"; {dropped} points measured with other settings left out" if dropped else "")
+    return df[keep], label

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.ticker import FormatStrFormatter
 
 from scsigmoid.bench.reference import with_reference
+from scsigmoid.bench.timing import MIXED, PAPER_TIMING, row_timing, select_timing, timing_label
 from scsigmoid.plots import style
 
 GRID_ROWS = [(64, 0), (128, 0), (64, 25), (128, 25)]  # (head_dim, padding_pct)
@@ -54,10 +55,18 @@ def metric_band(df: pd.DataFrame, metric: str):
 
 
 def draw_kernel_grid(measured: pd.DataFrame, metric: str, *, reported: pd.DataFrame | None = None,
-                     exclude: tuple[str, ...] = (), title: str = "") -> plt.Figure:
+                     exclude: tuple[str, ...] = (), title: str = "",
+                     timing: str | None = None) -> plt.Figure:
     """Lines (median, p20-p80 error bars) per implementation; paper H100 values, when given
-    (TFLOPS only), as hollow markers of the same colour."""
+    (TFLOPS only), as hollow markers of the same colour. ``timing``: which do_bench settings to
+    draw when the rows carry several (see bench.timing.select_timing; an error otherwise); with
+    'mixed', points not at the paper's settings get a white-filled marker and the title says so."""
     require_columns(measured, MEASURED_COLUMNS, "benchmark table")
+    measured, timing_text = select_timing(measured, timing)
+    paper = timing_label(*PAPER_TIMING)
+    off_paper = (row_timing(measured) != paper) if timing == MIXED else pd.Series(False, index=measured.index)
+    if timing == MIXED and off_paper[measured["status"] == "ok"].any():
+        timing_text += f"; white-filled markers: not at the paper's {paper} ms"
     style.apply_style()
     ok = measured[(measured["status"] == "ok") & ~measured["impl"].isin(exclude)]
     fig, axes = plt.subplots(len(GRID_ROWS), len(GRID_COLS), figsize=(8.5, 11), squeeze=False)
@@ -77,6 +86,10 @@ def draw_kernel_grid(measured: pd.DataFrame, metric: str, *, reported: pd.DataFr
                                    marker="o", ms=3, lw=1.2, capsize=2,
                                    ls="--" if impl.endswith("_ref") else "-")
                 handles.setdefault(style.label(impl), line)
+                off = off_paper.loc[rows.index].to_numpy()
+                if off.any():
+                    ax.plot(rows["seq_len"][off], value[off], ls="none", marker="o", ms=4,
+                            mfc="white", mec=style.color(impl), zorder=4)
             if reported is not None and metric == "tflops":
                 _draw_reported(ax, reported, head_dim, padding, pass_, exclude, handles)
             in_table = measured[(measured["head_dim"] == head_dim) & (measured["pass"] == pass_)
@@ -102,9 +115,10 @@ def draw_kernel_grid(measured: pd.DataFrame, metric: str, *, reported: pd.DataFr
             ax.set_ylabel("TFLOPS" if metric == "tflops" else "latency (ms)")
     fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=3,
                frameon=False, bbox_to_anchor=(0.5, -0.01))
+    title = "\n".join(t for t in (title, timing_text) if t)
     if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.98 if title else 1))
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.97 if title else 1))
     return fig
 
 

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Issue #15/#16 benchmark call on one H200, cold Triton cache, in one command of <= 9.5 minutes:
+#   1. first-call latency of our kernel, full autotuning vs the tuned table (fresh processes, each
+#      with its own empty Triton cache), beside
+#   2. the parallel cache warm-up for the parts below (bench_warm.py; its log says what it cost);
+#   3. the short-sequence anomaly, old vs new host path, in one process (bench_diag.py);
+#   4. benchmark parts at the paper's do_bench 100/250 ms, one process each, in priority order:
+#      hd64 fwd, hd64 bwd, hd128 bwd, hd128 fwd (as time allows). Rows are appended as measured
+#      (.partial.csv); a part that fails or runs out of time keeps its rows and the next one runs.
+# Our kernel runs with SIGATTN_AUTOTUNE=full in 3-4: its `config` column is the autotuner's choice
+# per shape (sigattn.tuned takes its table from such rows).
+# Usage (repo root, GPU machine): SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_bench.sh [budget_s]
+# Writes under $OUT: bench_parts.tgz (parts/), logs.tgz (logs/), diag.csv, first_call_full.csv,
+# first_call_table.csv, summary.txt; prints summary.txt last.
+# Knobs (tests, re-runs): PARTS="64:fwd 64:bwd 128:bwd 128:fwd", BENCH_IMPLS (one list for every
+# part), WARM_PARTS, BENCH_ARGS / DIAG_ARGS / FIRST_CALL_ARGS / WARM_ARGS (extra arguments),
+# FIRST_CALL=0, DIAG=0, WARM=0 (skip a step), PY (python).
+set -uo pipefail
+budget=${1:-540}
+start=$(date +%s)
+left() { echo $(( budget - ($(date +%s) - start) )); }
+: "${OUT:?set OUT to the output folder}"
+: "${SUITE_COMMIT:?set SUITE_COMMIT (the copied tree has no .git)}"
+export SUITE_COMMIT
+PY=${PY:-python3}
+work=${WORK:-/tmp/bench_call}
+rm -rf "$work"; mkdir -p "$work/parts" "$work/logs" "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD/kernels:$PWD/src${PYTHONPATH:+:$PYTHONPATH}" SIGATTN_CHECK_VALUES=0
+stamp() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$work/logs/steps.txt"; }
+cap() { local want=$1 reserve=$2 t; t=$(( $(left) - reserve )); [ "$want" -lt "$t" ] && t=$want; echo "$t"; }
+
+finish() {
+  stamp "finish"
+  tar czf "$OUT/bench_parts.tgz" -C "$work" parts 2>/dev/null
+  cp "$work"/diag.csv "$work"/first_call_*.csv "$OUT/" 2>/dev/null
+  tar czf "$OUT/logs.tgz" -C "$work" logs 2>/dev/null
+  $PY workflow/scripts/bench_summary.py "$work" > "$OUT/summary.txt" 2>&1
+  echo "== summary ($(( $(date +%s) - start )) s)"; cat "$OUT/summary.txt"
+}
+trap finish EXIT
+
+if ls .whl/*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
+{ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv 2>&1
+  $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" 2>&1
+  nproc; } | tee "$work/logs/env.txt"
+
+# 1 + 2: first-call latency (2 processes) beside the cache warm-up (14 processes)
+stamp "warm-up and first-call latency"
+pids=()
+if [ "${WARM:-1}" != 0 ]; then
+  # shellcheck disable=SC2086
+  SIGATTN_AUTOTUNE=full timeout -k 10 "$(cap 130 300)" $PY workflow/scripts/bench_warm.py \
+    --parts ${WARM_PARTS:-128:fwd:ours 64:bwd 128:bwd} --jobs 14 --deadline-s "$(cap 120 310)" \
+    --log "$work/logs/warm_jobs.csv" --log-dir "$work/logs/warm" -- ${WARM_ARGS:-} \
+    > "$work/logs/warm.log" 2>&1 &
+  pids+=($!)
+fi
+if [ "${FIRST_CALL:-1}" != 0 ]; then
+  for mode in full table; do
+    # shellcheck disable=SC2086
+    TRITON_CACHE_DIR=$(mktemp -d) SIGATTN_AUTOTUNE=$mode timeout -k 5 "$(cap 150 300)" \
+      $PY workflow/scripts/bench_first_call.py --out "$work/first_call_$mode.csv" \
+      --note "cold private Triton cache; beside the parallel cache warm-up" ${FIRST_CALL_ARGS:-} \
+      > "$work/logs/first_call_$mode.log" 2>&1 &
+    pids+=($!)
+  done
+fi
+for p in "${pids[@]}"; do wait "$p"; done
+stamp "warm-up and first-call done: $(grep -h "^warm:" "$work/logs/warm.log" 2>/dev/null)"
+cat "$work"/logs/first_call_*.log 2>/dev/null | grep -E "^mode=|Error" | head -4
+
+# 3: the anomaly, before/after, one process
+if [ "${DIAG:-1}" != 0 ] && [ "$(left)" -gt 200 ]; then
+  stamp "diag (cap $(cap 60 200)s)"
+  # shellcheck disable=SC2086
+  timeout -k 5 "$(cap 60 200)" $PY workflow/scripts/bench_diag.py --out "$work/diag.csv" ${DIAG_ARGS:-} \
+    > "$work/logs/diag.log" 2>&1
+  stamp "diag rc=$?"
+fi
+
+# 4: benchmark parts, most wanted first; each capped so the next still gets its turn
+IMPLS_FWD="ours_dense ours_padded ours_varlen tritonsigmoid_dense tritonsigmoid_padded cudnn_sdpa fa2_dense fa2_varlen eager_sigmoid ours_dense_trainbias ours_dense_causal flash_attn_dense flash_attn_varlen flashsigmoid"
+IMPLS_BWD="ours_dense ours_padded ours_varlen eager_sigmoid tritonsigmoid_dense tritonsigmoid_padded cudnn_sdpa fa2_dense fa2_varlen ours_dense_trainbias ours_dense_causal flash_attn_dense flash_attn_varlen flashsigmoid"
+declare -A WANT=([64:fwd]=100 [64:bwd]=150 [128:bwd]=600 [128:fwd]=600)
+for part in ${PARTS:-64:fwd 64:bwd 128:bwd 128:fwd}; do
+  hd=${part%%:*}; pass=${part##*:}
+  impls=${BENCH_IMPLS:-$([ "$pass" = bwd ] && echo "$IMPLS_BWD" || echo "$IMPLS_FWD")}
+  t=$(cap "${WANT[$part]:-600}" 15)
+  if [ "$t" -lt 30 ]; then stamp "part hd$hd $pass: not run (${t}s left)"; continue; fi
+  stamp "part hd$hd $pass (cap ${t}s)"
+  # shellcheck disable=SC2086
+  SIGATTN_AUTOTUNE=full timeout -k 5 "$t" $PY workflow/scripts/bench_attention.py --out "$work/parts" \
+    --head-dim "$hd" --pass "$pass" --impl $impls --warmup-ms 100 --rep-ms 250 ${BENCH_ARGS:-} \
+    > "$work/logs/bench_hd${hd}_${pass}.log" 2>&1
+  stamp "part hd$hd $pass rc=$? ($(grep -c '^\[time\]' "$work/logs/bench_hd${hd}_${pass}.log") points timed)"
+done

@@ -1,0 +1,169 @@
+"""The tuned-config table (sigattn.tuned) and the launch path that uses it."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sigattn
+import torch
+from sigattn import ops, triton_kernels, tuned
+from sigattn.debug import poison_outputs
+from torch.utils._python_dispatch import TorchDispatchMode
+
+ROOT = Path(__file__).resolve().parents[2]
+H200 = tuned.TUNED["NVIDIA H200"]
+
+
+def _derived(source: str) -> dict:
+    """The entries the measurement file named in an entry's source gives (sigattn.tuned)."""
+    path = ROOT / source.split(" (")[0]
+    if path.suffix == ".json":
+        return tuned.entries_from_compile_report(json.loads(path.read_text()), source)
+    with open(path) as fh:
+        return tuned.entries_from_bench(list(csv.DictReader(fh)), source)
+
+
+def test_every_entry_is_the_autotune_choice_in_the_file_it_names():
+    """The table is derived from measurements, not typed in: each entry equals what its source
+    file (compile report or benchmark CSV, committed under results/) gives for its key."""
+    for device, entries in tuned.TUNED.items():
+        for source in {e[4] for e in entries.values()}:
+            derived = _derived(source)
+            mine = {k: e[:4] for k, e in entries.items() if e[4] == source}
+            assert mine and all(derived.get(k, (None,))[:4] == cfg for k, cfg in mine.items()), (device, source)
+    # the compile report's choices are all in (hand-checked: hd128 L2048, hd64 L512 dense shapes)
+    assert set(_derived(tuned._H200_COMPILE)) <= set(H200)
+    assert H200[("dkdv", 128, False, "bfloat16", 2048)][:4] == (32, 128, 8, 2)
+    assert H200[("fwd", 64, False, "bfloat16", 512)][:4] == (64, 64, 4, 3)
+    assert H200[("dq", 128, False, "bfloat16", 1024)][:4] == (64, 32, 4, 3)
+
+
+def test_every_entry_is_in_its_kernels_autotune_list():
+    for device, entries in tuned.TUNED.items():
+        for (kernel, head_dim, _, _, _), entry in entries.items():
+            assert entry[:4] in triton_kernels.TUNE_TABLE[kernel][triton_kernels.head_dim_class(head_dim)], (
+                device, kernel, head_dim, entry)
+
+
+def test_compile_report_from_a_cpu_run_is_refused():
+    with pytest.raises(ValueError, match="not a GPU compile report"):
+        tuned.entries_from_compile_report({"device_type": "cpu", "interpreter": True, "shapes": []}, "cpu.json")
+
+
+@pytest.mark.parametrize("n, expected", [(0, 1), (1, 1), (512, 512), (513, 1024), (16384, 16384), (1000, 1024)])
+def test_bucket(n, expected):
+    assert tuned.bucket(n) == expected
+
+
+def test_lookup_exact_nearest_and_missing():
+    dev = "NVIDIA H200"
+    assert tuned.lookup(dev, "dkdv", 128, False, "torch.bfloat16", 2048) == ((32, 128, 8, 2), "table")
+    # hd128 non-causal bf16 fwd is measured at buckets 1024, 2048, 8192: 4096 is one octave from
+    # 2048 and from 8192, the tie goes to the smaller bucket
+    assert tuned.lookup(dev, "dq", 128, False, "bfloat16", 3000) == ((64, 64, 4, 2), "table~2048")
+    assert tuned.lookup(dev, "dq", 128, False, "bfloat16", 300) == ((64, 32, 4, 3), "table~1024")
+    assert tuned.lookup(dev, "dq", 128, False, "bfloat16", 700) == ((64, 32, 4, 3), "table")
+    assert tuned.lookup(dev, "dkdv", 128, False, "bfloat16", 16384) == ((32, 128, 8, 2), "table~8192")
+    # fp16 hd64 has no entry: the bf16 hd64 entry stands in (same 16-bit tensor-core path)
+    assert tuned.lookup(dev, "fwd", 64, False, torch.float16, 512) == ((64, 64, 4, 3), "table~512")
+    assert tuned.lookup(dev, "fwd", 64, False, "float32", 4096) == ((64, 32, 4, 2), "table~1024")
+    assert tuned.lookup(dev, "fwd", 128, True, "bfloat16", 1024) is None  # causal hd128: autotune
+    assert tuned.lookup("NVIDIA H100 80GB HBM3", "fwd", 64, False, "bfloat16", 512) is None
+
+
+def test_config_cell_round_trip_and_bench_entries():
+    cell = tuned.format_config({
+        "forward": {"bucket": 512, "config": (128, 64, 8, 3), "source": "autotune"},
+        "backward_dq": {"bucket": 512, "config": (64, 64, 4, 2), "source": "table~1024"}})
+    assert cell == "fwd@512=128,64,8,3:autotune;dq@512=64,64,4,2:table~1024"
+    assert tuned.parse_config(cell) == [("fwd", 512, (128, 64, 8, 3), "autotune"),
+                                        ("dq", 512, (64, 64, 4, 2), "table~1024")]
+    rows = [{"impl": "ours_dense", "status": "ok", "head_dim": "64", "config": cell},
+            {"impl": "ours_dense_causal", "status": "ok", "head_dim": 64,
+             "config": "fwd@1024=64,64,4,3:autotune"},
+            {"impl": "ours_padded", "status": "error", "head_dim": 64, "config": "fwd@2048=64,32,4,2:autotune"},
+            {"impl": "tritonsigmoid_dense", "status": "ok", "head_dim": 64, "config": ""}]
+    entries = tuned.entries_from_bench(rows, "b.csv")
+    assert entries == {("fwd", 64, False, "bfloat16", 512): (128, 64, 8, 3, "b.csv"),
+                       ("fwd", 64, True, "bfloat16", 1024): (64, 64, 4, 3, "b.csv")}
+
+
+def test_launch_records_its_config(device):
+    triton_kernels.LAST_CONFIG.clear()
+    q = torch.randn(1, 40, 2, 16, device=device, requires_grad=True)
+    sigattn.sigmoid_attention(q, q, q).sum().backward()
+    assert set(triton_kernels.LAST_CONFIG) == {"forward", "backward_dq", "backward_dkdv"}
+    if sigattn.INTERPRETER:
+        assert triton_kernels.LAST_CONFIG["forward"] == {"bucket": 64, "config": (32, 16, 1, 1),
+                                                         "source": "interpreter"}
+        assert triton_kernels.autotuned_configs() == dict.fromkeys(triton_kernels.LAST_CONFIG)
+
+
+def test_unknown_tuning_mode_is_refused():
+    done = subprocess.run([sys.executable, "-c", "import sigattn"], capture_output=True, text=True,
+                          env={"SIGATTN_AUTOTUNE": "fast", "PYTHONPATH": str(ROOT / "kernels"),
+                               "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert done.returncode != 0 and "SIGATTN_AUTOTUNE='fast'" in done.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# Host work of an eager call (issue #15: short-sequence points measured the host, not the kernel)
+# ----------------------------------------------------------------------------------------------
+
+
+class OpLog(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def _no_launch(monkeypatch):
+    monkeypatch.setattr(triton_kernels, "forward", lambda *a, o, **kw: o)
+    monkeypatch.setattr(triton_kernels, "backward", lambda *a, dq, dk, dv, **kw: (dq, dk, dv))
+
+
+def test_eager_dense_call_allocates_its_output_and_nothing_else(monkeypatch):
+    """An eager dense call does no per-call tensor work besides its output: no length/table
+    kernels, no custom-op dispatch (tens of microseconds each on the host)."""
+    _no_launch(monkeypatch)
+    q, k, v = (torch.randn(2, 24, 2, 16, requires_grad=True) for _ in range(3))
+    with poison_outputs(False):
+        sigattn.sigmoid_attention(q, k, v, bias=0.0)  # first call: builds the cached table
+        with OpLog() as log:
+            out = sigattn.sigmoid_attention(q, k, v, bias=0.0)
+        assert log.ops == ["aten.empty.memory_format"]
+        with OpLog() as log:
+            torch.autograd.grad(out, (q, k, v), torch.ones_like(out))
+        assert not [op for op in log.ops if "sigattn" in op or "full" in op or "cat" in op], log.ops
+
+
+def test_the_op_log_sees_the_custom_op_path(monkeypatch):
+    """Control for the test above: the custom-op path (as under torch.compile) shows in the log."""
+    _no_launch(monkeypatch)
+    monkeypatch.setattr(ops, "EAGER_CUSTOM_OP", True)
+    q = torch.randn(2, 24, 2, 16)
+    with poison_outputs(False), OpLog() as log:
+        sigattn.sigmoid_attention(q, q, q, bias=0.0)
+    assert "sigattn.forward.default" in log.ops
+
+
+def test_table_made_in_inference_mode_is_not_kept(monkeypatch):
+    """A cached table made under inference_mode would be an inference tensor: saving it for
+    backward later raises. Such calls build their own table."""
+    _no_launch(monkeypatch)
+    ops._cached_table.cache_clear()
+    q = torch.randn(3, 8, 1, 16)
+    with torch.inference_mode():
+        sigattn.sigmoid_attention(q, q, q)
+    leaf = q.clone().requires_grad_(True)
+    out = sigattn.sigmoid_attention(leaf, leaf, leaf)
+    torch.autograd.grad(out, leaf, torch.ones_like(out))
+    table = ops._cached_table(q.device, 3, 8, 8)
+    assert table.tolist() == [[0, 0, 0], [8, 8, 8], [0, 0, 0], [8, 8, 8]]
