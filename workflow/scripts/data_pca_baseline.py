@@ -2,6 +2,7 @@
 n_hvg highly variable genes, n_pcs PCs, on the cells of its corpus; written as an h5ad in the layout
 of eval_embeddings (obs cell_id/label[/batch], obsm X_pca_baseline) so eval_scores.py scores it."""
 
+import logging
 from pathlib import Path
 
 import anndata as ad
