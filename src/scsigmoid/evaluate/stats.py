@@ -135,12 +135,13 @@ def _cell_halfwidth(boot_effects: pd.DataFrame | None, level: float) -> float:
 
 def paired_summary(values: pd.DataFrame, *, value: str, relative: bool = False,
                    boot: pd.DataFrame | None = None, dataset: str = "dataset",
-                   level: float = LEVEL) -> pd.DataFrame:
+                   mean_over: list[str] | None = None, level: float = LEVEL) -> pd.DataFrame:
     """Per dataset and for the mean over datasets: each arm's mean over seeds, the paired effect
     with its seed interval, the cell-bootstrap half-width and the combined interval.
 
     ``values``: columns ``dataset``, attention, seed, ``value`` (one row per run and dataset).
     ``boot`` (optional): the same columns plus ``replicate`` (bootstrap replicates of ``value``).
+    ``mean_over`` names the datasets the last row averages (default: all).
     Returns one row per dataset and a last row ``dataset == ALL_DATASETS`` with columns
     dataset, n_seeds, n_datasets, softmax_mean, sigmoid_mean, effect, seed_lo, seed_hi,
     cell_halfwidth, lo, hi.
@@ -157,6 +158,9 @@ def paired_summary(values: pd.DataFrame, *, value: str, relative: bool = False,
         cell = _cell_halfwidth(None if bper is None else bper[bper[dataset] == name], level)
         rows.append(_summary_row(name, part, seed_iv, cell, 1))
     # mean over datasets: seeds measured for every dataset
+    if mean_over is not None:
+        per = per[per[dataset].isin(mean_over)]
+        bper = None if bper is None else bper[bper[dataset].isin(mean_over)]
     n_sets = per[dataset].nunique()
     counts = per.groupby("seed")[dataset].nunique()
     common = counts.index[counts == n_sets]
