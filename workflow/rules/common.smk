@@ -92,17 +92,24 @@ PRETRAIN_DATASETS = DATASETS.loc[DATASETS["role"] == "pretrain", "name"].tolist(
 ATTENTIONS = ["softmax", "sigmoid"]
 
 
-def run_name(size: str, context: int, attention: str) -> str:
-    return f"{size}_{context}_{attention}"
+SEEDS = [int(s) for s in config["train"]["seeds"]]  # training seeds: init and data order
+
+
+def run_name(size: str, context: int, attention: str, seed: int) -> str:
+    """One main run: '{size}_{context}_{attention}_s{seed}' (both arms of a seed share init and data order)."""
+    return f"{size}_{context}_{attention}_s{seed}"
 
 
 MAIN_RUNS = [
-    run_name(config["train"]["size"], ctx, att)
+    run_name(config["train"]["size"], ctx, att, seed)
     for ctx in config["train"]["contexts"]
     for att in ATTENTIONS
+    for seed in SEEDS
 ]
 EMBED_RUNS = [
-    run_name(config["train"]["size"], config["evaluate"]["context"], att) for att in ATTENTIONS
+    run_name(config["train"]["size"], config["evaluate"]["context"], att, seed)
+    for att in ATTENTIONS
+    for seed in SEEDS
 ]
 
 # Every figure and table of the paper, plus the replication scorecard. Stage files add to it.

@@ -34,7 +34,7 @@ from scsigmoid.evaluate.verdicts import UNTESTABLE, interval_verdict
 
 PRETRAIN_VAL = "pretrain_val"
 VIEW = "mean"
-USABLE_DEFAULTS = {"min_pcs": 10, "nmi_vs_baseline": 0.5, "datasets_share": 2 / 3}
+USABLE_DEFAULTS = {"min_pcs": 10, "nmi_vs_baseline": 0.5, "datasets_share": 0.66}  # config evaluate.usable
 SCIB_PARTS = (("nmi", "scIB Leiden NMI"), ("ari", "scIB Leiden ARI"),
               ("silhouette_label", "scIB silhouette label"), ("bio_conservation", "scIB bio conservation"))
 COLUMNS = ("part", "metric", "effect_kind", "direction", "context", "dataset", "n_seeds", "n_datasets",
