@@ -19,14 +19,15 @@ MODEL_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/model").glob("*.py"))
 TRAIN_SOURCES = MODEL_SOURCES + sorted(str(p) for p in Path("src/scsigmoid/train").glob("*.py"))
 KERNEL_SOURCES = sorted(str(p) for p in Path("kernels/sigattn").glob("*.py"))
 CORPUS_DIR = f"{R}/data/corpus"
-RUN_DIR = f"{R}/train/runs/{{size}}_{{context}}_{{attention}}"
-CKPT = f"{R}/checkpoints/{{size}}_{{context}}_{{attention}}/last.pt"
+RUN = "{size}_{context}_{attention}_s{seed}"  # one main run (common.smk: run_name)
+RUN_DIR = f"{R}/train/runs/{RUN}"
+CKPT = f"{R}/checkpoints/{RUN}/last.pt"
 THROUGHPUT_CSV = f"{GPU_R}/train/throughput_{DEVICE}.csv"
 STRESS_CSV = f"{GPU_R}/train/stress_{DEVICE}.csv"
 LR_SWEEP_CSV = f"{GPU_R}/train/lr_sweep_{DEVICE}.csv"
 
 RUN_WILDCARDS = {"size": "tiny|small|160M|400M|600M|1\\.4B", "context": r"\d+",
-                 "attention": "softmax|sigmoid"}
+                 "attention": "softmax|sigmoid", "seed": r"\d+"}
 
 
 if TRAIN_HERE:
@@ -45,7 +46,7 @@ if TRAIN_HERE:
             steps=TRAIN["steps"],
             batch_size=TRAIN["batch_size"],
             lr=TRAIN["lr"],
-            seed=TRAIN.get("seed", 0),
+            seed=lambda wildcards: int(wildcards.seed),
             grad_clip=TRAIN.get("grad_clip", 1.0),
             checkpoint_every=TRAIN.get("checkpoint_every", 0),
             layout=TRAIN.get("layout", "padded"),
@@ -59,7 +60,7 @@ if TRAIN_HERE:
             **TRAIN_MULTINODE,
         threads: 2
         log:
-            f"{R}/logs/train/{{size}}_{{context}}_{{attention}}.log",
+            f"{R}/logs/train/{RUN}.log",
         conda:
             ENV
         script:
@@ -83,7 +84,7 @@ if TRAIN_HERE:
             gpu=1 if GPU else 0,
         threads: 2
         log:
-            f"{R}/logs/train/validate_{{size}}_{{context}}_{{attention}}.log",
+            f"{R}/logs/train/validate_{RUN}.log",
         conda:
             ENV
         script:
@@ -97,14 +98,14 @@ if TRAIN_HERE:
             corpus=f"{CORPUS_DIR}/{{dataset}}",
             sources=TRAIN_SOURCES,
         output:
-            f"{R}/embed/{{size}}_{{context}}_{{attention}}/{{dataset}}.npz",
+            f"{R}/embed/{RUN}/{{dataset}}.npz",
         params:
             batch_size=TRAIN["batch_size"],
         resources:
             gpu=1 if GPU else 0,
         threads: 2
         log:
-            f"{R}/logs/train/embed_{{size}}_{{context}}_{{attention}}_{{dataset}}.log",
+            f"{R}/logs/train/embed_{RUN}_{{dataset}}.log",
         conda:
             ENV
         script:
@@ -122,7 +123,7 @@ if TRAIN_HERE:
         resources:
             gpu=1 if GPU else 0,
         log:
-            f"{R}/logs/train/scores_{{size}}_{{context}}_{{attention}}.log",
+            f"{R}/logs/train/scores_{RUN}.log",
         conda:
             ENV
         script:

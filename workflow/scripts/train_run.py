@@ -1,4 +1,4 @@
-"""Snakemake script: train one run {size}_{context}_{attention} (resumes from its checkpoint).
+"""Snakemake script: train one run {size}_{context}_{attention}_s{seed} (resumes from its checkpoint).
 
 The run is launched as its own process through ``scsigmoid.launch``: plain ``python`` on one GPU
 (or the CPU), ``torchrun`` across the GPUs of the job, ``srun`` + ``torchrun`` across nodes."""
@@ -15,7 +15,7 @@ program = [
     "--out", results, "--corpus-dir", str(Path(sm.input.corpus).parent),
     "--checkpoint-root", f"{results}/checkpoints",
     "--size", sm.wildcards.size, "--contexts", sm.wildcards.context,
-    "--attention", sm.wildcards.attention,
+    "--attention", sm.wildcards.attention, "--run-name", Path(sm.output.log).parent.name,
     "--steps", str(p.steps), "--batch-size", str(p.batch_size), "--lr", str(p.lr),
     "--seed", str(p.seed), "--grad-clip", str(p.grad_clip if p.grad_clip else 0),
     "--checkpoint-every", str(p.checkpoint_every), "--layout", p.layout,

@@ -73,8 +73,8 @@ def eval_datasets(corpus_dir) -> list[str]:
 def train_run(*, results: str, corpus_dir: str, size: str, context: int, attention: str,
               steps: int, batch_size: int, lr: float, seed: int = 0, grad_clip: float | None = 1.0,
               checkpoint_every: int = 0, device: str = "auto",
-              checkpoint_root: str | None = None, layout: str = "padded") -> dict:
-    run = run_name(size, context, attention)
+              checkpoint_root: str | None = None, layout: str = "padded", run: str | None = None) -> dict:
+    run = run or run_name(size, context, attention)
     cfg = TrainConfig(
         corpus=str(Path(corpus_dir) / PRETRAIN), out_dir=f"{results}/train/runs/{run}",
         checkpoint_dir=f"{checkpoint_root or f'{results}/checkpoints'}/{run}", size=size,
@@ -351,6 +351,8 @@ def parse_args(argv=None):
     # main
     p.add_argument("--size", default="small")
     p.add_argument("--attention", choices=["softmax", "sigmoid"], default=None, help="run: the arm")
+    p.add_argument("--run-name", default=None,
+                   help="run: the run's folder name (default {size}_{context}_{attention})")
     p.add_argument("--grad-clip", type=float, default=1.0, help="run: clip norm (<= 0: off)")
     p.add_argument("--contexts", type=int, nargs="+", default=None)
     p.add_argument("--steps", type=int, default=1200)
@@ -403,7 +405,7 @@ def run_one(args) -> None:
         attention=args.attention, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, grad_clip=args.grad_clip if args.grad_clip > 0 else None,
         checkpoint_every=args.checkpoint_every, device=args.device,
-        checkpoint_root=args.checkpoint_root, layout=args.layout)
+        checkpoint_root=args.checkpoint_root, layout=args.layout, run=args.run_name)
     print(f"[run] {summary.get('run')}: {summary.get('steps_done')} steps, "
           f"final loss {summary.get('final_loss')}, diverged={summary.get('diverged')}")
 
