@@ -192,7 +192,7 @@ use rule fig4_right as fig9 with:
 SCORECARD_PATHS = {
     "claim1": table("claim1")[0],
     "runs": RUNS_CSV,
-    "lengths": rules.data_stats.output.lengths,
+    "lengths": str(rules.data_stats.output.lengths),  # a plain path: params are pickled for the script
     "jacobian": f"{R}/eval/jacobian.csv",
     "throughput": f"{GPU_R}/train/throughput_{DEVICE}.csv",
     "stress": f"{GPU_R}/train/stress_{DEVICE}.csv",

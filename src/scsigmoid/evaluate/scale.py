@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scsigmoid.evaluate.tables import parse_run
+from scsigmoid.evaluate.tables import context_label, parse_run
 
 RUN_COLUMNS = ("run", "size", "context", "attention", "seed", "params_total", "steps_done", "stop_reason",
                "best_step", "best_val_loss", "tokens_seen", "cells_seen", "train_seconds", "device", "commit")
@@ -38,10 +38,6 @@ def _count(x: float) -> str:
     return f"{x:.0f}"
 
 
-def _context(c: int) -> str:
-    return f"{c // 1024}K" if c >= 1024 and c % 1024 == 0 else str(c)
-
-
 def _median(part: pd.DataFrame, col: str) -> float:
     values = pd.to_numeric(part[col], errors="coerce").dropna()
     return float(values.median()) if len(values) else float("nan")
@@ -57,7 +53,7 @@ def scale_text(runs: pd.DataFrame, context: int | None = None) -> str:
     params = _median(part, "params_total")
     text = f"{sizes} model" + (f" ({_count(params)} parameters)" if np.isfinite(params) else "")
     contexts = sorted(set(part["context"].astype(int)))
-    text += ", " + "/".join(_context(c) for c in contexts) + " context"
+    text += ", " + "/".join(context_label(c) for c in contexts) + " context"
     seeds = part.groupby("attention")["seed"].nunique()
     text += f", {int(seeds.min())} seed{'s' if seeds.min() != 1 else ''} per arm"
     per_run = []

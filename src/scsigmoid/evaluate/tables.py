@@ -30,6 +30,12 @@ def parse_run(run: str) -> dict:
             "seed": None if m["seed"] is None else int(m["seed"])}
 
 
+def context_label(c) -> str:
+    """2048 -> '2K'; contexts that are not whole multiples of 1024 stay numbers (64 -> '64')."""
+    c = int(c)
+    return f"{c // 1024}K" if c >= 1024 and c % 1024 == 0 else str(c)
+
+
 def markdown_table(df: pd.DataFrame, bold: pd.DataFrame | None = None, floatfmt: str = "{:.4f}") -> str:
     """A GitHub Markdown table; cells where ``bold`` is True are wrapped in **...**."""
     def fmt(v):
@@ -86,7 +92,7 @@ def validation_loss_table(losses: pd.DataFrame, level: float = LEVEL) -> tuple[p
     tidy = tidy.join(sd, on=["dataset", "context", "attention"])
     order = sorted(tidy[["context", "attention"]].drop_duplicates().itertuples(index=False),
                    key=lambda ca: (ca[0], ca[1] != "softmax"))
-    cols = {(c, a): f"{c // 1024}K {a}" if c >= 1024 else f"{c} {a}" for c, a in order}
+    cols = {(c, a): f"{context_label(c)} {a}" for c, a in order}
     mean = tidy.pivot_table(index="dataset", columns=["context", "attention"], values="loss_mean")
     shown = pd.DataFrame(index=mean.index)
     bold = pd.DataFrame(index=mean.index)
@@ -99,7 +105,7 @@ def validation_loss_table(losses: pd.DataFrame, level: float = LEVEL) -> tuple[p
         part = per[per["context"] == context]
         if set(part["attention"]) >= {"softmax", "sigmoid"}:
             diff = paired_summary(part, value="loss", level=level).set_index("dataset")
-            label = f"{context // 1024}K Δ sigmoid − softmax" if context >= 1024 else f"{context} Δ"
+            label = f"{context_label(context)} Δ sigmoid − softmax"
             shown[label] = [estimate_text(diff.loc[d, "effect"], diff.loc[d, "lo"], diff.loc[d, "hi"], "{:+.4f}")
                             if d in diff.index else "" for d in mean.index]
             bold[label] = False

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scsigmoid.evaluate.tables import context_label
 from scsigmoid.plots.style import SIGMOID_COLOR, SOFTMAX_COLOR, apply_style, plt, save_figure
 
 PAPER_CELLS = 131.6e6
@@ -59,11 +60,6 @@ def _order(col: pd.Series) -> pd.Series:
     if col.name == "arm":
         return col.map(lambda a: list(ARM_COLORS).index(a) if a in ARM_COLORS else 99)
     return col
-
-
-def _ctx(c) -> str:
-    c = int(c)
-    return f"{c // 1024}K" if c >= 1024 else str(c)
 
 
 def _span(values: pd.Series, fmt: str) -> str:
@@ -119,7 +115,7 @@ def plot_fig3(gains: pd.DataFrame, stem, *, long: pd.DataFrame | None = None, de
                     text += f"\n(paper {paper:+.1%})"
                 ax.annotate(text, (xi, top), ha="center", va="bottom", fontsize=6, xytext=(0, 2),
                             textcoords="offset points")
-            ax.set_xticks(range(len(contexts)), [_ctx(c) for c in contexts])
+            ax.set_xticks(range(len(contexts)), [context_label(c) for c in contexts])
             ax.set_title(f"{size} — {workload}" if row == 0 or len(workloads) > 1 else size, fontsize=8)
             ax.set_xlabel("context")
             ax.margins(y=0.3)
@@ -168,7 +164,7 @@ def _gain_panel(ax, table: pd.DataFrame, sizes: list[str], workload: str) -> Non
     ax.plot(np.log2(paper.index.to_numpy()), 100 * paper.to_numpy(), "k*", ms=8, label="paper, 1.4B")
     ax.axhline(0, color="0.5", lw=0.7)
     ticks = sorted(set(table["context"].astype(int)) | set(PAPER_GAIN_1P4B))
-    ax.set_xticks(np.log2(ticks), [_ctx(c) for c in ticks])
+    ax.set_xticks(np.log2(ticks), [context_label(c) for c in ticks])
     ax.set_xlabel("context")
     ax.set_ylabel("throughput gain (%)")
     ax.set_title(f"gain, {workload}", fontsize=8)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scsigmoid.evaluate.tables import parse_run
+from scsigmoid.evaluate.tables import context_label, parse_run
 from scsigmoid.plots.style import SIGMOID_COLOR, SOFTMAX_COLOR, apply_style, plt, save_figure
 
 COLORS = {"softmax": SOFTMAX_COLOR, "sigmoid": SIGMOID_COLOR}
@@ -37,10 +37,9 @@ def plot_fig4_loss(log_csvs: list, stem, smooth: int = 25, scale: str = "") -> N
     for (context, attention), logs in sorted(groups.items()):
         spread = seed_spread(logs, smooth)
         color = COLORS.get(attention, "k")
-        name = f"{context // 1024}K" if context >= 1024 else str(context)
         ax.plot(spread["step"], spread["mean"], color=color, lw=1.1,
                 ls=LINESTYLES[contexts.index(context) % len(LINESTYLES)],
-                label=f"{attention} {name} ({len(logs)} seed{'s' if len(logs) != 1 else ''})")
+                label=f"{attention} {context_label(context)} ({len(logs)} seed{'s' if len(logs) != 1 else ''})")
         if len(logs) > 1:
             ax.fill_between(spread["step"], spread["lo"], spread["hi"], color=color, alpha=0.15, lw=0)
     ax.set_xlabel("step")

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from scsigmoid.evaluate.tables import context_label
 from scsigmoid.plots.style import SIGMOID_COLOR, SOFTMAX_COLOR, apply_style, save_figure
 
 COLORS = {"softmax": SOFTMAX_COLOR, "sigmoid": SIGMOID_COLOR}
@@ -38,12 +39,12 @@ def plot_fig4_validation(table_csv: str | os.PathLike, out_stem: str | os.PathLi
             yerr = [[mean - lo], [hi - mean]] if np.isfinite(lo) and np.isfinite(hi) else None
             ax.errorbar([x], [mean], yerr=yerr, fmt=MARKERS.get(context, "^"),
                         color=COLORS.get(attention, "k"), capsize=2, ms=6)
-        ax.set_xticks(range(len(order)), [f"{c // 1024}K\n{a}" for c, a in order], fontsize=6)
+        ax.set_xticks(range(len(order)), [f"{context_label(c)}\n{a}" for c, a in order], fontsize=6)
         ax.set_title(name.replace("_", " ")[:40])
         ax.set_ylabel("validation loss")
     for ax in axes.flat[len(datasets):]:
         ax.set_visible(False)
-    handles = [plt.Line2D([], [], ls="", marker=MARKERS.get(c, "^"), color=COLORS[a], label=f"{c // 1024}K {a}")
+    handles = [plt.Line2D([], [], ls="", marker=MARKERS.get(c, "^"), color=COLORS[a], label=f"{context_label(c)} {a}")
                for c, a in order]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     seeds = int(df["n_seeds"].min())
