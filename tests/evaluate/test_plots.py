@@ -17,18 +17,21 @@ def _check(paths):
 
 
 def test_fig4(tmp_path):
-    rows = [{"dataset": f"d{i}", "run": f"s_{c}_{a}", "context": c, "attention": a,
-             "loss_mean": 3 + i * 0.1, "loss_sd": 0.01} for i in range(6)
-            for c in (2048, 4096) for a in ("softmax", "sigmoid")]
+    rows = [{"dataset": f"d{i}", "size": "s", "context": c, "attention": a, "n_seeds": 3,
+             "loss_mean": 3 + i * 0.1, "loss_lo": 2.95 + i * 0.1, "loss_hi": 3.05 + i * 0.1 if i else np.nan}
+            for i in range(6) for c in (2048, 4096) for a in ("softmax", "sigmoid")]
     pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
-    _check(plot_fig4_validation(tmp_path / "t.csv", tmp_path / "fig4"))
+    _check(plot_fig4_validation(tmp_path / "t.csv", tmp_path / "fig4", scale="tiny model, 3 seeds"))
 
 
 def test_fig5(tmp_path):
-    rows = [{"dataset": f"d{i}", "embedding": e, "nmi": 0.5, "ari": 0.4, "silhouette_label": 0.55,
-             "bio_conservation": 0.48} for i in range(6) for e in ("X_softmax_mean", "X_sigmoid_mean")]
+    rows = [{"dataset": f"d{i}", "model": m, "view": v, "n_seeds": 3, "n_pcs_median": 12,
+             **{f"{k}_{s}": base + d for k, base in (("nmi", 0.5), ("ari", 0.4), ("silhouette_label", 0.55),
+                                                    ("bio_conservation", 0.48))
+                for s, d in (("mean", 0.0), ("lo", -0.02), ("hi", 0.02))}}
+            for i in range(6) for m in ("softmax", "sigmoid") for v in ("mean", "cls")]
     pd.DataFrame(rows).to_csv(tmp_path / "s.csv", index=False)
-    _check(plot_fig5_scib(tmp_path / "s.csv", tmp_path / "fig5"))
+    _check(plot_fig5_scib(tmp_path / "s.csv", tmp_path / "fig5", scale="tiny model, 3 seeds"))
 
 
 def test_fig7(tmp_path):
@@ -46,7 +49,7 @@ def test_fig9(tmp_path):
                        "softmax_norm_max": 0.4, "sigmoid_norm_median": 0.2, "sigmoid_norm_max": 0.25,
                        "softmax_offdiag_share": 0.3})
     df.to_csv(tmp_path / "j.csv", index=False)
-    _check(plot_fig9_jacobian(tmp_path / "j.csv", tmp_path / "fig9"))
+    _check(plot_fig9_jacobian(tmp_path / "j.csv", tmp_path / "fig9", scale="tiny model"))
 
 
 def test_missing_csv_is_a_clear_error(tmp_path):

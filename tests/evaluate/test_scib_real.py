@@ -85,11 +85,11 @@ def test_assembly_aligns_cells_and_views(assembled):
 
 def test_real_baseline_and_synthetic_models_on_pbmc3k(assembled):
     adata, _, _ = assembled
-    base = score_embedding(adata, embedding_key=BASELINE_KEY, label_key="label")
+    base, _ = score_embedding(adata, embedding_key=BASELINE_KEY, label_key="label")
     # the data bundle README: PCA -> Leiden on pbmc3k gives NMI ~0.79, ARI ~0.63
     assert 0.7 < base["nmi"] < 0.85 and 0.5 < base["ari"] < 0.75 and base["n_pcs"] <= 50
-    noise = score_embedding(adata, embedding_key="X_softmax_mean", label_key="label")
-    signal = score_embedding(adata, embedding_key="X_sigmoid_mean", label_key="label")
+    noise, _ = score_embedding(adata, embedding_key="X_softmax_mean", label_key="label")
+    signal, _ = score_embedding(adata, embedding_key="X_sigmoid_mean", label_key="label")
     assert noise["nmi"] < 0.1 < 0.9 < signal["nmi"]
     with pytest.raises(KeyError, match="X_nope"):
         score_embedding(adata, embedding_key="X_nope")

@@ -1,4 +1,5 @@
-"""The one-process experiment entry point and the figures/tables drawn from its CSVs."""
+"""The one-process experiment entry point and the tables drawn from its configuration (the figures'
+tests are in tests/plots/test_training_figures.py)."""
 
 import json
 
@@ -6,9 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scsigmoid.plots.fig3_gpu_hours import gpu_hours, plot_fig3
-from scsigmoid.plots.fig4_loss import parse_run, plot_fig4_loss
-from scsigmoid.plots.fig6_stress import plot_fig6
 from scsigmoid.train import experiments
 from scsigmoid.train.synthetic import write_synthetic_corpus
 from scsigmoid.train.tables import architecture_table, hyperparameter_table, to_markdown
@@ -117,63 +115,7 @@ def test_early_stopping_keeps_the_best_checkpoint(corpus_dir, tmp_path):
     assert again < curve["val_loss"].iloc[-1]
 
 
-def _throughput():
-    rows = []
-    for size in ("160M", "1.4B"):
-        for ctx in (2048, 4096):
-            rows.append(dict(size=size, context=ctx, attention="softmax", samples_per_s=10.0,
-                             status="ok", batch_size=2, device="X"))
-            rows.append(dict(size=size, context=ctx, attention="sigmoid", samples_per_s=12.5,
-                             status="ok", batch_size=2, device="X"))
-    rows.append(dict(size="1.4B", context=8192, attention="softmax", samples_per_s=np.nan,
-                     status="oom", batch_size=2, device="X"))
-    return pd.DataFrame(rows)
-
-
-def test_gpu_hours_projection_and_gap():
-    table = gpu_hours(_throughput(), samples=3.6e6)
-    row = table[(table["size"] == "160M") & (table["context"] == 2048)].iloc[0]
-    assert row["softmax"] == pytest.approx(100.0) and row["sigmoid"] == pytest.approx(80.0)
-    assert row["gap_pct"] == pytest.approx(20.0)
-    assert row["wall_hours_16gpu_sigmoid"] == pytest.approx(5.0)
-    assert len(table) == 4  # the oom row is left out
-
-
-def test_figures_render(tmp_path):
-    _throughput().to_csv(tmp_path / "tp.csv", index=False)
-    plot_fig3(tmp_path / "tp.csv", tmp_path / "fig3")
-    logs = []
-    for name in ("small_2048_softmax", "small_2048_sigmoid", "small_4096_sigmoid"):
-        (tmp_path / name).mkdir()
-        pd.DataFrame({"step": [1, 2, 3], "loss": [9.0, 8.0, 7.5]}).to_csv(tmp_path / name / "log.csv")
-        logs.append(tmp_path / name / "log.csv")
-    plot_fig4_loss(logs, tmp_path / "fig4")
-    stress = pd.DataFrame({"attention": ["softmax"] * 3 + ["sigmoid"] * 3, "step": [1, 2, 3] * 2,
-                           "loss": [9, 8, np.nan, 9, 8, 7], "grad_norm": [1, 2, np.nan, 1, 1, 1],
-                           "max_logit_l0": [1, 5, 50, 1, 1, 2], "size": "160M", "context": 8192,
-                           "peak_lr": 2e-3, "diverged_step": [3] * 3 + [np.nan] * 3})
-    stress.to_csv(tmp_path / "stress.csv", index=False)
-    sweep = pd.DataFrame({"attention": ["softmax"] * 2 + ["sigmoid"] * 2, "lr": [1e-3, 1e-2] * 2,
-                          "final_loss": [5.0, np.nan, 5.1, 5.3],
-                          "stable": [True, False, True, True], "size": "small", "context": 2048,
-                          "steps": 300})
-    sweep.to_csv(tmp_path / "sweep.csv", index=False)
-    assert plot_fig6(tmp_path / "stress.csv", tmp_path / "sweep.csv", tmp_path / "fig6") == {
-        "sigmoid": 1e-2, "softmax": 1e-3}
-    for stem in ("fig3", "fig4", "fig6"):
-        for ext in ("pdf", "png"):
-            assert (tmp_path / f"{stem}.{ext}").stat().st_size > 1000
-
-
-def test_fig3_names_the_missing_columns(tmp_path):
-    pd.DataFrame({"size": ["160M"]}).to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(ValueError, match="missing columns"):
-        plot_fig3(tmp_path / "bad.csv", tmp_path / "x")
-
-
-def test_run_name_parsing_and_tables():
-    assert parse_run("small_4096_sigmoid") == ("small", 4096, "sigmoid")
-    assert parse_run("1.4B_8192_softmax") == ("1.4B", 8192, "softmax")
+def test_architecture_and_hyperparameter_tables():
     arch = architecture_table(1000)
     assert list(arch["size"]) == ["tiny", "small", "160M", "400M", "600M", "1.4B"]
     md = to_markdown(arch)

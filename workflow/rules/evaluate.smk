@@ -1,12 +1,14 @@
 """Stage 5: evaluation of the trained models on the held-out datasets.
 
-Per dataset: embeddings (PCA baseline + softmax/sigmoid mean and CLS views) in one h5ad, scIB bio
-conservation (PCA 95%, Leiden NMI/ARI, silhouette label), scib-metrics' Benchmarker, cell-type
-MMD; UMAP of the configured dataset; the attention-Jacobian theory check on real scores.
+Per dataset: embeddings (PCA baseline + softmax/sigmoid mean and CLS views of every training seed)
+in one h5ad, scIB bio conservation (PCA 95%, Leiden NMI/ARI, silhouette label) with the embedding
+diagnostics and a cell bootstrap, scib-metrics' Benchmarker, cell-type MMD with a cell bootstrap;
+UMAP of the configured dataset (first seed); the attention-Jacobian theory check on real scores.
 """
 
 EVAL = config["evaluate"]
 EVAL_SEED = EVAL.get("seed", 0)
+EVAL_BOOT = EVAL.get("bootstrap", 200)  # replicates of the cell bootstrap (0: none)
 
 
 rule eval_embeddings:
@@ -18,9 +20,8 @@ rule eval_embeddings:
     output:
         f"{R}/eval/embeddings/{{dataset}}.h5ad",
     params:
-        source=eval_source_sheet,
+        runs=EMBED_RUNS,
         data_dir=DATA_DIR,
-        attentions=[run.rsplit("_", 1)[1] for run in EMBED_RUNS],
         n_hvg=EVAL.get("baseline_hvg", 2000),
         n_pcs=EVAL.get("baseline_pcs", 50),
         seed=EVAL_SEED,
@@ -36,12 +37,14 @@ rule eval_embeddings:
 rule eval_scib:
     input:
         h5ad=rules.eval_embeddings.output[0],
-        sources=eval_source("scib"),
+        sources=[eval_source("scib"), eval_source("tables")],
     output:
-        f"{R}/eval/scib/{{dataset}}.csv",
+        scores=f"{R}/eval/scib/{{dataset}}.csv",
+        bootstrap=f"{R}/eval/scib_bootstrap/{{dataset}}.csv",
     params:
         kind="scib",
         variance=EVAL.get("scib_variance", 0.95),
+        n_boot=EVAL_BOOT,
         seed=EVAL_SEED,
     threads: 2
     log:
@@ -54,7 +57,7 @@ rule eval_scib:
 
 use rule eval_scib as eval_benchmarker with:
     output:
-        f"{R}/eval/benchmarker/{{dataset}}.csv",
+        scores=f"{R}/eval/benchmarker/{{dataset}}.csv",
     params:
         kind="benchmarker",
         seed=EVAL_SEED,
@@ -65,12 +68,14 @@ use rule eval_scib as eval_benchmarker with:
 use rule eval_scib as eval_mmd with:
     input:
         h5ad=rules.eval_embeddings.output[0],
-        sources=eval_source("mmd"),
+        sources=[eval_source("mmd"), eval_source("tables")],
     output:
-        f"{R}/eval/mmd/{{dataset}}.csv",
+        scores=f"{R}/eval/mmd/{{dataset}}.csv",
+        bootstrap=f"{R}/eval/mmd_bootstrap/{{dataset}}.csv",
     params:
         kind="mmd",
         max_per_type=EVAL.get("mmd_max_per_type", 300),
+        n_boot=EVAL_BOOT,
         seed=EVAL_SEED,
     threads: 1
     log:
@@ -84,7 +89,8 @@ rule eval_umap:
     output:
         f"{R}/eval/umap/{{dataset}}.csv",
     params:
-        umap_keys=[f"X_{run.rsplit('_', 1)[1]}_mean" for run in EMBED_RUNS],
+        attentions=ATTENTIONS,
+        shown_seed=SEEDS[0],  # one seed's embeddings are drawn
         seed=EVAL_SEED,
     threads: 2
     log:

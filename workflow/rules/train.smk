@@ -182,6 +182,8 @@ if GPU:
 rule plot_fig3:
     input:
         throughput=THROUGHPUT_CSV,
+        # the throughput protocol's gain_table and GAIN_DEFINITION (scsigmoid.train.throughput) are
+        # read too: the one definition of "faster"
         sources=["src/scsigmoid/plots/fig3_gpu_hours.py", "src/scsigmoid/plots/style.py"],
     output:
         pdf=report(figure("fig3_gpu_hours")[0], caption="../report/fig3.rst", category="Training"),
@@ -197,7 +199,9 @@ rule plot_fig3:
 rule plot_fig4_loss:
     input:
         logs=[f"{TRAIN_R}/train/runs/{run}/log.csv" for run in MAIN_RUNS],
-        sources=["src/scsigmoid/plots/fig4_loss.py", "src/scsigmoid/plots/style.py"],
+        runs=table("runs")[0],
+        sources=["src/scsigmoid/plots/fig4_loss.py", "src/scsigmoid/plots/style.py",
+                 "src/scsigmoid/evaluate/scale.py"],
     output:
         pdf=report(figure("fig4_loss")[0], caption="../report/fig4.rst", category="Training"),
         png=report(figure("fig4_loss")[1], caption="../report/fig4.rst", category="Training"),
@@ -214,7 +218,9 @@ rule plot_fig6:
         stress=STRESS_CSV,
         # the LR sweep panel is drawn when a sweep was measured (always, when GPU rules run)
         lr_sweep=[LR_SWEEP_CSV] if GPU or Path(LR_SWEEP_CSV).exists() else [],
-        sources=["src/scsigmoid/plots/fig6_stress.py", "src/scsigmoid/plots/style.py"],
+        lengths=rules.data_stats.output.lengths,  # the cell lengths the stress test trained on
+        sources=["src/scsigmoid/plots/fig6_stress.py", "src/scsigmoid/plots/style.py",
+                 "src/scsigmoid/evaluate/scale.py"],
     output:
         pdf=report(figure("fig6_stress")[0], caption="../report/fig6.rst", category="Training"),
         png=report(figure("fig6_stress")[1], caption="../report/fig6.rst", category="Training"),

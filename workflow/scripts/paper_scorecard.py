@@ -8,7 +8,8 @@ from scsigmoid.script import log_to_file
 sm = snakemake  # noqa: F821
 log_to_file(sm)
 inputs = {key: sm.params.paths.get(key) for key in sm.params.paths}
-card = build_scorecard(inputs, dict(sm.params.scales))
+card = build_scorecard(inputs, dict(sm.params.scales), speed_tolerance=sm.params.speed_tolerance,
+                       readoff=sm.params.tflops_readoff)
 write_csv(add_provenance(card), sm.output.csv)
 write_markdown(markdown_table(card.drop(columns=["source"])), sm.output.md,
                title="Replication scorecard", note=sm.params.note)

@@ -1,12 +1,18 @@
-"""Snakemake script: the paper's evaluation tables (params.kind = val_loss | scib | mmd | benchmarker)
-as CSV + Markdown."""
+"""Snakemake script: the paper's evaluation tables as CSV + Markdown (params.kind = runs | val_loss |
+scib | benchmarker | mmd | claim1). Each Markdown note states the scale of the runs behind it."""
 
+import pandas as pd
+
+from scsigmoid.evaluate.claim1 import claim1_table
+from scsigmoid.evaluate.scale import read_run_summaries, scale_text
 from scsigmoid.evaluate.tables import (
     add_provenance,
     concat_csvs,
+    mmd_markdown,
     mmd_table,
     read_val_losses,
     scib_markdown,
+    scib_table,
     validation_loss_table,
 )
 from scsigmoid.io import markdown_table, write_csv, write_markdown
@@ -17,21 +23,43 @@ sm = snakemake  # noqa: F821
 log_to_file(sm)
 kind = sm.params.kind
 note = sm.params.note
+
+
+def tables(paths):
+    return concat_csvs(paths).drop(columns=list(PROVENANCE_COLUMNS), errors="ignore")
+
+
+if kind == "runs":
+    tidy = read_run_summaries(dict(zip(sm.params.runs, sm.input.summaries, strict=True)))
+    md, title = markdown_table(tidy), "Runs behind the evaluation (one row per arm, context and training seed)"
+    note = f"Scale: {scale_text(tidy)}. {note}"
+else:
+    note = f"Scale: {scale_text(pd.read_csv(sm.input.runs), sm.params.get('context'))}. {note}"
 if kind == "val_loss":
     tidy, md = validation_loss_table(read_val_losses(dict(zip(sm.params.runs, sm.input.csvs, strict=True))))
-    title = "Table 5: validation masked-LM loss (mean ± sd over masking seeds; best per dataset in bold)"
+    title = ("Table 5: validation masked-LM loss (mean over training seeds [95 % t-interval]; each run: mean "
+             "over masking seeds; lowest mean per dataset in bold; Δ = paired difference sigmoid − softmax)")
 elif kind == "scib":
-    tidy = concat_csvs(sm.input.csvs).drop(columns=list(PROVENANCE_COLUMNS), errors="ignore")
-    md, title = scib_markdown(tidy), "scIB bio conservation (PCA 95% variance; best per dataset in bold)"
+    tidy = scib_table(tables(sm.input.csvs), tables(sm.input.benchmarker))
+    md = scib_markdown(tidy)
+    title = "scIB bio conservation (PCA 95 % variance; mean over seeds [95 % t-interval]; best mean in bold)"
 elif kind == "mmd":
-    per = concat_csvs(sm.input.csvs).drop(columns=list(PROVENANCE_COLUMNS), errors="ignore")
-    tidy = mmd_table(per)
-    md, title = markdown_table(tidy), "Cell-type separation: mean pairwise RBF MMD² between cell types"
+    tidy = mmd_table(tables(sm.input.csvs))
+    md, title = mmd_markdown(tidy), "Cell-type separation: mean pairwise RBF MMD² between cell types"
 elif kind == "benchmarker":
-    long = concat_csvs(sm.input.csvs).drop(columns=list(PROVENANCE_COLUMNS), errors="ignore")
+    long = tables(sm.input.csvs)
     tidy = long.pivot_table(index=["dataset", "embedding"], columns="metric", values="value").reset_index()
     md, title = markdown_table(tidy), "scib-metrics Benchmarker (default metrics, raw embeddings)"
-else:
-    raise ValueError(f"params.kind must be val_loss, scib, mmd or benchmarker; got {kind!r}.")
+elif kind == "claim1":
+    tidy = claim1_table(
+        context=sm.params.context, scib=tables(sm.input.scib), scib_boot=tables(sm.input.scib_bootstrap),
+        mmd=tables(sm.input.mmd), mmd_boot=tables(sm.input.mmd_bootstrap), benchmarker=tables(sm.input.benchmarker),
+        val_losses=read_val_losses(dict(zip(sm.params.runs, sm.input.val_loss, strict=True))),
+        min_seeds=sm.params.min_seeds, usable=dict(sm.params.usable))
+    md = markdown_table(tidy.drop(columns=["metric", "direction"]))
+    title = ("Claim 1: paired effects sigmoid − softmax per dataset and for the mean over datasets "
+             "(lo/hi: 95 % interval, t over seeds ⊕ cell bootstrap)")
+elif kind != "runs":
+    raise ValueError(f"params.kind must be runs, val_loss, scib, mmd, benchmarker or claim1; got {kind!r}.")
 write_csv(add_provenance(tidy), sm.output.csv)
 write_markdown(md, sm.output.md, title=title, note=note)

@@ -1,9 +1,11 @@
 """Embeddings of one evaluation dataset in one AnnData: the PCA baseline of log-normalised
-expression and the trained models' cell embeddings, aligned on cell ids, stored in ``.obsm``."""
+expression and the trained models' cell embeddings (every seed of every arm), aligned on cell
+ids, stored in ``.obsm``."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import anndata as ad
@@ -14,12 +16,26 @@ import scipy.sparse as sp
 from scsigmoid.io import atomic_path
 
 BASELINE_KEY = "X_pca_baseline"
+BASELINE_MODEL = "pca_baseline"
 MODEL_VIEWS = ("mean", "cls")
+_KEY = re.compile(r"^X_(?P<model>[A-Za-z0-9]+)_(?P<view>mean|cls)(?:_s(?P<seed>\d+))?$")
 
 
-def embedding_key(attention: str, view: str) -> str:
-    """obsm key of a model embedding, e.g. ('sigmoid', 'mean') -> 'X_sigmoid_mean'."""
-    return f"X_{attention}_{view}"
+def embedding_key(attention: str, view: str, seed: int | None = None) -> str:
+    """obsm key of a model embedding: ('sigmoid', 'mean', 1) -> 'X_sigmoid_mean_s1' (no seed:
+    'X_sigmoid_mean')."""
+    return f"X_{attention}_{view}" + ("" if seed is None else f"_s{int(seed)}")
+
+
+def parse_embedding_key(key: str) -> dict:
+    """'X_sigmoid_mean_s1' -> {'model': 'sigmoid', 'view': 'mean', 'seed': 1}; the baseline ->
+    {'model': 'pca_baseline', 'view': 'pca', 'seed': None}."""
+    if key == BASELINE_KEY:
+        return {"model": BASELINE_MODEL, "view": "pca", "seed": None}
+    m = _KEY.match(key)
+    if not m:
+        raise ValueError(f"embedding key {key!r} is neither {BASELINE_KEY} nor X_<attention>_<mean|cls>[_s<seed>].")
+    return {"model": m["model"], "view": m["view"], "seed": None if m["seed"] is None else int(m["seed"])}
 
 
 def _looks_like_counts(X) -> bool:
@@ -79,7 +95,7 @@ def read_model_embedding(path: str | os.PathLike) -> tuple[np.ndarray, dict[str,
 def assemble_embeddings(
     obs: pd.DataFrame,
     counts: ad.AnnData,
-    model_files: dict[str, str | os.PathLike],
+    model_files: dict[tuple[str, int | None] | str, str | os.PathLike],
     *,
     n_hvg: int = 2000,
     n_pcs: int = 50,
@@ -87,9 +103,11 @@ def assemble_embeddings(
     min_coverage: float = 0.5,
 ) -> ad.AnnData:
     """One AnnData per dataset: ``obs`` (cell_id, label[, batch]) of the cells every source covers,
-    the baseline in ``obsm['X_pca_baseline']`` and each model view in ``obsm['X_{attention}_{view}']``.
+    the baseline in ``obsm['X_pca_baseline']`` and each model view in
+    ``obsm['X_{attention}_{view}_s{seed}']``.
 
-    ``model_files`` maps attention name -> embedding .npz. Cells are kept in ``obs`` order;
+    ``model_files`` maps (attention, seed) -> embedding .npz (a bare attention name, or seed None,
+    gives keys without the seed suffix). Cells are kept in ``obs`` order;
     fewer than ``min_coverage`` of the labelled cells surviving the alignment is an error.
     """
     for col in ("cell_id", "label"):
@@ -97,7 +115,8 @@ def assemble_embeddings(
             raise ValueError(f"obs needs column {col!r} (the corpus obs.tsv); got {list(obs.columns)}.")
     obs = obs.assign(cell_id=obs["cell_id"].astype(str)).drop_duplicates("cell_id")
     keep = pd.Index(obs["cell_id"]).isin(counts.obs_names.astype(str))
-    models = {att: read_model_embedding(path) for att, path in model_files.items()}
+    models = {(key, None) if isinstance(key, str) else tuple(key): read_model_embedding(path)
+              for key, path in model_files.items()}
     for ids, _ in models.values():
         keep &= pd.Index(obs["cell_id"]).isin(ids)
     kept = obs.loc[keep].reset_index(drop=True)
@@ -111,11 +130,11 @@ def assemble_embeddings(
         out.obs["batch"] = out.obs["batch"].astype(str).astype("category")
     rows = pd.Index(counts.obs_names.astype(str)).get_indexer(kept["cell_id"])
     out.obsm[BASELINE_KEY] = pca_baseline(counts[rows], n_hvg=n_hvg, n_pcs=n_pcs, seed=seed)
-    for att, (ids, views) in models.items():
+    for (att, seed), (ids, views) in models.items():
         pos = pd.Index(ids).get_indexer(kept["cell_id"])
         for view, X in views.items():
-            out.obsm[embedding_key(att, view)] = X[pos]
-    out.uns["embedding_keys"] = [BASELINE_KEY] + [embedding_key(a, v) for a in models for v in MODEL_VIEWS]
+            out.obsm[embedding_key(att, view, seed)] = X[pos]
+    out.uns["embedding_keys"] = [BASELINE_KEY] + [embedding_key(a, v, s) for a, s in models for v in MODEL_VIEWS]
     return out
 
 

@@ -1,5 +1,13 @@
 """Cell-type separation: RBF-kernel maximum mean discrepancy between the embeddings of each pair
-of cell types (unbiased MMD², median-heuristic bandwidth), averaged over pairs."""
+of cell types (unbiased MMD², median-heuristic bandwidth), averaged over pairs.
+
+Bootstrap over cells (``separation_bootstrap``): each replicate draws every cell type's (already
+subsampled) cells with replacement, as many as it has, and recomputes every pair's MMD² from the
+full-sample kernel matrices and bandwidths; the U-statistic leaves out the pairs of a drawn cell
+with a copy of itself (their kernel value is 1 by construction). A replicate's separation is the
+mean over pairs. The draws depend only on the labels and the seed, so every embedding of a
+dataset sees the same draws (the arms stay paired).
+"""
 
 from __future__ import annotations
 
@@ -44,10 +52,8 @@ def mmd2_unbiased(X: np.ndarray, Y: np.ndarray, bandwidth: float | None = None) 
     return float(xx + yy - 2.0 * kxy.mean())
 
 
-def celltype_mmd(X: np.ndarray, labels, *, max_per_type: int = 300, min_per_type: int = 5,
-                 seed: int = 0) -> pd.DataFrame:
-    """MMD² for every pair of cell types with >= ``min_per_type`` cells; types larger than
-    ``max_per_type`` are subsampled with a fixed seed. Columns: type_a, type_b, n_a, n_b, bandwidth, mmd2."""
+def _type_groups(X: np.ndarray, labels, max_per_type: int, min_per_type: int, seed: int) -> dict[str, np.ndarray]:
+    """Cells of each type with >= ``min_per_type`` cells, at most ``max_per_type`` (fixed-seed subsample)."""
     X = np.asarray(X, dtype=np.float64)
     labels = np.asarray(pd.Series(labels).astype(str))
     if len(labels) != len(X):
@@ -63,6 +69,14 @@ def celltype_mmd(X: np.ndarray, labels, *, max_per_type: int = 300, min_per_type
         groups[name] = X[idx]
     if len(groups) < 2:
         raise ValueError(f"need >= 2 cell types with >= {min_per_type} cells for MMD; got {len(groups)}.")
+    return groups
+
+
+def celltype_mmd(X: np.ndarray, labels, *, max_per_type: int = 300, min_per_type: int = 5,
+                 seed: int = 0) -> pd.DataFrame:
+    """MMD² for every pair of cell types with >= ``min_per_type`` cells; types larger than
+    ``max_per_type`` are subsampled with a fixed seed. Columns: type_a, type_b, n_a, n_b, bandwidth, mmd2."""
+    groups = _type_groups(X, labels, max_per_type, min_per_type, seed)
     rows = []
     for a, b in combinations(groups, 2):
         sigma = median_bandwidth(groups[a], groups[b])
@@ -74,3 +88,36 @@ def celltype_mmd(X: np.ndarray, labels, *, max_per_type: int = 300, min_per_type
 def celltype_separation(X: np.ndarray, labels, **kwargs) -> float:
     """Mean pairwise MMD² between cell types: the 'cell-type separation' of an embedding."""
     return float(celltype_mmd(X, labels, **kwargs)["mmd2"].mean())
+
+
+def weighted_mmd2(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, wx: np.ndarray, wy: np.ndarray) -> np.ndarray:
+    """Unbiased MMD² of resampled cells given as draw counts: ``wx`` [m, B] and ``wy`` [n, B]
+    (how often each cell was drawn in each of B replicates). Pairs of a cell with a copy of itself
+    are left out of the within-sample sums; counts of all ones give :func:`mmd2_unbiased`.
+    Replicates whose draw holds a single distinct cell are NaN."""
+    wx, wy = np.asarray(wx, dtype=np.float64), np.asarray(wy, dtype=np.float64)
+
+    def within(k, w):
+        pairs = w.sum(0) ** 2 - (w**2).sum(0)
+        total = (w * (k @ w)).sum(0) - (np.diag(k)[:, None] * w**2).sum(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(pairs > 0, total / pairs, np.nan)
+
+    cross = (wx * (kxy @ wy)).sum(0) / (wx.sum(0) * wy.sum(0))
+    return within(kxx, wx) + within(kyy, wy) - 2.0 * cross
+
+
+def separation_bootstrap(X: np.ndarray, labels, *, n_boot: int, max_per_type: int = 300,
+                         min_per_type: int = 5, seed: int = 0) -> np.ndarray:
+    """[n_boot] cell-bootstrap replicates of :func:`celltype_separation` (see the module docstring)."""
+    groups = _type_groups(X, labels, max_per_type, min_per_type, seed)
+    rng = np.random.default_rng([seed, 1])  # the draws: a stream of their own, not the subsample's
+    counts = {name: np.stack([np.bincount(rng.integers(0, len(G), len(G)), minlength=len(G))
+                              for _ in range(n_boot)], axis=1) for name, G in groups.items()}
+    per_pair = []
+    for a, b in combinations(groups, 2):
+        A, B = groups[a], groups[b]
+        sigma = median_bandwidth(A, B)
+        per_pair.append(weighted_mmd2(rbf_kernel(A, A, sigma), rbf_kernel(B, B, sigma),
+                                      rbf_kernel(A, B, sigma), counts[a], counts[b]))
+    return np.nanmean(np.stack(per_pair), axis=0)

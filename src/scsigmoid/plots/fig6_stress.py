@@ -7,15 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scsigmoid.evaluate.scale import lengths_text, trained_lengths
 from scsigmoid.plots.style import SIGMOID_COLOR, SOFTMAX_COLOR, apply_style, plt, save_figure
 from scsigmoid.train.sweep import stability_frontier
 
 COLORS = {"softmax": SOFTMAX_COLOR, "sigmoid": SIGMOID_COLOR}
 
 
-def plot_fig6(stress_csv, sweep_csv, stem, smooth: int = 10) -> dict[str, float]:
+def plot_fig6(stress_csv, sweep_csv, stem, smooth: int = 10, lengths: pd.DataFrame | None = None) -> dict[str, float]:
     """Draw Fig 6; ``sweep_csv=None`` (no LR sweep measured) leaves the frontier panel empty
-    with a note saying so."""
+    with a note saying so. ``lengths`` (the data stage's length table) puts the cell lengths the
+    stress test actually trained on onto the figure's face."""
     stress = pd.read_csv(stress_csv)
     logit_cols = [c for c in stress if c.startswith("max_logit_l")]
     apply_style()
@@ -30,8 +32,13 @@ def plot_fig6(stress_csv, sweep_csv, stem, smooth: int = 10) -> dict[str, float]
             for ax in axes[:3]:
                 ax.axvline(float(div.iloc[0]), color=COLORS.get(att, "k"), ls=":", lw=0.8)
     info = stress.iloc[0]
-    axes[0].set_title(f"{info['size']}, {int(info['context'])} context, no clipping, "
-                      f"lr {info['peak_lr']:g}")
+    steps = stress.groupby("attention")["step"].max()
+    face = (f"Stress test: {info['size']} model, {int(info['context'])} context, no clipping, constant lr "
+            f"{info['peak_lr']:g}, one seed per arm, " + ", ".join(f"{a} {n:,} steps" for a, n in steps.items()))
+    if lengths is not None:
+        face += "\ntrained on " + lengths_text(trained_lengths(lengths, int(info["context"]))) + \
+            " (the pretraining pool's train split, truncated at the context)"
+    fig.suptitle(face, fontsize=8)
     axes[0].set_ylabel("training loss")
     axes[1].set_yscale("log")
     axes[1].set_ylabel("global gradient norm")

@@ -33,6 +33,6 @@ def plot_fig7_umap(umap_csv: str | os.PathLike, out_stem: str | os.PathLike, *, 
     handles = [plt.Line2D([], [], ls="", marker="o", color=colors[lab], label=lab) for lab in labels]
     fig.legend(handles=handles, loc="center right", frameon=False, markerscale=1.0)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=8)
     fig.tight_layout(rect=(0, 0, 0.8, 1))
     return save_figure(fig, out_stem)

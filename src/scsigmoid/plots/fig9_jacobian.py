@@ -11,7 +11,7 @@ import pandas as pd
 from scsigmoid.plots.style import SIGMOID_COLOR, SOFTMAX_COLOR, apply_style, save_figure
 
 
-def plot_fig9_jacobian(jacobian_csv: str | os.PathLike, out_stem: str | os.PathLike):
+def plot_fig9_jacobian(jacobian_csv: str | os.PathLike, out_stem: str | os.PathLike, scale: str = ""):
     """``jacobian_csv``: run, source, alpha, score_inf_norm, softmax_/sigmoid_norm_{median,max}."""
     apply_style()
     df = pd.read_csv(jacobian_csv)
@@ -38,6 +38,8 @@ def plot_fig9_jacobian(jacobian_csv: str | os.PathLike, out_stem: str | os.PathL
     ax2.set_ylim(bottom=1e-4)
     ax2.set_xlabel("score scale α")
     ax2.set_ylabel("α·‖J(αS)‖₂: Lipschitz constant of S ↦ f(αS)")
-    fig.suptitle("Attention Jacobians on trained models' scores")
+    runs = df["run"].nunique() if "run" in df else 1
+    fig.suptitle(f"Attention Jacobians on the scores of {runs} trained model{'s' if runs != 1 else ''}"
+                 + (f"\n{scale}" if scale else ""), fontsize=8)
     fig.tight_layout()
     return save_figure(fig, out_stem)

@@ -1,0 +1,42 @@
+"""Fig 3 from the long-format throughput CSV's gain table: projected GPU-hours hand-worked on the
+fixture, the paper's gains beside ours, a clear error for an old-format table."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scsigmoid.plots.fig3_gpu_hours import gpu_hours, plot_fig3
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_gpu_hours_hand_worked():
+    table = gpu_hours(pd.read_csv(FIXTURES / "gains.csv")).set_index(["size", "context", "workload", "arm"])
+    sig = table.loc[("1.4B", 2048, "full_context", "sigmoid")]
+    # 131.6M cells x (32,000 / 18) tokens per cell / 102,000 tokens/s / 3600 s
+    assert sig["gpu_hours"] == pytest.approx(637.1338658920358)
+    assert sig["hours_16gpu"] == pytest.approx(637.1338658920358 / 16)
+    soft = table.loc[("1.4B", 2048, "full_context", "softmax")]
+    assert soft["gpu_hours"] == pytest.approx(649.8765432098766)  # 100,000 tokens/s
+    assert (sig["gain_lo"], sig["gain_hi"]) == pytest.approx((0.015, 0.025))  # median 2 % +- IQR 0.5 %
+    assert sig["paper_gain"] == pytest.approx(0.021) and np.isnan(soft["paper_gain"])
+    assert np.isnan(table.loc[("160M", 2048, "corpus", "sigmoid"), "paper_gain"])
+    assert table.loc[("160M", 2048, "corpus", "softmax"), "gpu_hours"] == pytest.approx(
+        131.6e6 * 80 / 300000 / 3600)  # 32,000 tokens over 400 cells
+
+
+def test_fig3_renders_with_its_scale_on_the_face(tmp_path):
+    long = pd.read_csv(FIXTURES / "throughput_long.csv")
+    table = plot_fig3(pd.read_csv(FIXTURES / "gains.csv"), tmp_path / "fig3", long=long,
+                      definition="throughput gain = sigmoid tokens/s ÷ softmax tokens/s − 1")
+    for ext in ("pdf", "png"):
+        assert (tmp_path / f"fig3.{ext}").stat().st_size > 1000
+    assert set(table["workload"]) == {"full_context", "corpus"}
+
+
+def test_old_format_is_a_clear_error(tmp_path):
+    old = pd.DataFrame({"size": ["160M"], "context": [2048], "attention": ["sigmoid"], "samples_per_s": [1.0]})
+    with pytest.raises(ValueError, match="gain_table"):
+        gpu_hours(old)
