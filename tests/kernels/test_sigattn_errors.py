@@ -73,3 +73,21 @@ def test_varlen_rank_and_cu_type():
         sigattn.sigmoid_attention_varlen(*_qkv(), torch.tensor([0, 8], dtype=I32))
     with pytest.raises(TypeError, match="cu_seqlens_q must be an int32 torch.Tensor"):
         sigattn.sigmoid_attention_varlen(*_packed(), [0, 8])
+
+
+def test_backward_does_not_check_the_table_again(monkeypatch):
+    """The forward checks the sequence table (one host read); the backward gets the same saved
+    table and must not read it again: on the H200 that re-check was one sync per layer."""
+    import sigattn.ops as ops
+
+    monkeypatch.setattr(ops, "CHECK_VALUES", True)
+    q = torch.empty(10, 2, 16, device="meta")
+    table = torch.empty(4, 3, dtype=torch.int32, device="meta")  # a host read of it raises
+    assert ops._rows(q, q, table, False, 6, 6, check=False) == (6, 6)
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        ops._rows(q, q, table, False, 6, 6)  # the forward's check reads it
+    calls = []
+    monkeypatch.setattr(ops, "_rows", lambda *a, **kw: calls.append(kw.get("check", True)) or (6, 6))
+    monkeypatch.setattr(ops.triton_kernels, "backward", lambda *a, **kw: (None, None, None))
+    ops._backward_impl(q, q, q, q, table, None, False, 1.0, None, False, 6, 6)
+    assert calls == [False]

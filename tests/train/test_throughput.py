@@ -80,7 +80,8 @@ def _fa2_stand_in(q, k, v, cu_seqlens, max_len, scale):
 def test_training_step_reads_nothing_on_the_host(monkeypatch, attention, layout):
     """The model's forward + backward on META tensors: any host read (.item(), int(tensor),
     .tolist(), boolean-mask indexing, nonzero) raises there. The CUDA code paths are taken
-    (FA2 varlen replaced by a stand-in, sigattn's custom ops use their fake kernels)."""
+    (FA2 varlen replaced by a stand-in, sigattn's custom ops use their fake kernels; what runs
+    inside sigattn's ops is tested in tests/kernels: test_backward_does_not_check_the_table_again)."""
     import sigattn.ops
 
     from scsigmoid.model import attention as att
@@ -88,6 +89,7 @@ def test_training_step_reads_nothing_on_the_host(monkeypatch, attention, layout)
     monkeypatch.setattr(att, "_use_fa2", lambda q: True)
     monkeypatch.setattr(att, "_fa2_varlen", _fa2_stand_in)
     monkeypatch.setattr(sigattn.ops, "backend_for", lambda t: "triton")
+    monkeypatch.setattr(sigattn.ops, "EAGER_CUSTOM_OP", True)  # custom ops: fake kernels on meta
     lengths = np.array([7, 12, 3])
     batch = tp.make_batch(lengths, context=16, vocab_size=50, rng=np.random.default_rng(0), padded=True)
     tokens, labels, lay, masked = batch.packed if layout == "packed" else batch.padded
