@@ -9,7 +9,7 @@ import pytest
 
 from scsigmoid.train import experiments
 from scsigmoid.train.synthetic import write_synthetic_corpus
-from scsigmoid.train.tables import architecture_table, hyperparameter_table, to_markdown
+from scsigmoid.train.tables import architecture_table, hyperparameter_table, write_table
 
 
 @pytest.fixture(scope="module")
@@ -115,14 +115,20 @@ def test_early_stopping_keeps_the_best_checkpoint(corpus_dir, tmp_path):
     assert again < curve["val_loss"].iloc[-1]
 
 
-def test_architecture_and_hyperparameter_tables():
+def test_architecture_and_hyperparameter_tables(tmp_path):
+    from scsigmoid.config import load_config
+
     arch = architecture_table(1000)
     assert list(arch["size"]) == ["tiny", "small", "160M", "400M", "600M", "1.4B"]
-    md = to_markdown(arch)
-    assert md.count("\n") == len(arch) + 2 and "| 1.4B | 28 | 2048 | 32 | 64 | 8192 |" in md
-    hp = hyperparameter_table({"steps": 1000, "contexts": [2048, 4096], "lr": 1e-3})
-    assert "linear warm-up 50 steps" in " ".join(hp["value"].astype(str))
-    assert "2048, 4096" in set(hp["value"])
+    write_table(arch, tmp_path / "a.csv", tmp_path / "a.md")
+    row = [c.strip() for c in (tmp_path / "a.md").read_text().splitlines()[-1].strip("|").split("|")]
+    assert row[:6] == ["1.4B", "28", "2048", "32", "64", "8192"]
+    config = load_config()
+    config["train"].update(steps=1000, contexts=[2048, 4096], warmup_steps=None)
+    hp = hyperparameter_table(config).set_index("setting")["value"].astype(str)
+    assert hp["schedule"].startswith("linear warm-up 50 steps")  # 5% of 1000
+    assert hp["contexts"] == "2048, 4096" and hp["training seeds (init and data order)"] == "0, 1, 2"
+    assert "every 250 steps" in hp["stopping"]
 
 
 def test_stress_and_sweep_experiments_write_their_csvs(corpus_dir, tmp_path):

@@ -240,14 +240,13 @@ rule make_table_architecture:
         csv=report_table("architecture", "Training"),
         md=table("architecture")[1],
     params:
-        kind="architecture",
         max_len=max(max(TRAIN["contexts"]), TRAIN_STRESS["context"]),
     log:
         f"{R}/logs/table_architecture.log",
     conda:
         ENV
     script:
-        "../scripts/train_tables.py"
+        "../scripts/train_table_architecture.py"
 
 
 rule make_table_hyperparameters:
@@ -258,14 +257,13 @@ rule make_table_hyperparameters:
         csv=report_table("hyperparameters", "Training"),
         md=table("hyperparameters")[1],
     params:
-        kind="hyperparameters",
         train=TRAIN,
     log:
         f"{R}/logs/table_hyperparameters.log",
     conda:
         ENV
     script:
-        "../scripts/train_tables.py"
+        "../scripts/train_table_hyperparameters.py"
 
 
 rule fig3:

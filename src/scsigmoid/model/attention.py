@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from sigattn import cu_seqlens
 
 from scsigmoid import ATTENTIONS
 
@@ -72,13 +73,6 @@ def attention_backend(attention: str, device: torch.device | str, sigmoid_kernel
     return "sigattn_" + sigattn.backend_for(torch.empty(0, device=device))
 
 
-def cu_seqlens_of(seq_lens: torch.Tensor) -> torch.Tensor:
-    """int32 ``[N+1]`` cumulative lengths (0 first) of ``seq_lens [N]``."""
-    cu = torch.zeros(len(seq_lens) + 1, dtype=torch.int32, device=seq_lens.device)
-    cu[1:] = torch.cumsum(seq_lens, 0)
-    return cu
-
-
 def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
@@ -101,7 +95,7 @@ class Packed:
     @classmethod
     def from_lengths(cls, seq_lens: torch.Tensor) -> Packed:
         """From cell lengths; reads them once on the host (build it where they live: the CPU)."""
-        cu = cu_seqlens_of(seq_lens)
+        cu = cu_seqlens(seq_lens)
         total = int(cu[-1])
         positions = torch.arange(total, device=cu.device) - cu[segment_ids(cu, total)].long()
         return cls(cu, int(seq_lens.max()) if len(seq_lens) else 0, positions)
@@ -128,7 +122,7 @@ class Padded:
         width = int(seq_lens.max()) if width is None else int(width)
         keep = valid_mask(seq_lens, width)
         flat = torch.arange(len(seq_lens) * width, device=seq_lens.device).view(-1, width)[keep]
-        return cls(seq_lens, width, flat, cu_seqlens_of(seq_lens), int(seq_lens.max()))
+        return cls(seq_lens, width, flat, cu_seqlens(seq_lens), int(seq_lens.max()))
 
     def to(self, device) -> Padded:
         return Padded(self.seq_lens.to(device), self.width, self.flat_index.to(device),

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scsigmoid.provenance import PROVENANCE_COLUMNS
+
 #: A run is 'stable' when it did not diverge and its final-window loss is at most this many nats
 #: above the final-window loss of the same attention's lowest-LR run.
 STABLE_TOLERANCE_NATS = 0.5
 #: The final window: the last 10% of the planned steps.
 FINAL_FRACTION = 0.1
-PROVENANCE = ("device", "torch", "triton", "commit", "date")
 
 
 def _run_row(run_dir: Path) -> dict:
@@ -43,7 +44,7 @@ def _run_row(run_dir: Path) -> dict:
         "diverged": bool(summary["diverged"]), "diverged_step": summary["diverged_step"],
         "max_grad_norm": float(np.nanmax(log["grad_norm"])) if len(log) else float("nan"),
         "max_logit": float(np.nanmax(log[logit_cols].to_numpy())) if logit_cols and len(log) else float("nan"),
-        **{k: summary.get(k) for k in PROVENANCE},
+        **{k: summary.get(k) for k in PROVENANCE_COLUMNS},
     }
 
 

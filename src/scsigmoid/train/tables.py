@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from scsigmoid.io import write_csv, write_text
+from scsigmoid.io import markdown_table, write_csv, write_text
 from scsigmoid.model.encoder import size_table
 from scsigmoid.train.sweep import FINAL_FRACTION, STABLE_TOLERANCE_NATS
 from scsigmoid.train.trainer import TrainConfig
-
-
-def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency)."""
-    cells = [[str(c) for c in df.columns]] + [[_fmt(v) for v in row] for row in df.itertuples(index=False)]
-    lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(r) + " |" for r in cells[1:]]
-    return "\n".join(lines) + "\n"
 
 
 def _fmt(v) -> str:
@@ -34,42 +26,50 @@ def architecture_table(vocab_size: int, max_len: int = 8192) -> pd.DataFrame:
     return size_table(vocab_size, max_len).assign(shared_spec=shared)
 
 
-def hyperparameter_table(train_cfg: dict) -> pd.DataFrame:
-    """``train_cfg``: the workflow config's ``train`` section (missing keys take code defaults)."""
+def hyperparameter_table(config: dict) -> pd.DataFrame:
+    """Settings of every training experiment, from the validated configuration (``train`` section;
+    code constants where the config has no key: optimizer, masking, schedule floor)."""
+    t = config["train"] if "train" in config else config
     d = {f.name: f.default for f in dataclasses.fields(TrainConfig)
          if f.default is not dataclasses.MISSING}
-    steps = int(train_cfg.get("steps", 1000))
-    stress = train_cfg.get("stress", {})
-    sweep = train_cfg.get("lr_sweep", {})
+    steps = int(t["steps"])
+    warmup = t.get("warmup_steps") or max(1, steps // 20)
+    stop, stress, sweep, tp = t["early_stop"], t["stress"], t["lr_sweep"], t["throughput"]
     rows = [
-        ("main", "model size", train_cfg.get("size", "small")),
-        ("main", "contexts", ", ".join(str(c) for c in train_cfg.get("contexts", []))),
-        ("main", "steps", steps),
-        ("main", "global batch (cells)", train_cfg.get("batch_size", d["batch_size"])),
-        ("main", "peak learning rate", train_cfg.get("lr", d["lr"])),
-        ("main", "schedule", f"linear warm-up {max(1, steps // 20)} steps (5%), cosine to "
-                             f"{d['min_lr_ratio']:g} x peak"),
-        ("main", "optimizer", f"AdamW, betas {d['betas']}, eps 1e-8, weight decay "
+        ("main", "model size", t["size"]),
+        ("main", "contexts", ", ".join(str(c) for c in t["contexts"])),
+        ("main", "training seeds (init and data order)", ", ".join(str(s) for s in t["seeds"])),
+        ("main", "steps (most)", steps),
+        ("main", "stopping", (f"val loss (first {stop['val_cells']} val cells) every {stop['val_every']} "
+                              f"steps; stop after {stop['patience']} checks without improvement; "
+                              "best weights kept") if stop["val_every"] else "none (all steps)"),
+        ("main", "time box per run (training s)", t["max_time_s"] if t["max_time_s"] else "none"),
+        ("main", "global batch (cells)", t["batch_size"]),
+        ("main", "peak learning rate", t["lr"]),
+        ("main", "schedule", f"linear warm-up {warmup} steps, cosine to {d['min_lr_ratio']:g} x peak "
+                             f"at step {steps}"),
+        ("main", "optimizer", f"AdamW (fused on GPU), betas {d['betas']}, eps 1e-8, weight decay "
                               f"{d['weight_decay']:g} (matrices only)"),
-        ("main", "gradient clipping (global norm)", d["grad_clip"]),
+        ("main", "gradient clipping (global norm)", t["grad_clip"] if t["grad_clip"] else "none"),
         ("main", "masking", f"{d['mask_prob']:.0%} of gene tokens, 80/10/10 mask/random/keep; "
                             "never CLS or padding"),
         ("main", "precision", "bf16 autocast on GPU (fp32 master weights), fp32 on CPU"),
         ("main", "batching", "length-bucketed; " + (
-            "packed varlen (no padding)" if train_cfg.get("layout") == "packed"
+            "packed varlen (no padding)" if t["layout"] == "packed"
             else "padded to the longest cell of the batch")),
+        ("main", "initialisation", "N(0, 0.02) per parameter from (seed, parameter name): independent "
+                                   "of context and attention"),
         ("main", "sigmoid bias", "b = -log(valid tokens of the cell)"),
-        ("main", "seed", train_cfg.get("seed", d["seed"])),
-        ("stress", "model / context", f"{stress.get('size', '160M')} / {stress.get('context', 8192)}"),
-        ("stress", "learning rate", f"{stress.get('lr', 2e-3):g} constant after "
-                                    f"{stress.get('warmup', 100)} warm-up steps"),
+        ("throughput", "tokens per step (at least)", tp["tokens_per_step"]),
+        ("throughput", "warm-up / timed steps / rounds", f"{tp['warmup_steps']} / {tp['timed_steps']} / "
+                                                         f"{tp['repeats']} (arms alternated)"),
+        ("throughput", "arms", ", ".join(tp["arms"])),
+        ("stress", "model / context", f"{stress['size']} / {stress['context']}"),
+        ("stress", "learning rate", f"{stress['lr']:g} constant after {stress['warmup']} warm-up steps"),
         ("stress", "gradient clipping", "none"),
-        ("stress", "batch / time per arm", f"{stress.get('batch_size', 8)} cells / "
-                                           f"{stress.get('seconds', 100)} s"),
-        ("lr sweep", "model / context / steps", f"{sweep.get('size', 'small')} / "
-                                                f"{sweep.get('context', 2048)} / {sweep.get('steps', 300)}"),
-        ("lr sweep", "learning rates", ", ".join(f"{x:g}" for x in
-                                                 sweep.get("lrs", [3e-4, 1e-3, 3e-3, 1e-2, 3e-2]))),
+        ("stress", "batch / time per arm", f"{stress['batch_size']} cells / {stress['seconds']} s"),
+        ("lr sweep", "model / context / steps", f"{sweep['size']} / {sweep['context']} / {sweep['steps']}"),
+        ("lr sweep", "learning rates", ", ".join(f"{x:g}" for x in sweep["lrs"])),
         ("lr sweep", "stable", f"not diverged and mean loss of the last {FINAL_FRACTION:.0%} of steps <= "
                                f"the lowest-LR run's + {STABLE_TOLERANCE_NATS:g} nat (same batches); no clipping"),
     ]
@@ -78,4 +78,5 @@ def hyperparameter_table(train_cfg: dict) -> pd.DataFrame:
 
 def write_table(df: pd.DataFrame, csv_path, md_path) -> None:
     write_csv(df, csv_path)
-    write_text(to_markdown(df), Path(md_path))
+    shown = df.astype(object).map(_fmt)
+    write_text(markdown_table(shown), Path(md_path))
