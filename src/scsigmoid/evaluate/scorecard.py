@@ -129,6 +129,10 @@ def speed_rows(gains: pd.DataFrame, *, source: str = "", device: str = "", defin
         paper_text = "sigmoid faster (Fig 3)" if paper is None else f"{paper:+.1%}"
         band = "" if paper is None else f"; paper ± {tolerance:.0%} point = [{paper - tolerance:+.1%}, {paper + tolerance:+.1%}]"
         reason = f"{definition}; interval = median ± IQR over repeats{band}".lstrip("; ")
+        arm_syncs, soft_syncs = rec.get("host_syncs_per_step", np.nan), rec.get("softmax_host_syncs_per_step", np.nan)
+        if np.isfinite(arm_syncs) and np.isfinite(soft_syncs) and arm_syncs != soft_syncs:
+            reason += (f"; unequal host syncs a step ({rec['arm']} {arm_syncs:g}, softmax {soft_syncs:g}): "
+                       "the arms were not timed under the same host syncs (results/README.md)")
         return _row("2", part, paper_text, ours, format_interval(lo, hi, "{:+.1%}"), scale,
                     gain_verdict(rec["gain_median"], rec["gain_q25"], rec["gain_q75"], paper, tolerance),
                     reason, source)

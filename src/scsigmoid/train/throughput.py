@@ -372,11 +372,12 @@ def gain_table(df: pd.DataFrame) -> pd.DataFrame:
     (:data:`GAIN_DEFINITION`, paired by repeat), then median and quartiles over repeats."""
     ok = df[df["status"] == "ok"]
     keys = ["size", "context", "workload"]
-    base = ok[ok["arm"] == BASELINE_ARM].set_index([*keys, "repeat"])["tokens_per_s"]
+    soft = ok[ok["arm"] == BASELINE_ARM].set_index([*keys, "repeat"])
+    base = soft.reindex(columns=["tokens_per_s", "host_syncs_per_step"]).add_prefix("softmax_")
     rows = []
     for (size, context, workload, arm), g in ok[ok["arm"] != BASELINE_ARM].groupby([*keys, "arm"]):
         g = g.set_index([*keys, "repeat"])
-        paired = g.join(base.rename("softmax_tokens_per_s"), how="inner")
+        paired = g.join(base, how="inner")
         if paired.empty:
             continue
         gain = paired["tokens_per_s"] / paired["softmax_tokens_per_s"] - 1.0
@@ -387,6 +388,9 @@ def gain_table(df: pd.DataFrame) -> pd.DataFrame:
                      "tokens_per_s_median": float(paired["tokens_per_s"].median()),
                      "softmax_tokens_per_s_median": float(paired["softmax_tokens_per_s"].median()),
                      "mfu_median": float(g["mfu"].median()),
+                     "host_syncs_per_step": float(paired.get("host_syncs_per_step",
+                                                             pd.Series(dtype=float)).median()),
+                     "softmax_host_syncs_per_step": float(paired["softmax_host_syncs_per_step"].median()),
                      "tokens_per_step": float(g["tokens_per_step"].iloc[0]),
                      "cells_per_step": float(g["cells_per_step"].iloc[0])})
     return pd.DataFrame(rows)
