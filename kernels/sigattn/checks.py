@@ -7,6 +7,8 @@ run where values are concrete: inside the custom op, or eagerly on the reference
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
@@ -52,6 +54,10 @@ def check_scalars(scale, bias, causal) -> None:
         _fail(TypeError, f"scale must be a float or None, got {type(scale).__name__}")
     if bias is not None and not isinstance(bias, (int, float)):
         _fail(TypeError, f"bias must be a float or None (None: -log(valid keys)), got {type(bias).__name__}")
+    for name, value in (("scale", scale), ("bias", bias)):
+        if value is not None and not math.isfinite(value):
+            _fail(ValueError, f"{name} must be finite, got {value} (a NaN or infinite {name} would make "
+                              "every score non-finite)")
     if not isinstance(causal, bool):
         _fail(TypeError, f"causal must be a bool, got {type(causal).__name__}")
 

@@ -216,6 +216,10 @@ def sigmoid_attention(q, k, v, *, seq_lens_q=None, seq_lens_k=None, causal=False
 
     Returns:
         o: [B, Lq, Hq, D], same dtype; padded query rows are exactly zero.
+
+    Non-finite values: scale and bias must be finite (checked). NaN or inf inside q, k or v is not
+    checked (that would read the tensors on the host): it propagates to every output row of the
+    sequences whose scores it enters, and to their gradients, as in any attention kernel.
     """
     checks.check_qkv(q, k, v, rank=4, layout="padded [B, L, H, D]", kernel_dtypes=True)
     checks.check_scalars(scale, bias, causal)

@@ -37,6 +37,8 @@ def _packed(t=8, h=2, d=16):
     (_qkv, {"score_mod": torch.ones(2, 8, dtype=I32)}, TypeError, "score_mod must be a floating-point"),
     (_qkv, {"bias": "auto"}, TypeError, "bias must be a float or None"),
     (_qkv, {"scale": torch.tensor(1.0)}, TypeError, "scale must be a float"),
+    (_qkv, {"scale": float("nan")}, ValueError, "scale must be finite"),
+    (_qkv, {"bias": float("-inf")}, ValueError, "bias must be finite"),
     (_qkv, {"causal": 1}, TypeError, "causal must be a bool"),
 ])
 def test_padded_errors(make, kwargs, exc, match):
