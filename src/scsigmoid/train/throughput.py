@@ -203,7 +203,7 @@ def _host_syncs(step, arm: str, batch: Batch, device) -> float:
 
 
 def _arm_available(arm: str, device) -> tuple[bool, str]:
-    attention, kernel, _ = ARMS[arm]
+    kernel = ARMS[arm][1]
     if kernel == "tritonsigmoid":
         if device.type != "cuda":
             return False, "TritonSigmoid needs a CUDA GPU"
