@@ -108,6 +108,15 @@ if not TRAIN_HERE:  # CPU machine: evaluate the committed runs that exist (the v
     MAIN_RUN_SPECS = [r for r in MAIN_RUN_SPECS if r not in _missing]
 MAIN_RUNS = [run_name(**r) for r in MAIN_RUN_SPECS]
 SEEDS = sorted({r["seed"] for r in MAIN_RUN_SPECS})  # training seeds present
+
+
+def embed_runs_of(dataset: str) -> list[str]:
+    """The runs whose embeddings of ``dataset`` are evaluated: all of EMBED_RUNS where training
+    runs here; on a CPU machine the committed ones (a dataset added to the sheet later has none:
+    it gets its PCA baseline only, until a GPU embeds it)."""
+    if TRAIN_HERE:
+        return EMBED_RUNS
+    return [r for r in EMBED_RUNS if Path(f"{TRAIN_R}/embed/{r}/{dataset}.npz").exists()]
 EMBED_RUNS = [run_name(**r) for r in MAIN_RUN_SPECS if r["context"] == config["evaluate"]["context"]]
 
 # Every figure and table of the paper, plus the replication scorecard. Stage files add to it.

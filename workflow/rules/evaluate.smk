@@ -15,12 +15,12 @@ rule eval_embeddings:
     input:
         corpus=f"{R}/data/corpus/{{dataset}}",
         h5ad=eval_h5ad_input,
-        embeddings=[f"{TRAIN_R}/embed/{run}/{{dataset}}.npz" for run in EMBED_RUNS],
+        embeddings=lambda wc: [f"{TRAIN_R}/embed/{run}/{wc.dataset}.npz" for run in embed_runs_of(wc.dataset)],
         sources=eval_source("embeddings"),
     output:
         f"{R}/eval/embeddings/{{dataset}}.h5ad",
     params:
-        runs=EMBED_RUNS,
+        runs=lambda wc: embed_runs_of(wc.dataset),
         data_dir=DATA_DIR,
         n_hvg=EVAL.get("baseline_hvg", 2000),
         n_pcs=EVAL.get("baseline_pcs", 50),
