@@ -4,6 +4,7 @@ test configuration (tiny model trained on the CPU) runs end to end and produces 
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
 import shutil
@@ -107,9 +108,14 @@ def test_ci_configuration_runs_end_to_end(capsys):
     runs = TEST_OUT / "results" / "train" / "runs"
     for ctx in (64, 128):
         for att in ("softmax", "sigmoid"):
-            log = pd.read_csv(runs / f"tiny_{ctx}_{att}" / "log.csv")
-            assert len(log) == 30 and log["loss"].notna().all()
-            assert {"device", "torch", "triton", "commit", "date"} <= set(log.columns)
+            for seed in (0, 1, 2):  # three training seeds per arm; early stopping may end a run
+                run = runs / f"tiny_{ctx}_{att}_s{seed}"
+                log = pd.read_csv(run / "log.csv")
+                summary = json.loads((run / "summary.json").read_text())
+                assert summary["stop_reason"] in ("max_steps", "patience")
+                assert len(log) == summary["steps_done"] <= 30 and log["loss"].notna().all()
+                assert {"device", "torch", "triton", "commit", "date"} <= set(log.columns)
+                assert (run / "val_curve.csv").exists() and (run / "settings.json").exists()
     scorecard = pd.read_csv(figures / "table_scorecard.csv")
     assert len(scorecard) >= 10 and scorecard["verdict"].notna().all()
     # the HTML report with a caption per figure and table
