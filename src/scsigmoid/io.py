@@ -49,14 +49,16 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
-def write_csv(df: pd.DataFrame, path: str | os.PathLike, **kwargs) -> None:
+def write_csv(df: pd.DataFrame, path: str | os.PathLike, volatile: tuple[str, ...] = (),
+              **kwargs) -> None:
     """Write a DataFrame as CSV atomically (no index unless asked). When every value outside the
-    provenance columns equals the previous version's (module docstring), the previous bytes are
-    written back instead."""
+    provenance columns (and the ``volatile`` ones, e.g. a host timing beside the results) equals
+    the previous version's (module docstring), the previous bytes are written back instead."""
     kwargs.setdefault("index", False)
     text = df.to_csv(**kwargs)
     previous = previous_version(path)
-    keep = previous is not None and same_values(previous, text, sep=kwargs.get("sep", ","))
+    keep = previous is not None and same_values(previous, text, sep=kwargs.get("sep", ","),
+                                                ignore=(*PROVENANCE_COLUMNS, *volatile))
     with atomic_path(path) as tmp:
         tmp.write_bytes(previous if keep else text.encode())
 

@@ -85,3 +85,13 @@ def test_markdown_table_formats_blanks_escapes_and_bolds():
         "| c     |            | **40** |\n"
     )
     assert markdown_table(df[["loss"]], floatfmt="{:.1f}x").splitlines()[2] == "| 0.1x   |"
+
+
+def test_volatile_columns_alone_do_not_make_a_new_table(tmp_path):
+    path = tmp_path / "t.csv"
+    write_csv(table(**OLD).assign(compile_s=1.0), path, volatile=("compile_s",))
+    before = path.read_bytes()
+    write_csv(table(**NEW).assign(compile_s=2.5), path, volatile=("compile_s",))
+    assert path.read_bytes() == before  # only the host timing and provenance changed
+    write_csv(table(**NEW).assign(compile_s=2.5), path)  # not declared volatile: a new table
+    assert pd.read_csv(path)["compile_s"].tolist() == [2.5, 2.5]
