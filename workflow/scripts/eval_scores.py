@@ -53,4 +53,4 @@ else:
 logging.info("%s on %s:\n%s", kind, dataset, table.to_string())
 write_csv(add_provenance(with_embedding_columns(table)), sm.output.scores)
 if boot is not None:
-    write_csv(with_embedding_columns(boot) if len(boot) else boot, sm.output.bootstrap)
+    write_csv(add_provenance(with_embedding_columns(boot) if len(boot) else boot), sm.output.bootstrap)
