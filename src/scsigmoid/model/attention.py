@@ -119,10 +119,11 @@ class Padded:
     @classmethod
     def from_lengths(cls, seq_lens: torch.Tensor, width: int | None = None) -> Padded:
         """From ``seq_lens [B]``; one host read of the lengths (none per layer)."""
-        width = int(seq_lens.max()) if width is None else int(width)
+        longest = int(seq_lens.max())
+        width = longest if width is None else int(width)
         keep = valid_mask(seq_lens, width)
         flat = torch.arange(len(seq_lens) * width, device=seq_lens.device).view(-1, width)[keep]
-        return cls(seq_lens, width, flat, cu_seqlens(seq_lens), int(seq_lens.max()))
+        return cls(seq_lens, width, flat, cu_seqlens(seq_lens), longest)
 
     def to(self, device) -> Padded:
         return Padded(self.seq_lens.to(device), self.width, self.flat_index.to(device),

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scsigmoid import ATTENTIONS
 from scsigmoid.config import load_config
 from scsigmoid.data.corpus import TokenCorpus
 from scsigmoid.io import atomic_path, write_csv, write_json
-from scsigmoid.model.attention import ATTENTIONS
 from scsigmoid.model.encoder import embed
 from scsigmoid.model.probe import attention_scores
 from scsigmoid.provenance import provenance
