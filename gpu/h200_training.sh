@@ -5,6 +5,7 @@
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh throughput [SIZE...]   -> $OUT/throughput_<sizes>.csv
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh main                   -> $OUT/main.tgz.part-*
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh stress|lr_sweep        -> $OUT/<experiment>.tgz
+#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh profile SIZE:WORKLOAD:CONTEXT...  -> $OUT/profile.csv
 # BUDGET (s, default 570) caps the experiment; what finished is written before the cap.
 # CONFIGFILE: an overlay (as snakemake --configfile), e.g. for a smoke test on a CPU.
 # SKIP: throughput parts of earlier calls (carried); their completed points are not measured again.
@@ -56,6 +57,9 @@ for p in sorted(pathlib.Path(sys.argv[1], "train", "runs").glob("*/summary.json"
           f"val {s['best_val_loss'] and round(s['best_val_loss'], 4)} train_s {s['train_seconds_this_call']:.0f}")
 EOF
     ;;
+  profile)  # where a throughput step's GPU time goes (attention / matmul / optimizer / other)
+    timeout -k 10 "$budget" python3 -m scsigmoid.train.throughput profile "${cfg[@]}" \
+      --corpus "$corpus/pretrain" --out "$OUT/profile.csv" --points "$@" 2>&1 | tee "$OUT/profile.log" ;;
   stress)
     timeout -k 10 "$budget" python3 -m scsigmoid.train.experiments stress "${cfg[@]}" \
       --corpus-dir "$corpus" --out-csv "$res/train/stress_h200.csv" 2>&1 | tee "$OUT/stress.log"

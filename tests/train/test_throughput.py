@@ -152,3 +152,20 @@ def test_merge_refuses_a_point_measured_twice(tmp_path):
     pd.DataFrame([row]).to_csv(tmp_path / "b.csv", index=False)
     with pytest.raises(ValueError, match="more than one part"):
         tp.merge([tmp_path / "a.csv", tmp_path / "b.csv"], tmp_path / "m.csv")
+
+
+@pytest.mark.parametrize("name, category", [
+    # names as the H200 profiler reports them (FA2 in torch, our Triton kernels, the authors', cuBLAS)
+    ("void pytorch_flash::flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel<Flash_bwd_kernel_traits>", "attention"),
+    ("_bwd_dkdv_kernel", "attention"),
+    ("_fwd_padded_kernel", "attention"),
+    ("nvjet_tst_256x128_64x4_2x1_v_bz_coopB_TNT", "matmul"),
+    ("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x256x64", "matmul"),
+    ("void at::native::(anonymous namespace)::multi_tensor_apply_kernel<FusedAdamMathFunctor>", "optimizer"),
+    ("void at::native::vectorized_elementwise_kernel<4, GeluCUDAKernelImpl>", "other"),
+    ("void at::native::(anonymous namespace)::vectorized_layer_norm_kernel<c10::BFloat16>", "other"),
+])
+def test_profile_categories_name_each_kernel_family(name, category):
+    from scsigmoid.train.throughput import kernel_category
+
+    assert kernel_category(name) == category

@@ -408,6 +408,77 @@ def merge(parts: list[str | Path], out_csv: str | Path) -> pd.DataFrame:
     return df
 
 
+# ------------------------------------------------------------------------------ where a step's time goes
+
+#: GPU-kernel categories of :func:`profile_step`, first match on the lower-cased kernel name wins
+KERNEL_CATEGORIES = (
+    ("attention", ("flash", "fmha", "attn", "_fwd_kernel", "_bwd_dq_kernel", "_bwd_dkdv_kernel",
+                   "_fwd_padded", "_bwd_padded")),
+    ("matmul", ("gemm", "cutlass", "xmma", "nvjet", "cublas", "wgmma", "splitk")),
+    ("optimizer", ("adam", "multi_tensor")),
+)
+
+
+def kernel_category(name: str) -> str:
+    """``attention`` | ``matmul`` | ``optimizer`` | ``other`` (norms, activations, copies, loss)."""
+    low = name.lower()
+    for category, needles in KERNEL_CATEGORIES:
+        if any(n in low for n in needles):
+            return category
+    return "other"
+
+
+def profile_step(size: str, context: int, workload: str, cfg: dict, *, vocab_size: int,
+                 pool_lengths: np.ndarray, device: torch.device, steps: int = 3) -> pd.DataFrame:
+    """GPU time per step of each arm split by kernel category (torch.profiler, after the arm's
+    warm-up): what an MFU below target is made of. One row per (arm, category) with its ms per
+    step, its share of the GPU time, and the FLOPs it is credited with where that is defined."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.device(device):
+        model = Encoder(ModelConfig.of_size(size, vocab_size=vocab_size, max_len=context), seed=cfg["seed"])
+    step = _Stepper(model, device)
+    rng = np.random.default_rng([cfg["seed"], context, WORKLOADS.index(workload)])
+    need_padded = any(ARMS[a][2] == "padded" for a in cfg["arms"])
+    batches = [make_batch(workload_lengths(workload, context, cfg["tokens_per_step"], rng, pool_lengths),
+                          context=context, vocab_size=vocab_size, rng=rng, padded=need_padded).to(device)
+               for _ in range(max(1, cfg["warmup_steps"]))]
+    flops = [model_flops(model, b.lengths, len(b.packed[3])) for b in batches]
+    total, attn = (float(np.mean([f[i] for f in flops])) for i in (0, 1))
+    rows = []
+    for arm in cfg["arms"]:
+        ok, reason = _arm_available(arm, device)
+        if not ok or (workload == "corpus" and ARMS[arm][2] == "padded"):
+            continue
+        for b in batches:  # warm-up: compile and autotune outside the profile
+            step(arm, b)
+        torch.cuda.synchronize(device)
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            wall = _timed(step, arm, batches, steps, device)
+        per = {}
+        for e in prof.key_averages():
+            us = getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0)
+            if us and e.device_type == torch.autograd.DeviceType.CUDA:
+                per.setdefault(kernel_category(e.key), []).append((us / 1e3 / steps, e.key))
+        gpu_ms = sum(ms for v in per.values() for ms, _ in v)
+        credited = {"attention": attn, "matmul": total - attn}
+        for category, kernels in sorted(per.items()):
+            ms = sum(m for m, _ in kernels)
+            top = sorted(kernels, reverse=True)[:3]
+            rows.append({"size": size, "context": context, "workload": workload, "arm": arm,
+                         "category": category, "gpu_ms_per_step": ms, "share_of_gpu_time": ms / gpu_ms,
+                         "step_ms_median": float(np.median(wall)),
+                         "credited_tflops": (credited[category] / (ms * 1e-3) / 1e12
+                                             if category in credited else float("nan")),
+                         "top_kernels": " | ".join(f"{k[:60]} {m:.1f}ms" for m, k in top)})
+        print(f"[profile] {size} {workload} C={context} {arm}: step {np.median(wall):.1f} ms, " +
+              ", ".join(f"{r['category']} {r['gpu_ms_per_step']:.1f} ms" for r in rows if r["arm"] == arm),
+              flush=True)
+    del model, step
+    gc.collect()
+    return pd.DataFrame(rows)
+
+
 # ------------------------------------------------------------------------------ command line
 
 
@@ -428,6 +499,13 @@ def main(argv=None) -> None:
     m.add_argument("--sizes", nargs="+", default=None, help="only these sizes (split a grid over calls)")
     m.add_argument("--device-tag", default=None, help="peak_tflops entry (default: this GPU's tag)")
     m.add_argument("--skip", nargs="*", default=[], help="parts measured earlier: their ok points are skipped")
+    f = sub.add_parser("profile", help="where a step's GPU time goes, per arm (torch.profiler)")
+    f.add_argument("--config", default="config/config.yaml")
+    f.add_argument("--configfile", action="append", default=[], help="overlay, as in snakemake")
+    f.add_argument("--corpus", required=True, help="the pretraining TokenCorpus directory")
+    f.add_argument("--out", required=True, help="CSV to write")
+    f.add_argument("--points", nargs="+", required=True, metavar="SIZE:WORKLOAD:CONTEXT",
+                   help="e.g. 1.4B:full_context:8192")
     g = sub.add_parser("merge", help="concatenate parts measured in several calls")
     g.add_argument("parts", nargs="+")
     g.add_argument("--out", required=True)
@@ -438,6 +516,17 @@ def main(argv=None) -> None:
     config = load_config(args.config, args.configfile)
     cfg = config["train"]["throughput"]
     corpus = TokenCorpus(args.corpus)
+    if args.command == "profile":
+        from scsigmoid.train.trainer import resolve_device
+
+        frames = []
+        for point in args.points:
+            size, workload, context = point.split(":")
+            frames.append(profile_step(size, int(context), workload, cfg, vocab_size=corpus.vocab_size,
+                                       pool_lengths=np.asarray(corpus.lengths), device=resolve_device("auto")))
+            write_csv(pd.concat(frames).assign(**provenance(), config=f"{args.config}#train.throughput@{fingerprint(cfg)}"),
+                      args.out)
+        return
     from scsigmoid.provenance import device_slug
 
     run(cfg, pool_lengths=np.asarray(corpus.lengths), vocab_size=corpus.vocab_size, out_csv=args.out,
