@@ -66,7 +66,7 @@ rule plot_fig2:
         pdf=report(figure("fig2_tflops")[0], caption="../report/fig2.rst", category="Kernels"),
         png=report(figure("fig2_tflops")[1], caption="../report/fig2.rst", category="Kernels"),
     params:
-        timing=BENCH.get("figure_timing"),
+        timing=BENCH["figure_timing"],
     log:
         f"{R}/logs/plot_fig2.log",
     conda:
@@ -84,7 +84,7 @@ rule plot_fig8:
         pdf=report(figure("fig8_latency")[0], caption="../report/fig8.rst", category="Kernels"),
         png=report(figure("fig8_latency")[1], caption="../report/fig8.rst", category="Kernels"),
     params:
-        timing=BENCH.get("figure_timing"),
+        timing=BENCH["figure_timing"],
     log:
         f"{R}/logs/plot_fig8.log",
     conda:
@@ -103,7 +103,7 @@ rule make_table_speedup:
         csv=report_table("speedup", "Kernels"),
         md=table("speedup")[1],
     params:
-        timing=BENCH.get("figure_timing"),
+        timing=BENCH["figure_timing"],
     log:
         f"{R}/logs/table_speedup.log",
     conda:

@@ -51,6 +51,7 @@ def _device_slug() -> str:
 # Device tag of GPU results: measured here when GPU rules run (or named by gpu_device, e.g. on a
 # Slurm submit host without GPUs), else the committed reference device.
 if GPU:
+    # gpu_device has no default on purpose: absent, the tag is detected on this machine
     DEVICE = config.get("gpu_device") or _device_slug()
 else:
     DEVICE = config["reference_device"]
@@ -58,7 +59,7 @@ else:
 # committed results (which may differ from results_dir, e.g. in the CI test configuration).
 GPU_R = R if GPU else config["gpu_results_dir"].rstrip("/")
 # Training can be forced onto the CPU (tiny model, test configuration).
-TRAIN_HERE = GPU or bool(config["train"].get("cpu", False))
+TRAIN_HERE = GPU or config["train"]["cpu"]
 TRAIN_R = R if TRAIN_HERE else GPU_R
 
 

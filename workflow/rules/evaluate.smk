@@ -7,8 +7,8 @@ UMAP of the configured dataset (first seed); the attention-Jacobian theory check
 """
 
 EVAL = config["evaluate"]
-EVAL_SEED = EVAL.get("seed", 0)
-EVAL_BOOT = EVAL.get("bootstrap", 200)  # replicates of the cell bootstrap (0: none)
+EVAL_SEED = EVAL["seed"]
+EVAL_BOOT = EVAL["bootstrap"]  # replicates of the cell bootstrap (0: none)
 
 
 rule eval_embeddings:
@@ -22,8 +22,8 @@ rule eval_embeddings:
     params:
         runs=lambda wc: embed_runs_of(wc.dataset),
         data_dir=DATA_DIR,
-        n_hvg=EVAL.get("baseline_hvg", 2000),
-        n_pcs=EVAL.get("baseline_pcs", 50),
+        n_hvg=EVAL["baseline_hvg"],
+        n_pcs=EVAL["baseline_pcs"],
         seed=EVAL_SEED,
     threads: 1
     log:
@@ -43,7 +43,7 @@ rule eval_scib:
         bootstrap=f"{R}/eval/scib_bootstrap/{{dataset}}.csv",
     params:
         kind="scib",
-        variance=EVAL.get("scib_variance", 0.95),
+        variance=EVAL["scib_variance"],
         n_boot=EVAL_BOOT,
         seed=EVAL_SEED,
     threads: 2
@@ -74,7 +74,7 @@ use rule eval_scib as eval_mmd with:
         bootstrap=f"{R}/eval/mmd_bootstrap/{{dataset}}.csv",
     params:
         kind="mmd",
-        max_per_type=EVAL.get("mmd_max_per_type", 300),
+        max_per_type=EVAL["mmd_max_per_type"],
         n_boot=EVAL_BOOT,
         seed=EVAL_SEED,
     threads: 1
@@ -109,7 +109,7 @@ rule eval_jacobian:
         f"{R}/eval/jacobian.csv",
     params:
         runs=EMBED_RUNS,
-        alpha_range=EVAL.get("jacobian_alphas", [0.1, 100.0, 16]),
+        alpha_range=EVAL["jacobian_alphas"],
         seed=EVAL_SEED,
     threads: 1
     log:

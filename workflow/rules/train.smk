@@ -9,10 +9,10 @@ and `python -m scsigmoid.train.throughput measure --config ...` (gpu/h200_traini
 
 TRAIN = config["train"]
 TRAIN_STRESS = TRAIN["stress"]
-CLUSTER = config.get("cluster", {})  # Slurm resources of training jobs (config/paper.yaml)
+CLUSTER = config["cluster"]  # Slurm resources of training jobs (config/paper.yaml)
 # Several nodes: the Slurm plugin runs train_run in the batch script itself (mpi) and
 # scsigmoid.launch starts one torchrun per node with srun.
-TRAIN_NODES = CLUSTER.get("train_nodes", 1)
+TRAIN_NODES = CLUSTER["train_nodes"]
 TRAIN_MULTINODE = {"mpi": "srun", "tasks": TRAIN_NODES} if TRAIN_NODES > 1 else {}
 MODEL_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/model").glob("*.py"))
 TRAIN_SOURCES = MODEL_SOURCES + sorted(str(p) for p in Path("src/scsigmoid/train").glob("*.py"))
@@ -44,11 +44,11 @@ if TRAIN_HERE:
             config={"train": TRAIN, "evaluate": config["evaluate"]},
         resources:
             # Slurm (profiles/slurm): GPUs, nodes, memory, time of one training job; see docs/cluster.md
-            gpu=TRAIN_NODES * CLUSTER.get("train_gpus_per_node", 1) if GPU else 0,
+            gpu=TRAIN_NODES * CLUSTER["train_gpus_per_node"] if GPU else 0,
             nodes=TRAIN_NODES,
             tasks_per_gpu=0,
-            mem_mb=CLUSTER.get("train_mem_mb_per_node", 16000),
-            runtime=CLUSTER.get("train_runtime_min", 720),
+            mem_mb=CLUSTER["train_mem_mb_per_node"],
+            runtime=CLUSTER["train_runtime_min"],
             **TRAIN_MULTINODE,
         threads: 2
         log:
