@@ -188,47 +188,35 @@ rule data_stats:
         "../scripts/data_stats.py"
 
 
-rule data_plot_fig1:
+rule fig1:
     input:
         lengths=rules.data_stats.output.lengths,
         src=["src/scsigmoid/plots/fig1_lengths.py", "src/scsigmoid/plots/style.py"],
     output:
-        pdf=report(f"{FIG}/fig1_lengths.pdf", caption="../report/fig1.rst", category="Data"),
-        png=report(f"{FIG}/fig1_lengths.png", caption="../report/fig1.rst", category="Data"),
+        **report_figure("fig1", "Data"),
     log:
-        f"{R}/logs/data/fig1.log",
+        f"{R}/logs/fig1.log",
     conda:
         ENV
     script:
-        "../scripts/data_fig1.py"
-
-
-rule data_table_datasets:
-    input:
-        summary=rules.data_stats.output.summary,
-        src="src/scsigmoid/plots/table_datasets.py",
-    output:
-        csv=report_table("datasets", "Data"),
-        md=f"{FIG}/table_datasets.md",
-    log:
-        f"{R}/logs/data/table_datasets.log",
-    conda:
-        ENV
-    script:
-        "../scripts/data_table.py"
-
-
-rule fig1:
-    input:
-        figure("fig1_lengths"),
+        "../scripts/fig1.py"
 
 
 rule table_datasets:
     input:
-        table("datasets"),
+        summary=rules.data_stats.output.summary,
+        src="src/scsigmoid/plots/table_datasets.py",
+    output:
+        **report_table("datasets", "Data"),
+    log:
+        f"{R}/logs/table_datasets.log",
+    conda:
+        ENV
+    script:
+        "../scripts/table_datasets.py"
 
 
-ALL_TARGETS += figure("fig1_lengths") + table("datasets")
+ALL_TARGETS += figure("fig1") + table("datasets")
 
 
 # ---- model-free PCA baseline of every eval dataset (CPU; `snakemake baselines`) ----
@@ -264,12 +252,13 @@ rule data_baseline_scib:
         h5ad=rules.data_pca_baseline.output[0],
         sources=["src/scsigmoid/evaluate/scib.py"],
     output:
-        f"{R}/eval/baseline/{{dataset}}.csv",
+        scores=f"{R}/eval/baseline/{{dataset}}.csv",
+        bootstrap=f"{R}/eval/baseline_bootstrap/{{dataset}}.csv",
     wildcard_constraints:
         dataset=wildcard_choice(CHECKED_DATASETS),
     params:
-        kind="scib",
         variance=config["evaluate"]["scib_variance"],
+        n_boot=config["evaluate"]["bootstrap"],
         seed=config["evaluate"]["seed"],
     threads: 2
     log:
@@ -277,7 +266,7 @@ rule data_baseline_scib:
     conda:
         ENV
     script:
-        "../scripts/eval_scores.py"
+        "../scripts/eval_scib.py"  # eval_scib's scoring, on the baseline alone
 
 
 rule baselines:

@@ -42,7 +42,6 @@ rule eval_scib:
         scores=f"{R}/eval/scib/{{dataset}}.csv",
         bootstrap=f"{R}/eval/scib_bootstrap/{{dataset}}.csv",
     params:
-        kind="scib",
         variance=EVAL["scib_variance"],
         n_boot=EVAL_BOOT,
         seed=EVAL_SEED,
@@ -52,20 +51,25 @@ rule eval_scib:
     conda:
         ENV
     script:
-        "../scripts/eval_scores.py"
+        "../scripts/eval_scib.py"
 
 
-use rule eval_scib as eval_benchmarker with:
+rule eval_benchmarker:
+    input:
+        h5ad=rules.eval_embeddings.output[0],
+        sources=[eval_source("scib"), eval_source("tables")],
     output:
-        scores=f"{R}/eval/benchmarker/{{dataset}}.csv",
-    params:
-        kind="benchmarker",
-        seed=EVAL_SEED,
+        f"{R}/eval/benchmarker/{{dataset}}.csv",
+    threads: 2
     log:
         f"{R}/logs/eval_benchmarker_{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/eval_benchmarker.py"
 
 
-use rule eval_scib as eval_mmd with:
+rule eval_mmd:
     input:
         h5ad=rules.eval_embeddings.output[0],
         sources=[eval_source("mmd"), eval_source("tables")],
@@ -73,13 +77,16 @@ use rule eval_scib as eval_mmd with:
         scores=f"{R}/eval/mmd/{{dataset}}.csv",
         bootstrap=f"{R}/eval/mmd_bootstrap/{{dataset}}.csv",
     params:
-        kind="mmd",
         max_per_type=EVAL["mmd_max_per_type"],
         n_boot=EVAL_BOOT,
         seed=EVAL_SEED,
     threads: 1
     log:
         f"{R}/logs/eval_mmd_{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/eval_mmd.py"
 
 
 rule eval_umap:
