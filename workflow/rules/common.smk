@@ -66,7 +66,8 @@ TRAIN_R = R if TRAIN_HERE else GPU_R
 # Rule names (README, section "Rule names"). The figure rules are named after their figure
 # (FIGURES maps each to its file stem under figures/); the one writing figures/table_<slug>.{csv,md}
 # is table_<slug>; every other one is <stage>_<step> (data, kernel, bench, train, eval) and writes
-# under results/. Each runs workflow/scripts/<its name>.py; all, fig4 and baselines only gather.
+# under results/. Each runs workflow/scripts/<its name>.py (data_baseline_scib: eval_scib.py); all,
+# fig4 and baselines only gather.
 FIGURES = {
     "fig1": "fig1_lengths",
     "fig2": "fig2_tflops",
