@@ -4,11 +4,13 @@
 #      with its own empty Triton cache), beside
 #   2. the parallel cache warm-up for the parts below (bench_warm.py; its log says what it cost);
 #   3. the short-sequence anomaly, old vs new host path, in one process (bench_diag.py);
-#   4. benchmark parts at the paper's do_bench 100/250 ms, one process each, in priority order:
+#   4. benchmark parts at the configured do_bench settings (config/config.yaml bench.warmup_ms /
+#      rep_ms: the paper's 100/250 ms), one process each, in priority order:
 #      hd64 fwd, hd64 bwd, hd128 bwd, hd128 fwd (as time allows). Rows are appended as measured
 #      (.partial.csv); a part that fails or runs out of time keeps its rows and the next one runs.
-# Our kernel runs with SIGATTN_AUTOTUNE=full in 3-4: its `config` column is the autotuner's choice
-# per shape (sigattn.tuned takes its table from such rows).
+# Every script takes its shapes and do_bench settings from config/config.yaml (bench:) unless
+# told otherwise. Our kernel runs with SIGATTN_AUTOTUNE=full in 3-4: its `config` column is the
+# autotuner's choice per shape (sigattn.tuned takes its table from such rows).
 # Usage (repo root, GPU machine): SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_bench.sh [budget_s]
 # Writes under $OUT: bench_parts.tgz (parts/), logs.tgz (logs/), diag.csv, first_call_full.csv,
 # first_call_table.csv, summary.txt; prints summary.txt last.
@@ -93,7 +95,7 @@ for part in ${PARTS:-64:fwd 64:bwd 128:bwd 128:fwd}; do
   stamp "part hd$hd $pass (cap ${t}s)"
   # shellcheck disable=SC2086
   SIGATTN_AUTOTUNE=full timeout -k 5 "$t" $PY workflow/scripts/bench_attention.py --out "$work/parts" \
-    --head-dim "$hd" --pass "$pass" --impl $impls --warmup-ms 100 --rep-ms 250 ${BENCH_ARGS:-} \
+    --head-dim "$hd" --pass "$pass" --impl $impls ${BENCH_ARGS:-} \
     > "$work/logs/bench_hd${hd}_${pass}.log" 2>&1
   stamp "part hd$hd $pass rc=$? ($(grep -c '^\[time\]' "$work/logs/bench_hd${hd}_${pass}.log") points timed)"
 done

@@ -1,10 +1,14 @@
-"""Compare the outputs of two runs of the same configuration (e.g. local vs Slurm).
+"""Compare the outputs of two runs of the same configuration: local vs Slurm (run_slurm_test.sh),
+or the code before vs after a change (.ci/compare_refactor.sh).
 
-    python .ci/slurm/compare_outputs.py LOCAL_DIR SLURM_DIR
+    python .ci/slurm/compare_outputs.py LOCAL_DIR SLURM_DIR [--strict]
 
+A directory is one output tree (a run's results/ or figures/), or a run's root holding both.
 Both trees must hold the same files. CSV/TSV tables must match numerically (rtol 1e-6) in every
 column except provenance and timing columns (names matching IGNORED_COLUMNS: they record when,
 where and how fast, not what); other files (figures, checkpoints, logs) only have to exist in both.
+``--strict`` also compares the Markdown tables (text, cell by cell but for IGNORED_COLUMNS) and
+NumPy arrays (.npy, .npz: rtol 1e-6), which the same code on the same machine reproduces.
 Exit status 1 with one line per difference.
 """
 
@@ -19,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 TABLE_SUFFIXES = {".csv", ".tsv"}
+STRICT_SUFFIXES = {".md", ".npy", ".npz"}  # compared with --strict
+RUN_PARTS = ("results", "figures")  # a run's root holds both
 # provenance (device, torch, triton, commit, date) and anything measuring time or speed
 IGNORED_COLUMNS = re.compile(
     r"^(device|torch|triton|commit|date|host|hostname)$"
@@ -71,32 +77,110 @@ def compare_tables(left: Path, right: Path, rtol: float = 1e-6, atol: float = 1e
     return problems
 
 
-def compare_trees(left: Path, right: Path) -> tuple[list[str], int]:
-    """Differences between two output trees, and the number of tables compared."""
+def _markdown_lines(path: Path, run_dir: Path | None) -> list[str]:
+    """The file's lines, table rows without the cells of IGNORED_COLUMNS and without padding (a
+    changed width is no difference), paths into the run written relative to it."""
+    text = path.read_text()
+    if run_dir is not None:
+        text = text.replace(f"{run_dir.as_posix().rstrip('/')}/", "<run>/")
+    lines, header = [], None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            lines.append(line)
+            header = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = cells
+        elif all(set(c) <= set("-: ") for c in cells):
+            continue  # the rule under the header
+        kept = [c for h, c in zip(header, cells, strict=False) if not IGNORED_COLUMNS.search(h)]
+        lines.append(" | ".join(kept))
+    return lines
+
+
+def compare_markdown(left: Path, right: Path, run_dirs: tuple[Path, Path] | None = None) -> list[str]:
+    a = _markdown_lines(left, run_dirs and run_dirs[0])
+    b = _markdown_lines(right, run_dirs and run_dirs[1])
+    if len(a) != len(b):
+        return [f"{len(a)} lines vs {len(b)} lines"]
+    differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    return [f"line {i + 1}: {a[i]!r} vs {b[i]!r}" for i in differ[:3]] + (
+        [f"... and {len(differ) - 3} more lines"] if len(differ) > 3 else [])
+
+
+def _arrays(path: Path) -> dict[str, np.ndarray]:
+    if path.suffix == ".npz":
+        with np.load(path) as archive:
+            return {name: archive[name] for name in archive.files}
+    return {"array": np.load(path)}
+
+
+def compare_arrays(left: Path, right: Path, rtol: float = 1e-6, atol: float = 1e-9) -> list[str]:
+    """.npy: one array; .npz: the same names, each array close."""
+    a, b = _arrays(left), _arrays(right)
+    if sorted(a) != sorted(b):
+        return [f"arrays differ: {sorted(a)} vs {sorted(b)}"]
+    problems = []
+    for name in sorted(a):
+        x, y = a[name], b[name]
+        if x.shape != y.shape:
+            problems.append(f"{name}: shape {x.shape} vs {y.shape}")
+        elif x.dtype.kind in "fc" or y.dtype.kind in "fc":
+            if not np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True):
+                problems.append(f"{name}: max abs difference {np.nanmax(np.abs(x - y)):.3g}")
+        elif not np.array_equal(x, y):
+            problems.append(f"{name}: {int((x != y).sum())} of {x.size} values differ")
+    return problems
+
+
+def compare_trees(left: Path, right: Path, strict: bool = False,
+                  run_dirs: tuple[Path, Path] | None = None) -> tuple[list[str], int]:
+    """Differences between two output trees, and the number of files compared by value.
+    ``run_dirs``: the runs' roots, which paths in the files are made relative to (default: the
+    trees' parents, as a run's results/ and figures/ share one)."""
     files_left, files_right = relative_files(left), relative_files(right)
     problems = [f"only in {left}: {p}" for p in sorted(files_left - files_right)]
     problems += [f"only in {right}: {p}" for p in sorted(files_right - files_left)]
-    tables = sorted(p for p in files_left & files_right if p.suffix in TABLE_SUFFIXES)
-    for rel in tables:
-        # a run's results/ and figures/ share one parent: paths into either are run-relative
-        run_dirs = (left.parent, right.parent)
-        problems += [f"{rel}: {msg}" for msg in compare_tables(left / rel, right / rel, run_dirs=run_dirs)]
-    return problems, len(tables)
+    run_dirs = run_dirs or (left.parent, right.parent)
+    compared = 0
+    for rel in sorted(files_left & files_right):
+        if rel.suffix in TABLE_SUFFIXES:
+            found = compare_tables(left / rel, right / rel, run_dirs=run_dirs)
+        elif strict and rel.suffix == ".md":
+            found = compare_markdown(left / rel, right / rel, run_dirs=run_dirs)
+        elif strict and rel.suffix in (".npy", ".npz"):
+            found = compare_arrays(left / rel, right / rel)
+        else:
+            continue
+        compared += 1
+        problems += [f"{rel}: {msg}" for msg in found]
+    return problems, compared
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("left", type=Path)
     parser.add_argument("right", type=Path)
+    parser.add_argument("--strict", action="store_true",
+                        help="also Markdown tables and NumPy arrays (same code, same machine)")
     args = parser.parse_args(argv)
     for root in (args.left, args.right):
         if not root.is_dir():
             parser.error(f"{root} is not a directory (expected a run's output directory).")
-    problems, n_tables = compare_trees(args.left, args.right)
-    if n_tables == 0:
+    roots = all((root / part).is_dir() for root in (args.left, args.right) for part in RUN_PARTS)
+    pairs = [(args.left / part, args.right / part) for part in RUN_PARTS] if roots else [(args.left, args.right)]
+    problems, n_compared, n_files = [], 0, 0
+    for left, right in pairs:
+        found, compared = compare_trees(left, right, strict=args.strict,
+                                        run_dirs=(args.left, args.right) if roots else None)
+        problems += found
+        n_compared += compared
+        n_files += len(relative_files(left))
+    if n_compared == 0:
         problems.append("no CSV/TSV table to compare: the runs produced no tables.")
-    n_files = len(relative_files(args.left))
-    print(f"{n_files} files in each run, {n_tables} tables compared")
+    kinds = "tables, Markdown and arrays" if args.strict else "tables"
+    print(f"{n_files} files in the first run, {n_compared} {kinds} compared by value")
     for problem in problems:
         print("DIFF:", problem, file=sys.stderr)
     return 1 if problems else 0

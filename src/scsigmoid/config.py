@@ -9,6 +9,7 @@ both use; they never re-type a setting.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import hashlib
 import json
@@ -67,6 +68,19 @@ def load_config(path: str | Path = "config/config.yaml", overlays=(),
                                     "give its path).")
         config = deep_merge(config, yaml.safe_load(file.read_text()) or {})
     return validate(config, schema_path)
+
+
+def config_parser(argv=None, **parser_args) -> tuple[dict, argparse.ArgumentParser]:
+    """For a command-line front-end whose defaults are configuration values: the validated
+    configuration that ``--config`` (default config/config.yaml) and ``--configfile`` overlays in
+    ``argv`` name, and a parser that already has those two options. The front-end adds its own
+    options with defaults read from the configuration, so it never repeats a value of it."""
+    base = argparse.ArgumentParser(add_help=False)
+    base.add_argument("--config", default="config/config.yaml",
+                      help="the configuration file (validated against config/schema.yaml)")
+    base.add_argument("--configfile", action="append", default=[], help="overlay, as in snakemake")
+    known, _ = base.parse_known_args(argv)
+    return load_config(known.config, known.configfile), argparse.ArgumentParser(parents=[base], **parser_args)
 
 
 def fingerprint(section: dict) -> str:

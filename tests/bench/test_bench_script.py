@@ -63,3 +63,19 @@ def test_rows_survive_a_run_cut_short(tmp_path, monkeypatch):
     partial = pd.read_csv(tmp_path / "attention_cpu_hd8_fwd.partial.csv")
     assert list(partial.columns) == RESULT_COLUMNS
     assert (partial["status"] == "ok").sum() == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU smoke test")
+def test_unset_options_are_the_configuration_s(tmp_path):
+    """No option given but the implementation: the grid, shapes and do_bench settings are those of
+    the configuration's bench: section (here an overlay), not values of the script's own."""
+    overlay = tmp_path / "bench.yaml"
+    overlay.write_text("bench: {tokens_per_batch: 64, hidden: 32, seq_lens: [16, 32], paddings: [25],\n"
+                       "        head_dims: [16], passes: [fwd], warmup_ms: 2, rep_ms: 3, seed: 7}\n")
+    load_script().main(["--out", str(tmp_path), "--impl", "eager_sigmoid", "--allow-cpu",
+                        "--configfile", str(overlay)])
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["attention_cpu_hd16_fwd.csv"]
+    df = pd.read_csv(tmp_path / "attention_cpu_hd16_fwd.csv")
+    assert sorted(df["seq_len"]) == [16, 32] and set(df["padding_pct"]) == {25}
+    assert set(df["warmup_ms"]) == {2} and set(df["rep_ms"]) == {3}
+    assert list(df["batch"]) == [4, 2] and set(df["heads"]) == {2}  # 64 tokens / L, 32 hidden / 16

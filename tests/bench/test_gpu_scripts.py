@@ -71,7 +71,8 @@ def test_warm_deadline_kills_and_logs(tmp_path, monkeypatch):
 def test_first_call_row_under_the_interpreter(tmp_path):
     out = tmp_path / "fc.csv"
     done = subprocess.run([sys.executable, str(SCRIPTS / "bench_first_call.py"), "--out", str(out),
-                           "--allow-cpu", "--head-dim", "16", "--seq-len", "32", "--batch", "2", "--heads", "2"],
+                           "--allow-cpu", "--head-dim", "16", "--seq-len", "32", "--tokens", "64",
+                           "--hidden", "32"], cwd=ROOT,  # batch 64 / 32 = 2, heads 32 / 16 = 2
                           env=env(TRITON_INTERPRET="1", TRITON_CACHE_DIR=str(tmp_path / "cache"),
                                   SIGATTN_AUTOTUNE="full"),
                           capture_output=True, text=True, timeout=300)
@@ -89,7 +90,7 @@ def test_diag_alternates_modes_and_restores_the_defaults(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPTS / "bench_diag.py"), "--out", str(out), "--allow-cpu",
                            "--tokens", "64", "--hidden", "32", "--points", "ours_dense:16:fwd:32",
                            "ours_dense:16:bwd:32", "--rounds", "2", "--warmup-ms", "1", "--rep-ms", "1"],
-                          env=env(TRITON_INTERPRET="1"), capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, env=env(TRITON_INTERPRET="1"), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     df = pd.read_csv(out)
     assert (df["status"] == "ok").all(), df["reason"].tolist()
@@ -139,7 +140,7 @@ def test_h200_bench_script_end_to_end_on_the_cpu(tmp_path):
         env=env(OUT=str(out), WORK=str(work), SUITE_COMMIT="test", PY=sys.executable, TRITON_INTERPRET="1",
                 PARTS="16:fwd 16:bwd", BENCH_IMPLS="eager_sigmoid ours_dense",
                 BENCH_ARGS=f"{tiny} --seq-lens 32 64", WARM_PARTS="16:fwd:ours", WARM_ARGS=tiny,
-                FIRST_CALL_ARGS="--allow-cpu --head-dim 16 --seq-len 32 --batch 2 --heads 2",
+                FIRST_CALL_ARGS="--allow-cpu --head-dim 16 --seq-len 32 --tokens 64 --hidden 32",
                 DIAG_ARGS="--allow-cpu --tokens 64 --hidden 32 --points ours_dense:16:fwd:32 --rounds 1 "
                           "--warmup-ms 1 --rep-ms 1"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -154,3 +155,14 @@ def test_h200_bench_script_end_to_end_on_the_cpu(tmp_path):
     assert done.stdout.rstrip().endswith((out / "summary.txt").read_text().rstrip())
     steps = (work / "logs" / "steps.txt").read_text()
     assert "warm-up and first-call done: warm: 4 jobs, 4 ok" in steps and "diag rc=0" in steps
+
+
+def test_diag_and_first_call_take_shapes_and_timing_from_the_configuration(tmp_path):
+    overlay = tmp_path / "bench.yaml"
+    overlay.write_text("bench: {tokens_per_batch: 4096, hidden: 512, warmup_ms: 7, rep_ms: 9}\n")
+    diag = load("bench_diag").parse_args(["--out", "d.csv", "--configfile", str(overlay)])
+    assert (diag.tokens, diag.hidden, diag.warmup_ms, diag.rep_ms) == (4096, 512, 7, 9)
+    first = load("bench_first_call").parse_args(["--out", "f.csv", "--configfile", str(overlay)])
+    assert (first.tokens, first.hidden) == (4096, 512)
+    shipped = load("bench_diag").parse_args(["--out", "d.csv"])  # config/config.yaml as it is
+    assert (shipped.warmup_ms, shipped.rep_ms) == (100, 250)  # the paper's do_bench protocol

@@ -74,9 +74,9 @@ def test_lint_is_clean():
 def test_default_dag_plans_every_stage():
     proc = snakemake("-n", "--forceall", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    planned = proc.stdout + proc.stderr
-    for rule in ["data_vocab", "data_pretrain_corpus", "compile_kernel", "plot_fig2", "plot_fig3",
-                 "plot_fig4_loss", "plot_fig6", "eval_scib", "eval_mmd", "scorecard", "all"]:
+    planned = set(re.findall(r"^(\w+)\s+\d+$", proc.stdout + proc.stderr, re.M))  # the job table
+    for rule in ["data_vocab", "data_pretrain_corpus", "kernel_compile", "fig2", "fig3", "fig4_loss",
+                 "fig6", "eval_scib", "eval_mmd", "table_scorecard", "all"]:
         assert rule in planned, f"rule {rule} missing from the default DAG"
 
 
@@ -127,3 +127,52 @@ def test_ci_configuration_runs_end_to_end(capsys):
     missing = [n for n in [f"{f}.png" for f in PAPER_FIGURES] + [f"table_{t}.csv" for t in PAPER_TABLES]
                if f"Adding {n} " not in added]
     assert not missing, f"not in the report: {missing}"
+
+
+# ---- one naming scheme (README, "Rule names") ----
+
+
+def _rule_blocks() -> dict[str, str]:
+    from test_slurm_profile import rules_in_workflow  # same folder: the .smk files read as text
+
+    return rules_in_workflow()
+
+
+AGGREGATES = {"fig4", "baselines"}  # targets gathering other rules' outputs (and `all`, in the Snakefile)
+SCRIPT_OF = {"data_baseline_scib": "eval_scib"}  # eval_scib's scoring applied to the PCA baseline alone
+
+
+def test_every_rule_is_named_by_what_it_writes_and_runs_the_script_of_its_name():
+    blocks = _rule_blocks()
+    figures = re.search(r"^FIGURES = \{(.*?)^\}", (ROOT / "workflow/rules/common.smk").read_text(), re.M | re.S)
+    figure_rules = set(re.findall(r'^\s*"(\w+)":', figures.group(1), re.M))
+    assert {"fig1", "fig2", "fig3", "fig4_loss", "fig4_validation", "fig5", "fig9"} <= figure_rules
+    problems = []
+    for name, block in blocks.items():
+        if name in AGGREGATES:
+            assert "script:" not in block, f"{name} gathers outputs only"
+            continue
+        if name in figure_rules:
+            wants = f'report_figure("{name}",'
+        elif name.startswith("table_"):
+            wants = f'table("{name.removeprefix("table_")}"'
+        else:
+            wants = None
+            if not re.fullmatch(r"(data|kernel|bench|train|eval)_\w+", name):
+                problems.append(f"{name}: neither a figure, a table_<slug> nor <stage>_<step>")
+        if wants and wants not in block:
+            problems.append(f"{name}: does not write its own output ({wants}...)")
+        script = re.search(r'script:\s*"\.\./scripts/(\w+)\.py"', block)
+        if script is None or script.group(1) != SCRIPT_OF.get(name, name):
+            problems.append(f"{name}: runs {script and script.group(1)}.py, not {SCRIPT_OF.get(name, name)}.py")
+        elif not (ROOT / "workflow/scripts" / f"{script.group(1)}.py").exists():
+            problems.append(f"{name}: workflow/scripts/{script.group(1)}.py does not exist")
+    assert not problems, "\n".join(problems)
+    assert figure_rules <= blocks.keys(), f"FIGURES names rules that do not exist: {figure_rules - blocks.keys()}"
+
+
+def test_no_script_switches_on_the_rule_that_runs_it():
+    switching = re.compile(r"\b(sm|smk|snakemake)\.rule\b|\bparams\.(kind|figure)\b|params\[\"(kind|figure)\"\]")
+    offenders = [p.name for p in sorted((ROOT / "workflow/scripts").glob("*.py")) if switching.search(p.read_text())]
+    assert not offenders, f"scripts choosing what to do from the rule name: {offenders}"
+    assert not re.search(r"^\s*use rule", "".join(_rule_blocks().values()), re.M), "no `use rule` aliases"

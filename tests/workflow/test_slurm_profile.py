@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -217,3 +218,62 @@ def test_compare_outputs_reads_paths_into_each_run_relative_to_it(tmp_path):
     (tmp_path / "slurm/out/figures/t.csv").write_text("claim,source,note\n1,elsewhere/mmd.csv,x\n")
     problems, _ = compare.compare_trees(tmp_path / "local" / "figures", tmp_path / "slurm/out" / "figures")
     assert problems and "source" in problems[0]
+
+
+MD = """# Runs
+
+Scale: tiny model. Measured by this workflow.
+
+| run   | loss   | train_seconds   | commit   |
+|-------|--------|-----------------|----------|
+| s0    | {loss} | {seconds}       | {commit} |
+"""
+
+
+def test_compare_outputs_strict_reads_markdown_tables_but_not_their_provenance(tmp_path):
+    compare = load_ci_module("compare_outputs")
+    for run, seconds, commit in (("a", "1.5", "682d12a"), ("b", "93.25", "4ffd39c0c0c0")):
+        write_table(tmp_path / run / "t.csv", pd.DataFrame({"x": [1]}))
+        (tmp_path / run / "table_runs.md").write_text(MD.format(loss="2.5", seconds=seconds, commit=commit))
+    assert compare.compare_trees(tmp_path / "a", tmp_path / "b", strict=True) == ([], 2)
+    (tmp_path / "b" / "table_runs.md").write_text(MD.format(loss="2.6", seconds="1.5", commit="x"))
+    assert compare.compare_trees(tmp_path / "a", tmp_path / "b") == ([], 1)  # Markdown: strict only
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b", strict=True)
+    assert problems == ["table_runs.md: line 6: 's0 | 2.5' vs 's0 | 2.6'"]
+    (tmp_path / "b" / "table_runs.md").write_text(MD.format(loss="2.5", seconds="1.5", commit="x")
+                                                  .replace("tiny model", "small model"))
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b", strict=True)
+    assert problems == ["table_runs.md: line 3: 'Scale: tiny model. Measured by this workflow.' vs "
+                        "'Scale: small model. Measured by this workflow.'"]
+
+
+def test_compare_outputs_strict_compares_arrays(tmp_path):
+    compare = load_ci_module("compare_outputs")
+    tokens = np.arange(12, dtype=np.int32)
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        np.save(tmp_path / run / "tokens.npy", tokens)
+        np.savez(tmp_path / run / "emb.npz", mean=np.linspace(0, 1, 6).reshape(2, 3), cells=np.array([3, 4]))
+    np.savez(tmp_path / "b" / "emb.npz", mean=np.linspace(0, 1, 6).reshape(2, 3) + 1e-12, cells=np.array([3, 4]))
+    assert compare.compare_trees(tmp_path / "a", tmp_path / "b", strict=True) == ([], 2)  # within rtol
+    np.save(tmp_path / "b" / "tokens.npy", np.where(tokens == 5, 6, tokens))
+    np.savez(tmp_path / "b" / "emb.npz", mean=np.linspace(0, 1, 6).reshape(2, 3) + 1e-3, cells=np.array([3, 4]))
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b", strict=True)
+    assert problems == ["emb.npz: mean: max abs difference 0.001", "tokens.npy: array: 1 of 12 values differ"]
+
+
+def test_compare_outputs_of_two_run_roots_fails_on_a_planted_difference(tmp_path, capsys):
+    compare = load_ci_module("compare_outputs")
+    for run in ("before", "after"):
+        root = tmp_path / run
+        write_table(root / "results" / "eval" / "scib.csv",
+                    pd.DataFrame({"nmi": [0.61, 0.58], "commit": [run, run], "date": ["d1", "d2"]}))
+        card = root / "figures" / "table_scorecard.csv"
+        card.parent.mkdir(parents=True)
+        card.write_text(f"part,source\nscib,{root.as_posix()}/results/eval/scib.csv\n")
+    assert compare.main([str(tmp_path / "before"), str(tmp_path / "after"), "--strict"]) == 0
+    assert "2 files in the first run, 2 tables, Markdown and arrays compared" in capsys.readouterr().out
+    write_table(tmp_path / "after" / "results" / "eval" / "scib.csv",
+                pd.DataFrame({"nmi": [0.61, 0.59], "commit": ["x", "x"], "date": ["d", "d"]}))
+    assert compare.main([str(tmp_path / "before"), str(tmp_path / "after"), "--strict"]) == 1
+    assert "DIFF: eval/scib.csv: column 'nmi': max abs difference 0.01" in capsys.readouterr().err

@@ -22,7 +22,7 @@ if GPU:
 
     rule bench_attention:
         input:
-            kernel=sorted(str(p) for p in Path("kernels/sigattn").glob("*.py")),
+            kernel=KERNEL_SOURCES,
             bench=BENCH_SOURCES,
         output:
             f"{R}/bench/parts/attention_{DEVICE}_hd{{head_dim}}_{{pass}}.csv",
@@ -56,75 +56,57 @@ if GPU:
             "../scripts/bench_merge.py"
 
 
-rule plot_fig2:
+rule fig2:
     input:
         results=BENCH_CSV,
         reported=FIG2_REPORTED,
         flashsigmoid=FLASHSIGMOID_REF,
         sources=KERNEL_GRID_SOURCES + ["src/scsigmoid/plots/fig2_tflops.py"],
     output:
-        pdf=report(figure("fig2_tflops")[0], caption="../report/fig2.rst", category="Kernels"),
-        png=report(figure("fig2_tflops")[1], caption="../report/fig2.rst", category="Kernels"),
+        **report_figure("fig2", "Kernels"),
     params:
-        timing=BENCH.get("figure_timing"),
+        timing=BENCH["figure_timing"],
     log:
-        f"{R}/logs/plot_fig2.log",
+        f"{R}/logs/fig2.log",
     conda:
         ENV
     script:
-        "../scripts/bench_plot_fig2.py"
+        "../scripts/fig2.py"
 
 
-rule plot_fig8:
+rule fig8:
     input:
         results=BENCH_CSV,
         flashsigmoid=FLASHSIGMOID_REF,
         sources=KERNEL_GRID_SOURCES + ["src/scsigmoid/plots/fig8_latency.py"],
     output:
-        pdf=report(figure("fig8_latency")[0], caption="../report/fig8.rst", category="Kernels"),
-        png=report(figure("fig8_latency")[1], caption="../report/fig8.rst", category="Kernels"),
+        **report_figure("fig8", "Kernels"),
     params:
-        timing=BENCH.get("figure_timing"),
+        timing=BENCH["figure_timing"],
     log:
-        f"{R}/logs/plot_fig8.log",
+        f"{R}/logs/fig8.log",
     conda:
         ENV
     script:
-        "../scripts/bench_plot_fig8.py"
+        "../scripts/fig8.py"
 
 
-rule make_table_speedup:
+rule table_speedup:
     input:
         results=BENCH_CSV,
         flashsigmoid=FLASHSIGMOID_REF,
         sources=["src/scsigmoid/bench/speedup.py", "src/scsigmoid/bench/timing.py",
                  "src/scsigmoid/bench/reference.py"],
     output:
-        csv=report_table("speedup", "Kernels"),
-        md=table("speedup")[1],
+        **report_table("speedup", "Kernels"),
     params:
-        timing=BENCH.get("figure_timing"),
+        timing=BENCH["figure_timing"],
     log:
         f"{R}/logs/table_speedup.log",
     conda:
         ENV
     script:
-        "../scripts/bench_table_speedup.py"
+        "../scripts/table_speedup.py"
 
 
-rule fig2:
-    input:
-        figure("fig2_tflops"),
-
-
-rule fig8:
-    input:
-        figure("fig8_latency"),
-
-
-rule table_speedup:
-    input:
-        table("speedup"),
-
-
-ALL_TARGETS.extend(figure("fig2_tflops") + figure("fig8_latency") + table("speedup"))
+ALL_TARGETS.extend(figure("fig2") + figure("fig8") + table("speedup"))

@@ -51,6 +51,7 @@ def _device_slug() -> str:
 # Device tag of GPU results: measured here when GPU rules run (or named by gpu_device, e.g. on a
 # Slurm submit host without GPUs), else the committed reference device.
 if GPU:
+    # gpu_device has no default on purpose: absent, the tag is detected on this machine
     DEVICE = config.get("gpu_device") or _device_slug()
 else:
     DEVICE = config["reference_device"]
@@ -58,17 +59,45 @@ else:
 # committed results (which may differ from results_dir, e.g. in the CI test configuration).
 GPU_R = R if GPU else config["gpu_results_dir"].rstrip("/")
 # Training can be forced onto the CPU (tiny model, test configuration).
-TRAIN_HERE = GPU or bool(config["train"].get("cpu", False))
+TRAIN_HERE = GPU or config["train"]["cpu"]
 TRAIN_R = R if TRAIN_HERE else GPU_R
 
 
+# Rule names (README, section "Rule names"). The figure rules are named after their figure
+# (FIGURES maps each to its file stem under figures/); the one writing figures/table_<slug>.{csv,md}
+# is table_<slug>; every other one is <stage>_<step> (data, kernel, bench, train, eval) and writes
+# under results/. Each runs workflow/scripts/<its name>.py (data_baseline_scib: eval_scib.py); all,
+# fig4 and baselines only gather.
+FIGURES = {
+    "fig1": "fig1_lengths",
+    "fig2": "fig2_tflops",
+    "fig3": "fig3_gpu_hours",
+    "fig4_loss": "fig4_loss",  # Fig 4 left; `snakemake fig4` draws both halves
+    "fig4_validation": "fig4_validation",  # Fig 4 right
+    "fig5": "fig5_scib",
+    "fig6": "fig6_stress",
+    "fig7": "fig7_umap",
+    "fig8": "fig8_latency",
+    "fig9": "fig9_jacobian",
+}
+
+
 def figure(name: str) -> list[str]:
-    """The PDF and PNG of one figure."""
-    return [f"{FIG}/{name}.pdf", f"{FIG}/{name}.png"]
+    """The PDF and PNG that rule ``name`` (a key of FIGURES) draws."""
+    return [f"{FIG}/{FIGURES[name]}.pdf", f"{FIG}/{FIGURES[name]}.png"]
+
+
+def report_figure(name: str, category: str) -> dict:
+    """The outputs (pdf, png) of figure rule ``name`` as items of the HTML report, captioned by
+    workflow/report/{name}.rst."""
+    pdf, png = figure(name)
+    caption = f"../report/{name}.rst"
+    return {"pdf": report(pdf, caption=caption, category=category),
+            "png": report(png, caption=caption, category=category)}
 
 
 def table(name: str) -> list[str]:
-    """The CSV and Markdown of one table."""
+    """The CSV and Markdown that rule table_{name} writes."""
     return [f"{FIG}/table_{name}.csv", f"{FIG}/table_{name}.md"]
 
 
@@ -188,11 +217,8 @@ def per_dataset(kind):
     return [f"{R}/eval/{kind}/{dataset}.csv" for dataset in EVAL_DATASETS]
 
 
-def _report_figure(name, caption):
-    return [report(path, caption=f"../report/{caption}", category="Evaluation") for path in figure(name)]
-
-
 def report_table(name, category):
-    """The CSV of table_{name} as an item of the HTML report, captioned by
+    """The outputs (csv, md) of rule table_{name}, the CSV an item of the HTML report captioned by
     workflow/report/table_{name}.rst."""
-    return report(table(name)[0], caption=f"../report/table_{name}.rst", category=category)
+    csv, md = table(name)
+    return {"csv": report(csv, caption=f"../report/table_{name}.rst", category=category), "md": md}

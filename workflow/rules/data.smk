@@ -12,24 +12,24 @@ DATA_SOURCES = [
     "src/scsigmoid/data/sheet.py",
     "src/scsigmoid/data/tokenise.py",
 ]
-GENE_MAPS = DATA.get("gene_maps", f"{DATA_DIR}/gene_maps")
-GENE_ALIASES = DATA.get("gene_aliases") or ""  # "" = map no previous/alias symbols
-FROZEN_VOCAB = DATA.get("vocab") or ""  # "" = vocabulary built from the pretrain datasets
+GENE_MAPS = DATA["gene_maps"] or f"{DATA_DIR}/gene_maps"  # null: the data bundle's
+GENE_ALIASES = DATA["gene_aliases"] or ""  # "" = map no previous/alias symbols
+FROZEN_VOCAB = DATA["vocab"] or ""  # "" = vocabulary built from the pretrain datasets
 CORPUS_DATASETS = EVAL_DATASETS  # extras can be tokenised on demand: {R}/data/corpus/<name>
 CHECKED_DATASETS = [n for n in DATASETS["name"] if n not in PRETRAIN_DATASETS]
 MAP_PARAMS = dict(
     data_dir=lambda wildcards: DATA_DIR,
     gene_maps=GENE_MAPS,
-    max_unmapped_fraction=DATA.get("max_unmapped_fraction", 0.5),
+    max_unmapped_fraction=DATA["max_unmapped_fraction"],
 )
 TOKENISE_PARAMS = dict(
     **MAP_PARAMS,
-    max_len=DATA.get("max_len"),
-    unseen=DATA.get("unseen_genes", "drop"),
+    max_len=DATA["max_len"],
+    unseen=DATA["unseen_genes"],
 )
 EVAL_TOKENISE_PARAMS = dict(
     **TOKENISE_PARAMS,
-    missing_labels=DATA.get("missing_labels", "error"),
+    missing_labels=DATA["missing_labels"],
     row=sheet_row_of,  # this dataset's sheet row: editing it re-runs its check and corpus
 )
 # Inputs shared by every step that maps genes (a change of either re-runs them)
@@ -65,7 +65,7 @@ rule data_census_shards:
     params:
         source=lambda wc: DATASETS.loc[DATASETS["name"] == wc.dataset, "source"].iloc[0],
         species=lambda wc: DATASETS.loc[DATASETS["name"] == wc.dataset, "species"].iloc[0],
-        shard_cells=DATA.get("census_shard_cells", 200000),
+        shard_cells=DATA["census_shard_cells"],
     log:
         f"{R}/logs/data/census_shards_{{dataset}}.log",
     retries: 2
@@ -110,8 +110,8 @@ rule data_pretrain_corpus:
         **TOKENISE_PARAMS,
         datasets=PRETRAIN_DATASETS,
         pretrain_rows=pretrain_rows(),
-        val_fraction=DATA.get("val_fraction", 0.05),
-        seed=DATA.get("seed", 0),
+        val_fraction=DATA["val_fraction"],
+        seed=DATA["seed"],
     log:
         f"{R}/logs/data/pretrain_corpus.log",
     conda:
@@ -136,7 +136,7 @@ rule data_check:
         dataset=wildcard_choice(CHECKED_DATASETS),
     params:
         **EVAL_TOKENISE_PARAMS,
-        max_barcode_overlap=DATA.get("max_barcode_overlap", 0.2),
+        max_barcode_overlap=DATA["max_barcode_overlap"],
     log:
         f"{R}/logs/data/check_{{dataset}}.log",
     conda:
@@ -188,47 +188,35 @@ rule data_stats:
         "../scripts/data_stats.py"
 
 
-rule data_plot_fig1:
+rule fig1:
     input:
         lengths=rules.data_stats.output.lengths,
         src=["src/scsigmoid/plots/fig1_lengths.py", "src/scsigmoid/plots/style.py"],
     output:
-        pdf=report(f"{FIG}/fig1_lengths.pdf", caption="../report/fig1.rst", category="Data"),
-        png=report(f"{FIG}/fig1_lengths.png", caption="../report/fig1.rst", category="Data"),
+        **report_figure("fig1", "Data"),
     log:
-        f"{R}/logs/data/fig1.log",
+        f"{R}/logs/fig1.log",
     conda:
         ENV
     script:
-        "../scripts/data_fig1.py"
-
-
-rule data_table_datasets:
-    input:
-        summary=rules.data_stats.output.summary,
-        src="src/scsigmoid/plots/table_datasets.py",
-    output:
-        csv=report_table("datasets", "Data"),
-        md=f"{FIG}/table_datasets.md",
-    log:
-        f"{R}/logs/data/table_datasets.log",
-    conda:
-        ENV
-    script:
-        "../scripts/data_table.py"
-
-
-rule fig1:
-    input:
-        figure("fig1_lengths"),
+        "../scripts/fig1.py"
 
 
 rule table_datasets:
     input:
-        table("datasets"),
+        summary=rules.data_stats.output.summary,
+        src="src/scsigmoid/plots/table_datasets.py",
+    output:
+        **report_table("datasets", "Data"),
+    log:
+        f"{R}/logs/table_datasets.log",
+    conda:
+        ENV
+    script:
+        "../scripts/table_datasets.py"
 
 
-ALL_TARGETS += figure("fig1_lengths") + table("datasets")
+ALL_TARGETS += figure("fig1") + table("datasets")
 
 
 # ---- model-free PCA baseline of every eval dataset (CPU; `snakemake baselines`) ----
@@ -246,9 +234,9 @@ rule data_pca_baseline:
         dataset=wildcard_choice(CHECKED_DATASETS),
     params:
         row=sheet_row_of,
-        n_hvg=config["evaluate"].get("baseline_hvg", 2000),
-        n_pcs=config["evaluate"].get("baseline_pcs", 50),
-        seed=config["evaluate"].get("seed", 0),
+        n_hvg=config["evaluate"]["baseline_hvg"],
+        n_pcs=config["evaluate"]["baseline_pcs"],
+        seed=config["evaluate"]["seed"],
     threads: 1
     log:
         f"{R}/logs/data/pca_baseline_{{dataset}}.log",
@@ -264,20 +252,21 @@ rule data_baseline_scib:
         h5ad=rules.data_pca_baseline.output[0],
         sources=["src/scsigmoid/evaluate/scib.py"],
     output:
-        f"{R}/eval/baseline/{{dataset}}.csv",
+        scores=f"{R}/eval/baseline/{{dataset}}.csv",
+        bootstrap=f"{R}/eval/baseline_bootstrap/{{dataset}}.csv",
     wildcard_constraints:
         dataset=wildcard_choice(CHECKED_DATASETS),
     params:
-        kind="scib",
-        variance=config["evaluate"].get("scib_variance", 0.95),
-        seed=config["evaluate"].get("seed", 0),
+        variance=config["evaluate"]["scib_variance"],
+        n_boot=config["evaluate"]["bootstrap"],
+        seed=config["evaluate"]["seed"],
     threads: 2
     log:
         f"{R}/logs/data/baseline_scib_{{dataset}}.log",
     conda:
         ENV
     script:
-        "../scripts/eval_scores.py"
+        "../scripts/eval_scib.py"  # eval_scib's scoring, on the baseline alone
 
 
 rule baselines:

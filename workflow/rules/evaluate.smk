@@ -7,8 +7,8 @@ UMAP of the configured dataset (first seed); the attention-Jacobian theory check
 """
 
 EVAL = config["evaluate"]
-EVAL_SEED = EVAL.get("seed", 0)
-EVAL_BOOT = EVAL.get("bootstrap", 200)  # replicates of the cell bootstrap (0: none)
+EVAL_SEED = EVAL["seed"]
+EVAL_BOOT = EVAL["bootstrap"]  # replicates of the cell bootstrap (0: none)
 
 
 rule eval_embeddings:
@@ -22,8 +22,8 @@ rule eval_embeddings:
     params:
         runs=lambda wc: embed_runs_of(wc.dataset),
         data_dir=DATA_DIR,
-        n_hvg=EVAL.get("baseline_hvg", 2000),
-        n_pcs=EVAL.get("baseline_pcs", 50),
+        n_hvg=EVAL["baseline_hvg"],
+        n_pcs=EVAL["baseline_pcs"],
         seed=EVAL_SEED,
     threads: 1
     log:
@@ -42,8 +42,7 @@ rule eval_scib:
         scores=f"{R}/eval/scib/{{dataset}}.csv",
         bootstrap=f"{R}/eval/scib_bootstrap/{{dataset}}.csv",
     params:
-        kind="scib",
-        variance=EVAL.get("scib_variance", 0.95),
+        variance=EVAL["scib_variance"],
         n_boot=EVAL_BOOT,
         seed=EVAL_SEED,
     threads: 2
@@ -52,20 +51,25 @@ rule eval_scib:
     conda:
         ENV
     script:
-        "../scripts/eval_scores.py"
+        "../scripts/eval_scib.py"
 
 
-use rule eval_scib as eval_benchmarker with:
+rule eval_benchmarker:
+    input:
+        h5ad=rules.eval_embeddings.output[0],
+        sources=[eval_source("scib"), eval_source("tables")],
     output:
-        scores=f"{R}/eval/benchmarker/{{dataset}}.csv",
-    params:
-        kind="benchmarker",
-        seed=EVAL_SEED,
+        f"{R}/eval/benchmarker/{{dataset}}.csv",
+    threads: 2
     log:
         f"{R}/logs/eval_benchmarker_{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/eval_benchmarker.py"
 
 
-use rule eval_scib as eval_mmd with:
+rule eval_mmd:
     input:
         h5ad=rules.eval_embeddings.output[0],
         sources=[eval_source("mmd"), eval_source("tables")],
@@ -73,13 +77,16 @@ use rule eval_scib as eval_mmd with:
         scores=f"{R}/eval/mmd/{{dataset}}.csv",
         bootstrap=f"{R}/eval/mmd_bootstrap/{{dataset}}.csv",
     params:
-        kind="mmd",
-        max_per_type=EVAL.get("mmd_max_per_type", 300),
+        max_per_type=EVAL["mmd_max_per_type"],
         n_boot=EVAL_BOOT,
         seed=EVAL_SEED,
     threads: 1
     log:
         f"{R}/logs/eval_mmd_{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/eval_mmd.py"
 
 
 rule eval_umap:
@@ -109,7 +116,7 @@ rule eval_jacobian:
         f"{R}/eval/jacobian.csv",
     params:
         runs=EMBED_RUNS,
-        alpha_range=EVAL.get("jacobian_alphas", [0.1, 100.0, 16]),
+        alpha_range=EVAL["jacobian_alphas"],
         seed=EVAL_SEED,
     threads: 1
     log:

@@ -1,6 +1,6 @@
 """Stage 2: compile, autotune and self-check our Triton sigmoid-attention kernel.
 
-compile_kernel: on a GPU this autotunes the configured shapes; on a CPU it runs the same kernels
+kernel_compile: on a GPU this autotunes the configured shapes; on a CPU it runs the same kernels
 under Triton's interpreter at tiny shapes. Either way the JSON records the device, versions,
 chosen configs, compile time and the error against the reference.
 kernel_resources: every autotune config compiled for the configured SM (sm_90) with Triton's own
@@ -10,7 +10,7 @@ ptxas, on any machine: registers, spills, shared memory, SASS op counts.
 KERNEL_DEVICE = DEVICE if GPU else "cpu"
 
 
-rule compile_kernel:
+rule kernel_compile:
     input:
         sources=KERNEL_SOURCES,
     output:
@@ -21,11 +21,11 @@ rule compile_kernel:
     resources:
         gpu=1 if GPU else 0,
     log:
-        f"{R}/logs/compile_kernel_{KERNEL_DEVICE}.log",
+        f"{R}/logs/kernel_compile_{KERNEL_DEVICE}.log",
     conda:
         ENV
     script:
-        "../scripts/compile_kernel.py"
+        "../scripts/kernel_compile.py"
 
 
 ALL_TARGETS.append(f"{R}/kernels/compile_{KERNEL_DEVICE}.json")

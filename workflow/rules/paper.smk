@@ -5,7 +5,7 @@ Fig 5, Fig 7, Fig 9 and the replication scorecard. Figures enter the HTML report
 
 # The tables' notes state the scale of the runs behind them (table_runs); a configured
 # evaluate.scale_note is added to them.
-PAPER_TABLE_NOTE = " ".join(filter(None, [EVAL.get("scale_note", ""),
+PAPER_TABLE_NOTE = " ".join(filter(None, [EVAL["scale_note"],
                                           "Measured by this workflow; see provenance columns in the CSV."]))
 EVAL_TABLE_SOURCES = [eval_source(m) for m in ("tables", "stats", "scale")]
 RUNS_CSV = table("runs")[0]
@@ -20,7 +20,6 @@ rule table_runs:
         csv=table("runs")[0],
         md=table("runs")[1],
     params:
-        kind="runs",
         runs=MAIN_RUNS,
         note=PAPER_TABLE_NOTE,
     threads: 1
@@ -29,76 +28,88 @@ rule table_runs:
     conda:
         ENV
     script:
-        "../scripts/paper_tables.py"
+        "../scripts/table_runs.py"
 
 
-use rule table_runs as table_validation_loss with:
+rule table_validation_loss:
     input:
         csvs=[f"{TRAIN_R}/train/runs/{run}/val_loss.csv" for run in MAIN_RUNS],
         runs=RUNS_CSV,
         sources=EVAL_TABLE_SOURCES,
     output:
-        csv=report_table("validation_loss", "Evaluation"),
-        md=table("validation_loss")[1],
+        **report_table("validation_loss", "Evaluation"),
     params:
-        kind="val_loss",
         runs=MAIN_RUNS,
         note=PAPER_TABLE_NOTE,
+    threads: 1
     log:
         f"{R}/logs/table_validation_loss.log",
+    conda:
+        ENV
+    script:
+        "../scripts/table_validation_loss.py"
 
 
-use rule table_runs as table_scib with:
+rule table_scib:
     input:
         csvs=per_dataset("scib"),
         benchmarker=per_dataset("benchmarker"),
         runs=RUNS_CSV,
         sources=EVAL_TABLE_SOURCES,
     output:
-        csv=report_table("scib", "Evaluation"),
-        md=table("scib")[1],
+        **report_table("scib", "Evaluation"),
     params:
-        kind="scib",
         context=EVAL["context"],
         note=PAPER_TABLE_NOTE,
+    threads: 1
     log:
         f"{R}/logs/table_scib.log",
+    conda:
+        ENV
+    script:
+        "../scripts/table_scib.py"
 
 
-use rule table_runs as table_scib_benchmarker with:
+rule table_scib_benchmarker:
     input:
         csvs=per_dataset("benchmarker"),
         runs=RUNS_CSV,
         sources=EVAL_TABLE_SOURCES,
     output:
-        csv=report_table("scib_benchmarker", "Evaluation"),
-        md=table("scib_benchmarker")[1],
+        **report_table("scib_benchmarker", "Evaluation"),
     params:
-        kind="benchmarker",
         context=EVAL["context"],
         note=f"{PAPER_TABLE_NOTE} Supplement: scib-metrics defaults on the raw embeddings, no PCA.",
+    threads: 1
     log:
         f"{R}/logs/table_scib_benchmarker.log",
+    conda:
+        ENV
+    script:
+        "../scripts/table_scib_benchmarker.py"
 
 
-use rule table_runs as table_mmd with:
+rule table_mmd:
     input:
         csvs=per_dataset("mmd"),
         runs=RUNS_CSV,
         sources=EVAL_TABLE_SOURCES,
     output:
-        csv=report_table("mmd", "Evaluation"),
-        md=table("mmd")[1],
+        **report_table("mmd", "Evaluation"),
     params:
-        kind="mmd",
         context=EVAL["context"],
         note=f"{PAPER_TABLE_NOTE} Per embedding: mean pairwise RBF MMD² between cell types, mean over seeds "
         "[95 % t-interval]; the arms' comparison is in table_claim1.",
+    threads: 1
     log:
         f"{R}/logs/table_mmd.log",
+    conda:
+        ENV
+    script:
+        "../scripts/table_mmd.py"
 
 
-use rule table_runs as table_claim1 with:
+rule table_claim1:
     input:
         scib=per_dataset("scib"),
         scib_bootstrap=per_dataset("scib_bootstrap"),
@@ -112,78 +123,91 @@ use rule table_runs as table_claim1 with:
         csv=table("claim1")[0],
         md=table("claim1")[1],
     params:
-        kind="claim1",
         runs=MAIN_RUNS,
         context=EVAL["context"],
-        min_seeds=EVAL.get("min_seeds", 3),
-        usable=EVAL.get("usable", {}),
+        min_seeds=EVAL["min_seeds"],
+        usable=EVAL["usable"],
         note=PAPER_TABLE_NOTE,
+    threads: 1
     log:
         f"{R}/logs/table_claim1.log",
+    conda:
+        ENV
+    script:
+        "../scripts/table_claim1.py"
 
 
-rule fig4_right:
+rule fig4_validation:
     input:
         csv=table("validation_loss")[0],
         runs=RUNS_CSV,
         sources=["src/scsigmoid/plots/fig4_validation.py", eval_source("scale")],
     output:
-        _report_figure("fig4_validation", "fig4_validation.rst"),
-    params:
-        figure="fig4",
-        context=None,  # the scale line covers the runs of every context
+        **report_figure("fig4_validation", "Evaluation"),
     threads: 1
     log:
         f"{R}/logs/fig4_validation.log",
     conda:
         ENV
     script:
-        "../scripts/paper_figures.py"
+        "../scripts/fig4_validation.py"
 
 
-use rule fig4_right as fig5 with:
+rule fig5:
     input:
         csv=table("scib")[0],
         runs=RUNS_CSV,
         sources=["src/scsigmoid/plots/fig5_scib.py", eval_source("scale")],
     output:
-        _report_figure("fig5_scib", "fig5.rst"),
+        **report_figure("fig5", "Evaluation"),
     params:
-        figure="fig5",
         context=EVAL["context"],
+    threads: 1
     log:
-        f"{R}/logs/fig5_scib.log",
+        f"{R}/logs/fig5.log",
+    conda:
+        ENV
+    script:
+        "../scripts/fig5.py"
 
 
-use rule fig4_right as fig7 with:
+rule fig7:
     input:
         csv=f"{R}/eval/umap/{EVAL['umap_dataset']}.csv",
         runs=RUNS_CSV,
         sources=["src/scsigmoid/plots/fig7_umap.py", eval_source("scale")],
     output:
-        _report_figure("fig7_umap", "fig7.rst"),
+        **report_figure("fig7", "Evaluation"),
     params:
-        figure="fig7",
         context=EVAL["context"],
         attentions=ATTENTIONS,
         shown_seed=SEEDS[0],
         title=f"UMAP of {EVAL['umap_dataset']} (mean-pool embeddings, seed {SEEDS[0]} of {len(SEEDS)})",
+    threads: 1
     log:
-        f"{R}/logs/fig7_umap.log",
+        f"{R}/logs/fig7.log",
+    conda:
+        ENV
+    script:
+        "../scripts/fig7.py"
 
 
-use rule fig4_right as fig9 with:
+rule fig9:
     input:
         csv=f"{R}/eval/jacobian.csv",
         runs=RUNS_CSV,
         sources=["src/scsigmoid/plots/fig9_jacobian.py", eval_source("scale")],
     output:
-        _report_figure("fig9_jacobian", "fig9.rst"),
+        **report_figure("fig9", "Evaluation"),
     params:
-        figure="fig9",
         context=EVAL["context"],
+    threads: 1
     log:
-        f"{R}/logs/fig9_jacobian.log",
+        f"{R}/logs/fig9.log",
+    conda:
+        ENV
+    script:
+        "../scripts/fig9.py"
 
 
 # Scorecard inputs: the claim-1 table, the runs table, the length table and the Jacobian check
@@ -209,52 +233,51 @@ SCORECARD_INPUTS = [
 SCORECARD_SCALES = {  # claim-1 and claim-2 rows state their scale from the runs table / throughput CSV
     "jacobian": f"real scores of {len(EMBED_RUNS)} runs ({', '.join(EMBED_RUNS)})",
     "stress": "{size} model, {context} context, no clipping, {seconds} s per arm on {device}".format(
-        device=DEVICE, **{k: config["train"].get("stress", {}).get(k, "?") for k in ("size", "context", "seconds")}
+        device=DEVICE, **TRAIN_STRESS
     ),
     "lr_sweep": "{size} model, {context} context, {steps} steps per learning rate on {device}".format(
-        device=DEVICE, **{k: config["train"].get("lr_sweep", {}).get(k, "?") for k in ("size", "context", "steps")}
+        device=DEVICE, **TRAIN["lr_sweep"]
     ),
     "bench": f"paper's kernel protocol on {DEVICE}",
 }
 
 
-rule scorecard:
+rule table_scorecard:
     input:
         SCORECARD_INPUTS,
         sources=[eval_source(m) for m in ("scorecard", "verdicts", "claim1", "scale")],
     output:
-        csv=report_table("scorecard", "Scorecard"),
-        md=table("scorecard")[1],
+        **report_table("scorecard", "Scorecard"),
     params:
         paths=SCORECARD_PATHS,
         scales=SCORECARD_SCALES,
-        speed_tolerance=EVAL.get("speed_tolerance", 0.01),
-        tflops_readoff=EVAL.get("tflops_readoff", 3.0),
+        speed_tolerance=EVAL["speed_tolerance"],
+        tflops_readoff=EVAL["tflops_readoff"],
         note=(
             "Verdicts: claim 1 — reproduced only when the 95 % interval of the paired effect sigmoid − softmax "
             "(t over training seeds, cell bootstrap added in quadrature) excludes 0 in the paper's direction, "
             "not reproduced when it excludes 0 the other way, inconclusive when it contains 0, untestable here "
             "when the scale cannot decide (reason given). Claim 2 — our interval is the gain's median ± IQR "
             "over repeats: inconclusive when it contains 0, not reproduced below 0, reproduced when it overlaps "
-            f"the paper's value ± {EVAL.get('speed_tolerance', 0.01):.0%} point, else reproduced in direction "
+            f"the paper's value ± {EVAL['speed_tolerance']:.0%} point, else reproduced in direction "
             "only. Claim 4 peaks allow the paper's image read-off "
-            f"(± {EVAL.get('tflops_readoff', 3.0):g} TFLOPS) plus our do_bench p20–p80. A count of wins is "
+            f"(± {EVAL['tflops_readoff']:g} TFLOPS) plus our do_bench p20–p80. A count of wins is "
             "never a verdict."
         ),
     threads: 1
     log:
-        f"{R}/logs/scorecard.log",
+        f"{R}/logs/table_scorecard.log",
     conda:
         ENV
     script:
-        "../scripts/paper_scorecard.py"
+        "../scripts/table_scorecard.py"
 
 
 ALL_TARGETS.extend(
     figure("fig4_validation")
-    + figure("fig5_scib")
-    + figure("fig7_umap")
-    + figure("fig9_jacobian")
+    + figure("fig5")
+    + figure("fig7")
+    + figure("fig9")
     + table("runs")
     + table("validation_loss")
     + table("scib")
@@ -266,6 +289,7 @@ ALL_TARGETS.extend(
 
 
 rule fig4:
-    """Fig 4 of the paper: training loss (left half) and validation loss per dataset (right)."""
+    """Fig 4 of the paper: training loss (left half, rule fig4_loss) and validation loss per dataset
+    (right half, rule fig4_validation)."""
     input:
         figure("fig4_loss") + figure("fig4_validation"),

@@ -9,10 +9,10 @@ and `python -m scsigmoid.train.throughput measure --config ...` (gpu/h200_traini
 
 TRAIN = config["train"]
 TRAIN_STRESS = TRAIN["stress"]
-CLUSTER = config.get("cluster", {})  # Slurm resources of training jobs (config/paper.yaml)
+CLUSTER = config["cluster"]  # Slurm resources of training jobs (config/paper.yaml)
 # Several nodes: the Slurm plugin runs train_run in the batch script itself (mpi) and
 # scsigmoid.launch starts one torchrun per node with srun.
-TRAIN_NODES = CLUSTER.get("train_nodes", 1)
+TRAIN_NODES = CLUSTER["train_nodes"]
 TRAIN_MULTINODE = {"mpi": "srun", "tasks": TRAIN_NODES} if TRAIN_NODES > 1 else {}
 MODEL_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/model").glob("*.py"))
 TRAIN_SOURCES = MODEL_SOURCES + sorted(str(p) for p in Path("src/scsigmoid/train").glob("*.py"))
@@ -44,11 +44,11 @@ if TRAIN_HERE:
             config={"train": TRAIN, "evaluate": config["evaluate"]},
         resources:
             # Slurm (profiles/slurm): GPUs, nodes, memory, time of one training job; see docs/cluster.md
-            gpu=TRAIN_NODES * CLUSTER.get("train_gpus_per_node", 1) if GPU else 0,
+            gpu=TRAIN_NODES * CLUSTER["train_gpus_per_node"] if GPU else 0,
             nodes=TRAIN_NODES,
             tasks_per_gpu=0,
-            mem_mb=CLUSTER.get("train_mem_mb_per_node", 16000),
-            runtime=CLUSTER.get("train_runtime_min", 720),
+            mem_mb=CLUSTER["train_mem_mb_per_node"],
+            runtime=CLUSTER["train_runtime_min"],
             **TRAIN_MULTINODE,
         threads: 2
         log:
@@ -58,7 +58,7 @@ if TRAIN_HERE:
         script:
             "../scripts/train_run.py"
 
-    rule validate_run:
+    rule train_validate:
         wildcard_constraints:
             **RUN_WILDCARDS,
         input:
@@ -82,7 +82,7 @@ if TRAIN_HERE:
         script:
             "../scripts/train_validate.py"
 
-    rule embed_run:
+    rule train_embed:
         wildcard_constraints:
             **RUN_WILDCARDS,
         input:
@@ -103,7 +103,7 @@ if TRAIN_HERE:
         script:
             "../scripts/train_embed.py"
 
-    rule attention_scores_run:
+    rule train_scores:
         wildcard_constraints:
             **RUN_WILDCARDS,
         input:
@@ -124,7 +124,7 @@ if TRAIN_HERE:
 
 if GPU:
 
-    rule throughput:
+    rule train_throughput:
         input:
             corpus=f"{CORPUS_DIR}/pretrain",
             sources=TRAIN_SOURCES + KERNEL_SOURCES,
@@ -142,7 +142,7 @@ if GPU:
         script:
             "../scripts/train_throughput.py"
 
-    rule stress:
+    rule train_stress:
         input:
             corpus=f"{CORPUS_DIR}/pretrain",
             sources=TRAIN_SOURCES + KERNEL_SOURCES,
@@ -160,7 +160,7 @@ if GPU:
         script:
             "../scripts/train_stress.py"
 
-    rule lr_sweep:
+    rule train_lr_sweep:
         input:
             corpus=f"{CORPUS_DIR}/pretrain",
             sources=TRAIN_SOURCES + KERNEL_SOURCES,
@@ -179,41 +179,39 @@ if GPU:
             "../scripts/train_lr_sweep.py"
 
 
-rule plot_fig3:
+rule fig3:
     input:
         throughput=THROUGHPUT_CSV,
         # the throughput protocol's gain_table and GAIN_DEFINITION (scsigmoid.train.throughput) are
         # read too: the one definition of "faster"
         sources=["src/scsigmoid/plots/fig3_gpu_hours.py", "src/scsigmoid/plots/style.py"],
     output:
-        pdf=report(figure("fig3_gpu_hours")[0], caption="../report/fig3.rst", category="Training"),
-        png=report(figure("fig3_gpu_hours")[1], caption="../report/fig3.rst", category="Training"),
+        **report_figure("fig3", "Training"),
     log:
-        f"{R}/logs/plot_fig3.log",
+        f"{R}/logs/fig3.log",
     conda:
         ENV
     script:
-        "../scripts/train_plot.py"
+        "../scripts/fig3.py"
 
 
-rule plot_fig4_loss:
+rule fig4_loss:
     input:
         logs=[f"{TRAIN_R}/train/runs/{run}/log.csv" for run in MAIN_RUNS],
         runs=table("runs")[0],
         sources=["src/scsigmoid/plots/fig4_loss.py", "src/scsigmoid/plots/style.py",
                  "src/scsigmoid/evaluate/scale.py"],
     output:
-        pdf=report(figure("fig4_loss")[0], caption="../report/fig4.rst", category="Training"),
-        png=report(figure("fig4_loss")[1], caption="../report/fig4.rst", category="Training"),
+        **report_figure("fig4_loss", "Training"),
     log:
-        f"{R}/logs/plot_fig4_loss.log",
+        f"{R}/logs/fig4_loss.log",
     conda:
         ENV
     script:
-        "../scripts/train_plot.py"
+        "../scripts/fig4_loss.py"
 
 
-rule plot_fig6:
+rule fig6:
     input:
         stress=STRESS_CSV,
         # the LR sweep panel is drawn when a sweep was measured (always, when GPU rules run)
@@ -222,23 +220,21 @@ rule plot_fig6:
         sources=["src/scsigmoid/plots/fig6_stress.py", "src/scsigmoid/plots/style.py",
                  "src/scsigmoid/evaluate/scale.py"],
     output:
-        pdf=report(figure("fig6_stress")[0], caption="../report/fig6.rst", category="Training"),
-        png=report(figure("fig6_stress")[1], caption="../report/fig6.rst", category="Training"),
+        **report_figure("fig6", "Training"),
     log:
-        f"{R}/logs/plot_fig6.log",
+        f"{R}/logs/fig6.log",
     conda:
         ENV
     script:
-        "../scripts/train_plot.py"
+        "../scripts/fig6.py"
 
 
-rule make_table_architecture:
+rule table_architecture:
     input:
         meta=f"{CORPUS_DIR}/pretrain",
         sources=MODEL_SOURCES + ["src/scsigmoid/train/tables.py"],
     output:
-        csv=report_table("architecture", "Training"),
-        md=table("architecture")[1],
+        **report_table("architecture", "Training"),
     params:
         max_len=max(max(TRAIN["contexts"]), TRAIN_STRESS["context"]),
     log:
@@ -246,16 +242,15 @@ rule make_table_architecture:
     conda:
         ENV
     script:
-        "../scripts/train_table_architecture.py"
+        "../scripts/table_architecture.py"
 
 
-rule make_table_hyperparameters:
+rule table_hyperparameters:
     input:
         sources=["src/scsigmoid/train/tables.py", "src/scsigmoid/train/trainer.py",
                  "src/scsigmoid/train/sweep.py"],
     output:
-        csv=report_table("hyperparameters", "Training"),
-        md=table("hyperparameters")[1],
+        **report_table("hyperparameters", "Training"),
     params:
         train=TRAIN,
     log:
@@ -263,33 +258,13 @@ rule make_table_hyperparameters:
     conda:
         ENV
     script:
-        "../scripts/train_table_hyperparameters.py"
-
-
-rule fig3:
-    input:
-        figure("fig3_gpu_hours"),
-
-
-rule fig4_left:
-    input:
-        figure("fig4_loss"),
-
-
-rule fig6:
-    input:
-        figure("fig6_stress"),
-
-
-rule train_tables:
-    input:
-        table("architecture") + table("hyperparameters"),
+        "../scripts/table_hyperparameters.py"
 
 
 ALL_TARGETS.extend(
-    figure("fig3_gpu_hours")
+    figure("fig3")
     + figure("fig4_loss")
-    + figure("fig6_stress")
+    + figure("fig6")
     + table("architecture")
     + table("hyperparameters")
 )

@@ -1,7 +1,9 @@
 """Attention kernel benchmark, one CSV part per (head_dim, pass) filter.
 
-Under Snakemake: reads config['bench'] and the wildcards. Directly (e.g. on the H200):
+Under Snakemake: reads config['bench'] and the wildcards. Directly (e.g. on the H200, from the
+repository root):
     python workflow/scripts/bench_attention.py --out DIR [--head-dim 64 128] [--pass fwd bwd]
+takes every unset option from config/config.yaml's bench: section (--config, --configfile) and
 writes DIR/attention_<device>_hd<head_dim>_<pass>.csv for every combination, in one process
 (Triton's autotune cache is reused across points). Rows are appended to
 ``...<pass>.partial.csv`` as they are measured, so a run cut short keeps what it measured."""
@@ -17,6 +19,7 @@ import torch
 from scsigmoid.bench.adapters import default_adapters
 from scsigmoid.bench.harness import RESULT_COLUMNS, BenchConfig, run_benchmark
 from scsigmoid.bench.timing import wall_clock_timer
+from scsigmoid.config import config_parser
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import device_slug, provenance
 from scsigmoid.script import log_to_file
@@ -57,37 +60,27 @@ def _append_row(row: dict, path: Path) -> None:
     pd.DataFrame([row], columns=RESULT_COLUMNS).to_csv(path, mode="a", header=header, index=False)
 
 
-def _config_from_dict(bench: dict) -> BenchConfig:
-    return BenchConfig(
-        tokens_per_batch=int(bench["tokens_per_batch"]), hidden=int(bench["hidden"]),
-        seq_lens=tuple(int(x) for x in bench["seq_lens"]),
-        paddings=tuple(int(x) for x in bench["paddings"]),
-        warmup_ms=float(bench["warmup_ms"]), rep_ms=float(bench["rep_ms"]),
-        seed=int(bench["seed"]),
-    )
-
-
 def main_snakemake(smk) -> None:
-    cfg = _config_from_dict(smk.config["bench"])
+    cfg = BenchConfig.from_config(smk.config["bench"])
     head_dim, pass_ = int(smk.wildcards.head_dim), str(getattr(smk.wildcards, "pass"))
     with log_to_file(smk):
         run_parts(cfg, [head_dim], [pass_], {(head_dim, pass_): smk.output[0]})
 
 
 def main(argv=None) -> None:
-    defaults = BenchConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    config, p = config_parser(argv, description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    bench = config["bench"]  # every default below is the configuration's (config/config.yaml, bench:)
     p.add_argument("--out", required=True, type=Path, help="directory for the CSV parts")
-    p.add_argument("--head-dim", type=int, nargs="+", default=[64, 128])
-    p.add_argument("--pass", dest="passes", nargs="+", choices=["fwd", "bwd"], default=["fwd", "bwd"])
-    p.add_argument("--seq-lens", type=int, nargs="+", default=list(defaults.seq_lens))
-    p.add_argument("--paddings", type=int, nargs="+", default=list(defaults.paddings))
+    p.add_argument("--head-dim", type=int, nargs="+", default=bench["head_dims"])
+    p.add_argument("--pass", dest="passes", nargs="+", choices=["fwd", "bwd"], default=bench["passes"])
+    p.add_argument("--seq-lens", type=int, nargs="+", default=bench["seq_lens"])
+    p.add_argument("--paddings", type=int, nargs="+", default=bench["paddings"])
     p.add_argument("--impl", nargs="+", default=None, help="only these implementations")
-    p.add_argument("--tokens", type=int, default=defaults.tokens_per_batch)
-    p.add_argument("--hidden", type=int, default=defaults.hidden)
-    p.add_argument("--warmup-ms", type=float, default=defaults.warmup_ms)
-    p.add_argument("--rep-ms", type=float, default=defaults.rep_ms)
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--tokens", type=int, default=bench["tokens_per_batch"])
+    p.add_argument("--hidden", type=int, default=bench["hidden"])
+    p.add_argument("--warmup-ms", type=float, default=bench["warmup_ms"])
+    p.add_argument("--rep-ms", type=float, default=bench["rep_ms"])
+    p.add_argument("--seed", type=int, default=bench["seed"])
     p.add_argument("--allow-cpu", action="store_true", help="smoke-test the harness on CPU")
     p.add_argument("--warm-only", action="store_true",
                    help="compile and autotune only (cache warm-up): no gate, nothing timed, rows 'skipped'")

@@ -16,6 +16,8 @@ calls issued back to back) and, forward only, ``ms_graph``: the same call replay
 graph under the same do_bench protocol, i.e. the GPU time without the host.
 
     python workflow/scripts/bench_diag.py --out diag.csv [--points ours_dense:128:fwd:512 ...]
+
+Shapes (tokens, hidden) and do_bench settings default to config/config.yaml's bench: section.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from scsigmoid.bench.adapters import default_adapters, make_inputs
 from scsigmoid.bench.harness import host_ms, timed_call
 from scsigmoid.bench.protocol import attention_flops, derive_shape, sample_lengths, tflops
 from scsigmoid.bench.timing import time_callable, wall_clock_timer
+from scsigmoid.config import config_parser
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
 
@@ -106,17 +109,22 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
     return row
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv=None):
+    config, p = config_parser(argv, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench = config["bench"]  # the benchmark protocol's settings (config/config.yaml, bench:)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--points", nargs="+", default=DEFAULT_POINTS, help="impl:head_dim:pass:seq_len")
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--warmup-ms", type=float, default=100.0)
-    p.add_argument("--rep-ms", type=float, default=250.0)
-    p.add_argument("--tokens", type=int, default=16384)
-    p.add_argument("--hidden", type=int, default=2048)
+    p.add_argument("--warmup-ms", type=float, default=bench["warmup_ms"])
+    p.add_argument("--rep-ms", type=float, default=bench["rep_ms"])
+    p.add_argument("--tokens", type=int, default=bench["tokens_per_batch"])
+    p.add_argument("--hidden", type=int, default=bench["hidden"])
     p.add_argument("--allow-cpu", action="store_true", help="smoke test (TRITON_INTERPRET=1, tiny shapes)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and not args.allow_cpu:
         raise SystemExit("bench_diag: no CUDA GPU visible (--allow-cpu runs a smoke test)")

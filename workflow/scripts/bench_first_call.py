@@ -101,22 +101,32 @@ def measure(head_dim: int, seq_len: int, batch: int, heads: int, padding_pct: in
             "note": note, **provenance()}
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv=None):
+    from scsigmoid.config import config_parser
+
+    config, p = config_parser(argv, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench = config["bench"]  # batch and heads follow the benchmark protocol (config/config.yaml, bench:)
     p.add_argument("--out", required=True, type=Path, help="CSV to write (one row)")
     p.add_argument("--head-dim", type=int, default=64)
     p.add_argument("--seq-len", type=int, default=2048)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--heads", type=int, default=32)
     p.add_argument("--padding", type=int, default=25)
+    p.add_argument("--tokens", type=int, default=bench["tokens_per_batch"], help="batch = tokens / seq-len")
+    p.add_argument("--hidden", type=int, default=bench["hidden"], help="heads = hidden / head-dim")
     p.add_argument("--note", default="", help="free text for the row (e.g. what ran beside it)")
     p.add_argument("--allow-cpu", action="store_true", help="smoke test under TRITON_INTERPRET=1")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    from scsigmoid.bench.protocol import derive_shape
+
+    args = parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and not args.allow_cpu:
         raise SystemExit("bench_first_call: no CUDA GPU visible (--allow-cpu with TRITON_INTERPRET=1 "
                          "runs a smoke test)")
-    row = measure(args.head_dim, args.seq_len, args.batch, args.heads, args.padding, device,
+    shape = derive_shape(args.tokens, args.hidden, args.seq_len, args.head_dim, args.padding)
+    row = measure(args.head_dim, args.seq_len, shape.batch, shape.heads, args.padding, device,
                   torch.bfloat16 if device == "cuda" else torch.float32, args.note)
     import pandas as pd
 

@@ -8,8 +8,9 @@ Parts may be ``.partial.csv`` files of a run cut short. Parts written before the
 (harness.KNOWN_TIMING); the merge prints what it filled. ``--replace``: a later part's row replaces
 an earlier part's row of the same point (list the superseded parts first); without it a repeated
 point is an error. ``--fill-unmeasured`` adds a ``not_measured`` row (with the reason given) for
-every protocol grid point of every implementation that the parts do not cover, e.g. after a run
-cut short; an implementation that cannot run on the machine gets its own reason instead.
+every protocol grid point (config/config.yaml, bench:) of every implementation that the parts do
+not cover, e.g. after a run cut short; an implementation that cannot run on the machine gets its
+own reason instead.
 """
 
 import argparse
@@ -17,6 +18,7 @@ import argparse
 import pandas as pd
 
 from scsigmoid.bench.harness import BenchConfig, fill_unmeasured, merge_parts
+from scsigmoid.config import load_config
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
 from scsigmoid.script import log_to_file
@@ -33,8 +35,9 @@ def merge_files(parts, out, unmeasured_reason: str | None = None, replace_points
     if unmeasured_reason:
         # device: the one the parts ran on; no torch/triton: nothing ran for these rows
         prov = {**provenance(), "device": merged["device"].dropna().iloc[0], "torch": "", "triton": ""}
-        merged = fill_unmeasured(merged, BenchConfig(), head_dims=(64, 128), passes=("fwd", "bwd"),
-                                 reason=unmeasured_reason, provenance=prov)
+        bench = load_config()["bench"]  # the protocol's grid (config/config.yaml)
+        merged = fill_unmeasured(merged, BenchConfig.from_config(bench), head_dims=bench["head_dims"],
+                                 passes=bench["passes"], reason=unmeasured_reason, provenance=prov)
     write_csv(merged, out)
     print(f"wrote {out}: {len(merged)} rows, {(merged['status'] == 'ok').sum()} ok")
 

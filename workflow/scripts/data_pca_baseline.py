@@ -1,6 +1,6 @@
 """The model-free PCA baseline of one dataset: log1p CP10k (read through the sheet's scale), at most
 n_hvg highly variable genes, n_pcs PCs, on the cells of its corpus; written as an h5ad in the layout
-of eval_embeddings (obs cell_id/label[/batch], obsm X_pca_baseline) so eval_scores.py scores it."""
+of eval_embeddings (obs cell_id/label[/batch], obsm X_pca_baseline) so eval_scib.py scores it."""
 
 import logging
 from pathlib import Path

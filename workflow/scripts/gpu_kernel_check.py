@@ -69,7 +69,7 @@ def main(out_dir: str, steps: set[str], timeout: int = 570) -> int:
                                   "-p", "no:cacheprovider", f"--junitxml={out / 'pytest_gpu.xml'}"],
                                  out / "pytest_gpu.log", {**env, "SIGATTN_AUTOTUNE": "0"}, timeout)
     if "compile" in steps:
-        summary["compile"] = _run([sys.executable, "workflow/scripts/compile_kernel.py", "--shapes", "gpu",
+        summary["compile"] = _run([sys.executable, "workflow/scripts/kernel_compile.py", "--shapes", "gpu",
                                    "--out", str(out / "compile_h200.json")], out / "compile_h200.log", env,
                                   timeout)
     sanitizer = shutil.which("compute-sanitizer") or next(

@@ -39,18 +39,31 @@ STATUSES = ("ok", "unavailable", "unsupported", "failed_check", "error", "oom", 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    tokens_per_batch: int = 16384
-    hidden: int = 2048
-    seq_lens: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384)
-    paddings: tuple[int, ...] = (0, 25)
-    warmup_ms: float = 100.0
-    rep_ms: float = 250.0
-    seed: int = 0
+    """The benchmark protocol: the configuration's ``bench`` section (:meth:`from_config`; its
+    values live in config/config.yaml only) and the harness's own knobs."""
+
+    tokens_per_batch: int
+    hidden: int
+    seq_lens: tuple[int, ...]
+    paddings: tuple[int, ...]
+    warmup_ms: float
+    rep_ms: float
+    seed: int
     time_cap_ms: float = 5000.0  # a single call slower than this is not timed (status skipped)
     memory_fraction: float = 0.85  # of free device memory an estimated call may use
     #: compile and autotune only (parallel cache warm-up): no correctness gate, nothing timed,
     #: every row 'skipped'. Such rows are never results.
     warm_only: bool = False
+
+    @classmethod
+    def from_config(cls, bench: dict, **overrides) -> BenchConfig:
+        """From the validated configuration's ``bench`` section (scsigmoid.config.load_config, or
+        Snakemake's config), with ``overrides`` of single fields."""
+        values = dict(tokens_per_batch=int(bench["tokens_per_batch"]), hidden=int(bench["hidden"]),
+                      seq_lens=tuple(int(x) for x in bench["seq_lens"]),
+                      paddings=tuple(int(x) for x in bench["paddings"]),
+                      warmup_ms=float(bench["warmup_ms"]), rep_ms=float(bench["rep_ms"]), seed=int(bench["seed"]))
+        return cls(**{**values, **overrides})
 
 
 def _sync(device: str) -> None:

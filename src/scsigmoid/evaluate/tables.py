@@ -14,7 +14,8 @@ from scsigmoid import ATTENTIONS
 from scsigmoid.evaluate.embeddings import BASELINE_MODEL, parse_embedding_key
 from scsigmoid.evaluate.scib import SCIB_METRICS
 from scsigmoid.evaluate.stats import LEVEL, arm_summary, format_interval, paired_summary
-from scsigmoid.io import markdown_table
+from scsigmoid.io import markdown_table, write_csv, write_markdown
+from scsigmoid.provenance import PROVENANCE_COLUMNS
 
 BENCHMARKER_BIO = "Bio conservation"  # scib-metrics' default aggregate of its bio metrics
 
@@ -189,3 +190,27 @@ def add_provenance(df: pd.DataFrame) -> pd.DataFrame:
 def concat_csvs(paths, **extra) -> pd.DataFrame:
     """Concatenate CSV files (e.g. per-dataset results into one table)."""
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True).assign(**extra)
+
+
+def read_scores(paths) -> pd.DataFrame:
+    """Per-dataset score CSVs as one table, without their provenance columns."""
+    return concat_csvs(paths).drop(columns=list(PROVENANCE_COLUMNS), errors="ignore")
+
+
+def write_scores(table: pd.DataFrame, path, *, replicates: list[pd.DataFrame] | None = None,
+                 bootstrap_path=None) -> None:
+    """One dataset's scores per embedding, with model/view/seed and provenance columns; with
+    ``bootstrap_path`` also the cell-bootstrap ``replicates`` (header only when there are none)."""
+    write_csv(add_provenance(with_embedding_columns(table)), path)
+    if bootstrap_path is not None:
+        boot = (pd.concat(replicates, ignore_index=True) if replicates
+                else pd.DataFrame(columns=["dataset", "embedding", "replicate"]))
+        write_csv(add_provenance(with_embedding_columns(boot) if len(boot) else boot), bootstrap_path)
+
+
+def write_paper_table(tidy: pd.DataFrame, markdown: str, csv_path, md_path, *, title: str, scale: str,
+                      note: str) -> None:
+    """A paper table: the tidy CSV with provenance, and its Markdown under ``title`` with a note that
+    starts with the scale of the runs behind it."""
+    write_csv(add_provenance(tidy), csv_path)
+    write_markdown(markdown, md_path, title=title, note=f"Scale: {scale}. {note}")

@@ -157,7 +157,7 @@ def scores_run(*, checkpoint: str, corpus_dir: str, context: int, out_npz: str,
 def main_run(config: dict, *, results: str, corpus_dir: str, checkpoint_root: str, size: str,
              context: int, attention: str, seed: int, device: str = "auto") -> dict:
     """One run end to end: train, validation losses, and at the evaluation context embeddings and
-    attention scores (what the DAG's train_run, validate_run, embed_run, attention_scores_run do)."""
+    attention scores (what the DAG's train_run, train_validate, train_embed, train_scores do)."""
     run = run_name(size, context, attention, seed)
     run_dir, ckpt = f"{results}/train/runs/{run}", f"{checkpoint_root}/{run}/last.pt"
     t0 = time.time()

@@ -486,7 +486,7 @@ def profile_step(size: str, context: int, workload: str, cfg: dict, *, vocab_siz
 
 def main(argv=None) -> None:
     """``python -m scsigmoid.train.throughput --config config/config.yaml --corpus DIR --out CSV``
-    (the GPU machine's entry point: same config file, same code as the ``throughput`` rule)."""
+    (the GPU machine's entry point: same config file, same code as the ``train_throughput`` rule)."""
     from scsigmoid.config import fingerprint, load_config
     from scsigmoid.data.corpus import TokenCorpus
 

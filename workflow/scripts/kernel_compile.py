@@ -3,7 +3,7 @@ the reference, write a JSON report with provenance; exit non-zero if any shape f
 
 Snakemake: ``params.shapes`` (GPU shape dicts, see sigattn.selfcheck), ``output[0]`` (JSON),
 ``log[0]``. Under the CPU interpreter the configured (GPU-sized) shapes are replaced by tiny ones.
-Command line: ``python workflow/scripts/compile_kernel.py --out FILE.json [--shapes cpu|gpu|FILE.json]``.
+Command line: ``python workflow/scripts/kernel_compile.py --out FILE.json [--shapes cpu|gpu|FILE.json]``.
 Without a GPU it runs Triton's CPU interpreter at tiny shapes.
 """
 
