@@ -174,16 +174,6 @@ def eval_source(module):
     return f"src/scsigmoid/evaluate/{module}.py"
 
 
-def eval_source_sheet(wildcards):
-    """The dataset's sheet source (local:<file>, cellxgene:<id> or URL)."""
-    return DATASETS.loc[DATASETS["name"] == wildcards.dataset, "source"].iloc[0]
-
-
-def eval_h5ad_input(wildcards):
-    """The dataset's expression file (local, or fetched by data_fetch)."""
-    return dataset_h5ad(wildcards.dataset)
-
-
 def per_dataset(kind):
     return [f"{R}/eval/{kind}/{dataset}.csv" for dataset in EVAL_DATASETS]
 
