@@ -14,7 +14,7 @@ EVAL_BOOT = EVAL.get("bootstrap", 200)  # replicates of the cell bootstrap (0: n
 rule eval_embeddings:
     input:
         baseline=rules.data_pca_baseline.output[0],  # the one PCA baseline (scale-aware)
-        embeddings=lambda wc: [f"{TRAIN_R}/embed/{run}/{wc.dataset}.npz" for run in embed_runs_of(wc.dataset)],
+        embeddings=lambda wc: [embedding_npz(run, wc.dataset) for run in embed_runs_of(wc.dataset)],
         sources=eval_source("embeddings"),
     output:
         f"{R}/eval/embeddings/{{dataset}}.h5ad",
