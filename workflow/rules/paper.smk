@@ -53,6 +53,7 @@ use rule table_runs as table_scib with:
         csvs=per_dataset("scib"),
         benchmarker=per_dataset("benchmarker"),
         runs=RUNS_CSV,
+        summary=rules.data_stats.output.summary,  # eval datasets not evaluated, and why
         sources=EVAL_TABLE_SOURCES,
     output:
         csv=report_table("scib", "Evaluation"),
@@ -69,6 +70,7 @@ use rule table_runs as table_scib_benchmarker with:
     input:
         csvs=per_dataset("benchmarker"),
         runs=RUNS_CSV,
+        summary=rules.data_stats.output.summary,  # eval datasets not evaluated, and why
         sources=EVAL_TABLE_SOURCES,
     output:
         csv=report_table("scib_benchmarker", "Evaluation"),
@@ -85,6 +87,7 @@ use rule table_runs as table_mmd with:
     input:
         csvs=per_dataset("mmd"),
         runs=RUNS_CSV,
+        summary=rules.data_stats.output.summary,  # eval datasets not evaluated, and why
         sources=EVAL_TABLE_SOURCES,
     output:
         csv=report_table("mmd", "Evaluation"),
@@ -107,6 +110,7 @@ use rule table_runs as table_claim1 with:
         benchmarker=per_dataset("benchmarker"),
         val_loss=[f"{TRAIN_R}/train/runs/{run}/val_loss.csv" for run in MAIN_RUNS],
         runs=RUNS_CSV,
+        summary=rules.data_stats.output.summary,  # eval datasets not evaluated, and why
         sources=EVAL_TABLE_SOURCES + [eval_source("claim1"), eval_source("verdicts")],
     output:
         csv=table("claim1")[0],
@@ -192,6 +196,8 @@ use rule fig4_right as fig9 with:
 SCORECARD_PATHS = {
     "claim1": table("claim1")[0],
     "runs": RUNS_CSV,
+    "datasets": str(rules.data_stats.output.summary),  # eval datasets not evaluated, and why
+    "scib": table("scib")[0],
     "lengths": str(rules.data_stats.output.lengths),  # a plain path: params are pickled for the script
     "jacobian": f"{R}/eval/jacobian.csv",
     "throughput": f"{GPU_R}/train/throughput_{DEVICE}.csv",
@@ -200,7 +206,7 @@ SCORECARD_PATHS = {
     "bench": f"{GPU_R}/bench/attention_{DEVICE}.csv",
     "bench_reference": FLASHSIGMOID_REF,
 }
-SCORECARD_DAG_KEYS = ("claim1", "runs", "lengths", "jacobian", "bench_reference")
+SCORECARD_DAG_KEYS = ("claim1", "runs", "datasets", "scib", "lengths", "jacobian", "bench_reference")
 SCORECARD_INPUTS = [
     path
     for key, path in SCORECARD_PATHS.items()
