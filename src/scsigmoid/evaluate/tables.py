@@ -107,7 +107,8 @@ def with_embedding_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Add model, view and seed columns parsed from the ``embedding`` obsm key (where absent)."""
     if {"model", "view", "seed"} <= set(df.columns):
         return df
-    parsed = pd.DataFrame([parse_embedding_key(k) for k in df["embedding"]], index=df.index)
+    parsed = pd.DataFrame([parse_embedding_key(k) for k in df["embedding"]], index=df.index,
+                          columns=["model", "view", "seed"])  # the columns also when df is empty
     return df.drop(columns=[c for c in ("model", "view", "seed") if c in df]).join(parsed)
 
 
