@@ -93,6 +93,7 @@ def added(trained, tmp_path_factory):
         evaluate={"umap_dataset": "new_cp10k", "bootstrap": 0})
     results = root / "results"
     proc = snakemake(overlay, str(results / "eval" / "scib" / "new_cp10k.csv"),
+                     str(results / "eval" / "baseline" / "new_cp10k.csv"),
                      str(results / "data" / "dataset_summary.csv"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return results, overlay, proc.stdout + proc.stderr
@@ -119,6 +120,11 @@ def test_the_evaluation_uses_the_data_stage_baseline(added):
     rows = pd.Index(stage.obs_names).get_indexer(evaluated.obs_names)
     assert (rows >= 0).all() and len(rows) == 120
     np.testing.assert_array_equal(evaluated.obsm[BASELINE_KEY], stage.obsm[BASELINE_KEY][rows])
+    # and its scores: the baseline's own (data_baseline_scib) are the evaluation's baseline row
+    alone = pd.read_csv(results / "eval" / "baseline" / "new_cp10k.csv")
+    scib = pd.read_csv(results / "eval" / "scib" / "new_cp10k.csv").set_index("embedding")
+    for metric in ("nmi", "ari", "silhouette_label", "n_pcs"):
+        assert alone[metric].iloc[0] == pytest.approx(scib.loc[BASELINE_KEY, metric], rel=1e-9)
 
 
 def test_planted_bad_dataset_is_listed_and_the_rest_built(added):

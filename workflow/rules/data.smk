@@ -266,12 +266,13 @@ rule data_baseline_scib:
         h5ad=rules.data_pca_baseline.output[0],
         sources=["src/scsigmoid/evaluate/scib.py"],
     output:
-        f"{R}/eval/baseline/{{dataset}}.csv",
+        scores=f"{R}/eval/baseline/{{dataset}}.csv",
     wildcard_constraints:
         dataset=wildcard_choice(CHECKED_DATASETS),
     params:
         kind="scib",
         variance=config["evaluate"].get("scib_variance", 0.95),
+        n_boot=0,  # one baseline: no cell bootstrap
         seed=config["evaluate"].get("seed", 0),
     threads: 2
     log:

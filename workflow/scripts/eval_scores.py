@@ -52,5 +52,5 @@ else:
     raise ValueError(f"params.kind must be scib, mmd or benchmarker; got {kind!r}.")
 logging.info("%s on %s:\n%s", kind, dataset, table.to_string())
 write_csv(add_provenance(with_embedding_columns(table)), sm.output.scores)
-if boot is not None:
+if boot is not None and "bootstrap" in sm.output.keys():  # the baseline alone (data_baseline_scib) has none
     write_csv(add_provenance(with_embedding_columns(boot) if len(boot) else boot), sm.output.bootstrap)
