@@ -12,6 +12,7 @@ import pytest
 from scsigmoid.evaluate.embeddings import (
     BASELINE_KEY,
     assemble_embeddings,
+    baseline_embedding,
     embedding_keys,
     write_h5ad,
 )
@@ -48,7 +49,7 @@ def assembled(pbmc3k, tmp_path_factory):
         np.savez(files[att], mean=X[order].astype(np.float16), cls=X[order].astype(np.float16),
                  cell_id=pbmc3k.obs_names.to_numpy()[order].astype(str))
     obs = pd.DataFrame({"cell_id": pbmc3k.obs_names.astype(str), "label": labels, "split": "all"})
-    adata = assemble_embeddings(obs, pbmc3k, files)
+    adata = assemble_embeddings(baseline_embedding(obs, pbmc3k, "counts"), files)
     write_h5ad(adata, tmp / "pbmc3k.h5ad")
     return ad.read_h5ad(tmp / "pbmc3k.h5ad"), informative, pbmc3k.obs_names.astype(str)
 

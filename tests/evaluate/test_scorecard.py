@@ -159,3 +159,28 @@ def test_stress_untestable_when_neither_diverged(tmp_path):
                                   "loss": [5.0, 4.0, 5.0, 4.0]}), tmp_path / "stress.csv")
     row = build_scorecard({"stress": stress}, {}).iloc[2]
     assert row["verdict"] == "untestable here" and "neither arm diverged within 2 steps" in row["reason"]
+
+
+def test_datasets_left_out_are_listed_with_the_reason_and_the_rest_still_judged(tmp_path):
+    claim1, runs = _claim1_csv(tmp_path)  # datasets a and b have both arms
+    summary = _write(pd.DataFrame({
+        "dataset": ["pre", "a", "b", "bad", "new"], "role": ["pretrain", "eval", "eval", "eval", "eval"],
+        "status": ["ok", "ok", "ok", "failed", "ok"],
+        "reason": ["", "", "", "bad (/x/bad.h5ad): every value of X is zero", ""]}), tmp_path / "summary.csv")
+    scib = _write(pd.DataFrame({"dataset": ["a", "a", "new"], "model": ["pca_baseline", "sigmoid", "pca_baseline"],
+                                "view": ["pca", "mean", "pca"], "nmi_mean": [0.6, 0.5, 0.7]}), tmp_path / "scib.csv")
+    card = build_scorecard({"claim1": claim1, "runs": runs, "datasets": summary, "scib": scib}, {})
+    left = card[card["part"].str.endswith("not evaluated")].set_index("part")
+    assert list(left.index) == ["dataset bad not evaluated", "dataset new not evaluated"]
+    assert left.loc["dataset bad not evaluated", "reason"] == (
+        "data check failed: bad (/x/bad.h5ad): every value of X is zero")
+    assert left.loc["dataset new not evaluated", "reason"].startswith("no model embeddings: PCA baseline only")
+    assert "train.checkpoints" in left.loc["dataset new not evaluated", "reason"]
+    assert (left["verdict"] == "untestable here").all() and (left["claim"] == "1").all()
+    # the claims are judged from the datasets that were evaluated
+    judged = card.set_index("part").loc["scIB Leiden NMI (PCA 95 %)"]
+    assert judged["verdict"] == "reproduced" and "mean over 2 datasets" in judged["ours"]
+    # a configured summary that is missing is said so; none configured lists nothing
+    card = build_scorecard({"claim1": claim1, "datasets": tmp_path / "none.csv"}, {})
+    assert "none.csv missing" in card.loc[card["part"] == "eval datasets not evaluated", "reason"].iloc[0]
+    assert not build_scorecard({"claim1": claim1}, {})["part"].str.contains("not evaluated").any()

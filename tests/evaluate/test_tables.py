@@ -86,3 +86,20 @@ def test_mmd_table_per_embedding():
     table = mmd_table(per).set_index("model")
     assert table.loc["softmax", "separation_mean"] == pytest.approx(0.5)
     assert table.loc["softmax", "n_seeds"] == 2
+
+
+def test_datasets_not_evaluated_from_the_summary_and_the_scores():
+    from scsigmoid.evaluate.tables import datasets_not_evaluated, not_evaluated_markdown
+
+    summary = pd.DataFrame({"dataset": ["p", "a", "z", "x"], "role": ["pretrain", "eval", "eval", "extra"],
+                            "status": ["failed", "ok", "failed", "failed"],
+                            "reason": ["pretrain reason", "", "z (/d/z.h5ad): 0 cells", "extra reason"]})
+    per_dataset = pd.DataFrame({"dataset": ["a", "a", "b"],
+                                "embedding": ["X_pca_baseline", "X_softmax_mean_s0", "X_pca_baseline"]})
+    table = datasets_not_evaluated(summary, per_dataset)
+    assert list(table["dataset"]) == ["z", "b"]  # eval datasets only; 'a' has a model
+    assert table["reason"].iloc[0] == "data check failed: z (/d/z.h5ad): 0 cells"
+    assert table["reason"].iloc[1].startswith("no model embeddings")
+    md = not_evaluated_markdown(table)
+    assert "### datasets not evaluated" in md and "| z " in md
+    assert not_evaluated_markdown(datasets_not_evaluated(summary.iloc[:2])) == ""

@@ -148,3 +148,20 @@ def test_stress_and_sweep_experiments_write_their_csvs(corpus_dir, tmp_path):
     assert len(sweep) == 4 and {"final_loss", "diverged", "stable", "max_grad_norm"} <= set(sweep)
     assert not sweep.loc[sweep["lr"] == 1e3, "stable"].any()  # lr 1000 cannot be stable
     assert not (tmp_path / "checkpoints").exists()  # stress and sweep keep logs only
+
+
+def test_embedding_refuses_a_corpus_of_another_vocabulary(corpus_dir, tmp_path):
+    """A checkpoint embeds only corpora tokenised with its own vocabulary (a dataset added later is
+    tokenised against it, never growing it)."""
+    experiments.main(["train", "--run-dir", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ck"),
+                      "--corpus-dir", str(corpus_dir), "--size", "tiny", "--context", "32", "--attention",
+                      "sigmoid", "--seed", "0", "--device", "cpu", *_overlay(tmp_path)])
+    ckpt = str(tmp_path / "ck" / "last.pt")
+    write_synthetic_corpus(tmp_path / "corpora" / "grown", n_cells=5, vocab_size=61, max_len=40)
+    with pytest.raises(ValueError, match=r"vocabulary has 60 tokens but corpus .*grown was tokenised with 61"):
+        experiments.embed_run(checkpoint=ckpt, corpus_dir=tmp_path / "corpora", datasets=["grown"],
+                              context=32, out_dir=tmp_path / "emb", device="cpu")
+    assert not (tmp_path / "emb").exists()
+    (path,) = experiments.embed_run(checkpoint=ckpt, corpus_dir=corpus_dir, datasets=["dsA"], context=32,
+                                    out_dir=tmp_path / "emb", device="cpu")
+    assert np.load(path)["mean"].shape == (12, 64)

@@ -139,14 +139,42 @@ MAIN_RUNS = [run_name(**r) for r in MAIN_RUN_SPECS]
 SEEDS = sorted({r["seed"] for r in MAIN_RUN_SPECS})  # training seeds present
 
 
+EMBED_RUNS = [run_name(**r) for r in MAIN_RUN_SPECS if r["context"] == config["evaluate"]["context"]]
+# Trained runs' checkpoints ({run}/last.pt) that embed, where no training runs here, the eval
+# datasets without committed embeddings (train.checkpoints; "": none).
+CHECKPOINTS = (config["train"]["checkpoints"] or "").rstrip("/")
+
+
+def _committed_embedding(run: str, dataset: str) -> bool:
+    return Path(f"{TRAIN_R}/embed/{run}/{dataset}.npz").exists()
+
+
+def _checkpoint_present(run: str) -> bool:
+    return bool(CHECKPOINTS) and Path(f"{CHECKPOINTS}/{run}/last.pt").exists()
+
+
+# eval datasets no run has committed embeddings of (added to the sheet later): embedded here from
+# train.checkpoints when present
+UNEMBEDDED_DATASETS = [] if TRAIN_HERE else [
+    d for d in DATASETS.loc[DATASETS["role"] != "pretrain", "name"]
+    if not any(_committed_embedding(r, d) for r in EMBED_RUNS)]
+
+
 def embed_runs_of(dataset: str) -> list[str]:
     """The runs whose embeddings of ``dataset`` are evaluated: all of EMBED_RUNS where training
-    runs here; on a CPU machine the committed ones (a dataset added to the sheet later has none:
-    it gets its PCA baseline only, until a GPU embeds it)."""
+    runs here; on a machine that does not train the committed ones, or for a dataset added to the
+    sheet later (none committed) the runs whose checkpoint train.checkpoints holds (none: the
+    dataset gets its PCA baseline only)."""
     if TRAIN_HERE:
         return EMBED_RUNS
-    return [r for r in EMBED_RUNS if Path(f"{TRAIN_R}/embed/{r}/{dataset}.npz").exists()]
-EMBED_RUNS = [run_name(**r) for r in MAIN_RUN_SPECS if r["context"] == config["evaluate"]["context"]]
+    if dataset in UNEMBEDDED_DATASETS:
+        return [r for r in EMBED_RUNS if _checkpoint_present(r)]
+    return [r for r in EMBED_RUNS if _committed_embedding(r, dataset)]
+
+
+def embedding_npz(run: str, dataset: str) -> str:
+    """The embedding file of a run and dataset: committed ({TRAIN_R}), else made here ({R})."""
+    return f"{R}/embed/{run}/{dataset}.npz" if dataset in UNEMBEDDED_DATASETS else f"{TRAIN_R}/embed/{run}/{dataset}.npz"
 
 # Every figure and table of the paper, plus the replication scorecard. Stage files add to it.
 ALL_TARGETS = []
@@ -203,18 +231,17 @@ def eval_source(module):
     return f"src/scsigmoid/evaluate/{module}.py"
 
 
-def eval_source_sheet(wildcards):
-    """The dataset's sheet source (local:<file>, cellxgene:<id> or URL)."""
-    return DATASETS.loc[DATASETS["name"] == wildcards.dataset, "source"].iloc[0]
-
-
-def eval_h5ad_input(wildcards):
-    """The dataset's expression file (local, or fetched by data_fetch)."""
-    return dataset_h5ad(wildcards.dataset)
+def evaluated_datasets() -> list[str]:
+    """The eval datasets whose data check passed. data_stats is a checkpoint: a rule taking them
+    waits for the checks (the dataset summary), then runs on those that passed."""
+    summary = pd.read_csv(checkpoints.data_stats.get().output.summary)
+    passed = set(summary.loc[summary["status"] == "ok", "dataset"])
+    return [d for d in EVAL_DATASETS if d in passed]
 
 
 def per_dataset(kind):
-    return [f"{R}/eval/{kind}/{dataset}.csv" for dataset in EVAL_DATASETS]
+    """Input function: one result file of ``kind`` per eval dataset that passed its data check."""
+    return lambda wildcards: [f"{R}/eval/{kind}/{dataset}.csv" for dataset in evaluated_datasets()]
 
 
 def report_table(name, category):

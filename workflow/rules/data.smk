@@ -168,9 +168,11 @@ rule data_tokenise:
         "../scripts/data_tokenise.py"
 
 
-rule data_stats:
+checkpoint data_stats:
     """Length table and dataset summary: the pretraining corpus, and each eval dataset's data check
-    (its statistics, or the reason it failed), so one bad eval dataset never blocks them."""
+    (its statistics, or the reason it failed), so one bad eval dataset never blocks them. A
+    checkpoint: the evaluation tables and the scorecard take the eval datasets whose check passed
+    (evaluated_datasets) and list the others with the reason."""
     input:
         pretrain=rules.data_pretrain_corpus.output[0],
         checks=[f"{R}/data/check/{n}.json" for n in CORPUS_DATASETS],

@@ -1,7 +1,7 @@
 """Stage 5: evaluation of the trained models on the held-out datasets.
 
-Per dataset: embeddings (PCA baseline + softmax/sigmoid mean and CLS views of every training seed)
-in one h5ad, scIB bio conservation (PCA 95%, Leiden NMI/ARI, silhouette label) with the embedding
+Per dataset: embeddings (the data stage's PCA baseline + softmax/sigmoid mean and CLS views of every
+training seed) in one h5ad, scIB bio conservation (PCA 95%, Leiden NMI/ARI, silhouette label) with the embedding
 diagnostics and a cell bootstrap, scib-metrics' Benchmarker, cell-type MMD with a cell bootstrap;
 UMAP of the configured dataset (first seed); the attention-Jacobian theory check on real scores.
 """
@@ -13,18 +13,13 @@ EVAL_BOOT = EVAL["bootstrap"]  # replicates of the cell bootstrap (0: none)
 
 rule eval_embeddings:
     input:
-        corpus=f"{R}/data/corpus/{{dataset}}",
-        h5ad=eval_h5ad_input,
-        embeddings=lambda wc: [f"{TRAIN_R}/embed/{run}/{wc.dataset}.npz" for run in embed_runs_of(wc.dataset)],
+        baseline=rules.data_pca_baseline.output[0],  # the one PCA baseline (scale-aware)
+        embeddings=lambda wc: [embedding_npz(run, wc.dataset) for run in embed_runs_of(wc.dataset)],
         sources=eval_source("embeddings"),
     output:
         f"{R}/eval/embeddings/{{dataset}}.h5ad",
     params:
         runs=lambda wc: embed_runs_of(wc.dataset),
-        data_dir=DATA_DIR,
-        n_hvg=EVAL["baseline_hvg"],
-        n_pcs=EVAL["baseline_pcs"],
-        seed=EVAL_SEED,
     threads: 1
     log:
         f"{R}/logs/eval_embeddings_{{dataset}}.log",

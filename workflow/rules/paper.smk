@@ -55,6 +55,7 @@ rule table_scib:
         csvs=per_dataset("scib"),
         benchmarker=per_dataset("benchmarker"),
         runs=RUNS_CSV,
+        summary=rules.data_stats.output.summary,  # eval datasets not evaluated, and why
         sources=EVAL_TABLE_SOURCES,
     output:
         **report_table("scib", "Evaluation"),
@@ -74,6 +75,7 @@ rule table_scib_benchmarker:
     input:
         csvs=per_dataset("benchmarker"),
         runs=RUNS_CSV,
+        summary=rules.data_stats.output.summary,  # eval datasets not evaluated, and why
         sources=EVAL_TABLE_SOURCES,
     output:
         **report_table("scib_benchmarker", "Evaluation"),
@@ -93,6 +95,7 @@ rule table_mmd:
     input:
         csvs=per_dataset("mmd"),
         runs=RUNS_CSV,
+        summary=rules.data_stats.output.summary,  # eval datasets not evaluated, and why
         sources=EVAL_TABLE_SOURCES,
     output:
         **report_table("mmd", "Evaluation"),
@@ -118,6 +121,7 @@ rule table_claim1:
         benchmarker=per_dataset("benchmarker"),
         val_loss=[f"{TRAIN_R}/train/runs/{run}/val_loss.csv" for run in MAIN_RUNS],
         runs=RUNS_CSV,
+        summary=rules.data_stats.output.summary,  # eval datasets not evaluated, and why
         sources=EVAL_TABLE_SOURCES + [eval_source("claim1"), eval_source("verdicts")],
     output:
         csv=table("claim1")[0],
@@ -216,6 +220,8 @@ rule fig9:
 SCORECARD_PATHS = {
     "claim1": table("claim1")[0],
     "runs": RUNS_CSV,
+    "datasets": str(rules.data_stats.output.summary),  # eval datasets not evaluated, and why
+    "scib": table("scib")[0],
     "lengths": str(rules.data_stats.output.lengths),  # a plain path: params are pickled for the script
     "jacobian": f"{R}/eval/jacobian.csv",
     "throughput": f"{GPU_R}/train/throughput_{DEVICE}.csv",
@@ -224,7 +230,7 @@ SCORECARD_PATHS = {
     "bench": f"{GPU_R}/bench/attention_{DEVICE}.csv",
     "bench_reference": FLASHSIGMOID_REF,
 }
-SCORECARD_DAG_KEYS = ("claim1", "runs", "lengths", "jacobian", "bench_reference")
+SCORECARD_DAG_KEYS = ("claim1", "runs", "datasets", "scib", "lengths", "jacobian", "bench_reference")
 SCORECARD_INPUTS = [
     path
     for key, path in SCORECARD_PATHS.items()

@@ -63,12 +63,13 @@ if TRAIN_HERE:
             **RUN_WILDCARDS,
         input:
             ckpt=CKPT,
-            corpora=[f"{CORPUS_DIR}/{name}" for name in ["pretrain"] + EVAL_DATASETS],
+            # the eval datasets that passed their data check (a failed one is listed, not blocking)
+            corpora=lambda wc: [f"{CORPUS_DIR}/{name}" for name in ["pretrain"] + evaluated_datasets()],
             sources=TRAIN_SOURCES,
         output:
             f"{RUN_DIR}/val_loss.csv",
         params:
-            datasets=EVAL_DATASETS,
+            datasets=lambda wc: evaluated_datasets(),
             seeds=config["evaluate"]["masking_seeds"],
             max_cells=TRAIN["val_max_cells"],
             batch_size=TRAIN["batch_size"],
@@ -81,27 +82,6 @@ if TRAIN_HERE:
             ENV
         script:
             "../scripts/train_validate.py"
-
-    rule train_embed:
-        wildcard_constraints:
-            **RUN_WILDCARDS,
-        input:
-            ckpt=CKPT,
-            corpus=f"{CORPUS_DIR}/{{dataset}}",
-            sources=TRAIN_SOURCES,
-        output:
-            f"{R}/embed/{RUN}/{{dataset}}.npz",
-        params:
-            batch_size=TRAIN["batch_size"],
-        resources:
-            gpu=1 if GPU else 0,
-        threads: 2
-        log:
-            f"{R}/logs/train/embed_{RUN}_{{dataset}}.log",
-        conda:
-            ENV
-        script:
-            "../scripts/train_embed.py"
 
     rule train_scores:
         wildcard_constraints:
@@ -120,6 +100,33 @@ if TRAIN_HERE:
             ENV
         script:
             "../scripts/train_scores.py"
+
+
+if TRAIN_HERE or CHECKPOINTS:
+
+    rule train_embed:
+        """A dataset's cell embeddings from a run's checkpoint: trained here, or (where no training
+        runs) from train.checkpoints for the datasets without committed embeddings."""
+        wildcard_constraints:
+            **RUN_WILDCARDS,
+            **({} if TRAIN_HERE else {"dataset": wildcard_choice(UNEMBEDDED_DATASETS)}),
+        input:
+            ckpt=CKPT if TRAIN_HERE else f"{CHECKPOINTS}/{RUN}/last.pt",
+            corpus=f"{CORPUS_DIR}/{{dataset}}",
+            sources=TRAIN_SOURCES,
+        output:
+            f"{R}/embed/{RUN}/{{dataset}}.npz",
+        params:
+            batch_size=TRAIN["batch_size"],
+        resources:
+            gpu=1 if GPU else 0,
+        threads: 2
+        log:
+            f"{R}/logs/train/embed_{RUN}_{{dataset}}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_embed.py"
 
 
 if GPU:

@@ -1,10 +1,9 @@
-"""Snakemake script: assemble one dataset's embeddings (PCA baseline + every run's views) into an h5ad."""
+"""Snakemake script: one dataset's embeddings in one h5ad: the data stage's PCA baseline
+(data_pca_baseline, the one baseline definition) and every run's views, aligned on cell ids."""
 
 import logging
-from pathlib import Path
 
 import anndata as ad
-import pandas as pd
 
 from scsigmoid.evaluate.embeddings import assemble_embeddings, write_h5ad
 from scsigmoid.evaluate.tables import parse_run
@@ -12,12 +11,9 @@ from scsigmoid.script import log_to_file
 
 sm = snakemake  # noqa: F821
 log_to_file(sm)
-obs = pd.read_csv(Path(sm.input.corpus) / "obs.tsv", sep="\t", dtype={"cell_id": str}, keep_default_na=False)
-counts = ad.read_h5ad(sm.input.h5ad)  # the local file, or data_fetch's download
 model_files = {(parse_run(run)["attention"], parse_run(run)["seed"]): path
                for run, path in zip(sm.params.runs, sm.input.embeddings, strict=True)}
-adata = assemble_embeddings(obs, counts, model_files, n_hvg=sm.params.n_hvg, n_pcs=sm.params.n_pcs,
-                            seed=sm.params.seed)
+adata = assemble_embeddings(ad.read_h5ad(sm.input.baseline), model_files)
 adata.uns["dataset"] = sm.wildcards.dataset
 logging.info("dataset %s: %d cells, embeddings %s", sm.wildcards.dataset, adata.n_obs,
              list(adata.obsm.keys()))

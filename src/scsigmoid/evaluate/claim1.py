@@ -109,6 +109,8 @@ def claim1_table(*, context: int, scib: pd.DataFrame | None = None, scib_boot: p
     ``val_losses``: :func:`scsigmoid.evaluate.tables.read_val_losses`. ``context`` is the
     evaluation context of the embeddings."""
     usable = {**USABLE_DEFAULTS, **(usable or {})}
+    # no cell bootstrap (evaluate.bootstrap 0): the replicate tables hold no rows
+    scib_boot, mmd_boot = (None if b is None or b.empty else b for b in (scib_boot, mmd_boot))
     gate = {ALL_DATASETS: "no scIB scores to judge the embeddings by"}
     if scib is not None:
         gate = _per_dataset_usability(scib, usable)

@@ -38,27 +38,16 @@ def parse_embedding_key(key: str) -> dict:
     return {"model": m["model"], "view": m["view"], "seed": None if m["seed"] is None else int(m["seed"])}
 
 
-def _looks_like_counts(X) -> bool:
-    values = X.data if sp.issparse(X) else np.asarray(X).ravel()
-    values = values[: 200_000]
-    return bool(values.size) and bool(np.all(values >= 0)) and bool(np.allclose(values, np.round(values)))
-
-
-def pca_baseline(counts: ad.AnnData, *, n_hvg: int = 2000, n_pcs: int = 50, seed: int = 0) -> np.ndarray:
-    """PCA of log1p(CP10k) expression on at most ``n_hvg`` highly variable genes: [cells, <= n_pcs].
-
-    Input that is already log-scale (non-integer values) is used as is, without renormalising.
-    """
+def pca_baseline(log_expression: ad.AnnData, *, n_hvg: int = 2000, n_pcs: int = 50, seed: int = 0) -> np.ndarray:
+    """PCA of log1p(CP10k) expression (:func:`scsigmoid.data.tokenise.log1p_cp10k`, which reads
+    every scale of the dataset sheet) on at most ``n_hvg`` highly variable genes: [cells, <= n_pcs]."""
     import scanpy as sc
 
-    if counts.n_obs < 3 or counts.n_vars < 2:
-        raise ValueError(f"pca_baseline: need >= 3 cells and >= 2 genes, got {counts.shape}.")
-    work = ad.AnnData(X=counts.X.astype(np.float32), obs=pd.DataFrame(index=counts.obs_names),
-                      var=pd.DataFrame(index=counts.var_names))
+    if log_expression.n_obs < 3 or log_expression.n_vars < 2:
+        raise ValueError(f"pca_baseline: need >= 3 cells and >= 2 genes, got {log_expression.shape}.")
+    work = ad.AnnData(X=log_expression.X.astype(np.float32), obs=pd.DataFrame(index=log_expression.obs_names),
+                      var=pd.DataFrame(index=log_expression.var_names))
     work.var_names_make_unique()
-    if _looks_like_counts(work.X):
-        sc.pp.normalize_total(work, target_sum=1e4)
-        sc.pp.log1p(work)
     sc.pp.filter_genes(work, min_cells=1)
     if work.n_vars > n_hvg:
         sc.pp.highly_variable_genes(work, n_top_genes=n_hvg, flavor="seurat")
@@ -69,6 +58,34 @@ def pca_baseline(counts: ad.AnnData, *, n_hvg: int = 2000, n_pcs: int = 50, seed
     sc.pp.scale(work, max_value=10)
     sc.tl.pca(work, n_comps=n_comps, random_state=seed, svd_solver="arpack")
     return np.asarray(work.obsm["X_pca"], dtype=np.float32)
+
+
+def baseline_embedding(obs: pd.DataFrame, expression: ad.AnnData, scale: str, *, where: str = "",
+                       n_hvg: int = 2000, n_pcs: int = 50, seed: int = 0) -> ad.AnnData:
+    """The model-free PCA baseline of one dataset, the one definition the data stage
+    (data_pca_baseline) and the evaluation use: log1p CP10k of ``expression`` read through the
+    sheet's ``scale``, on the cells of ``obs`` (the corpus obs.tsv: cell_id, label[, batch]).
+    Returns an AnnData with that obs and ``obsm['X_pca_baseline']``."""
+    from scsigmoid.data.tokenise import log1p_cp10k
+
+    for col in ("cell_id", "label"):
+        if col not in obs:
+            raise ValueError(f"obs needs column {col!r} (the corpus obs.tsv); got {list(obs.columns)}.")
+    obs = obs[[c for c in ("cell_id", "label", "batch") if c in obs]].astype(str).drop_duplicates("cell_id")
+    rows = pd.Index(expression.obs_names.astype(str)).get_indexer(obs["cell_id"])
+    if (rows < 0).any():
+        raise ValueError(f"{where}{int((rows < 0).sum())} of {len(obs)} corpus cells are not in the "
+                         f"expression file (e.g. {obs['cell_id'].iloc[int(np.argmax(rows < 0))]!r}); "
+                         "rebuild the corpus from this file (rule data_tokenise).")
+    X = log1p_cp10k(expression, scale, where)[rows]
+    work = ad.AnnData(X=X, var=pd.DataFrame(index=expression.var_names.astype(str)))
+    out = ad.AnnData(obs=obs.set_index("cell_id", drop=False).rename_axis(None))
+    for col in ("label", "batch"):
+        if col in out.obs:
+            out.obs[col] = out.obs[col].astype("category")
+    out.obsm[BASELINE_KEY] = pca_baseline(work, n_hvg=n_hvg, n_pcs=n_pcs, seed=seed)
+    out.uns["embedding_keys"] = [BASELINE_KEY]
+    return out
 
 
 def read_model_embedding(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -93,45 +110,40 @@ def read_model_embedding(path: str | os.PathLike) -> tuple[np.ndarray, dict[str,
 
 
 def assemble_embeddings(
-    obs: pd.DataFrame,
-    counts: ad.AnnData,
+    baseline: ad.AnnData,
     model_files: dict[tuple[str, int | None] | str, str | os.PathLike],
     *,
-    n_hvg: int = 2000,
-    n_pcs: int = 50,
-    seed: int = 0,
     min_coverage: float = 0.5,
 ) -> ad.AnnData:
-    """One AnnData per dataset: ``obs`` (cell_id, label[, batch]) of the cells every source covers,
-    the baseline in ``obsm['X_pca_baseline']`` and each model view in
-    ``obsm['X_{attention}_{view}_s{seed}']``.
+    """One AnnData per dataset: the obs (cell_id, label[, batch]) and PCA baseline of
+    ``baseline`` (:func:`baseline_embedding`, the data stage's data_pca_baseline output) on the
+    cells every model file covers, each model view in ``obsm['X_{attention}_{view}_s{seed}']``.
 
     ``model_files`` maps (attention, seed) -> embedding .npz (a bare attention name, or seed None,
-    gives keys without the seed suffix). Cells are kept in ``obs`` order;
-    fewer than ``min_coverage`` of the labelled cells surviving the alignment is an error.
+    gives keys without the seed suffix). Cells are kept in ``baseline`` order;
+    fewer than ``min_coverage`` of its cells surviving the alignment is an error.
     """
-    for col in ("cell_id", "label"):
-        if col not in obs:
-            raise ValueError(f"obs needs column {col!r} (the corpus obs.tsv); got {list(obs.columns)}.")
-    obs = obs.assign(cell_id=obs["cell_id"].astype(str)).drop_duplicates("cell_id")
-    keep = pd.Index(obs["cell_id"]).isin(counts.obs_names.astype(str))
+    if BASELINE_KEY not in baseline.obsm or "cell_id" not in baseline.obs or "label" not in baseline.obs:
+        raise ValueError(f"the baseline AnnData needs obs cell_id, label and obsm {BASELINE_KEY} (rule "
+                         f"data_pca_baseline); got obs {list(baseline.obs.columns)}, obsm {list(baseline.obsm)}.")
+    ids = pd.Index(baseline.obs["cell_id"].astype(str))
+    keep = np.ones(len(ids), dtype=bool)
     models = {(key, None) if isinstance(key, str) else tuple(key): read_model_embedding(path)
               for key, path in model_files.items()}
-    for ids, _ in models.values():
-        keep &= pd.Index(obs["cell_id"]).isin(ids)
-    kept = obs.loc[keep].reset_index(drop=True)
-    if len(kept) < max(3, min_coverage * len(obs)):
-        raise ValueError(f"only {len(kept)} of {len(obs)} labelled cells appear in the expression "
-                         f"matrix and every embedding file ({', '.join(map(str, model_files.values()))}); "
-                         "check that cell ids match the corpus obs.tsv.")
-    out = ad.AnnData(obs=kept.set_index("cell_id", drop=False).rename_axis(None))
+    for model_ids, _ in models.values():
+        keep &= ids.isin(model_ids)
+    if keep.sum() < max(3, min_coverage * len(ids)):
+        raise ValueError(f"only {int(keep.sum())} of {len(ids)} corpus cells appear in every embedding file "
+                         f"({', '.join(map(str, model_files.values()))}); check that cell ids match the "
+                         "corpus obs.tsv.")
+    out = ad.AnnData(obs=baseline.obs.iloc[np.flatnonzero(keep)].copy())
     out.obs["label"] = out.obs["label"].astype(str).astype("category")
     if "batch" in out.obs:
         out.obs["batch"] = out.obs["batch"].astype(str).astype("category")
-    rows = pd.Index(counts.obs_names.astype(str)).get_indexer(kept["cell_id"])
-    out.obsm[BASELINE_KEY] = pca_baseline(counts[rows], n_hvg=n_hvg, n_pcs=n_pcs, seed=seed)
-    for (att, seed), (ids, views) in models.items():
-        pos = pd.Index(ids).get_indexer(kept["cell_id"])
+    out.obsm[BASELINE_KEY] = np.asarray(baseline.obsm[BASELINE_KEY])[keep]
+    kept = ids[keep]
+    for (att, seed), (model_ids, views) in models.items():
+        pos = pd.Index(model_ids).get_indexer(kept)
         for view, X in views.items():
             out.obsm[embedding_key(att, view, seed)] = X[pos]
     out.uns["embedding_keys"] = [BASELINE_KEY] + [embedding_key(a, v, s) for a, s in models for v in MODEL_VIEWS]

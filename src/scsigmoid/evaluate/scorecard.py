@@ -5,7 +5,8 @@ behind it. A missing or unreadable input makes its rows 'untestable here' with t
 reason, instead of failing the whole card.
 
 Claim 1 rows are the claim-1 table's rows for the mean over datasets (see
-:mod:`scsigmoid.evaluate.claim1`). Claim 2 rows judge the throughput gain (the definition of
+:mod:`scsigmoid.evaluate.claim1`), then one row per eval dataset left out (a failed data check, or
+the PCA baseline only), with the reason. Claim 2 rows judge the throughput gain (the definition of
 ``scsigmoid.train.throughput.GAIN_DEFINITION``) per size, context, workload and sigmoid arm from
 ``gain_table``'s median and IQR over repeats. Claim 4's peak rows allow the paper's image read-off
 (± 3 TFLOPS) plus our run-to-run spread (do_bench p20–p80).
@@ -24,6 +25,7 @@ from scsigmoid.bench.reference import with_reference
 from scsigmoid.evaluate.claim1 import summary_rows
 from scsigmoid.evaluate.scale import lengths_text, scale_text, trained_lengths
 from scsigmoid.evaluate.stats import format_interval
+from scsigmoid.evaluate.tables import datasets_not_evaluated
 from scsigmoid.evaluate.verdicts import (
     NOT_REPRODUCED,
     READOFF_TFLOPS,
@@ -89,6 +91,18 @@ def claim1_rows(claim1_csv, runs_csv=None) -> list[dict]:
         rows.append(_row("1", rec["part"], _PAPER_CLAIM1.get(rec["metric"], "sigmoid higher than softmax"), ours,
                          format_interval(rec["lo"], rec["hi"], fmt), scale, rec["verdict"], reason, str(claim1_csv)))
     return rows
+
+
+def dataset_rows(summary_csv, scib_csv=None) -> list[dict]:
+    """One row per eval dataset left out of claim 1, with the reason: its data check failed (the
+    dataset summary), or it was scored with its PCA baseline only (the scIB table). No summary
+    configured: no rows."""
+    if summary_csv is None:
+        return []
+    scib = None if scib_csv is None else _read(scib_csv)
+    table = datasets_not_evaluated(_read(summary_csv), scib)
+    return [_row("1", f"dataset {d} not evaluated", "", "", "", "", UNTESTABLE, reason, str(summary_csv))
+            for d, reason in zip(table["dataset"], table["reason"], strict=True)]
 
 
 # ---- claim 2 -----------------------------------------------------------------------------------
@@ -362,12 +376,15 @@ def _miss_reason(label: str, peaks: dict, device: str) -> str:
 
 def build_scorecard(inputs: dict[str, str | os.PathLike | None], scales: dict[str, str],
                     *, speed_tolerance: float = SPEED_TOLERANCE, readoff: float = READOFF_TFLOPS) -> pd.DataFrame:
-    """``inputs`` keys: claim1, runs, throughput, stress, lengths, lr_sweep, jacobian, bench,
-    bench_reference (paths or None); ``scales`` gives the 'scale we ran at' text per key (claim-1
-    rows state theirs from the runs table)."""
+    """``inputs`` keys: claim1, runs, datasets (the dataset summary), scib (the scIB table),
+    throughput, stress, lengths, lr_sweep, jacobian, bench, bench_reference (paths or None);
+    ``scales`` gives the 'scale we ran at' text per key (claim-1 rows state theirs from the runs
+    table)."""
     sections: list[tuple[str, Callable[[], list[dict]], str, str]] = [
         ("claim1", lambda: claim1_rows(inputs.get("claim1"), inputs.get("runs")), "1",
          "cell-type separation, scIB metrics, validation loss"),
+        ("datasets", lambda: dataset_rows(inputs.get("datasets"), inputs.get("scib")), "1",
+         "eval datasets not evaluated"),
         ("throughput", lambda: throughput_rows(inputs.get("throughput"), speed_tolerance), "2",
          "training speed 2.1 / 4.0 / 7.5 %, up to 10 %"),
         ("stress", lambda: stress_rows(inputs.get("stress"), scales.get("stress", ""), inputs.get("lengths")),

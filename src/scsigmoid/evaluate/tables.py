@@ -108,7 +108,8 @@ def with_embedding_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Add model, view and seed columns parsed from the ``embedding`` obsm key (where absent)."""
     if {"model", "view", "seed"} <= set(df.columns):
         return df
-    parsed = pd.DataFrame([parse_embedding_key(k) for k in df["embedding"]], index=df.index)
+    parsed = pd.DataFrame([parse_embedding_key(k) for k in df["embedding"]], index=df.index,
+                          columns=["model", "view", "seed"])  # the columns also when df is empty
     return df.drop(columns=[c for c in ("model", "view", "seed") if c in df]).join(parsed)
 
 
@@ -180,6 +181,33 @@ def mmd_markdown(table: pd.DataFrame) -> str:
     return markdown_table(shown.pivot(index="dataset", columns="column", values="text").reset_index())
 
 
+#: why an eval dataset scored with its PCA baseline alone has no model scores, and how to get them
+NO_MODEL_REASON = (
+    "no model embeddings: PCA baseline only. The models' scores need a GPU to train (or train.cpu for the "
+    "tiny test model), or the trained runs' checkpoints in config train.checkpoints ({run}/last.pt, as a "
+    "GPU machine writes them under <results>/checkpoints or experiments main --checkpoint-root)")
+
+
+def datasets_not_evaluated(summary: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The eval datasets left out of the model comparison, with the reason (columns dataset,
+    reason): each whose data check failed (``summary``: the dataset summary of data_stats, its
+    role/status/reason columns), and each whose ``scores`` (per-dataset scores with an
+    ``embedding`` or a ``model`` column) hold the PCA baseline only."""
+    evals = summary[summary["role"] == "eval"]
+    rows = [(d, f"data check failed: {r}") for d, st, r in
+            zip(evals["dataset"], evals["status"], evals["reason"], strict=True) if st != "ok"]
+    if scores is not None and not scores.empty:
+        models = scores["model"] if "model" in scores else with_embedding_columns(scores)["model"]
+        per = models.groupby(scores["dataset"]).agg(set)
+        rows += [(d, NO_MODEL_REASON) for d, m in per.items() if m <= {BASELINE_MODEL}]
+    return pd.DataFrame(rows, columns=["dataset", "reason"])
+
+
+def not_evaluated_markdown(table: pd.DataFrame) -> str:
+    """The 'datasets not evaluated' section of a Markdown table ('' when every dataset was)."""
+    return "" if table.empty else "\n\n### datasets not evaluated\n\n" + markdown_table(table)
+
+
 def add_provenance(df: pd.DataFrame) -> pd.DataFrame:
     """The result table with the provenance columns (device, torch, triton, commit, date)."""
     from scsigmoid.provenance import provenance
@@ -194,7 +222,16 @@ def concat_csvs(paths, **extra) -> pd.DataFrame:
 
 def read_scores(paths) -> pd.DataFrame:
     """Per-dataset score CSVs as one table, without their provenance columns."""
+    if not paths:
+        raise ValueError("no eval dataset to tabulate: every one failed its data check; "
+                         "table_datasets lists the reasons.")
     return concat_csvs(paths).drop(columns=list(PROVENANCE_COLUMNS), errors="ignore")
+
+
+def not_evaluated_section(summary_csv, scores: pd.DataFrame) -> str:
+    """The Markdown section listing the eval datasets that ``scores`` leave out, and why
+    (``summary_csv``: data_stats' dataset summary)."""
+    return not_evaluated_markdown(datasets_not_evaluated(pd.read_csv(summary_csv), scores))
 
 
 def write_scores(table: pd.DataFrame, path, *, replicates: list[pd.DataFrame] | None = None,

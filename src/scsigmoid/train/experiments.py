@@ -115,12 +115,19 @@ def _save_npz(path, **arrays):
 
 def embed_run(*, checkpoint: str, corpus_dir: str, datasets: list[str], context: int,
               out_dir: str, batch_size: int = 16, device: str = "auto") -> list[Path]:
-    """``{out_dir}/{dataset}.npz`` with mean, cls (float16) and cell_id arrays."""
+    """``{out_dir}/{dataset}.npz`` with mean, cls (float16) and cell_id arrays. A corpus
+    tokenised with another vocabulary than the checkpoint's is refused."""
     dev = resolve_device(device)
     model = load_checkpoint(checkpoint, dev)
     paths = []
     for name in datasets:
         corpus = _corpus(corpus_dir, name)
+        if corpus.vocab_size != model.cfg.vocab_size:
+            raise ValueError(
+                f"{checkpoint}: the model's vocabulary has {model.cfg.vocab_size} tokens but corpus "
+                f"{Path(corpus_dir) / name} was tokenised with {corpus.vocab_size}; tokenise with the "
+                "vocabulary the run was trained with (config data.vocab, e.g. reference/vocab_bundle.tsv.gz "
+                "for the committed small runs).")
         emb = embed(model, corpus, context=context, batch_size=batch_size, device=dev)
         path = Path(out_dir) / f"{name}.npz"
         _save_npz(path, mean=emb["mean"].astype(np.float16), cls=emb["cls"].astype(np.float16),
