@@ -284,6 +284,7 @@ def _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, 
         k_t = tl.trans(k_src.load([n0, 0]))  # [HEAD_DIM, BLOCK_N]; keys >= k_len are zeros
     else:
         k_ptrs = k_src + cols[None, :] * stride_kt + offs_d[:, None] * stride_kd  # [HEAD_DIM, BLOCK_N]
+        v_ptrs = v_src + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd  # [BLOCK_N, HEAD_DIM]
         if MASKED:
             k_t = tl.load(k_ptrs, mask=col_ok[None, :], other=0.0)
         else:
@@ -293,7 +294,6 @@ def _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, 
     if TMA:
         v = v_src.load([n0, 0])
     else:
-        v_ptrs = v_src + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd  # [BLOCK_N, HEAD_DIM]
         if MASKED:
             v = tl.load(v_ptrs, mask=col_ok[:, None], other=0.0)
         else:
@@ -704,6 +704,14 @@ def variant_env(variant: str) -> dict[str, str]:
         raise ValueError(f"kernel variant {variant!r}: expected 'default' or [tma][_<sigmoid>] with a sigmoid "
                          f"of {SIGMOID_MODES}, e.g. 'tma', 'fma', 'tma_fma'.")
     return {"SIGATTN_TMA": "1" if "tma" in words else "0", "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID}
+
+
+def select_variant(variant: str) -> None:
+    """Switch this process to a variant by name (what SIGATTN_TMA / SIGATTN_SIGMOID select at
+    import; the benchmark driver workflow/scripts/bench_variants.py runs one variant a process)."""
+    global TMA, SIGMOID
+    env = variant_env(variant)
+    TMA, SIGMOID = TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"]
 
 
 def sigmoid_mode(q: torch.Tensor) -> str:
