@@ -141,16 +141,19 @@ TUNE_TABLE = {
              256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
     # The TMA variant (SIGATTN_TMA=1, not measured yet): the streamed operand's tiles arrive by
     # tensor descriptor (no address registers, the pipeliner runs the copies ahead), so larger
-    # tiles and deeper pipelines; spill-free on sm_90 except the dkdv 64x128 entry (24 bytes, as
-    # v0's spilling entries were the fastest). The last hd128 entry of each list is the one whose
-    # shared memory fits fp32 inputs. Registers/shared memory: PERF.md "v2 candidates".
-    "fwd_tma": {64: [(128, 128, 8, 3), (128, 64, 8, 4), (128, 128, 8, 4), (128, 64, 4, 3)],
-                128: [(128, 128, 8, 3), (128, 64, 8, 3), (128, 64, 8, 4), (128, 128, 8, 2), (64, 32, 4, 2)],
+    # tiles and deeper pipelines, and the 64-row 4-warp tiles of which two or three CTAs share an
+    # SM (the default's measured choice; one CTA's sigmoid then overlaps another's matmuls).
+    # Spill-free on sm_90 except the dkdv 64x128 entry (24 bytes, as v0's spilling entries were
+    # the fastest). The last hd128 entry of each list is the one whose shared memory fits fp32
+    # inputs. Registers/shared memory: PERF.md "v2 candidates".
+    "fwd_tma": {64: [(128, 128, 8, 3), (128, 64, 8, 4), (128, 64, 8, 3), (64, 64, 4, 3), (128, 64, 4, 3)],
+                128: [(128, 128, 8, 3), (128, 64, 8, 3), (128, 64, 8, 4), (128, 128, 8, 2), (64, 64, 4, 3),
+                      (64, 32, 4, 2)],
                 256: [(64, 64, 8, 2), (64, 32, 4, 2)]},
     "dq_tma": {64: [(128, 64, 8, 3), (64, 64, 4, 3), (128, 128, 8, 2)],
                128: [(128, 64, 8, 2), (64, 64, 4, 3), (128, 32, 8, 3), (64, 32, 4, 2)],
                256: [(64, 32, 8, 2), (32, 32, 4, 2)]},
-    "dkdv_tma": {64: [(64, 128, 8, 3), (64, 64, 4, 3), (32, 128, 8, 3)],
+    "dkdv_tma": {64: [(64, 128, 8, 3), (64, 64, 4, 3), (32, 128, 8, 3), (32, 64, 4, 3)],
                  128: [(64, 128, 8, 2), (32, 128, 8, 3), (64, 64, 8, 3), (32, 64, 4, 2)],
                  256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
 }
