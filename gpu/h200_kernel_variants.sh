@@ -20,13 +20,9 @@
 # SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck), PY.
 set -uo pipefail
 budget=${1:-540}
-start=$(date +%s)
-left() { echo $(( budget - ($(date +%s) - start) )); }
-: "${OUT:?set OUT to the output folder}"
-: "${SUITE_COMMIT:?set SUITE_COMMIT (the copied tree has no .git)}"
-export SUITE_COMMIT
-PY=${PY:-python3}
 work=${WORK:-/tmp/variants_call}
+source "$(dirname "$0")/call_common.sh"
+mkdir -p "$work/parts" "$work/checks"
 HEAD_DIMS=${HEAD_DIMS:-64 128}
 SEQ_LENS=${SEQ_LENS:-1024 4096 16384}
 RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_dense,ours_padded fma:fma:ours_dense,ours_padded ts:default:tritonsigmoid_dense,tritonsigmoid_padded tma_fma:tma_fma:ours_dense,ours_padded"}
@@ -34,11 +30,7 @@ RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_den
 # last gets what is left. Expected (CPU estimate, not measured): default ~60, tma ~45, fma ~50,
 # ts ~110 (TritonSigmoid re-autotunes ~48 configs per key on a quiet GPU), tma_fma ~45.
 declare -A WANT=([default]=75 [tma]=65 [fma]=60 [ts]=120)
-rm -rf "$work"; mkdir -p "$work/parts" "$work/checks" "$work/logs" "$OUT"
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD/kernels:$PWD/src${PYTHONPATH:+:$PYTHONPATH}" SIGATTN_CHECK_VALUES=0
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}  # shared: the warm-up fills it
-stamp() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$work/logs/steps.txt"; }
-cap() { local want=$1 reserve=$2 t; t=$(( $(left) - reserve )); [ "$want" -lt "$t" ] && t=$want; echo "$t"; }
 variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | sort -u | tr '\n' ' ')
 
 finish() {
@@ -51,17 +43,11 @@ finish() {
   { $PY workflow/scripts/bench_variants.py summary "$work/parts"; cat "$work/logs/merge.log" 2>/dev/null
     cat "$work/logs/steps.txt"; } > "$OUT/summary.txt" 2>&1
   tar czf "$OUT/logs.tgz" -C "$work" logs 2>/dev/null
-  echo "== summary ($(( $(date +%s) - start )) s)"; cat "$OUT/summary.txt"
+  show_summary
 }
 trap finish EXIT
 
-if ls .whl/*.whl >/dev/null 2>&1; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH="$PYTHONPATH:/tmp/site"
-fi
-{ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv 2>&1
-  $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" 2>&1
-  nproc; } | tee "$work/logs/env.txt"
+setup_machine
 
 # 1: warm-up beside the variants' GPU tests and memcheck
 stamp "warm-up, GPU tests and memcheck of the variants (variants: $variants)"
