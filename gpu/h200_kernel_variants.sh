@@ -3,10 +3,10 @@
 # kernel's default vs SIGATTN_SIGMOID=fma vs the TMA variant (SIGATTN_TMA=1) vs both, beside
 # TritonSigmoid and cuDNN SDPA, hd64 and hd128, forward and backward, L = 1K / 4K / 16K, dense and
 # (hd64) 25% padded, 16,384 tokens a batch, do_bench 100/250 ms (PERF.md "v2 candidates").
-#   1. beside each other: the compile warm-up of every timed kernel (bench_warm.py, 14 processes:
-#      TritonSigmoid per bucket first, then our variants at each timed L: the batch changes the
-#      compiled kernel), the GPU tests of the variants (test ids with tma/fma, one config each)
-#      and compute-sanitizer over the TMA variant (zero-length sequences included);
+#   1. beside each other: the compile warm-up of every timed kernel (bench_warm.py, 14 processes,
+#      in the order the timed processes need them: our variants at each timed L (the batch changes
+#      the compiled kernel), then TritonSigmoid per bucket), the GPU tests of the variants (one
+#      config each) and compute-sanitizer over the TMA variant (zero-length sequences included);
 #   2. one process per variant, in priority order, each capped (bench_variants.py run): every
 #      autotune entry of the variant checked against the fp32 reference at the L = 1K shape (a
 #      failing entry is pruned before timing; checks/<variant>.csv), then the points timed with
@@ -31,7 +31,7 @@ RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_den
 # ts ~110 (TritonSigmoid re-autotunes ~48 configs per key on a quiet GPU), tma_fma ~45.
 declare -A WANT=([default]=75 [tma]=65 [fma]=60 [ts]=120)
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}  # shared: the warm-up fills it
-variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | sort -u | tr '\n' ' ')
+variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | awk '!seen[$0]++' | tr '\n' ' ')  # in RUNS order
 
 finish() {
   stamp "finish"
@@ -56,7 +56,7 @@ if [ "${WARM:-1}" != 0 ]; then
   hd_parts=(); for hd in $HEAD_DIMS; do hd_parts+=("$hd:bwd:ours_dense"); done
   # shellcheck disable=SC2086
   SIGATTN_AUTOTUNE=full timeout -k 10 "$(cap 150 300)" $PY workflow/scripts/bench_warm.py \
-    --parts 64:bwd:tritonsigmoid_dense,tritonsigmoid_padded 128:bwd:tritonsigmoid_dense "${hd_parts[@]}" \
+    --parts "${hd_parts[@]}" 64:bwd:tritonsigmoid_dense,tritonsigmoid_padded 128:bwd:tritonsigmoid_dense \
     --seq-lens $SEQ_LENS --variants $variants --jobs 14 --deadline-s "$(cap 140 310)" \
     --log "$work/logs/warm_jobs.csv" --log-dir "$work/logs/warm" -- ${WARM_ARGS:-} > "$work/logs/warm.log" 2>&1 &
   pids+=($!)
