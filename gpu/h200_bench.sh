@@ -19,17 +19,9 @@
 # FIRST_CALL=0, DIAG=0, WARM=0 (skip a step), PY (python).
 set -uo pipefail
 budget=${1:-540}
-start=$(date +%s)
-left() { echo $(( budget - ($(date +%s) - start) )); }
-: "${OUT:?set OUT to the output folder}"
-: "${SUITE_COMMIT:?set SUITE_COMMIT (the copied tree has no .git)}"
-export SUITE_COMMIT
-PY=${PY:-python3}
 work=${WORK:-/tmp/bench_call}
-rm -rf "$work"; mkdir -p "$work/parts" "$work/logs" "$OUT"
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD/kernels:$PWD/src${PYTHONPATH:+:$PYTHONPATH}" SIGATTN_CHECK_VALUES=0
-stamp() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$work/logs/steps.txt"; }
-cap() { local want=$1 reserve=$2 t; t=$(( $(left) - reserve )); [ "$want" -lt "$t" ] && t=$want; echo "$t"; }
+source "$(dirname "$0")/call_common.sh"
+mkdir -p "$work/parts"
 
 finish() {
   stamp "finish"
@@ -37,17 +29,11 @@ finish() {
   cp "$work"/diag.csv "$work"/first_call_*.csv "$OUT/" 2>/dev/null
   tar czf "$OUT/logs.tgz" -C "$work" logs 2>/dev/null
   $PY workflow/scripts/bench_summary.py "$work" > "$OUT/summary.txt" 2>&1
-  echo "== summary ($(( $(date +%s) - start )) s)"; cat "$OUT/summary.txt"
+  show_summary
 }
 trap finish EXIT
 
-if ls .whl/*.whl >/dev/null 2>&1; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH="$PYTHONPATH:/tmp/site"
-fi
-{ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv 2>&1
-  $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" 2>&1
-  nproc; } | tee "$work/logs/env.txt"
+setup_machine
 
 # 1 + 2: first-call latency (2 processes) beside the cache warm-up (14 processes)
 stamp "warm-up and first-call latency"

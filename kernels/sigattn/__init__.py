@@ -12,7 +12,9 @@ Modules, side by side like a tutorial:
 
 Environment, read at import: ``TRITON_INTERPRET=1`` runs the kernels on CPU tensors (slow; tests
 only); ``SIGATTN_SIGMOID=fast|exact|fma|tanh`` picks the sigmoid evaluation (default ``fast``, see
-``triton_kernels._sigmoid``); ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
+``triton_kernels._sigmoid``); ``SIGATTN_TMA=1`` the TMA variant (streamed tiles through tensor
+descriptors on sm_90+; opt-in, not measured yet: kernels/PERF.md "v2 candidates");
+``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small
 config); ``SIGATTN_CHECK_VALUES=0`` skips the host-side length checks (benchmarks, training);
 ``SIGATTN_EAGER_OP=custom`` eager calls through the torch.library custom ops (as compiled code).

@@ -1,6 +1,6 @@
 """Compile the kernels for a GPU architecture on any machine (no GPU needed) and report what each
 autotune config costs: registers, spill stack, shared memory, and the SASS instruction mix
-(special-function MUFU ops, Hopper HGMMA ops, local-memory spill loads/stores).
+(special-function MUFU ops, Hopper HGMMA ops, local-memory spill loads/stores, TMA loads).
 
 Triton's wheel ships ptxas and cuobjdump, so ``triton.compile`` can lower a kernel all the way to
 a cubin for sm_90 on a CPU-only machine. The JIT specialises integer arguments equal to 1 (the
@@ -30,9 +30,10 @@ from triton.compiler import ASTSource
 from . import triton_kernels as tk
 
 KERNELS = {"fwd": tk._fwd_kernel, "dq": tk._bwd_dq_kernel, "dkdv": tk._bwd_dkdv_kernel}
+KERNELS.update({f"{name}_tma": kernel for name, kernel in KERNELS.items()})  # the TMA variant (SIGATTN_TMA=1)
 _POINTERS = {"Q", "K", "V", "Out", "MOD", "DO", "DQ", "DK", "DV"}
 _FLOATS = {"scale", "bias_value"}
-_SASS_OPS = ("MUFU", "HGMMA", "LDL", "STL", "FFMA", "FMUL")
+_SASS_OPS = ("MUFU", "HGMMA", "LDL", "STL", "FFMA", "FMUL", "UTMALDG")  # UTMALDG: TMA tile loads
 COLUMNS = ["kernel", "head_dim", "dtype", "sigmoid", "block_m", "block_n", "num_warps", "num_stages",
            "registers", "spill_stack_bytes", "shared_bytes", *(f"sass_{op.lower()}" for op in _SASS_OPS),
            "sass_total", "compile_s", "arch", "triton"]
@@ -45,14 +46,15 @@ def _tool(name: str) -> str:
 def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90,
                    dtype: str = "bf16", sigmoid: str = "fast", causal: bool = False):
     """Compile one (kernel, head dim, (BLOCK_M, BLOCK_N, num_warps, num_stages)) for ``arch``;
-    returns Triton's CompiledKernel."""
+    returns Triton's CompiledKernel. A kernel name ending in ``_tma`` compiles the TMA variant."""
     if tk.INTERPRETER:
         raise RuntimeError("sigattn.resources needs the real JIT: unset TRITON_INTERPRET.")
     fn = KERNELS[kernel].fn  # the JITFunction under the autotuner
     m, n, warps, stages = block
     consts = dict(HEAD_DIM=head_dim, CAUSAL=causal, DEFAULT_BIAS=True, HAS_SCORE_MOD=False,
                   STORE_PADDED=True, UPCAST_DOT=False, SIGMOID=sigmoid,
-                  DOT_PRECISION="ieee" if dtype == "fp32" else "tf32", BLOCK_M=m, BLOCK_N=n)
+                  DOT_PRECISION="ieee" if dtype == "fp32" else "tf32", TMA=kernel.endswith("_tma"),
+                  BLOCK_M=m, BLOCK_N=n)
     consts.update({a: 1 for a in fn.arg_names if a.startswith("stride_") and a.endswith("d")})
     signature, aligned = {}, []
     for i, a in enumerate(fn.arg_names):

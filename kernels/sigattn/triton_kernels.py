@@ -18,6 +18,7 @@ Key tiles past a sequence's length are skipped, and so are tiles above the diago
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
@@ -92,6 +93,20 @@ def _sequence(SEQ, n_seqs, seq):
 
 
 @triton.jit
+def _rows_source(ptr, n_rows, stride_t, BLOCK: tl.constexpr, HEAD_DIM: tl.constexpr, TMA: tl.constexpr):
+    """Where the tiles of a streamed [n_rows, HEAD_DIM] operand of one (sequence, head) come from:
+    with TMA a tensor descriptor over exactly its rows (a tile load reads rows >= n_rows as zeros:
+    sequence ends and padding need no load masks; on Hopper the loads are TMA copies the
+    pipeliner runs ahead of the matmuls), else the base pointer itself. n_rows = 0 gives a
+    one-row descriptor that no loop reads (every loop over these rows is empty then)."""
+    if TMA:
+        return tl.make_tensor_descriptor(ptr, shape=[tl.maximum(n_rows, 1), HEAD_DIM], strides=[stride_t, 1],
+                                         block_shape=[BLOCK, HEAD_DIM])
+    else:
+        return ptr
+
+
+@triton.jit
 def _bias(k_len, bias_value, DEFAULT_BIAS: tl.constexpr):
     """b = -log(valid keys of the sequence) by default, else the given float."""
     if DEFAULT_BIAS:
@@ -104,7 +119,7 @@ def _bias(k_len, bias_value, DEFAULT_BIAS: tl.constexpr):
 # Autotuning: per head-dim lists on GPU, a single small config under the interpreter
 # ----------------------------------------------------------------------------------------------
 
-TUNE_KEY = ["HEAD_DIM", "CAUSAL", "seqlen_bucket"]  # Triton adds the tensors' dtypes itself
+TUNE_KEY = ["HEAD_DIM", "CAUSAL", "TMA", "seqlen_bucket"]  # Triton adds the tensors' dtypes itself
 
 #: (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class. In the dK/dV kernel
 #: BLOCK_N is the key tile a program owns and BLOCK_M the query tile it loops over. Registers,
@@ -124,6 +139,23 @@ TUNE_TABLE = {
              128: [(32, 64, 8, 2), (32, 128, 8, 2), (64, 32, 8, 2), (32, 32, 4, 2), (16, 64, 4, 2),
                    (64, 64, 4, 2), (64, 128, 8, 2), (32, 64, 4, 2), (32, 128, 4, 2)],  # v0: spills, was faster
              256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
+    # The TMA variant (SIGATTN_TMA=1, not measured yet): the streamed operand's tiles arrive by
+    # tensor descriptor (no address registers, the pipeliner runs the copies ahead), so larger
+    # tiles and deeper pipelines, and the 64-row 4-warp tiles of which two or three CTAs share an
+    # SM (the default's measured choice; one CTA's sigmoid then overlaps another's matmuls).
+    # Spill-free on sm_90 except the dkdv 64x128 entry (24 bytes, as v0's spilling entries were
+    # the fastest). The last hd128 entry of each list is the one whose shared memory fits fp32
+    # inputs. Registers/shared memory: PERF.md "v2 candidates".
+    "fwd_tma": {64: [(128, 128, 8, 3), (128, 64, 8, 4), (128, 64, 8, 3), (64, 64, 4, 3), (128, 64, 4, 3)],
+                128: [(128, 128, 8, 3), (128, 64, 8, 3), (128, 64, 8, 4), (128, 128, 8, 2), (64, 64, 4, 3),
+                      (64, 32, 4, 2)],
+                256: [(64, 64, 8, 2), (64, 32, 4, 2)]},
+    "dq_tma": {64: [(128, 64, 8, 3), (64, 64, 4, 3), (128, 128, 8, 2)],
+               128: [(128, 64, 8, 2), (64, 64, 4, 3), (128, 32, 8, 3), (64, 32, 4, 2)],
+               256: [(64, 32, 8, 2), (32, 32, 4, 2)]},
+    "dkdv_tma": {64: [(64, 128, 8, 3), (64, 64, 4, 3), (32, 128, 8, 3), (32, 64, 4, 3)],
+                 128: [(64, 128, 8, 2), (32, 128, 8, 3), (64, 64, 8, 3), (32, 64, 4, 2)],
+                 256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
 }
 
 
@@ -145,20 +177,26 @@ if _MODE_ENV not in TUNING_MODES:
     raise ValueError(f"SIGATTN_AUTOTUNE={_MODE_ENV!r}: expected one of {', '.join(TUNING_MODES)}.")
 TUNING = TUNING_MODES[_MODE_ENV]
 FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2)}
+FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()})
 INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
+#: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
+#: the GPU variant check (workflow/scripts/bench_variants.py) runs each autotune entry this way.
+FORCED_CONFIGS: dict[str, tuple[int, int, int, int]] = {}
 
 
 def _tuning(kernel: str):
-    """(configs, prune) of the kernel's autotuner: the union of its lists, pruned per launch to its
-    head-dim row. Used for keys the tuned table lacks, and for every launch with
-    SIGATTN_AUTOTUNE=full; the interpreter and SIGATTN_AUTOTUNE=0 launch one config directly."""
+    """(configs, prune) of the kernel's autotuner: the union of its lists and its TMA variant's,
+    pruned per launch to the head-dim row of the variant launched. Used for keys the tuned table
+    lacks, and for every launch with SIGATTN_AUTOTUNE=full; the interpreter and
+    SIGATTN_AUTOTUNE=0 launch one config directly."""
     if INTERPRETER:
         return _configs([INTERPRETER_CONFIG]), None
-    rows = TUNE_TABLE[kernel]
-    union = list(dict.fromkeys(e for row in rows.values() for e in row))
+    variants = {False: TUNE_TABLE[kernel], True: TUNE_TABLE[f"{kernel}_tma"]}
+    union = list(dict.fromkeys(e for rows in variants.values() for row in rows.values() for e in row))
 
     def prune(configs, named_args, **kwargs):
-        wanted = set(rows[head_dim_class({**named_args, **kwargs}["HEAD_DIM"])])
+        args = {**named_args, **kwargs}
+        wanted = set(variants[bool(args["TMA"])][head_dim_class(args["HEAD_DIM"])])
         key = lambda c: (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages)  # noqa: E731
         return [c for c in configs if key(c) in wanted]
 
@@ -176,8 +214,10 @@ def _device_name(index: int) -> str:
 
 def launch_config(kernel: str, q: torch.Tensor, causal: bool, rows: int):
     """((BLOCK_M, BLOCK_N, num_warps, num_stages), source) for one launch, or None: autotune.
-    source: "interpreter", "fixed" (SIGATTN_AUTOTUNE=0), or sigattn.tuned's "table" /
-    "table~<bucket>" (nearest measured bucket)."""
+    source: "interpreter", "forced" (FORCED_CONFIGS), "fixed" (SIGATTN_AUTOTUNE=0), or
+    sigattn.tuned's "table" / "table~<bucket>" (nearest measured bucket)."""
+    if kernel in FORCED_CONFIGS:
+        return FORCED_CONFIGS[kernel], "forced"
     if INTERPRETER:
         return INTERPRETER_CONFIG, "interpreter"
     if TUNING == "fixed":
@@ -235,25 +275,32 @@ def _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, scale, bias, stri
 
 
 @triton.jit
-def _fwd_tile(acc, q, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+def _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
               stride_kt, stride_kd, stride_vt, stride_vd, stride_mt,
               MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
-              UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
-    """acc + sigmoid(q·kᵀ·scale + bias + mod)·v over the key tile starting at n0."""
+              UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr):
+    """acc + sigmoid(q·kᵀ·scale + bias + mod)·v over the key tile starting at n0 (k_src, v_src:
+    see _rows_source)."""
     cols = n0 + offs_n
     col_ok = cols < k_len
-    k_ptrs = k_ptr + cols[None, :] * stride_kt + offs_d[:, None] * stride_kd  # [HEAD_DIM, BLOCK_N]
-    v_ptrs = v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd  # [BLOCK_N, HEAD_DIM]
-    if MASKED:
-        k_t = tl.load(k_ptrs, mask=col_ok[None, :], other=0.0)
+    if TMA:
+        k_t = tl.trans(k_src.load([n0, 0]))  # [HEAD_DIM, BLOCK_N]; keys >= k_len are zeros
     else:
-        k_t = tl.load(k_ptrs)
+        k_ptrs = k_src + cols[None, :] * stride_kt + offs_d[:, None] * stride_kd  # [HEAD_DIM, BLOCK_N]
+        v_ptrs = v_src + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd  # [BLOCK_N, HEAD_DIM]
+        if MASKED:
+            k_t = tl.load(k_ptrs, mask=col_ok[None, :], other=0.0)
+        else:
+            k_t = tl.load(k_ptrs)
     p = _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, scale, bias, stride_mt, MASKED, CAUSAL,
                             HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
-    if MASKED:
-        v = tl.load(v_ptrs, mask=col_ok[:, None], other=0.0)
+    if TMA:
+        v = v_src.load([n0, 0])
     else:
-        v = tl.load(v_ptrs)
+        if MASKED:
+            v = tl.load(v_ptrs, mask=col_ok[:, None], other=0.0)
+        else:
+            v = tl.load(v_ptrs)
     return _dot(p.to(v.dtype), v, acc, UPCAST_DOT, DOT_PRECISION)
 
 
@@ -267,7 +314,7 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
                 stride_mb, stride_mt,
                 HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                 HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
-                SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr,
                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     row_block, seq, head = _tile_of_program(rows_q, heads_q, BLOCK_M)
     q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
@@ -289,18 +336,20 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
     q = tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
                 mask=row_ok[:, None], other=0.0)
     bias = _bias(k_len, bias_value, DEFAULT_BIAS)
+    k_src = _rows_source(k_ptr, k_len, stride_kt, BLOCK_N, HEAD_DIM, TMA)
+    v_src = _rows_source(v_ptr, k_len, stride_vt, BLOCK_N, HEAD_DIM, TMA)
 
     n_full, hi = _key_tiles(m0, q_len, k_len, CAUSAL, BLOCK_M, BLOCK_N)
 
     acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     for n0 in range(0, n_full, BLOCK_N):
-        acc = _fwd_tile(acc, q, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+        acc = _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
                         stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, False, CAUSAL,
-                        HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
+                        HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
     for n0 in range(n_full, hi, BLOCK_N):
-        acc = _fwd_tile(acc, q, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+        acc = _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
                         stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, True, CAUSAL,
-                        HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
+                        HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
     acc = tl.where(row_ok[:, None], acc, 0.0)  # padding rows (q = 0 there, but bias ≠ 0)
 
     o_ptr = Out + seq64 * stride_ob + q_start * stride_ot + head64 * stride_oh
@@ -318,21 +367,25 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
 
 
 @triton.jit
-def _dq_tile(dq, q, do, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+def _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
              stride_kt, stride_kd, stride_vt, stride_vd, stride_mt,
              MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
-             UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
-    """dq + dS·k over the key tile starting at n0 (unscaled)."""
+             UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr):
+    """dq + dS·k over the key tile starting at n0 (unscaled; k_src, v_src: see _rows_source)."""
     cols = n0 + offs_n
     col_ok = cols < k_len
-    k_ptrs = k_ptr + cols[:, None] * stride_kt + offs_d[None, :] * stride_kd  # [BLOCK_N, HEAD_DIM]
-    v_ptrs = v_ptr + cols[None, :] * stride_vt + offs_d[:, None] * stride_vd  # [HEAD_DIM, BLOCK_N]
-    if MASKED:
-        k = tl.load(k_ptrs, mask=col_ok[:, None], other=0.0)
-        v_t = tl.load(v_ptrs, mask=col_ok[None, :], other=0.0)
+    if TMA:
+        k = k_src.load([n0, 0])  # keys >= k_len are zeros
+        v_t = tl.trans(v_src.load([n0, 0]))
     else:
-        k = tl.load(k_ptrs)
-        v_t = tl.load(v_ptrs)
+        k_ptrs = k_src + cols[:, None] * stride_kt + offs_d[None, :] * stride_kd  # [BLOCK_N, HEAD_DIM]
+        v_ptrs = v_src + cols[None, :] * stride_vt + offs_d[:, None] * stride_vd  # [HEAD_DIM, BLOCK_N]
+        if MASKED:
+            k = tl.load(k_ptrs, mask=col_ok[:, None], other=0.0)
+            v_t = tl.load(v_ptrs, mask=col_ok[None, :], other=0.0)
+        else:
+            k = tl.load(k_ptrs)
+            v_t = tl.load(v_ptrs)
     p = _tile_probabilities(q, tl.trans(k), mod_ptr, cols, col_ok, offs_m, scale, bias, stride_mt, MASKED,
                             CAUSAL, HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
     dp = _dot(do, v_t, tl.zeros([q.shape[0], offs_n.shape[0]], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
@@ -352,7 +405,7 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
                    stride_mb, stride_mt,
                    HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                    HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
-                   SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                   SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     row_block, seq, head = _tile_of_program(rows_q, heads_q, BLOCK_M)
     q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
@@ -377,18 +430,20 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
     do = tl.load(do_ptr + offs_m[:, None] * stride_dot + offs_d[None, :] * stride_dod,
                  mask=row_ok[:, None], other=0.0)  # zero rows -> dP = dS = 0 on padding rows
     bias = _bias(k_len, bias_value, DEFAULT_BIAS)
+    k_src = _rows_source(k_ptr, k_len, stride_kt, BLOCK_N, HEAD_DIM, TMA)
+    v_src = _rows_source(v_ptr, k_len, stride_vt, BLOCK_N, HEAD_DIM, TMA)
 
     n_full, hi = _key_tiles(m0, q_len, k_len, CAUSAL, BLOCK_M, BLOCK_N)
 
     dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     for n0 in range(0, n_full, BLOCK_N):
-        dq = _dq_tile(dq, q, do, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+        dq = _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
                       stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, False, CAUSAL,
-                      HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
+                      HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
     for n0 in range(n_full, hi, BLOCK_N):
-        dq = _dq_tile(dq, q, do, k_ptr, v_ptr, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+        dq = _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
                       stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, True, CAUSAL,
-                      HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
+                      HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
 
     dq_ptr = DQ + seq64 * stride_dqb + q_start * stride_dqt + head64 * stride_dqh
     tl.store(dq_ptr + offs_m[:, None] * stride_dqt + offs_d[None, :] * stride_dqd,
@@ -396,21 +451,26 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
 
 
 @triton.jit
-def _dkdv_tile(dk, dv, k, v, mod, q_ptr, do_ptr, m0, cols, offs_m, offs_d, q_len, scale, bias,
+def _dkdv_tile(dk, dv, k, v, mod, q_src, do_src, m0, cols, offs_m, offs_d, q_len, scale, bias,
                stride_qt, stride_qd, stride_dot, stride_dod,
                MASKED: tl.constexpr, CAUSAL: tl.constexpr,
-               UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
-    """(dk + dSᵀ·q, dv + Pᵀ·do) over the query tile starting at m0 (dk unscaled)."""
+               UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr):
+    """(dk + dSᵀ·q, dv + Pᵀ·do) over the query tile starting at m0 (dk unscaled; q_src, do_src: see
+    _rows_source)."""
     rows = m0 + offs_m
     row_ok = rows < q_len
-    q_ptrs = q_ptr + rows[:, None] * stride_qt + offs_d[None, :] * stride_qd
-    do_ptrs = do_ptr + rows[:, None] * stride_dot + offs_d[None, :] * stride_dod
-    if MASKED:
-        q = tl.load(q_ptrs, mask=row_ok[:, None], other=0.0)  # [BLOCK_M, HEAD_DIM]
-        do = tl.load(do_ptrs, mask=row_ok[:, None], other=0.0)
+    if TMA:
+        q = q_src.load([m0, 0])  # rows >= q_len are zeros
+        do = do_src.load([m0, 0])
     else:
-        q = tl.load(q_ptrs)
-        do = tl.load(do_ptrs)
+        q_ptrs = q_src + rows[:, None] * stride_qt + offs_d[None, :] * stride_qd
+        do_ptrs = do_src + rows[:, None] * stride_dot + offs_d[None, :] * stride_dod
+        if MASKED:
+            q = tl.load(q_ptrs, mask=row_ok[:, None], other=0.0)  # [BLOCK_M, HEAD_DIM]
+            do = tl.load(do_ptrs, mask=row_ok[:, None], other=0.0)
+        else:
+            q = tl.load(q_ptrs)
+            do = tl.load(do_ptrs)
     s_t = _dot(k, tl.trans(q), tl.zeros([k.shape[0], offs_m.shape[0]], dtype=tl.float32), UPCAST_DOT,
                DOT_PRECISION)
     s_t = s_t * scale + bias + mod[:, None]
@@ -441,7 +501,7 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
                      stride_mb, stride_mt,
                      HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                      HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
-                     SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr,
+                     SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     # This program owns BLOCK_N keys of one key/value head; the transposed scores Sᵀ = K·Qᵀ
     # [BLOCK_N, BLOCK_M] keep dK and dV in the natural orientation.
@@ -488,20 +548,22 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
     dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
     for g in range(0, group):
         head64 = kv_head64 * group + g
-        q_ptr = Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh
-        do_ptr = DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh
+        q_src = _rows_source(Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh, q_len, stride_qt,
+                             BLOCK_M, HEAD_DIM, TMA)
+        do_src = _rows_source(DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh, q_len,
+                              stride_dot, BLOCK_M, HEAD_DIM, TMA)
         for m0 in range(lo, a, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_ptr, do_ptr, m0, cols, offs_m, offs_d, q_len,
+            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
                                 scale, bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
-                                UPCAST_DOT, SIGMOID, DOT_PRECISION)
+                                UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
         for m0 in range(a, b, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_ptr, do_ptr, m0, cols, offs_m, offs_d, q_len,
+            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
                                 scale, bias, stride_qt, stride_qd, stride_dot, stride_dod, False, CAUSAL,
-                                UPCAST_DOT, SIGMOID, DOT_PRECISION)
+                                UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
         for m0 in range(b, hi, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_ptr, do_ptr, m0, cols, offs_m, offs_d, q_len,
+            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
                                 scale, bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
-                                UPCAST_DOT, SIGMOID, DOT_PRECISION)
+                                UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
     dv = tl.where(col_ok[:, None], dv, 0.0)  # padding keys (k = 0 there, but P = sigmoid(bias) ≠ 0)
 
     store_ok = (cols < rows_limit)[:, None]
@@ -519,28 +581,90 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
 
 #: The kernel objects of the latest launches (registers/spills for the compile report).
 LAST_LAUNCH: dict[str, object] = {}
-#: The config of each kernel's latest launch: {"bucket", "config": (BLOCK_M, BLOCK_N, num_warps,
-#: num_stages), "source": "autotune" | "table" | "table~<bucket>" | "fixed" | "interpreter"}.
+#: The config of each kernel's latest launch: {"kernel": "fwd" | "fwd_tma" | ... (the variant that
+#: ran), "bucket", "config": (BLOCK_M, BLOCK_N, num_warps, num_stages), "source": "autotune" |
+#: "table" | "table~<bucket>" | "fixed" | "interpreter"}.
 LAST_CONFIG: dict[str, dict] = {}
 
 
 def _launch(name: str, kernel: str, autotuner, grid, args: tuple, flags: dict, q, causal: bool,
             rows: int):
     """Launch one kernel with the config of :func:`launch_config`, through the autotuner when
-    there is none; record the kernel object and its config."""
+    there is none; record the kernel object and its config. With flags["TMA"] the launch is the
+    TMA variant (kernel name + "_tma": its own config lists and table entries)."""
+    if flags["TMA"]:
+        kernel = f"{kernel}_tma"
     chosen = launch_config(kernel, q, causal, rows)
-    if chosen is None:
-        compiled = autotuner[grid](*args, **flags)
-        best = autotuner.best_config
-        config, source = (best.kwargs["BLOCK_M"], best.kwargs["BLOCK_N"], best.num_warps, best.num_stages), "autotune"
-    else:
-        (block_m, block_n, warps, stages), source = chosen
-        config = (block_m, block_n, warps, stages)
-        compiled = autotuner.fn[grid](*args, **flags, BLOCK_M=block_m, BLOCK_N=block_n, num_warps=warps,
-                                      num_stages=stages)
+    with _descriptor_scratch(q.device, flags["TMA"]):
+        if chosen is None:
+            compiled = autotuner[grid](*args, **flags)
+            best = autotuner.best_config
+            config, source = (best.kwargs["BLOCK_M"], best.kwargs["BLOCK_N"], best.num_warps, best.num_stages), "autotune"
+        else:
+            (block_m, block_n, warps, stages), source = chosen
+            config = (block_m, block_n, warps, stages)
+            compiled = autotuner.fn[grid](*args, **flags, BLOCK_M=block_m, BLOCK_N=block_n, num_warps=warps,
+                                          num_stages=stages)
     LAST_LAUNCH[name] = compiled
-    LAST_CONFIG[name] = {"bucket": tuned.bucket(rows), "config": config, "source": source}
+    LAST_CONFIG[name] = {"kernel": kernel, "bucket": tuned.bucket(rows), "config": config, "source": source}
     return compiled
+
+
+@contextlib.contextmanager
+def _descriptor_scratch(device: torch.device, tma: bool):
+    """Tensor descriptors made inside a kernel live in a global-memory scratch that Triton asks the
+    allocator of ``triton.set_allocator`` for at launch. Ours (torch's caching allocator) for the
+    duration of our launch, unless the caller has set one (theirs is kept)."""
+    from triton.runtime import _allocation
+
+    if not tma or device.type != "cuda" or not isinstance(_allocation._allocator.get(), _allocation.NullAllocator):
+        yield
+        return
+    token = _allocation._allocator.set(lambda size, alignment, stream: torch.empty(size, dtype=torch.int8, device=device))
+    try:
+        yield
+    finally:
+        _allocation._allocator.reset(token)
+
+
+#: Whether launches take the TMA variant (SIGATTN_TMA=1, read at import; opt-in, not measured):
+#: the streamed operand of each kernel (K/V in the forward and dQ kernels, Q/dO in dK/dV) is read
+#: through per-(sequence, head) tensor descriptors. A launch whose tensors a descriptor cannot
+#: address (see tma_blocker) takes the pointer kernel; LAST_CONFIG says which ran.
+TMA_MODES = {"0": False, "1": True}
+_TMA_ENV = os.environ.get("SIGATTN_TMA", "0")
+if _TMA_ENV not in TMA_MODES:
+    raise ValueError(f"SIGATTN_TMA={_TMA_ENV!r}: expected 0 (pointer loads, the default) or 1 (tensor descriptors).")
+TMA = TMA_MODES[_TMA_ENV]
+
+
+@functools.cache
+def _has_tma(index: int) -> bool:
+    return torch.cuda.get_device_capability(index)[0] >= 9
+
+
+def tma_blocker(tensors, padded: bool) -> str:
+    """Why the streamed tensors cannot be read by descriptor ("" if they can): TMA hardware
+    (sm_90+; the interpreter emulates it), a contiguous head dim, a 16-byte aligned base and
+    16-byte multiples for the batch/token/head strides (every per-(sequence, head) base and row
+    then stays aligned), a positive token stride."""
+    t0 = tensors[0]
+    if t0.is_cuda and not _has_tma(t0.device.index if t0.device.index is not None else torch.cuda.current_device()):
+        return "no TMA before sm_90"
+    for t in tensors:
+        b, tok, h, d = _strides(t, padded)
+        size = t.element_size()
+        if d != 1:
+            return "head dim not contiguous"
+        if t.data_ptr() % 16 or any(s * size % 16 for s in (b, tok, h)):
+            return "base or strides not 16-byte aligned"
+        if tok <= 0:
+            return "token stride not positive"
+    return ""
+
+
+def _use_tma(tensors, padded: bool) -> bool:
+    return TMA and not tma_blocker(tensors, padded)
 
 
 def _strides(t: torch.Tensor, padded: bool) -> tuple[int, int, int, int]:
@@ -548,13 +672,13 @@ def _strides(t: torch.Tensor, padded: bool) -> tuple[int, int, int, int]:
     return tuple(t.stride()) if padded else (0, *t.stride())
 
 
-def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool) -> dict:
+def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool, tma: bool = False) -> dict:
     half = q.dtype in (torch.float16, torch.bfloat16)
     return dict(
         HEAD_DIM=q.shape[-1], CAUSAL=causal, DEFAULT_BIAS=bias is None,
         HAS_SCORE_MOD=score_mod is not None, STORE_PADDED=padded,
         UPCAST_DOT=INTERPRETER and half, SIGMOID=sigmoid_mode(q),
-        DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+        DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32", TMA=tma,
     )
 
 
@@ -566,6 +690,31 @@ DEFAULT_SIGMOID = "fast"
 SIGMOID = os.environ.get("SIGATTN_SIGMOID", DEFAULT_SIGMOID)
 if SIGMOID not in SIGMOID_MODES:
     raise ValueError(f"SIGATTN_SIGMOID={SIGMOID!r}: expected one of {', '.join(SIGMOID_MODES)}.")
+
+
+def variant_suffix() -> str:
+    """How benchmark rows name a non-default kernel variant read at import: "" for the defaults,
+    else "_tma" (SIGATTN_TMA=1) and/or "_<sigmoid>" (SIGATTN_SIGMOID), e.g. "_tma_fma"."""
+    return ("_tma" if TMA else "") + ("" if SIGMOID == DEFAULT_SIGMOID else f"_{SIGMOID}")
+
+
+def variant_env(variant: str) -> dict[str, str]:
+    """The environment that selects a variant named like variant_suffix() without its "_"
+    ("default", "tma", "fma", "tma_fma", ...), to set before sigattn is imported."""
+    words = [] if variant == "default" else variant.split("_")
+    sigmoids = [w for w in words if w != "tma"]
+    if len(sigmoids) > 1 or any(w not in SIGMOID_MODES for w in sigmoids) or words.count("tma") > 1:
+        raise ValueError(f"kernel variant {variant!r}: expected 'default' or [tma][_<sigmoid>] with a sigmoid "
+                         f"of {SIGMOID_MODES}, e.g. 'tma', 'fma', 'tma_fma'.")
+    return {"SIGATTN_TMA": "1" if "tma" in words else "0", "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID}
+
+
+def select_variant(variant: str) -> None:
+    """Switch this process to a variant by name (what SIGATTN_TMA / SIGATTN_SIGMOID select at
+    import; the benchmark driver workflow/scripts/bench_variants.py runs one variant a process)."""
+    global TMA, SIGMOID
+    env = variant_env(variant)
+    TMA, SIGMOID = TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"]
 
 
 def sigmoid_mode(q: torch.Tensor) -> str:
@@ -596,7 +745,8 @@ def forward(q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_
             *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(o, padded),
             stride_mb, stride_mt)
     _launch("forward", "fwd", _fwd_kernel, grid, args,
-            _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded), q, causal, rows_q)
+            _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded,
+                   tma=_use_tma((k, v), padded)), q, causal, rows_q)
     return o
 
 
@@ -616,14 +766,16 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
                 tuned.bucket(rows_q),
                 *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
                 *_strides(dq, padded), stride_mb, stride_mt)
-        _launch("backward_dq", "dq", _bwd_dq_kernel, grid_q, args, flags, q, causal, rows_q)
+        _launch("backward_dq", "dq", _bwd_dq_kernel, grid_q, args, {**flags, "TMA": _use_tma((k, v), padded)},
+                q, causal, rows_q)
     if rows_k > 0:
         grid_k = lambda meta: (triton.cdiv(rows_k, meta["BLOCK_N"]) * n_seqs * heads_kv,)  # noqa: E731
         args = (q, k, v, do, dk, dv, mod, seq_table, n_seqs, heads_kv, group, rows_k, scale, bias_value,
                 tuned.bucket(rows_k),
                 *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
                 *_strides(dk, padded), *_strides(dv, padded), stride_mb, stride_mt)
-        _launch("backward_dkdv", "dkdv", _bwd_dkdv_kernel, grid_k, args, flags, q, causal, rows_k)
+        _launch("backward_dkdv", "dkdv", _bwd_dkdv_kernel, grid_k, args, {**flags, "TMA": _use_tma((q, do), padded)},
+                q, causal, rows_k)
     return dq, dk, dv
 
 

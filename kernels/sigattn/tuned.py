@@ -61,7 +61,7 @@ TUNED: dict[str, dict[Key, Entry]] = {
     },
 }
 
-KERNELS = ("fwd", "dq", "dkdv")
+KERNELS = ("fwd", "dq", "dkdv", "fwd_tma", "dq_tma", "dkdv_tma")  # *_tma: SIGATTN_TMA=1
 #: The names the kernel module and its compile report use for the three kernels.
 LAUNCH_NAMES = {"forward": "fwd", "backward_dq": "dq", "backward_dkdv": "dkdv"}
 _DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",
@@ -104,14 +104,15 @@ def lookup(device: str, kernel: str, head_dim: int, causal: bool, dtype: str, ro
 # ----------------------------------------------------------------------------------------------
 
 _CONFIG_STR = re.compile(r"BLOCK_M: (\d+), BLOCK_N: (\d+), num_warps: (\d+).*?num_stages: (\d+)")
-#: One kernel in the benchmark's ``config`` column: ``fwd@512=64,64,4,3:autotune``.
-CONFIG_ITEM = re.compile(r"(fwd|dq|dkdv)@(\d+)=(\d+),(\d+),(\d+),(\d+):([\w~]+)")
+#: One kernel in the benchmark's ``config`` column: ``fwd@512=64,64,4,3:autotune`` (the TMA
+#: variant: ``fwd_tma@...``).
+CONFIG_ITEM = re.compile(r"((?:fwd|dq|dkdv)(?:_tma)?)@(\d+)=(\d+),(\d+),(\d+),(\d+):([\w~]+)")
 
 
 def format_config(launches: dict[str, dict]) -> str:
     """The benchmark's ``config`` cell for the launches of one point (see triton_kernels.LAST_CONFIG)."""
-    return ";".join(f"{LAUNCH_NAMES.get(name, name)}@{c['bucket']}={','.join(map(str, c['config']))}:{c['source']}"
-                    for name, c in launches.items())
+    return ";".join(f"{c.get('kernel', LAUNCH_NAMES.get(name, name))}@{c['bucket']}="
+                    f"{','.join(map(str, c['config']))}:{c['source']}" for name, c in launches.items())
 
 
 def parse_config(cell: str) -> list[tuple[str, int, tuple[int, int, int, int], str]]:

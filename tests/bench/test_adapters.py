@@ -67,7 +67,7 @@ def test_make_inputs_rejects_bad_lengths():
         make_inputs(2, 8, 1, 4, [9, 8], 25, device="cpu", dtype=torch.float32, seed=0)
 
 
-def test_ours_is_named_after_a_non_default_sigmoid(monkeypatch):
+def test_ours_is_named_after_a_non_default_variant(monkeypatch):
     from sigattn import triton_kernels
 
     from scsigmoid.bench.adapters import default_adapters
@@ -77,3 +77,7 @@ def test_ours_is_named_after_a_non_default_sigmoid(monkeypatch):
     monkeypatch.setattr(triton_kernels, "SIGMOID", "fma")
     names = [a.name for a in default_adapters(["ours_dense", "ours_dense_causal", "tritonsigmoid_dense"])]
     assert names == ["ours_dense_fma", "ours_dense_causal_fma", "tritonsigmoid_dense"]
+    monkeypatch.setattr(triton_kernels, "TMA", True)
+    assert [a.name for a in default_adapters(["ours_padded", "cudnn_sdpa"])] == ["ours_padded_tma_fma", "cudnn_sdpa"]
+    monkeypatch.setattr(triton_kernels, "SIGMOID", "fast")
+    assert [a.name for a in default_adapters(["ours_dense"])] == ["ours_dense_tma"]

@@ -166,3 +166,122 @@ def test_diag_and_first_call_take_shapes_and_timing_from_the_configuration(tmp_p
     assert (first.tokens, first.hidden) == (4096, 512)
     shipped = load("bench_diag").parse_args(["--out", "d.csv"])  # config/config.yaml as it is
     assert (shipped.warmup_ms, shipped.rep_ms) == (100, 250)  # the paper's do_bench protocol
+
+
+# ----------------------------------------------------------------------------------------------
+# The kernel-variant call (gpu/h200_kernel_variants.sh, workflow/scripts/bench_variants.py)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_warm_jobs_for_named_impls_lengths_and_variants():
+    warm = load("bench_warm")
+    parts = [warm.parse_part(t) for t in ("64:bwd:tritonsigmoid_dense,tritonsigmoid_padded", "128:bwd:ours_dense")]
+    jobs = warm.jobs_for(parts, seq_lens=[1024, 16384], variants=["default", "tma_fma"])
+    assert jobs == [(64, "bwd", "tritonsigmoid_dense", 1024), (64, "bwd", "tritonsigmoid_dense", 16384),
+                    (64, "bwd", "tritonsigmoid_padded", 1024), (64, "bwd", "tritonsigmoid_padded", 16384),
+                    (128, "bwd", "ours_dense", 1024), (128, "bwd", "ours_dense", 16384),
+                    (128, "bwd", "ours_dense@tma_fma", 1024), (128, "bwd", "ours_dense@tma_fma", 16384)]
+    assert [j[2] for j in warm.jobs_for([warm.parse_part("64:fwd:ts")])] == ["tritonsigmoid_dense"] * 4 + [
+        "tritonsigmoid_padded"] * 4
+    impl, job_env = warm.job_env("ours_dense@tma_fma")
+    assert impl == "ours_dense" and job_env["SIGATTN_TMA"] == "1" and job_env["SIGATTN_SIGMOID"] == "fma"
+    assert warm.job_env("tritonsigmoid_dense")[0] == "tritonsigmoid_dense"
+
+
+def test_variant_check_prunes_the_entries_that_fail(monkeypatch):
+    """Every entry is checked (forward alone, then dQ/dK-dV rounds); an entry whose check fails
+    leaves its list before timing, with its dK/dV partner of that round; a forced config that did
+    not launch counts as a failure."""
+    import copy
+
+    from sigattn import triton_kernels as tk
+
+    import scsigmoid.bench.check as check
+
+    variants = load("bench_variants")
+    monkeypatch.setattr(tk, "TUNE_TABLE", copy.deepcopy(tk.TUNE_TABLE))
+    monkeypatch.setattr(tk, "TMA", True)
+    lists = {k: tk.TUNE_TABLE[f"{k}_tma"][64] for k in ("fwd", "dq", "dkdv")}
+    bad_fwd, bad_dq, silent_dkdv = lists["fwd"][1], lists["dq"][0], lists["dkdv"][2]
+    calls = []
+
+    def fake_gate(adapter, head_dim, padding, pass_, **kwargs):
+        forced = dict(tk.FORCED_CONFIGS)
+        calls.append((pass_, padding, forced))
+        for name, config in forced.items():
+            if config != silent_dkdv:  # this one "falls back": no forced launch recorded
+                tk.LAST_CONFIG[name] = {"kernel": name, "config": config, "source": "forced", "bucket": 1024}
+        if forced.get("fwd_tma") == bad_fwd:
+            return False, "forward output rel. error 0.9 > 0.02 vs fp32 reference"
+        if forced.get("dq_tma") == bad_dq:
+            return False, "dq rel. error 0.9 > 0.04 vs fp32 reference"
+        return True, "ok"
+
+    monkeypatch.setattr(check, "check_adapter", fake_gate)
+    shape = check.CheckShape(batch=16, seq_len=1024, heads=32)
+    before = {k: list(v) for k, v in lists.items()}
+    rows = variants.check_configs("tma", [64], [64], {64: shape}, "cuda", None, log=lambda msg: None)
+    n_fwd, n_rounds = len(before["fwd"]), max(len(before["dq"]), len(before["dkdv"]))
+    assert len(calls) == 2 * (n_fwd + n_rounds)  # dense and 25% padded each time
+    assert lists["fwd"] == [c for c in before["fwd"] if c != bad_fwd]
+    rounds = [(before["dq"][i % len(before["dq"])], before["dkdv"][i % len(before["dkdv"])]) for i in range(n_rounds)]
+    failing = [(dq, dkdv) for dq, dkdv in rounds if dq == bad_dq or dkdv == silent_dkdv]
+    assert len(failing) >= 2  # round 0 (bad dQ entry) and round 2 (the dK/dV entry that did not launch)
+    assert lists["dq"] == [c for c in before["dq"] if c not in {dq for dq, _ in failing}]
+    assert lists["dkdv"] == [c for c in before["dkdv"] if c not in {dkdv for _, dkdv in failing}]
+    assert not tk.FORCED_CONFIGS
+    failed = [r for r in rows if not r["passed"]]
+    text = lambda c: ",".join(map(str, c))  # noqa: E731
+    assert {(r["kernel"], r["config"]) for r in failed} == {("fwd_tma", text(bad_fwd))} | {
+        ("dq_tma", text(dq)) for dq, _ in failing} | {("dkdv_tma", text(dkdv)) for _, dkdv in failing}
+    assert any("did not launch" in r["reason"] for r in failed)
+
+
+def test_variant_summary_ratios():
+    variants = load("bench_variants")
+    rows = []
+    for impl, tf in (("ours_dense", (100, 200)), ("ours_dense_tma", (110, 180)), ("tritonsigmoid_dense", (100, 100)),
+                     ("cudnn_sdpa", (200, 400))):
+        for L, t in zip((1024, 4096), tf, strict=True):
+            rows.append({"impl": impl, "pass": "fwd", "head_dim": 64, "padding_pct": 0, "seq_len": L, "tflops": t,
+                         "status": "ok", "reason": "", "config": "fwd_tma@1024=128,64,8,4:autotune" if "tma" in impl else ""})
+    rows.append({"impl": "ours_dense_fma", "pass": "fwd", "head_dim": 64, "padding_pct": 0, "seq_len": 1024,
+                 "tflops": float("nan"), "status": "failed_check", "reason": "forward output rel. error 0.5",
+                 "config": ""})
+    text = "\n".join(variants.summary_lines(pd.DataFrame(rows)))
+    assert "hd64 fwd pad0: TFLOPS at L = 1024 / 4096" in text
+    assert "ours_dense_tma             110 / 180  x1.10 / 0.90 vs ours_dense" in text
+    assert "best of ours / tritonsigmoid_dense: 1.10 / 2.00" in text
+    assert "best of ours / cudnn_sdpa: 0.55 / 0.50" in text
+    assert "not ok: ours_dense_fma failed_check (hd64 fwd pad0 L1024): forward output rel. error 0.5" in text
+    assert "warning" not in text
+    rows[2]["config"] = "fwd@1024=128,64,8,4:autotune"  # a TMA row that ran the pointer kernel
+    assert "warning: ours_dense_tma hd64 fwd L1024 ran" in "\n".join(variants.summary_lines(pd.DataFrame(rows)))
+
+
+@pytest.mark.slow
+@cpu_only
+def test_kernel_variants_script_end_to_end_on_the_cpu(tmp_path):
+    """The variant call at tiny shapes under the interpreter: warm-up, per-variant config checks
+    (real kernels, every entry of the lists) and timing, merge, summary; <= 4 files under OUT."""
+    out, work = tmp_path / "out", tmp_path / "work"
+    tiny = "--allow-cpu --tokens 64 --hidden 32"
+    done = subprocess.run(
+        ["bash", "gpu/h200_kernel_variants.sh", "400"], cwd=ROOT, capture_output=True, text=True, timeout=900,
+        env=env(OUT=str(out), WORK=str(work), SUITE_COMMIT="test", PY=sys.executable, TRITON_INTERPRET="1",
+                CHECKS="0", HEAD_DIMS="16", SEQ_LENS="32",
+                RUNS="default:default:ours_dense,eager_sigmoid tma:tma:ours_dense,ours_padded",
+                WARM_ARGS=tiny, RUN_ARGS=f"{tiny} --padded-head-dims 16 --warmup-ms 1 --rep-ms 1"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["attention_h200_variants.csv", "logs.tgz", "summary.txt",
+                                                     "variant_checks.csv"]
+    merged = pd.read_csv(out / "attention_h200_variants.csv")
+    assert {"ours_dense", "eager_sigmoid", "ours_dense_tma", "ours_padded_tma"} <= set(merged["impl"])
+    assert (merged.loc[merged["impl"] == "eager_sigmoid", "status"] == "ok").all()
+    assert (merged["commit"].astype(str) == "test").all() and (merged["warmup_ms"] == 1).all()
+    checks = pd.read_csv(out / "variant_checks.csv")
+    assert set(checks["variant"]) == {"default", "tma"} and checks["passed"].all()
+    assert set(checks.loc[checks["variant"] == "tma", "kernel"]) == {"fwd_tma", "dq_tma", "dkdv_tma"}
+    steps = (work / "logs" / "steps.txt").read_text()
+    assert "warm-up done: warm: " in steps and "tma rc=0" in steps
+    assert done.stdout.rstrip().endswith((out / "summary.txt").read_text().rstrip())

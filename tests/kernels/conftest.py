@@ -50,3 +50,26 @@ def _kernels_on_cpu_and_poisoned_outputs(monkeypatch):
 @pytest.fixture
 def device():
     return DEVICE
+
+
+@pytest.fixture(params=["pointer", "tma"])
+def kernel_variant(request, monkeypatch):
+    """Runs a test with each kernel variant: pointer loads (the default) and tensor descriptors
+    (SIGATTN_TMA=1). Fails the test if a launch took another variant than asked (the TMA variant
+    falling back to pointers would pass every check without testing anything)."""
+    from sigattn import triton_kernels
+
+    want_tma = request.param == "tma"
+    monkeypatch.setattr(triton_kernels, "TMA", want_tma)
+    launched = []
+    real_launch = triton_kernels._launch
+
+    def spy(name, kernel, autotuner, grid, args, flags, *rest):
+        launched.append((name, flags["TMA"]))
+        return real_launch(name, kernel, autotuner, grid, args, flags, *rest)
+
+    monkeypatch.setattr(triton_kernels, "_launch", spy)
+    yield request.param
+    assert launched, "no kernel was launched"
+    wrong = [name for name, tma in launched if tma != want_tma]
+    assert not wrong, f"{request.param} variant asked, but {wrong} launched the other one"

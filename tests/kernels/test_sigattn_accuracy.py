@@ -1,5 +1,6 @@
 """Kernel accuracy: error vs an fp64 truth within 2x (forward) / 3x (gradients) of the reference's
-own error in the same low precision, over layouts, masks, GQA, causal, bias and score_mod."""
+own error in the same low precision, over layouts, masks, GQA, causal, bias and score_mod; each
+for both kernel variants (pointer loads, tensor descriptors: the ``kernel_variant`` fixture)."""
 
 import pytest
 import sigattn
@@ -12,7 +13,7 @@ DTYPES = [torch.float32, torch.float16,
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_padded_gqa_with_padding(dtype, device):
+def test_padded_gqa_with_padding(dtype, device, kernel_variant):
     q, k, v = qkv(2, 33, 33, 4, 2, 16, device=device, seed=1)
     lens = torch.tensor([33, 7], dtype=torch.int32, device=device)
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=dtype,
@@ -20,7 +21,7 @@ def test_padded_gqa_with_padding(dtype, device):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_padded_causal_mqa_head_dim_64(dtype, device):
+def test_padded_causal_mqa_head_dim_64(dtype, device, kernel_variant):
     q, k, v = qkv(2, 40, 40, 2, 1, 64, device=device, seed=2)
     lens = torch.tensor([40, 1], dtype=torch.int32, device=device)
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=dtype,
@@ -28,7 +29,7 @@ def test_padded_causal_mqa_head_dim_64(dtype, device):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_cross_attention_causal_score_mod_bias_override(dtype, device):
+def test_cross_attention_causal_score_mod_bias_override(dtype, device, kernel_variant):
     q, k, v = qkv(2, 24, 40, 2, 2, 32, device=device, seed=3)
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=dtype,
                    seq_lens_q=torch.tensor([24, 5], dtype=torch.int32, device=device),
@@ -38,21 +39,21 @@ def test_cross_attention_causal_score_mod_bias_override(dtype, device):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_varlen_causal_score_mod(dtype, device):
+def test_varlen_causal_score_mod(dtype, device, kernel_variant):
     cu = torch.tensor([0, 7, 40, 40, 41], dtype=torch.int32, device=device)  # lengths 7, 33, 0, 1
     q, k, v = qkv(1, 41, 41, 2, 1, 16, device=device, seed=5, packed=True)
     check_accuracy(sigattn.sigmoid_attention_varlen, sigmoid_attention_varlen_ref, [q, k, v],
                    dtype=dtype, cu_seqlens_q=cu, causal=True, score_mod=randn(41, seed=6, device=device))
 
 
-def test_head_dim_256_tiny(device):
+def test_head_dim_256_tiny(device, kernel_variant):
     q, k, v = qkv(1, 17, 17, 1, 1, 256, device=device, seed=7)
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.float32)
 
 
 @pytest.mark.parametrize("mode", ["exact", "fma"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_other_sigmoid_modes(monkeypatch, mode, dtype, device):
+def test_other_sigmoid_modes(monkeypatch, mode, dtype, device, kernel_variant):
     """The opt-in sigmoid evaluations meet the same bound as the default, with the default bias
     (small probabilities ~1/n), large scores on both sides, padding and causal masking."""
     from sigattn import triton_kernels

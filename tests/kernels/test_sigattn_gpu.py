@@ -1,5 +1,5 @@
 """GPU-only tests at real sizes (bf16, long sequences, head dims 64/128): accuracy, determinism,
-large inputs, the exact and tanh.approx sigmoid modes. Skipped without CUDA."""
+large inputs, the exact and tanh.approx sigmoid modes, the TMA variant. Skipped without CUDA."""
 
 import pytest
 import sigattn
@@ -33,7 +33,7 @@ def test_varlen_real_size(dtype):
                    cu_seqlens_q=cu, causal=True)
 
 
-def test_deterministic_bitwise():
+def test_deterministic_bitwise(kernel_variant):
     q, k, v = qkv(2, 2048, 2048, 8, 2, 128, device="cuda", dtype=torch.bfloat16, seed=6)
     lens = _lens(2, 2048, seed=7)
     runs = []
@@ -61,3 +61,23 @@ def test_other_sigmoid_modes(monkeypatch, mode):
     expected = sigmoid_attention_ref(q.float(), k.float(), v.float(), bias=0.0)
     rel = ((out.float() - expected).abs().max() / expected.abs().max()).item()
     assert rel < 2e-2, f"{mode} sigmoid: relative error {rel:.3g}"
+
+
+@pytest.mark.parametrize("kernel_variant", ["tma"], indirect=True)
+@pytest.mark.parametrize("head_dim, batch, seq_len, heads, heads_kv, causal", [
+    (64, 4, 1024, 4, 4, False), (128, 2, 2048, 4, 1, True), (64, 1, 8192, 2, 2, False)])
+def test_tma_variant_real_sizes_bf16(kernel_variant, head_dim, batch, seq_len, heads, heads_kv, causal):
+    """Tensor descriptors at the sizes above (tile shapes of the TMA lists, padded rows and keys
+    read as zeros by TMA); the fixture fails the test if a launch fell back to pointer loads."""
+    q, k, v = qkv(batch, seq_len, seq_len, heads, heads_kv, head_dim, device="cuda", seed=seq_len + head_dim + 1)
+    check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.bfloat16,
+                   seq_lens_q=_lens(batch, seq_len, seed=head_dim + 1), causal=causal)
+
+
+@pytest.mark.parametrize("kernel_variant", ["tma"], indirect=True)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=str)
+def test_tma_variant_varlen_real_size(kernel_variant, dtype):
+    cu = torch.tensor([0, 3000, 3001, 3001, 8192], dtype=torch.int32, device="cuda")
+    q, k, v = qkv(1, 8192, 8192, 4, 2, 128, device="cuda", seed=15, packed=True)
+    check_accuracy(sigattn.sigmoid_attention_varlen, sigmoid_attention_varlen_ref, [q, k, v], dtype=dtype,
+                   cu_seqlens_q=cu, causal=True)

@@ -14,7 +14,7 @@ def _pack(padded, lens):
     return torch.cat([padded[i, :n] for i, n in enumerate(lens)], dim=0)
 
 
-def test_padded_equals_packed_equals_dense(device):
+def test_padded_equals_packed_equals_dense(device, kernel_variant):
     q, k, v = qkv(4, PAD_LEN, PAD_LEN, 2, 1, 16, device=device, seed=10)
     mod = randn(4, PAD_LEN, seed=11, device=device)
     lens = torch.tensor(LENGTHS, dtype=torch.int32, device=device)
@@ -44,7 +44,7 @@ def test_padded_equals_packed_equals_dense(device):
         torch.testing.assert_close(dense[0], o_pad[i, :n].detach(), rtol=1e-5, atol=1e-6)
 
 
-def test_nan_in_padding_does_not_leak(device):
+def test_nan_in_padding_does_not_leak(device, kernel_variant):
     q, k, v = qkv(2, 24, 24, 1, 1, 16, device=device, seed=13)
     lens = torch.tensor([24, 9], dtype=torch.int32, device=device)
     clean = [t.detach() for t in (q, k, v)]

@@ -81,6 +81,9 @@ def test_config_cell_round_trip_and_bench_entries():
     assert cell == "fwd@512=128,64,8,3:autotune;dq@512=64,64,4,2:table~1024"
     assert tuned.parse_config(cell) == [("fwd", 512, (128, 64, 8, 3), "autotune"),
                                         ("dq", 512, (64, 64, 4, 2), "table~1024")]
+    tma = {"kernel": "dkdv_tma", "bucket": 4096, "config": (64, 128, 8, 2), "source": "forced"}
+    assert tuned.format_config({"backward_dkdv": tma}) == "dkdv_tma@4096=64,128,8,2:forced"
+    assert tuned.parse_config("dkdv_tma@4096=64,128,8,2:forced") == [("dkdv_tma", 4096, (64, 128, 8, 2), "forced")]
     rows = [{"impl": "ours_dense", "status": "ok", "head_dim": "64", "config": cell},
             {"impl": "ours_dense_causal", "status": "ok", "head_dim": 64,
              "config": "fwd@1024=64,64,4,3:autotune"},
@@ -97,7 +100,7 @@ def test_launch_records_its_config(device):
     sigattn.sigmoid_attention(q, q, q).sum().backward()
     assert set(triton_kernels.LAST_CONFIG) == {"forward", "backward_dq", "backward_dkdv"}
     if sigattn.INTERPRETER:
-        assert triton_kernels.LAST_CONFIG["forward"] == {"bucket": 64, "config": (32, 16, 1, 1),
+        assert triton_kernels.LAST_CONFIG["forward"] == {"kernel": "fwd", "bucket": 64, "config": (32, 16, 1, 1),
                                                          "source": "interpreter"}
         assert triton_kernels.autotuned_configs() == dict.fromkeys(triton_kernels.LAST_CONFIG)
 

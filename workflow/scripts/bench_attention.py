@@ -30,8 +30,9 @@ def part_path(out_dir: Path, device: str, head_dim: int, pass_: str) -> Path:
 
 
 def run_parts(cfg: BenchConfig, head_dims, passes, outputs: dict, impls=None,
-              allow_cpu: bool = False) -> None:
-    """Run every (head_dim, pass) and write each part to outputs[(head_dim, pass)]."""
+              allow_cpu: bool = False, check_shape=None) -> None:
+    """Run every (head_dim, pass) and write each part to outputs[(head_dim, pass)].
+    check_shape: the correctness gate's shape (default: the harness's small one)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and not allow_cpu:
         sys.exit("bench_attention: no CUDA GPU visible; the benchmark is GPU-only "
@@ -47,7 +48,8 @@ def run_parts(cfg: BenchConfig, head_dims, passes, outputs: dict, impls=None,
                                dtype=torch.bfloat16 if device == "cuda" else torch.float32,
                                timer=None if device == "cuda" else wall_clock_timer,
                                log=lambda msg: print(msg, flush=True),
-                               on_row=lambda row, path=partial: _append_row(row, path))
+                               on_row=lambda row, path=partial: _append_row(row, path),
+                               **({} if check_shape is None else {"check_shape": check_shape}))
             write_csv(df, final)
             partial.unlink(missing_ok=True)
             print(f"wrote {outputs[(head_dim, pass_)]} ({(df['status'] == 'ok').sum()} ok rows)",

@@ -12,7 +12,14 @@ buckets, dense and padded kernels) and tens for ours. Here each job compiles one
 - a backward part runs the forward too, so it covers the forward part of its head dim.
 
 Jobs start in the order of the parts given, ours before TritonSigmoid's within a part: what the
-deadline cuts is the end of that list.
+deadline cuts is the end of that list. A part ``HD:PASS:ts`` has TritonSigmoid's jobs only,
+``HD:PASS:impl,impl,...`` the named implementations only.
+
+Options for other calls (gpu/h200_kernel_variants.sh): ``--seq-lens`` puts every job at these
+lengths instead (the compiled kernels differ with the batch: ints equal to 1 or divisible by 16
+are specialised); ``--variants`` repeats our jobs for each kernel variant (``tma``, ``fma``, ...:
+sigattn.triton_kernels.variant_env sets the job's environment; the job's impl reads
+``ours_dense@tma``).
 
     python workflow/scripts/bench_warm.py --parts [128:fwd:ours] 64:bwd 128:bwd --jobs 14 \
         --deadline-s 130 --log warm_jobs.csv [-- extra bench_attention.py arguments]
@@ -41,27 +48,49 @@ TS_BUCKET_LENGTHS = (512, 1024, 4096, 16384)  # one L in each of TritonSigmoid's
 
 
 def parse_part(text: str) -> tuple[int, str, str]:
-    """'64:bwd' -> (64, 'bwd', 'all'); '128:fwd:ours' -> ours only."""
+    """'64:bwd' -> (64, 'bwd', 'all'); '128:fwd:ours' -> ours only; '64:bwd:ts' TritonSigmoid only;
+    '64:bwd:ours_dense,tritonsigmoid_dense' those two only."""
     bits = text.split(":")
     if len(bits) not in (2, 3) or bits[1] not in ("fwd", "bwd") or not bits[0].isdigit() or (
-            len(bits) == 3 and bits[2] not in ("all", "ours")):
-        raise SystemExit(f"--parts entries are HEAD_DIM:fwd|bwd[:all|ours], got {text!r}")
+            len(bits) == 3 and not bits[2]):
+        raise SystemExit(f"--parts entries are HEAD_DIM:fwd|bwd[:all|ours|ts|IMPL,...], got {text!r}")
     return int(bits[0]), bits[1], bits[2] if len(bits) == 3 else "all"
 
 
-def jobs_for(parts: list[tuple[int, str, str]]) -> list[tuple[int, str, str, int]]:
+def _impls(which: str) -> tuple[list[str], list[str]]:
+    """(ours, others) of a part's third field."""
+    if which in ("all", "ours", "ts"):
+        return list(OUR_VARIANTS) * (which != "ts"), list(TS_IMPLS) * (which != "ours")
+    named = which.split(",")
+    return [n for n in named if n.startswith("ours_")], [n for n in named if not n.startswith("ours_")]
+
+
+def jobs_for(parts: list[tuple[int, str, str]], seq_lens=None, variants=("default",)) -> list[tuple[int, str, str, int]]:
     """(head_dim, pass, impl, seq_len) jobs in the order of ``parts``, ours before TritonSigmoid
     within a part. A forward part whose head dim also has a backward part is warmed by backward
-    jobs (the backward point runs the forward first), at the forward part's place in the order."""
+    jobs (the backward point runs the forward first), at the forward part's place in the order.
+    Ours at L = 512 and TritonSigmoid at one length per bucket of theirs, unless ``seq_lens``;
+    ours once per variant (impl ``ours_dense@tma``; ``default``: no suffix)."""
     with_bwd = {hd for hd, pass_, _ in parts if pass_ == "bwd"}
     jobs: list[tuple[int, str, str, int]] = []
     for hd, pass_, which in parts:
         part = (hd, "bwd" if hd in with_bwd else pass_)
-        wanted = [(*part, impl, 512) for impl in OUR_VARIANTS]
-        if which == "all":
-            wanted += [(*part, impl, L) for impl in TS_IMPLS for L in TS_BUCKET_LENGTHS]
+        ours, others = _impls(which)
+        ours = [impl if v == "default" else f"{impl}@{v}" for v in variants for impl in ours]
+        wanted = [(*part, impl, L) for impl in ours for L in (seq_lens or (512,))]
+        wanted += [(*part, impl, L) for impl in others for L in (seq_lens or TS_BUCKET_LENGTHS)]
         jobs += [job for job in wanted if job not in jobs]
     return jobs
+
+
+def job_env(impl: str) -> tuple[str, dict]:
+    """(impl, environment) of a job: ``ours_dense@tma`` -> ours_dense with the tma variant's."""
+    impl, _, variant = impl.partition("@")
+    if not variant:
+        return impl, dict(os.environ)
+    from sigattn.triton_kernels import variant_env
+
+    return impl, {**os.environ, **variant_env(variant)}
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -100,9 +129,10 @@ def _loop(pending, running, done, start, n_parallel, deadline_s, scratch, extra,
             hd, pass_, impl, L = job = pending.pop(0)
             name = f"hd{hd}_{pass_}_{impl}_L{L}"
             out = open(log_dir / f"{name}.log", "w") if log_dir else subprocess.DEVNULL
+            impl, env = job_env(impl)
             cmd = [sys.executable, str(SCRIPT), "--out", str(scratch / name), "--head-dim", str(hd),
                    "--pass", pass_, "--impl", impl, "--seq-lens", str(L), "--warm-only", *extra]
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
             running[proc] = (job, name, time.monotonic(), out)
         for proc in [p for p in running if p.poll() is not None]:
             job, name, t0, out = running.pop(proc)
@@ -155,8 +185,10 @@ def main(argv=None) -> None:
     p.add_argument("--log", type=Path, required=True, help="CSV of the jobs")
     p.add_argument("--log-dir", type=Path, default=None, help="one console log per job")
     p.add_argument("--dry-run", action="store_true", help="print the jobs only")
+    p.add_argument("--seq-lens", type=int, nargs="+", default=None, help="every job at these lengths")
+    p.add_argument("--variants", nargs="+", default=["default"], help="kernel variants of ours (default, tma, fma, ...)")
     args = p.parse_args(argv)
-    jobs = jobs_for([parse_part(t) for t in args.parts])
+    jobs = jobs_for([parse_part(t) for t in args.parts], args.seq_lens, args.variants)
     if args.dry_run:
         for job in jobs:
             print(*job)

@@ -186,18 +186,18 @@ class Adapter:
 # ----------------------------------------------------------------------------- ours (sigattn)
 
 
-def sigmoid_suffix() -> str:
-    """'' for the kernel's default sigmoid, else '_<mode>' (the mode sigattn read from
-    SIGATTN_SIGMOID at import), so rows timed with another sigmoid never pass for the default's."""
+def variant_suffix() -> str:
+    """'' for the kernel's default variant, else e.g. '_fma', '_tma', '_tma_fma' (what sigattn read
+    from SIGATTN_SIGMOID / SIGATTN_TMA at import), so rows timed with another variant never pass
+    for the default's."""
     from sigattn import triton_kernels
 
-    mode = triton_kernels.SIGMOID
-    return "" if mode == triton_kernels.DEFAULT_SIGMOID else f"_{mode}"
+    return triton_kernels.variant_suffix()
 
 
 class _Ours(Adapter):
     def __init__(self):
-        self.name = type(self).name + sigmoid_suffix()
+        self.name = type(self).name + variant_suffix()
 
     def reset_launch_config(self):
         from sigattn import triton_kernels

@@ -1,0 +1,25 @@
+# Sourced by the H200 call scripts (h200_bench.sh, h200_kernel_variants.sh) once they have set
+# `budget` and `work`: the clock (left), OUT and SUITE_COMMIT, a fresh work folder with logs/, the
+# environment of the package code, the step log (stamp), capped step times (cap), show_summary,
+# and setup_machine: the carried wheels (.whl/, e.g. TritonSigmoid) and the machine's versions.
+start=$(date +%s)
+left() { echo $(( budget - ($(date +%s) - start) )); }
+: "${OUT:?set OUT to the output folder}"
+: "${SUITE_COMMIT:?set SUITE_COMMIT (the copied tree has no .git)}"
+export SUITE_COMMIT
+PY=${PY:-python3}
+rm -rf "$work"; mkdir -p "$work/logs" "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD/kernels:$PWD/src${PYTHONPATH:+:$PYTHONPATH}" SIGATTN_CHECK_VALUES=0
+stamp() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$work/logs/steps.txt"; }
+cap() { local want=$1 reserve=$2 t; t=$(( $(left) - reserve )); [ "$want" -lt "$t" ] && t=$want; echo "$t"; }
+show_summary() { echo "== summary ($(( $(date +%s) - start )) s)"; cat "$OUT/summary.txt"; }  # the call's last output
+
+setup_machine() {
+  if ls .whl/*.whl >/dev/null 2>&1; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+      && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+  fi
+  { nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv 2>&1
+    $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" 2>&1
+    nproc; } | tee "$work/logs/env.txt"
+}

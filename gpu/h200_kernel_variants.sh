@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Issue #16 kernel-variant call on one H200 (cold Triton cache), one command of <= 9 minutes: our
+# kernel's default vs SIGATTN_SIGMOID=fma vs the TMA variant (SIGATTN_TMA=1) vs both, beside
+# TritonSigmoid and cuDNN SDPA, hd64 and hd128, forward and backward, L = 1K / 4K / 16K, dense and
+# (hd64) 25% padded, 16,384 tokens a batch, do_bench 100/250 ms (PERF.md "v2 candidates").
+#   1. beside each other: the compile warm-up of every timed kernel (bench_warm.py, 14 processes,
+#      in the order the timed processes need them: our variants at each timed L (the batch changes
+#      the compiled kernel), then TritonSigmoid per bucket), the GPU tests of the variants (one
+#      config each) and compute-sanitizer over the TMA variant (zero-length sequences included);
+#   2. one process per variant, in priority order, each capped (bench_variants.py run): every
+#      autotune entry of the variant checked against the fp32 reference at the L = 1K shape (a
+#      failing entry is pruned before timing; checks/<variant>.csv), then the points timed with
+#      the benchmark harness (its own gate first): default (+ cuDNN), tma, fma, TritonSigmoid,
+#      tma_fma. A process cut short keeps its rows (.partial.csv);
+#   3. parts merged into attention_h200_variants.csv (the benchmark CSV's columns), the checks
+#      into variant_checks.csv, logs.tgz, summary.txt (TFLOPS and ratios; printed last).
+# Usage (repo root, GPU machine; .whl/ carried for TritonSigmoid):
+#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_kernel_variants.sh [budget_s=540]
+# Knobs (tests, re-runs): RUNS (the process list, "name:variant:impl,impl ..."), HEAD_DIMS,
+# SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck), PY.
+set -uo pipefail
+budget=${1:-540}
+work=${WORK:-/tmp/variants_call}
+source "$(dirname "$0")/call_common.sh"
+mkdir -p "$work/parts" "$work/checks"
+HEAD_DIMS=${HEAD_DIMS:-64 128}
+SEQ_LENS=${SEQ_LENS:-1024 4096 16384}
+RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_dense,ours_padded fma:fma:ours_dense,ours_padded ts:default:tritonsigmoid_dense,tritonsigmoid_padded tma_fma:tma_fma:ours_dense,ours_padded"}
+# caps in seconds (upper bounds: a process that finishes early leaves its time to the next); the
+# last gets what is left. Expected (CPU estimate, not measured): default ~60, tma ~45, fma ~50,
+# ts ~110 (TritonSigmoid re-autotunes ~48 configs per key on a quiet GPU), tma_fma ~45.
+declare -A WANT=([default]=75 [tma]=65 [fma]=60 [ts]=120)
+export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}  # shared: the warm-up fills it
+variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | awk '!seen[$0]++' | tr '\n' ' ')  # in RUNS order
+
+finish() {
+  stamp "finish"
+  mapfile -t parts < <(find "$work/parts" -name 'attention_*.csv' | sort)
+  if [ "${#parts[@]}" -gt 0 ]; then
+    $PY workflow/scripts/bench_merge.py "${parts[@]}" --out "$OUT/attention_h200_variants.csv" > "$work/logs/merge.log" 2>&1
+  fi
+  awk 'FNR == 1 && NR != 1 {next} {print}' "$work"/checks/*.csv > "$OUT/variant_checks.csv" 2>/dev/null
+  { $PY workflow/scripts/bench_variants.py summary "$work/parts"; cat "$work/logs/merge.log" 2>/dev/null
+    cat "$work/logs/steps.txt"; } > "$OUT/summary.txt" 2>&1
+  tar czf "$OUT/logs.tgz" -C "$work" logs 2>/dev/null
+  show_summary
+}
+trap finish EXIT
+
+setup_machine
+
+# 1: warm-up beside the variants' GPU tests and memcheck
+stamp "warm-up, GPU tests and memcheck of the variants (variants: $variants)"
+pids=()
+if [ "${WARM:-1}" != 0 ]; then
+  hd_parts=(); for hd in $HEAD_DIMS; do hd_parts+=("$hd:bwd:ours_dense"); done
+  # shellcheck disable=SC2086
+  SIGATTN_AUTOTUNE=full timeout -k 10 "$(cap 150 300)" $PY workflow/scripts/bench_warm.py \
+    --parts "${hd_parts[@]}" 64:bwd:tritonsigmoid_dense,tritonsigmoid_padded 128:bwd:tritonsigmoid_dense \
+    --seq-lens $SEQ_LENS --variants $variants --jobs 14 --deadline-s "$(cap 140 310)" \
+    --log "$work/logs/warm_jobs.csv" --log-dir "$work/logs/warm" -- ${WARM_ARGS:-} > "$work/logs/warm.log" 2>&1 &
+  pids+=($!)
+fi
+if [ "${CHECKS:-1}" != 0 ]; then
+  # the GPU-size TMA tests, layouts (packed, zero lengths, NaN padding), the TMA module, bf16 accuracy
+  # of both variants' sigmoids; one small config each (the timed configs are checked in step 2)
+  SIGATTN_AUTOTUNE=0 timeout -k 5 "$(cap 150 300)" $PY -m pytest -q -rs -p no:cacheprovider \
+    tests/kernels/test_sigattn_gpu.py tests/kernels/test_sigattn_tma.py tests/kernels/test_sigattn_layouts.py \
+    tests/kernels/test_sigattn_accuracy.py -k "tma or (fma and bfloat16)" > "$work/logs/pytest_variants.log" 2>&1 &
+  pids+=($!)
+  SIGATTN_TMA=1 timeout -k 5 "$(cap 150 300)" $PY workflow/scripts/gpu_kernel_check.py "$work/logs/memcheck_tma" \
+    memcheck 140 > "$work/logs/memcheck_tma.out" 2>&1 &
+  pids+=($!)
+fi
+for p in "${pids[@]}"; do wait "$p"; done
+stamp "warm-up done: $(grep -h "^warm:" "$work/logs/warm.log" 2>/dev/null)"
+stamp "GPU tests: $(tail -1 "$work/logs/pytest_variants.log" 2>/dev/null); memcheck tma: $(grep -ho '"rc": [^,]*' "$work/logs/memcheck_tma/summary.json" 2>/dev/null)"
+
+# 2: one process per variant, most wanted first
+for run in $RUNS; do
+  name=${run%%:*}; rest=${run#*:}; variant=${rest%%:*}; impls=${rest#*:}
+  t=$(cap "${WANT[$name]:-600}" 12)
+  if [ "$t" -lt 25 ]; then stamp "$name: not run (${t}s left)"; continue; fi
+  stamp "$name (variant $variant: ${impls//,/ }; cap ${t}s)"
+  # shellcheck disable=SC2086
+  SIGATTN_AUTOTUNE=full timeout -k 5 "$t" $PY workflow/scripts/bench_variants.py run --variant "$variant" \
+    --out "$work/parts/$name" --checks "$work/checks/$name.csv" --impl ${impls//,/ } --head-dim $HEAD_DIMS \
+    --seq-lens $SEQ_LENS --warmup-ms 100 --rep-ms 250 ${RUN_ARGS:-} > "$work/logs/run_$name.log" 2>&1
+  stamp "$name rc=$? ($(grep -c '^\[time\]' "$work/logs/run_$name.log") points timed; $(grep -h '^\[variant check\]' "$work/logs/run_$name.log" | tr '\n' ' '))"
+done

@@ -1,0 +1,100 @@
+"""The TMA variant (SIGATTN_TMA=1): which launches take it, the fall-back to pointer loads for
+tensors a descriptor cannot address, what it records, and its selection by name. Its accuracy is
+tested with the default's own tests (the ``kernel_variant`` fixture of test_sigattn_accuracy.py
+and test_sigattn_layouts.py); the interpreter runs tensor descriptors like the GPU (rows past the
+descriptor's shape read as zeros)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sigattn
+import torch
+from sigattn import triton_kernels, tuned
+from sigattn.reference import sigmoid_attention_ref
+from sigattn_testutil import qkv, randn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(q, k, v, lens):
+    out = sigattn.sigmoid_attention(q, k, v, seq_lens_q=lens)
+    grads = torch.autograd.grad(out, (q, k, v), torch.ones_like(out))
+    return [out.detach(), *grads], {n: c["kernel"] for n, c in triton_kernels.LAST_CONFIG.items()}
+
+
+def test_blocker_names_what_a_descriptor_cannot_address(device):
+    base = randn(2, 40, 2, 17, device=device)
+    ok = base[..., :16].contiguous()
+    assert triton_kernels.tma_blocker([ok], padded=True) == ""
+    assert triton_kernels.tma_blocker([ok.transpose(-1, -2)], padded=True) == "head dim not contiguous"
+    # rows of 17 fp32 = 68 bytes: token and head strides are not 16-byte multiples
+    assert triton_kernels.tma_blocker([base[..., :16]], padded=True) == "base or strides not 16-byte aligned"
+    flat = randn(2 * 40 * 2 * 16 + 1, device=device)
+    shifted = flat[1:].view(2, 40, 2, 16)  # base 4 bytes past an aligned address
+    assert triton_kernels.tma_blocker([ok, shifted], padded=True) == "base or strides not 16-byte aligned"
+    packed = ok.reshape(80, 2, 16)
+    assert triton_kernels.tma_blocker([packed], padded=False) == ""
+    assert triton_kernels.tma_blocker([ok[:, :1].expand(2, 40, 2, 16)], padded=True) == "token stride not positive"
+
+
+def test_tma_launches_record_their_variant_and_match_pointer_loads(monkeypatch, device):
+    """Same inputs, both variants: the TMA launches are recorded as *_tma (in the benchmark's
+    config cell too) and give the pointer loads' output and gradients to fp32 rounding (not
+    bitwise: a transposed tile changes the summation order of the matmul)."""
+    q, k, v = qkv(2, 40, 40, 4, 2, 32, device=device, seed=21)
+    lens = torch.tensor([40, 9], dtype=torch.int32, device=device)
+    pointer, kernels = _run(q, k, v, lens)
+    assert kernels == {"forward": "fwd", "backward_dq": "dq", "backward_dkdv": "dkdv"}
+    monkeypatch.setattr(triton_kernels, "TMA", True)
+    tma, kernels = _run(q, k, v, lens)
+    assert kernels == {"forward": "fwd_tma", "backward_dq": "dq_tma", "backward_dkdv": "dkdv_tma"}
+    cell = tuned.format_config(triton_kernels.LAST_CONFIG)
+    assert [k for k, *_ in tuned.parse_config(cell)] == ["fwd_tma", "dq_tma", "dkdv_tma"]
+    for a, b in zip(pointer, tma, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_unaddressable_inputs_fall_back_to_pointer_loads(monkeypatch, device):
+    """Rows of 17 values sliced to 16: no descriptor can address them, so the TMA variant launches
+    the pointer kernels, with the same results as contiguous copies through descriptors."""
+    monkeypatch.setattr(triton_kernels, "TMA", True)
+    base = randn(2, 24, 1, 3 * 17, seed=22, device=device)
+    q, k, v = (base[..., i * 17:i * 17 + 16].detach().requires_grad_(True) for i in range(3))
+    lens = torch.tensor([24, 11], dtype=torch.int32, device=device)
+    strided, kernels = _run(q, k, v, lens)
+    assert kernels == {"forward": "fwd", "backward_dq": "dq", "backward_dkdv": "dkdv"}
+    dense = [t.detach().contiguous().requires_grad_(True) for t in (q, k, v)]
+    contiguous, kernels = _run(*dense, lens)
+    assert kernels == {"forward": "fwd_tma", "backward_dq": "dq_tma", "backward_dkdv": "dkdv_tma"}
+    for a, b in zip(strided, contiguous, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(strided[0], sigmoid_attention_ref(*dense, seq_lens_q=lens).detach(),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant, env", [
+    ("default", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fast"}),
+    ("tma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fast"}),
+    ("fma", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fma"}),
+    ("tma_fma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fma"}),
+    ("tma_exact", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "exact"})])
+def test_variant_env_and_suffix_are_inverse(monkeypatch, variant, env):
+    assert triton_kernels.variant_env(variant) == env
+    monkeypatch.setattr(triton_kernels, "TMA", env["SIGATTN_TMA"] == "1")
+    monkeypatch.setattr(triton_kernels, "SIGMOID", env["SIGATTN_SIGMOID"])
+    assert triton_kernels.variant_suffix() == ("" if variant == "default" else f"_{variant}")
+
+
+@pytest.mark.parametrize("variant", ["fast_fma", "tma_tma", "ws", "tma_"])
+def test_unknown_variant_is_refused(variant):
+    with pytest.raises(ValueError, match="kernel variant"):
+        triton_kernels.variant_env(variant)
+
+
+def test_unknown_tma_setting_is_refused():
+    done = subprocess.run([sys.executable, "-c", "import sigattn"], capture_output=True, text=True,
+                          env={"SIGATTN_TMA": "yes", "PYTHONPATH": str(ROOT / "kernels"), "PATH": "/usr/bin:/bin"},
+                          timeout=120)
+    assert done.returncode != 0 and "SIGATTN_TMA='yes'" in done.stderr

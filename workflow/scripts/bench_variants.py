@@ -1,0 +1,255 @@
+"""Our kernel's variants side by side (issue #16, PERF.md "v2 candidates"): one process per variant.
+
+    python workflow/scripts/bench_variants.py run --variant tma --out DIR --checks CHECKS.csv \
+        [--head-dim 64 128] [--pass fwd bwd] [--seq-lens 1024 4096 16384] [--padded-head-dims 64] \
+        [--impl ours_dense ours_padded] [--warmup-ms 100] [--rep-ms 250]
+    python workflow/scripts/bench_variants.py summary CSV_OR_DIR [...]
+
+``run``: (1) switches sigattn to the variant (``default``, ``tma``, ``fma``, ``tma_fma``, ...:
+sigattn.triton_kernels.variant_env) with full autotuning over the variant's own lists; (2) checks
+every entry of those lists for each head dim against the fp32 reference with the benchmark's own
+correctness gate (scsigmoid.bench.check.check_adapter) at the shortest timed L's shape (16 x 1024
+tokens for L = 1K; dense and, where padded points are timed, 25% padded: the checked kernels are
+the ones compiled for those points): forward entries one by one, then dQ and dK/dV entries in rounds (the
+i-th of each list together) forced through triton_kernels.FORCED_CONFIGS. An entry that fails is
+removed from its list before anything is timed (the autotuner cannot choose it; a failed round
+removes both of its entries); a kernel left without entries leaves our implementations of that
+head dim untimed. The checks go to ``--checks``. (3) times the implementations with
+bench_attention.run_parts (rows appended as measured; the harness's gate runs first for each).
+Rows of a non-default variant are named ``ours_dense_tma`` etc. Other implementations
+(TritonSigmoid, cuDNN) run without the config check. The harness's gate runs at the config
+check's shape too (a shape of its own would compile every autotune entry once more).
+
+``summary``: TFLOPS per implementation and point, each variant of ours against ``ours_*`` (the
+default) and our best against TritonSigmoid and cuDNN, from the parts (final or ``.partial``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_attention import part_path, run_parts  # noqa: E402
+
+KERNELS = ("fwd", "dq", "dkdv")
+CHECK_COLUMNS = ["variant", "head_dim", "kernel", "config", "pass", "padding_pct", "passed", "reason"]
+BASELINES = ("tritonsigmoid", "cudnn_sdpa")
+
+
+def _config_text(config) -> str:
+    return ",".join(map(str, config))
+
+
+def check_shape(tokens: int, hidden: int, seq_lens, head_dim: int):
+    """The shape of the config check and of the harness's gate: the shortest timed L's points."""
+    from scsigmoid.bench.check import CheckShape
+    from scsigmoid.bench.protocol import derive_shape
+
+    shape = derive_shape(tokens, hidden, min(seq_lens), head_dim)
+    return CheckShape(batch=shape.batch, seq_len=shape.seq_len, heads=shape.heads)
+
+
+def _check_forced(forced: dict, pass_: str, head_dim: int, adapters, shape, device: str,
+                  dtype) -> tuple[bool, list[dict]]:
+    """The gate for each (padding, adapter) with the given kernels' configs forced; a check whose
+    launches did not take every forced config (e.g. a fall-back to pointer loads) fails."""
+    from sigattn import triton_kernels as tk
+
+    from scsigmoid.bench.check import check_adapter
+
+    tk.FORCED_CONFIGS.clear()
+    tk.FORCED_CONFIGS.update(forced)
+    results = []
+    try:
+        for padding, adapter in adapters:
+            tk.LAST_CONFIG.clear()
+            try:
+                ok, reason = check_adapter(adapter, head_dim, padding, pass_, device=device, dtype=dtype,
+                                           shape=shape)
+            except Exception as exc:  # a config that does not compile or launch
+                ok, reason = False, f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+            launched = {(c["kernel"], c["config"]) for c in tk.LAST_CONFIG.values() if c["source"] == "forced"}
+            missing = [k for k, c in forced.items() if (k, tuple(c)) not in launched]
+            if missing and ok:
+                ok, reason = False, f"forced {missing} did not launch (launched {sorted(launched)})"
+            results.append({"pass": pass_, "padding_pct": padding, "passed": ok, "reason": reason})
+    finally:
+        tk.FORCED_CONFIGS.clear()
+    return all(r["passed"] for r in results), results
+
+
+def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, device: str, dtype,
+                  log=print) -> list[dict]:
+    """Check every autotune entry of the variant (module doc) at shapes[head_dim]; prune the
+    failing ones in place."""
+    from sigattn import triton_kernels as tk
+
+    from scsigmoid.bench.adapters import OursDense, OursPadded
+
+    suffix = "_tma" if tk.TMA else ""
+    rows = []
+    for hd in head_dims:
+        shape = shapes[hd]
+        adapters = [(0, OursDense())] + ([(25, OursPadded())] if hd in padded_head_dims else [])
+        lists = {k: tk.TUNE_TABLE[k + suffix][tk.head_dim_class(hd)] for k in KERNELS}
+        for config in list(lists["fwd"]):
+            ok, results = _check_forced({"fwd" + suffix: config}, "fwd", hd, adapters, shape, device, dtype)
+            rows += [{"variant": variant, "head_dim": hd, "kernel": "fwd" + suffix, "config": _config_text(config), **r}
+                     for r in results]
+            if not ok:
+                lists["fwd"].remove(config)
+        n_rounds = max(len(lists["dq"]), len(lists["dkdv"])) if lists["fwd"] else 0
+        bad = {"dq": [], "dkdv": []}
+        for i in range(n_rounds):
+            forced = {k: lists[k][i % len(lists[k])] for k in ("dq", "dkdv")}
+            ok, results = _check_forced({k + suffix: c for k, c in forced.items()}, "bwd", hd, adapters, shape,
+                                        device, dtype)
+            for k, config in forced.items():
+                rows += [{"variant": variant, "head_dim": hd, "kernel": k + suffix, "config": _config_text(config), **r}
+                         for r in results]
+                if not ok:
+                    bad[k].append(config)
+        for k, configs in bad.items():
+            for config in dict.fromkeys(configs):
+                lists[k].remove(config)
+        failed = [r for r in rows if r["head_dim"] == hd and not r["passed"]]
+        log(f"[variant check] {variant} hd{hd}: {sum(r['head_dim'] == hd for r in rows)} checks, "
+            f"{len(failed)} failed; kept " + ", ".join(f"{k}: {len(v)}" for k, v in lists.items()))
+    return rows
+
+
+def run(args) -> None:
+    import torch
+    from sigattn import triton_kernels as tk
+
+    from scsigmoid.bench.harness import BenchConfig
+    from scsigmoid.io import write_csv
+    from scsigmoid.provenance import device_slug, provenance
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and not args.allow_cpu:
+        sys.exit("bench_variants: no CUDA GPU visible; the variant check and timing are GPU-only "
+                 "(--allow-cpu: a smoke test under the Triton interpreter).")
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    tk.select_variant(args.variant)
+    tk.TUNING = "full"  # every variant autotuned over its own (checked) lists
+    print(f"variant {args.variant}: TMA={tk.TMA} SIGMOID={tk.SIGMOID} suffix={tk.variant_suffix()!r}", flush=True)
+    impls = args.impl
+    head_dims = list(args.head_dim)
+    shapes = {hd: check_shape(args.tokens, args.hidden, args.seq_lens, hd) for hd in head_dims}
+    if any(i.startswith("ours_") for i in impls):
+        start = time.perf_counter()
+        rows = check_configs(args.variant, head_dims, args.padded_head_dims, shapes, device, dtype)
+        write_csv(pd.DataFrame(rows, columns=CHECK_COLUMNS).assign(**provenance()), args.checks)
+        print(f"wrote {args.checks} ({time.perf_counter() - start:.0f} s)", flush=True)
+        suffix = "_tma" if tk.TMA else ""
+        empty = {hd for hd in head_dims for k in KERNELS if not tk.TUNE_TABLE[k + suffix][tk.head_dim_class(hd)]}
+        if empty:
+            print(f"variant {args.variant}: no entry of some kernel passed at head dims {sorted(empty)}; "
+                  "ours is not timed there (see the checks)", flush=True)
+    else:
+        empty = set()
+    args.out.mkdir(parents=True, exist_ok=True)
+    slug = device_slug()
+    for hd in head_dims:
+        hd_impls = [i for i in impls if not (hd in empty and i.startswith("ours_"))]
+        if not hd_impls:
+            continue
+        cfg = BenchConfig(tokens_per_batch=args.tokens, hidden=args.hidden, seq_lens=tuple(args.seq_lens),
+                          paddings=(0, 25) if hd in args.padded_head_dims else (0,),
+                          warmup_ms=args.warmup_ms, rep_ms=args.rep_ms)
+        # the harness's gate at the config check's shape: no kernels compiled for a shape not timed
+        run_parts(cfg, [hd], args.passes, {(hd, p): part_path(args.out, slug, hd, p) for p in args.passes},
+                  impls=hd_impls, allow_cpu=args.allow_cpu, check_shape=shapes[hd])
+
+
+# ----------------------------------------------------------------------------------------------
+# Summary
+# ----------------------------------------------------------------------------------------------
+
+def read_parts(paths) -> pd.DataFrame:
+    files = []
+    for p in map(Path, paths):
+        files += sorted(p.rglob("attention_*.csv")) if p.is_dir() else [p]
+    frames = [pd.read_csv(f) for f in files]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _default_of(impl: str, impls) -> str | None:
+    """ours_dense_tma_fma -> ours_dense (the default variant's row), if that impl was measured."""
+    for base in sorted((i for i in impls if i.startswith("ours_")), key=len, reverse=True):
+        if impl != base and impl.startswith(base + "_"):
+            return base
+    return None
+
+
+def summary_lines(df: pd.DataFrame) -> list[str]:
+    if df.empty:
+        return ["no rows"]
+    ok = df[df["status"] == "ok"]
+    lines = []
+    for (hd, pass_, pad), part in ok.groupby(["head_dim", "pass", "padding_pct"]):
+        tf = part.pivot_table(index="impl", columns="seq_len", values="tflops", aggfunc="first")
+        lengths = list(tf.columns)
+        lines.append(f"hd{hd} {pass_} pad{pad}: TFLOPS at L = {' / '.join(map(str, lengths))}")
+        ours = [i for i in tf.index if i.startswith("ours_")]
+        for impl in ours + [i for i in tf.index if not i.startswith("ours_")]:
+            cells = " / ".join("-" if pd.isna(v) else f"{v:.0f}" for v in tf.loc[impl])
+            base = _default_of(impl, tf.index)
+            ratio = ""
+            if base is not None:
+                ratio = "  x" + " / ".join("-" if pd.isna(r) else f"{r:.2f}" for r in tf.loc[impl] / tf.loc[base])
+                ratio += f" vs {base}"
+            lines.append(f"  {impl:26s} {cells}{ratio}")
+        if ours:
+            best = tf.loc[ours].max()
+            for name in tf.index:
+                if name.startswith(BASELINES):
+                    ratios = " / ".join("-" if pd.isna(r) else f"{r:.2f}" for r in best / tf.loc[name])
+                    lines.append(f"  best of ours / {name}: {ratios}")
+    not_tma = ok["impl"].astype(str).str.contains("_tma") & ~ok["config"].fillna("").astype(str).str.contains("_tma@")
+    for _, r in ok[not_tma].iterrows():
+        lines.append(f"warning: {r['impl']} hd{r['head_dim']} {r['pass']} L{r['seq_len']} ran {r['config']!r}, "
+                     "not the TMA kernels")
+    bad = df[~df["status"].isin(["ok", "unsupported"])].assign(reason=lambda d: d["reason"].astype(str).str[:120])
+    for (impl, status, reason), rows in bad.groupby(["impl", "status", "reason"], sort=False):
+        points = ", ".join(f"hd{r['head_dim']} {r['pass']} pad{r['padding_pct']} L{r['seq_len']}"
+                           for _, r in rows.head(3).iterrows()) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
+        lines.append(f"not ok: {impl} {status} ({points}): {reason}")
+    return lines
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="check and time one variant")
+    r.add_argument("--variant", required=True, help="default, tma, fma, tma_fma, ...")
+    r.add_argument("--out", required=True, type=Path, help="directory for the CSV parts")
+    r.add_argument("--checks", required=True, type=Path, help="CSV of the config checks")
+    r.add_argument("--head-dim", type=int, nargs="+", default=[64, 128])
+    r.add_argument("--pass", dest="passes", nargs="+", choices=["fwd", "bwd"], default=["fwd", "bwd"])
+    r.add_argument("--seq-lens", type=int, nargs="+", default=[1024, 4096, 16384])
+    r.add_argument("--padded-head-dims", type=int, nargs="*", default=[64],
+                   help="head dims that also get the 25%%-padded points")
+    r.add_argument("--impl", nargs="+", default=["ours_dense", "ours_padded"])
+    r.add_argument("--tokens", type=int, default=16384)
+    r.add_argument("--hidden", type=int, default=2048)
+    r.add_argument("--warmup-ms", type=float, default=100.0)
+    r.add_argument("--rep-ms", type=float, default=250.0)
+    r.add_argument("--allow-cpu", action="store_true", help="smoke test on the CPU (Triton interpreter)")
+    s = sub.add_parser("summary", help="print TFLOPS and ratios of the parts")
+    s.add_argument("paths", nargs="+", help="part CSVs or folders holding them")
+    args = p.parse_args(argv)
+    if args.command == "run":
+        run(args)
+    else:
+        print("\n".join(summary_lines(read_parts(args.paths))))
+
+
+if __name__ == "__main__":
+    main()
