@@ -86,3 +86,14 @@ def test_the_evaluation_keeps_the_data_stage_baseline(tmp_path):
     assert list(out.obs_names) == covered
     np.testing.assert_array_equal(out.obsm[BASELINE_KEY], base.obsm[BASELINE_KEY][5:])
     assert out.uns["embedding_keys"][0] == BASELINE_KEY and "X_sigmoid_cls_s0" in out.obsm
+
+
+def test_only_the_configured_views_are_read_and_a_missing_one_is_named(tmp_path):
+    from scsigmoid.evaluate.embeddings import read_model_embedding
+
+    path = tmp_path / "e.npz"
+    np.savez(path, cell_id=np.array(["a", "b"]), mean=np.ones((2, 3), np.float16))
+    ids, views = read_model_embedding(path, ["mean"])
+    assert list(ids) == ["a", "b"] and list(views) == ["mean"]
+    with pytest.raises(ValueError, match=r"missing array\(s\) \['cls'\].*evaluate.views"):
+        read_model_embedding(path, ["mean", "cls"])

@@ -113,3 +113,30 @@ def test_validation_loss_rows_lower_is_better_and_leave_pretrain_val_out_of_the_
     assert rows.loc[2048, "n_datasets"] == 2 and rows.loc[2048, "verdict"] == "reproduced"
     per = table.set_index(["context", "dataset"])
     assert per.loc[(4096, "pretrain_val"), "verdict"] == "not reproduced"
+
+
+def _runs(tokens):
+    """tokens: (attention, seed) -> tokens seen, at context 4096."""
+    return pd.DataFrame([{"attention": a, "context": 4096, "seed": s, "tokens_seen": t, "steps_done": t / 1000,
+                          "stop_reason": "time_box"} for (a, s), t in tokens.items()])
+
+
+def test_unequal_training_budgets_make_the_context_untestable():
+    # the committed H200 runs of 2026-12-03: softmax s0/s2 100M tokens (12 runs at once), s1 79M,
+    # sigmoid 77M (4 at once): the longer-trained arm would win by training
+    unequal = _runs({("softmax", 0): 100e6, ("softmax", 1): 79e6, ("softmax", 2): 101e6,
+                     ("sigmoid", 0): 77e6, ("sigmoid", 1): 77e6, ("sigmoid", 2): 77e6})
+    table = claim1_table(context=4096, scib=_scib(sig_gain=0.02), usable=USABLE, runs=unequal, max_budget_gap=0.05)
+    assert set(table["verdict"]) == {"untestable here"}
+    reason = summary_rows(table).iloc[0]["reason"]
+    assert "unequal training budgets" in reason and "softmax 100M / sigmoid 77M" in reason and "31%" in reason
+    # within 5 %: judged by the interval as before (one seed 4 % apart)
+    equal = _runs({("softmax", s): 100e6 for s in range(3)} | {("sigmoid", 0): 104e6, ("sigmoid", 1): 100e6,
+                                                               ("sigmoid", 2): 99e6})
+    table = claim1_table(context=4096, scib=_scib(sig_gain=0.02), usable=USABLE, runs=equal, max_budget_gap=0.05)
+    assert summary_rows(table).set_index("metric").loc["nmi", "verdict"] == "reproduced"
+    # equal medians but one seed pair 10 % apart still fails the rule
+    one_off = _runs({("softmax", s): 100e6 for s in range(3)} | {("sigmoid", 0): 110e6, ("sigmoid", 1): 100e6,
+                                                                 ("sigmoid", 2): 100e6})
+    table = claim1_table(context=4096, scib=_scib(), usable=USABLE, runs=one_off, max_budget_gap=0.05)
+    assert set(table["verdict"]) == {"untestable here"}

@@ -160,8 +160,11 @@ def test_embedding_refuses_a_corpus_of_another_vocabulary(corpus_dir, tmp_path):
     write_synthetic_corpus(tmp_path / "corpora" / "grown", n_cells=5, vocab_size=61, max_len=40)
     with pytest.raises(ValueError, match=r"vocabulary has 60 tokens but corpus .*grown was tokenised with 61"):
         experiments.embed_run(checkpoint=ckpt, corpus_dir=tmp_path / "corpora", datasets=["grown"],
-                              context=32, out_dir=tmp_path / "emb", device="cpu")
+                              context=32, out_dir=tmp_path / "emb", views=["mean"], device="cpu")
     assert not (tmp_path / "emb").exists()
     (path,) = experiments.embed_run(checkpoint=ckpt, corpus_dir=corpus_dir, datasets=["dsA"], context=32,
-                                    out_dir=tmp_path / "emb", device="cpu")
-    assert np.load(path)["mean"].shape == (12, 64)
+                                    out_dir=tmp_path / "emb", views=["mean", "cls"], device="cpu")
+    assert np.load(path)["mean"].shape == (12, 64) and np.load(path)["cls"].shape == (12, 64)
+    experiments.keep_views([path], ["mean"])  # a file written with more views than configured
+    with np.load(path) as npz:
+        assert sorted(npz.files) == ["cell_id", "mean"] and npz["mean"].shape == (12, 64)

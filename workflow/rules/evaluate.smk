@@ -20,6 +20,7 @@ rule eval_embeddings:
         f"{R}/eval/embeddings/{{dataset}}.h5ad",
     params:
         runs=lambda wc: embed_runs_of(wc.dataset),
+        views=EVAL["views"],
     threads: 1
     log:
         f"{R}/logs/eval_embeddings_{{dataset}}.log",

@@ -131,6 +131,7 @@ rule table_claim1:
         context=EVAL["context"],
         min_seeds=EVAL["min_seeds"],
         usable=EVAL["usable"],
+        max_budget_gap=EVAL["max_budget_gap"],
         note=PAPER_TABLE_NOTE,
     threads: 1
     log:

@@ -118,6 +118,7 @@ if TRAIN_HERE or CHECKPOINTS:
             f"{R}/embed/{RUN}/{{dataset}}.npz",
         params:
             batch_size=TRAIN["batch_size"],
+            views=config["evaluate"]["views"],
         resources:
             gpu=1 if GPU else 0,
         threads: 2

@@ -13,7 +13,7 @@ sm = snakemake  # noqa: F821
 log_to_file(sm)
 model_files = {(parse_run(run)["attention"], parse_run(run)["seed"]): path
                for run, path in zip(sm.params.runs, sm.input.embeddings, strict=True)}
-adata = assemble_embeddings(ad.read_h5ad(sm.input.baseline), model_files)
+adata = assemble_embeddings(ad.read_h5ad(sm.input.baseline), model_files, views=sm.params.views)
 adata.uns["dataset"] = sm.wildcards.dataset
 logging.info("dataset %s: %d cells, embeddings %s", sm.wildcards.dataset, adata.n_obs,
              list(adata.obsm.keys()))

@@ -22,7 +22,7 @@ tidy = claim1_table(
     context=p.context, scib=scores, scib_boot=read_scores(i.scib_bootstrap), mmd=read_scores(i.mmd),
     mmd_boot=read_scores(i.mmd_bootstrap), benchmarker=read_scores(i.benchmarker),
     val_losses=read_val_losses(dict(zip(p.runs, i.val_loss, strict=True))), min_seeds=p.min_seeds,
-    usable=dict(p.usable))
+    usable=dict(p.usable), runs=pd.read_csv(i.runs), max_budget_gap=p.max_budget_gap)
 write_paper_table(tidy, markdown_table(tidy.drop(columns=["metric", "direction"])) + not_evaluated_section(i.summary, scores), sm.output.csv, sm.output.md,
                   scale=scale_text(pd.read_csv(i.runs), p.context),
                   title="Claim 1: paired effects sigmoid − softmax per dataset and for the mean over datasets "

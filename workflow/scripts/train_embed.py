@@ -1,4 +1,5 @@
-"""Snakemake script: cell embeddings (mean, CLS) of one dataset from one run's checkpoint."""
+"""Snakemake script: cell embeddings (the views of config evaluate.views) of one dataset from one run's
+checkpoint."""
 
 import logging
 from pathlib import Path
@@ -14,6 +15,6 @@ log_to_file(sm)
 paths = embed_run(
     checkpoint=sm.input.ckpt, corpus_dir=str(Path(sm.input.corpus).parent),
     datasets=[sm.wildcards.dataset], context=int(sm.wildcards.context),
-    out_dir=str(Path(sm.output[0]).parent), batch_size=sm.params.batch_size,
+    out_dir=str(Path(sm.output[0]).parent), views=sm.params.views, batch_size=sm.params.batch_size,
 )
 logging.info("wrote %s", paths)

@@ -18,7 +18,10 @@ All parts use the mean-pool embeddings (the CLS view is in the scIB and MMD tabl
 'untestable here' (reason given) when fewer than ``min_seeds`` seeds are paired, or for the
 embedding parts when the embeddings cannot decide: the model embeddings' median components kept
 at 95 % variance is below ``min_pcs``, or the better arm reaches ``nmi_vs_baseline`` × the PCA
-baseline's Leiden NMI on fewer than ``datasets_share`` of the datasets.
+baseline's Leiden NMI on fewer than ``datasets_share`` of the datasets; and for every part of a
+context whose two arms trained on unequal budgets (:func:`budget_gap`: tokens seen, the median over
+seeds or any paired seed, more than ``max_budget_gap`` apart), since a longer-trained arm wins by
+training, not by its attention.
 """
 
 from __future__ import annotations
@@ -77,6 +80,34 @@ def usability(scores: pd.DataFrame, *, min_pcs: float, nmi_vs_baseline: float,
     return None, diag
 
 
+def budget_gap(runs: pd.DataFrame, context: int, max_gap: float) -> str | None:
+    """Why the arms at ``context`` are not comparable by training budget (None when they are):
+    ``runs`` has one row per run (attention, context, seed, tokens_seen, steps_done, stop_reason);
+    the arms' medians of tokens seen, or any seed's pair, more than ``max_gap`` apart."""
+    part = runs[runs["context"].astype(int) == int(context)]
+    part = part[part["attention"].isin([CONTROL, TREATMENT])]
+    tokens = pd.to_numeric(part["tokens_seen"], errors="coerce")
+    if part.empty or tokens.isna().any():
+        return None  # nothing recorded to compare (runs that predate tokens_seen)
+    by = part.assign(tokens=tokens).pivot_table(index="seed", columns="attention", values="tokens")
+    med = by.median()
+    if len(med) < 2:
+        return None
+
+    def gap(a, b):
+        return abs(a - b) / min(a, b)
+
+    worst = max((gap(r[CONTROL], r[TREATMENT]) for _, r in by.dropna().iterrows()), default=0.0)
+    if gap(med[CONTROL], med[TREATMENT]) <= max_gap and worst <= max_gap:
+        return None
+    steps = part.groupby("attention")["steps_done"].median()
+    stops = ", ".join(sorted(set(part["stop_reason"].dropna().astype(str))))
+    return (f"unequal training budgets at context {context}: tokens seen (median) softmax "
+            f"{med[CONTROL] / 1e6:.0f}M / sigmoid {med[TREATMENT] / 1e6:.0f}M, steps {steps.get(CONTROL, float('nan')):.0f} / "
+            f"{steps.get(TREATMENT, float('nan')):.0f}, worst paired seed {worst:.0%} apart (rule: within "
+            f"{max_gap:.0%}; stop reasons: {stops})")
+
+
 def _rows(summary: pd.DataFrame, *, part: str, metric: str, relative: bool, direction: int, context,
           min_seeds: int, untestable: dict[str, str | None]) -> list[dict]:
     rows = []
@@ -102,18 +133,26 @@ def _per_dataset_usability(scores: pd.DataFrame, usable: dict) -> dict[str, str 
 def claim1_table(*, context: int, scib: pd.DataFrame | None = None, scib_boot: pd.DataFrame | None = None,
                  mmd: pd.DataFrame | None = None, mmd_boot: pd.DataFrame | None = None,
                  benchmarker: pd.DataFrame | None = None, val_losses: pd.DataFrame | None = None,
-                 min_seeds: int = 3, usable: dict | None = None, level: float = LEVEL) -> pd.DataFrame:
+                 min_seeds: int = 3, usable: dict | None = None, level: float = LEVEL,
+                 runs: pd.DataFrame | None = None, max_budget_gap: float = 0.05) -> pd.DataFrame:
     """The claim-1 table: one row per part x dataset and per part for the mean over datasets
     (``dataset == 'mean over datasets'``). ``scib``/``mmd`` (+ ``_boot``): the per-dataset CSVs
     of eval_scib / eval_mmd concatenated; ``benchmarker``: eval_benchmarker's long tables;
     ``val_losses``: :func:`scsigmoid.evaluate.tables.read_val_losses`. ``context`` is the
-    evaluation context of the embeddings."""
+    evaluation context of the embeddings; ``runs`` (one row per run, :func:`budget_gap`) gates each
+    context on equal training budgets."""
+
+    def budget(ctx):
+        return None if runs is None else budget_gap(runs, ctx, max_budget_gap)
+
     usable = {**USABLE_DEFAULTS, **(usable or {})}
     # no cell bootstrap (evaluate.bootstrap 0): the replicate tables hold no rows
     scib_boot, mmd_boot = (None if b is None or b.empty else b for b in (scib_boot, mmd_boot))
     gate = {ALL_DATASETS: "no scIB scores to judge the embeddings by"}
     if scib is not None:
         gate = _per_dataset_usability(scib, usable)
+    if budget(context):  # unequal budgets override every other reason at the evaluation context
+        gate = {ALL_DATASETS: budget(context)}
     kw = {"min_seeds": min_seeds, "context": context, "untestable": gate}
     rows = []
     if mmd is not None:
@@ -142,7 +181,8 @@ def claim1_table(*, context: int, scib: pd.DataFrame | None = None, scib_boot: p
             summary = paired_summary(part, value="loss", mean_over=sorted(set(part["dataset"]) - {PRETRAIN_VAL}),
                                      level=level)
             rows += _rows(summary, part=f"validation masked-LM loss, context {ctx}", metric="loss",
-                          relative=False, direction=-1, min_seeds=min_seeds, context=int(ctx), untestable={})
+                          relative=False, direction=-1, min_seeds=min_seeds, context=int(ctx),
+                          untestable={ALL_DATASETS: budget(ctx)} if budget(ctx) else {})
     return pd.DataFrame(rows, columns=list(COLUMNS)).assign(
         n_datasets=lambda d: d["n_datasets"].astype("Int64"))
 

@@ -88,19 +88,20 @@ def baseline_embedding(obs: pd.DataFrame, expression: ad.AnnData, scale: str, *,
     return out
 
 
-def read_model_embedding(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Read a trainer embedding file (arrays ``cell_id`` and the views ``mean``/``cls``)."""
+def read_model_embedding(path: str | os.PathLike, views=MODEL_VIEWS) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Read a trainer embedding file: its ``cell_id`` array and the ``views`` (of ``mean``/``cls``;
+    config evaluate.views)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"embedding file {path} not found; run the trainer's embed rule.")
     # cell ids may be saved as an object array (pickled); the file is this workflow's own output
     with np.load(path, allow_pickle=True) as npz:
-        missing = [k for k in ("cell_id", *MODEL_VIEWS) if k not in npz.files]
+        missing = [k for k in ("cell_id", *views) if k not in npz.files]
         if missing:
-            raise ValueError(f"{path}: missing array(s) {missing}; expected cell_id, mean, cls "
-                             f"(got {npz.files}).")
+            raise ValueError(f"{path}: missing array(s) {missing}; expected cell_id, {', '.join(views)} "
+                             f"(got {npz.files}); config evaluate.views names the views to score.")
         cell_ids = npz["cell_id"].astype(str)
-        views = {v: np.asarray(npz[v], dtype=np.float32) for v in MODEL_VIEWS}
+        views = {v: np.asarray(npz[v], dtype=np.float32) for v in views}
     for view, X in views.items():
         if X.ndim != 2 or X.shape[0] != len(cell_ids):
             raise ValueError(f"{path}: '{view}' has shape {X.shape}; expected [{len(cell_ids)}, d].")
@@ -114,13 +115,14 @@ def assemble_embeddings(
     model_files: dict[tuple[str, int | None] | str, str | os.PathLike],
     *,
     min_coverage: float = 0.5,
+    views=MODEL_VIEWS,
 ) -> ad.AnnData:
     """One AnnData per dataset: the obs (cell_id, label[, batch]) and PCA baseline of
     ``baseline`` (:func:`baseline_embedding`, the data stage's data_pca_baseline output) on the
     cells every model file covers, each model view in ``obsm['X_{attention}_{view}_s{seed}']``.
 
     ``model_files`` maps (attention, seed) -> embedding .npz (a bare attention name, or seed None,
-    gives keys without the seed suffix). Cells are kept in ``baseline`` order;
+    gives keys without the seed suffix); ``views``: the model views read from each. Cells are kept in ``baseline`` order;
     fewer than ``min_coverage`` of its cells surviving the alignment is an error.
     """
     if BASELINE_KEY not in baseline.obsm or "cell_id" not in baseline.obs or "label" not in baseline.obs:
@@ -128,7 +130,7 @@ def assemble_embeddings(
                          f"data_pca_baseline); got obs {list(baseline.obs.columns)}, obsm {list(baseline.obsm)}.")
     ids = pd.Index(baseline.obs["cell_id"].astype(str))
     keep = np.ones(len(ids), dtype=bool)
-    models = {(key, None) if isinstance(key, str) else tuple(key): read_model_embedding(path)
+    models = {(key, None) if isinstance(key, str) else tuple(key): read_model_embedding(path, views)
               for key, path in model_files.items()}
     for model_ids, _ in models.values():
         keep &= ids.isin(model_ids)
@@ -146,7 +148,7 @@ def assemble_embeddings(
         pos = pd.Index(model_ids).get_indexer(kept)
         for view, X in views.items():
             out.obsm[embedding_key(att, view, seed)] = X[pos]
-    out.uns["embedding_keys"] = [BASELINE_KEY] + [embedding_key(a, v, s) for a, s in models for v in MODEL_VIEWS]
+    out.uns["embedding_keys"] = [BASELINE_KEY] + [embedding_key(a, v, s) for a, s in models for v in views]
     return out
 
 

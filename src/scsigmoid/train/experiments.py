@@ -113,10 +113,20 @@ def _save_npz(path, **arrays):
         np.savez_compressed(tmp, **arrays)
 
 
+def keep_views(paths, views) -> None:
+    """Rewrite embedding files with their cell ids and ``views`` only, values unchanged (files
+    written by a commit that stored more views than config evaluate.views names)."""
+    for path in paths:
+        with np.load(path, allow_pickle=True) as npz:
+            arrays = {k: npz[k] for k in ("cell_id", *views)}
+        _save_npz(path, **arrays)
+
+
 def embed_run(*, checkpoint: str, corpus_dir: str, datasets: list[str], context: int,
-              out_dir: str, batch_size: int = 16, device: str = "auto") -> list[Path]:
-    """``{out_dir}/{dataset}.npz`` with mean, cls (float16) and cell_id arrays. A corpus
-    tokenised with another vocabulary than the checkpoint's is refused."""
+              out_dir: str, views, batch_size: int = 16, device: str = "auto") -> list[Path]:
+    """``{out_dir}/{dataset}.npz`` with the ``views`` (of mean, cls; float16, config
+    evaluate.views) and cell_id arrays. A corpus tokenised with another vocabulary than the
+    checkpoint's is refused."""
     dev = resolve_device(device)
     model = load_checkpoint(checkpoint, dev)
     paths = []
@@ -130,7 +140,7 @@ def embed_run(*, checkpoint: str, corpus_dir: str, datasets: list[str], context:
                 "for the committed small runs).")
         emb = embed(model, corpus, context=context, batch_size=batch_size, device=dev)
         path = Path(out_dir) / f"{name}.npz"
-        _save_npz(path, mean=emb["mean"].astype(np.float16), cls=emb["cls"].astype(np.float16),
+        _save_npz(path, **{v: emb[v].astype(np.float16) for v in views},
                   cell_id=corpus.obs["cell_id"].to_numpy(dtype=str))
         paths.append(path)
     return paths
@@ -179,7 +189,7 @@ def main_run(config: dict, *, results: str, corpus_dir: str, checkpoint_root: st
                  device=device)
     if context == evaluate["context"]:
         embed_run(checkpoint=ckpt, corpus_dir=corpus_dir, datasets=datasets, context=context,
-                  out_dir=f"{results}/embed/{run}", device=device)
+                  out_dir=f"{results}/embed/{run}", views=config["evaluate"]["views"], device=device)
         scores_run(checkpoint=ckpt, corpus_dir=corpus_dir, context=context,
                    out_npz=f"{run_dir}/attention_scores.npz", device=device)
     print(f"[main] {run}: {summary['steps_done']} steps ({summary['stop_reason']}, best step "
