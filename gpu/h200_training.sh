@@ -44,9 +44,14 @@ print(gain_table(df)[["size", "workload", "context", "arm", "gain_median", "gain
 EOF
     ;;
   main)
-    export SIGATTN_AUTOTUNE=0 OMP_NUM_THREADS=1
+    # PARALLEL runs share the GPU: a small run peaks at 25-32 GiB on its longest batches (12 at once
+    # ran out of memory on 2026-12-03; steps that do are retried, train.oom_retries). CONTEXTS: only
+    # the runs at these contexts (the grid split over calls, the evaluation context first).
+    export SIGATTN_AUTOTUNE=0 OMP_NUM_THREADS=1 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
+    # shellcheck disable=SC2086
     timeout -k 10 "$budget" python3 -m scsigmoid.train.experiments main "${cfg[@]}" \
-      --out "$res" --corpus-dir "$corpus" --checkpoint-root /tmp/ckpt --parallel "${PARALLEL:-12}" 2>&1 | tee "$OUT/main.log"
+      --out "$res" --corpus-dir "$corpus" --checkpoint-root /tmp/ckpt --parallel "${PARALLEL:-6}" \
+      ${CONTEXTS:+--contexts $CONTEXTS} 2>&1 | tee "$OUT/main.log"
     tail -n 3 "$res"/logs/*.log > "$OUT/main_runs_tail.log" 2>/dev/null
     tar czf - -C "$res" train embed logs | split -b 15M - "$OUT/main.tgz.part-"
     python3 - "$res" <<'EOF'

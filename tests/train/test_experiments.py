@@ -168,3 +168,14 @@ def test_embedding_refuses_a_corpus_of_another_vocabulary(corpus_dir, tmp_path):
     experiments.keep_views([path], ["mean"])  # a file written with more views than configured
     with np.load(path) as npz:
         assert sorted(npz.files) == ["cell_id", "mean"] and npz["mean"].shape == (12, 64)
+
+
+def test_main_can_train_one_context_of_the_grid(corpus_dir, tmp_path):
+    """The grid split over GPU calls (CONTEXTS in gpu/h200_training.sh): only the runs at --contexts."""
+    experiments.main(["main", "--out", str(tmp_path), "--corpus-dir", str(corpus_dir), "--device", "cpu",
+                      "--contexts", "32", *_overlay(tmp_path, contexts=[16, 32])])
+    assert sorted(p.name for p in (tmp_path / "train" / "runs").iterdir()) == ["tiny_32_sigmoid_s0",
+                                                                              "tiny_32_softmax_s0"]
+    with pytest.raises(ValueError, match=r"no main run at contexts \[64\]"):
+        experiments.main(["main", "--out", str(tmp_path), "--corpus-dir", str(corpus_dir), "--device", "cpu",
+                          "--contexts", "64", *_overlay(tmp_path, contexts=[16, 32])])

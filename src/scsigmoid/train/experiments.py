@@ -58,6 +58,7 @@ def train_config(train_section: dict, *, corpus: str, size: str, context: int, a
         lr=train_section["lr"], warmup_steps=train_section["warmup_steps"], seed=seed,
         grad_clip=train_section["grad_clip"], checkpoint_every=train_section["checkpoint_every"],
         layout=train_section["layout"], max_time_s=train_section["max_time_s"],
+        oom_retries=train_section["oom_retries"],
         val_every=stop["val_every"], patience=stop["patience"], min_delta=stop["min_delta"],
         val_cells=stop["val_cells"], device=device,
     )
@@ -199,9 +200,12 @@ def main_run(config: dict, *, results: str, corpus_dir: str, checkpoint_root: st
 
 
 def run_main(config: dict, *, results: str, corpus_dir: str, checkpoint_root: str,
-             parallel: int = 1, device: str = "auto", config_args=()) -> None:
-    """Every main run; with ``parallel`` > 1 that many at once, each in its own process."""
-    runs = main_runs(config)
+             parallel: int = 1, device: str = "auto", config_args=(), contexts=None) -> None:
+    """Every main run (only those at ``contexts`` when given: a grid split over calls); with
+    ``parallel`` > 1 that many at once, each in its own process."""
+    runs = [r for r in main_runs(config) if contexts is None or r["context"] in contexts]
+    if not runs:
+        raise ValueError(f"no main run at contexts {contexts}; train.contexts is {config['train']['contexts']}.")
     if parallel <= 1:
         for r in runs:
             main_run(config, results=results, corpus_dir=corpus_dir, checkpoint_root=checkpoint_root,
@@ -296,6 +300,7 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-dir", help="train: the run's checkpoint folder")
     p.add_argument("--device", default="auto")
     p.add_argument("--parallel", type=int, default=1, help="main: runs trained at once")
+    p.add_argument("--contexts", type=int, nargs="+", default=None, help="main: only the runs at these contexts")
     for key in ("size", "context", "attention", "seed"):
         p.add_argument(f"--{key}", help="one: which run")
     args = p.parse_args(argv)
@@ -327,7 +332,7 @@ def main(argv=None) -> None:
     if args.experiment == "main":
         config_args = ["--config", args.config, *(f"--configfile={f}" for f in args.configfile)]
         run_main(config, results=args.out, checkpoint_root=args.checkpoint_root,
-                 parallel=args.parallel, config_args=config_args, **common)
+                 parallel=args.parallel, config_args=config_args, contexts=args.contexts, **common)
     elif args.experiment in ("one", "train"):
         run = {"size": args.size, "context": int(args.context), "attention": args.attention,
                "seed": int(args.seed)}

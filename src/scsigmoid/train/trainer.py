@@ -73,6 +73,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 0  # 0: only at the end
     max_time_s: float | None = None  # stop early after this much training wall time (time box)
+    oom_retries: int = 0  # a step that runs out of GPU memory is retried this often (shared GPU)
     val_every: int = 0  # early stopping: steps between checks on the val split (0: off)
     patience: int = 0  # checks without improvement before stopping (0: never stop early)
     min_delta: float = 0.0  # an improvement must lower the val loss by more than this
@@ -291,6 +292,7 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
     prov = provenance()
     backend = attention_backend(cfg.attention, device)
     diverged_step, t_train, stop_reason = None, 0.0, extras.get("stop_reason", "max_steps")
+    oom_retries = 0
     model.train()
 
     def save(finished: bool):
@@ -325,11 +327,24 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         lr = lr_at(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        with autocast:
-            loss_sum, max_logits = objective(inputs, labels, layout, True, masked)
-        loss = loss_sum * (world / max(1, n_masked))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        for attempt in range(cfg.oom_retries + 1):
+            optimizer.zero_grad(set_to_none=True)
+            try:
+                with autocast:
+                    loss_sum, max_logits = objective(inputs, labels, layout, True, masked)
+                loss = loss_sum * (world / max(1, n_masked))
+                loss.backward()
+                break
+            except torch.OutOfMemoryError:
+                # runs sharing one GPU peak at different steps: the same batch again once the
+                # memory is back (no batch is skipped, so every run sees the same data)
+                if attempt == cfg.oom_retries:
+                    raise
+                loss_sum = max_logits = loss = None
+                oom_retries += 1
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                    time.sleep(2.0 * (attempt + 1))
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
         loss_sum = loss_sum.detach()
         if world > 1:
@@ -374,6 +389,7 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         "best_step": stopper.best_step if stopper.best_state is not None else None,
         "best_val_loss": stopper.best_loss if stopper.best_state is not None else None,
         "tokens_seen": int(sum(r.get("tokens", 0) for r in rows)),
+        "oom_retries": oom_retries,
         "cells_seen": step_done * cfg.batch_size,
         "final_loss": losses[-1] if losses else None,
         "min_loss": float(np.nanmin(losses)) if losses and np.isfinite(losses).any() else None,
