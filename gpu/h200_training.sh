@@ -23,8 +23,12 @@ if [ -n "$wheels" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $wheels \
     && export PYTHONPATH="$PYTHONPATH:/tmp/site"
 fi
-# the corpora travel packed (the 64 MiB transfer limit): .carry/corpus.tgz holds results/data/corpus
-[ -d results/data/corpus/pretrain ] || { mkdir -p results/data && tar xzf .carry/corpus.tgz -C results/data; }
+# the corpora travel packed (the 64 MiB transfer limit): .carry/corpus.{txz,tgz} holds results/data/corpus
+# (all of it for main; corpus/pretrain alone is enough for throughput and profile)
+if [ ! -d results/data/corpus/pretrain ]; then
+  mkdir -p results/data
+  if [ -f .carry/corpus.txz ]; then tar xJf .carry/corpus.txz -C results/data; else tar xzf .carry/corpus.tgz -C results/data; fi
+fi
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv | tee "$OUT/nvidia_smi.txt"
 corpus=results/data/corpus
 cfg=(--config config/config.yaml ${CONFIGFILE:+--configfile "$CONFIGFILE"})

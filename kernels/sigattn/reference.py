@@ -11,6 +11,16 @@ import torch
 
 from . import checks
 
+#: "Kernel correct", the one definition (compile self-check, benchmark gate, first-call check):
+#: relative L2 error vs the fp32 reference at most (forward output, gradients), by input dtype.
+TOLERANCES = {torch.bfloat16: (2e-2, 4e-2), torch.float16: (1e-2, 2e-2), torch.float32: (1e-4, 1e-3)}
+
+
+def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """‖actual − expected‖₂ / ‖expected‖₂ in fp32 (the metric of :data:`TOLERANCES`)."""
+    actual, expected = actual.float(), expected.float()
+    return (actual - expected).norm().item() / max(expected.norm().item(), 1e-12)
+
 
 def sigmoid_attention_ref(q, k, v, *, seq_lens_q=None, seq_lens_k=None, causal=False,
                           scale=None, bias=None, score_mod=None):

@@ -40,7 +40,7 @@ def first_call_table(work: Path) -> list[str]:
         for _, r in pd.read_csv(f).iterrows():
             lines.append(f"first call {r['mode']:5s}: fwd {r['first_fwd_s']:.1f} s, bwd {r['first_bwd_s']:.1f} s, "
                          f"{r['compiled_kernels']} kernels compiled, cold cache {r['cache_was_empty']}, "
-                         f"max rel. error {r.get('max_rel_error', float('nan')):.2g}")
+                         f"rel. error {r.get('rel_error', float('nan')):.2g}")
     return lines or ["first call: no rows"]
 
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from sigattn.reference import TOLERANCES, relative_error
 
 from scsigmoid.bench.adapters import Adapter, from_canonical, make_inputs, to_canonical
 from scsigmoid.bench.eager import eager_attention
 from scsigmoid.bench.protocol import sample_lengths
-
-# relative L2 error bounds by input dtype: (forward output, gradients)
-TOLERANCES = {torch.bfloat16: (2e-2, 4e-2), torch.float16: (1e-2, 2e-2), torch.float32: (1e-4, 1e-3)}
 
 
 @dataclass(frozen=True)
@@ -20,12 +18,6 @@ class CheckShape:
     batch: int = 2
     seq_len: int = 256
     heads: int = 2
-
-
-def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    actual, expected = actual.float(), expected.float()
-    denom = expected.norm().item()
-    return (actual - expected).norm().item() / max(denom, 1e-12)
 
 
 def check_adapter(adapter: Adapter, head_dim: int, padding_pct: int, pass_: str, *,
