@@ -4,13 +4,7 @@ over datasets, with their intervals and verdicts."""
 import pandas as pd
 
 from scsigmoid.evaluate.claim1 import claim1_table
-from scsigmoid.evaluate.scale import scale_text
-from scsigmoid.evaluate.tables import (
-    not_evaluated_section,
-    read_scores,
-    read_val_losses,
-    write_paper_table,
-)
+from scsigmoid.evaluate.tables import read_scores, read_val_losses, write_eval_table
 from scsigmoid.io import markdown_table
 from scsigmoid.script import log_to_file
 
@@ -23,7 +17,6 @@ tidy = claim1_table(
     mmd_boot=read_scores(i.mmd_bootstrap), benchmarker=read_scores(i.benchmarker),
     val_losses=read_val_losses(dict(zip(p.runs, i.val_loss, strict=True))), min_seeds=p.min_seeds,
     usable=dict(p.usable), runs=pd.read_csv(i.runs), max_budget_gap=p.max_budget_gap)
-write_paper_table(tidy, markdown_table(tidy.drop(columns=["metric", "direction"])) + not_evaluated_section(i.summary, scores), sm.output.csv, sm.output.md,
-                  scale=scale_text(pd.read_csv(i.runs), p.context),
-                  title="Claim 1: paired effects sigmoid − softmax per dataset and for the mean over datasets "
-                  "(lo/hi: 95 % interval, t over seeds ⊕ cell bootstrap)", note=p.note)
+write_eval_table(sm, tidy, markdown_table(tidy.drop(columns=["metric", "direction"])), scores,
+                 title="Claim 1: paired effects sigmoid − softmax per dataset and for the mean over datasets "
+                 "(lo/hi: 95 % interval, t over seeds ⊕ cell bootstrap)")

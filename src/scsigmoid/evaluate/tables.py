@@ -251,3 +251,15 @@ def write_paper_table(tidy: pd.DataFrame, markdown: str, csv_path, md_path, *, t
     starts with the scale of the runs behind it."""
     write_csv(add_provenance(tidy), csv_path)
     write_markdown(markdown, md_path, title=title, note=f"Scale: {scale}. {note}")
+
+
+def write_eval_table(sm, tidy: pd.DataFrame, markdown: str, scores: pd.DataFrame, *, title: str) -> None:
+    """An evaluation table of a Snakemake script (``sm``: its snakemake object, with inputs
+    ``summary`` and ``runs``, params ``context`` and ``note``, outputs ``csv`` and ``md``): the
+    Markdown followed by the eval datasets ``scores`` leave out, the scale of the runs at the
+    evaluation context in the note."""
+    from scsigmoid.evaluate.scale import scale_text
+
+    write_paper_table(tidy, markdown + not_evaluated_section(sm.input.summary, scores), sm.output.csv,
+                      sm.output.md, scale=scale_text(pd.read_csv(sm.input.runs), sm.params.context),
+                      title=title, note=sm.params.note)
