@@ -260,6 +260,29 @@ def _batch(cfg: TrainConfig, corpus, plan, step: int, rank: int, world: int, dev
             n_masked, n_tokens)
 
 
+def _forward_backward(objective, optimizer, args: tuple, *, autocast, scale: float, retries: int,
+                      device) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Zero the gradients, forward, backward of ``scale`` × the summed loss: (loss sum, max logits,
+    retries used). A step out of GPU memory is taken again with the same batch up to ``retries``
+    times (runs sharing one GPU peak at different steps; no batch is skipped, so every run sees the
+    same data)."""
+    for attempt in range(retries + 1):
+        optimizer.zero_grad(set_to_none=True)
+        try:
+            with autocast:
+                loss_sum, max_logits = objective(*args)
+            (loss_sum * scale).backward()
+            return loss_sum, max_logits, attempt
+        except torch.OutOfMemoryError:
+            if attempt == retries:
+                raise
+            loss_sum = max_logits = None
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                time.sleep(2.0 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
     """Train (or resume) one run; returns the summary. ``halt_after`` stops after that many
     steps WITHOUT finishing the run (simulates a killed job, for tests)."""
@@ -327,24 +350,10 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         lr = lr_at(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        for attempt in range(cfg.oom_retries + 1):
-            optimizer.zero_grad(set_to_none=True)
-            try:
-                with autocast:
-                    loss_sum, max_logits = objective(inputs, labels, layout, True, masked)
-                loss = loss_sum * (world / max(1, n_masked))
-                loss.backward()
-                break
-            except torch.OutOfMemoryError:
-                # runs sharing one GPU peak at different steps: the same batch again once the
-                # memory is back (no batch is skipped, so every run sees the same data)
-                if attempt == cfg.oom_retries:
-                    raise
-                loss_sum = max_logits = loss = None
-                oom_retries += 1
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                    time.sleep(2.0 * (attempt + 1))
+        loss_sum, max_logits, retried = _forward_backward(
+            objective, optimizer, (inputs, labels, layout, True, masked), autocast=autocast,
+            scale=world / max(1, n_masked), retries=cfg.oom_retries, device=device)
+        oom_retries += retried
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
         loss_sum = loss_sum.detach()
         if world > 1:

@@ -59,7 +59,13 @@ def write_h5ad(adata, path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The runs as a GPU machine leaves them: train/runs/{run} (committed: logs, validation losses,
-    attention scores) and checkpoints/{run}/last.pt."""
+    attention scores) and checkpoints/{run}/last.pt. The test configuration's DAG (test_dag.py, run
+    just before this file) leaves exactly these in .test/out/results: reused when there, so CI
+    trains them once."""
+    dag = ROOT / ".test" / "out" / "results"
+    if all((dag / "checkpoints" / run / "last.pt").exists() and (dag / "train" / "runs" / run / "val_loss.csv").exists()
+           for run in RUNS):
+        return dag
     root = tmp_path_factory.mktemp("trained")
     results = root / "results"
     proc = snakemake(write_overlay(root / "a.yaml", root, train=TRAIN),
@@ -105,7 +111,7 @@ def added(trained, tmp_path_factory):
 
 def test_new_dataset_gets_both_models_scores_without_training(added, trained):
     results, _, log = added
-    assert "rule embed_run:" in log and "rule train_run:" not in log
+    assert "rule train_embed:" in log and "rule train_run:" not in log
     for run in RUNS:
         emb = np.load(results / "embed" / run / "new_cp10k.npz")
         assert emb["mean"].shape[0] == 700 and np.isfinite(emb["mean"].astype(np.float32)).all()
