@@ -123,7 +123,7 @@ def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, devic
     return rows
 
 
-def run(args) -> None:
+def run(args, bench: dict) -> None:
     import torch
     from sigattn import triton_kernels as tk
 
@@ -160,9 +160,10 @@ def run(args) -> None:
         hd_impls = [i for i in impls if not (hd in empty and i.startswith("ours_"))]
         if not hd_impls:
             continue
-        cfg = BenchConfig(tokens_per_batch=args.tokens, hidden=args.hidden, seq_lens=tuple(args.seq_lens),
-                          paddings=(0, 25) if hd in args.padded_head_dims else (0,),
-                          warmup_ms=args.warmup_ms, rep_ms=args.rep_ms)
+        cfg = BenchConfig.from_config(bench, tokens_per_batch=args.tokens, hidden=args.hidden,
+                                      seq_lens=tuple(args.seq_lens),
+                                      paddings=(0, 25) if hd in args.padded_head_dims else (0,),
+                                      warmup_ms=args.warmup_ms, rep_ms=args.rep_ms)
         # the harness's gate at the config check's shape: no kernels compiled for a shape not timed
         run_parts(cfg, [hd], args.passes, {(hd, p): part_path(args.out, slug, hd, p) for p in args.passes},
                   impls=hd_impls, allow_cpu=args.allow_cpu, check_shape=shapes[hd])
@@ -225,7 +226,10 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from scsigmoid.config import config_parser
+
+    config, p = config_parser(argv, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench = config["bench"]  # the protocol's values are the configuration's (config/config.yaml, bench:)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="check and time one variant")
     r.add_argument("--variant", required=True, help="default, tma, fma, tma_fma, ...")
@@ -233,20 +237,21 @@ def main(argv=None) -> None:
     r.add_argument("--checks", required=True, type=Path, help="CSV of the config checks")
     r.add_argument("--head-dim", type=int, nargs="+", default=[64, 128])
     r.add_argument("--pass", dest="passes", nargs="+", choices=["fwd", "bwd"], default=["fwd", "bwd"])
-    r.add_argument("--seq-lens", type=int, nargs="+", default=[1024, 4096, 16384])
+    r.add_argument("--seq-lens", type=int, nargs="+", default=[1024, 4096, 16384],
+                   help="this call's points (a subset of bench.seq_lens, to fit one command)")
     r.add_argument("--padded-head-dims", type=int, nargs="*", default=[64],
                    help="head dims that also get the 25%%-padded points")
     r.add_argument("--impl", nargs="+", default=["ours_dense", "ours_padded"])
-    r.add_argument("--tokens", type=int, default=16384)
-    r.add_argument("--hidden", type=int, default=2048)
-    r.add_argument("--warmup-ms", type=float, default=100.0)
-    r.add_argument("--rep-ms", type=float, default=250.0)
+    r.add_argument("--tokens", type=int, default=bench["tokens_per_batch"])
+    r.add_argument("--hidden", type=int, default=bench["hidden"])
+    r.add_argument("--warmup-ms", type=float, default=bench["warmup_ms"])
+    r.add_argument("--rep-ms", type=float, default=bench["rep_ms"])
     r.add_argument("--allow-cpu", action="store_true", help="smoke test on the CPU (Triton interpreter)")
     s = sub.add_parser("summary", help="print TFLOPS and ratios of the parts")
     s.add_argument("paths", nargs="+", help="part CSVs or folders holding them")
     args = p.parse_args(argv)
     if args.command == "run":
-        run(args)
+        run(args, bench)
     else:
         print("\n".join(summary_lines(read_parts(args.paths))))
 
