@@ -140,3 +140,7 @@ def test_unequal_training_budgets_make_the_context_untestable():
                                                                  ("sigmoid", 2): 100e6})
     table = claim1_table(context=4096, scib=_scib(), usable=USABLE, runs=one_off, max_budget_gap=0.05)
     assert set(table["verdict"]) == {"untestable here"}
+    # degenerate embeddings as well: both reasons, the budget first
+    table = claim1_table(context=4096, scib=_scib(n_pcs=2), usable=USABLE, runs=unequal, max_budget_gap=0.05)
+    reason = summary_rows(table).set_index("metric").loc["nmi", "reason"]
+    assert reason.startswith("unequal training budgets") and "embeddings degenerate" in reason

@@ -151,8 +151,9 @@ def claim1_table(*, context: int, scib: pd.DataFrame | None = None, scib_boot: p
     gate = {ALL_DATASETS: "no scIB scores to judge the embeddings by"}
     if scib is not None:
         gate = _per_dataset_usability(scib, usable)
-    if budget(context):  # unequal budgets override every other reason at the evaluation context
-        gate = {ALL_DATASETS: budget(context)}
+    if budget(context):  # unequal budgets come first; the embeddings' own gate, if any, follows
+        gate = {k: "; ".join(r for r in (budget(context), gate.get(k)) if r)
+                for k in {ALL_DATASETS, *gate}}
     kw = {"min_seeds": min_seeds, "context": context, "untestable": gate}
     rows = []
     if mmd is not None:
