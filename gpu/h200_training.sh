@@ -9,6 +9,8 @@
 # BUDGET (s, default 570) caps the experiment; what finished is written before the cap.
 # CONFIGFILE: an overlay (as snakemake --configfile), e.g. for a smoke test on a CPU.
 # SKIP: throughput parts of earlier calls (carried); their completed points are not measured again.
+# CORPUS_DIR, RES, CKPT_ROOT: where the corpora, the results and the checkpoints are (defaults:
+# results/data/corpus, /tmp/res, /tmp/ckpt), e.g. for the CPU smoke test.
 # Main runs use one kernel config per launch (SIGATTN_AUTOTUNE=0): twelve small models train at
 # once and compiling must not eat their time box; the throughput protocol autotunes in its warm-up.
 set -uo pipefail
@@ -25,14 +27,15 @@ if [ -n "$wheels" ]; then
 fi
 # the corpora travel packed (the 64 MiB transfer limit): .carry/corpus.{txz,tgz} holds results/data/corpus
 # (all of it for main; corpus/pretrain alone is enough for throughput and profile)
-if [ ! -d results/data/corpus/pretrain ]; then
+# (CORPUS_DIR: tokenised corpora elsewhere, e.g. a smoke test's)
+corpus=${CORPUS_DIR:-results/data/corpus}
+if [ ! -d "$corpus/pretrain" ]; then
   mkdir -p results/data
   if [ -f .carry/corpus.txz ]; then tar xJf .carry/corpus.txz -C results/data; else tar xzf .carry/corpus.tgz -C results/data; fi
 fi
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv | tee "$OUT/nvidia_smi.txt"
-corpus=results/data/corpus
 cfg=(--config config/config.yaml ${CONFIGFILE:+--configfile "$CONFIGFILE"})
-res=/tmp/res; mkdir -p "$res"
+res=${RES:-/tmp/res}; mkdir -p "$res"
 case "$experiment" in
   throughput)
     tag=$(echo "${*:-all}" | tr ' .' '_p')
@@ -54,7 +57,7 @@ EOF
     export SIGATTN_AUTOTUNE=0 OMP_NUM_THREADS=1 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
     # shellcheck disable=SC2086
     timeout -k 10 "$budget" python3 -m scsigmoid.train.experiments main "${cfg[@]}" \
-      --out "$res" --corpus-dir "$corpus" --checkpoint-root /tmp/ckpt --parallel "${PARALLEL:-6}" \
+      --out "$res" --corpus-dir "$corpus" --checkpoint-root "${CKPT_ROOT:-/tmp/ckpt}" --parallel "${PARALLEL:-6}" \
       ${CONTEXTS:+--contexts $CONTEXTS} 2>&1 | tee "$OUT/main.log"
     tail -n 3 "$res"/logs/*.log > "$OUT/main_runs_tail.log" 2>/dev/null
     tar czf - -C "$res" train embed logs | split -b 15M - "$OUT/main.tgz.part-"
