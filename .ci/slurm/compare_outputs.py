@@ -135,12 +135,13 @@ def compare_arrays(left: Path, right: Path, rtol: float = 1e-6, atol: float = 1e
 
 
 def compare_trees(left: Path, right: Path, strict: bool = False,
-                  run_dirs: tuple[Path, Path] | None = None) -> tuple[list[str], int]:
+                  run_dirs: tuple[Path, Path] | None = None, subset: bool = False) -> tuple[list[str], int]:
     """Differences between two output trees, and the number of files compared by value.
     ``run_dirs``: the runs' roots, which paths in the files are made relative to (default: the
-    trees' parents, as a run's results/ and figures/ share one)."""
+    trees' parents, as a run's results/ and figures/ share one). ``subset``: ``right`` ran only
+    some targets of ``left``'s run: files only in ``left`` are not differences."""
     files_left, files_right = relative_files(left), relative_files(right)
-    problems = [f"only in {left}: {p}" for p in sorted(files_left - files_right)]
+    problems = [] if subset else [f"only in {left}: {p}" for p in sorted(files_left - files_right)]
     problems += [f"only in {right}: {p}" for p in sorted(files_right - files_left)]
     run_dirs = run_dirs or (left.parent, right.parent)
     compared = 0
@@ -164,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("right", type=Path)
     parser.add_argument("--strict", action="store_true",
                         help="also Markdown tables and NumPy arrays (same code, same machine)")
+    parser.add_argument("--subset", action="store_true",
+                        help="the second run made only some of the first run's targets: every file it "
+                        "wrote must match, files it did not write are not differences")
     args = parser.parse_args(argv)
     for root in (args.left, args.right):
         if not root.is_dir():
@@ -173,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     problems, n_compared, n_files = [], 0, 0
     for left, right in pairs:
         found, compared = compare_trees(left, right, strict=args.strict,
-                                        run_dirs=(args.left, args.right) if roots else None)
+                                        run_dirs=(args.left, args.right) if roots else None, subset=args.subset)
         problems += found
         n_compared += compared
         n_files += len(relative_files(left))

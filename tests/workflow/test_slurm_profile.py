@@ -204,6 +204,13 @@ def test_compare_outputs_reports_missing_files_and_changed_text(tmp_path):
     problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b")
     assert any("only in" in p and "only_here.csv" in p for p in problems)
     assert any("'cell_type' row 1" in p for p in problems)
+    # a run of some targets only (--subset): the reference's other files are not differences, but
+    # every file the subset run wrote is compared, and one the reference lacks is a difference
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b", subset=True)
+    assert not any("only_here.csv" in p for p in problems) and any("'cell_type' row 1" in p for p in problems)
+    (tmp_path / "b" / "extra.csv").write_text("x\n1\n")
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b", subset=True)
+    assert any("only in" in p and "extra.csv" in p for p in problems)
 
 
 def test_compare_outputs_reads_paths_into_each_run_relative_to_it(tmp_path):
