@@ -214,6 +214,27 @@ def _arm_available(arm: str, device) -> tuple[bool, str]:
     return True, ""
 
 
+def _skip_reason(arm: str, workload: str, context: int, device, mean_cell_tokens: float) -> str:
+    """Why ``arm`` is not run at this point ('' when it is): its kernel does not import here, or it
+    would pad the corpus workload's short cells to C."""
+    ok, reason = _arm_available(arm, device)
+    if ok and workload == "corpus" and ARMS[arm][2] == "padded":
+        return (f"not run: padding corpus cells (mean {mean_cell_tokens:.0f} tokens) to C={context} would "
+                "time padding, not attention")
+    return "" if ok else reason
+
+
+def point_batches(workload: str, context: int, cfg: dict, *, vocab_size: int, pool_lengths: np.ndarray,
+                  seed: int) -> list[Batch]:
+    """The ``warmup_steps`` distinct batches (on the CPU) that every arm of one point cycles over,
+    seeded by (seed, context, workload)."""
+    rng = np.random.default_rng([seed, context, WORKLOADS.index(workload)])
+    need_padded = any(ARMS[a][2] == "padded" for a in cfg["arms"])
+    return [make_batch(workload_lengths(workload, context, cfg["tokens_per_step"], rng, pool_lengths),
+                       context=context, vocab_size=vocab_size, rng=rng, padded=need_padded)
+            for _ in range(max(1, cfg["warmup_steps"]))]
+
+
 def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_size: int,
                  pool_lengths: np.ndarray, device: torch.device, seed: int):
     """Yield the rows of each (workload, context) point of one model size in turn (one model for
@@ -226,13 +247,9 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
     arms = list(cfg["arms"])
     for workload, context in points:
         rows = []
-        rng = np.random.default_rng([seed, context, WORKLOADS.index(workload)])
-        n_batches = max(1, cfg["warmup_steps"])
-        need_padded = any(ARMS[a][2] == "padded" for a in arms)
-        batches = [make_batch(workload_lengths(workload, context, cfg["tokens_per_step"], rng,
-                                               pool_lengths),
-                              context=context, vocab_size=vocab_size, rng=rng, padded=need_padded)
-                   for _ in range(n_batches)]
+        batches = point_batches(workload, context, cfg, vocab_size=vocab_size, pool_lengths=pool_lengths,
+                                seed=seed)
+        n_batches = len(batches)
         cycle = [batches[i % n_batches] for i in range(cfg["timed_steps"])]
         tokens = np.mean([b.tokens for b in cycle])
         flops = [model_flops(model, b.lengths, len(b.packed[3])) for b in cycle]
@@ -248,10 +265,8 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
         batches = [b.to(device) for b in batches]
         status, syncs = {}, {}
         for arm in arms:  # warm-up (and availability) per arm
-            ok, reason = _arm_available(arm, device)
-            if ok and workload == "corpus" and ARMS[arm][2] == "padded":
-                ok, reason = False, (f"not run: padding corpus cells (mean {tokens / base['cells_per_step']:.0f} "
-                                     f"tokens) to C={context} would time padding, not attention")
+            reason = _skip_reason(arm, workload, context, device, tokens / base["cells_per_step"])
+            ok = not reason
             if ok:
                 try:
                     for b in batches:
@@ -438,17 +453,14 @@ def profile_step(size: str, context: int, workload: str, cfg: dict, *, vocab_siz
     with torch.device(device):
         model = Encoder(ModelConfig.of_size(size, vocab_size=vocab_size, max_len=context), seed=cfg["seed"])
     step = _Stepper(model, device)
-    rng = np.random.default_rng([cfg["seed"], context, WORKLOADS.index(workload)])
-    need_padded = any(ARMS[a][2] == "padded" for a in cfg["arms"])
-    batches = [make_batch(workload_lengths(workload, context, cfg["tokens_per_step"], rng, pool_lengths),
-                          context=context, vocab_size=vocab_size, rng=rng, padded=need_padded).to(device)
-               for _ in range(max(1, cfg["warmup_steps"]))]
+    batches = [b.to(device) for b in point_batches(workload, context, cfg, vocab_size=vocab_size,
+                                                   pool_lengths=pool_lengths, seed=cfg["seed"])]
+    mean_cell = float(np.mean([b.tokens / len(b.lengths) for b in batches]))
     flops = [model_flops(model, b.lengths, len(b.packed[3])) for b in batches]
     total, attn = (float(np.mean([f[i] for f in flops])) for i in (0, 1))
     rows = []
     for arm in cfg["arms"]:
-        ok, reason = _arm_available(arm, device)
-        if not ok or (workload == "corpus" and ARMS[arm][2] == "padded"):
+        if _skip_reason(arm, workload, context, device, mean_cell):
             continue
         for b in batches:  # warm-up: compile and autotune outside the profile
             step(arm, b)
