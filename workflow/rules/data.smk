@@ -260,7 +260,7 @@ rule data_baseline_scib:
         dataset=wildcard_choice(CHECKED_DATASETS),
     params:
         variance=config["evaluate"]["scib_variance"],
-        n_boot=config["evaluate"]["bootstrap"],
+        n_boot=0,  # the baseline alone: nothing is compared, so no cell bootstrap (header-only file)
         seed=config["evaluate"]["seed"],
     threads: 2
     log:

@@ -228,12 +228,6 @@ def read_scores(paths) -> pd.DataFrame:
     return concat_csvs(paths).drop(columns=list(PROVENANCE_COLUMNS), errors="ignore")
 
 
-def not_evaluated_section(summary_csv, scores: pd.DataFrame) -> str:
-    """The Markdown section listing the eval datasets that ``scores`` leave out, and why
-    (``summary_csv``: data_stats' dataset summary)."""
-    return not_evaluated_markdown(datasets_not_evaluated(pd.read_csv(summary_csv), scores))
-
-
 def write_scores(table: pd.DataFrame, path, *, replicates: list[pd.DataFrame] | None = None,
                  bootstrap_path=None) -> None:
     """One dataset's scores per embedding, with model/view/seed and provenance columns; with
@@ -260,6 +254,7 @@ def write_eval_table(sm, tidy: pd.DataFrame, markdown: str, scores: pd.DataFrame
     evaluation context in the note."""
     from scsigmoid.evaluate.scale import scale_text
 
-    write_paper_table(tidy, markdown + not_evaluated_section(sm.input.summary, scores), sm.output.csv,
+    left_out = datasets_not_evaluated(pd.read_csv(sm.input.summary), scores)
+    write_paper_table(tidy, markdown + not_evaluated_markdown(left_out), sm.output.csv,
                       sm.output.md, scale=scale_text(pd.read_csv(sm.input.runs), sm.params.context),
                       title=title, note=sm.params.note)
