@@ -115,10 +115,10 @@ def test_validation_loss_rows_lower_is_better_and_leave_pretrain_val_out_of_the_
     assert per.loc[(4096, "pretrain_val"), "verdict"] == "not reproduced"
 
 
-def _runs(tokens):
-    """tokens: (attention, seed) -> tokens seen, at context 4096."""
+def _runs(tokens, stops=None):
+    """tokens: (attention, seed) -> tokens seen, at context 4096; stops: (attention, seed) -> stop reason."""
     return pd.DataFrame([{"attention": a, "context": 4096, "seed": s, "tokens_seen": t, "steps_done": t / 1000,
-                          "stop_reason": "time_box"} for (a, s), t in tokens.items()])
+                          "stop_reason": (stops or {}).get((a, s), "time_box")} for (a, s), t in tokens.items()])
 
 
 def test_unequal_training_budgets_make_the_context_untestable():
@@ -144,3 +144,15 @@ def test_unequal_training_budgets_make_the_context_untestable():
     table = claim1_table(context=4096, scib=_scib(n_pcs=2), usable=USABLE, runs=unequal, max_budget_gap=0.05)
     reason = summary_rows(table).set_index("metric").loc["nmi", "reason"]
     assert reason.startswith("unequal training budgets") and "embeddings degenerate" in reason
+
+
+def test_a_run_stopped_by_patience_is_not_a_budget_gap():
+    # sigmoid s1 stopped improving at 60M tokens, the others ran their 100M: no budget holds it back
+    tokens = {("softmax", s): 100e6 for s in range(3)} | {("sigmoid", 0): 100e6, ("sigmoid", 1): 60e6,
+                                                         ("sigmoid", 2): 101e6}
+    runs = _runs(tokens, stops={("sigmoid", 1): "patience"})
+    table = claim1_table(context=4096, scib=_scib(sig_gain=0.02), usable=USABLE, runs=runs, max_budget_gap=0.05)
+    assert summary_rows(table).set_index("metric").loc["nmi", "verdict"] == "reproduced"
+    # the same run cut by the time box is a gap
+    table = claim1_table(context=4096, scib=_scib(sig_gain=0.02), usable=USABLE, runs=_runs(tokens), max_budget_gap=0.05)
+    assert set(table["verdict"]) == {"untestable here"}

@@ -83,9 +83,12 @@ def usability(scores: pd.DataFrame, *, min_pcs: float, nmi_vs_baseline: float,
 def budget_gap(runs: pd.DataFrame, context: int, max_gap: float) -> str | None:
     """Why the arms at ``context`` are not comparable by training budget (None when they are):
     ``runs`` has one row per run (attention, context, seed, tokens_seen, steps_done, stop_reason);
-    the arms' medians of tokens seen, or any seed's pair, more than ``max_gap`` apart."""
+    the arms' medians of tokens seen, or any seed's pair, more than ``max_gap`` apart. A run that
+    stopped because its validation loss stopped improving (``patience``) had the budget it could
+    use: it is left out of the comparison (a shorter budget is then not what holds it back)."""
     part = runs[runs["context"].astype(int) == int(context)]
     part = part[part["attention"].isin([CONTROL, TREATMENT])]
+    part = part[part["stop_reason"].astype(str) != "patience"]
     tokens = pd.to_numeric(part["tokens_seen"], errors="coerce")
     if part.empty or tokens.isna().any():
         return None  # nothing recorded to compare (runs that predate tokens_seen)
