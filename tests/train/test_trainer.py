@@ -56,6 +56,18 @@ def test_killed_and_restarted_run_follows_the_same_curve(corpus_path, tmp_path):
     np.testing.assert_allclose(a["grad_norm"], b["grad_norm"], rtol=1e-5)
 
 
+def test_a_finished_run_started_again_keeps_its_summary(corpus_path, tmp_path):
+    # H200, 2026-12-03: `experiments main` re-run for three runs that had failed started the three
+    # finished ones again, which rewrote their summaries with no best step / loss and 0 OOM retries
+    cfg = config(corpus_path, tmp_path, "done", steps=6, val_every=2, val_cells=8)
+    first = train(cfg)
+    assert first["best_step"] is not None and first["train_seconds_this_call"] > 0
+    again = train(cfg)
+    assert again == json.loads(open(f"{cfg.out_dir}/summary.json").read())
+    assert again["best_step"] == first["best_step"] and again["best_val_loss"] == pytest.approx(first["best_val_loss"])
+    assert again["train_seconds_this_call"] == first["train_seconds_this_call"]
+
+
 def test_resume_with_other_settings_is_refused(corpus_path, tmp_path):
     train(config(corpus_path, tmp_path, "x", steps=3))
     with pytest.raises(ValueError, match="different settings"):

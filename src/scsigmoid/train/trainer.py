@@ -30,6 +30,7 @@ so the gradients equal the single-process ones. Rank 0 writes the outputs.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -237,7 +238,7 @@ def _load_resume(cfg: TrainConfig, model, optimizer, paths, device) -> tuple[int
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     start = cfg.steps if state.get("finished") else state["step"]
-    return start, state["rows"], state.get("extras", {})
+    return start, state["rows"], {**state.get("extras", {}), "finished": bool(state.get("finished"))}
 
 
 def _batch(cfg: TrainConfig, corpus, plan, step: int, rank: int, world: int, device):
@@ -300,6 +301,10 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
     last_path = Path(cfg.checkpoint_dir) / "last.pt"
     progress_path = Path(cfg.checkpoint_dir) / "progress.pt"
     start, rows, extras = _load_resume(cfg, model, optimizer, (last_path, progress_path), device)
+    if extras.get("finished") and (out_dir / "summary.json").exists():
+        # a finished run started again (e.g. `experiments main` re-run for the runs that failed):
+        # its summary stands as written (best step and loss, OOM retries, training seconds)
+        return json.loads((out_dir / "summary.json").read_text())
     stopper = _EarlyStop(cfg, full_corpus, device)
     stopper.curve = extras.get("val_curve", [])
 
