@@ -178,3 +178,28 @@ def test_a_step_out_of_gpu_memory_is_retried_with_the_same_batch(corpus_path, tm
     calls["n"] = 0
     with pytest.raises(torch.OutOfMemoryError):
         train(config(corpus_path, tmp_path, "gives_up", steps=6, oom_retries=1))
+
+
+def test_chunked_loss_equals_the_one_piece_loss_and_its_gradients(corpus_path):
+    # train.loss_chunk: the vocabulary logits made piece by piece and recomputed in the backward
+    # (six H200 runs at once ran out of memory on one batch's 6 GiB of fp32 logits)
+    from scsigmoid.train.batching import make_batch
+    from scsigmoid.train.trainer import masked_positions, mlm_loss_sum
+
+    corpus = TokenCorpus(corpus_path)
+    model = build_model(TrainConfig(corpus=str(corpus_path), out_dir="", checkpoint_dir="", size="tiny",
+                                    context=32, attention="sigmoid", device="cpu"), corpus.vocab_size, "cpu")
+    inputs, labels, lens = make_batch(corpus, np.arange(16), context=32, vocab_size=corpus.vocab_size,
+                                      seed=0, step=0, mask_prob=0.5)
+    n_masked = len(masked_positions(labels))
+    grads = {}
+    for chunk in (None, 7, n_masked):
+        model.zero_grad()
+        loss, _ = mlm_loss_sum(model, inputs, labels, lens, loss_chunk=chunk)
+        loss.backward()
+        grads[chunk] = (float(loss.detach()), [p.grad.clone() for p in model.parameters()])
+    assert n_masked > 7 * 3  # several pieces
+    for chunk in (7, n_masked):
+        assert grads[chunk][0] == pytest.approx(grads[None][0], rel=1e-5)
+        for a, b in zip(grads[chunk][1], grads[None][1]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

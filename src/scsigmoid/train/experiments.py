@@ -58,7 +58,7 @@ def train_config(train_section: dict, *, corpus: str, size: str, context: int, a
         lr=train_section["lr"], warmup_steps=train_section["warmup_steps"], seed=seed,
         grad_clip=train_section["grad_clip"], checkpoint_every=train_section["checkpoint_every"],
         layout=train_section["layout"], max_time_s=train_section["max_time_s"],
-        oom_retries=train_section["oom_retries"],
+        oom_retries=train_section["oom_retries"], loss_chunk=train_section["loss_chunk"],
         val_every=stop["val_every"], patience=stop["patience"], min_delta=stop["min_delta"],
         val_cells=stop["val_cells"], device=device,
     )

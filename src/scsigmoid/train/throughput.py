@@ -186,20 +186,25 @@ def _timed(step, arm: str, batches: list[Batch], n: int, device) -> list[float]:
     return [events[i].elapsed_time(events[i + 1]) for i in range(n)]
 
 
-def _host_syncs(step, arm: str, batch: Batch, device) -> float:
-    """Host syncs in one step, counted by CUDA's sync debug mode (NaN off CUDA)."""
+def _host_syncs(step, arm: str, batches: list[Batch], device) -> float:
+    """Host syncs a step, counted by CUDA's sync debug mode over one step per batch (NaN off
+    CUDA): the median count, so a one-off sync does not read as a per-step one (the first point of
+    each H200 process showed one sync in the first arm's counted step, 2026-12-03)."""
     if device.type != "cuda":
         return float("nan")
-    torch.cuda.synchronize(device)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            step(arm, batch)
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-    torch.cuda.synchronize(device)
-    return float(sum("synchroniz" in str(w.message) for w in caught))
+    counts = []
+    for batch in batches:
+        torch.cuda.synchronize(device)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                step(arm, batch)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        torch.cuda.synchronize(device)
+        counts.append(sum("synchroniz" in str(w.message) for w in caught))
+    return float(np.median(counts))
 
 
 def _arm_available(arm: str, device) -> tuple[bool, str]:
@@ -271,7 +276,7 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
                 try:
                     for b in batches:
                         step(arm, b)
-                    syncs[arm] = _host_syncs(step, arm, batches[0], device)
+                    syncs[arm] = _host_syncs(step, arm, batches[:3], device)
                 except torch.OutOfMemoryError:
                     ok, reason = False, "oom"
                 except Exception as err:  # recorded, not fatal: the other arms still run

@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 from scsigmoid.data.corpus import TokenCorpus
 from scsigmoid.io import atomic_path, write_csv, write_json
@@ -75,6 +76,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # 0: only at the end
     max_time_s: float | None = None  # stop early after this much training wall time (time box)
     oom_retries: int = 0  # a step that runs out of GPU memory is retried this often (shared GPU)
+    loss_chunk: int | None = None  # masked tokens per piece of the vocabulary logits (None: one piece)
     val_every: int = 0  # early stopping: steps between checks on the val split (0: off)
     patience: int = 0  # checks without improvement before stopping (0: never stop early)
     min_delta: float = 0.0  # an improvement must lower the val loss by more than this
@@ -172,26 +174,39 @@ def masked_positions(labels: torch.Tensor) -> torch.Tensor:
     return (labels.flatten() != IGNORE).nonzero().squeeze(1)
 
 
-def mlm_loss_sum(model: Encoder, inputs, labels, layout, want_max_logit=False, masked=None):
+def _head_loss_sum(model: Encoder, hidden_at_masked, targets):
+    return F.cross_entropy(model.mlm_logits(hidden_at_masked).float(), targets, reduction="sum")
+
+
+def mlm_loss_sum(model: Encoder, inputs, labels, layout, want_max_logit=False, masked=None,
+                 loss_chunk: int | None = None):
     """Summed cross-entropy over the masked positions and the per-layer max logits
     (padded: ``layout`` = seq_lens or a :class:`Padded`; packed: a :class:`Packed`).
-    ``masked``: precomputed :func:`masked_positions` (then nothing is read on the host)."""
+    ``masked``: precomputed :func:`masked_positions` (then nothing is read on the host).
+    ``loss_chunk``: above this many masked tokens, the vocabulary logits are made chunk by chunk
+    and recomputed in the backward (activation checkpointing), so a batch's fp32 logits
+    (masked tokens × vocabulary × 4 bytes: 6 GiB for the longest 4K batches of the small model)
+    never exist at once; the same loss up to the order of the sum. None: one piece."""
     hidden, max_logits = model(inputs, layout, want_max_logit)
     idx = masked_positions(labels) if masked is None else masked
-    logits = model.mlm_logits(hidden.flatten(0, -2).index_select(0, idx))
-    loss_sum = F.cross_entropy(logits.float(), labels.flatten().index_select(0, idx), reduction="sum")
+    hidden, targets = hidden.flatten(0, -2).index_select(0, idx), labels.flatten().index_select(0, idx)
+    if loss_chunk is None or len(idx) <= loss_chunk:
+        return _head_loss_sum(model, hidden, targets), max_logits
+    loss_sum = sum(torch.utils.checkpoint.checkpoint(_head_loss_sum, model, hidden[i:i + loss_chunk],
+                                                     targets[i:i + loss_chunk], use_reentrant=False)
+                   for i in range(0, len(idx), loss_chunk))
     return loss_sum, max_logits
 
 
 class MLMObjective(torch.nn.Module):
     """The whole objective in one forward, so DDP sees every parameter (head included)."""
 
-    def __init__(self, model: Encoder):
+    def __init__(self, model: Encoder, loss_chunk: int | None = None):
         super().__init__()
-        self.model = model
+        self.model, self.loss_chunk = model, loss_chunk
 
     def forward(self, inputs, labels, layout, want_max_logit=False, masked=None):
-        return mlm_loss_sum(self.model, inputs, labels, layout, want_max_logit, masked)
+        return mlm_loss_sum(self.model, inputs, labels, layout, want_max_logit, masked, self.loss_chunk)
 
 
 class _EarlyStop:
@@ -308,7 +323,7 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
     stopper = _EarlyStop(cfg, full_corpus, device)
     stopper.curve = extras.get("val_curve", [])
 
-    objective = MLMObjective(model)
+    objective = MLMObjective(model, cfg.loss_chunk)
     if world > 1:
         objective = torch.nn.parallel.DistributedDataParallel(
             objective, device_ids=[device.index] if device.type == "cuda" else None
