@@ -201,5 +201,5 @@ def test_chunked_loss_equals_the_one_piece_loss_and_its_gradients(corpus_path):
     assert n_masked > 7 * 3  # several pieces
     for chunk in (7, n_masked):
         assert grads[chunk][0] == pytest.approx(grads[None][0], rel=1e-5)
-        for a, b in zip(grads[chunk][1], grads[None][1]):
+        for a, b in zip(grads[chunk][1], grads[None][1], strict=True):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
