@@ -22,6 +22,7 @@ rule table_runs:
     params:
         runs=MAIN_RUNS,
         note=PAPER_TABLE_NOTE,
+        contexts=config["train"]["contexts"],
     threads: 1
     log:
         f"{R}/logs/table_runs.log",
@@ -41,6 +42,7 @@ rule table_validation_loss:
     params:
         runs=MAIN_RUNS,
         note=PAPER_TABLE_NOTE,
+        contexts=config["train"]["contexts"],
     threads: 1
     log:
         f"{R}/logs/table_validation_loss.log",
@@ -149,6 +151,8 @@ rule fig4_validation:
         sources=["src/scsigmoid/plots/fig4_validation.py", eval_source("scale")],
     output:
         **report_figure("fig4_validation", "Evaluation"),
+    params:
+        contexts=config["train"]["contexts"],
     threads: 1
     log:
         f"{R}/logs/fig4_validation.log",

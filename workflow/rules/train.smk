@@ -211,6 +211,8 @@ rule fig4_loss:
                  "src/scsigmoid/evaluate/scale.py"],
     output:
         **report_figure("fig4_loss", "Training"),
+    params:
+        contexts=config["train"]["contexts"],
     log:
         f"{R}/logs/fig4_loss.log",
     conda:

@@ -11,4 +11,4 @@ from scsigmoid.script import log_to_file
 sm = snakemake  # noqa: F821
 log_to_file(sm)
 plot_fig4_loss(list(sm.input.logs), Path(sm.output.pdf).with_suffix(""),
-               scale=scale_text(pd.read_csv(sm.input.runs)))
+               scale=scale_text(pd.read_csv(sm.input.runs), configured=sm.params.contexts))

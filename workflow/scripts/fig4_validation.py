@@ -12,4 +12,4 @@ from scsigmoid.script import log_to_file
 sm = snakemake  # noqa: F821
 log_to_file(sm)
 plot_fig4_validation(sm.input.csv, Path(sm.output.pdf).with_suffix(""),
-                     scale=scale_text(pd.read_csv(sm.input.runs)))  # runs of every context
+                     scale=scale_text(pd.read_csv(sm.input.runs), configured=sm.params.contexts))  # runs of every context

@@ -43,12 +43,16 @@ def _median(part: pd.DataFrame, col: str) -> float:
     return float(values.median()) if len(values) else float("nan")
 
 
-def scale_text(runs: pd.DataFrame, context: int | None = None) -> str:
+def scale_text(runs: pd.DataFrame, context: int | None = None, configured=()) -> str:
     """'small model (17.2M parameters), 4K context, 3 seeds per arm; per run (median): 600 steps,
-    4.4M tokens and 9.6K cells seen' — over the runs at ``context`` (all runs when None)."""
+    4.4M tokens and 9.6K cells seen' — over the runs at ``context`` (all runs when None).
+    ``configured``: the contexts the configuration asks for (train.contexts); those without a run
+    are named ('; no runs at 2K'), so a figure of every context says which ones it lacks."""
     part = runs if context is None else runs[runs["context"].astype(int) == int(context)]
     if part.empty:
         return f"no runs at context {context}"
+    missing = sorted(set(int(c) for c in configured) - set(runs["context"].astype(int)))
+    lacking = f"; no runs at {', '.join(context_label(c) for c in missing)}" if missing else ""
     sizes = ", ".join(sorted(set(part["size"].astype(str))))
     params = _median(part, "params_total")
     text = f"{sizes} model" + (f" ({_count(params)} parameters)" if np.isfinite(params) else "")
@@ -60,7 +64,7 @@ def scale_text(runs: pd.DataFrame, context: int | None = None) -> str:
     for col, label in (("steps_done", "steps"), ("tokens_seen", "tokens seen"), ("cells_seen", "cells seen")):
         value = _median(part, col)
         per_run.append(f"{_count(value)} {label}" if np.isfinite(value) else f"{label} not recorded")
-    return text + "; per run (median): " + ", ".join(per_run)
+    return text + "; per run (median): " + ", ".join(per_run) + lacking
 
 
 def trained_lengths(lengths: pd.DataFrame, context: int, *, dataset: str = "pretrain",
