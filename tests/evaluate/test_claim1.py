@@ -156,3 +156,14 @@ def test_a_run_stopped_by_patience_is_not_a_budget_gap():
     # the same run cut by the time box is a gap
     table = claim1_table(context=4096, scib=_scib(sig_gain=0.02), usable=USABLE, runs=_runs(tokens), max_budget_gap=0.05)
     assert set(table["verdict"]) == {"untestable here"}
+
+
+def test_a_configured_context_without_runs_gets_an_untestable_row():
+    rows = [{"dataset": d, "masking_seed": 0, "loss": 3.0 + (a == "sigmoid") * 0.1, "context": 4096,
+             "attention": a, "seed": s, "size": "x", "run": f"x_4096_{a}_s{s}"}
+            for d in ("a", "b") for a in ("softmax", "sigmoid") for s in range(3)]
+    table = claim1_table(context=4096, val_losses=pd.DataFrame(rows), contexts=[2048, 4096])
+    by_ctx = summary_rows(table).set_index("context")
+    assert by_ctx.loc[2048, "verdict"] == "untestable here" and "no runs at context 2048" in by_ctx.loc[2048, "reason"]
+    assert by_ctx.loc[4096, "verdict"] == "not reproduced"  # sigmoid 0.1 higher on every seed
+    assert len(summary_rows(claim1_table(context=4096, val_losses=pd.DataFrame(rows), contexts=[4096]))) == 1

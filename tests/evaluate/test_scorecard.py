@@ -184,3 +184,14 @@ def test_datasets_left_out_are_listed_with_the_reason_and_the_rest_still_judged(
     card = build_scorecard({"claim1": claim1, "datasets": tmp_path / "none.csv"}, {})
     assert "none.csv missing" in card.loc[card["part"] == "eval datasets not evaluated", "reason"].iloc[0]
     assert not build_scorecard({"claim1": claim1}, {})["part"].str.contains("not evaluated").any()
+
+
+def test_a_context_without_runs_reads_not_measured(tmp_path):
+    losses = pd.DataFrame([{"dataset": "a", "masking_seed": 0, "loss": 3.0, "context": 4096, "attention": a,
+                            "seed": s, "size": "small", "run": f"small_4096_{a}_s{s}"}
+                           for a in ("softmax", "sigmoid") for s in range(3)])
+    table = claim1_table(context=4096, val_losses=losses, contexts=[2048, 4096])
+    card = build_scorecard({"claim1": _write(table, tmp_path / "claim1.csv")}, {}).set_index("part")
+    row = card.loc["validation masked-LM loss, context 2048"]
+    assert row["ours"] == "not measured (no runs)" and row["verdict"] == "untestable here"
+    assert "no runs at context 2048" in row["reason"]

@@ -134,6 +134,7 @@ rule table_claim1:
         min_seeds=EVAL["min_seeds"],
         usable=EVAL["usable"],
         max_budget_gap=EVAL["max_budget_gap"],
+        contexts=config["train"]["contexts"],
         note=PAPER_TABLE_NOTE,
     threads: 1
     log:

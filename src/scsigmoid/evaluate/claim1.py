@@ -137,13 +137,15 @@ def claim1_table(*, context: int, scib: pd.DataFrame | None = None, scib_boot: p
                  mmd: pd.DataFrame | None = None, mmd_boot: pd.DataFrame | None = None,
                  benchmarker: pd.DataFrame | None = None, val_losses: pd.DataFrame | None = None,
                  min_seeds: int = 3, usable: dict | None = None, level: float = LEVEL,
-                 runs: pd.DataFrame | None = None, max_budget_gap: float = 0.05) -> pd.DataFrame:
+                 runs: pd.DataFrame | None = None, max_budget_gap: float = 0.05,
+                 contexts=()) -> pd.DataFrame:
     """The claim-1 table: one row per part x dataset and per part for the mean over datasets
     (``dataset == 'mean over datasets'``). ``scib``/``mmd`` (+ ``_boot``): the per-dataset CSVs
     of eval_scib / eval_mmd concatenated; ``benchmarker``: eval_benchmarker's long tables;
     ``val_losses``: :func:`scsigmoid.evaluate.tables.read_val_losses`. ``context`` is the
     evaluation context of the embeddings; ``runs`` (one row per run, :func:`budget_gap`) gates each
-    context on equal training budgets."""
+    context on equal training budgets. ``contexts``: the contexts the configuration trains
+    (train.contexts); one without runs gets an 'untestable here' validation-loss row saying so."""
 
     def budget(ctx):
         return None if runs is None else budget_gap(runs, ctx, max_budget_gap)
@@ -187,6 +189,11 @@ def claim1_table(*, context: int, scib: pd.DataFrame | None = None, scib_boot: p
             rows += _rows(summary, part=f"validation masked-LM loss, context {ctx}", metric="loss",
                           relative=False, direction=-1, min_seeds=min_seeds, context=int(ctx),
                           untestable={ALL_DATASETS: budget(ctx)} if budget(ctx) else {})
+        for ctx in sorted(set(int(c) for c in contexts) - set(per["context"].astype(int))):
+            rows.append({"part": f"validation masked-LM loss, context {ctx}", "metric": "loss",
+                         "effect_kind": "difference", "direction": -1, "context": ctx, "dataset": ALL_DATASETS,
+                         "n_seeds": 0, "verdict": UNTESTABLE,
+                         "reason": f"no runs at context {ctx} (train.contexts asks for them; gpu/README.md)"})
     return pd.DataFrame(rows, columns=list(COLUMNS)).assign(
         n_datasets=lambda d: d["n_datasets"].astype("Int64"))
 

@@ -78,7 +78,8 @@ def claim1_rows(claim1_csv, runs_csv=None) -> list[dict]:
         what = ("the per-dataset relative change sigmoid vs softmax" if relative
                 else "sigmoid − softmax")
         ours = (f"{fmt.format(rec['effect'])} ({what}; softmax {rec['softmax_mean']:.4g}, sigmoid "
-                f"{rec['sigmoid_mean']:.4g}); mean over {rec['n_datasets']} datasets × {rec['n_seeds']} paired seeds")
+                f"{rec['sigmoid_mean']:.4g}); mean over {rec['n_datasets']} datasets × {rec['n_seeds']} paired seeds"
+                if rec["n_seeds"] else "not measured (no runs)")
         reason = rec["reason"] if isinstance(rec["reason"], str) else ""
         if rec["metric"] == "separation" and np.isfinite(rec["lo"]):
             inside = rec["lo"] <= 0.25 <= rec["hi"]
