@@ -31,6 +31,7 @@ import math
 import pandas as pd
 
 from scsigmoid.evaluate.embeddings import BASELINE_MODEL
+from scsigmoid.evaluate.scale import contexts_without_runs
 from scsigmoid.evaluate.stats import ALL_DATASETS, CONTROL, LEVEL, TREATMENT, paired_summary
 from scsigmoid.evaluate.tables import BENCHMARKER_BIO, per_run_val_loss, with_embedding_columns
 from scsigmoid.evaluate.verdicts import UNTESTABLE, interval_verdict
@@ -189,7 +190,7 @@ def claim1_table(*, context: int, scib: pd.DataFrame | None = None, scib_boot: p
             rows += _rows(summary, part=f"validation masked-LM loss, context {ctx}", metric="loss",
                           relative=False, direction=-1, min_seeds=min_seeds, context=int(ctx),
                           untestable={ALL_DATASETS: budget(ctx)} if budget(ctx) else {})
-        for ctx in sorted(set(int(c) for c in contexts) - set(per["context"].astype(int))):
+        for ctx in contexts_without_runs(contexts, per["context"]):
             rows.append({"part": f"validation masked-LM loss, context {ctx}", "metric": "loss",
                          "effect_kind": "difference", "direction": -1, "context": ctx, "dataset": ALL_DATASETS,
                          "n_seeds": 0, "verdict": UNTESTABLE,

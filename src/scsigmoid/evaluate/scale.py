@@ -43,6 +43,11 @@ def _median(part: pd.DataFrame, col: str) -> float:
     return float(values.median()) if len(values) else float("nan")
 
 
+def contexts_without_runs(configured, present) -> list[int]:
+    """The configured contexts (train.contexts) that no run covers, ascending."""
+    return sorted(set(int(c) for c in configured) - set(int(c) for c in present))
+
+
 def scale_text(runs: pd.DataFrame, context: int | None = None, configured=()) -> str:
     """'small model (17.2M parameters), 4K context, 3 seeds per arm; per run (median): 600 steps,
     4.4M tokens and 9.6K cells seen' — over the runs at ``context`` (all runs when None).
@@ -51,7 +56,7 @@ def scale_text(runs: pd.DataFrame, context: int | None = None, configured=()) ->
     part = runs if context is None else runs[runs["context"].astype(int) == int(context)]
     if part.empty:
         return f"no runs at context {context}"
-    missing = sorted(set(int(c) for c in configured) - set(runs["context"].astype(int)))
+    missing = contexts_without_runs(configured, runs["context"])
     lacking = f"; no runs at {', '.join(context_label(c) for c in missing)}" if missing else ""
     sizes = ", ".join(sorted(set(part["size"].astype(str))))
     params = _median(part, "params_total")
