@@ -196,6 +196,33 @@ def test_compare_outputs_ignores_timing_and_provenance_but_not_values(tmp_path):
     assert len(problems) == 1 and "'loss'" in problems[0]
 
 
+def test_compare_outputs_judges_a_umap_by_its_neighbourhoods_not_its_coordinates(tmp_path):
+    """UMAP moves points by whole units when its input changes in the last bit (CI saw 10-23):
+    clusters moved and reflected with their members' neighbours kept pass; the same points with
+    rows shuffled (each cell placed where another was) fail, and so does a changed cell id."""
+    compare = load_ci_module("compare_outputs")
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(-10, 10, size=(8, 2))
+    label = np.repeat(np.arange(8), 40)
+    xy = centres[label] + rng.normal(scale=0.5, size=(len(label), 2))
+    table = pd.DataFrame({"cell_id": [f"c{i}" for i in range(len(label))], "embedding": "X_a",
+                          "umap1": xy[:, 0], "umap2": xy[:, 1]})
+    moved = rng.uniform(-10, 10, size=(8, 2))[label] - (xy - centres[label])  # new places, reflected
+    write_table(tmp_path / "a" / "umap.csv", table)
+    write_table(tmp_path / "b" / "umap.csv", table.assign(umap1=moved[:, 0], umap2=moved[:, 1]))
+    assert np.abs(moved - xy).max() > 5
+    assert compare.compare_trees(tmp_path / "a", tmp_path / "b") == ([], 1)
+
+    shuffled = xy[rng.permutation(len(xy))]
+    write_table(tmp_path / "b" / "umap.csv", table.assign(umap1=shuffled[:, 0], umap2=shuffled[:, 1]))
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b")
+    assert len(problems) == 1 and "nearest neighbours kept, below 0.3" in problems[0] and "X_a" in problems[0]
+
+    write_table(tmp_path / "b" / "umap.csv", table.assign(cell_id=table["cell_id"][::-1].to_numpy()))
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b")
+    assert len(problems) == 1 and "'cell_id'" in problems[0]
+
+
 def test_compare_outputs_reports_missing_files_and_changed_text(tmp_path):
     compare = load_ci_module("compare_outputs")
     write_table(tmp_path / "a" / "t.tsv", pd.DataFrame({"cell_type": ["B", "T"]}))
