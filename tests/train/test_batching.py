@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from scsigmoid.data.corpus import CLS_ID, MASK_ID, PAD_ID
-from scsigmoid.train.batching import IGNORE, batch_plan, mask_tokens
+from scsigmoid.train.batching import IGNORE, batch_plan, mask_tokens, token_batch_plan
 from scsigmoid.train.trainer import TrainConfig, lr_at
 
 
@@ -24,6 +24,41 @@ def test_batch_plan_is_deterministic_bucketed_and_covers_epochs():
 def test_batch_plan_rejects_tiny_corpus():
     with pytest.raises(ValueError, match="fewer than batch_size=8"):
         batch_plan(np.ones(3), batch_size=8, steps=1, seed=0)
+
+
+def test_token_batch_plan_fills_the_budget_with_cells_of_similar_length():
+    """Cell batches of a long-tailed pool range from a few hundred to tens of thousands of tokens
+    (each step weighs the same, so a short cell's token weighs ~100x a long one's); token batches
+    hold nearly the budget, whatever the lengths, with each cell once an epoch."""
+    lengths = np.minimum(np.random.default_rng(0).lognormal(4.3, 1.0, 3000).astype(int) + 1, 1024)
+    plan = token_batch_plan(lengths, tokens=4096, steps=400, seed=3)
+    assert all(np.array_equal(a, b) for a, b in
+               zip(plan, token_batch_plan(lengths, tokens=4096, steps=400, seed=3), strict=True))
+    assert not np.array_equal(plan[0], token_batch_plan(lengths, tokens=4096, steps=1, seed=4)[0])
+    sums = np.array([lengths[b].sum() for b in plan])
+    assert sums.max() <= 4096 and np.median(sums) > 0.97 * 4096 and sums.min() >= 0.5 * 4096
+    cells = np.array([len(b) for b in plan])
+    assert cells.min() <= 8 and cells.max() >= 100  # long cells few a batch, short cells many
+    seen: set[int] = set()
+    for batch in plan:  # the first epoch: batches until a cell comes again
+        if seen & set(batch.tolist()):
+            break
+        seen |= set(batch.tolist())
+    assert len(seen) > 0.95 * len(lengths)  # each cell once; few held over in pools' last batches
+    spread = np.median([lengths[b].max() / lengths[b].min() for b in plan])
+    assert spread < 1.5  # bucketed: little padding in the padded layout
+    cell_plan = batch_plan(lengths, batch_size=64, steps=400, seed=3)
+    cell_sums = np.array([lengths[b].sum() for b in cell_plan])
+    assert cell_sums.max() / cell_sums.min() > 20  # what token batches are for
+
+
+def test_token_batch_plan_refuses_a_budget_below_a_cell():
+    with pytest.raises(ValueError, match="a cell of 300 tokens does not fit batch_tokens=256"):
+        token_batch_plan(np.array([10, 300, 20]), tokens=256, steps=1, seed=0)
+    with pytest.raises(ValueError, match="less than one batch"):
+        token_batch_plan(np.array([10, 20]), tokens=256, steps=1, seed=0)
+    with pytest.raises(ValueError, match="batch_tokens .16. must be at least the context .32."):
+        TrainConfig(corpus="c", out_dir="o", checkpoint_dir="k", context=32, batch_tokens=16)
 
 
 def test_masking_rates_special_tokens_and_determinism():

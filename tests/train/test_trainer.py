@@ -39,6 +39,21 @@ def test_log_summary_and_checkpoint(corpus_path, tmp_path):
     assert summary["final_loss"] == pytest.approx(log["loss"].iloc[-1])
 
 
+def test_token_batches_train_and_are_recorded(corpus_path, tmp_path):
+    """train.batch_tokens: each step holds at most the budget, cells a step vary with their
+    length, and the summary counts the cells the plan gave (not steps x batch_size)."""
+    cfg = config(corpus_path, tmp_path, "tok", steps=6, batch_tokens=128)
+    summary = train(cfg)
+    log = pd.read_csv(f"{cfg.out_dir}/log.csv")
+    assert (log["tokens"] <= 128).all() and (log["tokens"] >= 64).all()
+    from scsigmoid.train.batching import token_batch_plan
+    lengths = np.minimum(TokenCorpus(str(corpus_path)).split("train").lengths, 32)
+    plan = token_batch_plan(lengths, tokens=128, steps=6, seed=0)
+    assert list(log["tokens"]) == [int(lengths[b].sum()) for b in plan]
+    assert summary["cells_seen"] == sum(len(b) for b in plan) != 6 * cfg.batch_size
+    assert np.isfinite(log["loss"]).all()
+
+
 def test_killed_and_restarted_run_follows_the_same_curve(corpus_path, tmp_path):
     straight = config(corpus_path, tmp_path, "straight", steps=8)
     train(straight)

@@ -3,6 +3,9 @@
 - :func:`batch_plan` yields global batches of cell indices, length-bucketed: each epoch is shuffled,
   cut into pools of ``pool_batches`` batches, sorted by length inside a pool, cut into batches,
   and the batch order is shuffled again. Padding is to the longest cell of a batch.
+- :func:`token_batch_plan` does the same with batches cut by a token budget instead of a cell
+  count: a batch holds as many cells of similar length as fit ``tokens``, so every step (and
+  every token's share of the gradient) weighs about the same whatever the cells' lengths.
 - :func:`mask_tokens` is BERT's 15% masking with 80/10/10 (mask / random gene / unchanged),
   never on CLS or padding, drawn from ``numpy.random.default_rng([seed, step])``. A restarted run
   and the other arm draw exactly the same masks.
@@ -39,6 +42,49 @@ def batch_plan(
             chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
             for b in range(0, len(chunk) - batch_size + 1, batch_size):
                 epoch.append(chunk[b : b + batch_size])
+        for i in rng.permutation(len(epoch)):
+            plan.append(epoch[i])
+    return plan[:steps]
+
+
+def token_batch_plan(
+    lengths: np.ndarray, *, tokens: int, steps: int, seed: int, pool_batches: int = 64,
+    min_fill: float = 0.5,
+) -> list[np.ndarray]:
+    """``steps`` global batches of cell indices whose lengths sum to at most ``tokens``,
+    length-bucketed: each epoch is shuffled, cut into pools of about ``pool_batches`` budgets of
+    tokens, sorted by length inside a pool and cut greedily at the budget; a pool's last batch is
+    kept when it holds at least ``min_fill`` of the budget (else its cells wait for the next epoch);
+    the batch order is shuffled again. ``lengths`` are the lengths as trained (truncated)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if len(lengths) == 0:
+        raise ValueError("token_batch_plan: the corpus has no cells.")
+    if int(lengths.max()) > tokens:
+        raise ValueError(
+            f"token_batch_plan: a cell of {int(lengths.max())} tokens does not fit batch_tokens={tokens}; "
+            "set train.batch_tokens to at least the context."
+        )
+    if int(lengths.sum()) < min_fill * tokens:
+        raise ValueError(
+            f"token_batch_plan: the corpus holds {int(lengths.sum())} tokens, less than one batch of "
+            f"{tokens}; lower train.batch_tokens or use a larger corpus."
+        )
+    rng = np.random.default_rng(seed)
+    plan: list[np.ndarray] = []
+    while len(plan) < steps:
+        perm = rng.permutation(len(lengths))
+        pool_id = np.cumsum(lengths[perm]) // (tokens * pool_batches)
+        epoch = []
+        for pool in np.split(perm, np.flatnonzero(np.diff(pool_id)) + 1):
+            pool = pool[np.argsort(lengths[pool], kind="stable")]
+            start, total = 0, 0
+            for j, n in enumerate(lengths[pool]):
+                if total + n > tokens:
+                    epoch.append(pool[start:j])
+                    start, total = j, 0
+                total += int(n)
+            if total >= min_fill * tokens:
+                epoch.append(pool[start:])
         for i in rng.permutation(len(epoch)):
             plan.append(epoch[i])
     return plan[:steps]

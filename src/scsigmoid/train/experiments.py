@@ -55,7 +55,7 @@ def train_config(train_section: dict, *, corpus: str, size: str, context: int, a
     return TrainConfig(
         corpus=corpus, out_dir=out_dir, checkpoint_dir=checkpoint_dir, size=size, context=context,
         attention=attention, steps=train_section["steps"], batch_size=train_section["batch_size"],
-        lr=train_section["lr"], warmup_steps=train_section["warmup_steps"], seed=seed,
+        batch_tokens=train_section["batch_tokens"], lr=train_section["lr"], warmup_steps=train_section["warmup_steps"], seed=seed,
         grad_clip=train_section["grad_clip"], checkpoint_every=train_section["checkpoint_every"],
         layout=train_section["layout"], max_time_s=train_section["max_time_s"],
         oom_retries=train_section["oom_retries"], loss_chunk=train_section["loss_chunk"],

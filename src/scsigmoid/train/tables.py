@@ -44,7 +44,8 @@ def hyperparameter_table(config: dict) -> pd.DataFrame:
                               f"steps; stop after {stop['patience']} checks without improvement; "
                               "best weights kept") if stop["val_every"] else "none (all steps)"),
         ("main", "time box per run (training s)", t["max_time_s"] if t["max_time_s"] else "none"),
-        ("main", "global batch (cells)", t["batch_size"]),
+        ("main", "global batch", f"{t['batch_tokens']:,} tokens (cells of similar length)"
+                                 if t.get("batch_tokens") else f"{t['batch_size']} cells"),
         ("main", "peak learning rate", t["lr"]),
         ("main", "schedule", f"linear warm-up {warmup} steps, cosine to {d['min_lr_ratio']:g} x peak "
                              f"at step {steps}"),

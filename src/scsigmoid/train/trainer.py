@@ -49,7 +49,7 @@ from scsigmoid.io import atomic_path, write_csv, write_json
 from scsigmoid.model.attention import Packed, Padded, attention_backend
 from scsigmoid.model.encoder import Encoder, ModelConfig
 from scsigmoid.provenance import provenance
-from scsigmoid.train.batching import IGNORE, batch_plan, make_batch
+from scsigmoid.train.batching import IGNORE, batch_plan, make_batch, token_batch_plan
 
 
 @dataclass
@@ -63,6 +63,7 @@ class TrainConfig:
     split: str | None = "train"  # obs 'split' value to train on (None = every cell)
     steps: int = 1000
     batch_size: int = 16  # global batch (cells), split over DDP ranks
+    batch_tokens: int | None = None  # set: batches cut by this many tokens instead (batch_size unused)
     lr: float = 3e-4
     schedule: str = "cosine"  # 'cosine' (to min_lr_ratio * lr) or 'constant', after warm-up
     warmup_steps: int | None = None  # None: 5% of steps
@@ -96,6 +97,9 @@ class TrainConfig:
                 f"TrainConfig: steps ({self.steps}) and batch_size ({self.batch_size}) must be >= 1 "
                 f"and context ({self.context}) >= 2."
             )
+        if self.batch_tokens is not None and self.batch_tokens < self.context:
+            raise ValueError(f"TrainConfig: batch_tokens ({self.batch_tokens}) must be at least the context "
+                             f"({self.context}), so that a cell of full length fits a batch.")
         self.betas = tuple(self.betas)
 
     @property
@@ -306,7 +310,7 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
     rank, world = _dist_setup(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if cfg.batch_size % world:
+    if cfg.batch_tokens is None and cfg.batch_size % world:
         raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {world} DDP ranks.")
     full_corpus = TokenCorpus(cfg.corpus)
     corpus = full_corpus.split(cfg.split) if cfg.split is not None else full_corpus
@@ -328,8 +332,14 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         objective = torch.nn.parallel.DistributedDataParallel(
             objective, device_ids=[device.index] if device.type == "cuda" else None
         )
-    plan = batch_plan(np.minimum(corpus.lengths, cfg.context), batch_size=cfg.batch_size,
-                      steps=cfg.steps, seed=cfg.seed)
+    lengths = np.minimum(corpus.lengths, cfg.context)
+    if cfg.batch_tokens is None:
+        plan = batch_plan(lengths, batch_size=cfg.batch_size, steps=cfg.steps, seed=cfg.seed)
+    else:
+        plan = token_batch_plan(lengths, tokens=cfg.batch_tokens, steps=cfg.steps, seed=cfg.seed)
+        if min(len(b) for b in plan) < world:
+            raise ValueError(f"batch_tokens={cfg.batch_tokens} gives batches of fewer cells than the {world} "
+                             f"DDP ranks; raise it to at least {world} x the context.")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     clip = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
     prov = provenance()
@@ -390,7 +400,7 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         rows.append({"step": step + 1, "loss": mean_loss, "lr": lr, "grad_norm": grad_norm,
                      **{f"max_logit_l{i}": float(m) for i, m in enumerate(max_logits.cpu())},
                      "tokens": n_tokens, "tokens_per_s": n_tokens / dt,
-                     "samples_per_s": cfg.batch_size / dt,
+                     "samples_per_s": len(plan[step]) / dt,
                      "peak_mem_gb": (torch.cuda.max_memory_allocated(device) / 2**30
                                      if device.type == "cuda" else float("nan")),
                      **prov})
@@ -419,7 +429,7 @@ def train(cfg: TrainConfig, *, halt_after: int | None = None) -> dict:
         "best_val_loss": stopper.best_loss if stopper.best_state is not None else None,
         "tokens_seen": int(sum(r.get("tokens", 0) for r in rows)),
         "oom_retries": oom_retries,
-        "cells_seen": step_done * cfg.batch_size,
+        "cells_seen": int(sum(len(b) for b in plan[:step_done])),
         "final_loss": losses[-1] if losses else None,
         "min_loss": float(np.nanmin(losses)) if losses and np.isfinite(losses).any() else None,
         "max_grad_norm": float(np.nanmax([r["grad_norm"] for r in rows])) if rows else None,
