@@ -6,6 +6,8 @@
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh main                   -> $OUT/main.tgz.part-*
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh stress|lr_sweep        -> $OUT/<experiment>.tgz
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh profile SIZE:WORKLOAD:CONTEXT...  -> $OUT/profile.csv
+#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh bundle RUN...           -> $OUT/bundle/ (a later call on the
+#     same warm machine: the main runs' checkpoints in CKPT_ROOT as bf16 xz parts + manifest, scsigmoid.train.bundle)
 # BUDGET (s, default 570) caps the experiment; what finished is written before the cap.
 # CONFIGFILE: an overlay (as snakemake --configfile), e.g. for a smoke test on a CPU.
 # SKIP: throughput parts of earlier calls (carried); their completed points are not measured again.
@@ -72,6 +74,9 @@ EOF
   profile)  # where a throughput step's GPU time goes (attention / matmul / optimizer / other)
     timeout -k 10 "$budget" python3 -m scsigmoid.train.throughput profile "${cfg[@]}" \
       --corpus "$corpus/pretrain" --out "$OUT/profile.csv" --points "$@" 2>&1 | tee "$OUT/profile.log" ;;
+  bundle)  # weights only, bf16, xz: a small pair ~50 MB in parts of 15 MiB (8 files, 64 MiB come back)
+    timeout -k 10 "$budget" python3 -m scsigmoid.train.bundle pack "$@" --checkpoint-root "${CKPT_ROOT:-/tmp/ckpt}" \
+      --out "$OUT/bundle" 2>&1 | tee "$OUT/bundle.log" ;;
   stress)
     timeout -k 10 "$budget" python3 -m scsigmoid.train.experiments stress "${cfg[@]}" \
       --corpus-dir "$corpus" --out-csv "$res/train/stress_h200.csv" 2>&1 | tee "$OUT/stress.log"

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_main_call_trains_the_chosen_context_and_packs_its_outputs(tmp_path):
+    """Then a second call on the same machine bundles two runs' checkpoints (what a CPU user's
+    train.checkpoints gets), in parts the device returns."""
     corpora = tmp_path / "corpora"
     write_synthetic_corpus(corpora / "pretrain", n_cells=48, vocab_size=60, max_len=40)
     write_synthetic_corpus(corpora / "dsA", n_cells=12, vocab_size=60, max_len=40, seed=1)
@@ -43,3 +45,13 @@ def test_main_call_trains_the_chosen_context_and_packs_its_outputs(tmp_path):
     summary = json.loads((tmp_path / "res" / "train" / "runs" / "tiny_32_sigmoid_s0" / "summary.json").read_text())
     assert summary["steps_done"] == 3 and summary["oom_retries"] == 0
     assert "tiny_32_softmax_s0" in done.stdout  # the per-run summary the call prints
+
+    pair = ["tiny_32_softmax_s0", "tiny_32_sigmoid_s0"]
+    done = subprocess.run(["bash", "gpu/h200_training.sh", "bundle", *pair], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    from scsigmoid.train.bundle import unpack
+    from scsigmoid.train.trainer import load_checkpoint
+    for path in unpack(out / "bundle", tmp_path / "cpu_ckpt"):
+        assert load_checkpoint(path).cfg.max_len == 32
+    assert sorted(p.parent.name for p in (tmp_path / "cpu_ckpt").glob("*/last.pt")) == sorted(pair)

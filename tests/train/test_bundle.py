@@ -1,0 +1,77 @@
+"""Checkpoint bundles: what a GPU machine returns and a CPU user unpacks into train.checkpoints."""
+
+import json
+
+import pytest
+import torch
+
+from scsigmoid.data.corpus import TokenCorpus
+from scsigmoid.train.bundle import MANIFEST, main, pack, unpack
+from scsigmoid.train.trainer import TrainConfig, load_checkpoint, train
+
+RUNS = ["tiny_32_softmax_s0", "tiny_32_sigmoid_s0"]
+
+
+@pytest.fixture(scope="module")
+def trained(corpus_path, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ckpt")
+    for run in RUNS:
+        train(TrainConfig(corpus=str(corpus_path), out_dir=str(root / "runs" / run), checkpoint_dir=str(root / run),
+                          size="tiny", context=32, attention=run.split("_")[2], steps=3, batch_size=4,
+                          lr=3e-3, device="cpu"))
+    return root
+
+
+def _outputs(model, corpus_path):
+    corpus = TokenCorpus(str(corpus_path))
+    cells = [torch.as_tensor(corpus.cell(i, 32)) for i in range(4)]
+    n = min(len(c) for c in cells)
+    inputs = torch.stack([c[:n] for c in cells])
+    with torch.no_grad():
+        return model(inputs, torch.full((4,), n))[0]
+
+
+def test_packed_runs_unpack_into_checkpoints_that_embed_like_the_bf16_weights(trained, corpus_path, tmp_path):
+    manifest = pack(RUNS, trained, tmp_path / "bundle", part_bytes=40_000)
+    for run in RUNS:
+        parts = manifest["runs"][run]["parts"]
+        assert len(parts) > 1 and all((tmp_path / "bundle" / p["file"]).stat().st_size <= 40_000 for p in parts)
+        assert manifest["runs"][run]["xz_bytes"] < manifest["runs"][run]["bf16_bytes"]
+    assert json.loads((tmp_path / "bundle" / MANIFEST).read_text())["dtype"] == "bfloat16"
+    paths = unpack(tmp_path / "bundle", tmp_path / "root")
+    assert sorted(paths) == sorted(tmp_path / "root" / run / "last.pt" for run in RUNS)
+    for run in RUNS:
+        original = load_checkpoint(trained / run / "last.pt")
+        rounded = load_checkpoint(trained / run / "last.pt")
+        rounded.load_state_dict({k: v.to(torch.bfloat16).float() if v.is_floating_point() else v
+                                 for k, v in rounded.state_dict().items()})
+        unpacked = load_checkpoint(tmp_path / "root" / run / "last.pt")
+        assert unpacked.cfg == original.cfg
+        out = _outputs(unpacked, corpus_path)
+        assert torch.equal(out, _outputs(rounded, corpus_path))  # the bf16 weights, exactly
+        assert torch.allclose(out, _outputs(original, corpus_path), rtol=0.05, atol=0.05)  # near fp32
+
+
+def test_a_damaged_or_missing_part_is_named_and_nothing_is_written(trained, tmp_path):
+    pack(RUNS[:1], trained, tmp_path / "b", part_bytes=40_000)
+    part = tmp_path / "b" / f"{RUNS[0]}.pt.xz.part-001"
+    data = bytearray(part.read_bytes())
+    data[100] ^= 0xFF
+    part.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"part-001: sha256 or size differs .* fetch the bundle again"):
+        unpack(tmp_path / "b", tmp_path / "root")
+    assert not (tmp_path / "root" / RUNS[0] / "last.pt").exists()
+    part.unlink()
+    with pytest.raises(FileNotFoundError, match=r"part-001 is missing from the bundle"):
+        unpack(tmp_path / "b", tmp_path / "root")
+    with pytest.raises(KeyError, match="no run nope"):
+        unpack(tmp_path / "b", tmp_path / "root", runs=["nope"])
+    with pytest.raises(FileNotFoundError, match="not a checkpoint bundle"):
+        unpack(tmp_path, tmp_path / "root")
+
+
+def test_pack_names_the_runs_without_a_checkpoint(trained, tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="no checkpoint for small_4096_softmax_s0"):
+        pack(["small_4096_softmax_s0"], trained, tmp_path / "b")
+    main(["pack", RUNS[0], "--checkpoint-root", str(trained), "--out", str(tmp_path / "c")])
+    assert f"{RUNS[0]}: " in capsys.readouterr().out and (tmp_path / "c" / MANIFEST).exists()
