@@ -157,8 +157,9 @@ def launch_command_for_rule(
 
 # MKL (PyTorch's CPU BLAS) and OpenMP may otherwise run fewer threads than asked (MKL_DYNAMIC and
 # OMP_DYNAMIC): a matmul on 1 MKL thread instead of 2 changes fp32 results in the last bits (a tiny
-# CPU run's max-logit columns by up to 7e-6 relative, measured), and did so in one of twelve CI runs
-# under Slurm. The workflow sets these for every job (common.smk); launched runs get them here.
+# CPU run's max-logit columns by up to 7e-6 relative, measured), the pattern of the one CI run of
+# twelve under Slurm whose results differed (its cause not proven). The workflow sets these for
+# every job (common.smk); launched runs get them here.
 PINNED_THREADING = {"MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE"}
 
 
