@@ -155,19 +155,10 @@ def launch_command_for_rule(
     )
 
 
-# MKL (PyTorch's CPU BLAS) and OpenMP may otherwise run fewer threads than asked (MKL_DYNAMIC and
-# OMP_DYNAMIC): a matmul on 1 MKL thread instead of 2 changes fp32 results in the last bits (a tiny
-# CPU run's max-logit columns by up to 7e-6 relative, measured), the pattern of the one CI run of
-# twelve under Slurm whose results differed (its cause not proven). The workflow sets these for
-# every job (common.smk); launched runs get them here.
-PINNED_THREADING = {"MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE"}
-
-
 def thread_environment(threads: int, processes_per_node: int = 1,
                        environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``environ`` with OMP/MKL thread counts set to the rule's ``threads`` split over the
-    processes of one node (at least 1 each), and the libraries held to that count
-    (:data:`PINNED_THREADING`).
+    processes of one node (at least 1 each).
 
     PyTorch's CPU matmuls and reductions split work by thread count, so fp32 results differ in
     the last bits between thread counts; pinning it to the rule's ``threads`` makes a run
@@ -176,7 +167,7 @@ def thread_environment(threads: int, processes_per_node: int = 1,
         raise ValueError(f"threads must be >= 1, got {threads}.")
     per_process = str(max(1, threads // max(1, processes_per_node)))
     env = dict(os.environ if environ is None else environ)
-    env.update(OMP_NUM_THREADS=per_process, MKL_NUM_THREADS=per_process, **PINNED_THREADING)
+    env.update(OMP_NUM_THREADS=per_process, MKL_NUM_THREADS=per_process)
     return env
 
 

@@ -1,6 +1,5 @@
 """Shared definitions: output roots, the GPU switch, the dataset sheet, run names."""
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -8,11 +7,6 @@ from pathlib import Path
 import pandas as pd
 
 from scsigmoid import ATTENTIONS
-from scsigmoid.launch import PINNED_THREADING
-
-# every job (script or shell, here or under Slurm, which parses this file again) keeps the thread
-# count it asks for: fp32 results then match between a local and a Slurm run
-os.environ.update(PINNED_THREADING)
 
 R = config["results_dir"].rstrip("/")  # everything this run computes
 FIG = config["figures_dir"].rstrip("/")  # rendered figures and tables
