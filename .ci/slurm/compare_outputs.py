@@ -4,7 +4,8 @@ or the code before vs after a change (.ci/compare_refactor.sh).
     python .ci/slurm/compare_outputs.py LOCAL_DIR SLURM_DIR [--strict]
 
 A directory is one output tree (a run's results/ or figures/), or a run's root holding both.
-Both trees must hold the same files. CSV/TSV tables must match numerically (rtol 1e-6) in every
+Both trees must hold the same files. CSV/TSV tables must match numerically (rtol 1e-6; a CPU
+training run's own tables, under train/runs/, rtol TRAINING_RTOL: see there) in every
 column except provenance and timing columns (names matching IGNORED_COLUMNS: they record when,
 where and how fast, not what) and 2-D layouts (LAYOUTS: UMAP coordinates), which must keep each
 point's nearest neighbours instead (see compare_layout); other files (figures, checkpoints, logs)
@@ -38,6 +39,13 @@ IGNORED_DIRS = {"logs", "benchmarks"}
 # moves points by up to 12 units, yet 52-58 % of each cell's 10 nearest neighbours stay; another
 # seed's embedding keeps 6 %, random points 3 % (measured on the test DAG's baron UMAP).
 LAYOUTS = (("umap1", "umap2"),)
+# A CPU training run's tables (train/runs/<run>/: log, validation curve and losses) are bit-for-bit
+# the same when the run is repeated (60+ repeats here, alone, 6 at once, under load), yet in CI two
+# of 24 Slurm-run trainings (one of 12 in each of two runs, softmax both times) differed from the
+# local run in the last bits: max-logit columns by up to 1.5e-6 (1e-5 relative), the loss by 2e-7
+# relative after 30 steps; cause not found (neither 1 nor 2 MKL threads reproduce the Slurm values).
+# A different seed, setting or data changes these columns by 1e-2 or more.
+TRAINING_RTOL = 1e-4
 LAYOUT_NEIGHBOURS, LAYOUT_MIN_OVERLAP = 10, 0.3
 
 
@@ -191,7 +199,9 @@ def compare_trees(left: Path, right: Path, strict: bool = False,
     compared = 0
     for rel in sorted(files_left & files_right):
         if rel.suffix in TABLE_SUFFIXES:
-            found = compare_tables(left / rel, right / rel, run_dirs=run_dirs)
+            training = any(rel.parts[i:i + 2] == ("train", "runs") for i in range(len(rel.parts)))
+            found = compare_tables(left / rel, right / rel, rtol=TRAINING_RTOL if training else 1e-6,
+                                   run_dirs=run_dirs)
         elif strict and rel.suffix == ".md":
             found = compare_markdown(left / rel, right / rel, run_dirs=run_dirs)
         elif strict and rel.suffix in (".npy", ".npz"):

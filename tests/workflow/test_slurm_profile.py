@@ -223,6 +223,26 @@ def test_compare_outputs_judges_a_umap_by_its_neighbourhoods_not_its_coordinates
     assert len(problems) == 1 and "'cell_id'" in problems[0]
 
 
+def test_compare_outputs_allows_a_training_runs_last_bits_but_not_more(tmp_path):
+    """A training run's log may differ in the last bits (CI saw 1e-5 relative on max-logit columns);
+    a changed run (1e-3) still fails, and so does the same last-bit change in any other table."""
+    compare = load_ci_module("compare_outputs")
+    log = pd.DataFrame({"step": [1, 2], "loss": [9.6162, 9.5], "max_logit_l0": [0.1095, 0.1359]})
+    write_table(tmp_path / "a" / "train" / "runs" / "r" / "log.csv", log)
+    write_table(tmp_path / "a" / "eval" / "t.csv", log)
+    drift = log.assign(max_logit_l0=log["max_logit_l0"] * (1 + 1e-5))
+    write_table(tmp_path / "b" / "train" / "runs" / "r" / "log.csv", drift)
+    write_table(tmp_path / "b" / "eval" / "t.csv", log)
+    assert compare.compare_trees(tmp_path / "a", tmp_path / "b") == ([], 2)
+    write_table(tmp_path / "b" / "eval" / "t.csv", drift)
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b")
+    assert len(problems) == 1 and problems[0].startswith("eval/t.csv")
+    write_table(tmp_path / "b" / "eval" / "t.csv", log)
+    write_table(tmp_path / "b" / "train" / "runs" / "r" / "log.csv", log.assign(loss=log["loss"] * (1 + 1e-3)))
+    problems, _ = compare.compare_trees(tmp_path / "a", tmp_path / "b")
+    assert len(problems) == 1 and "'loss'" in problems[0]
+
+
 def test_compare_outputs_reports_missing_files_and_changed_text(tmp_path):
     compare = load_ci_module("compare_outputs")
     write_table(tmp_path / "a" / "t.tsv", pd.DataFrame({"cell_type": ["B", "T"]}))
