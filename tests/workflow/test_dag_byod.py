@@ -168,3 +168,31 @@ def test_without_checkpoints_the_new_dataset_gets_its_baseline_only(added):
     plan = proc.stdout + proc.stderr
     assert proc.returncode == 0, plan[-3000:]
     assert "rule embed_run:" not in plan and "rule eval_embeddings:" in plan
+
+
+def test_a_checkpoint_bundle_embeds_the_new_dataset_like_its_checkpoints(added, trained, tmp_path):
+    """train.checkpoint_bundle (what a GPU machine returns: bf16 parts + manifest) in place of
+    train.checkpoints: the DAG unpacks the runs and embeds the new dataset without training; the
+    embeddings are the fp32 checkpoints' up to bf16 rounding of the weights."""
+    from scsigmoid.train.bundle import pack
+
+    results, overlay, _ = added
+    pack(RUNS, trained / "checkpoints", tmp_path / "bundle")
+    cfg = yaml.safe_load(overlay.read_text())
+    cfg.update(results_dir=str(tmp_path / "results"), figures_dir=str(tmp_path / "figures"))
+    cfg["train"] = {**cfg["train"], "checkpoints": None, "checkpoint_bundle": str(tmp_path / "bundle")}
+    config = tmp_path / "bundle.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(config, *[str(tmp_path / "results" / "embed" / run / "new_cp10k.npz") for run in RUNS])
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert "rule train_unpack_bundle:" in log and "rule train_run:" not in log
+    for run in RUNS:
+        ours = np.load(tmp_path / "results" / "embed" / run / "new_cp10k.npz")["mean"].astype(np.float32)
+        full = np.load(results / "embed" / run / "new_cp10k.npz")["mean"].astype(np.float32)
+        assert ours.shape == full.shape
+        assert np.linalg.norm(ours - full) < 0.05 * np.linalg.norm(full) and not np.array_equal(ours, full)
+    both = dict(cfg["train"], checkpoints=str(trained / "checkpoints"))
+    config.write_text(yaml.safe_dump({**cfg, "train": both}))
+    proc = snakemake(config, "-n")
+    assert proc.returncode != 0 and "not both" in proc.stdout + proc.stderr

@@ -125,6 +125,7 @@ EVAL_DATASETS = DATASETS.loc[DATASETS["role"] == "eval", "name"].tolist()
 PRETRAIN_DATASETS = DATASETS.loc[DATASETS["role"] == "pretrain", "name"].tolist()
 
 from scsigmoid.runs import main_runs, run_name  # noqa: E402
+from scsigmoid.train.bundle import read_manifest  # noqa: E402
 
 # every run of the main comparison: {size}_{context}_{attention}_s{seed}
 MAIN_RUN_SPECS = main_runs(config)
@@ -141,8 +142,14 @@ SEEDS = sorted({r["seed"] for r in MAIN_RUN_SPECS})  # training seeds present
 
 EMBED_RUNS = [run_name(**r) for r in MAIN_RUN_SPECS if r["context"] == config["evaluate"]["context"]]
 # Trained runs' checkpoints ({run}/last.pt) that embed, where no training runs here, the eval
-# datasets without committed embeddings (train.checkpoints; "": none).
-CHECKPOINTS = (config["train"]["checkpoints"] or "").rstrip("/")
+# datasets without committed embeddings (train.checkpoints; "": none), or a bundle of them
+# (train.checkpoint_bundle) that train_unpack_bundle unpacks into {R}/checkpoints_bundle.
+BUNDLE = (config["train"]["checkpoint_bundle"] or "").rstrip("/")
+if BUNDLE and config["train"]["checkpoints"]:
+    raise ValueError("config: set train.checkpoints (a folder of <run>/last.pt) or train.checkpoint_bundle "
+                     "(a bundle of parts and manifest.json), not both.")
+BUNDLE_MANIFEST = read_manifest(BUNDLE) if BUNDLE else {"runs": {}}
+CHECKPOINTS = f"{R}/checkpoints_bundle" if BUNDLE else (config["train"]["checkpoints"] or "").rstrip("/")
 
 
 def _committed_embedding(run: str, dataset: str) -> bool:
@@ -150,7 +157,15 @@ def _committed_embedding(run: str, dataset: str) -> bool:
 
 
 def _checkpoint_present(run: str) -> bool:
+    if BUNDLE:
+        return run in BUNDLE_MANIFEST["runs"]
     return bool(CHECKPOINTS) and Path(f"{CHECKPOINTS}/{run}/last.pt").exists()
+
+
+def bundle_parts(wildcards) -> list[str]:
+    """The bundle's part files of the run named by a rule's wildcards."""
+    run = run_name(wildcards.size, int(wildcards.context), wildcards.attention, int(wildcards.seed))
+    return [f"{BUNDLE}/{part['file']}" for part in BUNDLE_MANIFEST["runs"][run]["parts"]]
 
 
 # eval datasets no run has committed embeddings of (added to the sheet later): embedded here from

@@ -102,6 +102,30 @@ if TRAIN_HERE:
             "../scripts/train_scores.py"
 
 
+if BUNDLE:
+
+    rule train_unpack_bundle:
+        """One run's checkpoint from train.checkpoint_bundle, its parts checked against the
+        bundle's manifest (bf16 weights: what a CPU machine embeds new datasets with)."""
+        wildcard_constraints:
+            **RUN_WILDCARDS,
+        input:
+            manifest=f"{BUNDLE}/manifest.json",
+            parts=bundle_parts,
+        output:
+            f"{R}/checkpoints_bundle/{RUN}/last.pt",
+        params:
+            bundle=BUNDLE,
+            run=lambda w: run_name(w.size, int(w.context), w.attention, int(w.seed)),
+        threads: 1
+        log:
+            f"{R}/logs/train/unpack_{RUN}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_unpack_bundle.py"
+
+
 if TRAIN_HERE or CHECKPOINTS:
 
     rule train_embed:

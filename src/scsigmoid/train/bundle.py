@@ -23,8 +23,6 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import torch
-
 from scsigmoid.io import atomic_path, write_json
 from scsigmoid.provenance import provenance
 
@@ -39,6 +37,8 @@ def _sha256(data: bytes) -> str:
 
 def _compressed_weights(path: Path, preset: int) -> tuple[bytes, dict]:
     """One run's bf16 weights and model configuration, serialised and xz-compressed."""
+    import torch
+
     state = torch.load(path, map_location="cpu", weights_only=False)
     missing = {"model", "model_config"} - set(state)
     if missing:
@@ -83,6 +83,7 @@ def pack(runs: list[str], checkpoint_root: str | os.PathLike, out_dir: str | os.
 
 
 def read_manifest(bundle_dir: str | os.PathLike) -> dict:
+    """The bundle's manifest (no torch import: the Snakefile reads it when parsing)."""
     path = Path(bundle_dir) / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: {bundle_dir} is not a checkpoint bundle "
@@ -98,6 +99,8 @@ def unpack(bundle_dir: str | os.PathLike, out_root: str | os.PathLike,
     """Check and join the bundle's parts, write ``{out_root}/{run}/last.pt`` for each run (all,
     or ``runs``); returns the paths. A part missing or changed stops with its name; a run's
     checkpoint is written only once all of its parts check out."""
+    import torch
+
     bundle, manifest = Path(bundle_dir), read_manifest(bundle_dir)
     unknown = sorted(set(runs or []) - set(manifest["runs"]))
     if unknown:
