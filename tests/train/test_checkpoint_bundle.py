@@ -70,6 +70,17 @@ def test_a_damaged_or_missing_part_is_named_and_nothing_is_written(trained, tmp_
         unpack(tmp_path, tmp_path / "root")
 
 
+def test_pack_works_from_a_process_running_openmp_threads(tmp_path):
+    """Workers forked from a process whose OpenMP threads torch has started hang on their first
+    parallel op (pack's did, in CI's long pytest process): pack must not fork."""
+    torch.ones(2000, 2000) @ torch.ones(2000, 2000)  # starts this process's OpenMP threads
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        torch.save({"model": {"w": torch.randn(2048, 1024)}, "model_config": {}}, tmp_path / run / "last.pt")
+    manifest = pack(["a", "b"], tmp_path, tmp_path / "bundle", preset=0)
+    assert manifest["runs"]["b"]["params"] == 2048 * 1024
+
+
 def test_pack_names_the_runs_without_a_checkpoint(trained, tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="no checkpoint for small_4096_softmax_s0"):
         pack(["small_4096_softmax_s0"], trained, tmp_path / "b")

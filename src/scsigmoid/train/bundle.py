@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import lzma
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -65,7 +66,10 @@ def pack(runs: list[str], checkpoint_root: str | os.PathLike, out_dir: str | os.
                                 "set --checkpoint-root to where they are.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=min(len(runs), os.cpu_count() or 1)) as pool:
+    # spawned, not forked: a fork of a process whose OpenMP threads torch has started can hang
+    # (it did, inside pytest)
+    with ProcessPoolExecutor(max_workers=min(len(runs), os.cpu_count() or 1),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
         packed = list(pool.map(_compressed_weights, paths, [preset] * len(runs)))
     entries = {}
     for run, (data, info) in zip(runs, packed, strict=True):
