@@ -164,7 +164,7 @@ def _checkpoint_present(run: str) -> bool:
 
 def bundle_parts(wildcards) -> list[str]:
     """The bundle's part files of the run named by a rule's wildcards."""
-    run = run_name(wildcards.size, int(wildcards.context), wildcards.attention, int(wildcards.seed))
+    run = run_name(wildcards.size, wildcards.context, wildcards.attention, wildcards.seed)
     return [f"{BUNDLE}/{part['file']}" for part in BUNDLE_MANIFEST["runs"][run]["parts"]]
 
 

@@ -116,7 +116,7 @@ if BUNDLE:
             f"{R}/checkpoints_bundle/{RUN}/last.pt",
         params:
             bundle=BUNDLE,
-            run=lambda w: run_name(w.size, int(w.context), w.attention, int(w.seed)),
+            run=RUN,
         threads: 1
         log:
             f"{R}/logs/train/unpack_{RUN}.log",
