@@ -15,8 +15,10 @@ cap() { local want=$1 reserve=$2 t; t=$(( $(left) - reserve )); [ "$want" -lt "$
 show_summary() { echo "== summary ($(( $(date +%s) - start )) s)"; cat "$OUT/summary.txt"; }  # the call's last output
 
 setup_machine() {
-  if ls .whl/*.whl >/dev/null 2>&1; then
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  local wheels; wheels=$(ls .whl/*.whl .carry/*.whl 2>/dev/null)  # carried in either folder
+  if [ -n "$wheels" ]; then
+    # shellcheck disable=SC2086
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $wheels \
       && export PYTHONPATH="$PYTHONPATH:/tmp/site"
   fi
   { nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv 2>&1

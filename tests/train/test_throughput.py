@@ -128,9 +128,10 @@ def test_run_on_cpu_writes_every_point_and_says_why_an_arm_did_not_run(tmp_path)
                          "corpus": {"sizes": ["tiny"], "contexts": [32]}},
            "arms": ["softmax", "sigmoid", "sigmoid_tritonsigmoid"], "tokens_per_step": 100,
            "warmup_steps": 2, "timed_steps": 3, "repeats": 2, "seed": 0,
-           "peak_tflops": {"cpu": 2.0}}
+           "peak_tflops": {"cpu": 2.0}, "compile": True}
     df = tp.run(cfg, pool_lengths=np.array([5, 9, 40]), vocab_size=60, out_csv=tmp_path / "t.csv",
                 device="cpu", device_tag="cpu", config_id="test")
+    assert df["compile"].all()  # the blocks compiled (CPU Inductor), recorded on every row
     assert len(df) == 2 * 3 * 2  # points x arms x repeats
     assert list(pd.read_csv(tmp_path / "t.csv").columns[: len(tp.COLUMNS)]) == tp.COLUMNS
     ok = df[df.status == "ok"]
@@ -152,6 +153,27 @@ def test_merge_refuses_a_point_measured_twice(tmp_path):
     pd.DataFrame([row]).to_csv(tmp_path / "b.csv", index=False)
     with pytest.raises(ValueError, match="more than one part"):
         tp.merge([tmp_path / "a.csv", tmp_path / "b.csv"], tmp_path / "m.csv")
+
+
+def test_merge_replace_lets_a_later_part_supersede_whole_points(tmp_path):
+    """--replace: a point (size, workload, context) of a later part replaces ALL of that point's
+    rows in earlier parts (its other arms and repeats too); other points stay; parts from before
+    the compile column read as eager."""
+    def rows(context, arms, compiled, tps):
+        return [{"size": "1.4B", "context": context, "workload": "full_context", "arm": a, "repeat": r,
+                 "tokens_per_s": tps, **({} if compiled is None else {"compile": compiled})}
+                for a in arms for r in range(2)]
+    old = rows(2048, ["softmax", "sigmoid", "sigmoid_tritonsigmoid"], None, 1.0) + \
+        rows(4096, ["softmax", "sigmoid"], None, 2.0)
+    new = rows(2048, ["softmax", "sigmoid"], True, 3.0)
+    pd.DataFrame(old).to_csv(tmp_path / "old.csv", index=False)
+    pd.DataFrame(new).to_csv(tmp_path / "new.csv", index=False)
+    df = tp.merge([tmp_path / "old.csv", tmp_path / "new.csv"], tmp_path / "m.csv", replace=True)
+    at2k = df[df.context == 2048]
+    assert len(at2k) == 4 and (at2k.tokens_per_s == 3.0).all() and at2k["compile"].all()
+    at4k = df[df.context == 4096]
+    assert len(at4k) == 4 and (at4k.tokens_per_s == 2.0).all() and not at4k["compile"].any()
+    assert pd.read_csv(tmp_path / "m.csv").shape == df.shape
 
 
 @pytest.mark.parametrize("name, category", [

@@ -12,6 +12,7 @@ Choices (the paper does not state them):
 - initialisation: every parameter is drawn from its own generator seeded by (seed, parameter name),
   so it depends neither on ``max_len`` (the first rows of a longer position table are the rows of a
   shorter one) nor on the attention choice: two runs differ only by what they are meant to.
+- :meth:`Encoder.compile_blocks` compiles the blocks' dense parts (not the attention) for speed;
 - cell embeddings (:func:`embed`): ``mean`` = mean of the final-layer (post final-LN) outputs of the
   valid gene tokens, CLS EXCLUDED; ``cls`` = the CLS token's output.
 """
@@ -99,14 +100,21 @@ class SelfAttention(nn.Module):
 
     def forward(self, x, layout, want_max_logit: bool = False):
         q, k, v = self.qkv_heads(x)
-        cfg = self.cfg
-        if isinstance(layout, Packed):
-            out = attend_packed(q, k, v, layout, cfg.attention, cfg.sigmoid_kernel)
-            max_logit = max_logit_proxy_packed(q, k, layout.cu_seqlens) if want_max_logit else None
-        else:
-            out = attend(q, k, v, layout, cfg.attention, cfg.sigmoid_kernel)
-            max_logit = max_logit_proxy(q, k, layout.seq_lens) if want_max_logit else None
+        out, max_logit = _attention(q, k, v, layout, self.cfg, want_max_logit)
         return self.proj(out.flatten(-2)), max_logit
+
+
+@torch.compiler.disable
+def _attention(q, k, v, layout, cfg: ModelConfig, want_max_logit: bool):
+    """The attention of one layer (and its max-logit proxy): always eager, also inside
+    :meth:`Encoder.compile_blocks`' compiled blocks, so every arm runs its own kernel as written."""
+    if isinstance(layout, Packed):
+        out = attend_packed(q, k, v, layout, cfg.attention, cfg.sigmoid_kernel)
+        max_logit = max_logit_proxy_packed(q, k, layout.cu_seqlens) if want_max_logit else None
+    else:
+        out = attend(q, k, v, layout, cfg.attention, cfg.sigmoid_kernel)
+        max_logit = max_logit_proxy(q, k, layout.seq_lens) if want_max_logit else None
+    return out, max_logit
 
 
 class Block(nn.Module):
@@ -175,6 +183,16 @@ class Encoder(nn.Module):
         self.cfg = cfg
         for block in self.blocks:
             block.attn.cfg = cfg
+        return self
+
+    def compile_blocks(self) -> Encoder:
+        """``torch.compile`` the dense part of every block (LayerNorms, projections, FFN, residual
+        adds, and autocast's casts between them, fused by Inductor); the attention itself stays
+        eager (:func:`_attention`), so the arms differ only by their kernel. The blocks share their
+        code, so one compiled graph serves every layer; ``dynamic=True``: batches of any token
+        count reuse it. Returns self."""
+        for block in self.blocks:
+            block.compile(dynamic=True)
         return self
 
     def forward(self, tokens, layout, want_max_logit: bool = False):

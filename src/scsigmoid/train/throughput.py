@@ -11,7 +11,9 @@ Protocol (every knob in ``config/config.yaml`` ``train.throughput``):
 - **Arms** (:data:`ARMS`): ``softmax`` = FA2 varlen, packed; ``sigmoid`` = our sigattn kernel,
   packed; ``sigmoid_tritonsigmoid`` = the authors' TritonSigmoid, padded to C (it has no packed
   layout). All arms run on ONE model per size (same weights, :meth:`Encoder.set_attention`), the
-  same batches, and the same step: bf16 autocast forward, backward, clip, fused AdamW. Layouts,
+  same batches, and the same step: bf16 autocast forward, backward, clip, fused AdamW; with
+  ``compile`` the blocks' dense parts are compiled (:meth:`Encoder.compile_blocks`; the attention
+  stays eager, each arm's own kernel) for every arm alike. Layouts,
   positions and masked indices are built on the CPU before timing: nothing inside a step reads a
   tensor on the host (``host_syncs_per_step`` is counted with CUDA's sync debug mode).
 - **Timing.** ``warmup_steps`` untimed steps per arm over the step's distinct batches (compiling
@@ -247,6 +249,8 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
     max_len = max(c for _, c in points)
     with torch.device(device):
         model = Encoder(ModelConfig.of_size(size, vocab_size=vocab_size, max_len=max_len), seed=seed)
+    if cfg.get("compile", False):
+        model.compile_blocks()  # compiled in each arm's first warm-up step
     step = _Stepper(model, device)
     counts = model.param_counts()
     arms = list(cfg["arms"])
@@ -266,7 +270,8 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
                 "max_cell_len": int(max(b.lengths.max() for b in batches)),
                 "model_flops_per_step": float(np.mean([f[0] for f in flops])),
                 "attn_flops_per_step": float(np.mean([f[1] for f in flops])),
-                "params_total": counts["params_total"], "peak_tflops": cfg["peak_tflops"]}
+                "params_total": counts["params_total"], "peak_tflops": cfg["peak_tflops"],
+                "compile": bool(cfg.get("compile", False))}
         batches = [b.to(device) for b in batches]
         status, syncs = {}, {}
         for arm in arms:  # warm-up (and availability) per arm
@@ -334,7 +339,7 @@ COLUMNS = ["size", "context", "workload", "arm", "attention", "kernel", "layout"
            "tokens_per_step", "padded_tokens_per_step", "max_cell_len", "step_ms_median",
            "step_ms_q25", "step_ms_q75", "step_ms_max", "tokens_per_s", "model_flops_per_step",
            "attn_flops_per_step", "mfu", "peak_tflops", "peak_mem_gb", "params_total",
-           "host_syncs_per_step", "status"]
+           "host_syncs_per_step", "compile", "status"]
 
 
 def plan(cfg: dict, sizes: list[str] | None = None, done: set | None = None) -> dict[str, list[tuple[str, int]]]:
@@ -416,14 +421,30 @@ def gain_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def merge(parts: list[str | Path], out_csv: str | Path) -> pd.DataFrame:
-    """Concatenate throughput CSVs measured in several calls; a point measured twice is an error."""
-    df = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
-    key = ["size", "context", "workload", "arm", "repeat"]
+def merge(parts: list[str | Path], out_csv: str | Path, replace: bool = False) -> pd.DataFrame:
+    """Concatenate throughput CSVs measured in several calls. A (size, workload, context) point
+    measured in more than one part is an error, unless ``replace``: then the last part that has it
+    supersedes the earlier ones (all of that point's rows). Parts written before the ``compile``
+    column existed ran eager: their rows get ``compile`` = False."""
+    frames = []
+    for p in parts:
+        f = pd.read_csv(p)
+        if "compile" not in f:
+            f["compile"] = False
+        frames.append(f)
+    point = ["size", "workload", "context"]
+    if replace:
+        for i, f in enumerate(frames):
+            later = pd.concat(frames[i + 1:])[point].drop_duplicates() if i + 1 < len(frames) else None
+            if later is not None and len(later):
+                hit = f[point].merge(later.assign(_later=True), how="left", on=point)["_later"].notna()
+                frames[i] = f[~hit.to_numpy()]
+    df = pd.concat(frames, ignore_index=True)
+    key = [*point, "arm", "repeat"]
     dup = df[df.duplicated(key, keep=False)]
     if len(dup):
         raise ValueError(f"points measured in more than one part: {dup[key].drop_duplicates().values.tolist()[:5]}; "
-                         "drop the superseded part.")
+                         "drop the superseded part or merge with --replace (the last part wins).")
     write_csv(df, out_csv)
     return df
 
@@ -457,6 +478,8 @@ def profile_step(size: str, context: int, workload: str, cfg: dict, *, vocab_siz
 
     with torch.device(device):
         model = Encoder(ModelConfig.of_size(size, vocab_size=vocab_size, max_len=context), seed=cfg["seed"])
+    if cfg.get("compile", False):
+        model.compile_blocks()
     step = _Stepper(model, device)
     batches = [b.to(device) for b in point_batches(workload, context, cfg, vocab_size=vocab_size,
                                                    pool_lengths=pool_lengths, seed=cfg["seed"])]
@@ -489,7 +512,8 @@ def profile_step(size: str, context: int, workload: str, cfg: dict, *, vocab_siz
                          "step_ms_median": float(np.median(wall)),
                          "credited_tflops": (credited[category] / (ms * 1e-3) / 1e12
                                              if category in credited else float("nan")),
-                         "top_kernels": " | ".join(f"{k[:60]} {m:.1f}ms" for m, k in top)})
+                         "top_kernels": " | ".join(f"{k[:60]} {m:.1f}ms" for m, k in top),
+                         "compile": bool(cfg.get("compile", False))})
         print(f"[profile] {size} {workload} C={context} {arm}: step {np.median(wall):.1f} ms, " +
               ", ".join(f"{r['category']} {r['gpu_ms_per_step']:.1f} ms" for r in rows if r["arm"] == arm),
               flush=True)
@@ -528,9 +552,11 @@ def main(argv=None) -> None:
     g = sub.add_parser("merge", help="concatenate parts measured in several calls")
     g.add_argument("parts", nargs="+")
     g.add_argument("--out", required=True)
+    g.add_argument("--replace", action="store_true",
+                   help="a point in a later part supersedes the same point in earlier parts")
     args = p.parse_args(argv)
     if args.command == "merge":
-        merge(args.parts, args.out)
+        merge(args.parts, args.out, replace=args.replace)
         return
     config = load_config(args.config, args.configfile)
     cfg = config["train"]["throughput"]
