@@ -36,6 +36,15 @@ def test_fig3_renders_with_its_scale_on_the_face(tmp_path):
     assert set(table["workload"]) == {"full_context", "corpus"}
 
 
+def test_fig3_face_names_the_sizes_measured_with_compiled_blocks():
+    from scsigmoid.plots.fig3_gpu_hours import _workload_line
+
+    gains = pd.read_csv(FIXTURES / "gains.csv")
+    gains["compile"] = gains["size"] == "1.4B"
+    line = _workload_line("full_context", gains, None)
+    assert "blocks compiled: 1.4B" in line and "eager: 160M" in line
+
+
 def test_old_format_is_a_clear_error(tmp_path):
     old = pd.DataFrame({"size": ["160M"], "context": [2048], "attention": ["sigmoid"], "samples_per_s": [1.0]})
     with pytest.raises(ValueError, match="gain_table"):

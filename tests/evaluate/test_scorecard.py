@@ -68,6 +68,9 @@ def test_speed_rows_from_a_hand_made_gain_table():
     assert first["paper"] == "+2.1%" and first["interval"] == "[+1.5%, +2.5%]"  # median 2 % +- IQR 0.5
     assert first["verdict"] == "reproduced" and "paper ± 1% point = [+1.1%, +3.1%]" in first["reason"]
     assert "32,000 tokens / 18 cells a step, MFU 45%" in first["scale"]
+    assert "eager" in first["scale"]  # the fixture predates the compile column
+    compiled = pd.DataFrame(speed_rows(gains.assign(compile=True), device="NVIDIA H200")).set_index("part")
+    assert "blocks compiled" in compiled.loc["training speed, 1.4B, 2048 context, full_context, sigmoid", "scale"]
     assert rows.loc["training speed, 1.4B, 2048 context, full_context, sigmoid_tritonsigmoid",
                     "verdict"] == "reproduced in direction only"  # [+1.0 %, +1.0 %] misses [1.1, 3.1]
     assert rows.loc["training speed, 1.4B, 4096 context, full_context, sigmoid", "verdict"] == "reproduced"
@@ -195,3 +198,28 @@ def test_a_context_without_runs_reads_not_measured(tmp_path):
     row = card.loc["validation masked-LM loss, context 2048"]
     assert row["ours"] == "not measured (no runs)" and row["verdict"] == "untestable here"
     assert "no runs at context 2048" in row["reason"]
+
+
+def test_speed_row_is_inconclusive_when_the_kernel_time_cross_check_disagrees(tmp_path):
+    """A profile of the same point (GPU-kernel time a step per arm) cross-checks the wall-clock gain:
+    within the interval ± 1 point it agrees (verdict kept); outside it the row is inconclusive."""
+    from scsigmoid.evaluate.scorecard import kernel_time_gains
+
+    def profile(sigmoid_ms, compiled=True):
+        return [{"size": "1.4B", "context": 2048, "workload": "full_context", "arm": arm, "category": cat,
+                 "gpu_ms_per_step": ms, "compile": compiled}
+                for arm, total in (("softmax", 102.0), ("sigmoid", sigmoid_ms))
+                for cat, ms in (("attention", total - 60.0), ("matmul", 50.0), ("other", 10.0))]
+    gains = pd.read_csv(FIXTURES / "gains.csv").assign(compile=True)  # 1.4B 2K sigmoid: +2 %, [+1.5, +2.5]
+    part = "training speed, 1.4B, 2048 context, full_context, sigmoid"
+    agree = _write(pd.DataFrame(profile(100.0)), tmp_path / "agree.csv")  # +2.0 %
+    assert kernel_time_gains(agree)[("1.4B", 2048, "full_context", True, "sigmoid")] == pytest.approx(0.02)
+    row = pd.DataFrame(speed_rows(gains, kernel_gains=kernel_time_gains(agree))).set_index("part").loc[part]
+    assert row["verdict"] == "reproduced" and "+2.0%, agrees" in row["reason"]
+    far = _write(pd.DataFrame(profile(90.0)), tmp_path / "far.csv")  # +13.3 %: beyond [+0.5, +3.5]
+    row = pd.DataFrame(speed_rows(gains, kernel_gains=kernel_time_gains(far))).set_index("part").loc[part]
+    assert row["verdict"] == "inconclusive" and "disagree" in row["reason"]
+    eager = _write(pd.DataFrame(profile(90.0, compiled=False)), tmp_path / "eager.csv")  # another protocol
+    row = pd.DataFrame(speed_rows(gains, kernel_gains=kernel_time_gains(eager))).set_index("part").loc[part]
+    assert row["verdict"] == "reproduced" and "cross-check" not in row["reason"]
+    assert kernel_time_gains(tmp_path / "missing.csv") == {}

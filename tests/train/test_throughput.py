@@ -62,6 +62,8 @@ def test_gain_is_paired_by_repeat_then_median_and_iqr():
                          "layout": "packed", "mfu": 0.5, "tokens_per_step": 1, "cells_per_step": 1})
     rows.append({**rows[-1], "repeat": 3, "tokens_per_s": 1.0, "status": "oom"})  # not counted
     g = tp.gain_table(pd.DataFrame(rows)).iloc[0]
+    assert not g["compile"]  # a table from before the compile column: eager
+    assert tp.gain_table(pd.DataFrame(rows).assign(compile=True)).iloc[0]["compile"]
     assert g["n_repeats"] == 3
     assert g["gain_median"] == pytest.approx(0.10)
     assert g["gain_q25"] == pytest.approx(0.075) and g["gain_q75"] == pytest.approx(0.15)

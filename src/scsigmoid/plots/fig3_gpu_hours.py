@@ -75,6 +75,11 @@ def _workload_line(workload: str, gains: pd.DataFrame, long: pd.DataFrame | None
     if mfu.notna().any():
         text += f", MFU {_span(mfu.dropna(), '{:.0%}')}"
     text += f", {int(part['n_repeats'].min())} repeats"
+    if "compile" in part:  # the protocol's train.throughput.compile, per size
+        for label, flag in (("blocks compiled", True), ("eager", False)):
+            sizes = [s for s in SIZE_ORDER if s in set(part.loc[part["compile"] == flag, "size"])]
+            if sizes:
+                text += f"; {label}: {', '.join(sizes)}"
     if long is not None and "timed_steps" in long and long["timed_steps"].notna().any():
         text += f" × {int(long['timed_steps'].max())} timed steps"
     return text

@@ -417,7 +417,8 @@ def gain_table(df: pd.DataFrame) -> pd.DataFrame:
                                                              pd.Series(dtype=float)).median()),
                      "softmax_host_syncs_per_step": float(paired["softmax_host_syncs_per_step"].median()),
                      "tokens_per_step": float(g["tokens_per_step"].iloc[0]),
-                     "cells_per_step": float(g["cells_per_step"].iloc[0])})
+                     "cells_per_step": float(g["cells_per_step"].iloc[0]),
+                     "compile": bool(g["compile"].iloc[0]) if "compile" in g else False})
     return pd.DataFrame(rows)
 
 
