@@ -43,6 +43,9 @@ def test_fig3_face_names_the_sizes_measured_with_compiled_blocks():
     gains["compile"] = gains["size"] == "1.4B"
     line = _workload_line("full_context", gains, None)
     assert "blocks compiled: 1.4B" in line and "eager: 160M" in line
+    gains["compile"] = (gains["size"] == "1.4B") & (gains["context"] == 2048)  # a size with both
+    line = _workload_line("full_context", gains, None)
+    assert "blocks compiled: 1.4B (2K)" in line and "eager: 160M, 1.4B (4K)" in line, line
 
 
 def test_old_format_is_a_clear_error(tmp_path):

@@ -75,11 +75,18 @@ def _workload_line(workload: str, gains: pd.DataFrame, long: pd.DataFrame | None
     if mfu.notna().any():
         text += f", MFU {_span(mfu.dropna(), '{:.0%}')}"
     text += f", {int(part['n_repeats'].min())} repeats"
-    if "compile" in part:  # the protocol's train.throughput.compile, per size
+    if "compile" in part:  # the protocol's train.throughput.compile, per size (and context where mixed)
         for label, flag in (("blocks compiled", True), ("eager", False)):
-            sizes = [s for s in SIZE_ORDER if s in set(part.loc[part["compile"] == flag, "size"])]
-            if sizes:
-                text += f"; {label}: {', '.join(sizes)}"
+            names = []
+            for size in [s for s in SIZE_ORDER if s in set(part["size"])]:
+                of_size = part[part["size"] == size]
+                contexts = sorted(set(of_size.loc[of_size["compile"].astype(bool) == flag, "context"]))
+                if contexts and len(contexts) == of_size["context"].nunique():
+                    names.append(size)
+                elif contexts:
+                    names.append(f"{size} ({'/'.join(context_label(c) for c in contexts)})")
+            if names:
+                text += f"; {label}: {', '.join(names)}"
     if long is not None and "timed_steps" in long and long["timed_steps"].notna().any():
         text += f" × {int(long['timed_steps'].max())} timed steps"
     return text
