@@ -134,6 +134,9 @@ def test_run_on_cpu_writes_every_point_and_says_why_an_arm_did_not_run(tmp_path)
     df = tp.run(cfg, pool_lengths=np.array([5, 9, 40]), vocab_size=60, out_csv=tmp_path / "t.csv",
                 device="cpu", device_tag="cpu", config_id="test")
     assert df["compile"].all()  # the blocks compiled (CPU Inductor), recorded on every row
+    ok_rows = df[df.status == "ok"]
+    assert (ok_rows.host_issue_ms_median > 0).all()  # on the CPU: the step's own time
+    assert ok_rows[list(tp.ALLOC_COUNTERS)].isna().all().all()  # allocator counters: CUDA only
     assert len(df) == 2 * 3 * 2  # points x arms x repeats
     assert list(pd.read_csv(tmp_path / "t.csv").columns[: len(tp.COLUMNS)]) == tp.COLUMNS
     ok = df[df.status == "ok"]

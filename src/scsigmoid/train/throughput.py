@@ -20,7 +20,10 @@ Protocol (every knob in ``config/config.yaml`` ``train.throughput``):
   and autotuning happen there), then ``repeats`` rounds; in round r the arms run in the order of
   :data:`ARMS` rotated by r (alternated), each for ``timed_steps`` steps cycling over the same
   batches, every step timed with CUDA events. One CSV row per (size, context, workload, arm,
-  repeat): the median and quartiles of its step times, tokens/s and MFU.
+  repeat): the median and quartiles of its step times, tokens/s and MFU; beside them the median
+  host time to issue a step (``host_issue_ms_median``) and the caching allocator's device
+  allocations, frees and retries over the round (:data:`ALLOC_COUNTERS`): what a step's time
+  outside the kernels is made of (a launch-bound host, or cudaMalloc/cudaFree syncs).
 - **MFU** = model FLOPs per step / step time / bf16 dense peak, with model FLOPs (useful tokens
   only; padding is not credited) = 6·N_blocks·T + 6·(N_head + d·V)·M + 12·layers·d·ΣLᵢ²: N_blocks the
   parameters of the transformer blocks and final LN, T valid tokens, N_head the masked-gene head's
@@ -170,22 +173,42 @@ class _Stepper:
         self.opt.step()
 
 
-def _timed(step, arm: str, batches: list[Batch], n: int, device) -> list[float]:
-    """Milliseconds of each of ``n`` steps cycling over ``batches`` (CUDA events on GPU)."""
+def _timed(step, arm: str, batches: list[Batch], n: int, device, host: list | None = None) -> list[float]:
+    """Milliseconds of each of ``n`` steps cycling over ``batches`` (CUDA events on GPU). ``host``,
+    if given, receives each step's host time to issue it (no sync): a step whose host time
+    nears its GPU time is launch-bound, and the GPU waits."""
     if device.type != "cuda":
         out = []
         for i in range(n):
             t0 = time.perf_counter()
             step(arm, batches[i % len(batches)])
             out.append((time.perf_counter() - t0) * 1e3)
+        if host is not None:
+            host.extend(out)
         return out
     events = [torch.cuda.Event(enable_timing=True) for _ in range(n + 1)]
     events[0].record()
     for i in range(n):
+        t0 = time.perf_counter()
         step(arm, batches[i % len(batches)])
         events[i + 1].record()
+        if host is not None:
+            host.append((time.perf_counter() - t0) * 1e3)
     torch.cuda.synchronize(device)
     return [events[i].elapsed_time(events[i + 1]) for i in range(n)]
+
+
+#: caching-allocator counters kept per timed round: a cudaMalloc/cudaFree synchronises the device
+#: without a sync the debug mode counts (deltas over the round; NaN off CUDA)
+ALLOC_COUNTERS = {"device_allocs": "num_device_alloc", "device_frees": "num_device_free",
+                  "alloc_retries": "num_alloc_retries"}
+
+
+def _alloc_counts(device) -> dict[str, float]:
+    if device.type != "cuda":
+        return dict.fromkeys(ALLOC_COUNTERS, float("nan"))
+    stats = torch.cuda.memory_stats(device)
+    return {col: float(stats.get(key, float("nan"))) for col, key in ALLOC_COUNTERS.items()}
 
 
 def _host_syncs(step, arm: str, batches: list[Batch], device) -> float:
@@ -289,14 +312,20 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
             status[arm] = "ok" if ok else reason
         times: dict[tuple[str, int], list[float]] = {}
         mem: dict[tuple[str, int], float] = {}
+        host: dict[tuple[str, int], list[float]] = {}
+        allocs: dict[tuple[str, int], dict[str, float]] = {}
         for r in range(cfg["repeats"]):
             for arm in alternation(arms, r):
                 if status[arm] != "ok":
                     continue
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)
+                before = _alloc_counts(device)
                 try:
-                    times[arm, r] = _timed(step, arm, batches, cfg["timed_steps"], device)
+                    host[arm, r] = []
+                    times[arm, r] = _timed(step, arm, batches, cfg["timed_steps"], device, host[arm, r])
+                    after = _alloc_counts(device)
+                    allocs[arm, r] = {k: after[k] - before[k] for k in ALLOC_COUNTERS}
                 except torch.OutOfMemoryError:
                     status[arm] = "oom"
                     continue
@@ -323,7 +352,9 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
                              "step_ms_max": float(np.max(t)),
                              "tokens_per_s": tokens / med * 1e3,
                              "mfu": base["model_flops_per_step"] / (med * 1e-3) / (cfg["peak_tflops"] * 1e12),
-                             "peak_mem_gb": mem[arm, r], "status": "ok"})
+                             "peak_mem_gb": mem[arm, r],
+                             "host_issue_ms_median": float(np.median(host[arm, r])),
+                             **allocs[arm, r], "status": "ok"})
             tps = [tokens / np.median(t) * 1e3 for (a, _), t in times.items() if a == arm]
             print(f"[throughput] {size} {workload} C={context} {arm}: "
                   f"{f'{np.median(tps):.0f} tokens/s' if tps else status[arm]}", flush=True)
@@ -339,7 +370,7 @@ COLUMNS = ["size", "context", "workload", "arm", "attention", "kernel", "layout"
            "tokens_per_step", "padded_tokens_per_step", "max_cell_len", "step_ms_median",
            "step_ms_q25", "step_ms_q75", "step_ms_max", "tokens_per_s", "model_flops_per_step",
            "attn_flops_per_step", "mfu", "peak_tflops", "peak_mem_gb", "params_total",
-           "host_syncs_per_step", "compile", "status"]
+           "host_syncs_per_step", "host_issue_ms_median", *ALLOC_COUNTERS, "compile", "status"]
 
 
 def plan(cfg: dict, sizes: list[str] | None = None, done: set | None = None) -> dict[str, list[tuple[str, int]]]:
