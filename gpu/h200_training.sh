@@ -2,7 +2,7 @@
 # The training experiments on one H200, one per call (each fits a 10-minute command). Every setting
 # comes from config/config.yaml (read by scsigmoid.config, the same file the DAG reads).
 # Usage (repo root, GPU machine, tokenised corpora carried in results/data/corpus, wheels in .whl):
-#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh throughput [SIZE...]   -> $OUT/throughput_<sizes>.csv
+#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh throughput [SIZE...]   -> $OUT/throughput_<sizes>{,_steps,_gpu_clocks}.csv
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh main                   -> $OUT/main.tgz.part-*
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh stress|lr_sweep        -> $OUT/<experiment>.tgz
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh profile SIZE:WORKLOAD:CONTEXT...  -> $OUT/profile.csv
@@ -41,15 +41,20 @@ res=${RES:-/tmp/res}; mkdir -p "$res"
 case "$experiment" in
   throughput)
     tag=$(echo "${*:-all}" | tr ' .' '_p')
+    # the GPU's clocks, power and throttle reasons beside the timed steps (their start times are in the steps CSV)
+    nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active \
+      --format=csv -lms 500 > "$OUT/throughput_${tag}_gpu_clocks.csv" 2>&1 & smi=$!
     timeout -k 10 "$budget" python3 -m scsigmoid.train.throughput measure "${cfg[@]}" \
       --corpus "$corpus/pretrain" --out "$OUT/throughput_$tag.csv" ${1:+--sizes "$@"} \
-      ${SKIP:+--skip $SKIP} 2>&1 | tee "$OUT/throughput_$tag.log"
+      --steps-out "$OUT/throughput_${tag}_steps.csv" ${SKIP:+--skip $SKIP} 2>&1 | tee "$OUT/throughput_$tag.log"
+    kill "$smi" 2>/dev/null
     python3 - "$OUT/throughput_$tag.csv" <<'EOF'
 import sys, pandas as pd
 from scsigmoid.train.throughput import gain_table
 df = pd.read_csv(sys.argv[1]); ok = df[df.status == "ok"]
-print(ok.groupby(["size", "workload", "context", "arm"])[["tokens_per_s", "mfu", "host_syncs_per_step"]].median().round(3).to_string())
-print(gain_table(df)[["size", "workload", "context", "arm", "gain_median", "gain_q25", "gain_q75"]].round(4).to_string())
+print(ok.groupby(["size", "workload", "context", "arm"])[["tokens_per_s", "mfu", "host_syncs_per_step", "host_issue_ms_median",
+      "step_ms_mean", "kernel_ms_per_step", "audit_wall_ms_per_step", "device_allocs", "alloc_retries"]].median().round(3).to_string())
+print(gain_table(df)[["size", "workload", "context", "arm", "gain_median", "gain_q25", "gain_q75", "kernel_gain"]].round(4).to_string())
 EOF
     ;;
   main)

@@ -3,6 +3,7 @@ inputs become 'untestable here' rows with the reason."""
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -223,3 +224,19 @@ def test_speed_row_is_inconclusive_when_the_kernel_time_cross_check_disagrees(tm
     row = pd.DataFrame(speed_rows(gains, kernel_gains=kernel_time_gains(eager))).set_index("part").loc[part]
     assert row["verdict"] == "reproduced" and "cross-check" not in row["reason"]
     assert kernel_time_gains(tmp_path / "missing.csv") == {}
+
+
+def test_speed_row_prefers_the_same_process_kernel_time_audit_over_a_profile(tmp_path):
+    """The throughput part's own audit (kernel_gain in the gain table: same process, model and
+    batches) decides the cross-check where it exists; a profile of another process only where not."""
+    gains = pd.read_csv(FIXTURES / "gains.csv").assign(compile=True)  # 1.4B 2K sigmoid: +2 %, [+1.5, +2.5]
+    part = "training speed, 1.4B, 2048 context, full_context, sigmoid"
+    far_profile = {("1.4B", 2048, "full_context", True, "sigmoid"): 0.133}
+    audited = gains.assign(kernel_gain=0.021)
+    row = pd.DataFrame(speed_rows(audited, kernel_gains=far_profile)).set_index("part").loc[part]
+    assert row["verdict"] == "reproduced" and "audit of the timed batches): +2.1%, agrees" in row["reason"]
+    off = gains.assign(kernel_gain=-0.05)
+    row = pd.DataFrame(speed_rows(off, kernel_gains={})).set_index("part").loc[part]
+    assert row["verdict"] == "inconclusive" and "-5.0%" in row["reason"]
+    row = pd.DataFrame(speed_rows(gains.assign(kernel_gain=np.nan), kernel_gains=far_profile)).set_index("part").loc[part]
+    assert row["verdict"] == "inconclusive" and "profiler" in row["reason"]

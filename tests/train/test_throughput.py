@@ -147,6 +147,7 @@ def test_run_on_cpu_writes_every_point_and_says_why_an_arm_did_not_run(tmp_path)
     assert (ok.peak_tflops == 2.0).all()
     assert tp.done_points(tmp_path / "t.csv") == {("tiny", "full_context", 32), ("tiny", "corpus", 32)}
     assert tp.plan(cfg, done={("tiny", "full_context", 32)}) == {"tiny": [("corpus", 32)]}
+    assert ok.kernel_ms_per_step.isna().all()  # no audit unless asked (the schema's default asks)
     with pytest.raises(ValueError, match="no entry for device 'h200'"):
         tp.run(cfg, pool_lengths=np.array([5]), vocab_size=60, out_csv=tmp_path / "u.csv",
                device="cpu", device_tag="h200")
@@ -196,3 +197,55 @@ def test_profile_categories_name_each_kernel_family(name, category):
     from scsigmoid.train.throughput import kernel_category
 
     assert kernel_category(name) == category
+
+
+def test_rates_come_from_a_rounds_totals_not_its_median_step(tmp_path, monkeypatch):
+    """Batches of different sizes: tokens/s and MFU are a round's tokens ÷ its time. Planted step
+    times (a big batch slow, a small one fast) make the old statistic (mean batch tokens ÷ median
+    step) differ from the totals; every timed step lands in the steps CSV; the audit columns fill."""
+    cfg = {"workloads": {"full_context": {"sizes": ["tiny"], "contexts": [32]}},
+           "arms": ["softmax", "sigmoid"], "tokens_per_step": 100, "warmup_steps": 3, "timed_steps": 6,
+           "repeats": 3, "seed": 0, "peak_tflops": {"cpu": 2.0}, "audit_kernel_time": True}
+    batches = tp.point_batches("full_context", 32, cfg, vocab_size=60, pool_lengths=np.array([5]), seed=0)
+    sizes = [b.tokens for b in batches]
+    planted = {"softmax": [10.0, 12.0, 50.0], "sigmoid": [20.0, 21.0, 22.0]}  # ms of batches 0, 1, 2
+    real_timed = tp._timed
+
+    def fake_timed(step, arm, bs, n, device, host=None):
+        real_timed(step, arm, bs, n, device, host)  # the steps run (host times kept) ...
+        return [planted[arm][i % len(bs)] for i in range(n)]  # ... their times are planted
+    monkeypatch.setattr(tp, "_timed", fake_timed)
+    df = tp.run(cfg, pool_lengths=np.array([5]), vocab_size=60, out_csv=tmp_path / "t.csv",
+                device="cpu", device_tag="cpu", steps_out=tmp_path / "steps.csv")
+    for arm, ms in planted.items():
+        rows = df[df.arm == arm]
+        want = sum(sizes) / sum(ms) * 1e3  # each batch twice in a round of 6
+        assert rows.tokens_per_s.to_numpy() == pytest.approx([want] * 3)
+        assert rows.step_ms_mean.to_numpy() == pytest.approx([np.mean(ms)] * 3)
+        assert (rows.rate_basis == "round_total").all()
+    soft = df[df.arm == "softmax"].iloc[0]
+    assert soft.tokens_per_s != pytest.approx(soft.tokens_per_step / soft.step_ms_median * 1e3)
+    assert (df.kernel_ms_per_step > 0).all() and (df.audit_wall_ms_per_step > 0).all()
+    steps = pd.read_csv(tmp_path / "steps.csv")
+    assert len(steps) == 2 * 3 * 6 and list(steps.columns[:len(tp.STEP_COLUMNS)]) == tp.STEP_COLUMNS
+    assert set(steps.step_ms) == {10.0, 12.0, 50.0, 20.0, 21.0, 22.0} and (steps.host_ms > 0).all()
+    assert steps.groupby("batch").tokens.first().tolist() == sizes
+    gains = tp.gain_table(df)
+    assert np.isfinite(gains.kernel_gain).all() and (gains.rate_basis == "round_total").all()
+
+
+def test_gain_table_kernel_gain_pairs_the_audit_and_merge_labels_old_rates(tmp_path):
+    def row(arm, r, tps, kernel):
+        return {"size": "1.4B", "context": 8192, "workload": "full_context", "arm": arm, "repeat": r,
+                "status": "ok", "tokens_per_s": tps, "kernel_ms_per_step": kernel, "kernel": arm,
+                "layout": "packed", "mfu": 0.4, "tokens_per_step": 2e4, "cells_per_step": 3,
+                "host_syncs_per_step": 0, "rate_basis": "round_total"}
+    df = pd.DataFrame([row("softmax", r, 100.0, 800.0) for r in range(3)] +
+                      [row("sigmoid", r, 110.0, 760.0) for r in range(3)])
+    g = tp.gain_table(df).iloc[0]
+    assert g.gain_median == pytest.approx(0.10) and g.kernel_gain == pytest.approx(800 / 760 - 1)
+    old = df.drop(columns=["rate_basis"]).assign(context=4096)
+    old.to_csv(tmp_path / "old.csv", index=False)
+    df.to_csv(tmp_path / "new.csv", index=False)
+    m = tp.merge([tmp_path / "old.csv", tmp_path / "new.csv"], tmp_path / "m.csv")
+    assert m.groupby("context").rate_basis.agg(set).to_dict() == {4096: {"median_step"}, 8192: {"round_total"}}

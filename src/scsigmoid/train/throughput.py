@@ -20,10 +20,18 @@ Protocol (every knob in ``config/config.yaml`` ``train.throughput``):
   and autotuning happen there), then ``repeats`` rounds; in round r the arms run in the order of
   :data:`ARMS` rotated by r (alternated), each for ``timed_steps`` steps cycling over the same
   batches, every step timed with CUDA events. One CSV row per (size, context, workload, arm,
-  repeat): the median and quartiles of its step times, tokens/s and MFU; beside them the median
+  repeat): the round's tokens/s and MFU from its totals (all its tokens ÷ all its step time: the
+  batches differ in size, so a median step would credit one batch's time with the mean batch's
+  tokens), the mean, median and quartiles of its step times; beside them the median
   host time to issue a step (``host_issue_ms_median``) and the caching allocator's device
   allocations, frees and retries over the round (:data:`ALLOC_COUNTERS`): what a step's time
-  outside the kernels is made of (a launch-bound host, or cudaMalloc/cudaFree syncs).
+  outside the kernels is made of (a launch-bound host, or cudaMalloc/cudaFree syncs). Every
+  timed step can be kept in a steps CSV (``steps_out``: batch, tokens, ms, host ms, start time).
+- **Kernel-time audit** (``audit_kernel_time``): after the timed rounds, one pass of each arm
+  over the same batches under torch.profiler: the sum of its GPU kernels' time a step
+  (``kernel_ms_per_step``) beside that pass's wall time (``audit_wall_ms_per_step``). The
+  kernel-time gain (:func:`gain_table`'s ``kernel_gain``) cross-checks the wall-clock gain from
+  the same process, model and batches.
 - **MFU** = model FLOPs per step / step time / bf16 dense peak, with model FLOPs (useful tokens
   only; padding is not credited) = 6·N_blocks·T + 6·(N_head + d·V)·M + 12·layers·d·ΣLᵢ²: N_blocks the
   parameters of the transformer blocks and final LN, T valid tokens, N_head the masked-gene head's
@@ -211,6 +219,30 @@ def _alloc_counts(device) -> dict[str, float]:
     return {col: float(stats.get(key, float("nan"))) for col, key in ALLOC_COUNTERS.items()}
 
 
+def _kernel_ms(prof, on_gpu: bool) -> dict[str, float]:
+    """GPU kernel name -> its total ms in a torch.profiler run (on a CPU the host ops stand in,
+    so the code path is testable there)."""
+    out: dict[str, float] = {}
+    for e in prof.key_averages():
+        us = e.device_time_total if on_gpu else e.self_cpu_time_total
+        if us and (not on_gpu or e.device_type == torch.autograd.DeviceType.CUDA):
+            out[e.key] = out.get(e.key, 0.0) + us / 1e3
+    return out
+
+
+def _audit(step, arm: str, batches: list[Batch], device) -> tuple[float, float]:
+    """(kernel ms, wall ms) a step over one profiled pass of ``batches`` (the timed rounds' batches,
+    each once, as often as in a round's cycle when ``timed_steps`` is a multiple of them)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    on_gpu = device.type == "cuda"
+    if on_gpu:
+        torch.cuda.synchronize(device)
+    with profile(activities=[ProfilerActivity.CUDA if on_gpu else ProfilerActivity.CPU]) as prof:
+        wall = _timed(step, arm, batches, len(batches), device)
+    return sum(_kernel_ms(prof, on_gpu).values()) / len(batches), float(np.mean(wall))
+
+
 def _host_syncs(step, arm: str, batches: list[Batch], device) -> float:
     """Host syncs a step, counted by CUDA's sync debug mode over one step per batch (NaN off
     CUDA): the median count, so a one-off sync does not read as a per-step one (the first point of
@@ -267,8 +299,8 @@ def point_batches(workload: str, context: int, cfg: dict, *, vocab_size: int, po
 
 def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_size: int,
                  pool_lengths: np.ndarray, device: torch.device, seed: int):
-    """Yield the rows of each (workload, context) point of one model size in turn (one model for
-    all of them)."""
+    """Yield (rows, step rows) of each (workload, context) point of one model size in turn (one
+    model for all of them): a row per (arm, repeat), a step row per timed step."""
     max_len = max(c for _, c in points)
     with torch.device(device):
         model = Encoder(ModelConfig.of_size(size, vocab_size=vocab_size, max_len=max_len), seed=seed)
@@ -285,6 +317,7 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
         cycle = [batches[i % n_batches] for i in range(cfg["timed_steps"])]
         tokens = np.mean([b.tokens for b in cycle])
         flops = [model_flops(model, b.lengths, len(b.packed[3])) for b in cycle]
+        cycle_tokens, cycle_flops = float(sum(b.tokens for b in cycle)), float(sum(f[0] for f in flops))
         base = {"size": size, "context": context, "workload": workload,
                 "warmup_steps": cfg["warmup_steps"], "timed_steps": cfg["timed_steps"],
                 "tokens_per_step_target": cfg["tokens_per_step"],
@@ -313,6 +346,7 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
         times: dict[tuple[str, int], list[float]] = {}
         mem: dict[tuple[str, int], float] = {}
         host: dict[tuple[str, int], list[float]] = {}
+        started: dict[tuple[str, int], float] = {}
         allocs: dict[tuple[str, int], dict[str, float]] = {}
         for r in range(cfg["repeats"]):
             for arm in alternation(arms, r):
@@ -322,7 +356,7 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
                     torch.cuda.reset_peak_memory_stats(device)
                 before = _alloc_counts(device)
                 try:
-                    host[arm, r] = []
+                    host[arm, r], started[arm, r] = [], time.time()
                     times[arm, r] = _timed(step, arm, batches, cfg["timed_steps"], device, host[arm, r])
                     after = _alloc_counts(device)
                     allocs[arm, r] = {k: after[k] - before[k] for k in ALLOC_COUNTERS}
@@ -331,6 +365,18 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
                     continue
                 mem[arm, r] = (torch.cuda.max_memory_allocated(device) / 2**30
                                if device.type == "cuda" else float("nan"))
+        audit: dict[str, tuple[float, float]] = {}
+        if cfg.get("audit_kernel_time", False):
+            for arm in arms:
+                if status[arm] == "ok":
+                    try:
+                        audit[arm] = _audit(step, arm, batches, device)
+                    except torch.OutOfMemoryError:
+                        pass  # the audit is a cross-check: its columns stay empty
+        step_rows = [{"size": size, "context": context, "workload": workload, "arm": arm, "repeat": r,
+                      "step": i, "batch": i % n_batches, "tokens": cycle[i].tokens, "step_ms": ms,
+                      "host_ms": host[arm, r][i], "round_start_unix": started[arm, r]}
+                     for (arm, r), t in times.items() for i, ms in enumerate(t)]
         for arm in arms:
             attention, kernel, layout = ARMS[arm]
             arm_base = {**base, "arm": arm, "attention": attention,
@@ -338,39 +384,51 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
                         "padded_tokens_per_step": float(np.mean(
                             [len(b.lengths) * context if layout == "padded" else b.tokens
                              for b in cycle])),
-                        "host_syncs_per_step": syncs.get(arm, float("nan"))}
+                        "host_syncs_per_step": syncs.get(arm, float("nan")),
+                        "kernel_ms_per_step": audit.get(arm, (float("nan"),) * 2)[0],
+                        "audit_wall_ms_per_step": audit.get(arm, (float("nan"),) * 2)[1]}
             for r in range(cfg["repeats"]):
                 t = times.get((arm, r))
                 if t is None:
                     rows.append({**arm_base, "repeat": r, "status": status[arm]
                                  if status[arm] != "ok" else "oom"})
                     continue
-                med = float(np.median(t))
-                rows.append({**arm_base, "repeat": r, "step_ms_median": med,
+                seconds = float(np.sum(t)) * 1e-3
+                rows.append({**arm_base, "repeat": r, "step_ms_mean": float(np.mean(t)),
+                             "step_ms_median": float(np.median(t)),
                              "step_ms_q25": float(np.percentile(t, 25)),
                              "step_ms_q75": float(np.percentile(t, 75)),
                              "step_ms_max": float(np.max(t)),
-                             "tokens_per_s": tokens / med * 1e3,
-                             "mfu": base["model_flops_per_step"] / (med * 1e-3) / (cfg["peak_tflops"] * 1e12),
+                             "tokens_per_s": cycle_tokens / seconds,
+                             "mfu": cycle_flops / seconds / (cfg["peak_tflops"] * 1e12),
+                             "rate_basis": RATE_BASIS,
                              "peak_mem_gb": mem[arm, r],
                              "host_issue_ms_median": float(np.median(host[arm, r])),
                              **allocs[arm, r], "status": "ok"})
-            tps = [tokens / np.median(t) * 1e3 for (a, _), t in times.items() if a == arm]
-            print(f"[throughput] {size} {workload} C={context} {arm}: "
-                  f"{f'{np.median(tps):.0f} tokens/s' if tps else status[arm]}", flush=True)
-        yield rows
+            tps = [cycle_tokens / np.sum(t) * 1e3 for (a, _), t in times.items() if a == arm]
+            kernel = f", kernels {audit[arm][0]:.1f} of {audit[arm][1]:.1f} ms a step" if arm in audit else ""
+            print(f"[throughput] {time.strftime('%H:%M:%S')} {size} {workload} C={context} {arm}: "
+                  f"{f'{np.median(tps):.0f} tokens/s' if tps else status[arm]}{kernel}", flush=True)
+        yield rows, step_rows
     del model, step
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
 
 
+#: how ``tokens_per_s`` and ``mfu`` are computed: a round's tokens ÷ its total step time. Parts
+#: measured before this column existed took the mean batch's tokens ÷ the median step's time
+#: (``median_step``; :func:`merge` labels them), which credits one batch's time with another's size.
+RATE_BASIS = "round_total"
 COLUMNS = ["size", "context", "workload", "arm", "attention", "kernel", "layout", "repeat",
            "warmup_steps", "timed_steps", "tokens_per_step_target", "cells_per_step",
-           "tokens_per_step", "padded_tokens_per_step", "max_cell_len", "step_ms_median",
+           "tokens_per_step", "padded_tokens_per_step", "max_cell_len", "step_ms_mean", "step_ms_median",
            "step_ms_q25", "step_ms_q75", "step_ms_max", "tokens_per_s", "model_flops_per_step",
-           "attn_flops_per_step", "mfu", "peak_tflops", "peak_mem_gb", "params_total",
-           "host_syncs_per_step", "host_issue_ms_median", *ALLOC_COUNTERS, "compile", "status"]
+           "attn_flops_per_step", "mfu", "rate_basis", "peak_tflops", "peak_mem_gb", "params_total",
+           "host_syncs_per_step", "host_issue_ms_median", *ALLOC_COUNTERS, "kernel_ms_per_step",
+           "audit_wall_ms_per_step", "compile", "status"]
+STEP_COLUMNS = ["size", "context", "workload", "arm", "repeat", "step", "batch", "tokens", "step_ms",
+                "host_ms", "round_start_unix"]
 
 
 def plan(cfg: dict, sizes: list[str] | None = None, done: set | None = None) -> dict[str, list[tuple[str, int]]]:
@@ -388,10 +446,10 @@ def plan(cfg: dict, sizes: list[str] | None = None, done: set | None = None) -> 
 
 def run(cfg: dict, *, pool_lengths: np.ndarray, vocab_size: int, out_csv: str | Path,
         device_tag: str, device: str = "auto", sizes: list[str] | None = None,
-        done: set | None = None, config_id: str = "") -> pd.DataFrame:
+        done: set | None = None, config_id: str = "", steps_out: str | Path | None = None) -> pd.DataFrame:
     """Measure every point of ``cfg`` (the validated ``train.throughput`` section) on the device
     tagged ``device_tag`` (its ``peak_tflops`` entry) and write the CSV (rewritten after each
-    size, so a run cut short keeps what it finished)."""
+    point, so a run cut short keeps what it finished); ``steps_out``: every timed step too."""
     from scsigmoid.train.trainer import resolve_device
 
     dev = resolve_device(device)
@@ -402,14 +460,18 @@ def run(cfg: dict, *, pool_lengths: np.ndarray, vocab_size: int, out_csv: str | 
                              "add its dense bf16 peak (TFLOP/s) to config/config.yaml.")
         cfg = {**cfg, "peak_tflops": float(peak[device_tag])}
     rows: list[dict] = []
+    steps: list[dict] = []
     prov = {**provenance(), "config": config_id}
     df = pd.DataFrame(columns=COLUMNS)
     for size, points in plan(cfg, sizes, done).items():
-        for point_rows in measure_size(size, points, cfg, vocab_size=vocab_size,
-                                       pool_lengths=pool_lengths, device=dev, seed=cfg["seed"]):
+        for point_rows, step_rows in measure_size(size, points, cfg, vocab_size=vocab_size,
+                                                  pool_lengths=pool_lengths, device=dev, seed=cfg["seed"]):
             rows += point_rows
+            steps += step_rows
             df = pd.DataFrame(rows).reindex(columns=COLUMNS).assign(**prov)
             write_csv(df, out_csv)  # after every point: a run cut short keeps what it finished
+            if steps_out is not None:
+                write_csv(pd.DataFrame(steps).reindex(columns=STEP_COLUMNS).assign(**prov), steps_out)
     return df
 
 
@@ -429,7 +491,7 @@ def gain_table(df: pd.DataFrame) -> pd.DataFrame:
     ok = df[df["status"] == "ok"]
     keys = ["size", "context", "workload"]
     soft = ok[ok["arm"] == BASELINE_ARM].set_index([*keys, "repeat"])
-    base = soft.reindex(columns=["tokens_per_s", "host_syncs_per_step"]).add_prefix("softmax_")
+    base = soft.reindex(columns=["tokens_per_s", "host_syncs_per_step", "kernel_ms_per_step"]).add_prefix("softmax_")
     rows = []
     for (size, context, workload, arm), g in ok[ok["arm"] != BASELINE_ARM].groupby([*keys, "arm"]):
         g = g.set_index([*keys, "repeat"])
@@ -449,7 +511,11 @@ def gain_table(df: pd.DataFrame) -> pd.DataFrame:
                      "softmax_host_syncs_per_step": float(paired["softmax_host_syncs_per_step"].median()),
                      "tokens_per_step": float(g["tokens_per_step"].iloc[0]),
                      "cells_per_step": float(g["cells_per_step"].iloc[0]),
-                     "compile": bool(g["compile"].iloc[0]) if "compile" in g else False})
+                     "compile": bool(g["compile"].iloc[0]) if "compile" in g else False,
+                     # the same process's kernel-time audit (NaN where the part has none)
+                     "kernel_gain": float((paired["softmax_kernel_ms_per_step"]
+                                           / paired.get("kernel_ms_per_step", np.nan) - 1.0).median()),
+                     "rate_basis": str(g["rate_basis"].iloc[0]) if "rate_basis" in g else "median_step"})
     return pd.DataFrame(rows)
 
 
@@ -457,12 +523,15 @@ def merge(parts: list[str | Path], out_csv: str | Path, replace: bool = False) -
     """Concatenate throughput CSVs measured in several calls. A (size, workload, context) point
     measured in more than one part is an error, unless ``replace``: then the last part that has it
     supersedes the earlier ones (all of that point's rows). Parts written before the ``compile``
-    column existed ran eager: their rows get ``compile`` = False."""
+    column existed ran eager: their rows get ``compile`` = False; parts before ``rate_basis``
+    get ``median_step`` (:data:`RATE_BASIS`)."""
     frames = []
     for p in parts:
         f = pd.read_csv(p)
         if "compile" not in f:
             f["compile"] = False
+        if "rate_basis" not in f:  # parts measured before the round totals
+            f["rate_basis"] = "median_step"
         frames.append(f)
     point = ["size", "workload", "context"]
     if replace:
@@ -502,10 +571,12 @@ def kernel_category(name: str) -> str:
 
 
 def profile_step(size: str, context: int, workload: str, cfg: dict, *, vocab_size: int,
-                 pool_lengths: np.ndarray, device: torch.device, steps: int = 3) -> pd.DataFrame:
+                 pool_lengths: np.ndarray, device: torch.device, steps: int | None = None) -> pd.DataFrame:
     """GPU time per step of each arm split by kernel category (torch.profiler, after the arm's
     warm-up): what an MFU below target is made of. One row per (arm, category) with its ms per
-    step, its share of the GPU time, and the FLOPs it is credited with where that is defined."""
+    step, its share of the GPU time, and the FLOPs it is credited with where that is defined.
+    ``steps`` (default: each of the point's batches once, the mix the timed rounds cycle over)
+    cycle over the batches; the credited FLOPs are those of the profiled steps."""
     from torch.profiler import ProfilerActivity, profile
 
     with torch.device(device):
@@ -516,7 +587,9 @@ def profile_step(size: str, context: int, workload: str, cfg: dict, *, vocab_siz
     batches = [b.to(device) for b in point_batches(workload, context, cfg, vocab_size=vocab_size,
                                                    pool_lengths=pool_lengths, seed=cfg["seed"])]
     mean_cell = float(np.mean([b.tokens / len(b.lengths) for b in batches]))
-    flops = [model_flops(model, b.lengths, len(b.packed[3])) for b in batches]
+    steps = steps or len(batches)
+    flops = [model_flops(model, b.lengths, len(b.packed[3])) for b in (batches[i % len(batches)]
+                                                                       for i in range(steps))]
     total, attn = (float(np.mean([f[i] for f in flops])) for i in (0, 1))
     rows = []
     for arm in cfg["arms"]:
@@ -530,10 +603,8 @@ def profile_step(size: str, context: int, workload: str, cfg: dict, *, vocab_siz
         with profile(activities=[ProfilerActivity.CUDA if on_gpu else ProfilerActivity.CPU]) as prof:
             wall = _timed(step, arm, batches, steps, device)
         per = {}
-        for e in prof.key_averages():
-            us = e.device_time_total if on_gpu else e.self_cpu_time_total
-            if us and (not on_gpu or e.device_type == torch.autograd.DeviceType.CUDA):
-                per.setdefault(kernel_category(e.key), []).append((us / 1e3 / steps, e.key))
+        for key, ms in _kernel_ms(prof, on_gpu).items():
+            per.setdefault(kernel_category(key), []).append((ms / steps, key))
         gpu_ms = sum(ms for v in per.values() for ms, _ in v)
         credited = {"attention": attn, "matmul": total - attn}
         for category, kernels in sorted(per.items()):
@@ -541,7 +612,8 @@ def profile_step(size: str, context: int, workload: str, cfg: dict, *, vocab_siz
             top = sorted(kernels, reverse=True)[:3]
             rows.append({"size": size, "context": context, "workload": workload, "arm": arm,
                          "category": category, "gpu_ms_per_step": ms, "share_of_gpu_time": ms / gpu_ms,
-                         "step_ms_median": float(np.median(wall)),
+                         "step_ms_median": float(np.median(wall)), "step_ms_mean": float(np.mean(wall)),
+                         "steps": steps,
                          "credited_tflops": (credited[category] / (ms * 1e-3) / 1e12
                                              if category in credited else float("nan")),
                          "top_kernels": " | ".join(f"{k[:60]} {m:.1f}ms" for m, k in top),
@@ -574,6 +646,7 @@ def main(argv=None) -> None:
     m.add_argument("--sizes", nargs="+", default=None, help="only these sizes (split a grid over calls)")
     m.add_argument("--device-tag", default=None, help="peak_tflops entry (default: this GPU's tag)")
     m.add_argument("--skip", nargs="*", default=[], help="parts measured earlier: their ok points are skipped")
+    m.add_argument("--steps-out", default=None, help="CSV of every timed step (batch, tokens, ms, host ms)")
     f = sub.add_parser("profile", help="where a step's GPU time goes, per arm (torch.profiler)")
     f.add_argument("--config", default="config/config.yaml")
     f.add_argument("--configfile", action="append", default=[], help="overlay, as in snakemake")
@@ -609,7 +682,7 @@ def main(argv=None) -> None:
     run(cfg, pool_lengths=np.asarray(corpus.lengths), vocab_size=corpus.vocab_size, out_csv=args.out,
         device_tag=args.device_tag or device_slug(), sizes=args.sizes,
         done=set().union(*(done_points(p) for p in args.skip)),
-        config_id=f"{args.config}#train.throughput@{fingerprint(cfg)}")
+        config_id=f"{args.config}#train.throughput@{fingerprint(cfg)}", steps_out=args.steps_out)
 
 
 if __name__ == "__main__":
