@@ -48,6 +48,8 @@ case "$experiment" in
       --corpus "$corpus/pretrain" --out "$OUT/throughput_$tag.csv" ${1:+--sizes "$@"} \
       --steps-out "$OUT/throughput_${tag}_steps.csv" ${SKIP:+--skip $SKIP} 2>&1 | tee "$OUT/throughput_$tag.log"
     kill "$smi" 2>/dev/null
+    python3 -m scsigmoid.train.throughput clocks "$OUT/throughput_$tag.csv" --steps "$OUT/throughput_${tag}_steps.csv" \
+      --clocks "$OUT/throughput_${tag}_gpu_clocks.csv" --out "$OUT/throughput_$tag.csv"
     python3 - "$OUT/throughput_$tag.csv" <<'EOF'
 import sys, pandas as pd
 from scsigmoid.train.throughput import gain_table

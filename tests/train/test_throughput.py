@@ -249,3 +249,30 @@ def test_gain_table_kernel_gain_pairs_the_audit_and_merge_labels_old_rates(tmp_p
     df.to_csv(tmp_path / "new.csv", index=False)
     m = tp.merge([tmp_path / "old.csv", tmp_path / "new.csv"], tmp_path / "m.csv")
     assert m.groupby("context").rate_basis.agg(set).to_dict() == {4096: {"median_step"}, 8192: {"round_total"}}
+
+
+def test_clocks_of_each_round_come_from_the_samples_inside_it(tmp_path):
+    """nvidia-smi's log joined to the rounds by time: a round gets the median SM clock, power and
+    the share of samples where the power cap held the clocks (bit 0x4), from its samples only."""
+    log = tmp_path / "clocks.csv"
+    log.write_text(
+        "timestamp, clocks.current.sm [MHz], clocks.current.memory [MHz], power.draw [W], temperature.gpu, "
+        "clocks_event_reasons.active\n"
+        "2026/12/04 04:00:00.000, 1980 MHz, 3201 MHz, 300.00 W, 40, 0x0000000000000000\n"
+        "2026/12/04 04:00:01.000, 1700 MHz, 3201 MHz, 690.00 W, 50, 0x0000000000000004\n"
+        "2026/12/04 04:00:02.000, 1800 MHz, 3201 MHz, 695.00 W, 51, 0x0000000000000004\n"
+        "2026/12/04 04:00:03.000, 1500 MHz, 3201 MHz, 699.00 W, 52, 0x0000000000000005\n"
+        "2026/12/04 04:00:09.000, 1900 MHz, 3201 MHz, 650.00 W, 50, 0x0000000000000000\n")
+    clocks = tp.read_gpu_clocks(log)
+    t0 = pd.Timestamp("2026-12-04 04:00:00").timestamp()
+    steps = pd.DataFrame([{"size": "1.4B", "context": 8192, "workload": "full_context", "arm": arm, "repeat": 0,
+                           "step": i, "step_ms": 1000.0, "round_start_unix": start}
+                          for arm, start in (("softmax", t0 + 0.5), ("sigmoid", t0 + 8.5)) for i in range(2)])
+    rows = steps.groupby(["size", "context", "workload", "arm", "repeat"]).size().reset_index(name="n")
+    out = tp.annotate_clocks(rows, steps, clocks).set_index("arm")
+    assert out.loc["softmax", list(tp.CLOCK_COLUMNS)].tolist() == [1750.0, 1700.0, 692.5, 1.0, 2]  # 1 s, 2 s
+    assert out.loc["sigmoid", list(tp.CLOCK_COLUMNS)].tolist() == [1900.0, 1900.0, 650.0, 0.0, 1]  # 9 s
+    assert (out["n"] == 2).all()  # the part's own columns kept
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not an nvidia-smi clock log"):
+        tp.read_gpu_clocks(tmp_path / "bad.csv")

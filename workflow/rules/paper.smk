@@ -231,18 +231,16 @@ SCORECARD_PATHS = {
     "lengths": str(rules.data_stats.output.lengths),  # a plain path: params are pickled for the script
     "jacobian": f"{R}/eval/jacobian.csv",
     "throughput": f"{GPU_R}/train/throughput_{DEVICE}.csv",
-    "throughput_profile": f"{GPU_R}/train/throughput_profile_{DEVICE}.csv",  # the wall-clock gains' cross-check
     "stress": f"{GPU_R}/train/stress_{DEVICE}.csv",
     "lr_sweep": f"{GPU_R}/train/lr_sweep_{DEVICE}.csv",
     "bench": f"{GPU_R}/bench/attention_{DEVICE}.csv",
     "bench_reference": FLASHSIGMOID_REF,
 }
 SCORECARD_DAG_KEYS = ("claim1", "runs", "datasets", "scib", "lengths", "jacobian", "bench_reference")
-SCORECARD_IF_PRESENT = ("throughput_profile",)  # made by gpu/h200_training.sh profile, no rule of the DAG
 SCORECARD_INPUTS = [
     path
     for key, path in SCORECARD_PATHS.items()
-    if key in SCORECARD_DAG_KEYS or (GPU and key not in SCORECARD_IF_PRESENT) or Path(path).exists()
+    if key in SCORECARD_DAG_KEYS or GPU or Path(path).exists()
 ]
 SCORECARD_SCALES = {  # claim-1 and claim-2 rows state their scale from the runs table / throughput CSV
     "jacobian": f"real scores of {len(EMBED_RUNS)} runs ({', '.join(EMBED_RUNS)})",

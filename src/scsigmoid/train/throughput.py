@@ -475,6 +475,49 @@ def run(cfg: dict, *, pool_lengths: np.ndarray, vocab_size: int, out_csv: str | 
     return df
 
 
+#: columns :func:`annotate_clocks` adds from the GPU's clock log (nvidia-smi, see gpu/h200_training.sh)
+CLOCK_COLUMNS = ["sm_clock_mhz_median", "sm_clock_mhz_min", "power_w_median", "power_capped_share", "clock_samples"]
+_POWER_CAP_BIT = 0x4  # clocks_event_reasons: SW power cap (nvidia-smi --help-query-gpu)
+
+
+def read_gpu_clocks(csv: str | Path) -> pd.DataFrame:
+    """The call's nvidia-smi log (``--query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,
+    temperature.gpu,clocks_event_reasons.active --format=csv``) as unix time, SM MHz, watts and
+    whether the power cap held the clocks down."""
+    raw = pd.read_csv(csv, skipinitialspace=True)
+    if raw.shape[1] != 6 or not str(raw.columns[0]).startswith("timestamp"):
+        raise ValueError(f"{csv}: not an nvidia-smi clock log of gpu/h200_training.sh (columns {list(raw.columns)})")
+    def number(col):  # "1740 MHz" -> 1740.0
+        return pd.to_numeric(col.astype(str).str.split().str[0], errors="coerce")
+
+    return pd.DataFrame({
+        # nvidia-smi writes the machine's local time, UTC on the lent machines (the rounds' start
+        # times are unix seconds)
+        "t": pd.to_datetime(raw.iloc[:, 0], format="%Y/%m/%d %H:%M:%S.%f").astype("int64") / 1e9,
+        "sm_mhz": number(raw.iloc[:, 1]), "power_w": number(raw.iloc[:, 3]),
+        "power_capped": raw.iloc[:, 5].astype(str).map(lambda v: bool(int(v, 16) & _POWER_CAP_BIT)
+                                                        if v.startswith("0x") else False)})
+
+
+def annotate_clocks(rows: pd.DataFrame, steps: pd.DataFrame, clocks: pd.DataFrame) -> pd.DataFrame:
+    """Each (size, context, workload, arm, repeat) row with the GPU's clocks while its round ran
+    (:data:`CLOCK_COLUMNS`; the round = its start time + the sum of its step times): under the
+    H200's power cap the SM clock moves with the kernel mix, so the arms do not run at one clock."""
+    key = ["size", "context", "workload", "arm", "repeat"]
+    rounds = steps.groupby(key).agg(start=("round_start_unix", "first"), ms=("step_ms", "sum")).reset_index()
+    stats = []
+    for r in rounds.itertuples(index=False):
+        inside = clocks[(clocks.t >= r.start) & (clocks.t <= r.start + r.ms / 1e3)]
+        stats.append({**{k: getattr(r, k) for k in key},
+                      "sm_clock_mhz_median": inside.sm_mhz.median(), "sm_clock_mhz_min": inside.sm_mhz.min(),
+                      "power_w_median": inside.power_w.median(),
+                      "power_capped_share": inside.power_capped.mean() if len(inside) else float("nan"),
+                      "clock_samples": len(inside)})
+    out = rows.drop(columns=[c for c in CLOCK_COLUMNS if c in rows]).merge(
+        pd.DataFrame(stats, columns=[*key, *CLOCK_COLUMNS]), how="left", on=key)
+    return out
+
+
 def done_points(csv: str | Path) -> set:
     """(size, workload, context) points of an earlier part (a point's rows are written together,
     once it is finished)."""
@@ -490,8 +533,11 @@ def gain_table(df: pd.DataFrame) -> pd.DataFrame:
     (:data:`GAIN_DEFINITION`, paired by repeat), then median and quartiles over repeats."""
     ok = df[df["status"] == "ok"]
     keys = ["size", "context", "workload"]
+    ok = ok.assign(outside_kernels_share=1.0 - ok.reindex(columns=["kernel_ms_per_step"]).iloc[:, 0]
+                   / ok.reindex(columns=["audit_wall_ms_per_step"]).iloc[:, 0])
     soft = ok[ok["arm"] == BASELINE_ARM].set_index([*keys, "repeat"])
-    base = soft.reindex(columns=["tokens_per_s", "host_syncs_per_step", "kernel_ms_per_step"]).add_prefix("softmax_")
+    base = soft.reindex(columns=["tokens_per_s", "host_syncs_per_step", "kernel_ms_per_step",
+                                 "outside_kernels_share", "sm_clock_mhz_median"]).add_prefix("softmax_")
     rows = []
     for (size, context, workload, arm), g in ok[ok["arm"] != BASELINE_ARM].groupby([*keys, "arm"]):
         g = g.set_index([*keys, "repeat"])
@@ -515,7 +561,13 @@ def gain_table(df: pd.DataFrame) -> pd.DataFrame:
                      # the same process's kernel-time audit (NaN where the part has none)
                      "kernel_gain": float((paired["softmax_kernel_ms_per_step"]
                                            / paired.get("kernel_ms_per_step", np.nan) - 1.0).median()),
-                     "rate_basis": str(g["rate_basis"].iloc[0]) if "rate_basis" in g else "median_step"})
+                     "rate_basis": str(g["rate_basis"].iloc[0]) if "rate_basis" in g else "median_step",
+                     # share of the audit pass's wall time outside GPU kernels, and the SM clocks
+                     # of the timed rounds (NaN where not measured)
+                     "outside_kernels_share": float(paired["outside_kernels_share"].median()),
+                     "softmax_outside_kernels_share": float(paired["softmax_outside_kernels_share"].median()),
+                     "sm_clock_mhz": float(paired.get("sm_clock_mhz_median", pd.Series(np.nan)).median()),
+                     "softmax_sm_clock_mhz": float(paired["softmax_sm_clock_mhz_median"].median())})
     return pd.DataFrame(rows)
 
 
@@ -659,9 +711,18 @@ def main(argv=None) -> None:
     g.add_argument("--out", required=True)
     g.add_argument("--replace", action="store_true",
                    help="a point in a later part supersedes the same point in earlier parts")
+    c = sub.add_parser("clocks", help="add the GPU's clocks and power during each round to a part")
+    c.add_argument("part", help="a throughput part (measure --out)")
+    c.add_argument("--steps", required=True, help="its steps CSV (measure --steps-out)")
+    c.add_argument("--clocks", required=True, help="the call's nvidia-smi log (gpu/h200_training.sh)")
+    c.add_argument("--out", required=True)
     args = p.parse_args(argv)
     if args.command == "merge":
         merge(args.parts, args.out, replace=args.replace)
+        return
+    if args.command == "clocks":
+        write_csv(annotate_clocks(pd.read_csv(args.part), pd.read_csv(args.steps), read_gpu_clocks(args.clocks)),
+                  args.out)
         return
     config = load_config(args.config, args.configfile)
     cfg = config["train"]["throughput"]
