@@ -48,6 +48,19 @@ def test_fig3_face_names_the_sizes_measured_with_compiled_blocks():
     assert "blocks compiled: 1.4B (2K)" in line and "eager: 160M, 1.4B (4K)" in line, line
 
 
+def test_fig3_face_states_the_clocks_and_refuses_to_hide_mixed_rate_statistics():
+    from scsigmoid.plots.fig3_gpu_hours import _device_text
+
+    long = pd.DataFrame({"device": "NVIDIA H200", "status": ["ok", "ok", "oom"],
+                         "sm_clock_mhz_median": [1695.0, 1830.0, 1000.0], "power_capped_share": [1.0, 0.5, 0.0],
+                         "rate_basis": ["round_total", "round_total", "median_step"]})
+    text = _device_text(long)
+    assert text == " on NVIDIA H200 (SM clock 1695–1830 MHz, median per round; power cap binding in 75% of clock samples)"
+    long.loc[1, "rate_basis"] = "median_step"
+    assert "MIXED rate statistics: median_step, round_total" in _device_text(long)
+    assert _device_text(None) == ""
+
+
 def test_old_format_is_a_clear_error(tmp_path):
     old = pd.DataFrame({"size": ["160M"], "context": [2048], "attention": ["sigmoid"], "samples_per_s": [1.0]})
     with pytest.raises(ValueError, match="gain_table"):

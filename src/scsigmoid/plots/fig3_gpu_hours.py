@@ -92,6 +92,24 @@ def _workload_line(workload: str, gains: pd.DataFrame, long: pd.DataFrame | None
     return text
 
 
+def _device_text(long: pd.DataFrame | None) -> str:
+    """' on <GPU>' with the clocks the rounds ran at (power cap, SM MHz) where the CSV has them,
+    and how the rates were computed where the parts mix the two statistics."""
+    if long is None:
+        return ""
+    text = f" on {long['device'].dropna().iloc[0]}" if "device" in long and long["device"].notna().any() else ""
+    ok = long[long["status"] == "ok"] if "status" in long else long
+    if "sm_clock_mhz_median" in ok and ok["sm_clock_mhz_median"].notna().any():
+        clock = ok["sm_clock_mhz_median"].dropna()
+        text += f" (SM clock {clock.min():.0f}–{clock.max():.0f} MHz, median per round"
+        if "power_capped_share" in ok and ok["power_capped_share"].notna().any():
+            text += f"; power cap binding in {ok['power_capped_share'].mean():.0%} of clock samples"
+        text += ")"
+    if "rate_basis" in ok and ok["rate_basis"].nunique() > 1:
+        text += "; MIXED rate statistics: " + ", ".join(sorted(ok["rate_basis"].dropna().unique()))
+    return text
+
+
 def plot_fig3(gains: pd.DataFrame, stem, *, long: pd.DataFrame | None = None, definition: str = "",
               cells: float = PAPER_CELLS, gpus: int = GPUS) -> pd.DataFrame:
     """Draw Fig 3 from ``gain_table``'s output (``gains``); ``long`` (the throughput CSV) adds the
@@ -143,10 +161,7 @@ def plot_fig3(gains: pd.DataFrame, stem, *, long: pd.DataFrame | None = None, de
     labels = [ARM_LABELS[a] for a in ARM_COLORS if ARM_LABELS[a] in legend]
     handles = [legend[label] for label in labels]
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, -0.02))
-    device = ""
-    if long is not None and "device" in long and long["device"].notna().any():
-        device = f" on {long['device'].dropna().iloc[0]}"
-    face = [f"Projected cost of {cells / 1e6:.1f}M cells from measured training throughput{device} "
+    face = [f"Projected cost of {cells / 1e6:.1f}M cells from measured training throughput{_device_text(long)} "
             f"(hours on {gpus} GPUs: right axes)",
             "% above the bars: throughput gain of our sigmoid kernel, the paper's 1.4B gains in brackets "
             "(the paper's batches: 32 cells a GPU)"]
