@@ -276,3 +276,27 @@ def test_clocks_of_each_round_come_from_the_samples_inside_it(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not an nvidia-smi clock log"):
         tp.read_gpu_clocks(tmp_path / "bad.csv")
+
+
+def test_audit_drops_the_step_that_absorbs_the_profilers_start_up():
+    """The audit's first step runs under the profiler's warm-up and is not counted: a planted slow
+    first step (10x the work) leaves the kernel time a step at the later steps' level."""
+    calls = []
+
+    def step(arm, batch):
+        x = torch.randn(128, 128)
+        for _ in range(200 if not calls else 20):
+            x = torch.tanh(x @ x)
+        calls.append(batch)
+    kernel_ms, wall_ms = tp._audit(step, "softmax", ["a", "b", "c"], torch.device("cpu"))
+    assert calls == ["c", "a", "b", "c"]  # one dropped step, then each batch once
+    assert 0 < kernel_ms < 3 * wall_ms  # (on a CPU the ops' own time stands in for kernels)
+    slow = []
+
+    def slow_step(arm, batch):
+        x = torch.randn(128, 128)
+        for _ in range(200):
+            x = torch.tanh(x @ x)
+        slow.append(batch)
+    slow_ms, _ = tp._audit(slow_step, "softmax", ["a", "b", "c"], torch.device("cpu"))
+    assert kernel_ms < 0.25 * slow_ms  # ~0.1x; had the slow first step been counted, ~0.43x
