@@ -28,10 +28,14 @@ Protocol (every knob in ``config/config.yaml`` ``train.throughput``):
   outside the kernels is made of (a launch-bound host, or cudaMalloc/cudaFree syncs). Every
   timed step can be kept in a steps CSV (``steps_out``: batch, tokens, ms, host ms, start time).
 - **Kernel-time audit** (``audit_kernel_time``): after the timed rounds, one pass of each arm
-  over the same batches under torch.profiler: the sum of its GPU kernels' time a step
-  (``kernel_ms_per_step``) beside that pass's wall time (``audit_wall_ms_per_step``). The
-  kernel-time gain (:func:`gain_table`'s ``kernel_gain``) cross-checks the wall-clock gain from
-  the same process, model and batches.
+  over the same batches under torch.profiler (after one dropped warm-up step): the sum of its GPU
+  kernels' time a step (``kernel_ms_per_step``) beside that pass's wall time
+  (``audit_wall_ms_per_step``). :func:`gain_table` gives each arm's share of a step outside GPU
+  kernels (the scorecard's cross-check: equal in both arms, or the wall-clock gain does not
+  isolate the kernels) and the audit's kernel-time gain (``kernel_gain``: reported, not judged;
+  under a power cap the clocks move between the audit and the rounds).
+- **Clocks** (:func:`annotate_clocks`): the GPU's SM clock, power and power-cap flag during each
+  round, from the call's nvidia-smi log.
 - **MFU** = model FLOPs per step / step time / bf16 dense peak, with model FLOPs (useful tokens
   only; padding is not credited) = 6·N_blocks·T + 6·(N_head + d·V)·M + 12·layers·d·ΣLᵢ²: N_blocks the
   parameters of the transformer blocks and final LN, T valid tokens, N_head the masked-gene head's
