@@ -42,14 +42,23 @@ case "$experiment" in
   throughput)
     tag=$(echo "${*:-all}" | tr ' .' '_p')
     # the GPU's clocks, power and throttle reasons beside the timed steps (their start times are in the steps CSV)
-    nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active \
-      --format=csv -lms 500 > "$OUT/throughput_${tag}_gpu_clocks.csv" 2>&1 & smi=$!
+    smi=""
+    if command -v nvidia-smi > /dev/null; then
+      nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active \
+        --format=csv -lms 500 > "$OUT/throughput_${tag}_gpu_clocks.csv" 2>&1 & smi=$!
+    fi
     timeout -k 10 "$budget" python3 -m scsigmoid.train.throughput measure "${cfg[@]}" \
       --corpus "$corpus/pretrain" --out "$OUT/throughput_$tag.csv" ${1:+--sizes "$@"} \
       --steps-out "$OUT/throughput_${tag}_steps.csv" ${SKIP:+--skip $SKIP} 2>&1 | tee "$OUT/throughput_$tag.log"
-    kill "$smi" 2>/dev/null
-    python3 -m scsigmoid.train.throughput clocks "$OUT/throughput_$tag.csv" --steps "$OUT/throughput_${tag}_steps.csv" \
-      --clocks "$OUT/throughput_${tag}_gpu_clocks.csv" --out "$OUT/throughput_$tag.csv"
+    [ -n "$smi" ] && kill "$smi" 2>/dev/null
+    if [ ! -f "$OUT/throughput_$tag.csv" ]; then
+      echo "throughput: no point measured (every point in SKIP, or none finished within BUDGET=$budget s)"
+      exit 0
+    fi
+    if [ -n "$smi" ]; then
+      python3 -m scsigmoid.train.throughput clocks "$OUT/throughput_$tag.csv" --steps "$OUT/throughput_${tag}_steps.csv" \
+        --clocks "$OUT/throughput_${tag}_gpu_clocks.csv" --out "$OUT/throughput_$tag.csv"
+    fi
     python3 - "$OUT/throughput_$tag.csv" <<'EOF'
 import sys, pandas as pd
 from scsigmoid.train.throughput import gain_table
