@@ -170,3 +170,41 @@ def test_table_made_in_inference_mode_is_not_kept(monkeypatch):
     torch.autograd.grad(out, leaf, torch.ones_like(out))
     table = ops._cached_table(q.device, 3, 8, 8)
     assert table.tolist() == [[0, 0, 0], [8, 8, 8], [0, 0, 0], [8, 8, 8]]
+
+
+def test_eager_padded_call_with_the_same_lengths_does_no_table_work_the_second_time(monkeypatch):
+    """The layers of a model pass the same length tensors: the padded table is built once (its two
+    small kernels were the padded call's extra host time at L = 512), then the call does no more
+    tensor work than a dense one."""
+    _no_launch(monkeypatch)
+    monkeypatch.setattr(ops, "CHECK_VALUES", False)  # the value check reads the table on purpose
+    q, k, v = (torch.randn(2, 24, 2, 16, requires_grad=True) for _ in range(3))
+    lens = torch.tensor([24, 17], dtype=torch.int32)
+    with poison_outputs(False):
+        with OpLog() as first:
+            sigattn.sigmoid_attention(q, k, v, seq_lens_q=lens, seq_lens_k=lens, bias=0.0)
+        with OpLog() as again:
+            sigattn.sigmoid_attention(q, k, v, seq_lens_q=lens, seq_lens_k=lens, bias=0.0)
+    assert any("stack" in op for op in first.ops), first.ops  # control: the first call builds it
+    assert again.ops == ["aten.empty.memory_format"], again.ops
+
+
+def test_padded_table_cache_follows_the_length_tensors_not_their_ids():
+    """A hit needs the same tensor objects at the same version: an in-place change, another tensor
+    with the same values, other shapes and inference mode all get tables of their own values."""
+    q = torch.randn(2, 24, 1, 16)
+    lens = torch.tensor([24, 17], dtype=torch.int32)
+    table = ops._padded_table(q, q, lens, None)
+    assert ops._padded_table(q, q, lens, None) is table
+    assert table.tolist() == [[0, 0], [24, 17], [0, 0], [24, 17]]
+    lens[1] = 5  # in place: the version counter moves
+    changed = ops._padded_table(q, q, lens, None)
+    assert changed is not table and changed.tolist() == [[0, 0], [24, 5], [0, 0], [24, 5]]
+    twin = lens.clone()
+    assert ops._padded_table(q, q, twin, None) is not changed
+    assert ops._padded_table(q, q, lens, twin) is not changed  # another key tensor
+    assert ops._padded_table(q[:, :20], q[:, :20], lens.clamp(max=20), None).tolist()[1] == [20, 5]
+    with torch.inference_mode():
+        inf = ops._padded_table(q, q, twin, twin)
+    assert all(entry[2] is not inf for entry in ops._LENGTH_TABLES.values())
+    assert len(ops._LENGTH_TABLES) <= ops._LENGTH_TABLES_MAX
