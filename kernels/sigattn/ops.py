@@ -176,31 +176,40 @@ def _cached_table(device: torch.device, batch: int, len_q: int, len_k: int) -> t
     return table
 
 
-#: The padded layout's tables built from length tensors, most recent last:
-#: (id of seq_lens_q, id of seq_lens_k, device, B, Lq, Lk) -> (weak references to the two length
-#: tensors, their version counters when the table was built, the table).
-_LENGTH_TABLES: collections.OrderedDict = collections.OrderedDict()
-_LENGTH_TABLES_MAX = 32
+#: Sequence tables built from the caller's length (padded) or offset (packed) tensors, most
+#: recent last: (ids of those tensors, layout, device, shapes) -> (weak references to them, their
+#: version counters when the table was built, the table).
+_KEPT_TABLES: collections.OrderedDict = collections.OrderedDict()
+_KEPT_TABLES_MAX = 32
 
 
-def _lengths_table(q, k, seq_lens_q, seq_lens_k) -> torch.Tensor:
-    """The padded table of these length tensors, built once per tensor pair and version: every
-    layer of a model passes the same lengths, and building the table takes two small kernels a
-    call (at L = 512 the padded call's host time was 0.35 ms against the dense layout's 0.25 ms,
-    kernels/PERF.md). A hit needs the very same tensor objects (weak references, so the cache
+def _caching(q) -> bool:
+    """Tables may be kept: not while torch.compile traces, a CUDA graph captures or inference mode
+    is on (a tensor made there must not be kept)."""
+    return CACHE_SHAPE_TABLES and not (
+        torch.compiler.is_compiling() or torch.is_inference_mode_enabled()
+        or (q.is_cuda and torch.cuda.is_current_stream_capturing()))
+
+
+def _kept_table(sources: tuple, key: tuple, build) -> torch.Tensor:
+    """``build()``'s table for these source tensors, built once per tensors and version: every layer
+    of a model passes the same lengths / offsets, and building the table takes small kernels on
+    every call (at L = 512 the padded call's host time was 0.35 ms against the dense layout's 0.25
+    ms, kernels/PERF.md). A hit needs the very same tensor objects (weak references: the cache
     keeps none alive) with unchanged version counters (an in-place change rebuilds the table)."""
-    lens = (seq_lens_q, seq_lens_k)
-    key = (id(seq_lens_q), id(seq_lens_k), q.device, q.shape[0], q.shape[1], k.shape[1])
-    versions = tuple(None if t is None else t._version for t in lens)
-    hit = _LENGTH_TABLES.get(key)
-    if hit is not None and all(ref() is t for ref, t in zip(hit[0], lens, strict=True)) and hit[1] == versions:
-        _LENGTH_TABLES.move_to_end(key)
+    if not all(t is None or isinstance(t, torch.Tensor) for t in sources):
+        return build()  # not tensors: build() raises the argument error
+    full_key = (tuple(id(t) for t in sources), *key)
+    versions = tuple(None if t is None else t._version for t in sources)
+    hit = _KEPT_TABLES.get(full_key)
+    if hit is not None and all(ref() is t for ref, t in zip(hit[0], sources, strict=True)) and hit[1] == versions:
+        _KEPT_TABLES.move_to_end(full_key)
         return hit[2]
-    table = _build_padded_table(q, k, seq_lens_q, seq_lens_k)
-    refs = tuple((lambda: None) if t is None else weakref.ref(t) for t in lens)
-    _LENGTH_TABLES[key] = (refs, versions, table)
-    while len(_LENGTH_TABLES) > _LENGTH_TABLES_MAX:
-        _LENGTH_TABLES.popitem(last=False)
+    table = build()
+    refs = tuple((lambda: None) if t is None else weakref.ref(t) for t in sources)
+    _KEPT_TABLES[full_key] = (refs, versions, table)
+    while len(_KEPT_TABLES) > _KEPT_TABLES_MAX:
+        _KEPT_TABLES.popitem(last=False)
     return table
 
 
@@ -213,18 +222,28 @@ def _build_padded_table(q, k, seq_lens_q, seq_lens_k) -> torch.Tensor:
 def _padded_table(q, k, seq_lens_q, seq_lens_k) -> torch.Tensor:
     """The sequence table of the padded layout. Without lengths it is a constant of the shapes,
     kept per (device, B, Lq, Lk): no small kernels per call and no value check (no host sync).
-    With lengths it is kept per length tensors (:func:`_lengths_table`; values still checked when
-    ``CHECK_VALUES``). Not cached while torch.compile traces, a CUDA graph captures or inference
-    mode is on (a tensor made there must not be kept)."""
+    With lengths it is kept per length tensors (:func:`_kept_table`; values still checked when
+    ``CHECK_VALUES``)."""
     batch, len_q, len_k = q.shape[0], q.shape[1], k.shape[1]
-    cache = CACHE_SHAPE_TABLES and not (
-        torch.compiler.is_compiling() or torch.is_inference_mode_enabled()
-        or (q.is_cuda and torch.cuda.is_current_stream_capturing()))
-    if cache and seq_lens_q is None and seq_lens_k is None:
+    if not _caching(q):
+        return _build_padded_table(q, k, seq_lens_q, seq_lens_k)
+    if seq_lens_q is None and seq_lens_k is None:
         return _cached_table(q.device, batch, len_q, len_k)
-    if cache:
-        return _lengths_table(q, k, seq_lens_q, seq_lens_k)
-    return _build_padded_table(q, k, seq_lens_q, seq_lens_k)
+    return _kept_table((seq_lens_q, seq_lens_k), ("padded", q.device, batch, len_q, len_k),
+                       lambda: _build_padded_table(q, k, seq_lens_q, seq_lens_k))
+
+
+def _build_packed_table(q, k, cu_seqlens_q, cu_seqlens_k) -> torch.Tensor:
+    cu_q, cu_k = checks.cu_seqlens_pair(cu_seqlens_q, cu_seqlens_k, q, k, check_values=False)
+    return torch.stack([cu_q[:-1], cu_q[1:] - cu_q[:-1], cu_k[:-1], cu_k[1:] - cu_k[:-1]]).contiguous()
+
+
+def _packed_table(q, k, cu_seqlens_q, cu_seqlens_k) -> torch.Tensor:
+    """The sequence table of the packed layout, kept per offset tensors like the padded one."""
+    if not _caching(q):
+        return _build_packed_table(q, k, cu_seqlens_q, cu_seqlens_k)
+    return _kept_table((cu_seqlens_q, cu_seqlens_k), ("packed", q.device, q.shape[0], k.shape[0]),
+                       lambda: _build_packed_table(q, k, cu_seqlens_q, cu_seqlens_k))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -306,8 +325,7 @@ def sigmoid_attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, max_se
         return reference.sigmoid_attention_varlen_ref(
             q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=max_seqlen_q,
             max_seqlen_k=max_seqlen_k, causal=causal, scale=scale, bias=bias, score_mod=score_mod)
-    cu_q, cu_k = checks.cu_seqlens_pair(cu_seqlens_q, cu_seqlens_k, q, k, check_values=False)
-    seq_table = torch.stack([cu_q[:-1], cu_q[1:] - cu_q[:-1], cu_k[:-1], cu_k[1:] - cu_k[:-1]]).contiguous()
+    seq_table = _packed_table(q, k, cu_seqlens_q, cu_seqlens_k)
     return _attention(q, k, v, seq_table, None if score_mod is None else score_mod.detach(), causal,
                       checks.resolve_scale(scale, q.shape[-1]), None if bias is None else float(bias),
                       False, -1 if max_seqlen_q is None else max_seqlen_q,

@@ -206,5 +206,25 @@ def test_padded_table_cache_follows_the_length_tensors_not_their_ids():
     assert ops._padded_table(q[:, :20], q[:, :20], lens.clamp(max=20), None).tolist()[1] == [20, 5]
     with torch.inference_mode():
         inf = ops._padded_table(q, q, twin, twin)
-    assert all(entry[2] is not inf for entry in ops._LENGTH_TABLES.values())
-    assert len(ops._LENGTH_TABLES) <= ops._LENGTH_TABLES_MAX
+    assert all(entry[2] is not inf for entry in ops._KEPT_TABLES.values())
+    assert len(ops._KEPT_TABLES) <= ops._KEPT_TABLES_MAX
+
+
+def test_eager_packed_call_with_the_same_offsets_does_no_table_work_the_second_time(monkeypatch):
+    """The packed layout's table (starts and lengths from cu_seqlens) is kept per offset tensors
+    too; an in-place change of the offsets builds a table of the new values."""
+    _no_launch(monkeypatch)
+    monkeypatch.setattr(ops, "CHECK_VALUES", False)
+    q, k, v = (torch.randn(40, 2, 16, requires_grad=True) for _ in range(3))
+    cu = torch.tensor([0, 24, 40], dtype=torch.int32)
+    with poison_outputs(False):
+        with OpLog() as first:
+            sigattn.sigmoid_attention_varlen(q, k, v, cu, max_seqlen_q=24, max_seqlen_k=24, bias=0.0)
+        with OpLog() as again:
+            sigattn.sigmoid_attention_varlen(q, k, v, cu, max_seqlen_q=24, max_seqlen_k=24, bias=0.0)
+    assert any("stack" in op for op in first.ops), first.ops
+    assert again.ops == ["aten.empty.memory_format"], again.ops
+    table = ops._packed_table(q, k, cu, None)
+    assert table.tolist() == [[0, 24], [24, 16], [0, 24], [24, 16]]
+    cu[1] = 30
+    assert ops._packed_table(q, k, cu, None).tolist() == [[0, 30], [30, 10], [0, 30], [30, 10]]
