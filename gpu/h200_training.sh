@@ -2,7 +2,7 @@
 # The training experiments on one H200, one per call (each fits a 10-minute command). Every setting
 # comes from config/config.yaml (read by scsigmoid.config, the same file the DAG reads).
 # Usage (repo root, GPU machine, tokenised corpora carried in results/data/corpus, wheels in .whl):
-#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh throughput [SIZE...]   -> $OUT/throughput_<sizes>{,_steps,_gpu_clocks}.csv
+#   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh throughput [SIZE...]   -> $OUT/throughput_<sizes>{,_steps}.csv + _gpu_clocks.log (nvidia-smi)
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh main                   -> $OUT/main.tgz.part-*
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh stress|lr_sweep        -> $OUT/<experiment>.tgz
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_training.sh profile SIZE:WORKLOAD:CONTEXT...  -> $OUT/profile.csv
@@ -45,7 +45,7 @@ case "$experiment" in
     smi=""
     if command -v nvidia-smi > /dev/null; then
       nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active \
-        --format=csv -lms 500 > "$OUT/throughput_${tag}_gpu_clocks.csv" 2>&1 & smi=$!
+        --format=csv -lms 500 > "$OUT/throughput_${tag}_gpu_clocks.log" 2>&1 & smi=$!
     fi
     timeout -k 10 "$budget" python3 -m scsigmoid.train.throughput measure "${cfg[@]}" \
       --corpus "$corpus/pretrain" --out "$OUT/throughput_$tag.csv" ${1:+--sizes "$@"} \
@@ -57,7 +57,7 @@ case "$experiment" in
     fi
     if [ -n "$smi" ]; then
       python3 -m scsigmoid.train.throughput clocks "$OUT/throughput_$tag.csv" --steps "$OUT/throughput_${tag}_steps.csv" \
-        --clocks "$OUT/throughput_${tag}_gpu_clocks.csv" --out "$OUT/throughput_$tag.csv"
+        --clocks "$OUT/throughput_${tag}_gpu_clocks.log" --out "$OUT/throughput_$tag.csv"
     fi
     python3 - "$OUT/throughput_$tag.csv" <<'EOF'
 import sys, pandas as pd

@@ -33,7 +33,8 @@ from .backend import backend_for
 CHECK_VALUES = os.environ.get("SIGATTN_CHECK_VALUES", "1") != "0"
 #: Eager calls through the custom ops (as under torch.compile) instead of _EagerAttention.
 EAGER_CUSTOM_OP = os.environ.get("SIGATTN_EAGER_OP", "function") == "custom"
-#: Keep the sequence tables: the dense layout's per shape, the padded layout's per length tensors
+#: Keep the sequence tables: the dense layout's per shape, the padded and packed layouts' per length /
+#: offset tensors
 #: (off: a new table each call, as before v1.2; for measuring the difference).
 CACHE_SHAPE_TABLES = True
 

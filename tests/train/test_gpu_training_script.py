@@ -81,7 +81,7 @@ def test_throughput_call_writes_its_part_and_every_timed_step(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     part = pd.read_csv(out / "throughput_tiny.csv")
     assert len(part) == 2 * 2 * 2 and (part.kernel_ms_per_step > 0).all() and (part.rate_basis == "round_total").all()
-    assert "sm_clock_mhz_median" not in part and not (out / "throughput_tiny_gpu_clocks.csv").exists()
+    assert "sm_clock_mhz_median" not in part and not (out / "throughput_tiny_gpu_clocks.log").exists()
     steps = pd.read_csv(out / "throughput_tiny_steps.csv")
     assert len(steps) == 2 * 2 * 2 * 4 and (steps.commit == "test").all()
     env["SKIP"] = str(out / "throughput_tiny.csv")

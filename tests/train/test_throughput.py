@@ -254,7 +254,7 @@ def test_gain_table_kernel_gain_pairs_the_audit_and_merge_labels_old_rates(tmp_p
 def test_clocks_of_each_round_come_from_the_samples_inside_it(tmp_path):
     """nvidia-smi's log joined to the rounds by time: a round gets the median SM clock, power and
     the share of samples where the power cap held the clocks (bit 0x4), from its samples only."""
-    log = tmp_path / "clocks.csv"
+    log = tmp_path / "clocks.log"
     log.write_text(
         "timestamp, clocks.current.sm [MHz], clocks.current.memory [MHz], power.draw [W], temperature.gpu, "
         "clocks_event_reasons.active\n"
@@ -273,9 +273,9 @@ def test_clocks_of_each_round_come_from_the_samples_inside_it(tmp_path):
     assert out.loc["softmax", list(tp.CLOCK_COLUMNS)].tolist() == [1750.0, 1700.0, 692.5, 1.0, 2]  # 1 s, 2 s
     assert out.loc["sigmoid", list(tp.CLOCK_COLUMNS)].tolist() == [1900.0, 1900.0, 650.0, 0.0, 1]  # 9 s
     assert (out["n"] == 2).all()  # the part's own columns kept
-    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "bad.log").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not an nvidia-smi clock log"):
-        tp.read_gpu_clocks(tmp_path / "bad.csv")
+        tp.read_gpu_clocks(tmp_path / "bad.log")
 
 
 def test_audit_drops_the_step_that_absorbs_the_profilers_start_up():

@@ -492,13 +492,13 @@ CLOCK_COLUMNS = ["sm_clock_mhz_median", "sm_clock_mhz_min", "power_w_median", "p
 _POWER_CAP_BIT = 0x4  # clocks_event_reasons: SW power cap (nvidia-smi --help-query-gpu)
 
 
-def read_gpu_clocks(csv: str | Path) -> pd.DataFrame:
+def read_gpu_clocks(log: str | Path) -> pd.DataFrame:
     """The call's nvidia-smi log (``--query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,
     temperature.gpu,clocks_event_reasons.active --format=csv``) as unix time, SM MHz, watts and
     whether the power cap held the clocks down."""
-    raw = pd.read_csv(csv, skipinitialspace=True)
+    raw = pd.read_csv(log, skipinitialspace=True)
     if raw.shape[1] != 6 or not str(raw.columns[0]).startswith("timestamp"):
-        raise ValueError(f"{csv}: not an nvidia-smi clock log of gpu/h200_training.sh (columns {list(raw.columns)})")
+        raise ValueError(f"{log}: not an nvidia-smi clock log of gpu/h200_training.sh (columns {list(raw.columns)})")
     def number(col):  # "1740 MHz" -> 1740.0
         return pd.to_numeric(col.astype(str).str.split().str[0], errors="coerce")
 
@@ -726,7 +726,7 @@ def main(argv=None) -> None:
     c = sub.add_parser("clocks", help="add the GPU's clocks and power during each round to a part")
     c.add_argument("part", help="a throughput part (measure --out)")
     c.add_argument("--steps", required=True, help="its steps CSV (measure --steps-out)")
-    c.add_argument("--clocks", required=True, help="the call's nvidia-smi log (gpu/h200_training.sh)")
+    c.add_argument("--clocks", required=True, help="the call's nvidia-smi log, *_gpu_clocks.log (gpu/h200_training.sh)")
     c.add_argument("--out", required=True)
     args = p.parse_args(argv)
     if args.command == "merge":
