@@ -14,9 +14,14 @@
 # Usage (repo root, GPU machine): SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_bench.sh [budget_s]
 # Writes under $OUT: bench_parts.tgz (parts/), logs.tgz (logs/), diag.csv, first_call_full.csv,
 # first_call_table.csv, summary.txt; prints summary.txt last.
-# Knobs (tests, re-runs): PARTS="64:fwd 64:bwd 128:bwd 128:fwd", BENCH_IMPLS (one list for every
-# part), WARM_PARTS, BENCH_ARGS / DIAG_ARGS / FIRST_CALL_ARGS / WARM_ARGS (extra arguments),
-# FIRST_CALL=0, DIAG=0, WARM=0 (skip a step), PY (python).
+# Knobs (tests, re-runs): PARTS="64:fwd 64:bwd 128:bwd 128:fwd", each HD:PASS[:IMPL,IMPL...][@L,L...]
+# (that part's own implementations and lengths, e.g. 64:fwd:ours_dense,ours_padded@512,1024);
+# BENCH_IMPLS (one list for every part without its own), SKIP_DONE (CSVs or folders of earlier
+# parts, e.g. a previous call's /tmp/bench_call/parts on a machine still warm: the points they
+# measured at the same do_bench settings are not measured again; a missing path measures all),
+# WARM_PARTS, BENCH_ARGS / DIAG_ARGS / FIRST_CALL_ARGS / WARM_ARGS (extra arguments),
+# CAPS="HD:PASS=SECONDS ..." (each such part's time cap; defaults 64:fwd 100, 64:bwd 150, 128:* 600),
+# FIRST_CALL=0, DIAG=0, WARM=0 (skip a step), PY (python), WORK (the work folder, /tmp/bench_call).
 set -uo pipefail
 budget=${1:-540}
 work=${WORK:-/tmp/bench_call}
@@ -73,15 +78,20 @@ fi
 IMPLS_FWD="ours_dense ours_padded ours_varlen tritonsigmoid_dense tritonsigmoid_padded cudnn_sdpa fa2_dense fa2_varlen eager_sigmoid ours_dense_trainbias ours_dense_causal flash_attn_dense flash_attn_varlen flashsigmoid"
 IMPLS_BWD="ours_dense ours_padded ours_varlen eager_sigmoid tritonsigmoid_dense tritonsigmoid_padded cudnn_sdpa fa2_dense fa2_varlen ours_dense_trainbias ours_dense_causal flash_attn_dense flash_attn_varlen flashsigmoid"
 declare -A WANT=([64:fwd]=100 [64:bwd]=150 [128:bwd]=600 [128:fwd]=600)
-for part in ${PARTS:-64:fwd 64:bwd 128:bwd 128:fwd}; do
-  hd=${part%%:*}; pass=${part##*:}
-  impls=${BENCH_IMPLS:-$([ "$pass" = bwd ] && echo "$IMPLS_BWD" || echo "$IMPLS_FWD")}
-  t=$(cap "${WANT[$part]:-600}" 15)
-  if [ "$t" -lt 30 ]; then stamp "part hd$hd $pass: not run (${t}s left)"; continue; fi
-  stamp "part hd$hd $pass (cap ${t}s)"
+for kv in ${CAPS:-}; do WANT[${kv%%=*}]=${kv#*=}; done  # e.g. CAPS="128:bwd=200 64:fwd=150"
+n=0
+for spec in ${PARTS:-64:fwd 64:bwd 128:bwd 128:fwd}; do
+  lens=""; [[ $spec == *@* ]] && lens=${spec#*@} && spec=${spec%@*}
+  IFS=: read -r hd pass own <<< "$spec"
+  impls=${own:+${own//,/ }}
+  impls=${impls:-${BENCH_IMPLS:-$([ "$pass" = bwd ] && echo "$IMPLS_BWD" || echo "$IMPLS_FWD")}}
+  n=$((n + 1)); name=hd${hd}_${pass}_$n; sub="$work/parts/$n"  # a part per folder: one (hd, pass) may come twice
+  t=$(cap "${WANT[$hd:$pass]:-600}" 15)
+  if [ "$t" -lt 30 ]; then stamp "part $name: not run (${t}s left)"; continue; fi
+  stamp "part $name${own:+ ($own)}${lens:+ at L=$lens} (cap ${t}s)"
   # shellcheck disable=SC2086
-  SIGATTN_AUTOTUNE=full timeout -k 5 "$t" $PY workflow/scripts/bench_attention.py --out "$work/parts" \
-    --head-dim "$hd" --pass "$pass" --impl $impls ${BENCH_ARGS:-} \
-    > "$work/logs/bench_hd${hd}_${pass}.log" 2>&1
-  stamp "part hd$hd $pass rc=$? ($(grep -c '^\[time\]' "$work/logs/bench_hd${hd}_${pass}.log") points timed)"
+  SIGATTN_AUTOTUNE=full timeout -k 5 "$t" $PY workflow/scripts/bench_attention.py --out "$sub" \
+    --head-dim "$hd" --pass "$pass" --impl $impls ${lens:+--seq-lens ${lens//,/ }} \
+    ${SKIP_DONE:+--skip-done $SKIP_DONE} ${BENCH_ARGS:-} > "$work/logs/bench_$name.log" 2>&1
+  stamp "part $name rc=$? ($(grep -c '^\[time\]' "$work/logs/bench_$name.log") points timed)"
 done

@@ -119,7 +119,10 @@ def _bias(k_len, bias_value, DEFAULT_BIAS: tl.constexpr):
 # Autotuning: per head-dim lists on GPU, a single small config under the interpreter
 # ----------------------------------------------------------------------------------------------
 
-TUNE_KEY = ["HEAD_DIM", "CAUSAL", "TMA", "seqlen_bucket"]  # Triton adds the tensors' dtypes itself
+#: Triton adds the tensors' dtypes itself. SIGMOID is in the key so that a process switching
+#: variants (select_variant / using_variant: the throughput protocol's variant arms) never reuses
+#: one sigmoid's autotuned choice for another.
+TUNE_KEY = ["HEAD_DIM", "CAUSAL", "TMA", "SIGMOID", "seqlen_bucket"]
 
 #: (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class. In the dK/dV kernel
 #: BLOCK_N is the key tile a program owns and BLOCK_M the query tile it loops over. Registers,
@@ -715,6 +718,29 @@ def select_variant(variant: str) -> None:
     global TMA, SIGMOID
     env = variant_env(variant)
     TMA, SIGMOID = TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"]
+
+
+def current_variant() -> str:
+    """The variant this process launches now, by name ("default", "tma", "fma", "tma_fma", ...)."""
+    return variant_suffix().lstrip("_") or "default"
+
+
+#: The variant SIGATTN_TMA / SIGATTN_SIGMOID selected at import.
+IMPORTED_VARIANT = current_variant()
+
+
+@contextlib.contextmanager
+def using_variant(variant: str):
+    """select_variant for the launches inside the block (on this host thread: a launch reads the
+    variant when it is issued), then back to the variant before it. The throughput protocol
+    runs each step of a variant arm inside one (scsigmoid.train.throughput.ARM_VARIANTS)."""
+    global TMA, SIGMOID
+    before = TMA, SIGMOID
+    select_variant(variant)
+    try:
+        yield
+    finally:
+        TMA, SIGMOID = before
 
 
 def sigmoid_mode(q: torch.Tensor) -> str:

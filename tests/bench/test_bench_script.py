@@ -79,3 +79,24 @@ def test_unset_options_are_the_configuration_s(tmp_path):
     assert sorted(df["seq_len"]) == [16, 32] and set(df["padding_pct"]) == {25}
     assert set(df["warmup_ms"]) == {2} and set(df["rep_ms"]) == {3}
     assert list(df["batch"]) == [4, 2] and set(df["heads"]) == {2}  # 64 tokens / L, 32 hidden / 16
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU smoke test")
+def test_a_resumed_part_measures_only_what_earlier_parts_lack(tmp_path, capsys):
+    """--skip-done: points an earlier part measured at the same do_bench settings get no row and
+    no time; other settings, failed points and a missing path (machine given back) do not count."""
+    args = ["--head-dim", "8", "--pass", "fwd", "--tokens", "64", "--hidden", "32", "--seq-lens", "16", "32", "64", "--paddings", "0",
+            "--impl", "eager_sigmoid", "--rep-ms", "1", "--allow-cpu"]
+    first = tmp_path / "first"
+    load_script().main(["--out", str(first), *args, "--warmup-ms", "1"])
+    earlier = pd.read_csv(first / "attention_cpu_hd8_fwd.csv")
+    earlier.loc[earlier["seq_len"] == 64, "status"] = "error"  # a failed point is measured again
+    earlier.to_csv(first / "attention_cpu_hd8_fwd.partial.csv", index=False)
+    (first / "attention_cpu_hd8_fwd.csv").unlink()
+    load_script().main(["--out", str(tmp_path / "again"), *args, "--warmup-ms", "1",
+                        "--skip-done", str(first), str(tmp_path / "gone")])
+    again = pd.read_csv(tmp_path / "again" / "attention_cpu_hd8_fwd.csv")
+    assert list(again["seq_len"]) == [64] and (again["status"] == "ok").all()
+    assert "nothing at" in capsys.readouterr().out
+    load_script().main(["--out", str(tmp_path / "other"), *args, "--warmup-ms", "2", "--skip-done", str(first)])
+    assert sorted(pd.read_csv(tmp_path / "other" / "attention_cpu_hd8_fwd.csv")["seq_len"]) == [16, 32, 64]

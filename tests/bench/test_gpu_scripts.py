@@ -138,7 +138,8 @@ def test_h200_bench_script_end_to_end_on_the_cpu(tmp_path):
     done = subprocess.run(
         ["bash", "gpu/h200_bench.sh", "400"], cwd=ROOT, capture_output=True, text=True, timeout=900,
         env=env(OUT=str(out), WORK=str(work), SUITE_COMMIT="test", PY=sys.executable, TRITON_INTERPRET="1",
-                PARTS="16:fwd 16:bwd", BENCH_IMPLS="eager_sigmoid ours_dense",
+                PARTS="16:fwd 16:bwd 16:fwd:eager_sigmoid@32", BENCH_IMPLS="eager_sigmoid ours_dense",
+                SKIP_DONE=str(work / "parts"),  # the third part finds its only point measured by the first
                 BENCH_ARGS=f"{tiny} --seq-lens 32 64", WARM_PARTS="16:fwd:ours", WARM_ARGS=tiny,
                 FIRST_CALL_ARGS="--allow-cpu --head-dim 16 --seq-len 32 --tokens 64 --hidden 32",
                 DIAG_ARGS="--allow-cpu --tokens 64 --hidden 32 --points ours_dense:16:fwd:32 --rounds 1 "
@@ -149,9 +150,11 @@ def test_h200_bench_script_end_to_end_on_the_cpu(tmp_path):
                      "logs.tgz", "summary.txt"]
     with tarfile.open(out / "bench_parts.tgz") as tar:
         names = sorted(Path(n).name for n in tar.getnames() if n.endswith(".csv"))
-    assert names == ["attention_cpu_hd16_bwd.csv", "attention_cpu_hd16_fwd.csv"]
-    part = pd.read_csv(work / "parts" / "attention_cpu_hd16_fwd.csv")
+    assert names == ["attention_cpu_hd16_bwd.csv", "attention_cpu_hd16_fwd.csv", "attention_cpu_hd16_fwd.csv"]
+    part = pd.read_csv(work / "parts" / "1" / "attention_cpu_hd16_fwd.csv")  # a folder per part, in PARTS order
     assert (part["warmup_ms"] == 100).all() and (part["rep_ms"] == 250).all()
+    assert len(part[(part["impl"] == "eager_sigmoid") & (part["seq_len"] == 32)]) == 2  # both paddings
+    assert pd.read_csv(work / "parts" / "3" / "attention_cpu_hd16_fwd.csv").empty  # resumed: nothing left
     assert done.stdout.rstrip().endswith((out / "summary.txt").read_text().rstrip())
     steps = (work / "logs" / "steps.txt").read_text()
     assert "warm-up and first-call done: warm: 4 jobs, 4 ok" in steps and "diag rc=0" in steps

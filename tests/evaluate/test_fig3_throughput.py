@@ -65,3 +65,22 @@ def test_old_format_is_a_clear_error(tmp_path):
     old = pd.DataFrame({"size": ["160M"], "context": [2048], "attention": ["sigmoid"], "samples_per_s": [1.0]})
     with pytest.raises(ValueError, match="gain_table"):
         gpu_hours(old)
+
+
+def test_fig3_draws_a_variant_arm_with_its_own_label(tmp_path, monkeypatch):
+    """An opt-in kernel-variant arm (sigmoid_fma) gets bars, a gain line and a legend entry of its own."""
+    from scsigmoid.plots import fig3_gpu_hours as f3
+
+    gains = pd.read_csv(FIXTURES / "gains.csv")
+    fma = gains[(gains["arm"] == "sigmoid") & (gains["size"] == "1.4B")].assign(arm="sigmoid_fma")
+    fma["tokens_per_s_median"] *= 1.01
+    figures = []
+    monkeypatch.setattr(f3, "save_figure", lambda fig, stem: figures.append(fig))
+    table = f3.plot_fig3(pd.concat([gains, fma], ignore_index=True), tmp_path / "fig3",
+                         long=pd.read_csv(FIXTURES / "throughput_long.csv"))
+    assert (table.loc[table["arm"] == "sigmoid_fma", "paper_gain"].notna()).all()
+    (fig,) = figures
+    legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "sigmoid (ours, FMA-pipe sigmoid variant)" in legend
+    panel = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert any(t.endswith("(ours, FMA variant)") for t in panel)

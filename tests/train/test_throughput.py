@@ -153,6 +153,38 @@ def test_run_on_cpu_writes_every_point_and_says_why_an_arm_did_not_run(tmp_path)
                device="cpu", device_tag="h200")
 
 
+def test_a_variant_arm_launches_its_variant_in_forward_and_backward_and_names_it(monkeypatch):
+    """sigmoid_fma's step (forward and backward) runs under the FMA sigmoid variant; the next
+    sigmoid step is back on the variant selected at import. The variant is read on the host
+    when a launch is issued, so what the step sees there is what its kernels get."""
+    from sigattn import triton_kernels as tk
+
+    model = Encoder(ModelConfig.of_size("tiny", vocab_size=60, max_len=32, attention="sigmoid"))
+    step = tp._Stepper(model, torch.device("cpu"))
+    seen = []
+    real_loss = step.loss
+
+    def loss(*args):
+        seen.append(("forward", tk.SIGMOID))
+        return real_loss(*args)
+    step.loss = loss
+    model.blocks[0].attn.qkv.weight.register_hook(lambda g: seen.append(("backward", tk.SIGMOID)))
+    batch = tp.make_batch(np.array([9, 14]), context=32, vocab_size=60, rng=np.random.default_rng(0), padded=False)
+    imported = tk.SIGMOID
+    assert imported != "fma"  # the test process selects the default at import
+    for arm in ("sigmoid_fma", "sigmoid", "softmax"):
+        step(arm, batch)
+    assert seen == [("forward", "fma"), ("backward", "fma"), ("forward", imported), ("backward", imported),
+                    ("forward", imported), ("backward", imported)]
+    assert tk.SIGMOID == imported
+    # the kernel column names the variant where the Triton kernels run (a CUDA device), not the reference
+    monkeypatch.setattr(tp, "attention_backend", lambda attention, device, kernel: "sigattn_triton")
+    assert tp.arm_kernel("sigmoid_fma", "cuda") == "sigattn_triton_fma"
+    assert tp.arm_kernel("sigmoid", "cuda") == "sigattn_triton"
+    monkeypatch.undo()
+    assert tp.arm_kernel("sigmoid_fma", "cpu") == "sigattn_reference"
+
+
 def test_merge_refuses_a_point_measured_twice(tmp_path):
     row = {"size": "1.4B", "context": 2048, "workload": "corpus", "arm": "sigmoid", "repeat": 0}
     pd.DataFrame([row]).to_csv(tmp_path / "a.csv", index=False)

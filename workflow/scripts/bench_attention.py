@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from scsigmoid.bench.adapters import default_adapters
-from scsigmoid.bench.harness import RESULT_COLUMNS, BenchConfig, run_benchmark
+from scsigmoid.bench.harness import RESULT_COLUMNS, BenchConfig, done_points, run_benchmark
 from scsigmoid.bench.timing import wall_clock_timer
 from scsigmoid.config import config_parser
 from scsigmoid.io import write_csv
@@ -30,9 +30,10 @@ def part_path(out_dir: Path, device: str, head_dim: int, pass_: str) -> Path:
 
 
 def run_parts(cfg: BenchConfig, head_dims, passes, outputs: dict, impls=None,
-              allow_cpu: bool = False, check_shape=None) -> None:
+              allow_cpu: bool = False, check_shape=None, done: set | None = None) -> None:
     """Run every (head_dim, pass) and write each part to outputs[(head_dim, pass)].
-    check_shape: the correctness gate's shape (default: the harness's small one)."""
+    check_shape: the correctness gate's shape (default: the harness's small one); done: points
+    measured earlier (harness.done_points), not measured again."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and not allow_cpu:
         sys.exit("bench_attention: no CUDA GPU visible; the benchmark is GPU-only "
@@ -48,7 +49,7 @@ def run_parts(cfg: BenchConfig, head_dims, passes, outputs: dict, impls=None,
                                dtype=torch.bfloat16 if device == "cuda" else torch.float32,
                                timer=None if device == "cuda" else wall_clock_timer,
                                log=lambda msg: print(msg, flush=True),
-                               on_row=lambda row, path=partial: _append_row(row, path),
+                               on_row=lambda row, path=partial: _append_row(row, path), done=done,
                                **({} if check_shape is None else {"check_shape": check_shape}))
             write_csv(df, final)
             partial.unlink(missing_ok=True)
@@ -60,6 +61,21 @@ def _append_row(row: dict, path: Path) -> None:
     """Append one measured row to a part's partial file (kept if the run is cut short)."""
     header = not path.exists()
     pd.DataFrame([row], columns=RESULT_COLUMNS).to_csv(path, mode="a", header=header, index=False)
+
+
+def read_done(paths, warmup_ms: float, rep_ms: float) -> set:
+    """The points the CSVs (or folders of CSVs, .partial.csv included) at ``paths`` measured at
+    these do_bench settings. A path that does not exist is skipped with a note: a resumed call on
+    a machine that was given back in between finds nothing and measures everything."""
+    frames = []
+    for path in map(Path, paths):
+        files = sorted(path.rglob("*.csv")) if path.is_dir() else [path] if path.exists() else []
+        if not files:
+            print(f"skip-done: nothing at {path}; its points are measured", flush=True)
+        frames += [pd.read_csv(f) for f in files]
+    done = done_points(frames, warmup_ms, rep_ms)
+    print(f"skip-done: {len(done)} points measured earlier at {warmup_ms:g}/{rep_ms:g} ms", flush=True)
+    return done
 
 
 def main_snakemake(smk) -> None:
@@ -86,6 +102,8 @@ def main(argv=None) -> None:
     p.add_argument("--allow-cpu", action="store_true", help="smoke-test the harness on CPU")
     p.add_argument("--warm-only", action="store_true",
                    help="compile and autotune only (cache warm-up): no gate, nothing timed, rows 'skipped'")
+    p.add_argument("--skip-done", nargs="*", default=[], metavar="CSV_OR_DIR",
+                   help="earlier parts: their points measured (ok or oom) at the same do_bench settings are skipped")
     args = p.parse_args(argv)
     cfg = BenchConfig(tokens_per_batch=args.tokens, hidden=args.hidden,
                       seq_lens=tuple(args.seq_lens), paddings=tuple(args.paddings),
@@ -95,7 +113,8 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     outputs = {(hd, ps): part_path(args.out, device, hd, ps)
                for hd in args.head_dim for ps in args.passes}
-    run_parts(cfg, args.head_dim, args.passes, outputs, impls=args.impl, allow_cpu=args.allow_cpu)
+    done = read_done(args.skip_done, args.warmup_ms, args.rep_ms) if args.skip_done else None
+    run_parts(cfg, args.head_dim, args.passes, outputs, impls=args.impl, allow_cpu=args.allow_cpu, done=done)
 
 
 if __name__ == "__main__":

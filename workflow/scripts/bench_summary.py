@@ -1,7 +1,7 @@
 """A short table of what one GPU benchmark call measured (the last thing gpu/h200_bench.sh prints).
 
     python workflow/scripts/bench_summary.py WORK_DIR
-reads WORK_DIR/parts/*.csv (final or .partial), WORK_DIR/first_call_*.csv, WORK_DIR/diag.csv.
+reads WORK_DIR/parts/**/*.csv (final or .partial; a folder per part), WORK_DIR/first_call_*.csv, WORK_DIR/diag.csv.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ SHOWN = ["ours_dense", "ours_padded", "ours_varlen", "tritonsigmoid_dense", "tri
 
 
 def parts_table(work: Path) -> list[str]:
-    files = sorted((work / "parts").glob("*.csv"))
+    files = sorted((work / "parts").rglob("*.csv"))
     if not files:
         return ["parts: none written"]
     df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)

@@ -150,9 +150,13 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                   dtype: torch.dtype = torch.bfloat16, timer: Timer | None = None,
                   check_shape: CheckShape = DEFAULT_CHECK_SHAPE,
                   log: Callable[[str], None] = print,
-                  on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
+                  on_row: Callable[[dict], None] | None = None,
+                  done: set | None = None) -> pd.DataFrame:
     """Run the grid and return the tidy table (RESULT_COLUMNS). ``on_row`` sees every row as soon
-    as it is measured (the script appends it to a partial file, so a run cut short keeps them)."""
+    as it is measured (the script appends it to a partial file, so a run cut short keeps them).
+    ``done``: (impl, pass, head_dim, padding_pct, seq_len) points measured earlier (a resumed
+    grid, see :func:`done_points`): they get no row, and an implementation with nothing left at a
+    padding skips its correctness gate there too."""
     rows = []
     adapters = list(adapters)
     for head_dim in head_dims:
@@ -161,6 +165,10 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                 available, why_not = adapter.available()
                 for padding in cfg.paddings:
                     supported, unsupported_why = adapter.supports(padding, pass_)
+                    seq_lens = [n for n in cfg.seq_lens
+                                if (adapter.name, pass_, head_dim, padding, n) not in (done or ())]
+                    if not seq_lens:
+                        continue
                     check_status = None
                     if available and supported and cfg.warm_only:
                         check_status = ("ok", "")
@@ -169,7 +177,7 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                                              cfg.seed, check_shape)
                         log(f"[check] {adapter.name} hd{head_dim} {pass_} pad{padding}: "
                             f"{check_status}")
-                    for seq_len in cfg.seq_lens:
+                    for seq_len in seq_lens:
                         shape = derive_shape(cfg.tokens_per_batch, cfg.hidden, seq_len, head_dim,
                                              padding)
                         row = {"impl": adapter.name, "pass": pass_, "head_dim": head_dim,
@@ -195,6 +203,19 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                         if on_row is not None:
                             on_row(row)
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def done_points(frames: Iterable[pd.DataFrame], warmup_ms: float, rep_ms: float) -> set:
+    """The (impl, pass, head_dim, padding_pct, seq_len) points of earlier tables measured with
+    status ok or oom at these do_bench settings: what a resumed grid need not measure again."""
+    out = set()
+    for f in frames:
+        if not len(f):
+            continue
+        hit = f[f["status"].isin(["ok", "oom"]) & (f["warmup_ms"] == warmup_ms) & (f["rep_ms"] == rep_ms)]
+        out |= {(str(r["impl"]), str(r["pass"]), int(r["head_dim"]), int(r["padding_pct"]), int(r["seq_len"]))
+                for r in hit.to_dict("records")}
+    return out
 
 
 def _gate(adapter, head_dim, padding, pass_, device, dtype, seed, check_shape):

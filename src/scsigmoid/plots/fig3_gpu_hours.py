@@ -23,9 +23,14 @@ GPUS = 16
 # the paper's sigmoid speed-up for the 1.4B model by context (Fig 3 text), as fractions
 PAPER_GAIN_1P4B = {2048: 0.021, 4096: 0.040, 8192: 0.075}
 SIZE_ORDER = ["160M", "400M", "600M", "1.4B"]
-ARM_COLORS = {"softmax": SOFTMAX_COLOR, "sigmoid": SIGMOID_COLOR, "sigmoid_tritonsigmoid": "#17becf"}
+ARM_COLORS = {"softmax": SOFTMAX_COLOR, "sigmoid": SIGMOID_COLOR, "sigmoid_tritonsigmoid": "#17becf",
+              "sigmoid_fma": "#8c564b"}
 ARM_LABELS = {"softmax": "softmax (FA2 varlen)", "sigmoid": "sigmoid (ours)",
-              "sigmoid_tritonsigmoid": "sigmoid (authors' TritonSigmoid)"}
+              "sigmoid_tritonsigmoid": "sigmoid (authors' TritonSigmoid)",
+              "sigmoid_fma": "sigmoid (ours, FMA-pipe sigmoid variant)"}
+#: line style and legend suffix of each sigmoid arm in the gain panel
+ARM_LINES = {"sigmoid": ("-", ""), "sigmoid_tritonsigmoid": (":", " (authors' kernel)"),
+             "sigmoid_fma": ("--", " (ours, FMA variant)")}
 GAIN_COLUMNS = {"size", "context", "workload", "arm", "gain_median", "gain_q25", "gain_q75", "n_repeats",
                 "tokens_per_s_median", "softmax_tokens_per_s_median", "tokens_per_step", "cells_per_step"}
 
@@ -179,14 +184,14 @@ def _gain_panel(ax, table: pd.DataFrame, sizes: list[str], workload: str) -> Non
     markers = dict(zip(SIZE_ORDER, "osD^", strict=True))
     arms = table[table["arm"] != "softmax"]
     for size in sizes:
-        for arm, ls in (("sigmoid", "-"), ("sigmoid_tritonsigmoid", ":")):
+        for arm, (ls, suffix) in ARM_LINES.items():
             part = arms[(arms["size"] == size) & (arms["arm"] == arm)].sort_values("context")
             if part.empty:
                 continue
             y = 100 * part["gain_median"].to_numpy()
             err = 100 * np.vstack([part["gain_median"] - part["gain_lo"], part["gain_hi"] - part["gain_median"]])
             ax.errorbar(np.log2(part["context"].to_numpy(dtype=float)), y, yerr=err, marker=markers.get(size, "v"), ls=ls, lw=0.9,
-                        ms=4, capsize=2, color=ARM_COLORS[arm], label=size + (" (authors' kernel)" if ls == ":" else ""))
+                        ms=4, capsize=2, color=ARM_COLORS[arm], label=size + suffix)
     paper = pd.Series(PAPER_GAIN_1P4B)
     ax.plot(np.log2(paper.index.to_numpy()), 100 * paper.to_numpy(), "k*", ms=8, label="paper, 1.4B")
     ax.axhline(0, color="0.5", lw=0.7)

@@ -10,7 +10,8 @@ Protocol (every knob in ``config/config.yaml`` ``train.throughput``):
   depend on them.
 - **Arms** (:data:`ARMS`): ``softmax`` = FA2 varlen, packed; ``sigmoid`` = our sigattn kernel,
   packed; ``sigmoid_tritonsigmoid`` = the authors' TritonSigmoid, padded to C (it has no packed
-  layout). All arms run on ONE model per size (same weights, :meth:`Encoder.set_attention`), the
+  layout); ``sigmoid_fma`` = ours with a kernel variant (:data:`ARM_VARIANTS`), opt-in in the
+  config, its ``kernel`` column naming the variant (``sigattn_triton_fma``). All arms run on ONE model per size (same weights, :meth:`Encoder.set_attention`), the
   same batches, and the same step: bf16 autocast forward, backward, clip, fused AdamW; with
   ``compile`` the blocks' dense parts are compiled (:meth:`Encoder.compile_blocks`; the attention
   stays eager, each arm's own kernel) for every arm alike. Layouts,
@@ -71,7 +72,13 @@ ARMS = {
     "softmax": ("softmax", "sigattn", "packed"),
     "sigmoid": ("sigmoid", "sigattn", "packed"),
     "sigmoid_tritonsigmoid": ("sigmoid", "tritonsigmoid", "padded"),
+    "sigmoid_fma": ("sigmoid", "sigattn", "packed"),
 }
+#: arm -> the sigattn kernel variant its steps launch (sigattn.triton_kernels.using_variant; the
+#: others launch the variant the process selected at import, the default unless SIGATTN_* say
+#: otherwise). ``sigmoid_fma``: the sigmoid's reciprocal on the FMA pipe (one special-function op
+#: a score instead of two; kernels/PERF.md "v2 candidates"), beside the default in one process.
+ARM_VARIANTS = {"sigmoid_fma": "fma"}
 WORKLOADS = ("full_context", "corpus")
 BASELINE_ARM = "softmax"
 GAIN_DEFINITION = "throughput gain = sigmoid tokens/s ÷ softmax tokens/s − 1"
@@ -177,12 +184,33 @@ class _Stepper:
         attention, kernel, layout = ARMS[arm]
         self.model.set_attention(attention, kernel)
         tokens, labels, lay, masked = batch.packed if layout == "packed" else batch.padded
-        with self.autocast:
-            loss, _ = self.loss(self.model, tokens, labels, lay, False, masked)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        with arm_variant(arm):  # forward and backward launch the arm's kernel variant
+            with self.autocast:
+                loss, _ = self.loss(self.model, tokens, labels, lay, False, masked)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
+
+
+def arm_variant(arm: str):
+    """Context in which ``arm``'s kernels launch: its :data:`ARM_VARIANTS` entry, else the
+    variant sigattn selected at import."""
+    from sigattn import triton_kernels
+
+    return triton_kernels.using_variant(ARM_VARIANTS.get(arm, triton_kernels.IMPORTED_VARIANT))
+
+
+def arm_kernel(arm: str, device) -> str:
+    """The ``kernel`` column: the implementation behind the arm, its sigattn variant appended
+    where the Triton kernels run and it is not the default (``sigattn_triton_fma``; the CPU
+    reference has no variants)."""
+    from sigattn import triton_kernels
+
+    attention, kernel, _ = ARMS[arm]
+    name = attention_backend(attention, device, kernel)
+    variant = ARM_VARIANTS.get(arm, triton_kernels.IMPORTED_VARIANT) if name == "sigattn_triton" else "default"
+    return name if variant == "default" else f"{name}_{variant}"
 
 
 def _timed(step, arm: str, batches: list[Batch], n: int, device, host: list | None = None) -> list[float]:
@@ -392,7 +420,7 @@ def measure_size(size: str, points: list[tuple[str, int]], cfg: dict, *, vocab_s
         for arm in arms:
             attention, kernel, layout = ARMS[arm]
             arm_base = {**base, "arm": arm, "attention": attention,
-                        "kernel": attention_backend(attention, device, kernel), "layout": layout,
+                        "kernel": arm_kernel(arm, device), "layout": layout,
                         "padded_tokens_per_step": float(np.mean(
                             [len(b.lengths) * context if layout == "padded" else b.tokens
                              for b in cycle])),
