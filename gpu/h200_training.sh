@@ -50,7 +50,9 @@ case "$experiment" in
     timeout -k 10 "$budget" python3 -m scsigmoid.train.throughput measure "${cfg[@]}" \
       --corpus "$corpus/pretrain" --out "$OUT/throughput_$tag.csv" ${1:+--sizes "$@"} \
       --steps-out "$OUT/throughput_${tag}_steps.csv" ${SKIP:+--skip $SKIP} 2>&1 | tee "$OUT/throughput_$tag.log"
-    [ -n "$smi" ] && kill "$smi" 2>/dev/null
+    # nvidia-smi writes its log through a block buffer, flushed when it exits: wait for that before
+    # reading it (session 10's call read it while it was still running and found no sample in any round)
+    [ -n "$smi" ] && kill "$smi" 2>/dev/null && wait "$smi" 2>/dev/null
     if [ ! -f "$OUT/throughput_$tag.csv" ]; then
       echo "throughput: no point measured (every point in SKIP, or none finished within BUDGET=$budget s)"
       exit 0

@@ -734,13 +734,12 @@ def using_variant(variant: str):
     """select_variant for the launches inside the block (on this host thread: a launch reads the
     variant when it is issued), then back to the variant before it. The throughput protocol
     runs each step of a variant arm inside one (scsigmoid.train.throughput.ARM_VARIANTS)."""
-    global TMA, SIGMOID
-    before = TMA, SIGMOID
+    before = current_variant()
     select_variant(variant)
     try:
         yield
     finally:
-        TMA, SIGMOID = before
+        select_variant(before)
 
 
 def sigmoid_mode(q: torch.Tensor) -> str:

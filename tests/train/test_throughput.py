@@ -305,6 +305,10 @@ def test_clocks_of_each_round_come_from_the_samples_inside_it(tmp_path):
     assert out.loc["softmax", list(tp.CLOCK_COLUMNS)].tolist() == [1750.0, 1700.0, 692.5, 1.0, 2]  # 1 s, 2 s
     assert out.loc["sigmoid", list(tp.CLOCK_COLUMNS)].tolist() == [1900.0, 1900.0, 650.0, 0.0, 1]  # 9 s
     assert (out["n"] == 2).all()  # the part's own columns kept
+    # a log read before nvidia-smi flushed it (session 10's call: only the idle samples before the
+    # rounds) is refused, not written as empty clock columns
+    with pytest.raises(ValueError, match="no clock sample inside any round"):
+        tp.annotate_clocks(rows, steps, clocks[clocks.t < t0 + 0.5])
     (tmp_path / "bad.log").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not an nvidia-smi clock log"):
         tp.read_gpu_clocks(tmp_path / "bad.log")

@@ -158,11 +158,14 @@ def _loop(pending, running, done, start, n_parallel, deadline_s, scratch, extra,
 
 def _report(done, start, n_parallel, log_path, scratch) -> list[dict]:
     wall = time.monotonic() - start
+    from scsigmoid.provenance import provenance  # the machine and commit the jobs compiled on
+
+    prov = provenance()
     with open(log_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["job", "head_dim", "pass", "impl", "seq_len", "start_s",
-                                                "seconds", "status"])
+                                                "seconds", "status", *prov])
         writer.writeheader()
-        writer.writerows(done)
+        writer.writerows({**d, **prov} for d in done)
     ok = sum(d["status"] == "ok" for d in done)
     busy = sum(float(d["seconds"]) for d in done)
     print(f"warm: {len(done)} jobs, {ok} ok, {len(done) - ok} failed/killed/not started; wall {wall:.0f} s, "

@@ -553,6 +553,10 @@ def annotate_clocks(rows: pd.DataFrame, steps: pd.DataFrame, clocks: pd.DataFram
                       "power_w_median": inside.power_w.median(),
                       "power_capped_share": inside.power_capped.mean() if len(inside) else float("nan"),
                       "clock_samples": len(inside)})
+    if stats and len(clocks) and not any(s["clock_samples"] for s in stats):
+        raise ValueError(f"no clock sample inside any round (log {pd.Timestamp(clocks.t.min(), unit='s')} to "
+                         f"{pd.Timestamp(clocks.t.max(), unit='s')}): the log was read before nvidia-smi flushed "
+                         "it, or it comes from another call")
     out = rows.drop(columns=[c for c in CLOCK_COLUMNS if c in rows]).merge(
         pd.DataFrame(stats, columns=[*key, *CLOCK_COLUMNS]), how="left", on=key)
     return out
