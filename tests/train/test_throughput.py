@@ -153,8 +153,9 @@ def test_run_on_cpu_writes_every_point_and_says_why_an_arm_did_not_run(tmp_path)
                device="cpu", device_tag="h200")
 
 
-def test_a_variant_arm_launches_its_variant_in_forward_and_backward_and_names_it(monkeypatch):
-    """sigmoid_fma's step (forward and backward) runs under the FMA sigmoid variant; the next
+@pytest.mark.parametrize("arm, variant", [("sigmoid_fma", "fma"), ("sigmoid_tma", "tma")])
+def test_a_variant_arm_launches_its_variant_in_forward_and_backward_and_names_it(monkeypatch, arm, variant):
+    """A variant arm's step (forward and backward) runs under its sigattn variant; the next
     sigmoid step is back on the variant selected at import. The variant is read on the host
     when a launch is issued, so what the step sees there is what its kernels get."""
     from sigattn import triton_kernels as tk
@@ -165,24 +166,24 @@ def test_a_variant_arm_launches_its_variant_in_forward_and_backward_and_names_it
     real_loss = step.loss
 
     def loss(*args):
-        seen.append(("forward", tk.SIGMOID))
+        seen.append(("forward", tk.current_variant()))
         return real_loss(*args)
     step.loss = loss
-    model.blocks[0].attn.qkv.weight.register_hook(lambda g: seen.append(("backward", tk.SIGMOID)))
+    model.blocks[0].attn.qkv.weight.register_hook(lambda g: seen.append(("backward", tk.current_variant())))
     batch = tp.make_batch(np.array([9, 14]), context=32, vocab_size=60, rng=np.random.default_rng(0), padded=False)
-    imported = tk.SIGMOID
-    assert imported != "fma"  # the test process selects the default at import
-    for arm in ("sigmoid_fma", "sigmoid", "softmax"):
-        step(arm, batch)
-    assert seen == [("forward", "fma"), ("backward", "fma"), ("forward", imported), ("backward", imported),
+    imported = tk.current_variant()
+    assert imported == "default"  # the test process selects the default at import
+    for name in (arm, "sigmoid", "softmax"):
+        step(name, batch)
+    assert seen == [("forward", variant), ("backward", variant), ("forward", imported), ("backward", imported),
                     ("forward", imported), ("backward", imported)]
-    assert tk.SIGMOID == imported
+    assert tk.current_variant() == imported
     # the kernel column names the variant where the Triton kernels run (a CUDA device), not the reference
     monkeypatch.setattr(tp, "attention_backend", lambda attention, device, kernel: "sigattn_triton")
-    assert tp.arm_kernel("sigmoid_fma", "cuda") == "sigattn_triton_fma"
+    assert tp.arm_kernel(arm, "cuda") == f"sigattn_triton_{variant}"
     assert tp.arm_kernel("sigmoid", "cuda") == "sigattn_triton"
     monkeypatch.undo()
-    assert tp.arm_kernel("sigmoid_fma", "cpu") == "sigattn_reference"
+    assert tp.arm_kernel(arm, "cpu") == "sigattn_reference"
 
 
 def test_merge_refuses_a_point_measured_twice(tmp_path):

@@ -10,8 +10,8 @@ Protocol (every knob in ``config/config.yaml`` ``train.throughput``):
   depend on them.
 - **Arms** (:data:`ARMS`): ``softmax`` = FA2 varlen, packed; ``sigmoid`` = our sigattn kernel,
   packed; ``sigmoid_tritonsigmoid`` = the authors' TritonSigmoid, padded to C (it has no packed
-  layout); ``sigmoid_fma`` = ours with a kernel variant (:data:`ARM_VARIANTS`), opt-in in the
-  config, its ``kernel`` column naming the variant (``sigattn_triton_fma``). All arms run on ONE model per size (same weights, :meth:`Encoder.set_attention`), the
+  layout); ``sigmoid_fma`` / ``sigmoid_tma`` = ours with a kernel variant (:data:`ARM_VARIANTS`),
+  opt-in in the config, the ``kernel`` column naming the variant (``sigattn_triton_fma``). All arms run on ONE model per size (same weights, :meth:`Encoder.set_attention`), the
   same batches, and the same step: bf16 autocast forward, backward, clip, fused AdamW; with
   ``compile`` the blocks' dense parts are compiled (:meth:`Encoder.compile_blocks`; the attention
   stays eager, each arm's own kernel) for every arm alike. Layouts,
@@ -73,12 +73,14 @@ ARMS = {
     "sigmoid": ("sigmoid", "sigattn", "packed"),
     "sigmoid_tritonsigmoid": ("sigmoid", "tritonsigmoid", "padded"),
     "sigmoid_fma": ("sigmoid", "sigattn", "packed"),
+    "sigmoid_tma": ("sigmoid", "sigattn", "packed"),
 }
 #: arm -> the sigattn kernel variant its steps launch (sigattn.triton_kernels.using_variant; the
 #: others launch the variant the process selected at import, the default unless SIGATTN_* say
 #: otherwise). ``sigmoid_fma``: the sigmoid's reciprocal on the FMA pipe (one special-function op
-#: a score instead of two; kernels/PERF.md "v2 candidates"), beside the default in one process.
-ARM_VARIANTS = {"sigmoid_fma": "fma"}
+#: a score instead of two; kernels/PERF.md "v2 candidates"), beside the default in one process;
+#: ``sigmoid_tma``: the streamed operand's tiles by tensor descriptors (TMA), forward and backward.
+ARM_VARIANTS = {"sigmoid_fma": "fma", "sigmoid_tma": "tma"}
 WORKLOADS = ("full_context", "corpus")
 BASELINE_ARM = "softmax"
 GAIN_DEFINITION = "throughput gain = sigmoid tokens/s ÷ softmax tokens/s − 1"
@@ -533,7 +535,8 @@ def read_gpu_clocks(log: str | Path) -> pd.DataFrame:
     return pd.DataFrame({
         # nvidia-smi writes the machine's local time, UTC on the lent machines (the rounds' start
         # times are unix seconds)
-        "t": pd.to_datetime(raw.iloc[:, 0], format="%Y/%m/%d %H:%M:%S.%f").astype("int64") / 1e9,
+        # (seconds since the epoch whatever unit pandas stores: pandas 3 parses to microseconds)
+        "t": (pd.to_datetime(raw.iloc[:, 0], format="%Y/%m/%d %H:%M:%S.%f") - pd.Timestamp(0)).dt.total_seconds(),
         "sm_mhz": number(raw.iloc[:, 1]), "power_w": number(raw.iloc[:, 3]),
         "power_capped": raw.iloc[:, 5].astype(str).map(lambda v: bool(int(v, 16) & _POWER_CAP_BIT)
                                                         if v.startswith("0x") else False)})
