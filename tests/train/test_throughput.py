@@ -284,7 +284,7 @@ def test_gain_table_kernel_gain_pairs_the_audit_and_merge_labels_old_rates(tmp_p
     assert m.groupby("context").rate_basis.agg(set).to_dict() == {4096: {"median_step"}, 8192: {"round_total"}}
 
 
-def test_clocks_of_each_round_come_from_the_samples_inside_it(tmp_path):
+def test_clocks_of_each_round_come_from_the_samples_inside_it(tmp_path, monkeypatch):
     """nvidia-smi's log joined to the rounds by time: a round gets the median SM clock, power and
     the share of samples where the power cap held the clocks (bit 0x4), from its samples only."""
     log = tmp_path / "clocks.log"
@@ -310,6 +310,12 @@ def test_clocks_of_each_round_come_from_the_samples_inside_it(tmp_path):
     # rounds) is refused, not written as empty clock columns
     with pytest.raises(ValueError, match="no clock sample inside any round"):
         tp.annotate_clocks(rows, steps, clocks[clocks.t < t0 + 0.5])
+    # pandas 3 (the GPU machine's) parses the timestamps to microseconds, not nanoseconds: the
+    # seconds must not depend on the unit (session 11's call annotated nothing before this)
+    to_datetime = pd.to_datetime
+    monkeypatch.setattr(tp.pd, "to_datetime", lambda *a, **k: to_datetime(*a, **k).astype("datetime64[us]"))
+    assert tp.read_gpu_clocks(log)["t"].tolist() == pytest.approx([t0, t0 + 1, t0 + 2, t0 + 3, t0 + 9])
+    monkeypatch.undo()
     (tmp_path / "bad.log").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not an nvidia-smi clock log"):
         tp.read_gpu_clocks(tmp_path / "bad.log")
