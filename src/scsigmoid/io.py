@@ -3,7 +3,8 @@ a result table whose values did not change keeps its provenance (write_csv), and
 Markdown table is rendered the same way (markdown_table, pandas' to_markdown).
 
 Provenance without churn: every measured CSV carries PROVENANCE_COLUMNS (device, versions,
-commit, date). A run that reproduces a table's values exactly writes back the table's previous
+commit, date). A run that reproduces a table's values (numbers to float32 precision, see
+:data:`SAME_RTOL`) writes back the table's previous
 bytes, so the provenance stays that of the run that produced the values and a re-run of
 unchanged results leaves the git tree clean. The previous version is the file on disk or, when
 Snakemake has removed it before the job ran (it removes every output first), the version
@@ -78,10 +79,28 @@ def previous_version(path: str | os.PathLike) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+#: Two numbers written as different text are the same value when they agree to this relative
+#: tolerance (float32's precision): scib-metrics' Benchmarker, for one, gives the same embedding
+#: scores that differ in the 7th digit from one run to the next on the same machine, which
+#: rewrote its tables' provenance on every fresh clone.
+SAME_RTOL = 1e-6
+
+
+def _same_cell(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return bool(np.isclose(x, y, rtol=SAME_RTOL, atol=0.0))
+
+
 def same_values(previous: bytes, text: str, sep: str = ",",
                 ignore: tuple[str, ...] = PROVENANCE_COLUMNS) -> bool:
-    """True when two CSV texts have the same header and rows, cell for cell as written, in every
-    column except ``ignore`` (the provenance columns)."""
+    """True when two CSV texts have the same header and rows, cell for cell (numbers to
+    :data:`SAME_RTOL`, anything else as written), in every column except ``ignore`` (the
+    provenance columns)."""
     try:
         old = list(csv.reader(io.StringIO(previous.decode("utf-8")), delimiter=sep))
     except (UnicodeDecodeError, csv.Error):
@@ -91,7 +110,7 @@ def same_values(previous: bytes, text: str, sep: str = ",",
         return False
     width = len(new[0])
     keep = [i for i, name in enumerate(new[0]) if name not in ignore]
-    return all(len(a) == len(b) == width and [a[i] for i in keep] == [b[i] for i in keep]
+    return all(len(a) == len(b) == width and all(_same_cell(a[i], b[i]) for i in keep)
                for a, b in zip(old[1:], new[1:], strict=True))
 
 

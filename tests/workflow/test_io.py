@@ -32,7 +32,7 @@ def test_equal_values_keep_the_previous_file_byte_for_byte(tmp_path):
 def test_changed_values_are_written_with_the_new_provenance(tmp_path, change):
     path = tmp_path / "t.csv"
     write_csv(table(**OLD), path)
-    new = {"value": table(loss=0.5000001, **NEW),
+    new = {"value": table(loss=0.50001, **NEW),
            "row": pd.concat([table(**NEW), table(**NEW).iloc[:1]]),
            "column": table(**NEW).assign(extra=1)}[change]
     write_csv(new, path)
@@ -40,6 +40,20 @@ def test_changed_values_are_written_with_the_new_provenance(tmp_path, change):
     assert back["commit"].tolist() == ["bbbbbbbbbbbb"] * len(new)
     assert back["date"].tolist() == ["2026-02-02"] * len(new)
     assert back.shape == new.shape
+
+
+def test_numbers_equal_to_float32_precision_are_the_same_values(tmp_path):
+    """A recomputation that moves a score in its 7th digit (run-to-run noise of scib-metrics'
+    Benchmarker) is not a new result: the previous bytes stay; one digit more is a change."""
+    path = tmp_path / "t.csv"
+    write_csv(table(loss=0.14711051591587562, **OLD), path)
+    before = path.read_bytes()
+    write_csv(table(loss=0.14711062, **NEW), path)  # relative 7e-7
+    assert path.read_bytes() == before
+    write_csv(table(loss=0.1471125, **NEW), path)  # relative 1.4e-5
+    assert pd.read_csv(path)["commit"].tolist() == ["bbbbbbbbbbbb"] * 2
+    write_csv(table(**NEW).assign(dataset=["a", "c"]), path)  # text compares as written
+    assert pd.read_csv(path)["dataset"].tolist() == ["a", "c"]
 
 
 def test_a_change_hidden_among_provenance_columns_is_still_seen(tmp_path):
