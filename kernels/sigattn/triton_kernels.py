@@ -666,8 +666,8 @@ def tma_blocker(tensors, padded: bool) -> str:
     return ""
 
 
-def _use_tma(tensors, padded: bool) -> bool:
-    return TMA and not tma_blocker(tensors, padded)
+def _use_tma(tensors, padded: bool, pass_: str) -> bool:
+    return pass_variant(pass_, tensors[0].shape[-1])[0] and not tma_blocker(tensors, padded)
 
 
 def _strides(t: torch.Tensor, padded: bool) -> tuple[int, int, int, int]:
@@ -675,12 +675,12 @@ def _strides(t: torch.Tensor, padded: bool) -> tuple[int, int, int, int]:
     return tuple(t.stride()) if padded else (0, *t.stride())
 
 
-def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool, tma: bool = False) -> dict:
+def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool, pass_: str, tma: bool = False) -> dict:
     half = q.dtype in (torch.float16, torch.bfloat16)
     return dict(
         HEAD_DIM=q.shape[-1], CAUSAL=causal, DEFAULT_BIAS=bias is None,
         HAS_SCORE_MOD=score_mod is not None, STORE_PADDED=padded,
-        UPCAST_DOT=INTERPRETER and half, SIGMOID=sigmoid_mode(q),
+        UPCAST_DOT=INTERPRETER and half, SIGMOID=sigmoid_mode(q, pass_),
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32", TMA=tma,
     )
 
@@ -694,30 +694,60 @@ SIGMOID = os.environ.get("SIGATTN_SIGMOID", DEFAULT_SIGMOID)
 if SIGMOID not in SIGMOID_MODES:
     raise ValueError(f"SIGATTN_SIGMOID={SIGMOID!r}: expected one of {', '.join(SIGMOID_MODES)}.")
 
+#: The "tuned" variant (SIGATTN_VARIANT=tuned, or select_variant("tuned")): each pass and head-dim
+#: class launches the variant that session 11's variant call measured fastest on the H200
+#: (results/bench/variants_s11, kernels/PERF.md "Session 11"): the FMA-pipe sigmoid in the
+#: forward (1.02-1.10x the default at hd64 and hd128), tensor descriptors in the hd64 backward
+#: (1.09-1.12x), the default in the hd128 backward (where both lose). Opt-in until it is measured
+#: as a whole: benchmark grid and training step.
+TUNED_VARIANTS = {"fwd": {64: "fma", 128: "fma", 256: "default"},
+                  "bwd": {64: "tma", 128: "default", 256: "default"}}
+VARIANT_MODES = {"": False, "tuned": True}
+_VARIANT_ENV = os.environ.get("SIGATTN_VARIANT", "")
+if _VARIANT_ENV not in VARIANT_MODES:
+    raise ValueError(f"SIGATTN_VARIANT={_VARIANT_ENV!r}: expected unset (the variant of SIGATTN_TMA / "
+                     "SIGATTN_SIGMOID) or 'tuned' (a variant per pass and head dim, TUNED_VARIANTS).")
+TUNED = VARIANT_MODES[_VARIANT_ENV]
+
+
+def pass_variant(pass_: str, head_dim: int) -> tuple[bool, str]:
+    """(TMA, sigmoid) of a launch of this pass ("fwd" or "bwd": the dQ and dK/dV kernels) at this
+    head dim: the process's variant, or under "tuned" the TUNED_VARIANTS entry."""
+    if not TUNED:
+        return TMA, SIGMOID
+    env = variant_env(TUNED_VARIANTS[pass_][head_dim_class(head_dim)])
+    return TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"]
+
 
 def variant_suffix() -> str:
     """How benchmark rows name a non-default kernel variant read at import: "" for the defaults,
-    else "_tma" (SIGATTN_TMA=1) and/or "_<sigmoid>" (SIGATTN_SIGMOID), e.g. "_tma_fma"."""
+    "_tuned" (SIGATTN_VARIANT=tuned), else "_tma" (SIGATTN_TMA=1) and/or "_<sigmoid>"
+    (SIGATTN_SIGMOID), e.g. "_tma_fma"."""
+    if TUNED:
+        return "_tuned"
     return ("_tma" if TMA else "") + ("" if SIGMOID == DEFAULT_SIGMOID else f"_{SIGMOID}")
 
 
 def variant_env(variant: str) -> dict[str, str]:
     """The environment that selects a variant named like variant_suffix() without its "_"
-    ("default", "tma", "fma", "tma_fma", ...), to set before sigattn is imported."""
+    ("default", "tma", "fma", "tma_fma", ..., "tuned"), to set before sigattn is imported."""
+    if variant == "tuned":
+        return {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": DEFAULT_SIGMOID, "SIGATTN_VARIANT": "tuned"}
     words = [] if variant == "default" else variant.split("_")
     sigmoids = [w for w in words if w != "tma"]
     if len(sigmoids) > 1 or any(w not in SIGMOID_MODES for w in sigmoids) or words.count("tma") > 1:
-        raise ValueError(f"kernel variant {variant!r}: expected 'default' or [tma][_<sigmoid>] with a sigmoid "
-                         f"of {SIGMOID_MODES}, e.g. 'tma', 'fma', 'tma_fma'.")
-    return {"SIGATTN_TMA": "1" if "tma" in words else "0", "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID}
+        raise ValueError(f"kernel variant {variant!r}: expected 'default', 'tuned' or [tma][_<sigmoid>] with a "
+                         f"sigmoid of {SIGMOID_MODES}, e.g. 'tma', 'fma', 'tma_fma'.")
+    return {"SIGATTN_TMA": "1" if "tma" in words else "0", "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID,
+            "SIGATTN_VARIANT": ""}
 
 
 def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_TMA / SIGATTN_SIGMOID select at
     import; the benchmark driver workflow/scripts/bench_variants.py runs one variant a process)."""
-    global TMA, SIGMOID
+    global TMA, SIGMOID, TUNED
     env = variant_env(variant)
-    TMA, SIGMOID = TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"]
+    TMA, SIGMOID, TUNED = TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"], VARIANT_MODES[env["SIGATTN_VARIANT"]]
 
 
 def current_variant() -> str:
@@ -742,14 +772,15 @@ def using_variant(variant: str):
         select_variant(before)
 
 
-def sigmoid_mode(q: torch.Tensor) -> str:
-    """The sigmoid used for q's launch: tanh.approx exists only on the GPU (not the interpreter);
-    the FMA-pipe reciprocal's ~1e-5 error is meant for 16-bit inputs only."""
-    if SIGMOID == "tanh" and (INTERPRETER or not q.is_cuda):
+def sigmoid_mode(q: torch.Tensor, pass_: str = "fwd") -> str:
+    """The sigmoid used for q's launch of this pass (pass_variant): tanh.approx exists only on the
+    GPU (not the interpreter); the FMA-pipe reciprocal's ~1e-5 error is meant for 16-bit inputs only."""
+    sigmoid = pass_variant(pass_, q.shape[-1])[1]
+    if sigmoid == "tanh" and (INTERPRETER or not q.is_cuda):
         return "fast"
-    if SIGMOID == "fma" and q.dtype == torch.float32:
+    if sigmoid == "fma" and q.dtype == torch.float32:
         return "fast"
-    return SIGMOID
+    return sigmoid
 
 
 def _mod_args(score_mod, q, padded):
@@ -770,8 +801,8 @@ def forward(q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_
             *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(o, padded),
             stride_mb, stride_mt)
     _launch("forward", "fwd", _fwd_kernel, grid, args,
-            _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded,
-                   tma=_use_tma((k, v), padded)), q, causal, rows_q)
+            _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded, pass_="fwd",
+                   tma=_use_tma((k, v), padded, "fwd")), q, causal, rows_q)
     return o
 
 
@@ -782,7 +813,7 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
     if n_seqs == 0 or heads_q == 0:
         return dq, dk, dv
     mod, stride_mb, stride_mt = _mod_args(score_mod, q, padded)
-    flags = _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded)
+    flags = _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded, pass_="bwd")
     bias_value = 0.0 if bias is None else float(bias)
     group = heads_q // heads_kv
     if rows_q > 0:
@@ -791,7 +822,7 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
                 tuned.bucket(rows_q),
                 *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
                 *_strides(dq, padded), stride_mb, stride_mt)
-        _launch("backward_dq", "dq", _bwd_dq_kernel, grid_q, args, {**flags, "TMA": _use_tma((k, v), padded)},
+        _launch("backward_dq", "dq", _bwd_dq_kernel, grid_q, args, {**flags, "TMA": _use_tma((k, v), padded, "bwd")},
                 q, causal, rows_q)
     if rows_k > 0:
         grid_k = lambda meta: (triton.cdiv(rows_k, meta["BLOCK_N"]) * n_seqs * heads_kv,)  # noqa: E731
@@ -799,7 +830,7 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
                 tuned.bucket(rows_k),
                 *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
                 *_strides(dk, padded), *_strides(dv, padded), stride_mb, stride_mt)
-        _launch("backward_dkdv", "dkdv", _bwd_dkdv_kernel, grid_k, args, {**flags, "TMA": _use_tma((q, do), padded)},
+        _launch("backward_dkdv", "dkdv", _bwd_dkdv_kernel, grid_k, args, {**flags, "TMA": _use_tma((q, do), padded, "bwd")},
                 q, causal, rows_k)
     return dq, dk, dv
 

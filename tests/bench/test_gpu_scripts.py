@@ -205,6 +205,7 @@ def test_variant_check_prunes_the_entries_that_fail(monkeypatch):
     variants = load("bench_variants")
     monkeypatch.setattr(tk, "TUNE_TABLE", copy.deepcopy(tk.TUNE_TABLE))
     monkeypatch.setattr(tk, "TMA", True)
+    monkeypatch.setattr(tk, "LAST_CONFIG", {})  # the fake gate's records stay in this test
     lists = {k: tk.TUNE_TABLE[f"{k}_tma"][64] for k in ("fwd", "dq", "dkdv")}
     bad_fwd, bad_dq, silent_dkdv = lists["fwd"][1], lists["dq"][0], lists["dkdv"][2]
     calls = []
@@ -239,6 +240,35 @@ def test_variant_check_prunes_the_entries_that_fail(monkeypatch):
     assert {(r["kernel"], r["config"]) for r in failed} == {("fwd_tma", text(bad_fwd))} | {
         ("dq_tma", text(dq)) for dq, _ in failing} | {("dkdv_tma", text(dkdv)) for _, dkdv in failing}
     assert any("did not launch" in r["reason"] for r in failed)
+
+
+def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(monkeypatch):
+    """Under "tuned" (sigattn.triton_kernels.TUNED_VARIANTS) the hd64 forward entries come from the
+    pointer kernel's list and the backward's from the TMA lists, at hd128 both from the pointer
+    lists: each check forces the kernels the variant launches there."""
+    import copy
+
+    from sigattn import triton_kernels as tk
+
+    import scsigmoid.bench.check as check
+
+    variants = load("bench_variants")
+    monkeypatch.setattr(tk, "TUNE_TABLE", copy.deepcopy(tk.TUNE_TABLE))
+    monkeypatch.setattr(tk, "LAST_CONFIG", {})
+    monkeypatch.setattr(tk, "TUNED", True)
+    forced_names = []
+
+    def fake_gate(adapter, head_dim, padding, pass_, **kwargs):
+        forced_names.append((head_dim, pass_, tuple(sorted(tk.FORCED_CONFIGS))))
+        for name, config in tk.FORCED_CONFIGS.items():
+            tk.LAST_CONFIG[name] = {"kernel": name, "config": config, "source": "forced", "bucket": 1024}
+        return True, "ok"
+
+    monkeypatch.setattr(check, "check_adapter", fake_gate)
+    shape = check.CheckShape(batch=16, seq_len=1024, heads=32)
+    variants.check_configs("tuned", [64, 128], [], {64: shape, 128: shape}, "cuda", None, log=lambda msg: None)
+    assert set(forced_names) == {(64, "fwd", ("fwd",)), (64, "bwd", ("dkdv_tma", "dq_tma")),
+                                 (128, "fwd", ("fwd",)), (128, "bwd", ("dkdv", "dq"))}
 
 
 def test_variant_summary_ratios():

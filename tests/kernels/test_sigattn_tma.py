@@ -75,19 +75,48 @@ def test_unaddressable_inputs_fall_back_to_pointer_loads(monkeypatch, device):
 
 
 @pytest.mark.parametrize("variant, env", [
-    ("default", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fast"}),
-    ("tma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fast"}),
-    ("fma", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fma"}),
-    ("tma_fma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fma"}),
-    ("tma_exact", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "exact"})])
+    ("default", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": ""}),
+    ("tma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": ""}),
+    ("fma", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": ""}),
+    ("tma_fma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": ""}),
+    ("tma_exact", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "exact", "SIGATTN_VARIANT": ""}),
+    ("tuned", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "tuned"})])
 def test_variant_env_and_suffix_are_inverse(monkeypatch, variant, env):
     assert triton_kernels.variant_env(variant) == env
     monkeypatch.setattr(triton_kernels, "TMA", env["SIGATTN_TMA"] == "1")
     monkeypatch.setattr(triton_kernels, "SIGMOID", env["SIGATTN_SIGMOID"])
+    monkeypatch.setattr(triton_kernels, "TUNED", env["SIGATTN_VARIANT"] == "tuned")
     assert triton_kernels.variant_suffix() == ("" if variant == "default" else f"_{variant}")
+    assert triton_kernels.current_variant() == variant
 
 
-@pytest.mark.parametrize("variant", ["fast_fma", "tma_tma", "ws", "tma_"])
+@pytest.mark.parametrize("head_dim, fwd, bwd", [(32, ("", "fma"), ("_tma", "fast")),
+                                                (128, ("", "fma"), ("", "fast"))])
+def test_tuned_variant_launches_each_pass_with_its_own_variant(monkeypatch, device, head_dim, fwd, bwd):
+    """Under "tuned" the forward takes TUNED_VARIANTS' forward entry and the dQ / dK/dV kernels the
+    backward's, by head-dim class (16-64 -> 64): fp16 inputs, so the FMA-pipe sigmoid is not
+    replaced by the fp32 fall-back; the result is the reference's either way; the variant is back
+    to the default after the block."""
+    launched = {}
+    real_launch = triton_kernels._launch
+
+    def spy(name, kernel, autotuner, grid, args, flags, *rest):
+        launched[name] = ("_tma" if flags["TMA"] else "", flags["SIGMOID"])
+        return real_launch(name, kernel, autotuner, grid, args, flags, *rest)
+
+    monkeypatch.setattr(triton_kernels, "_launch", spy)
+    q, k, v = qkv(2, 24, 24, 2, 2, head_dim, device=device, seed=23, dtype=torch.float16)
+    lens = torch.tensor([24, 13], dtype=torch.int32, device=device)
+    with triton_kernels.using_variant("tuned"):
+        assert triton_kernels.current_variant() == "tuned"
+        out, *grads = _run(q, k, v, lens)[0]
+    assert triton_kernels.current_variant() == "default"
+    assert launched == {"forward": fwd, "backward_dq": bwd, "backward_dkdv": bwd}
+    ref = sigmoid_attention_ref(*(t.detach().float().requires_grad_(True) for t in (q, k, v)), seq_lens_q=lens)
+    torch.testing.assert_close(out.float(), ref.detach(), rtol=2e-2, atol=2e-3)
+
+
+@pytest.mark.parametrize("variant", ["fast_fma", "tma_tma", "ws", "tma_", "tuned_tma"])
 def test_unknown_variant_is_refused(variant):
     with pytest.raises(ValueError, match="kernel variant"):
         triton_kernels.variant_env(variant)

@@ -83,6 +83,14 @@ def _check_forced(forced: dict, pass_: str, head_dim: int, adapters, shape, devi
     return all(r["passed"] for r in results), results
 
 
+def _suffix(kernel: str, head_dim: int) -> str:
+    """"_tma" where the selected variant launches this kernel ("fwd", "dq", "dkdv") at this head
+    dim through tensor descriptors (its own autotune list), else "" (sigattn.pass_variant)."""
+    from sigattn import triton_kernels as tk
+
+    return "_tma" if tk.pass_variant("fwd" if kernel == "fwd" else "bwd", head_dim)[0] else ""
+
+
 def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, device: str, dtype,
                   log=print) -> list[dict]:
     """Check every autotune entry of the variant (module doc) at shapes[head_dim]; prune the
@@ -91,27 +99,26 @@ def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, devic
 
     from scsigmoid.bench.adapters import OursDense, OursPadded
 
-    suffix = "_tma" if tk.TMA else ""
     rows = []
     for hd in head_dims:
         shape = shapes[hd]
         adapters = [(0, OursDense())] + ([(25, OursPadded())] if hd in padded_head_dims else [])
-        lists = {k: tk.TUNE_TABLE[k + suffix][tk.head_dim_class(hd)] for k in KERNELS}
+        lists = {k: tk.TUNE_TABLE[k + _suffix(k, hd)][tk.head_dim_class(hd)] for k in KERNELS}
         for config in list(lists["fwd"]):
-            ok, results = _check_forced({"fwd" + suffix: config}, "fwd", hd, adapters, shape, device, dtype)
-            rows += [{"variant": variant, "head_dim": hd, "kernel": "fwd" + suffix, "config": _config_text(config), **r}
-                     for r in results]
+            ok, results = _check_forced({"fwd" + _suffix("fwd", hd): config}, "fwd", hd, adapters, shape, device, dtype)
+            rows += [{"variant": variant, "head_dim": hd, "kernel": "fwd" + _suffix("fwd", hd),
+                      "config": _config_text(config), **r} for r in results]
             if not ok:
                 lists["fwd"].remove(config)
         n_rounds = max(len(lists["dq"]), len(lists["dkdv"])) if lists["fwd"] else 0
         bad = {"dq": [], "dkdv": []}
         for i in range(n_rounds):
             forced = {k: lists[k][i % len(lists[k])] for k in ("dq", "dkdv")}
-            ok, results = _check_forced({k + suffix: c for k, c in forced.items()}, "bwd", hd, adapters, shape,
+            ok, results = _check_forced({k + _suffix(k, hd): c for k, c in forced.items()}, "bwd", hd, adapters, shape,
                                         device, dtype)
             for k, config in forced.items():
-                rows += [{"variant": variant, "head_dim": hd, "kernel": k + suffix, "config": _config_text(config), **r}
-                         for r in results]
+                rows += [{"variant": variant, "head_dim": hd, "kernel": k + _suffix(k, hd),
+                          "config": _config_text(config), **r} for r in results]
                 if not ok:
                     bad[k].append(config)
         for k, configs in bad.items():
@@ -138,7 +145,9 @@ def run(args, bench: dict) -> None:
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     tk.select_variant(args.variant)
     tk.TUNING = "full"  # every variant autotuned over its own (checked) lists
-    print(f"variant {args.variant}: TMA={tk.TMA} SIGMOID={tk.SIGMOID} suffix={tk.variant_suffix()!r}", flush=True)
+    print(f"variant {args.variant}: " + ", ".join(f"{p} hd{hd} (TMA, sigmoid) = {tk.pass_variant(p, hd)}"
+                                                  for p in ("fwd", "bwd") for hd in args.head_dim)
+          + f"; suffix={tk.variant_suffix()!r}", flush=True)
     impls = args.impl
     head_dims = list(args.head_dim)
     shapes = {hd: check_shape(args.tokens, args.hidden, args.seq_lens, hd) for hd in head_dims}
@@ -147,8 +156,7 @@ def run(args, bench: dict) -> None:
         rows = check_configs(args.variant, head_dims, args.padded_head_dims, shapes, device, dtype)
         write_csv(pd.DataFrame(rows, columns=CHECK_COLUMNS).assign(**provenance()), args.checks)
         print(f"wrote {args.checks} ({time.perf_counter() - start:.0f} s)", flush=True)
-        suffix = "_tma" if tk.TMA else ""
-        empty = {hd for hd in head_dims for k in KERNELS if not tk.TUNE_TABLE[k + suffix][tk.head_dim_class(hd)]}
+        empty = {hd for hd in head_dims for k in KERNELS if not tk.TUNE_TABLE[k + _suffix(k, hd)][tk.head_dim_class(hd)]}
         if empty:
             print(f"variant {args.variant}: no entry of some kernel passed at head dims {sorted(empty)}; "
                   "ours is not timed there (see the checks)", flush=True)
