@@ -13,7 +13,9 @@ Modules, side by side like a tutorial:
 Environment, read at import: ``TRITON_INTERPRET=1`` runs the kernels on CPU tensors (slow; tests
 only); ``SIGATTN_SIGMOID=fast|exact|fma|tanh`` picks the sigmoid evaluation (default ``fast``, see
 ``triton_kernels._sigmoid``); ``SIGATTN_TMA=1`` the TMA variant (streamed tiles through tensor
-descriptors on sm_90+; opt-in, not measured yet: kernels/PERF.md "v2 candidates");
+descriptors on sm_90+; opt-in: kernels/PERF.md "v2 candidates", measured in "Session 11");
+``SIGATTN_VARIANT=tuned`` a variant per pass and head dim (``triton_kernels.TUNED_VARIANTS``: the
+fastest of each in session 11's measurement; opt-in until measured as a whole);
 ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small
 config); ``SIGATTN_CHECK_VALUES=0`` skips the host-side length checks (benchmarks, training);
