@@ -42,15 +42,16 @@ def test_changed_values_are_written_with_the_new_provenance(tmp_path, change):
     assert back.shape == new.shape
 
 
-def test_numbers_equal_to_float32_precision_are_the_same_values(tmp_path):
-    """A recomputation that moves a score in its 7th digit (run-to-run noise of scib-metrics'
-    Benchmarker) is not a new result: the previous bytes stay; one digit more is a change."""
+def test_numbers_equal_to_float32_noise_are_the_same_values(tmp_path):
+    """A recomputation that moves a score by float32 arithmetic's run-to-run noise (scib-metrics'
+    Benchmarker: 0.2459163404296084 then 0.2459155163238681, relative 3.4e-6) is not a new result:
+    the previous bytes stay; a change in the 4th digit is written with its provenance."""
     path = tmp_path / "t.csv"
-    write_csv(table(loss=0.14711051591587562, **OLD), path)
+    write_csv(table(loss=0.2459163404296084, **OLD), path)
     before = path.read_bytes()
-    write_csv(table(loss=0.14711062, **NEW), path)  # relative 7e-7
+    write_csv(table(loss=0.2459155163238681, **NEW), path)
     assert path.read_bytes() == before
-    write_csv(table(loss=0.1471125, **NEW), path)  # relative 1.4e-5
+    write_csv(table(loss=0.24594, **NEW), path)  # relative 1.1e-4
     assert pd.read_csv(path)["commit"].tolist() == ["bbbbbbbbbbbb"] * 2
     write_csv(table(**NEW).assign(dataset=["a", "c"]), path)  # text compares as written
     assert pd.read_csv(path)["dataset"].tolist() == ["a", "c"]
