@@ -772,7 +772,7 @@ def using_variant(variant: str):
         select_variant(before)
 
 
-def sigmoid_mode(q: torch.Tensor, pass_: str = "fwd") -> str:
+def sigmoid_mode(q: torch.Tensor, pass_: str) -> str:
     """The sigmoid used for q's launch of this pass (pass_variant): tanh.approx exists only on the
     GPU (not the interpreter); the FMA-pipe reciprocal's ~1e-5 error is meant for 16-bit inputs only."""
     sigmoid = pass_variant(pass_, q.shape[-1])[1]

@@ -17,6 +17,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -94,7 +95,7 @@ def _same_cell(a: str, b: str) -> bool:
         x, y = float(a), float(b)
     except ValueError:
         return False
-    return bool(np.isclose(x, y, rtol=SAME_RTOL, atol=0.0))
+    return math.isclose(x, y, rel_tol=SAME_RTOL)
 
 
 def same_values(previous: bytes, text: str, sep: str = ",",

@@ -16,21 +16,20 @@ of a short sequence.
     python -m scsigmoid.bench.ceiling results/bench/attention_h200.csv [--config config/config.yaml]
 
 prints, for every padded / packed row of our kernel with a ``config`` column naming its tiles,
-the measured ratio to the dense row of the same point beside the ceiling of each kernel's tiles.
+the measured ratio to the dense row of the same point beside the ceiling of the tiles of each
+kernel of that pass (forward: ``fwd``; backward: ``dq`` and ``dkdv``).
 """
 
 from __future__ import annotations
 
-import argparse
-import re
-
 import numpy as np
 import pandas as pd
+from sigattn.tuned import parse_config
 
 from scsigmoid.bench.protocol import derive_shape, sample_lengths
 
-#: "fwd@512=64,64,4,3:autotune" -> kernel, BLOCK_M, BLOCK_N (the config column of the benchmark CSV)
-_CONFIG = re.compile(r"(?P<kernel>[a-z_]+)@\d+=(?P<m>\d+),(?P<n>\d+),\d+,\d+")
+#: the kernels whose time a pass's row measures (a backward row's config also names its forward)
+PASS_KERNELS = {"fwd": ("fwd",), "bwd": ("dq", "dkdv")}
 
 
 def tile_ceiling(lengths, block_m: int, block_n: int) -> float:
@@ -58,23 +57,23 @@ def ceilings(bench: pd.DataFrame, bench_cfg: dict) -> pd.DataFrame:
                              int(rec["head_dim"]), int(rec["padding_pct"]))
         lengths = sample_lengths(shape.batch, shape.seq_len, shape.padding_pct, bench_cfg["seed"])
         ratio = rec["tflops"] / dense[point] if point in dense.index else np.nan
-        for m in _CONFIG.finditer(str(rec["config"])):
-            bm, bn = int(m["m"]), int(m["n"])
+        for kernel, _, (bm, bn, _, _), _ in parse_config(rec["config"]):
+            if kernel.removesuffix("_tma") not in PASS_KERNELS[rec["pass"]]:
+                continue
             rows.append({"impl": rec["impl"], "pass": rec["pass"], "head_dim": int(rec["head_dim"]),
                          "seq_len": int(rec["seq_len"]), "padded_over_dense": round(float(ratio), 3),
-                         "kernel": m["kernel"], "block_m": bm, "block_n": bn,
+                         "kernel": kernel, "block_m": bm, "block_n": bn,
                          "ceiling": round(tile_ceiling(lengths, bm, bn), 3)})
     return pd.DataFrame(rows)
 
 
 def main(argv=None) -> None:
-    from scsigmoid.config import load_config
+    from scsigmoid.config import config_parser
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    config, p = config_parser(argv, description=__doc__.split("\n\n")[0])
     p.add_argument("bench_csv")
-    p.add_argument("--config", default="config/config.yaml")
     args = p.parse_args(argv)
-    table = ceilings(pd.read_csv(args.bench_csv), load_config(args.config)["bench"])
+    table = ceilings(pd.read_csv(args.bench_csv), config["bench"])
     print(table.sort_values(["head_dim", "pass", "seq_len", "impl", "kernel"]).to_string(index=False))
 
 
