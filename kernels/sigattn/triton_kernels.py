@@ -119,10 +119,15 @@ def _bias(k_len, bias_value, DEFAULT_BIAS: tl.constexpr):
 # Autotuning: per head-dim lists on GPU, a single small config under the interpreter
 # ----------------------------------------------------------------------------------------------
 
-#: Triton adds the tensors' dtypes itself. SIGMOID is in the key so that a process switching
-#: variants (select_variant / using_variant: the throughput protocol's variant arms) never reuses
-#: one sigmoid's autotuned choice for another.
-TUNE_KEY = ["HEAD_DIM", "CAUSAL", "TMA", "SIGMOID", "seqlen_bucket"]
+#: Triton adds the tensors' dtypes itself (UPCAST_DOT and DOT_PRECISION follow the dtype); every
+#: other constexpr flag of `_flags` is in the key, since each compiles its own kernel and one
+#: kernel's autotuned choice can be wrong for another. SIGMOID and TMA: a process switching variants
+#: (select_variant / using_variant: the throughput protocol's variant arms). STORE_PADDED (the
+#: layout): session 12's H200 diag (kernels/PERF.md "Session 12") timed the packed hd128 forward
+#: 1.22x slower than the padded one under the 64x32 config the padded launch had chosen, and equal
+#: under 64x64; with the layout out of the key a packed launch reused the padded one's choice.
+TUNE_KEY = ["HEAD_DIM", "CAUSAL", "TMA", "SIGMOID", "STORE_PADDED", "DEFAULT_BIAS", "HAS_SCORE_MOD",
+            "seqlen_bucket"]
 
 #: (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class. In the dK/dV kernel
 #: BLOCK_N is the key tile a program owns and BLOCK_M the query tile it loops over. Registers,
