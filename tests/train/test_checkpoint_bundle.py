@@ -2,11 +2,13 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from scsigmoid.data.corpus import TokenCorpus
 from scsigmoid.train.bundle import MANIFEST, main, pack, unpack
+from scsigmoid.train.experiments import SAME_RUN_MIN_COSINE, check_checkpoint, embed_run
 from scsigmoid.train.trainer import TrainConfig, load_checkpoint, train
 
 RUNS = ["tiny_32_softmax_s0", "tiny_32_sigmoid_s0"]
@@ -50,6 +52,31 @@ def test_packed_runs_unpack_into_checkpoints_that_embed_like_the_bf16_weights(tr
         out = _outputs(unpacked, corpus_path)
         assert torch.equal(out, _outputs(rounded, corpus_path))  # the bf16 weights, exactly
         assert torch.allclose(out, _outputs(original, corpus_path), rtol=0.05, atol=0.05)  # near fp32
+
+
+def test_unpacked_weights_are_told_from_another_run_by_their_embeddings(trained, corpus_path, tmp_path):
+    """check_checkpoint (train_unpack_bundle's check): the bf16 bundle of the run that made a
+    committed embedding passes; a run of another seed, and a reference of other cells, are refused
+    with what to do."""
+    pack(RUNS, trained, tmp_path / "bundle")
+    unpack(tmp_path / "bundle", tmp_path / "root")
+    corpus = dict(corpus_dir=str(corpus_path.parent), dataset=corpus_path.name, context=32)
+    ref = embed_run(checkpoint=str(trained / RUNS[0] / "last.pt"), corpus_dir=str(corpus_path.parent),
+                    datasets=[corpus_path.name], context=32, out_dir=str(tmp_path / "ref"), views=["mean"])[0]
+    stats = check_checkpoint(checkpoint=str(tmp_path / "root" / RUNS[0] / "last.pt"), reference_npz=str(ref),
+                             n_cells=40, **corpus)
+    assert stats["cells"] == 40 and stats["cosine_min"] >= SAME_RUN_MIN_COSINE
+    # another seed of the same arm (the pair's two arms share seed 0 and 3 steps: too alike to tell)
+    other = tmp_path / "other"
+    train(TrainConfig(corpus=str(corpus_path), out_dir=str(other / "run"), checkpoint_dir=str(other), size="tiny",
+                      context=32, attention="softmax", steps=3, batch_size=4, lr=3e-3, device="cpu", seed=1))
+    with pytest.raises(ValueError, match=r"is not the run whose embeddings are committed .*\(branch `checkpoints`"):
+        check_checkpoint(checkpoint=str(other / "last.pt"), reference_npz=str(ref), **corpus)
+    with np.load(ref) as npz:
+        np.savez(tmp_path / "other_cells.npz", cell_id=npz["cell_id"][::-1], mean=npz["mean"][::-1])
+    with pytest.raises(ValueError, match="holds other cells .* tokenise the dataset the sheet names"):
+        check_checkpoint(checkpoint=str(tmp_path / "root" / RUNS[0] / "last.pt"),
+                         reference_npz=str(tmp_path / "other_cells.npz"), **corpus)
 
 
 def test_a_damaged_or_missing_part_is_named_and_nothing_is_written(trained, tmp_path):

@@ -168,6 +168,17 @@ def bundle_parts(wildcards) -> list[str]:
     return [f"{BUNDLE}/{part['file']}" for part in BUNDLE_MANIFEST["runs"][run]["parts"]]
 
 
+def bundle_check(wildcards) -> dict:
+    """A committed embedding of the run named by the wildcards (of the sheet's first eval dataset
+    that has one) and that dataset's corpus: train_unpack_bundle checks the unpacked weights against
+    it ({} for a run without committed embeddings: nothing to check against)."""
+    run = run_name(wildcards.size, wildcards.context, wildcards.attention, wildcards.seed)
+    for dataset in DATASETS.loc[DATASETS["role"] != "pretrain", "name"]:
+        if _committed_embedding(run, dataset):
+            return {"reference": f"{TRAIN_R}/embed/{run}/{dataset}.npz", "corpus": f"{CORPUS_DIR}/{dataset}"}
+    return {}
+
+
 # eval datasets no run has committed embeddings of (added to the sheet later): embedded here from
 # train.checkpoints when present
 UNEMBEDDED_DATASETS = [] if TRAIN_HERE else [

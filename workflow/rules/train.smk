@@ -106,10 +106,13 @@ if BUNDLE:
 
     rule train_unpack_bundle:
         """One run's checkpoint from train.checkpoint_bundle, its parts checked against the
-        bundle's manifest (bf16 weights: what a CPU machine embeds new datasets with)."""
+        bundle's manifest (bf16 weights: what a CPU machine embeds new datasets with), then
+        checked to be the run behind the committed embeddings: a few cells of a committed dataset
+        embedded again (check_checkpoint; a bundle of other runs stops here, nothing embedded)."""
         wildcard_constraints:
             **RUN_WILDCARDS,
         input:
+            unpack(bundle_check),
             manifest=f"{BUNDLE}/manifest.json",
             parts=bundle_parts,
         output:
@@ -117,6 +120,7 @@ if BUNDLE:
         params:
             bundle=BUNDLE,
             run=RUN,
+            batch_size=TRAIN["batch_size"],
         threads: 1
         log:
             f"{R}/logs/train/unpack_{RUN}.log",

@@ -123,6 +123,18 @@ def keep_views(paths, views) -> None:
         _save_npz(path, **arrays)
 
 
+def _eval_corpus(model, checkpoint, corpus_dir, name: str) -> TokenCorpus:
+    """A dataset's corpus, refused when tokenised with another vocabulary than the model's."""
+    corpus = _corpus(corpus_dir, name)
+    if corpus.vocab_size != model.cfg.vocab_size:
+        raise ValueError(
+            f"{checkpoint}: the model's vocabulary has {model.cfg.vocab_size} tokens but corpus "
+            f"{Path(corpus_dir) / name} was tokenised with {corpus.vocab_size}; tokenise with the "
+            "vocabulary the run was trained with (config data.vocab, e.g. reference/vocab_bundle.tsv.gz "
+            "for the committed small runs).")
+    return corpus
+
+
 def embed_run(*, checkpoint: str, corpus_dir: str, datasets: list[str], context: int,
               out_dir: str, views, batch_size: int = 16, device: str = "auto") -> list[Path]:
     """``{out_dir}/{dataset}.npz`` with the ``views`` (of mean, cls; float16, config
@@ -132,19 +144,55 @@ def embed_run(*, checkpoint: str, corpus_dir: str, datasets: list[str], context:
     model = load_checkpoint(checkpoint, dev)
     paths = []
     for name in datasets:
-        corpus = _corpus(corpus_dir, name)
-        if corpus.vocab_size != model.cfg.vocab_size:
-            raise ValueError(
-                f"{checkpoint}: the model's vocabulary has {model.cfg.vocab_size} tokens but corpus "
-                f"{Path(corpus_dir) / name} was tokenised with {corpus.vocab_size}; tokenise with the "
-                "vocabulary the run was trained with (config data.vocab, e.g. reference/vocab_bundle.tsv.gz "
-                "for the committed small runs).")
+        corpus = _eval_corpus(model, checkpoint, corpus_dir, name)
         emb = embed(model, corpus, context=context, batch_size=batch_size, device=dev)
         path = Path(out_dir) / f"{name}.npz"
         _save_npz(path, **{v: emb[v].astype(np.float16) for v in views},
                   cell_id=corpus.obs["cell_id"].to_numpy(dtype=str))
         paths.append(path)
     return paths
+
+
+#: Cosine similarity (per cell, mean view) under which a checkpoint is not the run that made a
+#: committed embedding. Measured (session 12, wu2020_tcells_scirpy, 200 cells): the bf16 bundle of
+#: small_4096_{softmax,sigmoid}_s0 embedded on a CPU against the H200 run's own embeddings, cosine
+#: >= 0.999995; another seed of the same arm, the other arm, or the superseded run of the same
+#: seed, at most 0.43.
+SAME_RUN_MIN_COSINE = 0.999
+
+
+def check_checkpoint(*, checkpoint: str, corpus_dir: str, dataset: str, reference_npz: str, context: int,
+                     n_cells: int = 32, batch_size: int = 16, device: str = "auto") -> dict:
+    """Whether ``checkpoint`` is the run behind ``reference_npz`` (a committed embedding of
+    ``dataset``): its first ``n_cells`` cells embedded again, cosine per cell against the committed
+    mean view. Returns the statistics; raises ValueError below :data:`SAME_RUN_MIN_COSINE`, or
+    when the corpus is not the one the reference was made of (other cells)."""
+    dev = resolve_device(device)
+    model = load_checkpoint(checkpoint, dev)
+    corpus = _eval_corpus(model, checkpoint, corpus_dir, dataset)
+    with np.load(reference_npz, allow_pickle=False) as npz:
+        ref_ids, ref = npz["cell_id"].astype(str), npz["mean"].astype(np.float32)
+    ids = corpus.obs["cell_id"].to_numpy(dtype=str)
+    if len(ids) != len(ref_ids) or (ids != ref_ids).any():
+        raise ValueError(f"{Path(corpus_dir) / dataset} holds other cells ({len(ids)}) than {reference_npz} "
+                         f"({len(ref_ids)}): the corpus was tokenised from another file or sheet row than the "
+                         "committed embeddings; tokenise the dataset the sheet names (data_tokenise).")
+    n = min(n_cells, len(ids))
+    got = embed(model, corpus.subset(np.arange(n)), context=context, batch_size=batch_size, device=dev)["mean"]
+    want = ref[:n]
+    cos = (got * want).sum(1) / np.maximum(np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1), 1e-12)
+    stats = {"checkpoint": str(checkpoint), "reference": str(reference_npz), "cells": int(n),
+             "cosine_min": float(cos.min()), "cosine_median": float(np.median(cos)),
+             "threshold": SAME_RUN_MIN_COSINE}
+    if stats["cosine_min"] < SAME_RUN_MIN_COSINE:
+        raise ValueError(
+            f"{checkpoint} is not the run whose embeddings are committed in {reference_npz}: its embeddings of "
+            f"the first {n} cells of {dataset} reach cosine {stats['cosine_min']:.3f} (min) / "
+            f"{stats['cosine_median']:.3f} (median) against them, where the same run's bf16 weights give "
+            f">= {SAME_RUN_MIN_COSINE} (another seed or a retrained run). Use the checkpoints of the runs "
+            "committed with this version (branch `checkpoints`, whose README names their commit), or "
+            "retrain and re-embed every dataset.")
+    return stats
 
 
 def scores_run(*, checkpoint: str, corpus_dir: str, context: int, out_npz: str,
