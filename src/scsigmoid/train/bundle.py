@@ -91,7 +91,10 @@ def read_manifest(bundle_dir: str | os.PathLike) -> dict:
     path = Path(bundle_dir) / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: {bundle_dir} is not a checkpoint bundle "
-                                "(python -m scsigmoid.train.bundle pack makes one).")
+                                "(python -m scsigmoid.train.bundle pack makes one; the committed runs' bundle is on "
+                                "the branch checkpoints: mkdir -p results/checkpoint_bundle && git archive "
+                                "origin/checkpoints bundle | tar x -C results/checkpoint_bundle, README "
+                                "'Bring your own data').")
     manifest = json.loads(path.read_text())
     if manifest.get("format") != FORMAT:
         raise ValueError(f"{path}: bundle format {manifest.get('format')!r}, this code reads {FORMAT}.")
