@@ -55,7 +55,7 @@ def test_packed_runs_unpack_into_checkpoints_that_embed_like_the_bf16_weights(tr
 
 
 def test_unpacked_weights_are_told_from_another_run_by_their_embeddings(trained, corpus_path, tmp_path):
-    """check_checkpoint (train_unpack_bundle's check): the bf16 bundle of the run that made a
+    """check_checkpoint (train_check_checkpoint's check): the bf16 bundle of the run that made a
     committed embedding passes; a run of another seed, and a reference of other cells, are refused
     with what to do."""
     pack(RUNS, trained, tmp_path / "bundle")

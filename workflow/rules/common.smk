@@ -168,10 +168,10 @@ def bundle_parts(wildcards) -> list[str]:
     return [f"{BUNDLE}/{part['file']}" for part in BUNDLE_MANIFEST["runs"][run]["parts"]]
 
 
-def bundle_check(wildcards) -> dict:
+def committed_reference(wildcards) -> dict:
     """A committed embedding of the run named by the wildcards (of the sheet's first eval dataset
-    that has one) and that dataset's corpus: train_unpack_bundle checks the unpacked weights against
-    it ({} for a run without committed embeddings: nothing to check against)."""
+    that has one) and that dataset's corpus, which train_check_checkpoint checks a checkpoint this
+    machine did not train against ({} for a run without committed embeddings)."""
     run = run_name(wildcards.size, wildcards.context, wildcards.attention, wildcards.seed)
     for dataset in DATASETS.loc[DATASETS["role"] != "pretrain", "name"]:
         if _committed_embedding(run, dataset):

@@ -106,13 +106,10 @@ if BUNDLE:
 
     rule train_unpack_bundle:
         """One run's checkpoint from train.checkpoint_bundle, its parts checked against the
-        bundle's manifest (bf16 weights: what a CPU machine embeds new datasets with), then
-        checked to be the run behind the committed embeddings: a few cells of a committed dataset
-        embedded again (check_checkpoint; a bundle of other runs stops here, nothing embedded)."""
+        bundle's manifest (bf16 weights: what a CPU machine embeds new datasets with)."""
         wildcard_constraints:
             **RUN_WILDCARDS,
         input:
-            unpack(bundle_check),
             manifest=f"{BUNDLE}/manifest.json",
             parts=bundle_parts,
         output:
@@ -120,7 +117,6 @@ if BUNDLE:
         params:
             bundle=BUNDLE,
             run=RUN,
-            batch_size=TRAIN["batch_size"],
         threads: 1
         log:
             f"{R}/logs/train/unpack_{RUN}.log",
@@ -128,6 +124,32 @@ if BUNDLE:
             ENV
         script:
             "../scripts/train_unpack_bundle.py"
+
+
+if CHECKPOINTS and not TRAIN_HERE:
+
+    rule train_check_checkpoint:
+        """A checkpoint this machine did not train (train.checkpoints, or unpacked from
+        train.checkpoint_bundle) checked to be the run behind the committed embeddings before it
+        embeds anything: a few cells of a committed dataset embedded again (check_checkpoint;
+        other runs stop here with the reason; a run without committed embeddings is noted as
+        unchecked)."""
+        wildcard_constraints:
+            **RUN_WILDCARDS,
+        input:
+            unpack(committed_reference),
+            ckpt=f"{CHECKPOINTS}/{RUN}/last.pt",
+        output:
+            f"{R}/checkpoints_checked/{RUN}.json",
+        params:
+            batch_size=TRAIN["batch_size"],
+        threads: 1
+        log:
+            f"{R}/logs/train/check_{RUN}.log",
+        conda:
+            ENV
+        script:
+            "../scripts/train_check_checkpoint.py"
 
 
 if TRAIN_HERE or CHECKPOINTS:
@@ -140,6 +162,7 @@ if TRAIN_HERE or CHECKPOINTS:
             **({} if TRAIN_HERE else {"dataset": wildcard_choice(UNEMBEDDED_DATASETS)}),
         input:
             ckpt=CKPT if TRAIN_HERE else f"{CHECKPOINTS}/{RUN}/last.pt",
+            checked=[] if TRAIN_HERE else f"{R}/checkpoints_checked/{RUN}.json",
             corpus=f"{CORPUS_DIR}/{{dataset}}",
             sources=TRAIN_SOURCES,
         output:
