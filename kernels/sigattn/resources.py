@@ -1,13 +1,17 @@
 """Compile the kernels for a GPU architecture on any machine (no GPU needed) and report what each
 autotune config costs: registers, spill stack, shared memory, and the SASS instruction mix
-(special-function MUFU ops, Hopper HGMMA ops, local-memory spill loads/stores, TMA loads).
+(special-function MUFU ops, Hopper HGMMA ops, local-memory spill loads/stores, TMA loads), and the
+kernel's main loop: its SASS instructions per score each thread issues in one pass of the unmasked
+key (or query) tile loop, the count that bounds the sigmoid's share of the time where the tensor
+cores are not the limit (kernels/PERF.md "Session 13").
 
 Triton's wheel ships ptxas and cuobjdump, so ``triton.compile`` can lower a kernel all the way to
 a cubin for sm_90 on a CPU-only machine. The JIT specialises integer arguments equal to 1 (the
 head-dim strides of contiguous tensors) and pointers/strides divisible by 16; the same is done
 here so the compiled code (vectorised, pipelined loads) matches what runs on the GPU.
 
-    python -m sigattn.resources --out resources_sm90.csv [--arch 90] [--head-dims 64 128]
+    python -m sigattn.resources --out resources_sm90.csv [--arch 90] [--head-dims 64 128] \
+        [--sigmoid fast fma halley tanh]
 
 Run without TRITON_INTERPRET (the interpreter replaces the JIT functions this needs).
 """
@@ -36,7 +40,9 @@ _FLOATS = {"scale", "bias_value"}
 _SASS_OPS = ("MUFU", "HGMMA", "LDL", "STL", "FFMA", "FMUL", "UTMALDG")  # UTMALDG: TMA tile loads
 COLUMNS = ["kernel", "head_dim", "dtype", "sigmoid", "block_m", "block_n", "num_warps", "num_stages",
            "registers", "spill_stack_bytes", "shared_bytes", *(f"sass_{op.lower()}" for op in _SASS_OPS),
-           "sass_total", "compile_s", "arch", "triton"]
+           "sass_total", "loop_instr", "loop_instr_per_score", "loop_mufu_per_score", "compile_s", "arch",
+           "triton"]
+_SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)([^;]*);")
 
 
 def _tool(name: str) -> str:
@@ -77,37 +83,84 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
                           options=dict(num_warps=warps, num_stages=stages))
 
 
-def resources(compiled) -> dict:
-    """Registers, spill stack and SASS op counts of a compiled kernel (via cuobjdump)."""
+def main_loop(sass: str) -> collections.Counter:
+    """SASS op counts of the kernel's main loop: of the loops (a branch back to an earlier address,
+    the body the instructions from its target to the branch) that issue both tensor-core ops
+    (HGMMA on Hopper, HMMA before) and special-function ops (the sigmoid's MUFU: a loop of a
+    pipelined kernel's prologue/epilogue can hold matmuls only), the one with the fewest
+    instructions: the unmasked tile loop, since the masked loops of the same tiles add mask
+    arithmetic. Empty if there is no such loop."""
+    code = [(int(addr, 16), op, rest) for addr, op, rest in _SASS_LINE.findall(sass)]
+    index = {addr: i for i, (addr, _, _) in enumerate(code)}
+    best = collections.Counter()
+    for i, (addr, op, rest) in enumerate(code):
+        target = re.search(r"0x([0-9a-f]+)", rest) if op == "BRA" else None
+        if target is None or int(target.group(1), 16) >= addr or int(target.group(1), 16) not in index:
+            continue
+        body = collections.Counter(o for _, o, _ in code[index[int(target.group(1), 16)]:i + 1])
+        if (body["HGMMA"] or body["HMMA"]) and body["MUFU"] and (not best or sum(body.values()) < sum(best.values())):
+            best = body
+    return best
+
+
+def _cuobjdump(compiled, flag: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         cubin = Path(tmp) / "k.cubin"
         cubin.write_bytes(compiled.asm["cubin"])
-        usage = subprocess.run([_tool("cuobjdump"), "-res-usage", str(cubin)], capture_output=True,
-                               text=True, check=True).stdout
-        sass = subprocess.run([_tool("cuobjdump"), "-sass", str(cubin)], capture_output=True,
-                              text=True, check=True).stdout
-    ops = collections.Counter(re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)", sass))
+        return subprocess.run([_tool("cuobjdump"), flag, str(cubin)], capture_output=True, text=True,
+                              check=True).stdout
+
+
+def sass(compiled) -> str:
+    """The SASS listing of a compiled kernel (cuobjdump -sass)."""
+    return _cuobjdump(compiled, "-sass")
+
+
+def resources(compiled, scores_per_thread: float | None = None) -> dict:
+    """Registers, spill stack and SASS op counts of a compiled kernel (via cuobjdump); with
+    scores_per_thread (BLOCK_M·BLOCK_N / threads: the scores one thread owns in one pass of the
+    main loop) also the main loop's instructions and MUFU ops per score (`main_loop`)."""
+    usage, listing = _cuobjdump(compiled, "-res-usage"), sass(compiled)
+    ops = collections.Counter(op for _, op, _ in _SASS_LINE.findall(listing))
+    loop = main_loop(listing)
+    per_score = (lambda n: round(n / scores_per_thread, 3)) if scores_per_thread and loop else (lambda n: "")
     return {"registers": int(re.search(r"REG:(\d+)", usage).group(1)),
             "spill_stack_bytes": int(re.search(r"STACK:(\d+)", usage).group(1)),
             "shared_bytes": int(compiled.metadata.shared),
-            **{f"sass_{op.lower()}": ops[op] for op in _SASS_OPS}, "sass_total": sum(ops.values())}
+            **{f"sass_{op.lower()}": ops[op] for op in _SASS_OPS}, "sass_total": sum(ops.values()),
+            "loop_instr": sum(loop.values()) or "", "loop_instr_per_score": per_score(sum(loop.values())),
+            "loop_mufu_per_score": per_score(loop["MUFU"])}
 
 
 def table(head_dims=(64, 128, 256), kernels=tuple(KERNELS), *, arch: int = 90, dtype: str = "bf16",
-          sigmoid: str = "fast", limit: int | None = None) -> list[dict]:
-    """One row per kernel x head dim x config of TUNE_TABLE (``limit``: first N configs each)."""
+          sigmoids=("fast",), limit: int | None = None) -> list[dict]:
+    """One row per sigmoid mode x kernel x head dim x config of TUNE_TABLE (``limit``: first N
+    configs each)."""
     rows = []
-    for kernel in kernels:
-        for hd in head_dims:
-            for block in tk.TUNE_TABLE[kernel][tk.head_dim_class(hd)][:limit]:
-                t0 = time.perf_counter()
-                compiled = compile_config(kernel, hd, block, arch=arch, dtype=dtype, sigmoid=sigmoid)
-                rows.append({"kernel": kernel, "head_dim": hd, "dtype": dtype, "sigmoid": sigmoid,
-                             "block_m": block[0], "block_n": block[1], "num_warps": block[2],
-                             "num_stages": block[3], **resources(compiled),
-                             "compile_s": round(time.perf_counter() - t0, 2), "arch": f"sm_{arch}",
-                             "triton": triton.__version__})
+    for sigmoid in sigmoids:
+        for kernel in kernels:
+            for hd in head_dims:
+                for block in tk.TUNE_TABLE[kernel][tk.head_dim_class(hd)][:limit]:
+                    t0 = time.perf_counter()
+                    compiled = compile_config(kernel, hd, block, arch=arch, dtype=dtype, sigmoid=sigmoid)
+                    m, n, warps, stages = block
+                    rows.append({"kernel": kernel, "head_dim": hd, "dtype": dtype, "sigmoid": sigmoid,
+                                 "block_m": m, "block_n": n, "num_warps": warps, "num_stages": stages,
+                                 **resources(compiled, m * n / (32 * warps)),
+                                 "compile_s": round(time.perf_counter() - t0, 2), "arch": f"sm_{arch}",
+                                 "triton": triton.__version__})
     return rows
+
+
+def write_csv(rows: list[dict], out: Path, columns=COLUMNS) -> None:
+    """Write rows atomically (the kernel library does not depend on pandas)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(",".join(columns) + "\n")
+        for r in rows:
+            fh.write(",".join(str(r[c]) for c in columns) + "\n")
+    os.replace(tmp, out)
 
 
 def main(argv=None) -> None:
@@ -118,21 +171,15 @@ def main(argv=None) -> None:
     p.add_argument("--head-dims", type=int, nargs="+", default=[64, 128, 256])
     p.add_argument("--kernels", nargs="+", choices=list(KERNELS), default=list(KERNELS))
     p.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
-    p.add_argument("--sigmoid", choices=list(tk.SIGMOID_MODES), default="fast")
+    p.add_argument("--sigmoid", nargs="+", choices=list(tk.SIGMOID_MODES), default=["fast"],
+                   help="sigmoid modes, each compiled for every config")
     p.add_argument("--limit", type=int, default=None, help="only the first N configs of each list")
     args = p.parse_args(argv)
-    rows = table(args.head_dims, args.kernels, arch=args.arch, dtype=args.dtype, sigmoid=args.sigmoid,
+    rows = table(args.head_dims, args.kernels, arch=args.arch, dtype=args.dtype, sigmoids=args.sigmoid,
                  limit=args.limit)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:  # the kernel library does not depend on pandas
-        fh.write(",".join(COLUMNS) + "\n")
-        for r in rows:
-            fh.write(",".join(str(r[c]) for c in COLUMNS) + "\n")
-    os.replace(tmp, out)
+    write_csv(rows, Path(args.out))
     spilling = [r for r in rows if r["spill_stack_bytes"]]
-    print(f"wrote {out}: {len(rows)} configs, {len(spilling)} with register spills")
+    print(f"wrote {args.out}: {len(rows)} configs, {len(spilling)} with register spills")
 
 
 if __name__ == "__main__":

@@ -34,31 +34,68 @@ from .backend import INTERPRETER
 # ----------------------------------------------------------------------------------------------
 
 
+#: sigmoid(x) is evaluated from y = factor·x, the factor a constant of the mode (`_arg_factor`).
+#: The kernels fold it into the score's scale and bias once per program (`_sigmoid_args`), so the
+#: score's one FFMA (s·scale + bias) already yields y: one FMUL a score fewer than scaling inside
+#: the sigmoid (kernels/PERF.md "Session 13").
+_NEG_LOG2E = tl.constexpr(-1.4426950408889634)
+#: ex2's argument bound in the FMA-pipe modes: y <= 115.4 (x >= -80), so 1 + 2^y stays finite and
+#: the bit-trick seed of its reciprocal stays a positive float; sigmoid(-80) ~ 1.8e-35 stands in for
+#: the smaller values.
+_Y_MAX = tl.constexpr(115.41560327111707)
+
+
 @triton.jit
-def _sigmoid(x, SIGMOID: tl.constexpr):
-    """sigmoid(x) in fp32, four ways (see SIGMOID_MODES):
-    "exact": 1 / (1 + exp(-x)) with IEEE division (tl.sigmoid);
-    "fast":  ex2.approx and an approximate reciprocal-division (a few ulp, accurate at every
-             magnitude, so also for the small probabilities sigmoid(-log n) ~ 1/n of long rows);
-    "fma":   ex2.approx on the special-function unit, the reciprocal on the FMA pipe (bit-trick
-             seed + two Newton steps, relative error < 1e-5 for every x): one special-function op
-             per score instead of two, for 16-bit inputs (fp32 inputs use "fast"). Opt-in until
-             measured;
-    "tanh":  0.5 + 0.5·tanh.approx(x/2), one special-function op (GPU only): absolute error about
-             2^-12, so a large *relative* error where p is small. Opt-in, for measurement."""
+def _arg_factor(SIGMOID: tl.constexpr):
+    """The factor y = factor·x of a sigmoid mode: 1/2 for tanh (of x/2), 1 for exact, -log2(e)
+    for the ex2 modes."""
     if SIGMOID == "tanh":
-        t = tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [x * 0.5],
+        return 0.5
+    elif SIGMOID == "exact":
+        return 1.0
+    else:
+        return _NEG_LOG2E
+
+
+@triton.jit
+def _sigmoid_args(scale, bias, SIGMOID: tl.constexpr):
+    """(scale, bias) of the score with the sigmoid's argument factor folded in: y = s·scale' + bias'."""
+    factor = _arg_factor(SIGMOID)
+    return scale * factor, bias * factor
+
+
+@triton.jit
+def _sigmoid(y, SIGMOID: tl.constexpr):
+    """sigmoid(x) in fp32 from y = _arg_factor(SIGMOID)·x, five ways (see SIGMOID_MODES):
+    "exact":  1 / (1 + exp(-x)) with IEEE division (tl.sigmoid), y = x;
+    "fast":   ex2.approx and an approximate reciprocal-division (a few ulp, accurate at every
+              magnitude, so also for the small probabilities sigmoid(-log n) ~ 1/n of long rows);
+    "fma":    ex2.approx on the special-function unit, the reciprocal on the FMA pipe (bit-trick
+              seed + two Newton steps, relative error < 1e-5 for every x): one special-function op
+              per score instead of two, for 16-bit inputs (fp32 inputs use "fast");
+    "halley": as "fma" with one Halley step (e = 1 - d·r0, r = r0 + r0·(e + e²)): three FMA-pipe ops
+              for the reciprocal instead of four, relative error < 1.3e-4 for every x (mean +1.7e-5;
+              bf16 rounds P by up to 2e-3, fp16 by 4.9e-4); 16-bit inputs only;
+    "tanh":   0.5 + 0.5·tanh.approx(x/2), one special-function op (GPU only): absolute error about
+              2^-12, so a large *relative* error where p is small. Opt-in, for measurement.
+    For 1/d with d = 1 + 2^y in [1, 2^115.4], 0x7EF311C3 - bits(d) is within 5.1 % of 1/d."""
+    if SIGMOID == "tanh":
+        t = tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [y],
                                       dtype=tl.float32, is_pure=True, pack=1)
         return 0.5 + 0.5 * t
-    elif SIGMOID == "fma":
-        d = 1.0 + tl.exp2(tl.maximum(x, -80.0) * -1.4426950408889634)  # in [1, e^80]: finite
-        r = (0x7EF311C3 - d.to(tl.int32, bitcast=True)).to(tl.float32, bitcast=True)  # 1/d to ~5%
-        r = r * (2.0 - d * r)
-        return r * (2.0 - d * r)
+    elif SIGMOID == "fma" or SIGMOID == "halley":
+        d = 1.0 + tl.exp2(tl.minimum(y, _Y_MAX))
+        r = (0x7EF311C3 - d.to(tl.int32, bitcast=True)).to(tl.float32, bitcast=True)  # 1/d to 5.1 %
+        if SIGMOID == "fma":
+            r = r * (2.0 - d * r)
+            return r * (2.0 - d * r)
+        else:
+            e = 1.0 - d * r  # one FFMA (tl.fma(-d, ...) would negate d in an FADD of its own)
+            return tl.fma(r, tl.fma(e, e, e), r)
     elif SIGMOID == "fast":
-        return tl.fdiv(1.0, 1.0 + tl.exp2(x * -1.4426950408889634), ieee_rounding=False)
+        return tl.fdiv(1.0, 1.0 + tl.exp2(y), ieee_rounding=False)
     else:
-        return tl.sigmoid(x)
+        return tl.sigmoid(y)
 
 
 @triton.jit
@@ -136,7 +173,8 @@ TUNE_KEY = ["HEAD_DIM", "CAUSAL", "TMA", "SIGMOID", "STORE_PADDED", "DEFAULT_BIA
 #: entries and its hd128 backward measured 6-18% slower than v0's spilling lists, so the v0
 #: backward entries are back beside them (marked v0) and the autotuner chooses (not yet measured).
 TUNE_TABLE = {
-    "fwd": {64: [(128, 64, 8, 3), (128, 128, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (64, 32, 4, 2)],
+    "fwd": {64: [(128, 64, 8, 3), (128, 128, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (64, 32, 4, 2),
+                 (64, 128, 4, 3), (128, 128, 4, 2)],  # the last two: TritonSigmoid's shapes (PERF.md "Session 13")
             128: [(128, 64, 8, 3), (128, 64, 8, 2), (128, 128, 8, 2), (64, 64, 4, 3), (64, 32, 4, 2)],
             256: [(64, 64, 8, 2), (64, 32, 4, 2)]},
     "dq": {64: [(64, 64, 8, 2), (128, 64, 8, 3), (64, 64, 4, 2), (128, 32, 8, 2), (64, 32, 4, 2)],
@@ -154,7 +192,8 @@ TUNE_TABLE = {
     # Spill-free on sm_90 except the dkdv 64x128 entry (24 bytes, as v0's spilling entries were
     # the fastest). The last hd128 entry of each list is the one whose shared memory fits fp32
     # inputs. Registers/shared memory: PERF.md "v2 candidates".
-    "fwd_tma": {64: [(128, 128, 8, 3), (128, 64, 8, 4), (128, 64, 8, 3), (64, 64, 4, 3), (128, 64, 4, 3)],
+    "fwd_tma": {64: [(128, 128, 8, 3), (128, 64, 8, 4), (128, 64, 8, 3), (64, 64, 4, 3), (128, 64, 4, 3),
+                     (64, 128, 4, 3), (128, 128, 4, 2)],
                 128: [(128, 128, 8, 3), (128, 64, 8, 3), (128, 64, 8, 4), (128, 128, 8, 2), (64, 64, 4, 3),
                       (64, 32, 4, 2)],
                 256: [(64, 64, 8, 2), (64, 32, 4, 2)]},
@@ -260,20 +299,22 @@ def _key_tiles(m0, q_len, k_len, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BL
 
 
 @triton.jit
-def _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, scale, bias, stride_mt,
+def _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, y_scale, y_bias, stride_mt,
                         MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
                         UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr):
-    """P = sigmoid(q·k_t·scale + bias + mod) of one [rows, keys] tile; a MASKED tile zeroes keys
-    past the sequence and, when causal, above the diagonal."""
+    """P = sigmoid(q·k_t·scale + bias + mod) of one [rows, keys] tile, from the sigmoid's argument
+    y = s·y_scale + y_bias + mod·factor (`_sigmoid_args`: one FFMA a score); a MASKED tile zeroes
+    keys past the sequence and, when causal, above the diagonal."""
     s = _dot(q, k_t, tl.zeros([q.shape[0], k_t.shape[1]], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
-    s = s * scale + bias
     if HAS_SCORE_MOD:
         if MASKED:
             mod = tl.load(mod_ptr + cols * stride_mt, mask=col_ok, other=0.0)
         else:
             mod = tl.load(mod_ptr + cols * stride_mt)
-        s += mod.to(tl.float32)[None, :]
-    p = _sigmoid(s, SIGMOID)
+        y = s * y_scale + (y_bias + mod.to(tl.float32) * _arg_factor(SIGMOID))[None, :]
+    else:
+        y = s * y_scale + y_bias
+    p = _sigmoid(y, SIGMOID)
     if MASKED:
         keep = col_ok[None, :]
         if CAUSAL:
@@ -283,12 +324,12 @@ def _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, scale, bias, stri
 
 
 @triton.jit
-def _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+def _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, y_scale, y_bias,
               stride_kt, stride_kd, stride_vt, stride_vd, stride_mt,
               MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
               UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr):
     """acc + sigmoid(q·kᵀ·scale + bias + mod)·v over the key tile starting at n0 (k_src, v_src:
-    see _rows_source)."""
+    see _rows_source; y_scale, y_bias: see _tile_probabilities)."""
     cols = n0 + offs_n
     col_ok = cols < k_len
     if TMA:
@@ -300,7 +341,7 @@ def _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, 
             k_t = tl.load(k_ptrs, mask=col_ok[None, :], other=0.0)
         else:
             k_t = tl.load(k_ptrs)
-    p = _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, scale, bias, stride_mt, MASKED, CAUSAL,
+    p = _tile_probabilities(q, k_t, mod_ptr, cols, col_ok, offs_m, y_scale, y_bias, stride_mt, MASKED, CAUSAL,
                             HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
     if TMA:
         v = v_src.load([n0, 0])
@@ -343,7 +384,7 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
     mod_ptr = MOD + seq64 * stride_mb + k_start * stride_mt
     q = tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
                 mask=row_ok[:, None], other=0.0)
-    bias = _bias(k_len, bias_value, DEFAULT_BIAS)
+    y_scale, y_bias = _sigmoid_args(scale, _bias(k_len, bias_value, DEFAULT_BIAS), SIGMOID)
     k_src = _rows_source(k_ptr, k_len, stride_kt, BLOCK_N, HEAD_DIM, TMA)
     v_src = _rows_source(v_ptr, k_len, stride_vt, BLOCK_N, HEAD_DIM, TMA)
 
@@ -351,11 +392,11 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
 
     acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     for n0 in range(0, n_full, BLOCK_N):
-        acc = _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+        acc = _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, y_scale, y_bias,
                         stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, False, CAUSAL,
                         HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
     for n0 in range(n_full, hi, BLOCK_N):
-        acc = _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+        acc = _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, y_scale, y_bias,
                         stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, True, CAUSAL,
                         HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
     acc = tl.where(row_ok[:, None], acc, 0.0)  # padding rows (q = 0 there, but bias ≠ 0)
@@ -375,11 +416,12 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
 
 
 @triton.jit
-def _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+def _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, y_scale, y_bias,
              stride_kt, stride_kd, stride_vt, stride_vd, stride_mt,
              MASKED: tl.constexpr, CAUSAL: tl.constexpr, HAS_SCORE_MOD: tl.constexpr,
              UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr):
-    """dq + dS·k over the key tile starting at n0 (unscaled; k_src, v_src: see _rows_source)."""
+    """dq + dS·k over the key tile starting at n0 (unscaled; k_src, v_src: see _rows_source;
+    y_scale, y_bias: see _tile_probabilities)."""
     cols = n0 + offs_n
     col_ok = cols < k_len
     if TMA:
@@ -394,7 +436,7 @@ def _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len
         else:
             k = tl.load(k_ptrs)
             v_t = tl.load(v_ptrs)
-    p = _tile_probabilities(q, tl.trans(k), mod_ptr, cols, col_ok, offs_m, scale, bias, stride_mt, MASKED,
+    p = _tile_probabilities(q, tl.trans(k), mod_ptr, cols, col_ok, offs_m, y_scale, y_bias, stride_mt, MASKED,
                             CAUSAL, HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
     dp = _dot(do, v_t, tl.zeros([q.shape[0], offs_n.shape[0]], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
     ds = p * (1.0 - p) * dp
@@ -437,7 +479,7 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
                 mask=row_ok[:, None], other=0.0)
     do = tl.load(do_ptr + offs_m[:, None] * stride_dot + offs_d[None, :] * stride_dod,
                  mask=row_ok[:, None], other=0.0)  # zero rows -> dP = dS = 0 on padding rows
-    bias = _bias(k_len, bias_value, DEFAULT_BIAS)
+    y_scale, y_bias = _sigmoid_args(scale, _bias(k_len, bias_value, DEFAULT_BIAS), SIGMOID)
     k_src = _rows_source(k_ptr, k_len, stride_kt, BLOCK_N, HEAD_DIM, TMA)
     v_src = _rows_source(v_ptr, k_len, stride_vt, BLOCK_N, HEAD_DIM, TMA)
 
@@ -445,11 +487,11 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
 
     dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     for n0 in range(0, n_full, BLOCK_N):
-        dq = _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+        dq = _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, y_scale, y_bias,
                       stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, False, CAUSAL,
                       HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
     for n0 in range(n_full, hi, BLOCK_N):
-        dq = _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, scale, bias,
+        dq = _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, y_scale, y_bias,
                       stride_kt, stride_kd, stride_vt, stride_vd, stride_mt, True, CAUSAL,
                       HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
 
@@ -459,12 +501,13 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
 
 
 @triton.jit
-def _dkdv_tile(dk, dv, k, v, mod, q_src, do_src, m0, cols, offs_m, offs_d, q_len, scale, bias,
+def _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len, y_scale, y_bias,
                stride_qt, stride_qd, stride_dot, stride_dod,
                MASKED: tl.constexpr, CAUSAL: tl.constexpr,
                UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr):
     """(dk + dSᵀ·q, dv + Pᵀ·do) over the query tile starting at m0 (dk unscaled; q_src, do_src: see
-    _rows_source)."""
+    _rows_source). The sigmoid's argument is y = Sᵀ·y_scale + y_bias, y_bias [BLOCK_N] the bias and
+    score_mod of these keys with the argument factor folded in (`_sigmoid_args`)."""
     rows = m0 + offs_m
     row_ok = rows < q_len
     if TMA:
@@ -481,8 +524,7 @@ def _dkdv_tile(dk, dv, k, v, mod, q_src, do_src, m0, cols, offs_m, offs_d, q_len
             do = tl.load(do_ptrs)
     s_t = _dot(k, tl.trans(q), tl.zeros([k.shape[0], offs_m.shape[0]], dtype=tl.float32), UPCAST_DOT,
                DOT_PRECISION)
-    s_t = s_t * scale + bias + mod[:, None]
-    p_t = _sigmoid(s_t, SIGMOID)
+    p_t = _sigmoid(s_t * y_scale + y_bias[:, None], SIGMOID)
     if MASKED:
         keep = row_ok[None, :]
         if CAUSAL:
@@ -532,11 +574,11 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
                 mask=col_ok[:, None], other=0.0)
     v = tl.load(v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd,
                 mask=col_ok[:, None], other=0.0)  # zero rows -> dP = dS = 0 on padding keys
-    bias = _bias(k_len, bias_value, DEFAULT_BIAS)
-    mod = tl.zeros([BLOCK_N], dtype=tl.float32)
+    y_scale, y_bias = _sigmoid_args(scale, _bias(k_len, bias_value, DEFAULT_BIAS), SIGMOID)
+    key_bias = tl.zeros([BLOCK_N], dtype=tl.float32) + y_bias  # per key: bias + score_mod, as y
     if HAS_SCORE_MOD:
         mod = tl.load(MOD + seq64 * stride_mb + (k_start + cols) * stride_mt, mask=col_ok, other=0.0)
-        mod = mod.to(tl.float32)
+        key_bias += mod.to(tl.float32) * _arg_factor(SIGMOID)
 
     # Query tiles that can see these keys: none if the tile is all padding; causal starts at the
     # query tile that holds row n0 (rows below it cannot see key n0 or later).
@@ -561,16 +603,16 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
         do_src = _rows_source(DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh, q_len,
                               stride_dot, BLOCK_M, HEAD_DIM, TMA)
         for m0 in range(lo, a, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
-                                scale, bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
+            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
+                                y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
                                 UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
         for m0 in range(a, b, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
-                                scale, bias, stride_qt, stride_qd, stride_dot, stride_dod, False, CAUSAL,
+            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
+                                y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, False, CAUSAL,
                                 UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
         for m0 in range(b, hi, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, mod, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
-                                scale, bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
+            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
+                                y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
                                 UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
     dv = tl.where(col_ok[:, None], dv, 0.0)  # padding keys (k = 0 there, but P = sigmoid(bias) ≠ 0)
 
@@ -691,9 +733,9 @@ def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool, pass
 
 
 #: How the kernels evaluate the sigmoid (see `_sigmoid`): "fast" by default; SIGATTN_SIGMOID=exact,
-#: =fma (16-bit inputs) or =tanh (GPU only) to compare. Read once, at import; the benchmark names
-#: our implementations after a non-default mode (ours_dense_fma, ...).
-SIGMOID_MODES = ("exact", "fast", "fma", "tanh")
+#: =fma or =halley (16-bit inputs) or =tanh (GPU only) to compare. Read once, at import; the
+#: benchmark names our implementations after a non-default mode (ours_dense_fma, ...).
+SIGMOID_MODES = ("exact", "fast", "fma", "halley", "tanh")
 DEFAULT_SIGMOID = "fast"
 SIGMOID = os.environ.get("SIGATTN_SIGMOID", DEFAULT_SIGMOID)
 if SIGMOID not in SIGMOID_MODES:
@@ -779,11 +821,12 @@ def using_variant(variant: str):
 
 def sigmoid_mode(q: torch.Tensor, pass_: str) -> str:
     """The sigmoid used for q's launch of this pass (pass_variant): tanh.approx exists only on the
-    GPU (not the interpreter); the FMA-pipe reciprocal's ~1e-5 error is meant for 16-bit inputs only."""
+    GPU (not the interpreter); the FMA-pipe reciprocals (errors ~1e-5 and ~1e-4) are meant for
+    16-bit inputs only."""
     sigmoid = pass_variant(pass_, q.shape[-1])[1]
     if sigmoid == "tanh" and (INTERPRETER or not q.is_cuda):
         return "fast"
-    if sigmoid == "fma" and q.dtype == torch.float32:
+    if sigmoid in ("fma", "halley") and q.dtype == torch.float32:
         return "fast"
     return sigmoid
 

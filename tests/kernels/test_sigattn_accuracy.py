@@ -5,6 +5,9 @@ for both kernel variants (pointer loads, tensor descriptors: the ``kernel_varian
 import pytest
 import sigattn
 import torch
+import triton
+import triton.language as tl
+from sigattn import triton_kernels
 from sigattn.reference import sigmoid_attention_ref, sigmoid_attention_varlen_ref
 from sigattn_testutil import check_accuracy, qkv, randn
 
@@ -51,7 +54,7 @@ def test_head_dim_256_tiny(device, kernel_variant):
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.float32)
 
 
-@pytest.mark.parametrize("mode", ["exact", "fma"])
+@pytest.mark.parametrize("mode", ["exact", "fma", "halley"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_other_sigmoid_modes(monkeypatch, mode, dtype, device, kernel_variant):
     """The opt-in sigmoid evaluations meet the same bound as the default, with the default bias
@@ -64,11 +67,12 @@ def test_other_sigmoid_modes(monkeypatch, mode, dtype, device, kernel_variant):
                    seq_lens_q=torch.tensor([48, 20], dtype=torch.int32, device=device), causal=True)
 
 
-def test_fma_sigmoid_matches_at_extreme_scores(monkeypatch, device):
-    """The FMA-pipe reciprocal over the whole score range, including where exp overflows."""
+@pytest.mark.parametrize("mode", ["fma", "halley"])
+def test_fma_sigmoid_matches_at_extreme_scores(monkeypatch, mode, device):
+    """The FMA-pipe reciprocals over the whole score range, including where exp overflows."""
     from sigattn import triton_kernels
 
-    monkeypatch.setattr(triton_kernels, "SIGMOID", "fma")
+    monkeypatch.setattr(triton_kernels, "SIGMOID", mode)
     q = torch.zeros(1, 16, 1, 16, device=device, dtype=torch.float16)
     q[0, :, 0, 0] = torch.linspace(-60, 60, 16)  # scores q·k·scale from -240 to +240 with k below
     k = torch.zeros(1, 16, 1, 16, device=device, dtype=torch.float16)
@@ -78,3 +82,31 @@ def test_fma_sigmoid_matches_at_extreme_scores(monkeypatch, device):
     truth = torch.sigmoid(q[0, :, 0, :1].double() @ k[0, :, 0, :1].double().T * 0.25)
     assert torch.isfinite(o).all()
     torch.testing.assert_close(o[0, :, 0, :].double(), truth, rtol=2e-3, atol=1e-7)
+
+
+@triton.jit
+def _sigmoid_probe(X, P, n, SIGMOID: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    ok = offs < n
+    y_scale, y_bias = triton_kernels._sigmoid_args(1.0, 0.0, SIGMOID)
+    p = triton_kernels._sigmoid(tl.load(X + offs, mask=ok) * y_scale + y_bias, SIGMOID)
+    tl.store(P + offs, p, mask=ok)
+
+
+@pytest.mark.parametrize("mode, rel_bound", [("exact", 1e-6), ("fast", 1e-6), ("fma", 1e-5), ("halley", 1.3e-4)])
+def test_sigmoid_modes_error_bounds(mode, rel_bound):
+    """Each mode's sigmoid, argument factor folded in as the kernels do (`_sigmoid_args`), over
+    every score from -80 to +80 in steps of 1/64: relative error within the bound its docstring
+    states plus the rounding of the fp32 argument y = -x·log2(e) (~6e-8·|x|, any exp2-based
+    sigmoid has it). The interpreter's exp2 is exact, so this checks the reciprocal and its
+    refinement, not the GPU's ex2.approx. Below -80 the FMA-pipe modes return sigmoid(-80)."""
+    x = torch.cat([torch.arange(-80 * 64, 80 * 64 + 1) / 64.0, torch.tensor([-1e4, -200.0, -80.5, 1e4])])
+    x = x.to(torch.float32)
+    p = torch.empty_like(x)
+    _sigmoid_probe[(triton.cdiv(x.numel(), 1024),)](x, p, x.numel(), SIGMOID=mode, BLOCK=1024)
+    truth = torch.sigmoid(x.double())
+    inside = x >= -80
+    excess = ((p.double() - truth).abs() / truth - 6e-8 * x.double().abs())[inside]
+    assert torch.isfinite(p).all()
+    assert excess.max() < rel_bound, f"{mode}: relative error {excess.max():.3g} over the argument's at x = {x[inside][excess.argmax()]:.4g}"
+    assert (p.double() - truth)[~inside].abs().max() < 2e-35

@@ -42,3 +42,54 @@ for name, configs, prune in (("fwd", tk.FWD_CONFIGS, tk._FWD_PRUNE), ("dq", tk.B
 print("ok")
 """
     assert _python("-c", code).strip().endswith("ok")
+
+
+def test_main_loop_is_the_smallest_loop_with_matmuls_and_sigmoid():
+    """`main_loop` on a hand-written SASS listing: of the three back-branches, one loop has no
+    MUFU (a pipeline prologue's matmuls), the masked loop is longer than the unmasked one."""
+    code = """
+from sigattn.resources import main_loop
+lines = [
+    "HGMMA.64x64x16.F32.BF16 R24, gdesc[UR4], RZ ;",   # 0x0000: prologue loop, no MUFU
+    "BRA 0x0000 ;",                                    # 0x0010
+    "FFMA R1, R2, R3, R4 ;",                           # 0x0020: unmasked loop
+    "MUFU.EX2 R5, R1 ;",
+    "HGMMA.64x64x16.F32.BF16 R24, gdesc[UR4], R24 ;",
+    "@P0 BRA 0x0020 ;",                                # 0x0050
+    "FSEL R1, R1, -INF , P1 ;",                        # 0x0060: masked loop, one more op
+    "FFMA R1, R2, R3, R4 ;",
+    "MUFU.EX2 R5, R1 ;",
+    "HGMMA.64x64x16.F32.BF16 R24, gdesc[UR4], R24 ;",
+    "@!P2 BRA 0x0060 ;",                               # 0x00a0
+    "EXIT ;",
+]
+sass = "\\n".join(f"        /*{16 * i:04x}*/                   {line}   /* 0x000fe20000000f00 */"
+                  for i, line in enumerate(lines))
+loop = main_loop(sass)
+assert dict(loop) == {"FFMA": 1, "MUFU": 1, "HGMMA": 1, "BRA": 1}, dict(loop)
+assert not main_loop(sass.replace("MUFU.EX2", "FMUL"))
+print("ok")
+"""
+    assert _python("-c", code).strip().endswith("ok")
+
+
+def test_sigmoid_modes_in_the_compiled_main_loop():
+    """The forward's main loop compiled for sm_90 (hd64, 128x64 tiles, 8 warps): the special-
+    function ops a score of each sigmoid mode (fast 2: ex2 and rcp; the others 1), the argument
+    factor folded into the score's FFMA (no FMUL a score in the halley and tanh loops), and the
+    Halley step one FMA-pipe op a score cheaper than the two Newton steps of fma."""
+    code = """
+from sigattn import resources as R
+rows = {}
+for mode in ("fast", "fma", "halley", "tanh"):
+    compiled = R.compile_config("fwd", 64, (128, 64, 8, 3), sigmoid=mode)
+    loop = R.main_loop(R.sass(compiled))
+    rows[mode] = {**R.resources(compiled, 128 * 64 / 256), "fmul": loop["FMUL"]}
+print(repr(rows))
+"""
+    rows = eval(_python("-c", code).strip().splitlines()[-1])
+    assert {m: r["loop_mufu_per_score"] for m, r in rows.items()} == {"fast": 2.0, "fma": 1.0, "halley": 1.0,
+                                                                       "tanh": 1.0}, rows
+    assert rows["halley"]["fmul"] == 0 and rows["tanh"]["fmul"] == 0, rows
+    assert rows["halley"]["loop_instr_per_score"] <= rows["fma"]["loop_instr_per_score"] - 0.9, rows
+    assert rows["tanh"]["loop_instr_per_score"] < rows["halley"]["loop_instr_per_score"] - 4, rows

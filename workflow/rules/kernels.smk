@@ -4,7 +4,8 @@ kernel_compile: on a GPU this autotunes the configured shapes; on a CPU it runs 
 under Triton's interpreter at tiny shapes. Either way the JSON records the device, versions,
 chosen configs, compile time and the error against the reference.
 kernel_resources: every autotune config compiled for the configured SM (sm_90) with Triton's own
-ptxas, on any machine: registers, spills, shared memory, SASS op counts.
+ptxas, on any machine: registers, spills, shared memory, SASS op counts, the main loop's
+instructions per score; kernel_resources_tritonsigmoid the same for the authors' forward.
 """
 
 KERNEL_DEVICE = DEVICE if GPU else "cpu"
@@ -40,9 +41,13 @@ rule kernel_resources:
     output:
         f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}.csv",
     params:
-        arch=KERNEL_RESOURCES["arch"],
-        head_dims=KERNEL_RESOURCES["head_dims"],
-        limit=KERNEL_RESOURCES["limit"],
+        module="sigattn.resources",
+        args=[
+            "--arch", KERNEL_RESOURCES["arch"],
+            "--head-dims", *KERNEL_RESOURCES["head_dims"],
+            "--sigmoid", *KERNEL_RESOURCES["sigmoids"],
+            *(["--limit", KERNEL_RESOURCES["limit"]] if KERNEL_RESOURCES["limit"] else []),
+        ],
     log:
         f"{R}/logs/kernel_resources_sm{KERNEL_RESOURCES['arch']}.log",
     conda:
@@ -52,3 +57,20 @@ rule kernel_resources:
 
 
 ALL_TARGETS.append(f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}.csv")
+
+
+# The authors' TritonSigmoid forward, compiled the same way (its main loop beside ours, PERF.md
+# "Session 13"). Needs the gpu-baselines extra (triton-sigmoid), so it is built on request only:
+# snakemake results/kernels/tritonsigmoid_sm90.csv
+rule kernel_resources_tritonsigmoid:
+    output:
+        f"{R}/kernels/tritonsigmoid_sm{KERNEL_RESOURCES['arch']}.csv",
+    params:
+        module="scsigmoid.bench.sass",
+        args=["--arch", KERNEL_RESOURCES["arch"], "--head-dims", 64, 128],
+    log:
+        f"{R}/logs/kernel_resources_tritonsigmoid_sm{KERNEL_RESOURCES['arch']}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/kernel_resources.py"

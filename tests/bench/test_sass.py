@@ -1,0 +1,28 @@
+"""The authors' forward compiled for sm_90 on the CPU (scsigmoid.bench.sass), where the
+gpu-baselines extra (triton-sigmoid) is installed; in a subprocess without TRITON_INTERPRET and
+PYTEST_VERSION (under pytest TritonSigmoid swaps its autotune lists for one test config)."""
+
+import csv
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("triton_sigmoid") is None,
+                                reason="needs the gpu-baselines extra (triton-sigmoid)")
+
+
+def test_tritonsigmoid_main_loop_report(tmp_path):
+    out = tmp_path / "ts.csv"
+    env = {k: v for k, v in os.environ.items() if k not in ("TRITON_INTERPRET", "PYTEST_VERSION")}
+    subprocess.run([sys.executable, "-m", "scsigmoid.bench.sass", "--out", str(out), "--head-dims", "64"],
+                   env=env, check=True, capture_output=True, text=True, timeout=900)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 18, "TritonSigmoid 0.1.2's Hopper forward list has 18 entries"
+    by_tile = {(int(r["block_m"]), int(r["block_n"]), int(r["num_warps"]), int(r["num_stages"])): r for r in rows}
+    # one tanh.approx a score; its 64x64 tile over 8 warps evaluates every sigmoid twice
+    assert float(by_tile[128, 64, 4, 3]["loop_mufu_per_score"]) == 1.0
+    assert float(by_tile[64, 64, 8, 2]["loop_mufu_per_score"]) == 2.0
+    assert 6 < float(by_tile[128, 64, 4, 3]["loop_instr_per_score"]) < 12
