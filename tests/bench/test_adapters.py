@@ -81,3 +81,36 @@ def test_ours_is_named_after_a_non_default_variant(monkeypatch):
     assert [a.name for a in default_adapters(["ours_padded", "cudnn_sdpa"])] == ["ours_padded_tma_fma", "cudnn_sdpa"]
     monkeypatch.setattr(triton_kernels, "SIGMOID", "fast")
     assert [a.name for a in default_adapters(["ours_dense"])] == ["ours_dense_tma"]
+
+
+def test_tritonsigmoid_rows_name_the_configs_its_autotuner_chose(monkeypatch):
+    """The ``config`` cell of a TritonSigmoid row: its autotuners' choices for the kernels the
+    point launched, none left over from an earlier point (reset clears them), and never in the
+    ``kernel@bucket=`` form of our rows (sigattn.tuned.parse_config reads none of it)."""
+    import sys
+    import types
+
+    import triton
+    from sigattn.tuned import parse_config
+
+    from scsigmoid.bench.adapters import TritonSigmoidDense, TritonSigmoidPadded
+
+    fake = types.ModuleType("triton_sigmoid")
+    for adapter in (TritonSigmoidDense, TritonSigmoidPadded):
+        module = types.ModuleType(f"triton_sigmoid.{adapter.module}")
+        for kernel in adapter.kernels:
+            setattr(module, kernel, types.SimpleNamespace(best_config=triton.Config({"BLOCK_M": 32, "BLOCK_N": 32},
+                                                                                    num_warps=2, num_stages=2)))
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        setattr(fake, adapter.module, module)
+    monkeypatch.setitem(sys.modules, "triton_sigmoid", fake)
+
+    ts = TritonSigmoidDense()
+    ts.reset_launch_config()
+    assert ts.launch_config() == ""
+    fwd = sys.modules["triton_sigmoid.sigmoid_triton_dense"]._fwd_dense_kernel
+    fwd.best_config = triton.Config({"BLOCK_M": 128, "BLOCK_N": 64}, num_warps=4, num_stages=3)  # a launch
+    assert ts.launch_config() == "fwd=128,64,4,3:autotune"
+    assert parse_config(ts.launch_config()) == []
+    padded = TritonSigmoidPadded()
+    assert padded.launch_config() == "fwd=32,32,2,2:autotune;dq=32,32,2,2:autotune;dkdv=32,32,2,2:autotune"

@@ -26,3 +26,21 @@ def test_tritonsigmoid_main_loop_report(tmp_path):
     assert float(by_tile[128, 64, 4, 3]["loop_mufu_per_score"]) == 1.0
     assert float(by_tile[64, 64, 8, 2]["loop_mufu_per_score"]) == 2.0
     assert 6 < float(by_tile[128, 64, 4, 3]["loop_instr_per_score"]) < 12
+
+
+def test_adapters_name_kernels_tritonsigmoid_has():
+    """The kernels whose autotuner choices fill a TritonSigmoid row's ``config`` cell exist in the
+    pinned version (a name it lacks would leave the cell silently short)."""
+    code = """
+from scsigmoid.bench.adapters import TritonSigmoidDense, TritonSigmoidPadded
+from scsigmoid.bench.sass import import_tritonsigmoid
+import_tritonsigmoid()
+for adapter in (TritonSigmoidDense(), TritonSigmoidPadded()):
+    assert len(adapter._autotuners()) == 3, adapter.name
+    assert all(hasattr(t, "configs") for t in adapter._autotuners().values()), adapter.name
+print("ok")
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("TRITON_INTERPRET", "PYTEST_VERSION")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True,
+                         timeout=300)
+    assert out.stdout.strip().endswith("ok")

@@ -272,6 +272,33 @@ class OursVarlen(_Ours):
 
 
 class _TritonSigmoid(Adapter):
+    #: its module and autotuned kernels (fwd, dq, dkdv), whose choices fill the ``config`` column
+    module: str = ""
+    kernels: tuple[str, str, str] = ("", "", "")
+
+    def _autotuners(self) -> dict:
+        """Its autotuned kernels by pass name; one its version lacks is left out (no config cell)."""
+        module = importlib.import_module(f"triton_sigmoid.{self.module}")
+        tuners = {name: getattr(module, kernel, None) for name, kernel in zip(("fwd", "dq", "dkdv"), self.kernels,
+                                                                               strict=True)}
+        return {name: tuner for name, tuner in tuners.items() if tuner is not None}
+
+    def reset_launch_config(self):
+        for tuner in self._autotuners().values():
+            tuner.best_config = None  # set again by every launch (Triton's Autotuner.run)
+
+    def launch_config(self):
+        """e.g. ``fwd=128,64,4,3:autotune`` for each of its kernels the point launched: (BLOCK_M,
+        BLOCK_N, num_warps, num_stages) of its autotuner's choice. No ``@bucket``: its key's
+        length bucket is its own, so a cell never reads as one of ours (sigattn.tuned.parse_config)."""
+        cells = []
+        for name, tuner in self._autotuners().items():
+            c = getattr(tuner, "best_config", None)
+            if c is not None:
+                cells.append(f"{name}={c.kwargs['BLOCK_M']},{c.kwargs['BLOCK_N']},{c.num_warps},"
+                             f"{c.num_stages}:autotune")
+        return ";".join(cells)
+
     def available(self):
         ok, reason = _cuda_reason()
         if not ok:
@@ -284,6 +311,8 @@ class _TritonSigmoid(Adapter):
 
 class TritonSigmoidDense(_TritonSigmoid):
     name = "tritonsigmoid_dense"
+    module = "sigmoid_triton_dense"
+    kernels = ("_fwd_dense_kernel", "_bwd_dense_dq_kernel", "_bwd_dense_dkdv_kernel")
 
     def forward(self, q, k, v, inputs, state):
         from triton_sigmoid import sigmoid_attention
@@ -294,6 +323,8 @@ class TritonSigmoidDense(_TritonSigmoid):
 class TritonSigmoidPadded(_TritonSigmoid):
     name = "tritonsigmoid_padded"
     padded = True
+    module = "sigmoid_triton_padded"
+    kernels = ("_fwd_padded_kernel", "_bwd_padded_dq_kernel", "_bwd_padded_dkdv_kernel")
 
     def forward(self, q, k, v, inputs, state):
         from triton_sigmoid import sigmoid_attention_padded
