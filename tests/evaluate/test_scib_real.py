@@ -109,3 +109,29 @@ def test_benchmarker_and_umap_on_a_subset(assembled):
     again = umap_coordinates(small, embedding_keys=["X_sigmoid_mean"], seed=0)
     assert len(coords) == 400 and np.isfinite(coords[["umap1", "umap2"]]).all().all()
     np.testing.assert_allclose(coords["umap1"], again["umap1"])  # seeded
+
+
+def test_jax_compilation_cache_keeps_every_compilation(tmp_path):
+    """use_jax_compilation_cache: an unset cache goes under XDG_CACHE_HOME and keeps even a
+    compilation of milliseconds (JAX's defaults would not write it); a configured one wins. In
+    subprocesses: JAX's configuration is process-wide."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import jax, jax.numpy as jnp
+from scsigmoid.evaluate.scib import use_jax_compilation_cache
+print(use_jax_compilation_cache())
+jax.jit(lambda x: x * 2 + 1)(jnp.arange(3.0)).block_until_ready()
+"""
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "XDG_CACHE_HOME": str(tmp_path)},
+                         capture_output=True, text=True, check=True, timeout=300).stdout.strip()
+    cache = tmp_path / "sigmoid-sc-replication" / "jax"
+    assert out.splitlines()[-1] == str(cache)
+    assert any(cache.iterdir()), "the tiny compilation was not written"
+    mine = tmp_path / "mine"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "JAX_COMPILATION_CACHE_DIR": str(mine)},
+                         capture_output=True, text=True, check=True, timeout=300).stdout.strip()
+    assert out.splitlines()[-1] == str(mine)
