@@ -63,6 +63,8 @@ ALL_TARGETS.append(f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}.csv")
 # "Session 13"). Needs the gpu-baselines extra (triton-sigmoid), so it is built on request only:
 # snakemake results/kernels/tritonsigmoid_sm90.csv
 rule kernel_resources_tritonsigmoid:
+    input:
+        sources=[*KERNEL_SOURCES, "src/scsigmoid/bench/sass.py"],
     output:
         f"{R}/kernels/tritonsigmoid_sm{KERNEL_RESOURCES['arch']}.csv",
     params:
