@@ -49,6 +49,17 @@ def _tool(name: str) -> str:
     return str(Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / name)
 
 
+def compile_for(fn, signature: dict, consts: dict, aligned, *, arch: int, num_warps: int, num_stages: int):
+    """Compile a JITFunction for ``arch`` as the JIT would: ``signature`` the type of each argument
+    (``"constexpr"`` for those in ``consts``), ``aligned`` the indices of the arguments the JIT
+    would see as divisible by 16."""
+    src = ASTSource(fn=fn, signature=signature,
+                    constexprs={(fn.arg_names.index(k),): v for k, v in consts.items()},
+                    attrs={(i,): [["tt.divisibility", 16]] for i in aligned})
+    return triton.compile(src, target=GPUTarget("cuda", arch, 32),
+                          options=dict(num_warps=num_warps, num_stages=num_stages))
+
+
 def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90,
                    dtype: str = "bf16", sigmoid: str = "fast", causal: bool = False):
     """Compile one (kernel, head dim, (BLOCK_M, BLOCK_N, num_warps, num_stages)) for ``arch``;
@@ -76,11 +87,7 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
             signature[a] = "i32"
             if a[:8] in ("stride_q", "stride_k", "stride_v", "stride_o", "stride_d") and a[-1] in "bth":
                 aligned.append(i)
-    src = ASTSource(fn=fn, signature=signature,
-                    constexprs={(fn.arg_names.index(k),): v for k, v in consts.items()},
-                    attrs={(i,): [["tt.divisibility", 16]] for i in aligned})
-    return triton.compile(src, target=GPUTarget("cuda", arch, 32),
-                          options=dict(num_warps=warps, num_stages=stages))
+    return compile_for(fn, signature, consts, aligned, arch=arch, num_warps=warps, num_stages=stages)
 
 
 def main_loop(sass: str) -> collections.Counter:

@@ -3,6 +3,7 @@ without a GPU: Triton lowers to a Hopper cubin with its own ptxas. These run in 
 because the other kernel tests put this process in interpreter mode."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -79,15 +80,16 @@ def test_sigmoid_modes_in_the_compiled_main_loop():
     factor folded into the score's FFMA (no FMUL a score in the halley and tanh loops), and the
     Halley step one FMA-pipe op a score cheaper than the two Newton steps of fma."""
     code = """
+import json
 from sigattn import resources as R
 rows = {}
 for mode in ("fast", "fma", "halley", "tanh"):
     compiled = R.compile_config("fwd", 64, (128, 64, 8, 3), sigmoid=mode)
     loop = R.main_loop(R.sass(compiled))
     rows[mode] = {**R.resources(compiled, 128 * 64 / 256), "fmul": loop["FMUL"]}
-print(repr(rows))
+print(json.dumps(rows))
 """
-    rows = eval(_python("-c", code).strip().splitlines()[-1])
+    rows = json.loads(_python("-c", code).strip().splitlines()[-1])
     assert {m: r["loop_mufu_per_score"] for m, r in rows.items()} == {"fast": 2.0, "fma": 1.0, "halley": 1.0,
                                                                        "tanh": 1.0}, rows
     assert rows["halley"]["fmul"] == 0 and rows["tanh"]["fmul"] == 0, rows

@@ -55,9 +55,7 @@ def import_tritonsigmoid():
 
 def compile_forward(dense, head_dim: int, config, *, arch: int = 90, seq_len: int = 16384):
     """TritonSigmoid's ``_fwd_dense_kernel`` for one autotune config, compiled for ``arch``."""
-    import triton
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
+    from sigattn.resources import compile_for
 
     fn = dense._fwd_dense_kernel.fn
     consts = dict(D=head_dim, IS_CAUSAL=False, IS_FP32=False, IS_BF16=True, T_bucketed=seq_len,
@@ -74,11 +72,8 @@ def compile_forward(dense, head_dim: int, config, *, arch: int = 90, seq_len: in
             signature[name] = "i32"
             if name.startswith("stride_"):
                 aligned.append(i)
-    src = ASTSource(fn=fn, signature=signature,
-                    constexprs={(fn.arg_names.index(k),): v for k, v in consts.items()},
-                    attrs={(i,): [["tt.divisibility", 16]] for i in aligned})
-    return triton.compile(src, target=GPUTarget("cuda", arch, 32),
-                          options=dict(num_warps=config.num_warps, num_stages=config.num_stages))
+    return compile_for(fn, signature, consts, aligned, arch=arch, num_warps=config.num_warps,
+                       num_stages=config.num_stages)
 
 
 def table(head_dims=(64, 128), *, arch: int = 90) -> list[dict]:
