@@ -43,6 +43,8 @@ _NEG_LOG2E = tl.constexpr(-1.4426950408889634)
 #: the bit-trick seed of its reciprocal stays a positive float; sigmoid(-80) ~ 1.8e-35 stands in for
 #: the smaller values.
 _Y_MAX = tl.constexpr(115.41560327111707)
+#: Inline PTX is for the GPU only (Triton's interpreter cannot run it).
+_ASM = tl.constexpr(not INTERPRETER)
 
 
 @triton.jit
@@ -65,17 +67,36 @@ def _sigmoid_args(scale, bias, SIGMOID: tl.constexpr):
 
 
 @triton.jit
+def _rcp(d):
+    """1/d for d >= 1: rcp.approx.ftz on the special-function unit (at most 1 ulp; 0 for d > 2^126,
+    where 1/d is below float32's normal range). tl.fdiv(1, d, ieee_rounding=False) lowers to
+    div.full, which wraps the same MUFU.RCP in a range check (FSETP, FSEL, a predicated FMUL) and
+    a multiply: four instructions a score more (kernels/PERF.md "Session 14"). The interpreter
+    runs no inline assembly: there, the division."""
+    if _ASM:
+        return tl.inline_asm_elementwise("rcp.approx.ftz.f32 $0, $1;", "=f,f", [d], dtype=tl.float32,
+                                         is_pure=True, pack=1)
+    else:
+        return tl.fdiv(1.0, d, ieee_rounding=False)
+
+
+@triton.jit
 def _sigmoid(y, SIGMOID: tl.constexpr):
-    """sigmoid(x) in fp32 from y = _arg_factor(SIGMOID)·x, five ways (see SIGMOID_MODES):
+    """sigmoid(x) in fp32 from y = _arg_factor(SIGMOID)·x, six ways (see SIGMOID_MODES):
     "exact":  1 / (1 + exp(-x)) with IEEE division (tl.sigmoid), y = x;
-    "fast":   ex2.approx and an approximate reciprocal-division (a few ulp, accurate at every
-              magnitude, so also for the small probabilities sigmoid(-log n) ~ 1/n of long rows);
+    "fast":   ex2.approx and rcp.approx, both on the special-function unit (a few ulp, accurate at
+              every magnitude, so also for the small probabilities sigmoid(-log n) ~ 1/n of long
+              rows; 0 below sigmoid(-87) ~ 1.6e-38);
     "fma":    ex2.approx on the special-function unit, the reciprocal on the FMA pipe (bit-trick
               seed + two Newton steps, relative error < 1e-5 for every x): one special-function op
               per score instead of two, for 16-bit inputs (fp32 inputs use "fast");
     "halley": as "fma" with one Halley step (e = 1 - d·r0, r = r0 + r0·(e + e²)): three FMA-pipe ops
               for the reciprocal instead of four, relative error < 1.3e-4 for every x (mean +1.7e-5;
               bf16 rounds P by up to 2e-3, fp16 by 4.9e-4); 16-bit inputs only;
+    "mixed":  half of a tile's scores as "fast", half as "halley" (1.5 special-function ops a score:
+              the two pipes balanced where a score's other work is small, as in the backward;
+              errors those of "halley"); 16-bit inputs only. The split pairs the two columns each
+              thread holds side by side in the matmul's accumulator layout, so it moves no data;
     "tanh":   0.5 + 0.5·tanh.approx(x/2), one special-function op (GPU only): absolute error about
               2^-12, so a large *relative* error where p is small. Opt-in, for measurement.
     For 1/d with d = 1 + 2^y in [1, 2^115.4], 0x7EF311C3 - bits(d) is within 5.1 % of 1/d."""
@@ -92,8 +113,12 @@ def _sigmoid(y, SIGMOID: tl.constexpr):
         else:
             e = 1.0 - d * r  # one FFMA (tl.fma(-d, ...) would negate d in an FADD of its own)
             return tl.fma(r, tl.fma(e, e, e), r)
+    elif SIGMOID == "mixed":
+        y_mufu, y_fma = tl.split(tl.reshape(y, [y.shape[0], y.shape[1] // 2, 2]))
+        p = tl.join(_sigmoid(y_mufu, "fast"), _sigmoid(y_fma, "halley"))
+        return tl.reshape(p, [y.shape[0], y.shape[1]])
     elif SIGMOID == "fast":
-        return tl.fdiv(1.0, 1.0 + tl.exp2(y), ieee_rounding=False)
+        return _rcp(1.0 + tl.exp2(y))
     else:
         return tl.sigmoid(y)
 
@@ -439,7 +464,7 @@ def _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len
     p = _tile_probabilities(q, tl.trans(k), mod_ptr, cols, col_ok, offs_m, y_scale, y_bias, stride_mt, MASKED,
                             CAUSAL, HAS_SCORE_MOD, UPCAST_DOT, SIGMOID, DOT_PRECISION)
     dp = _dot(do, v_t, tl.zeros([q.shape[0], offs_n.shape[0]], dtype=tl.float32), UPCAST_DOT, DOT_PRECISION)
-    ds = p * (1.0 - p) * dp
+    ds = (p - p * p) * dp  # p - p·p: one FFMA, rounded once (p·(1 - p) takes an FADD and an FMUL)
     return _dot(ds.to(k.dtype), k, dq, UPCAST_DOT, DOT_PRECISION)
 
 
@@ -533,7 +558,7 @@ def _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len, y_s
     dv = _dot(p_t.to(do.dtype), do, dv, UPCAST_DOT, DOT_PRECISION)
     dp_t = _dot(v, tl.trans(do), tl.zeros([k.shape[0], offs_m.shape[0]], dtype=tl.float32), UPCAST_DOT,
                 DOT_PRECISION)
-    ds_t = p_t * (1.0 - p_t) * dp_t
+    ds_t = (p_t - p_t * p_t) * dp_t
     dk = _dot(ds_t.to(q.dtype), q, dk, UPCAST_DOT, DOT_PRECISION)
     return dk, dv
 
@@ -735,7 +760,7 @@ def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool, pass
 #: How the kernels evaluate the sigmoid (see `_sigmoid`): "fast" by default; SIGATTN_SIGMOID=exact,
 #: =fma or =halley (16-bit inputs) or =tanh (GPU only) to compare. Read once, at import; the
 #: benchmark names our implementations after a non-default mode (ours_dense_fma, ...).
-SIGMOID_MODES = ("exact", "fast", "fma", "halley", "tanh")
+SIGMOID_MODES = ("exact", "fast", "fma", "halley", "mixed", "tanh")
 DEFAULT_SIGMOID = "fast"
 SIGMOID = os.environ.get("SIGATTN_SIGMOID", DEFAULT_SIGMOID)
 if SIGMOID not in SIGMOID_MODES:
@@ -821,12 +846,12 @@ def using_variant(variant: str):
 
 def sigmoid_mode(q: torch.Tensor, pass_: str) -> str:
     """The sigmoid used for q's launch of this pass (pass_variant): tanh.approx exists only on the
-    GPU (not the interpreter); the FMA-pipe reciprocals (errors ~1e-5 and ~1e-4) are meant for
-    16-bit inputs only."""
+    GPU (not the interpreter); the FMA-pipe reciprocals (errors ~1e-5 and ~1e-4, also in half of
+    "mixed") are meant for 16-bit inputs only."""
     sigmoid = pass_variant(pass_, q.shape[-1])[1]
     if sigmoid == "tanh" and (INTERPRETER or not q.is_cuda):
         return "fast"
-    if sigmoid in ("fma", "halley") and q.dtype == torch.float32:
+    if sigmoid in ("fma", "halley", "mixed") and q.dtype == torch.float32:
         return "fast"
     return sigmoid
 

@@ -54,7 +54,7 @@ def test_head_dim_256_tiny(device, kernel_variant):
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.float32)
 
 
-@pytest.mark.parametrize("mode", ["exact", "fma", "halley"])
+@pytest.mark.parametrize("mode", ["exact", "fma", "halley", "mixed"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_other_sigmoid_modes(monkeypatch, mode, dtype, device, kernel_variant):
     """The opt-in sigmoid evaluations meet the same bound as the default, with the default bias
@@ -67,7 +67,7 @@ def test_other_sigmoid_modes(monkeypatch, mode, dtype, device, kernel_variant):
                    seq_lens_q=torch.tensor([48, 20], dtype=torch.int32, device=device), causal=True)
 
 
-@pytest.mark.parametrize("mode", ["fma", "halley"])
+@pytest.mark.parametrize("mode", ["fma", "halley", "mixed"])
 def test_fma_sigmoid_matches_at_extreme_scores(monkeypatch, mode, device):
     """The FMA-pipe reciprocals over the whole score range, including where exp overflows."""
     from sigattn import triton_kernels
@@ -85,15 +85,18 @@ def test_fma_sigmoid_matches_at_extreme_scores(monkeypatch, mode, device):
 
 
 @triton.jit
-def _sigmoid_probe(X, P, n, SIGMOID: tl.constexpr, BLOCK: tl.constexpr):
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def _sigmoid_probe(X, P, n, SIGMOID: tl.constexpr, ROWS: tl.constexpr, COLS: tl.constexpr):
+    """P = sigmoid(X) over [ROWS, COLS] tiles (the kernels' sigmoid takes 2-D tiles: "mixed" splits
+    the column pairs)."""
+    offs = tl.program_id(0) * ROWS * COLS + tl.arange(0, ROWS)[:, None] * COLS + tl.arange(0, COLS)[None, :]
     ok = offs < n
     y_scale, y_bias = triton_kernels._sigmoid_args(1.0, 0.0, SIGMOID)
     p = triton_kernels._sigmoid(tl.load(X + offs, mask=ok) * y_scale + y_bias, SIGMOID)
     tl.store(P + offs, p, mask=ok)
 
 
-@pytest.mark.parametrize("mode, rel_bound", [("exact", 1e-6), ("fast", 1e-6), ("fma", 1e-5), ("halley", 1.3e-4)])
+@pytest.mark.parametrize("mode, rel_bound", [("exact", 1e-6), ("fast", 1e-6), ("fma", 1e-5), ("halley", 1.3e-4),
+                                             ("mixed", 1.3e-4)])
 def test_sigmoid_modes_error_bounds(mode, rel_bound):
     """Each mode's sigmoid, argument factor folded in as the kernels do (`_sigmoid_args`), over
     every score from -80 to +80 in steps of 1/64: relative error within the bound its docstring
@@ -103,7 +106,7 @@ def test_sigmoid_modes_error_bounds(mode, rel_bound):
     x = torch.cat([torch.arange(-80 * 64, 80 * 64 + 1) / 64.0, torch.tensor([-1e4, -200.0, -80.5, 1e4])])
     x = x.to(torch.float32)
     p = torch.empty_like(x)
-    _sigmoid_probe[(triton.cdiv(x.numel(), 1024),)](x, p, x.numel(), SIGMOID=mode, BLOCK=1024)
+    _sigmoid_probe[(triton.cdiv(x.numel(), 1024),)](x, p, x.numel(), SIGMOID=mode, ROWS=16, COLS=64)
     truth = torch.sigmoid(x.double())
     inside = x >= -80
     excess = ((p.double() - truth).abs() / truth - 6e-8 * x.double().abs())[inside]

@@ -76,22 +76,50 @@ print("ok")
 
 def test_sigmoid_modes_in_the_compiled_main_loop():
     """The forward's main loop compiled for sm_90 (hd64, 128x64 tiles, 8 warps): the special-
-    function ops a score of each sigmoid mode (fast 2: ex2 and rcp; the others 1), the argument
-    factor folded into the score's FFMA (no FMUL a score in the halley and tanh loops), and the
-    Halley step one FMA-pipe op a score cheaper than the two Newton steps of fma."""
+    function ops a score of each sigmoid mode (fast 2: ex2 and rcp; mixed 1.5: half the scores
+    each way; the others 1), fast's reciprocal without div.full's range check (no FSETP/FSEL, no
+    FMUL a score), the argument factor folded into the score's FFMA (no FMUL a score in the
+    halley and tanh loops), the Halley step one FMA-pipe op a score cheaper than the two Newton
+    steps of fma, mixed halfway between fast and halley, and the split moving no data (no
+    shared-memory op beyond the other modes' loops)."""
     code = """
 import json
 from sigattn import resources as R
 rows = {}
-for mode in ("fast", "fma", "halley", "tanh"):
+for mode in ("fast", "fma", "halley", "mixed", "tanh"):
     compiled = R.compile_config("fwd", 64, (128, 64, 8, 3), sigmoid=mode)
     loop = R.main_loop(R.sass(compiled))
-    rows[mode] = {**R.resources(compiled, 128 * 64 / 256), "fmul": loop["FMUL"]}
+    rows[mode] = {**R.resources(compiled, 128 * 64 / 256), **{op: loop[op] for op in ("FMUL", "FSETP", "STS", "LDS")}}
 print(json.dumps(rows))
 """
     rows = json.loads(_python("-c", code).strip().splitlines()[-1])
     assert {m: r["loop_mufu_per_score"] for m, r in rows.items()} == {"fast": 2.0, "fma": 1.0, "halley": 1.0,
-                                                                       "tanh": 1.0}, rows
-    assert rows["halley"]["fmul"] == 0 and rows["tanh"]["fmul"] == 0, rows
-    assert rows["halley"]["loop_instr_per_score"] <= rows["fma"]["loop_instr_per_score"] - 0.9, rows
-    assert rows["tanh"]["loop_instr_per_score"] < rows["halley"]["loop_instr_per_score"] - 4, rows
+                                                                       "mixed": 1.5, "tanh": 1.0}, rows
+    assert all(r["FMUL"] == 0 for m, r in rows.items() if m != "fma"), rows
+    assert rows["fast"]["FSETP"] == 0, rows
+    assert all(r["STS"] == rows["halley"]["STS"] and r["LDS"] == rows["halley"]["LDS"] for r in rows.values()), rows
+    per_score = {m: r["loop_instr_per_score"] for m, r in rows.items()}
+    assert per_score["halley"] <= per_score["fma"] - 0.9, rows
+    assert per_score["fast"] < per_score["mixed"] < per_score["halley"], rows
+    assert per_score["tanh"] < per_score["halley"] - 4, rows
+
+
+def test_backward_main_loop_per_score():
+    """The dK/dV kernel's main loop (hd64, TMA 64x64 tiles, 4 warps: the measured hd64 choice):
+    dS = (p - p·p)·dP costs an FFMA and an FMUL a score (no FADD beyond fast's 1 + 2^y), and the
+    mixed sigmoid's 1.5 special-function ops a score."""
+    code = """
+import json
+from sigattn import resources as R
+rows = {}
+for mode in ("fast", "mixed"):
+    compiled = R.compile_config("dkdv_tma", 64, (64, 64, 4, 3), sigmoid=mode)
+    loop = R.main_loop(R.sass(compiled))
+    rows[mode] = {**R.resources(compiled, 64 * 64 / 128), "FADD": loop["FADD"], "FMUL": loop["FMUL"]}
+print(json.dumps(rows))
+"""
+    rows = json.loads(_python("-c", code).strip().splitlines()[-1])
+    scores = 64 * 64 / 128
+    assert rows["fast"]["FADD"] == scores and rows["fast"]["FMUL"] == scores, rows
+    assert rows["fast"]["loop_mufu_per_score"] == 2.0 and rows["mixed"]["loop_mufu_per_score"] == 1.5, rows
+    assert rows["mixed"]["loop_instr_per_score"] < 13, rows
