@@ -59,8 +59,8 @@ rule kernel_resources:
 ALL_TARGETS.append(f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}.csv")
 
 
-# The authors' TritonSigmoid forward, compiled the same way (its main loop beside ours, PERF.md
-# "Session 13"). Needs the gpu-baselines extra (triton-sigmoid), so it is built on request only:
+# The authors' TritonSigmoid kernels (forward, dQ, dK/dV), compiled the same way (their main loops
+# beside ours, PERF.md "Session 13" and "Session 14"). Needs the gpu-baselines extra (triton-sigmoid), so it is built on request only:
 # snakemake results/kernels/tritonsigmoid_sm90.csv
 rule kernel_resources_tritonsigmoid:
     input:

@@ -1,6 +1,6 @@
 """Snakemake script: an sm_90 compile report with the suite's provenance columns (device = the
 machine that compiled, commit, date) added. ``params.module`` names the report: sigattn.resources
-(every autotune config of our kernel) or scsigmoid.bench.sass (the authors' TritonSigmoid forward);
+(every autotune config of our kernel) or scsigmoid.bench.sass (the authors' TritonSigmoid kernels);
 ``params.args`` its arguments besides ``--out``.
 
 Runs the module in a child process without TRITON_INTERPRET: the report needs Triton's real JIT,
