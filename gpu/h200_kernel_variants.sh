@@ -13,7 +13,8 @@
 #      the benchmark harness (its own gate first): default (+ cuDNN), tma, fma, TritonSigmoid,
 #      tma_fma. A process cut short keeps its rows (.partial.csv);
 #   3. parts merged into attention_h200_variants.csv (the benchmark CSV's columns), the checks
-#      into variant_checks.csv, logs.tgz, summary.txt (TFLOPS and ratios; printed last).
+#      into variant_checks.csv, logs.tgz, summary.txt (TFLOPS and ratios, then the verdicts of the
+#      pre-registered rules, bench_variants.py decide; printed last).
 # Usage (repo root, GPU machine; .whl/ carried for TritonSigmoid):
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_kernel_variants.sh [budget_s=540]
 # Knobs (tests, re-runs): RUNS (the process list, "name:variant:impl,impl ..."), HEAD_DIMS,
@@ -41,7 +42,9 @@ finish() {
     $PY workflow/scripts/bench_merge.py "${parts[@]}" --out "$OUT/attention_h200_variants.csv" > "$work/logs/merge.log" 2>&1
   fi
   awk 'FNR == 1 && NR != 1 {next} {print}' "$work"/checks/*.csv > "$OUT/variant_checks.csv" 2>/dev/null
-  { $PY workflow/scripts/bench_variants.py summary "$work/parts"; cat "$work/logs/merge.log" 2>/dev/null
+  { $PY workflow/scripts/bench_variants.py summary "$work/parts"
+    $PY workflow/scripts/bench_variants.py decide "$work/parts" --checks "$OUT/variant_checks.csv"
+    cat "$work/logs/merge.log" 2>/dev/null
     cat "$work/logs/steps.txt"; } > "$OUT/summary.txt" 2>&1
   tar czf "$OUT/logs.tgz" -C "$work" logs 2>/dev/null
   show_summary

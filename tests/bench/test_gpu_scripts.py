@@ -293,6 +293,41 @@ def test_variant_summary_ratios():
     assert "warning: ours_dense_tma hd64 fwd L1024 ran" in "\n".join(variants.summary_lines(pd.DataFrame(rows)))
 
 
+def _timed(impl, pass_, hd, L, ms, spread=0.005, padding=0):
+    """A benchmark row timed at median ``ms`` with p20/p80 at -/+ ``spread`` of it."""
+    return {"impl": impl, "pass": pass_, "head_dim": hd, "padding_pct": padding, "seq_len": L, "status": "ok",
+            "ms_median": ms, "ms_p20": ms * (1 - spread), "ms_p80": ms * (1 + spread), "tflops": 1.0 / ms}
+
+
+def test_decision_rule_verdicts():
+    """A rule is met only when every point reaches the threshold with the timings' range above 1,
+    not met when a point's whole range is below it or an entry failed its check, inconclusive when
+    the range straddles it or a point is missing; the L >= 4K filter and the padded rows count."""
+    variants = load("bench_variants")
+    rule = ("bwd", (64,), "tma_mixed", "tuned", 1.03, 4096)
+    base = [_timed("ours_dense_tuned", "bwd", 64, L, 10.0) for L in (1024, 4096, 16384)]
+    base.append(_timed("ours_padded_tuned", "bwd", 64, 4096, 10.0, padding=25))
+
+    def verdict(cand_ms, spread=0.005, checks_failed=0):
+        rows = base + [_timed(f"ours_{layout}_tma_mixed", "bwd", 64, L, ms, spread, padding=pad)
+                       for (layout, pad, L), ms in cand_ms.items()]
+        return variants.judge(pd.DataFrame(rows), *rule, failed_checks=checks_failed)
+
+    fast = {("dense", 0, 1024): 12.0, ("dense", 0, 4096): 9.5, ("dense", 0, 16384): 9.4, ("padded", 25, 4096): 9.6}
+    assert verdict(fast)[0] == "met"  # x1.05-1.06 everywhere L >= 4K; the slow 1K point is not in the rule
+    assert len(verdict(fast)[1]) == 3
+    assert verdict({**fast, ("padded", 25, 4096): 10.1})[0] == "not met"  # x0.99: range wholly below 1.03
+    assert verdict(fast, spread=0.06)[0] == "inconclusive"  # x1.05 but the range reaches below 1
+    assert verdict({k: v for k, v in fast.items() if k[0] == "dense"})[0] == "inconclusive"  # padded missing
+    assert verdict(fast, checks_failed=2)[0].startswith("not met (2 config checks")
+    checks = pd.DataFrame([{"variant": "tma_mixed", "head_dim": 64, "pass": "fwd", "passed": False},
+                           {"variant": "tma_mixed", "head_dim": 64, "pass": "bwd", "passed": True}])
+    rows = base + [_timed(f"ours_{layout}_tma_mixed", "bwd", 64, L, ms, padding=pad) for (layout, pad, L), ms in fast.items()]
+    text = "\n".join(variants.decide_lines(pd.DataFrame(rows), checks, rules=[("r", *rule)]))
+    assert text.startswith("rule r (>= x1.03 at L >= 4096): met")  # a failed forward entry does not count here
+    assert "hd64 dense L4096: x1.053 [1.042, 1.063] meets" in text
+
+
 @pytest.mark.slow
 @cpu_only
 def test_kernel_variants_script_end_to_end_on_the_cpu(tmp_path):

@@ -4,6 +4,7 @@
         [--head-dim 64 128] [--pass fwd bwd] [--seq-lens 1024 4096 16384] [--padded-head-dims 64] \
         [--impl ours_dense ours_padded] [--warmup-ms 100] [--rep-ms 250]
     python workflow/scripts/bench_variants.py summary CSV_OR_DIR [...]
+    python workflow/scripts/bench_variants.py decide CSV_OR_DIR [...] [--checks variant_checks.csv]
 
 ``run``: (1) switches sigattn to the variant (``default``, ``tma``, ``fma``, ``tma_fma``, ...:
 sigattn.triton_kernels.variant_env) with full autotuning over the variant's own lists; (2) checks
@@ -22,6 +23,16 @@ check's shape too (a shape of its own would compile every autotune entry once mo
 
 ``summary``: TFLOPS per implementation and point, each variant of ours against ``ours_*`` (the
 default) and our best against TritonSigmoid and cuDNN, from the parts (final or ``.partial``).
+
+``decide``: the pre-registered rules for what the ``tuned`` variant launches (``RULES``,
+kernels/PERF.md "Session 14"), each judged on the parts: at every point of the rule (its pass and
+head dims, dense and padded where both were timed, L >= its shortest length) the candidate's
+speed-up over the base, base median ÷ candidate median, with the range the timings allow
+(base p20 ÷ candidate p80 to base p80 ÷ candidate p20). A point *meets* the threshold when the
+median ratio reaches it and the candidate is not slower even at the range's low end, *misses* it
+when even the range's high end is below it, and is *unsure* otherwise. The rule is ``met`` when
+every point meets it, ``not met`` when a point misses it or an entry of the candidate failed the
+config check (``--checks``), ``inconclusive`` otherwise (unsure or missing points).
 """
 
 from __future__ import annotations
@@ -233,6 +244,74 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------------------------------------
+# Decision rules
+# ----------------------------------------------------------------------------------------------
+
+#: (name, pass, head dims, candidate variant, base variant, threshold, shortest L): what `tuned`
+#: (triton_kernels.TUNED_VARIANTS) launches is switched to the candidate where its rule is met.
+#: Written before the call that decides them (kernels/PERF.md "Session 14").
+RULES = [
+    ("hd64 backward: tma_mixed for tuned's tma (fast)", "bwd", (64,), "tma_mixed", "tuned", 1.03, 4096),
+    ("hd128 backward: mixed for the default (fast)", "bwd", (128,), "mixed", "default", 1.03, 4096),
+    ("forward: halley for tuned's fma", "fwd", (64, 128), "halley", "tuned", 1.03, 4096),
+    ("hd64 forward: mixed for halley", "fwd", (64,), "mixed", "halley", 1.03, 4096),
+    ("hd128 forward: mixed for halley", "fwd", (128,), "mixed", "halley", 1.03, 4096),
+]
+
+
+def _impl_of(layout: str, variant: str) -> str:
+    """The benchmark row name of our kernel's ``variant`` in a layout: ours_dense, ours_padded_tma_mixed."""
+    return f"ours_{layout}" + ("" if variant == "default" else f"_{variant}")
+
+
+def judge(df: pd.DataFrame, pass_: str, head_dims, candidate: str, base: str, threshold: float,
+          min_len: int = 0, failed_checks: int = 0) -> tuple[str, list[str]]:
+    """(verdict, one line a point) of one rule on benchmark rows (see the module docstring)."""
+    ok = df[(df["status"] == "ok") & (df["pass"] == pass_) & df["head_dim"].isin(head_dims)
+            & (df["seq_len"] >= min_len)]
+    lines, states = [], []
+    for layout in ("dense", "padded"):
+        base_rows = ok[ok["impl"] == _impl_of(layout, base)]
+        cand_rows = ok[ok["impl"] == _impl_of(layout, candidate)]
+        for _, b in base_rows.sort_values(["head_dim", "padding_pct", "seq_len"]).iterrows():
+            key = (cand_rows["head_dim"] == b["head_dim"]) & (cand_rows["seq_len"] == b["seq_len"]) \
+                & (cand_rows["padding_pct"] == b["padding_pct"])
+            where = f"hd{b['head_dim']} {layout} L{b['seq_len']}"
+            if not key.any():
+                states.append("missing")
+                lines.append(f"  {where}: {_impl_of(layout, candidate)} not measured")
+                continue
+            c = cand_rows[key].iloc[0]
+            ratio = b["ms_median"] / c["ms_median"]
+            low, high = b["ms_p20"] / c["ms_p80"], b["ms_p80"] / c["ms_p20"]
+            state = "meets" if ratio >= threshold and low >= 1.0 else "misses" if high < threshold else "unsure"
+            states.append(state)
+            lines.append(f"  {where}: x{ratio:.3f} [{low:.3f}, {high:.3f}] {state}")
+    if failed_checks:
+        return f"not met ({failed_checks} config checks of {candidate} failed)", lines
+    if not states:
+        return "inconclusive (no point measured for both)", lines
+    if "misses" in states:
+        return "not met", lines
+    if all(s == "meets" for s in states):
+        return "met", lines
+    return "inconclusive", lines
+
+
+def decide_lines(df: pd.DataFrame, checks: pd.DataFrame | None = None, rules=RULES) -> list[str]:
+    lines = []
+    for name, pass_, head_dims, candidate, base, threshold, min_len in rules:
+        failed = 0
+        if checks is not None and not checks.empty:
+            mine = checks[(checks["variant"] == candidate) & checks["head_dim"].isin(head_dims)
+                          & (checks["pass"] == pass_)]
+            failed = int((~mine["passed"].astype(bool)).sum())
+        verdict, points = judge(df, pass_, head_dims, candidate, base, threshold, min_len, failed)
+        lines += [f"rule {name} (>= x{threshold} at L >= {min_len}): {verdict}", *points]
+    return lines
+
+
 def main(argv=None) -> None:
     from scsigmoid.config import config_parser
 
@@ -257,11 +336,17 @@ def main(argv=None) -> None:
     r.add_argument("--allow-cpu", action="store_true", help="smoke test on the CPU (Triton interpreter)")
     s = sub.add_parser("summary", help="print TFLOPS and ratios of the parts")
     s.add_argument("paths", nargs="+", help="part CSVs or folders holding them")
+    d = sub.add_parser("decide", help="judge the pre-registered rules (RULES) on the parts")
+    d.add_argument("paths", nargs="+", help="part CSVs or folders holding them")
+    d.add_argument("--checks", type=Path, help="the call's variant_checks.csv (a failed entry fails its rule)")
     args = p.parse_args(argv)
     if args.command == "run":
         run(args, bench)
-    else:
+    elif args.command == "summary":
         print("\n".join(summary_lines(read_parts(args.paths))))
+    else:
+        checks = pd.read_csv(args.checks) if args.checks and args.checks.is_file() else None
+        print("\n".join(decide_lines(read_parts(args.paths), checks)))
 
 
 if __name__ == "__main__":
