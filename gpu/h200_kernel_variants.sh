@@ -17,7 +17,8 @@
 #      pre-registered rules, bench_variants.py decide; printed last).
 # Usage (repo root, GPU machine; .whl/ carried for TritonSigmoid):
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_kernel_variants.sh [budget_s=540]
-# Knobs (tests, re-runs): RUNS (the process list, "name:variant:impl,impl ..."), HEAD_DIMS,
+# Knobs (tests, re-runs): RUNS (the process list, "name:variant:impl,impl[:pass,pass] ..."; no
+# passes: fwd and bwd), HEAD_DIMS,
 # SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck), PY.
 set -uo pipefail
 budget=${1:-540}
@@ -31,7 +32,8 @@ RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_den
 # last gets what is left. Expected (CPU estimate, not measured): default ~60, tma ~45, fma ~50,
 # ts ~110 (TritonSigmoid re-autotunes ~48 configs per key on a quiet GPU), tma_fma ~45; measured
 # (sessions 11-12, three lengths): 29-50 s for each of ours, ts 113 s and more.
-declare -A WANT=([default]=75 [tma]=65 [fma]=60 [ts]=120 [tuned]=60 [halley]=60 [mixed]=60 [tma_mixed]=60 [tanh]=60)
+declare -A WANT=([default]=75 [tma]=65 [fma]=60 [ts]=120 [tuned]=60 [halley]=60 [mixed]=60 [tma_mixed]=60
+              [bf16x2]=60 [tma_bf16x2]=60 [tanh]=60)
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}  # shared: the warm-up fills it
 variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | awk '!seen[$0]++' | tr '\n' ' ')  # in RUNS order
 
@@ -70,7 +72,7 @@ if [ "${CHECKS:-1}" != 0 ]; then
   # of both variants' sigmoids; one small config each (the timed configs are checked in step 2)
   SIGATTN_AUTOTUNE=0 timeout -k 5 "$(cap 150 300)" $PY -m pytest -q -rs -p no:cacheprovider \
     tests/kernels/test_sigattn_gpu.py tests/kernels/test_sigattn_tma.py tests/kernels/test_sigattn_layouts.py \
-    tests/kernels/test_sigattn_accuracy.py -k "tma or ((fma or halley or mixed) and bfloat16)" > "$work/logs/pytest_variants.log" 2>&1 &
+    tests/kernels/test_sigattn_accuracy.py -k "tma or ((fma or halley or mixed or bf16x2) and bfloat16) or bf16x2 or error_bounds" > "$work/logs/pytest_variants.log" 2>&1 &
   pids+=($!)
   SIGATTN_TMA=1 timeout -k 5 "$(cap 150 300)" $PY workflow/scripts/gpu_kernel_check.py "$work/logs/memcheck_tma" \
     memcheck 140 > "$work/logs/memcheck_tma.out" 2>&1 &
@@ -82,13 +84,14 @@ stamp "GPU tests: $(tail -1 "$work/logs/pytest_variants.log" 2>/dev/null); memch
 
 # 2: one process per variant, most wanted first
 for run in $RUNS; do
-  name=${run%%:*}; rest=${run#*:}; variant=${rest%%:*}; impls=${rest#*:}
+  IFS=: read -r name variant impls passes <<< "$run"
   t=$(cap "${WANT[$name]:-600}" 12)
   if [ "$t" -lt 25 ]; then stamp "$name: not run (${t}s left)"; continue; fi
   stamp "$name (variant $variant: ${impls//,/ }; cap ${t}s)"
   # shellcheck disable=SC2086
   SIGATTN_AUTOTUNE=full timeout -k 5 "$t" $PY workflow/scripts/bench_variants.py run --variant "$variant" \
     --out "$work/parts/$name" --checks "$work/checks/$name.csv" --impl ${impls//,/ } --head-dim $HEAD_DIMS \
-    --seq-lens $SEQ_LENS --warmup-ms 100 --rep-ms 250 ${RUN_ARGS:-} > "$work/logs/run_$name.log" 2>&1
+    --seq-lens $SEQ_LENS ${passes:+--pass ${passes//,/ }} --warmup-ms 100 --rep-ms 250 ${RUN_ARGS:-} \
+    > "$work/logs/run_$name.log" 2>&1
   stamp "$name rc=$? ($(grep -c '^\[time\]' "$work/logs/run_$name.log") points timed; $(grep -h '^\[variant check\]' "$work/logs/run_$name.log" | tr '\n' ' '))"
 done

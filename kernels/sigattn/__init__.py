@@ -11,7 +11,7 @@ Modules, side by side like a tutorial:
 - ``tuned``: the config each kernel takes on a known GPU without autotuning (measured choices).
 
 Environment, read at import: ``TRITON_INTERPRET=1`` runs the kernels on CPU tensors (slow; tests
-only); ``SIGATTN_SIGMOID=fast|exact|fma|halley|mixed|tanh`` picks the sigmoid evaluation (default ``fast``, see
+only); ``SIGATTN_SIGMOID=fast|exact|fma|halley|mixed|bf16x2|tanh`` picks the sigmoid evaluation (default ``fast``, see
 ``triton_kernels._sigmoid``); ``SIGATTN_TMA=1`` the TMA variant (streamed tiles through tensor
 descriptors on sm_90+; opt-in: kernels/PERF.md "v2 candidates", measured in "Session 11");
 ``SIGATTN_VARIANT=tuned`` a variant per pass and head dim (``triton_kernels.TUNED_VARIANTS``: the

@@ -11,7 +11,7 @@ head-dim strides of contiguous tensors) and pointers/strides divisible by 16; th
 here so the compiled code (vectorised, pipelined loads) matches what runs on the GPU.
 
     python -m sigattn.resources --out resources_sm90.csv [--arch 90] [--head-dims 64 128] \
-        [--sigmoid fast fma halley mixed tanh]
+        [--sigmoid fast fma halley mixed bf16x2 tanh]
 
 Run without TRITON_INTERPRET (the interpreter replaces the JIT functions this needs).
 """

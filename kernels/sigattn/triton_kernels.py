@@ -81,8 +81,52 @@ def _rcp(d):
 
 
 @triton.jit
+def _round_bf16(x):
+    """x (fp32) rounded to the nearest bfloat16 (ties to even), held in fp32: the rounding of one
+    bf16x2 instruction, for the interpreter's emulation of the "bf16x2" sigmoid."""
+    b = x.to(tl.int32, bitcast=True)
+    b = (b + 0x7FFF + ((b >> 16) & 1)) & -65536
+    return b.to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def _sigmoid_bf16x2(y):
+    """The "bf16x2" sigmoid (see _sigmoid): d = 1 + 2^y in fp32, rounded to bf16 and clamped at
+    2^119; the bit-trick seed of 1/d for both halves of a bf16 pair in one integer op; one Halley
+    step in bf16x2 FMAs: t = 1 - d·r, r·(1 + t + t²). On the GPU as PTX over pairs of scores (two
+    ex2, two adds, one cvt, one min, one sub, three fma.bf16x2: 6 instructions a score with the
+    score's FFMA); in the interpreter the same steps with each bf16x2 rounding emulated (the
+    products of bf16 values are exact in fp32, so each step rounds once, as the hardware does)."""
+    if _ASM:
+        p = tl.inline_asm_elementwise(
+            """{
+            .reg .f32 e0, e1;
+            .reg .b32 nd, r, t, w, cmin, one;
+            mov.b32 cmin, 0xFB00FB00;
+            mov.b32 one, 0x3F803F80;
+            ex2.approx.ftz.f32 e0, $1;
+            ex2.approx.ftz.f32 e1, $2;
+            sub.f32 e0, 0fBF800000, e0;
+            sub.f32 e1, 0fBF800000, e1;
+            cvt.rn.bf16x2.f32 nd, e1, e0;
+            max.bf16x2 nd, nd, cmin;
+            sub.s32 r, 0xFEF3FEF3, nd;
+            fma.rn.bf16x2 t, nd, r, one;
+            fma.rn.bf16x2 w, t, t, t;
+            fma.rn.bf16x2 $0, r, w, r;
+            }""", "=r,r,r", [y], dtype=tl.bfloat16, is_pure=True, pack=2)
+        return p.to(tl.float32)
+    else:
+        d = tl.minimum(_round_bf16(1.0 + tl.exp2(y)), 6.646139978924579e35)  # 2^119
+        r = (0x7EF30000 - d.to(tl.int32, bitcast=True)).to(tl.float32, bitcast=True)
+        t = _round_bf16(1.0 - d * r)
+        w = _round_bf16(t * t + t)
+        return _round_bf16(r * w + r)
+
+
+@triton.jit
 def _sigmoid(y, SIGMOID: tl.constexpr):
-    """sigmoid(x) in fp32 from y = _arg_factor(SIGMOID)·x, six ways (see SIGMOID_MODES):
+    """sigmoid(x) in fp32 from y = _arg_factor(SIGMOID)·x, seven ways (see SIGMOID_MODES):
     "exact":  1 / (1 + exp(-x)) with IEEE division (tl.sigmoid), y = x;
     "fast":   ex2.approx and rcp.approx, both on the special-function unit (a few ulp, accurate at
               every magnitude, so also for the small probabilities sigmoid(-log n) ~ 1/n of long
@@ -97,6 +141,10 @@ def _sigmoid(y, SIGMOID: tl.constexpr):
               the two pipes balanced where a score's other work is small, as in the backward;
               errors those of "halley"); 16-bit inputs only. The split pairs the two columns each
               thread holds side by side in the matmul's accumulator layout, so it moves no data;
+    "bf16x2": P at bfloat16 precision, two scores an instruction (`_sigmoid_bf16x2`): relative
+              error <= 6e-3 (1.5x a correctly rounded bf16 P's 3.9e-3; mean 1.4x), at every
+              magnitude like "fast". Forward of bf16 inputs only (P meets the PV matmul as bf16
+              anyway); the backward, which needs 1 - p, runs "mixed" (sigmoid_mode);
     "tanh":   0.5 + 0.5·tanh.approx(x/2), one special-function op (GPU only): absolute error about
               2^-12, so a large *relative* error where p is small. Opt-in, for measurement.
     For 1/d with d = 1 + 2^y in [1, 2^115.4], 0x7EF311C3 - bits(d) is within 5.1 % of 1/d."""
@@ -113,6 +161,8 @@ def _sigmoid(y, SIGMOID: tl.constexpr):
         else:
             e = 1.0 - d * r  # one FFMA (tl.fma(-d, ...) would negate d in an FADD of its own)
             return tl.fma(r, tl.fma(e, e, e), r)
+    elif SIGMOID == "bf16x2":
+        return _sigmoid_bf16x2(y)
     elif SIGMOID == "mixed":
         y_mufu, y_fma = tl.split(tl.reshape(y, [y.shape[0], y.shape[1] // 2, 2]))
         p = tl.join(_sigmoid(y_mufu, "fast"), _sigmoid(y_fma, "halley"))
@@ -760,7 +810,7 @@ def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool, pass
 #: How the kernels evaluate the sigmoid (see `_sigmoid`): "fast" by default; SIGATTN_SIGMOID=exact,
 #: =fma or =halley (16-bit inputs) or =tanh (GPU only) to compare. Read once, at import; the
 #: benchmark names our implementations after a non-default mode (ours_dense_fma, ...).
-SIGMOID_MODES = ("exact", "fast", "fma", "halley", "mixed", "tanh")
+SIGMOID_MODES = ("exact", "fast", "fma", "halley", "mixed", "bf16x2", "tanh")
 DEFAULT_SIGMOID = "fast"
 SIGMOID = os.environ.get("SIGATTN_SIGMOID", DEFAULT_SIGMOID)
 if SIGMOID not in SIGMOID_MODES:
@@ -847,10 +897,13 @@ def using_variant(variant: str):
 def sigmoid_mode(q: torch.Tensor, pass_: str) -> str:
     """The sigmoid used for q's launch of this pass (pass_variant): tanh.approx exists only on the
     GPU (not the interpreter); the FMA-pipe reciprocals (errors ~1e-5 and ~1e-4, also in half of
-    "mixed") are meant for 16-bit inputs only."""
+    "mixed") are meant for 16-bit inputs only; "bf16x2" (bf16 P) for the forward of bf16 inputs,
+    "mixed" in its place elsewhere."""
     sigmoid = pass_variant(pass_, q.shape[-1])[1]
     if sigmoid == "tanh" and (INTERPRETER or not q.is_cuda):
         return "fast"
+    if sigmoid == "bf16x2" and (pass_ != "fwd" or q.dtype != torch.bfloat16):
+        sigmoid = "mixed"  # bf16 P: the forward of bf16 inputs only (_sigmoid)
     if sigmoid in ("fma", "halley", "mixed") and q.dtype == torch.float32:
         return "fast"
     return sigmoid

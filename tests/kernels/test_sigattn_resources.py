@@ -80,13 +80,14 @@ def test_sigmoid_modes_in_the_compiled_main_loop():
     each way; the others 1), fast's reciprocal without div.full's range check (no FSETP/FSEL, no
     FMUL a score), the argument factor folded into the score's FFMA (no FMUL a score in the
     halley and tanh loops), the Halley step one FMA-pipe op a score cheaper than the two Newton
-    steps of fma, mixed halfway between fast and halley, and the split moving no data (no
-    shared-memory op beyond the other modes' loops)."""
+    steps of fma, mixed halfway between fast and halley, the split moving no data (no
+    shared-memory op beyond the other modes' loops), and bf16x2 two instructions a score
+    cheaper than halley."""
     code = """
 import json
 from sigattn import resources as R
 rows = {}
-for mode in ("fast", "fma", "halley", "mixed", "tanh"):
+for mode in ("fast", "fma", "halley", "mixed", "bf16x2", "tanh"):
     compiled = R.compile_config("fwd", 64, (128, 64, 8, 3), sigmoid=mode)
     loop = R.main_loop(R.sass(compiled))
     rows[mode] = {**R.resources(compiled, 128 * 64 / 256), **{op: loop[op] for op in ("FMUL", "FSETP", "STS", "LDS")}}
@@ -94,7 +95,7 @@ print(json.dumps(rows))
 """
     rows = json.loads(_python("-c", code).strip().splitlines()[-1])
     assert {m: r["loop_mufu_per_score"] for m, r in rows.items()} == {"fast": 2.0, "fma": 1.0, "halley": 1.0,
-                                                                       "mixed": 1.5, "tanh": 1.0}, rows
+                                                                       "mixed": 1.5, "bf16x2": 1.0, "tanh": 1.0}, rows
     assert all(r["FMUL"] == 0 for m, r in rows.items() if m != "fma"), rows
     assert rows["fast"]["FSETP"] == 0, rows
     assert all(r["STS"] == rows["halley"]["STS"] and r["LDS"] == rows["halley"]["LDS"] for r in rows.values()), rows
@@ -102,6 +103,7 @@ print(json.dumps(rows))
     assert per_score["halley"] <= per_score["fma"] - 0.9, rows
     assert per_score["fast"] < per_score["mixed"] < per_score["halley"], rows
     assert per_score["tanh"] < per_score["halley"] - 4, rows
+    assert per_score["bf16x2"] <= per_score["halley"] - 2, rows  # 3 bf16x2 FMAs a pair, no F2FP for P
 
 
 def test_backward_main_loop_per_score():
