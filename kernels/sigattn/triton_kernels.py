@@ -144,7 +144,8 @@ def _sigmoid(y, SIGMOID: tl.constexpr):
     "bf16x2": P at bfloat16 precision, two scores an instruction (`_sigmoid_bf16x2`): relative
               error <= 6e-3 (1.5x a correctly rounded bf16 P's 3.9e-3; mean 1.4x), at every
               magnitude like "fast". Forward of bf16 inputs only (P meets the PV matmul as bf16
-              anyway); the backward, which needs 1 - p, runs "mixed" (sigmoid_mode);
+              anyway; fp16 inputs run "halley"); the backward, which needs 1 - p, runs "mixed"
+              (sigmoid_mode);
     "tanh":   0.5 + 0.5·tanh.approx(x/2), one special-function op (GPU only): absolute error about
               2^-12, so a large *relative* error where p is small. Opt-in, for measurement.
     For 1/d with d = 1 + 2^y in [1, 2^115.4], 0x7EF311C3 - bits(d) is within 5.1 % of 1/d."""
@@ -898,12 +899,12 @@ def sigmoid_mode(q: torch.Tensor, pass_: str) -> str:
     """The sigmoid used for q's launch of this pass (pass_variant): tanh.approx exists only on the
     GPU (not the interpreter); the FMA-pipe reciprocals (errors ~1e-5 and ~1e-4, also in half of
     "mixed") are meant for 16-bit inputs only; "bf16x2" (bf16 P) for the forward of bf16 inputs,
-    "mixed" in its place elsewhere."""
+    "halley" in its place for fp16 inputs, "mixed" in the backward."""
     sigmoid = pass_variant(pass_, q.shape[-1])[1]
     if sigmoid == "tanh" and (INTERPRETER or not q.is_cuda):
         return "fast"
     if sigmoid == "bf16x2" and (pass_ != "fwd" or q.dtype != torch.bfloat16):
-        sigmoid = "mixed"  # bf16 P: the forward of bf16 inputs only (_sigmoid)
+        sigmoid = "halley" if pass_ == "fwd" else "mixed"  # bf16 P: the forward of bf16 inputs only
     if sigmoid in ("fma", "halley", "mixed") and q.dtype == torch.float32:
         return "fast"
     return sigmoid

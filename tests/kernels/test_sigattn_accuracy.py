@@ -89,6 +89,15 @@ def test_bf16x2_forward_of_bf16_inputs(monkeypatch, device, kernel_variant):
     assert all(torch.equal(a, b) for a, b in zip(runs["bf16x2"][1], runs["mixed"][1], strict=True))
 
 
+def test_bf16x2_falls_back_where_bf16_p_does_not_apply(monkeypatch):
+    """bf16x2 is the forward of bf16 inputs; fp16 forwards run halley, backwards mixed, fp32 fast."""
+    monkeypatch.setattr(triton_kernels, "SIGMOID", "bf16x2")
+    for dtype, fwd, bwd in [(torch.bfloat16, "bf16x2", "mixed"), (torch.float16, "halley", "mixed"),
+                            (torch.float32, "fast", "fast")]:
+        q = torch.zeros(1, 1, 1, 64, dtype=dtype)
+        assert (triton_kernels.sigmoid_mode(q, "fwd"), triton_kernels.sigmoid_mode(q, "bwd")) == (fwd, bwd), dtype
+
+
 @pytest.mark.parametrize("mode", ["fma", "halley", "mixed"])
 def test_fma_sigmoid_matches_at_extreme_scores(monkeypatch, mode, device):
     """The FMA-pipe reciprocals over the whole score range, including where exp overflows."""
