@@ -809,7 +809,8 @@ def _flags(q: torch.Tensor, *, causal: bool, bias, score_mod, padded: bool, pass
 
 
 #: How the kernels evaluate the sigmoid (see `_sigmoid`): "fast" by default; SIGATTN_SIGMOID=exact,
-#: =fma or =halley (16-bit inputs) or =tanh (GPU only) to compare. Read once, at import; the
+#: =fma, =halley or =mixed (16-bit inputs), =bf16x2 (the forward of bf16 inputs) or =tanh (GPU
+#: only) to compare. Read once, at import; the
 #: benchmark names our implementations after a non-default mode (ours_dense_fma, ...).
 SIGMOID_MODES = ("exact", "fast", "fma", "halley", "mixed", "bf16x2", "tanh")
 DEFAULT_SIGMOID = "fast"
