@@ -240,6 +240,10 @@ def test_variant_check_prunes_the_entries_that_fail(monkeypatch):
     assert {(r["kernel"], r["config"]) for r in failed} == {("fwd_tma", text(bad_fwd))} | {
         ("dq_tma", text(dq)) for dq, _ in failing} | {("dkdv_tma", text(dkdv)) for _, dkdv in failing}
     assert any("did not launch" in r["reason"] for r in failed)
+    # a forward-only run checks the forward entries alone
+    calls.clear()
+    rows = variants.check_configs("tma", [64], [], {64: shape}, "cuda", None, log=lambda msg: None, passes=["fwd"])
+    assert {r["kernel"] for r in rows} == {"fwd_tma"} and len(calls) == len(lists["fwd"])
 
 
 def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(monkeypatch):

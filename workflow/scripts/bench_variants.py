@@ -103,9 +103,10 @@ def _suffix(kernel: str, head_dim: int) -> str:
 
 
 def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, device: str, dtype,
-                  log=print) -> list[dict]:
+                  log=print, passes=("fwd", "bwd")) -> list[dict]:
     """Check every autotune entry of the variant (module doc) at shapes[head_dim]; prune the
-    failing ones in place."""
+    failing ones in place. The dQ and dK/dV entries only where the backward is timed (the
+    forward's are checked always: a backward point runs the forward too)."""
     from sigattn import triton_kernels as tk
 
     from scsigmoid.bench.adapters import OursDense, OursPadded
@@ -121,7 +122,7 @@ def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, devic
                       "config": _config_text(config), **r} for r in results]
             if not ok:
                 lists["fwd"].remove(config)
-        n_rounds = max(len(lists["dq"]), len(lists["dkdv"])) if lists["fwd"] else 0
+        n_rounds = max(len(lists["dq"]), len(lists["dkdv"])) if lists["fwd"] and "bwd" in passes else 0
         bad = {"dq": [], "dkdv": []}
         for i in range(n_rounds):
             forced = {k: lists[k][i % len(lists[k])] for k in ("dq", "dkdv")}
@@ -164,7 +165,8 @@ def run(args, bench: dict) -> None:
     shapes = {hd: check_shape(args.tokens, args.hidden, args.seq_lens, hd) for hd in head_dims}
     if any(i.startswith("ours_") for i in impls):
         start = time.perf_counter()
-        rows = check_configs(args.variant, head_dims, args.padded_head_dims, shapes, device, dtype)
+        rows = check_configs(args.variant, head_dims, args.padded_head_dims, shapes, device, dtype,
+                             passes=args.passes)
         write_csv(pd.DataFrame(rows, columns=CHECK_COLUMNS).assign(**provenance()), args.checks)
         print(f"wrote {args.checks} ({time.perf_counter() - start:.0f} s)", flush=True)
         empty = {hd for hd in head_dims for k in KERNELS if not tk.TUNE_TABLE[k + _suffix(k, hd)][tk.head_dim_class(hd)]}
