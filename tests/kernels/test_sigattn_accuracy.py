@@ -71,8 +71,6 @@ def test_bf16x2_forward_of_bf16_inputs(monkeypatch, device, kernel_variant):
     """bf16x2 (bf16 P) on bf16 inputs, here too under the interpreter (its dots upcast): within
     the suite's bounds; its forward differs from halley's (the mode took effect) and its gradients
     are bitwise those of mixed (the backward runs mixed: 1 - p needs more than bf16)."""
-    from sigattn import triton_kernels
-
     q, k, v = qkv(2, 48, 48, 2, 1, 32, device=device, seed=11, scale=3.0)
     lens = torch.tensor([48, 20], dtype=torch.int32, device=device)
     runs = {}

@@ -74,6 +74,22 @@ print("ok")
     assert _python("-c", code).strip().endswith("ok")
 
 
+def _main_loops(kernel: str, head_dim: int, tile: tuple, modes, ops) -> dict:
+    """Per sigmoid mode: the compile report of one config (sigattn.resources) and the named SASS
+    ops' counts in its main loop; compiled in a child process (the interpreter is on here)."""
+    code = f"""
+import json
+from sigattn import resources as R
+rows = {{}}
+for mode in {tuple(modes)!r}:
+    compiled = R.compile_config({kernel!r}, {head_dim}, {tuple(tile)!r}, sigmoid=mode)
+    loop = R.main_loop(R.sass(compiled))
+    rows[mode] = {{**R.resources(compiled, {tile[0] * tile[1] / (32 * tile[2])}), **{{op: loop[op] for op in {tuple(ops)!r}}}}}
+print(json.dumps(rows))
+"""
+    return json.loads(_python("-c", code).strip().splitlines()[-1])
+
+
 def test_sigmoid_modes_in_the_compiled_main_loop():
     """The forward's main loop compiled for sm_90 (hd64, 128x64 tiles, 8 warps): the special-
     function ops a score of each sigmoid mode (fast 2: ex2 and rcp; mixed 1.5: half the scores
@@ -83,17 +99,8 @@ def test_sigmoid_modes_in_the_compiled_main_loop():
     steps of fma, mixed halfway between fast and halley, the split moving no data (no
     shared-memory op beyond the other modes' loops), and bf16x2 two instructions a score
     cheaper than halley."""
-    code = """
-import json
-from sigattn import resources as R
-rows = {}
-for mode in ("fast", "fma", "halley", "mixed", "bf16x2", "tanh"):
-    compiled = R.compile_config("fwd", 64, (128, 64, 8, 3), sigmoid=mode)
-    loop = R.main_loop(R.sass(compiled))
-    rows[mode] = {**R.resources(compiled, 128 * 64 / 256), **{op: loop[op] for op in ("FMUL", "FSETP", "STS", "LDS")}}
-print(json.dumps(rows))
-"""
-    rows = json.loads(_python("-c", code).strip().splitlines()[-1])
+    rows = _main_loops("fwd", 64, (128, 64, 8, 3), ("fast", "fma", "halley", "mixed", "bf16x2", "tanh"),
+                       ("FMUL", "FSETP", "STS", "LDS"))
     assert {m: r["loop_mufu_per_score"] for m, r in rows.items()} == {"fast": 2.0, "fma": 1.0, "halley": 1.0,
                                                                        "mixed": 1.5, "bf16x2": 1.0, "tanh": 1.0}, rows
     assert all(r["FMUL"] == 0 for m, r in rows.items() if m != "fma"), rows
@@ -110,17 +117,7 @@ def test_backward_main_loop_per_score():
     """The dK/dV kernel's main loop (hd64, TMA 64x64 tiles, 4 warps: the measured hd64 choice):
     dS = (p - p·p)·dP costs an FFMA and an FMUL a score (no FADD beyond fast's 1 + 2^y), and the
     mixed sigmoid's 1.5 special-function ops a score."""
-    code = """
-import json
-from sigattn import resources as R
-rows = {}
-for mode in ("fast", "mixed"):
-    compiled = R.compile_config("dkdv_tma", 64, (64, 64, 4, 3), sigmoid=mode)
-    loop = R.main_loop(R.sass(compiled))
-    rows[mode] = {**R.resources(compiled, 64 * 64 / 128), "FADD": loop["FADD"], "FMUL": loop["FMUL"]}
-print(json.dumps(rows))
-"""
-    rows = json.loads(_python("-c", code).strip().splitlines()[-1])
+    rows = _main_loops("dkdv_tma", 64, (64, 64, 4, 3), ("fast", "mixed"), ("FADD", "FMUL"))
     scores = 64 * 64 / 128
     assert rows["fast"]["FADD"] == scores and rows["fast"]["FMUL"] == scores, rows
     assert rows["fast"]["loop_mufu_per_score"] == 2.0 and rows["mixed"]["loop_mufu_per_score"] == 1.5, rows

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from unittest import mock
 
+from scsigmoid.bench.adapters import TritonSigmoidDense
+
 COLUMNS = ["impl", "kernel", "head_dim", "dtype", "sigmoid", "block_m", "block_n", "num_warps", "num_stages",
            "registers", "spill_stack_bytes", "shared_bytes", "loop_instr", "loop_instr_per_score",
            "loop_mufu_per_score", "compile_s", "arch", "triton_sigmoid"]
@@ -36,15 +38,15 @@ def _as_hopper():
         yield
 
 
-#: Our kernel names (sigattn.resources.KERNELS) -> TritonSigmoid's kernel and its autotune list.
-KERNELS = {"fwd": ("_fwd_dense_kernel", "FWD_CONFIGS"), "dq": ("_bwd_dense_dq_kernel", "DQ_CONFIGS"),
-           "dkdv": ("_bwd_dense_dkdv_kernel", "DKDV_CONFIGS")}
+#: Our kernel names (sigattn.resources.KERNELS) -> TritonSigmoid's dense kernel, as the benchmark
+#: adapter names them.
+KERNELS = dict(zip(("fwd", "dq", "dkdv"), TritonSigmoidDense.kernels, strict=True))
 _TENSORS = {"Q", "K", "V", "Out", "dO", "dQ", "dK", "dV"}
 
 
 def import_tritonsigmoid():
-    """(its dense-kernels module, {kernel: autotune list}, its version), imported with the Hopper
-    autotune lists."""
+    """(its dense-kernels module, {kernel: its autotuner's configs}, its version), imported with the
+    Hopper autotune lists."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -57,7 +59,7 @@ def import_tritonsigmoid():
     if len(kernel_utils.FWD_CONFIGS) < 2:
         raise SystemExit("triton-sigmoid imported with its one-config list (PYTEST_VERSION set or not "
                          "Hopper): run outside pytest.")
-    return sigmoid_triton_dense, {k: getattr(kernel_utils, lst) for k, (_, lst) in KERNELS.items()}, found
+    return sigmoid_triton_dense, {k: getattr(sigmoid_triton_dense, name).configs for k, name in KERNELS.items()}, found
 
 
 def compile_kernel(dense, kernel: str, head_dim: int, config, *, arch: int = 90, seq_len: int = 16384):
@@ -65,7 +67,7 @@ def compile_kernel(dense, kernel: str, head_dim: int, config, *, arch: int = 90,
     for ``arch``."""
     from sigattn.resources import compile_for
 
-    fn = getattr(dense, KERNELS[kernel][0]).fn
+    fn = getattr(dense, KERNELS[kernel]).fn
     consts = dict(D=head_dim, IS_CAUSAL=False, IS_FP32=False, IS_BF16=True, T_bucketed=seq_len,
                   HAS_SCORE_MOD=False, stride_q_d=1, stride_k_d=1, **config.kwargs)
     signature, aligned = {}, []
