@@ -11,11 +11,11 @@ Modules, side by side like a tutorial:
 - ``tuned``: the config each kernel takes on a known GPU without autotuning (measured choices).
 
 Environment, read at import: ``TRITON_INTERPRET=1`` runs the kernels on CPU tensors (slow; tests
-only); ``SIGATTN_SIGMOID=fast|exact|fma|halley|mixed|bf16x2|tanh`` picks the sigmoid evaluation (default ``fast``, see
-``triton_kernels._sigmoid``); ``SIGATTN_TMA=1`` the TMA variant (streamed tiles through tensor
-descriptors on sm_90+; opt-in: kernels/PERF.md "v2 candidates", measured in "Session 11");
-``SIGATTN_VARIANT=tuned`` a variant per pass and head dim (``triton_kernels.TUNED_VARIANTS``: the
-fastest of each in session 11's measurement; opt-in until measured as a whole);
+only). The default kernel launches, per pass and head dim, the variant measured fastest on the
+H200 (``triton_kernels.TUNED_VARIANTS``; ``SIGATTN_VARIANT=tuned``, kernels/PERF.md); one single
+variant for every launch instead: ``SIGATTN_SIGMOID=fast|exact|fma|halley|mixed|bf16x2|tanh`` (the
+sigmoid evaluation, see ``triton_kernels._sigmoid``) and/or ``SIGATTN_TMA=0|1`` (streamed tiles
+through tensor descriptors on sm_90+), or ``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);
 ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small
 config); ``SIGATTN_CHECK_VALUES=0`` skips the host-side length checks (benchmarks, training);

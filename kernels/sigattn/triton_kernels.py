@@ -818,19 +818,22 @@ SIGMOID = os.environ.get("SIGATTN_SIGMOID", DEFAULT_SIGMOID)
 if SIGMOID not in SIGMOID_MODES:
     raise ValueError(f"SIGATTN_SIGMOID={SIGMOID!r}: expected one of {', '.join(SIGMOID_MODES)}.")
 
-#: The "tuned" variant (SIGATTN_VARIANT=tuned, or select_variant("tuned")): each pass and head-dim
-#: class launches the variant that session 11's variant call measured fastest on the H200
-#: (results/bench/variants_s11, kernels/PERF.md "Session 11"): the FMA-pipe sigmoid in the
-#: forward (1.02-1.10x the default at hd64 and hd128), tensor descriptors in the hd64 backward
-#: (1.09-1.12x), the default in the hd128 backward (where both lose). Opt-in until it is measured
-#: as a whole: benchmark grid and training step.
-TUNED_VARIANTS = {"fwd": {64: "fma", 128: "fma", 256: "default"},
-                  "bwd": {64: "tma", 128: "default", 256: "default"}}
-VARIANT_MODES = {"": False, "tuned": True}
-_VARIANT_ENV = os.environ.get("SIGATTN_VARIANT", "")
+#: The default kernel, "tuned" (SIGATTN_VARIANT=tuned, or select_variant("default")): each pass
+#: and head-dim class launches the variant the H200's variant calls measured fastest
+#: (kernels/PERF.md "Session 11", "Session 12" and after): the FMA-pipe sigmoid in the forward
+#: (1.02-1.10x the single-variant kernel at hd64 and hd128), tensor descriptors in the hd64
+#: backward (1.09-1.12x), pointer loads in the hd128 backward (where descriptors lose).
+TUNED_VARIANTS = {"fwd": {64: "fma", 128: "fma", 256: "fast"},
+                  "bwd": {64: "tma", 128: "fast", 256: "fast"}}
+#: SIGATTN_VARIANT: "tuned" (the default) or "single" (every launch the variant SIGATTN_TMA and
+#: SIGATTN_SIGMOID name: the comparisons of PERF.md). Setting SIGATTN_TMA or SIGATTN_SIGMOID
+#: without SIGATTN_VARIANT asks for that single variant.
+VARIANT_MODES = {"tuned": True, "single": False}
+_VARIANT_ENV = os.environ.get("SIGATTN_VARIANT") or (
+    "single" if {"SIGATTN_TMA", "SIGATTN_SIGMOID"} & set(os.environ) else "tuned")
 if _VARIANT_ENV not in VARIANT_MODES:
-    raise ValueError(f"SIGATTN_VARIANT={_VARIANT_ENV!r}: expected unset (the variant of SIGATTN_TMA / "
-                     "SIGATTN_SIGMOID) or 'tuned' (a variant per pass and head dim, TUNED_VARIANTS).")
+    raise ValueError(f"SIGATTN_VARIANT={_VARIANT_ENV!r}: expected 'tuned' (the default: a variant per pass and "
+                     "head dim, TUNED_VARIANTS) or 'single' (the variant of SIGATTN_TMA / SIGATTN_SIGMOID).")
 TUNED = VARIANT_MODES[_VARIANT_ENV]
 
 
@@ -844,42 +847,46 @@ def pass_variant(pass_: str, head_dim: int) -> tuple[bool, str]:
 
 
 def variant_suffix() -> str:
-    """How benchmark rows name a non-default kernel variant read at import: "" for the defaults,
-    "_tuned" (SIGATTN_VARIANT=tuned), else "_tma" (SIGATTN_TMA=1) and/or "_<sigmoid>"
-    (SIGATTN_SIGMOID), e.g. "_tma_fma"."""
+    """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
+    "_" and the single variant's name: "_tma" (tensor descriptors, fast sigmoid), "_<sigmoid>"
+    (pointer loads), "_tma_<sigmoid>"; "_fast" is the single pointer-load kernel with the fast
+    sigmoid (the default before session 15)."""
     if TUNED:
-        return "_tuned"
-    return ("_tma" if TMA else "") + ("" if SIGMOID == DEFAULT_SIGMOID else f"_{SIGMOID}")
+        return ""
+    words = (["tma"] if TMA else []) + ([] if TMA and SIGMOID == DEFAULT_SIGMOID else [SIGMOID])
+    return "_" + "_".join(words)
 
 
 def variant_env(variant: str) -> dict[str, str]:
     """The environment that selects a variant named like variant_suffix() without its "_"
-    ("default", "tma", "fma", "tma_fma", ..., "tuned"), to set before sigattn is imported."""
-    if variant == "tuned":
+    ("default" or "tuned", "fast", "tma", "fma", "tma_fma", ...), to set before sigattn is
+    imported."""
+    if variant in ("default", "tuned"):
         return {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": DEFAULT_SIGMOID, "SIGATTN_VARIANT": "tuned"}
-    words = [] if variant == "default" else variant.split("_")
+    words = variant.split("_")
     sigmoids = [w for w in words if w != "tma"]
     if len(sigmoids) > 1 or any(w not in SIGMOID_MODES for w in sigmoids) or words.count("tma") > 1:
-        raise ValueError(f"kernel variant {variant!r}: expected 'default', 'tuned' or [tma][_<sigmoid>] with a "
-                         f"sigmoid of {SIGMOID_MODES}, e.g. 'tma', 'fma', 'tma_fma'.")
+        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or [tma][_<sigmoid>] with a "
+                         f"sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma'.")
     return {"SIGATTN_TMA": "1" if "tma" in words else "0", "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID,
-            "SIGATTN_VARIANT": ""}
+            "SIGATTN_VARIANT": "single"}
 
 
 def select_variant(variant: str) -> None:
-    """Switch this process to a variant by name (what SIGATTN_TMA / SIGATTN_SIGMOID select at
-    import; the benchmark driver workflow/scripts/bench_variants.py runs one variant a process)."""
+    """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
+    SIGATTN_SIGMOID select at import; the benchmark driver workflow/scripts/bench_variants.py runs
+    one variant a process)."""
     global TMA, SIGMOID, TUNED
     env = variant_env(variant)
     TMA, SIGMOID, TUNED = TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"], VARIANT_MODES[env["SIGATTN_VARIANT"]]
 
 
 def current_variant() -> str:
-    """The variant this process launches now, by name ("default", "tma", "fma", "tma_fma", ...)."""
+    """The variant this process launches now, by name ("default", "fast", "tma", "fma", ...)."""
     return variant_suffix().lstrip("_") or "default"
 
 
-#: The variant SIGATTN_TMA / SIGATTN_SIGMOID selected at import.
+#: The variant SIGATTN_VARIANT / SIGATTN_TMA / SIGATTN_SIGMOID selected at import.
 IMPORTED_VARIANT = current_variant()
 
 

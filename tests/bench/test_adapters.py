@@ -72,8 +72,11 @@ def test_ours_is_named_after_a_non_default_variant(monkeypatch):
 
     from scsigmoid.bench.adapters import default_adapters
 
-    monkeypatch.setattr(triton_kernels, "SIGMOID", "fast")
+    monkeypatch.setattr(triton_kernels, "TUNED", True)  # the default: unnamed
     assert [a.name for a in default_adapters(["ours_dense", "ours_varlen"])] == ["ours_dense", "ours_varlen"]
+    monkeypatch.setattr(triton_kernels, "TUNED", False)  # single variants carry their names
+    monkeypatch.setattr(triton_kernels, "SIGMOID", "fast")
+    assert [a.name for a in default_adapters(["ours_dense"])] == ["ours_dense_fast"]
     monkeypatch.setattr(triton_kernels, "SIGMOID", "fma")
     names = [a.name for a in default_adapters(["ours_dense", "ours_dense_causal", "tritonsigmoid_dense"])]
     assert names == ["ours_dense_fma", "ours_dense_causal_fma", "tritonsigmoid_dense"]

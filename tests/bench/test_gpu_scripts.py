@@ -82,7 +82,9 @@ def test_first_call_row_under_the_interpreter(tmp_path):
     assert row["mode"] == "full" and bool(row["cache_was_empty"])
     assert row["first_fwd_s"] > 0 and row["first_bwd_s"] > 0 and row["warm_bwd_ms"] > 0
     assert row["rel_error"] < 1e-4  # fp32 under the interpreter
-    assert row["config"] == "fwd@32=32,16,1,1:interpreter;dq@32=32,16,1,1:interpreter;dkdv@32=32,16,1,1:interpreter"
+    # the default kernel: the hd64 class's backward through tensor descriptors (TUNED_VARIANTS)
+    assert row["config"] == ("fwd@32=32,16,1,1:interpreter;dq_tma@32=32,16,1,1:interpreter;"
+                             "dkdv_tma@32=32,16,1,1:interpreter")
 
 
 @cpu_only
@@ -205,6 +207,7 @@ def test_variant_check_prunes_the_entries_that_fail(monkeypatch):
     variants = load("bench_variants")
     monkeypatch.setattr(tk, "TUNE_TABLE", copy.deepcopy(tk.TUNE_TABLE))
     monkeypatch.setattr(tk, "TMA", True)
+    monkeypatch.setattr(tk, "TUNED", False)  # the single TMA variant
     monkeypatch.setattr(tk, "LAST_CONFIG", {})  # the fake gate's records stay in this test
     lists = {k: tk.TUNE_TABLE[f"{k}_tma"][64] for k in ("fwd", "dq", "dkdv")}
     bad_fwd, bad_dq, silent_dkdv = lists["fwd"][1], lists["dq"][0], lists["dkdv"][2]

@@ -54,13 +54,15 @@ def device():
 
 @pytest.fixture(params=["pointer", "tma"])
 def kernel_variant(request, monkeypatch):
-    """Runs a test with each kernel variant: pointer loads (the default) and tensor descriptors
-    (SIGATTN_TMA=1). Fails the test if a launch took another variant than asked (the TMA variant
-    falling back to pointers would pass every check without testing anything)."""
+    """Runs a test with each single kernel variant: pointer loads and tensor descriptors
+    (SIGATTN_TMA=1), the fast sigmoid unless the test sets another. Fails the test if a launch
+    took another variant than asked (the TMA variant falling back to pointers would pass every
+    check without testing anything)."""
     from sigattn import triton_kernels
+    from sigattn_testutil import use_variant
 
     want_tma = request.param == "tma"
-    monkeypatch.setattr(triton_kernels, "TMA", want_tma)
+    use_variant(monkeypatch, "tma" if want_tma else "fast")  # single variants (the default mixes them)
     launched = []
     real_launch = triton_kernels._launch
 

@@ -31,6 +31,17 @@ def forward_backward(fn, tensors, grad_out, **kwargs):
     return out.detach(), grads
 
 
+def use_variant(monkeypatch, variant: str) -> None:
+    """Launch ``variant`` ("default", "fast", "tma", "fma", ...: sigattn.triton_kernels.variant_env)
+    for the rest of the test."""
+    from sigattn import triton_kernels
+
+    env = triton_kernels.variant_env(variant)
+    monkeypatch.setattr(triton_kernels, "TMA", triton_kernels.TMA_MODES[env["SIGATTN_TMA"]])
+    monkeypatch.setattr(triton_kernels, "SIGMOID", env["SIGATTN_SIGMOID"])
+    monkeypatch.setattr(triton_kernels, "TUNED", triton_kernels.VARIANT_MODES[env["SIGATTN_VARIANT"]])
+
+
 def leaf(t, dtype=None):
     return t.detach().to(dtype or t.dtype).requires_grad_(True)
 
@@ -61,4 +72,4 @@ def check_accuracy(fn, ref_fn, tensors, *, dtype, factor_fwd=2.0, factor_bwd=3.0
 
 
 __all__ = ["check_accuracy", "forward_backward", "qkv", "randn", "sigmoid_attention_ref",
-           "sigmoid_attention_varlen_ref", "leaf"]
+           "sigmoid_attention_varlen_ref", "leaf", "use_variant"]

@@ -9,7 +9,7 @@ import triton
 import triton.language as tl
 from sigattn import triton_kernels
 from sigattn.reference import sigmoid_attention_ref, sigmoid_attention_varlen_ref
-from sigattn_testutil import check_accuracy, qkv, randn
+from sigattn_testutil import check_accuracy, qkv, randn, use_variant
 
 DTYPES = [torch.float32, torch.float16,
           pytest.param(torch.bfloat16, marks=pytest.mark.gpu)]  # interpreter bf16 dot is unreliable
@@ -89,7 +89,7 @@ def test_bf16x2_forward_of_bf16_inputs(monkeypatch, device, kernel_variant):
 
 def test_bf16x2_falls_back_where_bf16_p_does_not_apply(monkeypatch):
     """bf16x2 is the forward of bf16 inputs; fp16 forwards run halley, backwards mixed, fp32 fast."""
-    monkeypatch.setattr(triton_kernels, "SIGMOID", "bf16x2")
+    use_variant(monkeypatch, "bf16x2")
     for dtype, fwd, bwd in [(torch.bfloat16, "bf16x2", "mixed"), (torch.float16, "halley", "mixed"),
                             (torch.float32, "fast", "fast")]:
         q = torch.zeros(1, 1, 1, 64, dtype=dtype)
@@ -99,9 +99,7 @@ def test_bf16x2_falls_back_where_bf16_p_does_not_apply(monkeypatch):
 @pytest.mark.parametrize("mode", ["fma", "halley", "mixed"])
 def test_fma_sigmoid_matches_at_extreme_scores(monkeypatch, mode, device):
     """The FMA-pipe reciprocals over the whole score range, including where exp overflows."""
-    from sigattn import triton_kernels
-
-    monkeypatch.setattr(triton_kernels, "SIGMOID", mode)
+    use_variant(monkeypatch, mode)
     q = torch.zeros(1, 16, 1, 16, device=device, dtype=torch.float16)
     q[0, :, 0, 0] = torch.linspace(-60, 60, 16)  # scores q·k·scale from -240 to +240 with k below
     k = torch.zeros(1, 16, 1, 16, device=device, dtype=torch.float16)

@@ -1,7 +1,7 @@
 """The compile step's self-check: passes on correct kernels, fails loudly, rejects bad shapes."""
 
 import pytest
-from sigattn import selfcheck, tuned
+from sigattn import selfcheck, triton_kernels, tuned
 from sigattn.backend import INTERPRETER
 
 TINY = dict(batch=2, seq_len=20, heads=2, head_dim=16, dtype="fp32", padding=50)
@@ -15,7 +15,10 @@ def test_selfcheck_reports_each_shape(device):
     assert set(first["rel_error"]) == {"o", "dq", "dk", "dv"}
     assert set(first["registers"]) == {"forward", "backward_dq", "backward_dkdv"}
     # every kernel's config and where it came from (the interpreter launches one config)
-    assert [c[0] for c in tuned.parse_config(first["launch_config"])] == ["fwd", "dq", "dkdv"]
+    # the default launches each pass's TUNED_VARIANTS entry (hd16: the 64 class)
+    tma = {p: "_tma" if triton_kernels.pass_variant(p, 16)[0] else "" for p in ("fwd", "bwd")}
+    assert [c[0] for c in tuned.parse_config(first["launch_config"])] == [
+        "fwd" + tma["fwd"], "dq" + tma["bwd"], "dkdv" + tma["bwd"]]
     expected = None if INTERPRETER else "autotune"
     assert all((cfg is None) == (expected is None) for cfg in first["autotune_config"].values())
     assert all(10 <= n <= 20 for n in first["shape"]["seq_lens"])  # 50% padding of 20

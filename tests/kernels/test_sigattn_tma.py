@@ -13,7 +13,7 @@ import sigattn
 import torch
 from sigattn import triton_kernels, tuned
 from sigattn.reference import sigmoid_attention_ref
-from sigattn_testutil import qkv, randn
+from sigattn_testutil import qkv, randn, use_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,9 +45,10 @@ def test_tma_launches_record_their_variant_and_match_pointer_loads(monkeypatch, 
     bitwise: a transposed tile changes the summation order of the matmul)."""
     q, k, v = qkv(2, 40, 40, 4, 2, 32, device=device, seed=21)
     lens = torch.tensor([40, 9], dtype=torch.int32, device=device)
+    use_variant(monkeypatch, "fast")
     pointer, kernels = _run(q, k, v, lens)
     assert kernels == {"forward": "fwd", "backward_dq": "dq", "backward_dkdv": "dkdv"}
-    monkeypatch.setattr(triton_kernels, "TMA", True)
+    use_variant(monkeypatch, "tma")
     tma, kernels = _run(q, k, v, lens)
     assert kernels == {"forward": "fwd_tma", "backward_dq": "dq_tma", "backward_dkdv": "dkdv_tma"}
     cell = tuned.format_config(triton_kernels.LAST_CONFIG)
@@ -59,7 +60,7 @@ def test_tma_launches_record_their_variant_and_match_pointer_loads(monkeypatch, 
 def test_unaddressable_inputs_fall_back_to_pointer_loads(monkeypatch, device):
     """Rows of 17 values sliced to 16: no descriptor can address them, so the TMA variant launches
     the pointer kernels, with the same results as contiguous copies through descriptors."""
-    monkeypatch.setattr(triton_kernels, "TMA", True)
+    use_variant(monkeypatch, "tma")
     base = randn(2, 24, 1, 3 * 17, seed=22, device=device)
     q, k, v = (base[..., i * 17:i * 17 + 16].detach().requires_grad_(True) for i in range(3))
     lens = torch.tensor([24, 11], dtype=torch.int32, device=device)
@@ -75,28 +76,47 @@ def test_unaddressable_inputs_fall_back_to_pointer_loads(monkeypatch, device):
 
 
 @pytest.mark.parametrize("variant, env", [
-    ("default", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": ""}),
-    ("tma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": ""}),
-    ("fma", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": ""}),
-    ("tma_fma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": ""}),
-    ("tma_exact", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "exact", "SIGATTN_VARIANT": ""}),
-    ("tuned", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "tuned"})])
+    ("default", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "tuned"}),
+    ("fast", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
+    ("tma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
+    ("fma", {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": "single"}),
+    ("tma_fma", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": "single"}),
+    ("tma_exact", {"SIGATTN_TMA": "1", "SIGATTN_SIGMOID": "exact", "SIGATTN_VARIANT": "single"})])
 def test_variant_env_and_suffix_are_inverse(monkeypatch, variant, env):
+    """Each name selects its environment and is the name rows of that variant carry: "" for the
+    default ("tuned" is its other name), "_fast" for the single pointer-load kernel with the fast
+    sigmoid."""
     assert triton_kernels.variant_env(variant) == env
-    monkeypatch.setattr(triton_kernels, "TMA", env["SIGATTN_TMA"] == "1")
-    monkeypatch.setattr(triton_kernels, "SIGMOID", env["SIGATTN_SIGMOID"])
-    monkeypatch.setattr(triton_kernels, "TUNED", env["SIGATTN_VARIANT"] == "tuned")
+    use_variant(monkeypatch, variant)
     assert triton_kernels.variant_suffix() == ("" if variant == "default" else f"_{variant}")
     assert triton_kernels.current_variant() == variant
+    assert triton_kernels.variant_env("tuned") == triton_kernels.variant_env("default")
+
+
+def test_single_variant_environment_is_honoured_at_import():
+    """SIGATTN_TMA or SIGATTN_SIGMOID set alone asks for that single variant; nothing set, or
+    SIGATTN_VARIANT=tuned, the default; a wrong SIGATTN_VARIANT is refused."""
+    code = "from sigattn import triton_kernels as tk; print(tk.IMPORTED_VARIANT)"
+
+    def imported(**env):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                              env={"PYTHONPATH": str(ROOT / "kernels"), "PATH": "/usr/bin:/bin", **env})
+        return done.stdout.strip() or done.stderr.strip().splitlines()[-1]
+
+    assert imported() == "default"
+    assert imported(SIGATTN_SIGMOID="fma") == "fma"
+    assert imported(SIGATTN_TMA="1") == "tma"
+    assert imported(SIGATTN_TMA="1", SIGATTN_VARIANT="tuned") == "default"
+    assert "SIGATTN_VARIANT='pointer'" in imported(SIGATTN_VARIANT="pointer")
 
 
 @pytest.mark.parametrize("head_dim, fwd, bwd", [(32, ("", "fma"), ("_tma", "fast")),
                                                 (128, ("", "fma"), ("", "fast"))])
 def test_tuned_variant_launches_each_pass_with_its_own_variant(monkeypatch, device, head_dim, fwd, bwd):
-    """Under "tuned" the forward takes TUNED_VARIANTS' forward entry and the dQ / dK/dV kernels the
-    backward's, by head-dim class (16-64 -> 64): fp16 inputs, so the FMA-pipe sigmoid is not
-    replaced by the fp32 fall-back; the result is the reference's either way; the variant is back
-    to the default after the block."""
+    """Under the default ("tuned") the forward takes TUNED_VARIANTS' forward entry and the dQ /
+    dK/dV kernels the backward's, by head-dim class (16-64 -> 64): fp16 inputs, so the FMA-pipe
+    sigmoid is not replaced by the fp32 fall-back; the result is the reference's either way; the
+    variant is back to the one before the block after it."""
     launched = {}
     real_launch = triton_kernels._launch
 
@@ -107,10 +127,11 @@ def test_tuned_variant_launches_each_pass_with_its_own_variant(monkeypatch, devi
     monkeypatch.setattr(triton_kernels, "_launch", spy)
     q, k, v = qkv(2, 24, 24, 2, 2, head_dim, device=device, seed=23, dtype=torch.float16)
     lens = torch.tensor([24, 13], dtype=torch.int32, device=device)
-    with triton_kernels.using_variant("tuned"):
-        assert triton_kernels.current_variant() == "tuned"
+    use_variant(monkeypatch, "fast")
+    with triton_kernels.using_variant("default"):
+        assert triton_kernels.current_variant() == "default"
         out, *grads = _run(q, k, v, lens)[0]
-    assert triton_kernels.current_variant() == "default"
+    assert triton_kernels.current_variant() == "fast"
     assert launched == {"forward": fwd, "backward_dq": bwd, "backward_dkdv": bwd}
     ref = sigmoid_attention_ref(*(t.detach().float().requires_grad_(True) for t in (q, k, v)), seq_lens_q=lens)
     torch.testing.assert_close(out.float(), ref.detach(), rtol=2e-2, atol=2e-3)

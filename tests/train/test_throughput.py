@@ -153,7 +153,7 @@ def test_run_on_cpu_writes_every_point_and_says_why_an_arm_did_not_run(tmp_path)
                device="cpu", device_tag="h200")
 
 
-@pytest.mark.parametrize("arm, variant", [("sigmoid_fma", "fma"), ("sigmoid_tma", "tma"), ("sigmoid_tuned", "tuned")])
+@pytest.mark.parametrize("arm, variant", [("sigmoid_fma", "fma"), ("sigmoid_tma", "tma"), ("sigmoid_fast", "fast")])
 def test_a_variant_arm_launches_its_variant_in_forward_and_backward_and_names_it(monkeypatch, arm, variant):
     """A variant arm's step (forward and backward) runs under its sigattn variant; the next
     sigmoid step is back on the variant selected at import. The variant is read on the host

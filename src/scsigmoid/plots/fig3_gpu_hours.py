@@ -25,16 +25,18 @@ PAPER_GAIN_1P4B = {2048: 0.021, 4096: 0.040, 8192: 0.075}
 SIZE_ORDER = ["160M", "400M", "600M", "1.4B"]
 ARM_COLORS = {"softmax": SOFTMAX_COLOR, "sigmoid": SIGMOID_COLOR, "sigmoid_tritonsigmoid": "#17becf",
               "sigmoid_fma": "#8c564b", "sigmoid_tma": "#e377c2",
-              "sigmoid_tuned": "#bcbd22"}
+              "sigmoid_tuned": "#bcbd22", "sigmoid_fast": "#7f7f7f"}
 ARM_LABELS = {"softmax": "softmax (FA2 varlen)", "sigmoid": "sigmoid (ours)",
               "sigmoid_tritonsigmoid": "sigmoid (authors' TritonSigmoid)",
               "sigmoid_fma": "sigmoid (ours, FMA-pipe sigmoid variant)",
               "sigmoid_tma": "sigmoid (ours, TMA variant)",
-              "sigmoid_tuned": "sigmoid (ours, variant per pass)"}
+              "sigmoid_tuned": "sigmoid (ours, variant per pass)",
+              "sigmoid_fast": "sigmoid (ours, single pointer-load kernel, fast sigmoid)"}
 #: line style and legend suffix of each sigmoid arm in the gain panel
 ARM_LINES = {"sigmoid": ("-", ""), "sigmoid_tritonsigmoid": (":", " (authors' kernel)"),
              "sigmoid_fma": ("--", " (ours, FMA variant)"), "sigmoid_tma": ("-.", " (ours, TMA variant)"),
-             "sigmoid_tuned": ((0, (3, 1, 1, 1, 1, 1)), " (ours, variant per pass)")}
+             "sigmoid_tuned": ((0, (3, 1, 1, 1, 1, 1)), " (ours, variant per pass)"),
+             "sigmoid_fast": ((0, (1, 1)), " (ours, single fast kernel)")}
 GAIN_COLUMNS = {"size", "context", "workload", "arm", "gain_median", "gain_q25", "gain_q75", "n_repeats",
                 "tokens_per_s_median", "softmax_tokens_per_s_median", "tokens_per_step", "cells_per_step"}
 

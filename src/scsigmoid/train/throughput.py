@@ -10,7 +10,7 @@ Protocol (every knob in ``config/config.yaml`` ``train.throughput``):
   depend on them.
 - **Arms** (:data:`ARMS`): ``softmax`` = FA2 varlen, packed; ``sigmoid`` = our sigattn kernel,
   packed; ``sigmoid_tritonsigmoid`` = the authors' TritonSigmoid, padded to C (it has no packed
-  layout); ``sigmoid_fma`` / ``_tma`` / ``_tuned`` = ours with a kernel variant (:data:`ARM_VARIANTS`),
+  layout); ``sigmoid_fma`` / ``_tma`` / ``_fast`` = ours with a single kernel variant (:data:`ARM_VARIANTS`),
   opt-in in the config, the ``kernel`` column naming the variant (``sigattn_triton_fma``). All arms run on ONE model per size (same weights, :meth:`Encoder.set_attention`), the
   same batches, and the same step: bf16 autocast forward, backward, clip, fused AdamW; with
   ``compile`` the blocks' dense parts are compiled (:meth:`Encoder.compile_blocks`; the attention
@@ -74,15 +74,16 @@ ARMS = {
     "sigmoid_tritonsigmoid": ("sigmoid", "tritonsigmoid", "padded"),
     "sigmoid_fma": ("sigmoid", "sigattn", "packed"),
     "sigmoid_tma": ("sigmoid", "sigattn", "packed"),
-    "sigmoid_tuned": ("sigmoid", "sigattn", "packed"),
+    "sigmoid_fast": ("sigmoid", "sigattn", "packed"),
 }
 #: arm -> the sigattn kernel variant its steps launch (sigattn.triton_kernels.using_variant; the
 #: others launch the variant the process selected at import, the default unless SIGATTN_* say
 #: otherwise). ``sigmoid_fma``: the sigmoid's reciprocal on the FMA pipe (one special-function op
 #: a score instead of two; kernels/PERF.md "v2 candidates"), beside the default in one process;
 #: ``sigmoid_tma``: the streamed operand's tiles by tensor descriptors (TMA), forward and backward;
-#: ``sigmoid_tuned``: a variant per pass and head dim (sigattn.triton_kernels.TUNED_VARIANTS).
-ARM_VARIANTS = {"sigmoid_fma": "fma", "sigmoid_tma": "tma", "sigmoid_tuned": "tuned"}
+#: ``sigmoid_fast``: the single pointer-load kernel with the fast sigmoid (the default until the
+#: per-pass variant became it; committed rows of session 12 name that one ``sigmoid_tuned``).
+ARM_VARIANTS = {"sigmoid_fma": "fma", "sigmoid_tma": "tma", "sigmoid_fast": "fast"}
 WORKLOADS = ("full_context", "corpus")
 BASELINE_ARM = "softmax"
 GAIN_DEFINITION = "throughput gain = sigmoid tokens/s ÷ softmax tokens/s − 1"
