@@ -61,6 +61,18 @@ def test_fig3_face_states_the_clocks_and_refuses_to_hide_mixed_rate_statistics()
     assert _device_text(None) == ""
 
 
+def test_fig3_face_names_the_commits_behind_its_points():
+    from scsigmoid.plots.fig3_gpu_hours import _commit_text
+
+    rows = [("aaa", "160M", "full_context", c) for c in (2048, 4096, 8192)] + [("aaa", "1.4B", "corpus", 2048)]
+    rows += [("bbb", "1.4B", "full_context", 8192), ("bbb", "1.4B", "full_context", 4096)]
+    long = pd.DataFrame(rows * 2, columns=["commit", "size", "workload", "context"]).assign(status="ok")
+    assert _commit_text(long) == "code that ran: aaa (4 points); bbb (1.4B full_context 8K, 1.4B full_context 4K)"
+    assert _commit_text(long[long["commit"] == "aaa"]) == ""  # one commit: nothing to tell apart
+    long.loc[long["commit"] == "bbb", "status"] = "oom"
+    assert _commit_text(long) == ""  # only measured points count
+
+
 def test_old_format_is_a_clear_error(tmp_path):
     old = pd.DataFrame({"size": ["160M"], "context": [2048], "attention": ["sigmoid"], "samples_per_s": [1.0]})
     with pytest.raises(ValueError, match="gain_table"):

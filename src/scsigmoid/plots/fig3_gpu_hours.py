@@ -121,6 +121,27 @@ def _device_text(long: pd.DataFrame | None) -> str:
     return text
 
 
+def _commit_text(long: pd.DataFrame | None) -> str:
+    """'code: <commit> (N points), ...': the commits whose code measured the figure's points, each
+    point (size × workload × context) named under a commit that measured at most three, so a
+    reader sees where points of one figure ran different kernel versions; "" with one commit."""
+    if long is None or "commit" not in long:
+        return ""
+    ok = long[long["status"] == "ok"] if "status" in long else long
+    if ok["commit"].nunique() < 2:
+        return ""
+    points = ok[["commit", "size", "workload", "context"]].drop_duplicates()
+    groups = sorted(points.groupby("commit"), key=lambda kv: -len(kv[1]))
+    parts = []
+    for commit, of_commit in groups:
+        if len(of_commit) <= 3:
+            names = ", ".join(f"{r.size} {r.workload} {context_label(r.context)}" for r in of_commit.itertuples())
+            parts.append(f"{commit} ({names})")
+        else:
+            parts.append(f"{commit} ({len(of_commit)} points)")
+    return "code that ran: " + "; ".join(parts)
+
+
 def plot_fig3(gains: pd.DataFrame, stem, *, long: pd.DataFrame | None = None, definition: str = "",
               cells: float = PAPER_CELLS, gpus: int = GPUS) -> pd.DataFrame:
     """Draw Fig 3 from ``gain_table``'s output (``gains``); ``long`` (the throughput CSV) adds the
@@ -179,6 +200,8 @@ def plot_fig3(gains: pd.DataFrame, stem, *, long: pd.DataFrame | None = None, de
     face += [_workload_line(w, gains, long) for w in workloads]
     if definition:
         face.append(definition + "; error bars: median ± IQR over repeats")
+    if commits := _commit_text(long):
+        face.append(commits)
     fig.suptitle("\n".join(face), fontsize=7)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     save_figure(fig, stem)
