@@ -69,6 +69,10 @@ def test_speed_rows_from_a_hand_made_gain_table():
     assert first["verdict"] == "reproduced" and "paper ± 1% point = [+1.1%, +3.1%]" in first["reason"]
     assert "32,000 tokens / 18 cells a step, MFU 45%" in first["scale"]
     assert "eager" in first["scale"]  # the fixture predates the compile column
+    assert "code" not in first["scale"]  # nor has it a commit column
+    dated = pd.DataFrame(speed_rows(gains.assign(commit="9280c7344b40"), device="NVIDIA H200")).set_index("part")
+    assert dated.loc["training speed, 1.4B, 2048 context, full_context, sigmoid", "scale"].endswith(
+        "NVIDIA H200, code 9280c7344b40")
     compiled = pd.DataFrame(speed_rows(gains.assign(compile=True), device="NVIDIA H200")).set_index("part")
     assert "blocks compiled" in compiled.loc["training speed, 1.4B, 2048 context, full_context, sigmoid", "scale"]
     assert rows.loc["training speed, 1.4B, 2048 context, full_context, sigmoid_tritonsigmoid",

@@ -277,6 +277,9 @@ def test_gain_table_kernel_gain_pairs_the_audit_and_merge_labels_old_rates(tmp_p
                       [row("sigmoid", r, 110.0, 760.0) for r in range(3)])
     g = tp.gain_table(df).iloc[0]
     assert g.gain_median == pytest.approx(0.10) and g.kernel_gain == pytest.approx(800 / 760 - 1)
+    assert g.commit == ""  # no commit column: nothing to name
+    dated = df.assign(commit=["aaa"] * 3 + ["bbb"] * 3)  # the arm's own commit, not softmax's
+    assert tp.gain_table(dated).iloc[0].commit == "bbb"
     old = df.drop(columns=["rate_basis"]).assign(context=4096)
     old.to_csv(tmp_path / "old.csv", index=False)
     df.to_csv(tmp_path / "new.csv", index=False)

@@ -148,6 +148,8 @@ def speed_rows(gains: pd.DataFrame, *, source: str = "", device: str = "", defin
                  f"a step, MFU {rec.get('mfu_median', np.nan):.0%}, {rec.get('kernel', rec['arm'])} "
                  f"({rec.get('layout', '?')}) vs softmax{steps}, "
                  f"{'blocks compiled' if rec.get('compile', False) else 'eager'}, {device}".rstrip(", "))
+        if isinstance(rec.get("commit"), str) and rec["commit"]:
+            scale += f", code {rec['commit']}"
         paper_text = "sigmoid faster (Fig 3)" if paper is None else f"{paper:+.1%}"
         band = "" if paper is None else f"; paper ± {tolerance:.0%} point = [{paper - tolerance:+.1%}, {paper + tolerance:+.1%}]"
         reason = f"{definition}; interval = median ± IQR over repeats{band}".lstrip("; ")

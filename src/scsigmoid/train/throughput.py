@@ -597,6 +597,8 @@ def gain_table(df: pd.DataFrame) -> pd.DataFrame:
         gain = paired["tokens_per_s"] / paired["softmax_tokens_per_s"] - 1.0
         rows.append({"size": size, "context": context, "workload": workload, "arm": arm,
                      "kernel": g["kernel"].iloc[0], "layout": g["layout"].iloc[0],
+                     # the code that measured the arm (points of one CSV may come from several calls)
+                     "commit": str(g["commit"].iloc[0]) if "commit" in g else "",
                      "n_repeats": len(gain), "gain_median": float(gain.median()),
                      "gain_q25": float(gain.quantile(0.25)), "gain_q75": float(gain.quantile(0.75)),
                      "tokens_per_s_median": float(paired["tokens_per_s"].median()),
