@@ -822,7 +822,7 @@ if SIGMOID not in SIGMOID_MODES:
 #: and head-dim class launches the variant the H200's variant calls measured fastest
 #: (kernels/PERF.md "Session 11", "Session 12" and after): the FMA-pipe sigmoid in the forward
 #: (1.02-1.10x the single-variant kernel at hd64 and hd128 in session 12, 1.01-1.04x at v1.4 in
-#: session 15), tensor descriptors in the hd64 backward (1.09-1.12x; 1.00-1.07x at v1.4), pointer
+#: session 15), tensor descriptors in the hd64 backward (1.09-1.12x; 1.01-1.07x at v1.4), pointer
 #: loads in the hd128 backward (where descriptors lose). Changed only by a pre-registered rule met
 #: in a variant call (workflow/scripts/bench_variants.py RULES).
 TUNED_VARIANTS = {"fwd": {64: "fma", 128: "fma", 256: "fast"},
