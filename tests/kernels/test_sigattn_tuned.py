@@ -19,11 +19,12 @@ H200 = tuned.TUNED["NVIDIA H200"]
 
 def _derived(source: str) -> dict:
     """The entries the measurement file named in an entry's source gives (sigattn.tuned)."""
-    path = ROOT / source.split(" (")[0]
+    name, impls = tuned.split_source(source)
+    path = ROOT / name
     if path.suffix == ".json":
         return tuned.entries_from_compile_report(json.loads(path.read_text()), source)
     with open(path) as fh:
-        return tuned.entries_from_bench(list(csv.DictReader(fh)), source)
+        return tuned.entries_from_bench(list(csv.DictReader(fh)), source, impls)
 
 
 def test_every_entry_is_the_autotune_choice_in_the_file_it_names():
@@ -61,12 +62,15 @@ def test_bucket(n, expected):
 def test_lookup_exact_nearest_and_missing():
     dev = "NVIDIA H200"
     assert tuned.lookup(dev, "dkdv", 128, False, "torch.bfloat16", 2048) == ((32, 128, 8, 2), "table")
-    # hd128 non-causal bf16 fwd is measured at buckets 1024, 2048, 8192: 4096 is one octave from
-    # 2048 and from 8192, the tie goes to the smaller bucket
-    assert tuned.lookup(dev, "dq", 128, False, "bfloat16", 3000) == ((64, 64, 4, 2), "table~2048")
+    # the default's hd64 dQ (TMA) is measured at buckets 4096 and 16384 (session 15's variant call):
+    # 8192 is one octave from each, the tie goes to the smaller bucket; 512 takes the nearest, 4096
+    assert tuned.lookup(dev, "dq_tma", 64, False, "bfloat16", 6000) == ((64, 64, 4, 3), "table~4096")
+    assert tuned.lookup(dev, "dq_tma", 64, False, "bfloat16", 16384) == ((128, 64, 8, 3), "table")
+    assert tuned.lookup(dev, "dq_tma", 64, False, "bfloat16", 512) == ((64, 64, 4, 3), "table~4096")
     assert tuned.lookup(dev, "dq", 128, False, "bfloat16", 300) == ((64, 32, 4, 3), "table~1024")
     assert tuned.lookup(dev, "dq", 128, False, "bfloat16", 700) == ((64, 32, 4, 3), "table")
-    assert tuned.lookup(dev, "dkdv", 128, False, "bfloat16", 16384) == ((32, 128, 8, 2), "table~8192")
+    assert tuned.lookup(dev, "dkdv", 128, False, "bfloat16", 16384) == ((64, 64, 4, 2), "table")
+    assert tuned.lookup(dev, "dkdv", 128, False, "bfloat16", 32768) == ((64, 64, 4, 2), "table~16384")
     # fp16 hd64 has no entry: the bf16 hd64 entry stands in (same 16-bit tensor-core path)
     assert tuned.lookup(dev, "fwd", 64, False, torch.float16, 512) == ((64, 64, 4, 3), "table~512")
     assert tuned.lookup(dev, "fwd", 64, False, "float32", 4096) == ((64, 32, 4, 2), "table~1024")
@@ -92,6 +96,12 @@ def test_config_cell_round_trip_and_bench_entries():
     entries = tuned.entries_from_bench(rows, "b.csv")
     assert entries == {("fwd", 64, False, "bfloat16", 512): (128, 64, 8, 3, "b.csv"),
                        ("fwd", 64, True, "bfloat16", 1024): (64, 64, 4, 3, "b.csv")}
+    # a variant call's CSV: only the named rows' choices (another variant's come first in the file)
+    other = {"impl": "ours_dense_halley", "status": "ok", "head_dim": 64, "config": "fwd@512=64,32,4,2:autotune"}
+    picked = tuned.entries_from_bench([other, *rows], "v.csv[ours_dense]", ["ours_dense"])
+    assert picked == {("fwd", 64, False, "bfloat16", 512): (128, 64, 8, 3, "v.csv[ours_dense]")}
+    assert tuned.split_source("v.csv[ours_dense,ours_padded] (abc)") == ("v.csv", ["ours_dense", "ours_padded"])
+    assert tuned.split_source("results/kernels/compile_h200.json (abc)") == ("results/kernels/compile_h200.json", None)
 
 
 def test_launch_records_its_config(device):
