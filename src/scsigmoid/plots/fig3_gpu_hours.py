@@ -122,7 +122,7 @@ def _device_text(long: pd.DataFrame | None) -> str:
 
 
 def _commit_text(long: pd.DataFrame | None) -> str:
-    """'code: <commit> (N points), ...': the commits whose code measured the figure's points, each
+    """'code that ran: <commit> (N points); ...': the commits whose code measured the figure's points, each
     point (size × workload × context) named under a commit that measured at most three, so a
     reader sees where points of one figure ran different kernel versions; "" with one commit."""
     if long is None or "commit" not in long:

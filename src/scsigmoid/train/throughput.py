@@ -82,7 +82,8 @@ ARMS = {
 #: a score instead of two; kernels/PERF.md "v2 candidates"), beside the default in one process;
 #: ``sigmoid_tma``: the streamed operand's tiles by tensor descriptors (TMA), forward and backward;
 #: ``sigmoid_fast``: the single pointer-load kernel with the fast sigmoid (the default until the
-#: per-pass variant became it; committed rows of session 12 name that one ``sigmoid_tuned``).
+#: per-pass variant became it). Session 12's rows named ``sigmoid_tuned`` (its part) are the
+#: per-pass variant, which is today's ``sigmoid``.
 ARM_VARIANTS = {"sigmoid_fma": "fma", "sigmoid_tma": "tma", "sigmoid_fast": "fast"}
 WORKLOADS = ("full_context", "corpus")
 BASELINE_ARM = "softmax"
