@@ -171,7 +171,7 @@ def entries_from_bench(rows: Iterable[dict], source: str, impls: Iterable[str] |
         impl = str(row.get("impl", ""))
         if row.get("status") != "ok" or not impl.startswith("ours_") or (wanted is not None and impl not in wanted):
             continue
-        causal = "causal" in str(row["impl"])
+        causal = "causal" in impl
         for kernel, b, config, how in parse_config(row.get("config", "")):
             if how == "autotune":
                 out.setdefault((kernel, int(row["head_dim"]), causal, "bfloat16", b), (*config, source))

@@ -36,10 +36,9 @@ def use_variant(monkeypatch, variant: str) -> None:
     for the rest of the test."""
     from sigattn import triton_kernels
 
-    env = triton_kernels.variant_env(variant)
-    monkeypatch.setattr(triton_kernels, "TMA", triton_kernels.TMA_MODES[env["SIGATTN_TMA"]])
-    monkeypatch.setattr(triton_kernels, "SIGMOID", env["SIGATTN_SIGMOID"])
-    monkeypatch.setattr(triton_kernels, "TUNED", triton_kernels.VARIANT_MODES[env["SIGATTN_VARIANT"]])
+    for name in ("TMA", "SIGMOID", "TUNED"):  # what select_variant sets: monkeypatch restores them
+        monkeypatch.setattr(triton_kernels, name, getattr(triton_kernels, name))
+    triton_kernels.select_variant(variant)
 
 
 def leaf(t, dtype=None):
