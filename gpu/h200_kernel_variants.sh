@@ -33,7 +33,7 @@ RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_den
 # ts ~110 (TritonSigmoid re-autotunes ~48 configs per key on a quiet GPU), tma_fma ~45; measured
 # (sessions 11-12, three lengths): 29-50 s for each of ours, ts 113 s and more.
 declare -A WANT=([default]=75 [tma]=65 [fma]=60 [ts]=120 [tuned]=60 [halley]=60 [mixed]=60 [tma_mixed]=60
-              [bf16x2]=60 [tma_bf16x2]=60 [tanh]=60)
+              [bf16x2]=60 [tma_bf16x2]=60 [tanh]=60 [fused]=75 [tma_fused]=75)
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}  # shared: the warm-up fills it
 variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | awk '!seen[$0]++' | tr '\n' ' ')  # in RUNS order
 
@@ -72,15 +72,22 @@ if [ "${CHECKS:-1}" != 0 ]; then
   # of both variants' sigmoids; one small config each (the timed configs are checked in step 2)
   SIGATTN_AUTOTUNE=0 timeout -k 5 "$(cap 150 300)" $PY -m pytest -q -rs -p no:cacheprovider \
     tests/kernels/test_sigattn_gpu.py tests/kernels/test_sigattn_tma.py tests/kernels/test_sigattn_layouts.py \
-    tests/kernels/test_sigattn_accuracy.py -k "tma or ((fma or halley or mixed) and bfloat16) or bf16x2 or error_bounds" > "$work/logs/pytest_variants.log" 2>&1 &
+    tests/kernels/test_sigattn_accuracy.py tests/kernels/test_sigattn_fused.py \
+    -k "tma or fused or ((fma or halley or mixed) and bfloat16) or bf16x2 or error_bounds" > "$work/logs/pytest_variants.log" 2>&1 &
   pids+=($!)
-  SIGATTN_TMA=1 timeout -k 5 "$(cap 150 300)" $PY workflow/scripts/gpu_kernel_check.py "$work/logs/memcheck_tma" \
-    memcheck 140 > "$work/logs/memcheck_tma.out" 2>&1 &
-  pids+=($!)
+  # compute-sanitizer over each variant of MEMCHECK (the fused backward's atomics: rows past a
+  # sequence's end must receive nothing)
+  for mv in ${MEMCHECK:-tma tma_fused fused}; do
+    # shellcheck disable=SC2046
+    env $($PY -c "import sys; sys.path.insert(0, 'kernels'); from sigattn.triton_kernels import variant_env; print(' '.join(f'{k}={v}' for k, v in variant_env('$mv').items()))") \
+      timeout -k 5 "$(cap 150 300)" $PY workflow/scripts/gpu_kernel_check.py "$work/logs/memcheck_$mv" \
+      memcheck 140 > "$work/logs/memcheck_$mv.out" 2>&1 &
+    pids+=($!)
+  done
 fi
 for p in "${pids[@]}"; do wait "$p"; done
 stamp "warm-up done: $(grep -h "^warm:" "$work/logs/warm.log" 2>/dev/null)"
-stamp "GPU tests: $(tail -1 "$work/logs/pytest_variants.log" 2>/dev/null); memcheck tma: $(grep -ho '"rc": [^,]*' "$work/logs/memcheck_tma/summary.json" 2>/dev/null)"
+stamp "GPU tests: $(tail -1 "$work/logs/pytest_variants.log" 2>/dev/null); memcheck: $(for mv in ${MEMCHECK:-tma tma_fused fused}; do printf '%s %s; ' "$mv" "$(grep -ho '"rc": [^,]*' "$work/logs/memcheck_$mv/summary.json" 2>/dev/null)"; done)"
 
 # 2: one process per variant, most wanted first
 for run in $RUNS; do

@@ -1,7 +1,8 @@
 """sigattn: sigmoid attention O = sigmoid(Q·Kᵀ·scale + b + score_mod)·V in Triton.
 
 Modules, side by side like a tutorial:
-- ``triton_kernels``: the forward kernel and the two backward kernels (dQ; dK/dV), with launchers;
+- ``triton_kernels``: the forward kernel and the two backward kernels (dQ; dK/dV, which fused
+  also adds dQ), with launchers;
 - ``ops``: the public functions and the ``torch.library`` custom ops (autograd, torch.compile);
 - ``reference``: the same maths in plain PyTorch (ground truth, CPU fallback);
 - ``backend``: which of the two runs for a tensor (:func:`backend_for`);
@@ -15,7 +16,10 @@ only). The default kernel launches, per pass and head dim, the variant measured 
 H200 (``triton_kernels.TUNED_VARIANTS``; ``SIGATTN_VARIANT=tuned``, kernels/PERF.md); one single
 variant for every launch instead: ``SIGATTN_SIGMOID=fast|exact|fma|halley|mixed|bf16x2|tanh`` (the
 sigmoid evaluation, see ``triton_kernels._sigmoid``) and/or ``SIGATTN_TMA=0|1`` (streamed tiles
-through tensor descriptors on sm_90+), or ``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);
+through tensor descriptors on sm_90+) and/or ``SIGATTN_FUSED=0|1`` (the fused backward: one
+dK/dV kernel adding dQ by atomics, not bitwise reproducible; never taken while
+``torch.use_deterministic_algorithms(True)``), or ``SIGATTN_VARIANT=single`` (pointer loads,
+``fast``);
 ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small
 config); ``SIGATTN_CHECK_VALUES=0`` skips the host-side length checks (benchmarks, training);

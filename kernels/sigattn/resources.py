@@ -33,9 +33,11 @@ from triton.compiler import ASTSource
 
 from . import triton_kernels as tk
 
-KERNELS = {"fwd": tk._fwd_kernel, "dq": tk._bwd_dq_kernel, "dkdv": tk._bwd_dkdv_kernel}
+KERNELS = {"fwd": tk._fwd_kernel, "dq": tk._bwd_dq_kernel, "dkdv": tk._bwd_dkdv_kernel,
+           "dkdv_fused": tk._bwd_dkdv_kernel}  # the fused backward (SIGATTN_FUSED=1)
 KERNELS.update({f"{name}_tma": kernel for name, kernel in KERNELS.items()})  # the TMA variant (SIGATTN_TMA=1)
 _POINTERS = {"Q", "K", "V", "Out", "MOD", "DO", "DQ", "DK", "DV"}
+_FP32_POINTERS = {"DQA"}  # the fused backward's dQ accumulator
 _FLOATS = {"scale", "bias_value"}
 _SASS_OPS = ("MUFU", "HGMMA", "LDL", "STL", "FFMA", "FMUL", "UTMALDG")  # UTMALDG: TMA tile loads
 COLUMNS = ["kernel", "head_dim", "dtype", "sigmoid", "block_m", "block_n", "num_warps", "num_stages",
@@ -72,6 +74,8 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
                   STORE_PADDED=True, UPCAST_DOT=False, SIGMOID=sigmoid,
                   DOT_PRECISION="ieee" if dtype == "fp32" else "tf32", TMA=kernel.endswith("_tma"),
                   BLOCK_M=m, BLOCK_N=n)
+    if "FUSE_DQ" in fn.arg_names:
+        consts["FUSE_DQ"] = "_fused" in kernel
     consts.update({a: 1 for a in fn.arg_names if a.startswith("stride_") and a.endswith("d")})
     signature, aligned = {}, []
     for i, a in enumerate(fn.arg_names):
@@ -79,13 +83,15 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
             signature[a] = "constexpr"
         elif a in _POINTERS:
             signature[a], _ = f"*{dtype}", aligned.append(i)
+        elif a in _FP32_POINTERS:
+            signature[a], _ = "*fp32", aligned.append(i)
         elif a == "SEQ":
             signature[a], _ = "*i32", aligned.append(i)
         elif a in _FLOATS:
             signature[a] = "fp32"
         else:
             signature[a] = "i32"
-            if a[:8] in ("stride_q", "stride_k", "stride_v", "stride_o", "stride_d") and a[-1] in "bth":
+            if a[:8] in ("stride_q", "stride_k", "stride_v", "stride_o", "stride_d", "stride_a") and a[-1] in "bth":
                 aligned.append(i)
     return compile_for(fn, signature, consts, aligned, arch=arch, num_warps=warps, num_stages=stages)
 

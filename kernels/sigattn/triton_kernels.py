@@ -1,4 +1,5 @@
-"""Triton kernels for sigmoid attention: one forward kernel, a dK/dV kernel and a dQ kernel.
+"""Triton kernels for sigmoid attention: one forward kernel, a dK/dV kernel and a dQ kernel (or,
+fused, the dK/dV kernel adding dQ by atomics).
 
 O = sigmoid(Q·Kᵀ·scale + b + score_mod)·V. No running max, no row sum, no rescaling: every score
 turns into a probability on its own, so each tile of keys adds P·V straight into the accumulator.
@@ -241,6 +242,8 @@ def _bias(k_len, bias_value, DEFAULT_BIAS: tl.constexpr):
 #: under 64x64; with the layout out of the key a packed launch reused the padded one's choice.
 TUNE_KEY = ["HEAD_DIM", "CAUSAL", "TMA", "SIGMOID", "STORE_PADDED", "DEFAULT_BIAS", "HAS_SCORE_MOD",
             "seqlen_bucket"]
+#: The dK/dV kernel's key also holds FUSE_DQ (the fused backward: its own lists, below).
+DKDV_TUNE_KEY = [*TUNE_KEY, "FUSE_DQ"]
 
 #: (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class. In the dK/dV kernel
 #: BLOCK_N is the key tile a program owns and BLOCK_M the query tile it loops over. Registers,
@@ -279,7 +282,26 @@ TUNE_TABLE = {
     "dkdv_tma": {64: [(64, 128, 8, 3), (64, 64, 4, 3), (32, 128, 8, 3), (32, 64, 4, 3)],
                  128: [(64, 128, 8, 2), (32, 128, 8, 3), (64, 64, 8, 3), (32, 64, 4, 2)],
                  256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
+    # The fused backward (SIGATTN_FUSED=1, not measured yet): the dK/dV kernel also computes dS·K
+    # and adds it into an fp32 dQ by atomics, a [BLOCK_M, HEAD_DIM] fp32 tile more a step. The
+    # 64-row tiles spill at hd128 (24-648 bytes) except 32x128/8/2 (252 registers); one stage
+    # (no prefetch of Q/dO) spills least there, 64x128/8/1 (24 bytes). 128-key tiles halve the
+    # atomic traffic a score (4·HEAD_DIM / BLOCK_N bytes). PERF.md "Session 16".
+    "dkdv_fused": {64: [(64, 64, 4, 2), (64, 64, 4, 1), (32, 64, 4, 2), (64, 128, 8, 2), (32, 128, 8, 2)],
+                   128: [(64, 128, 8, 1), (64, 128, 8, 2), (32, 128, 8, 2), (64, 64, 4, 2), (32, 64, 4, 2),
+                         (32, 32, 4, 2)],
+                   256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
+    "dkdv_fused_tma": {64: [(64, 64, 4, 3), (64, 64, 4, 2), (64, 128, 8, 3), (64, 128, 8, 2), (32, 128, 8, 3),
+                            (32, 64, 4, 3)],
+                       128: [(64, 128, 8, 2), (64, 64, 4, 2), (32, 128, 8, 3), (32, 64, 4, 2)],
+                       256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
 }
+
+
+def kernel_name(kernel: str, tma: bool, fused: bool = False) -> str:
+    """The name of a kernel variant (TUNE_TABLE, sigattn.tuned, LAST_CONFIG): "dkdv", "dkdv_tma",
+    "dkdv_fused", "dkdv_fused_tma", ..."""
+    return kernel + ("_fused" if fused else "") + ("_tma" if tma else "")
 
 
 def head_dim_class(head_dim: int) -> int:
@@ -299,7 +321,7 @@ _MODE_ENV = os.environ.get("SIGATTN_AUTOTUNE", "table")
 if _MODE_ENV not in TUNING_MODES:
     raise ValueError(f"SIGATTN_AUTOTUNE={_MODE_ENV!r}: expected one of {', '.join(TUNING_MODES)}.")
 TUNING = TUNING_MODES[_MODE_ENV]
-FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2)}
+FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2), "dkdv_fused": (32, 64, 4, 2)}
 FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()})
 INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
 #: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
@@ -308,18 +330,20 @@ FORCED_CONFIGS: dict[str, tuple[int, int, int, int]] = {}
 
 
 def _tuning(kernel: str):
-    """(configs, prune) of the kernel's autotuner: the union of its lists and its TMA variant's,
-    pruned per launch to the head-dim row of the variant launched. Used for keys the tuned table
-    lacks, and for every launch with SIGATTN_AUTOTUNE=full; the interpreter and
-    SIGATTN_AUTOTUNE=0 launch one config directly."""
+    """(configs, prune) of the kernel's autotuner: the union of its lists, its TMA variant's (and
+    for the dK/dV kernel its fused variants'), pruned per launch to the head-dim row of the
+    variant launched. Used for keys the tuned table lacks, and for every launch with
+    SIGATTN_AUTOTUNE=full; the interpreter and SIGATTN_AUTOTUNE=0 launch one config directly."""
     if INTERPRETER:
         return _configs([INTERPRETER_CONFIG]), None
-    variants = {False: TUNE_TABLE[kernel], True: TUNE_TABLE[f"{kernel}_tma"]}
+    variants = {(tma, fused): TUNE_TABLE[kernel_name(kernel, tma, fused)]
+                for tma in (False, True) for fused in ((False, True) if kernel == "dkdv" else (False,))}
     union = list(dict.fromkeys(e for rows in variants.values() for row in rows.values() for e in row))
 
     def prune(configs, named_args, **kwargs):
         args = {**named_args, **kwargs}
-        wanted = set(variants[bool(args["TMA"])][head_dim_class(args["HEAD_DIM"])])
+        variant = (bool(args["TMA"]), bool(args.get("FUSE_DQ", False)))
+        wanted = set(variants[variant][head_dim_class(args["HEAD_DIM"])])
         key = lambda c: (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages)  # noqa: E731
         return [c for c in configs if key(c) in wanted]
 
@@ -577,13 +601,15 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
 
 
 @triton.jit
-def _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len, y_scale, y_bias,
-               stride_qt, stride_qd, stride_dot, stride_dod,
-               MASKED: tl.constexpr, CAUSAL: tl.constexpr,
-               UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr):
+def _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len, y_scale, y_bias,
+               stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt, stride_aqd,
+               MASKED: tl.constexpr, CAUSAL: tl.constexpr, UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr,
+               DOT_PRECISION: tl.constexpr, TMA: tl.constexpr, FUSE_DQ: tl.constexpr):
     """(dk + dSᵀ·q, dv + Pᵀ·do) over the query tile starting at m0 (dk unscaled; q_src, do_src: see
     _rows_source). The sigmoid's argument is y = Sᵀ·y_scale + y_bias, y_bias [BLOCK_N] the bias and
-    score_mod of these keys with the argument factor folded in (`_sigmoid_args`)."""
+    score_mod of these keys with the argument factor folded in (`_sigmoid_args`). FUSE_DQ: also
+    dS·k (unscaled) added into the fp32 rows of dqa_ptr, atomically (programs of other key tiles
+    add into the same rows)."""
     rows = m0 + offs_m
     row_ok = rows < q_len
     if TMA:
@@ -609,14 +635,22 @@ def _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len, y_s
     dv = _dot(p_t.to(do.dtype), do, dv, UPCAST_DOT, DOT_PRECISION)
     dp_t = _dot(v, tl.trans(do), tl.zeros([k.shape[0], offs_m.shape[0]], dtype=tl.float32), UPCAST_DOT,
                 DOT_PRECISION)
-    ds_t = (p_t - p_t * p_t) * dp_t
-    dk = _dot(ds_t.to(q.dtype), q, dk, UPCAST_DOT, DOT_PRECISION)
+    ds_t = ((p_t - p_t * p_t) * dp_t).to(q.dtype)
+    dk = _dot(ds_t, q, dk, UPCAST_DOT, DOT_PRECISION)
+    if FUSE_DQ:
+        dq = _dot(tl.trans(ds_t), k, tl.zeros([offs_m.shape[0], offs_d.shape[0]], dtype=tl.float32), UPCAST_DOT,
+                  DOT_PRECISION)
+        dq_ptrs = dqa_ptr + rows[:, None] * stride_aqt + offs_d[None, :] * stride_aqd
+        if MASKED:
+            tl.atomic_add(dq_ptrs, dq, mask=row_ok[:, None], sem="relaxed")
+        else:
+            tl.atomic_add(dq_ptrs, dq, sem="relaxed")
     return dk, dv
 
 
-@triton.autotune(configs=BWD_DKDV_CONFIGS, key=TUNE_KEY, prune_configs_by=_DKDV_PRUNE)
+@triton.autotune(configs=BWD_DKDV_CONFIGS, key=DKDV_TUNE_KEY, prune_configs_by=_DKDV_PRUNE, reset_to_zero=["DQA"])
 @triton.jit
-def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, rows_k, scale, bias_value,
+def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, DQA, MOD, SEQ, n_seqs, heads_kv, group, rows_k, scale, bias_value,
                      seqlen_bucket,
                      stride_qb, stride_qt, stride_qh, stride_qd,
                      stride_kb, stride_kt, stride_kh, stride_kd,
@@ -624,13 +658,16 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
                      stride_dob, stride_dot, stride_doh, stride_dod,
                      stride_dkb, stride_dkt, stride_dkh, stride_dkd,
                      stride_dvb, stride_dvt, stride_dvh, stride_dvd,
+                     stride_aqb, stride_aqt, stride_aqh, stride_aqd,
                      stride_mb, stride_mt,
                      HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                      HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
                      SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr,
-                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+                     FUSE_DQ: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     # This program owns BLOCK_N keys of one key/value head; the transposed scores Sᵀ = K·Qᵀ
-    # [BLOCK_N, BLOCK_M] keep dK and dV in the natural orientation.
+    # [BLOCK_N, BLOCK_M] keep dK and dV in the natural orientation. FUSE_DQ (the "fused" backward):
+    # dQ's share of these keys, dS·K, is added into DQA (fp32, q's layout) by atomics, and no dQ
+    # kernel runs: five matmuls a tile pair instead of seven, one sigmoid instead of two.
     col_block, seq, kv_head = _tile_of_program(rows_k, heads_kv, BLOCK_N)
     q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
     rows_limit = k_len
@@ -678,18 +715,32 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, MOD, SEQ, n_seqs, heads_kv, group, row
                              BLOCK_M, HEAD_DIM, TMA)
         do_src = _rows_source(DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh, q_len,
                               stride_dot, BLOCK_M, HEAD_DIM, TMA)
+        dqa_ptr = DQA + seq64 * stride_aqb + q_start * stride_aqt + head64 * stride_aqh
         for m0 in range(lo, a, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
-                                y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
-                                UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
-        for m0 in range(a, b, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
-                                y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, False, CAUSAL,
-                                UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
+            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len,
+                                y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt,
+                                stride_aqd, True, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ)
+        if FUSE_DQ:
+            # The full tiles from a different one in each program (rotated by the key tile), so
+            # that the programs of one head, which run side by side, add into different dQ rows
+            # rather than queueing on the same addresses.
+            n_mid = (b - a) // BLOCK_M
+            shift = col_block % tl.maximum(n_mid, 1)
+            for i in range(0, n_mid):
+                j = i + shift
+                m0 = a + tl.where(j >= n_mid, j - n_mid, j) * BLOCK_M
+                dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len,
+                                    y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt,
+                                    stride_aqd, False, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ)
+        else:
+            for m0 in range(a, b, BLOCK_M):
+                dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len,
+                                    y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt,
+                                    stride_aqd, False, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ)
         for m0 in range(b, hi, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, m0, cols, offs_m, offs_d, q_len,
-                                y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, True, CAUSAL,
-                                UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA)
+            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len,
+                                y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt,
+                                stride_aqd, True, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ)
     dv = tl.where(col_ok[:, None], dv, 0.0)  # padding keys (k = 0 there, but P = sigmoid(bias) ≠ 0)
 
     store_ok = (cols < rows_limit)[:, None]
@@ -717,9 +768,9 @@ def _launch(name: str, kernel: str, autotuner, grid, args: tuple, flags: dict, q
             rows: int):
     """Launch one kernel with the config of :func:`launch_config`, through the autotuner when
     there is none; record the kernel object and its config. With flags["TMA"] the launch is the
-    TMA variant (kernel name + "_tma": its own config lists and table entries)."""
-    if flags["TMA"]:
-        kernel = f"{kernel}_tma"
+    TMA variant, with flags["FUSE_DQ"] the fused dK/dV kernel (kernel_name: their own config
+    lists and table entries)."""
+    kernel = kernel_name(kernel, flags["TMA"], flags.get("FUSE_DQ", False))
     chosen = launch_config(kernel, q, causal, rows)
     with _descriptor_scratch(q.device, flags["TMA"]):
         if chosen is None:
@@ -762,6 +813,16 @@ _TMA_ENV = os.environ.get("SIGATTN_TMA", "0")
 if _TMA_ENV not in TMA_MODES:
     raise ValueError(f"SIGATTN_TMA={_TMA_ENV!r}: expected 0 (pointer loads, the default) or 1 (tensor descriptors).")
 TMA = TMA_MODES[_TMA_ENV]
+
+#: Whether the backward is fused (SIGATTN_FUSED=1, read at import; opt-in, not measured yet): the
+#: dK/dV kernel also adds each tile's dS·K into an fp32 dQ by atomics and no dQ kernel runs (five
+#: matmuls and one sigmoid a tile pair instead of seven and two; dQ's summation order then varies
+#: from run to run on a GPU). Else the dQ kernel and the dK/dV kernel, each owning its outputs.
+_FUSED_ENV = os.environ.get("SIGATTN_FUSED", "0")
+if _FUSED_ENV not in TMA_MODES:
+    raise ValueError(f"SIGATTN_FUSED={_FUSED_ENV!r}: expected 0 (a dQ kernel and a dK/dV kernel, the default) or 1 "
+                     "(one dK/dV kernel adding dQ by atomics).")
+FUSED = TMA_MODES[_FUSED_ENV]
 
 
 @functools.cache
@@ -827,12 +888,12 @@ if SIGMOID not in SIGMOID_MODES:
 #: in a variant call (workflow/scripts/bench_variants.py RULES).
 TUNED_VARIANTS = {"fwd": {64: "fma", 128: "fma", 256: "fast"},
                   "bwd": {64: "tma", 128: "fast", 256: "fast"}}
-#: SIGATTN_VARIANT: "tuned" (the default) or "single" (every launch the variant SIGATTN_TMA and
-#: SIGATTN_SIGMOID name: the comparisons of PERF.md). Setting SIGATTN_TMA or SIGATTN_SIGMOID
+#: SIGATTN_VARIANT: "tuned" (the default) or "single" (every launch the variant SIGATTN_TMA,
+#: SIGATTN_FUSED and SIGATTN_SIGMOID name: the comparisons of PERF.md). Setting one of them
 #: without SIGATTN_VARIANT asks for that single variant.
 VARIANT_MODES = {"tuned": True, "single": False}
 _VARIANT_ENV = os.environ.get("SIGATTN_VARIANT") or (
-    "single" if {"SIGATTN_TMA", "SIGATTN_SIGMOID"} & set(os.environ) else "tuned")
+    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_SIGMOID"} & set(os.environ) else "tuned")
 if _VARIANT_ENV not in VARIANT_MODES:
     raise ValueError(f"SIGATTN_VARIANT={_VARIANT_ENV!r}: expected 'tuned' (the default: a variant per pass and "
                      "head dim, TUNED_VARIANTS) or 'single' (the variant of SIGATTN_TMA / SIGATTN_SIGMOID).")
@@ -848,39 +909,60 @@ def pass_variant(pass_: str, head_dim: int) -> tuple[bool, str]:
     return TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"]
 
 
+def fused_backward(head_dim: int) -> bool:
+    """Whether the backward at this head dim is the fused one (SIGATTN_FUSED; under "tuned" the
+    TUNED_VARIANTS backward entry's). Never while torch.use_deterministic_algorithms(True): the
+    fused dQ's atomics add in whatever order the programs reach them."""
+    if torch.are_deterministic_algorithms_enabled():
+        return False
+    if not TUNED:
+        return FUSED
+    return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_FUSED"]]
+
+
+#: The words of a single variant's name, in their order: tensor descriptors, the fused backward.
+_VARIANT_WORDS = ("tma", "fused")
+
+
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
-    "_" and the single variant's name: "_tma" (tensor descriptors, fast sigmoid), "_<sigmoid>"
-    (pointer loads), "_tma_<sigmoid>"; "_fast" is the single pointer-load kernel with the fast
-    sigmoid (the default before session 15)."""
+    "_" and the single variant's name, its words in the order [tma][_fused][_<sigmoid>]: "_tma"
+    (tensor descriptors, fast sigmoid), "_fused" (pointer loads, fused backward, fast sigmoid),
+    "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
+    kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
+    is the fast one and another word is there."""
     if TUNED:
         return ""
-    words = (["tma"] if TMA else []) + ([] if TMA and SIGMOID == DEFAULT_SIGMOID else [SIGMOID])
-    return "_" + "_".join(words)
+    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED), strict=True) if on]
+    return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
 def variant_env(variant: str) -> dict[str, str]:
     """The environment that selects a variant named like variant_suffix() without its "_"
-    ("default" or "tuned", "fast", "tma", "fma", "tma_fma", ...), to set before sigattn is
-    imported."""
+    ("default" or "tuned", "fast", "tma", "fma", "tma_fma", "fused", "tma_fused_mixed", ...), to
+    set before sigattn is imported."""
     if variant in ("default", "tuned"):
-        return {"SIGATTN_TMA": "0", "SIGATTN_SIGMOID": DEFAULT_SIGMOID, "SIGATTN_VARIANT": "tuned"}
+        return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_SIGMOID": DEFAULT_SIGMOID,
+                "SIGATTN_VARIANT": "tuned"}
     words = variant.split("_")
-    sigmoids = [w for w in words if w != "tma"]
-    if len(sigmoids) > 1 or any(w not in SIGMOID_MODES for w in sigmoids) or words.count("tma") > 1:
-        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or [tma][_<sigmoid>] with a "
-                         f"sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma'.")
-    return {"SIGATTN_TMA": "1" if "tma" in words else "0", "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID,
-            "SIGATTN_VARIANT": "single"}
+    flags = [w for w in words if w in _VARIANT_WORDS]
+    sigmoids = words[len(flags):]
+    if (flags != [w for w in _VARIANT_WORDS if w in flags] or words[:len(flags)] != flags or len(sigmoids) > 1
+            or any(w not in SIGMOID_MODES for w in sigmoids)):
+        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or [tma][_fused][_<sigmoid>] "
+                         f"with a sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma', 'tma_fused'.")
+    return {"SIGATTN_TMA": "1" if "tma" in flags else "0", "SIGATTN_FUSED": "1" if "fused" in flags else "0",
+            "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID, "SIGATTN_VARIANT": "single"}
 
 
 def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
-    SIGATTN_SIGMOID select at import; the benchmark driver workflow/scripts/bench_variants.py runs
-    one variant a process)."""
-    global TMA, SIGMOID, TUNED
+    SIGATTN_FUSED / SIGATTN_SIGMOID select at import; the benchmark driver
+    workflow/scripts/bench_variants.py runs one variant a process)."""
+    global TMA, FUSED, SIGMOID, TUNED
     env = variant_env(variant)
-    TMA, SIGMOID, TUNED = TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"], VARIANT_MODES[env["SIGATTN_VARIANT"]]
+    TMA, FUSED, SIGMOID, TUNED = (TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]],
+                                  env["SIGATTN_SIGMOID"], VARIANT_MODES[env["SIGATTN_VARIANT"]])
 
 
 def current_variant() -> str:
@@ -945,7 +1027,9 @@ def forward(q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_
 
 def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_q, rows_k,
              dq, dk, dv):
-    """Fill dq, dk, dv (shapes of q, k, v)."""
+    """Fill dq, dk, dv (shapes of q, k, v). The fused backward (fused_backward) launches the dK/dV
+    kernel alone, which adds dQ into an fp32 buffer of q's shape (zeros, so rows no key reaches
+    stay 0), scaled and cast into dq after it."""
     n_seqs, heads_q, heads_kv = seq_table.shape[1], q.shape[-2], k.shape[-2]
     if n_seqs == 0 or heads_q == 0:
         return dq, dk, dv
@@ -953,7 +1037,8 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
     flags = _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded, pass_="bwd")
     bias_value = 0.0 if bias is None else float(bias)
     group = heads_q // heads_kv
-    if rows_q > 0:
+    fused = fused_backward(q.shape[-1])
+    if rows_q > 0 and not fused:
         grid_q = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
         args = (q, k, v, do, dq, mod, seq_table, n_seqs, heads_q, group, rows_q, scale, bias_value,
                 tuned.bucket(rows_q),
@@ -961,14 +1046,20 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
                 *_strides(dq, padded), stride_mb, stride_mt)
         _launch("backward_dq", "dq", _bwd_dq_kernel, grid_q, args, {**flags, "TMA": _use_tma((k, v), padded, "bwd")},
                 q, causal, rows_q)
+    # fused: dQ's fp32 accumulator; else a stand-in the kernel never reads (the autotuner zeroes it)
+    dq_acc = torch.zeros(q.shape if fused else (1,) * q.dim(), dtype=torch.float32, device=q.device)
     if rows_k > 0:
         grid_k = lambda meta: (triton.cdiv(rows_k, meta["BLOCK_N"]) * n_seqs * heads_kv,)  # noqa: E731
-        args = (q, k, v, do, dk, dv, mod, seq_table, n_seqs, heads_kv, group, rows_k, scale, bias_value,
+        args = (q, k, v, do, dk, dv, dq_acc, mod, seq_table, n_seqs, heads_kv, group, rows_k, scale, bias_value,
                 tuned.bucket(rows_k),
                 *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
-                *_strides(dk, padded), *_strides(dv, padded), stride_mb, stride_mt)
-        _launch("backward_dkdv", "dkdv", _bwd_dkdv_kernel, grid_k, args, {**flags, "TMA": _use_tma((q, do), padded, "bwd")},
-                q, causal, rows_k)
+                *_strides(dk, padded), *_strides(dv, padded), *_strides(dq_acc, padded), stride_mb, stride_mt)
+        _launch("backward_dkdv", "dkdv", _bwd_dkdv_kernel, grid_k, args,
+                {**flags, "TMA": _use_tma((q, do), padded, "bwd"), "FUSE_DQ": fused}, q, causal, rows_k)
+    if fused:
+        LAST_LAUNCH.pop("backward_dq", None)
+        LAST_CONFIG.pop("backward_dq", None)
+        dq.copy_(dq_acc.mul_(scale))
     return dq, dk, dv
 
 

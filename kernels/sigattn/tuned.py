@@ -79,7 +79,8 @@ TUNED: dict[str, dict[Key, Entry]] = {
     },
 }
 
-KERNELS = ("fwd", "dq", "dkdv", "fwd_tma", "dq_tma", "dkdv_tma")  # *_tma: SIGATTN_TMA=1
+#: *_tma: SIGATTN_TMA=1; dkdv_fused*: SIGATTN_FUSED=1 (triton_kernels.kernel_name)
+KERNELS = ("fwd", "dq", "dkdv", "fwd_tma", "dq_tma", "dkdv_tma", "dkdv_fused", "dkdv_fused_tma")
 #: The names the kernel module and its compile report use for the three kernels.
 LAUNCH_NAMES = {"forward": "fwd", "backward_dq": "dq", "backward_dkdv": "dkdv"}
 _DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",
@@ -123,8 +124,8 @@ def lookup(device: str, kernel: str, head_dim: int, causal: bool, dtype: str, ro
 
 _CONFIG_STR = re.compile(r"BLOCK_M: (\d+), BLOCK_N: (\d+), num_warps: (\d+).*?num_stages: (\d+)")
 #: One kernel in the benchmark's ``config`` column: ``fwd@512=64,64,4,3:autotune`` (the TMA
-#: variant: ``fwd_tma@...``).
-CONFIG_ITEM = re.compile(r"((?:fwd|dq|dkdv)(?:_tma)?)@(\d+)=(\d+),(\d+),(\d+),(\d+):([\w~]+)")
+#: variant: ``fwd_tma@...``; the fused backward: ``dkdv_fused@...``, ``dkdv_fused_tma@...``).
+CONFIG_ITEM = re.compile(r"((?:fwd|dq|dkdv)(?:_fused)?(?:_tma)?)@(\d+)=(\d+),(\d+),(\d+),(\d+):([\w~]+)")
 
 
 def format_config(launches: dict[str, dict]) -> str:

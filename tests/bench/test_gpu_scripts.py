@@ -278,6 +278,36 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
                                  (128, "fwd", ("fwd",)), (128, "bwd", ("dkdv", "dq"))}
 
 
+def test_variant_check_of_the_fused_backward_forces_its_one_kernel(monkeypatch):
+    """The fused backward runs no dQ kernel: its rounds force the fused dK/dV kernel alone, every
+    entry of its own list once."""
+    import copy
+
+    from sigattn import triton_kernels as tk
+
+    import scsigmoid.bench.check as check
+
+    variants = load("bench_variants")
+    monkeypatch.setattr(tk, "TUNE_TABLE", copy.deepcopy(tk.TUNE_TABLE))
+    monkeypatch.setattr(tk, "LAST_CONFIG", {})
+    for name, value in (("TMA", True), ("FUSED", True), ("TUNED", False)):  # the single variant tma_fused
+        monkeypatch.setattr(tk, name, value)
+    forced = []
+
+    def fake_gate(adapter, head_dim, padding, pass_, **kwargs):
+        forced.append((head_dim, pass_, tuple(sorted(tk.FORCED_CONFIGS.items()))))
+        for name, config in tk.FORCED_CONFIGS.items():
+            tk.LAST_CONFIG[name] = {"kernel": name, "config": config, "source": "forced", "bucket": 1024}
+        return True, "ok"
+
+    monkeypatch.setattr(check, "check_adapter", fake_gate)
+    shape = check.CheckShape(batch=16, seq_len=1024, heads=32)
+    variants.check_configs("tma_fused", [128], [], {128: shape}, "cuda", None, log=lambda msg: None)
+    backward = [dict(f) for hd, p, f in forced if p == "bwd"]
+    assert [list(f) for f in backward] == [["dkdv_fused_tma"]] * len(tk.TUNE_TABLE["dkdv_fused_tma"][128])
+    assert [f["dkdv_fused_tma"] for f in backward] == tk.TUNE_TABLE["dkdv_fused_tma"][128]
+
+
 def test_variant_summary_ratios():
     variants = load("bench_variants")
     rows = []
@@ -346,7 +376,8 @@ def test_kernel_variants_script_end_to_end_on_the_cpu(tmp_path):
         ["bash", "gpu/h200_kernel_variants.sh", "400"], cwd=ROOT, capture_output=True, text=True, timeout=900,
         env=env(OUT=str(out), WORK=str(work), SUITE_COMMIT="test", PY=sys.executable, TRITON_INTERPRET="1",
                 CHECKS="0", HEAD_DIMS="16", SEQ_LENS="32",
-                RUNS="default:default:ours_dense,eager_sigmoid tma:tma:ours_dense,ours_padded:fwd",
+                RUNS="default:default:ours_dense,eager_sigmoid tma:tma:ours_dense,ours_padded:fwd "
+                     "tma_fused:tma_fused:ours_dense:bwd",
                 WARM_ARGS=tiny, RUN_ARGS=f"{tiny} --padded-head-dims 16 --warmup-ms 1 --rep-ms 1"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["attention_h200_variants.csv", "logs.tgz", "summary.txt",
@@ -358,9 +389,11 @@ def test_kernel_variants_script_end_to_end_on_the_cpu(tmp_path):
     assert set(merged.loc[merged["impl"] == "ours_dense", "pass"]) == {"fwd", "bwd"}
     assert (merged["commit"].astype(str) == "test").all() and (merged["warmup_ms"] == 1).all()
     checks = pd.read_csv(out / "variant_checks.csv")
-    assert set(checks["variant"]) == {"default", "tma"} and checks["passed"].all()
+    assert set(checks["variant"]) == {"default", "tma", "tma_fused"} and checks["passed"].all()
     assert {k.removesuffix("_tma") for k in checks.loc[checks["variant"] == "default", "kernel"]} == {"fwd", "dq", "dkdv"}
     assert set(checks.loc[checks["variant"] == "tma", "kernel"]) == {"fwd_tma"}  # its process times fwd only
+    assert set(checks.loc[checks["variant"] == "tma_fused", "kernel"]) == {"fwd_tma", "dkdv_fused_tma"}
+    assert set(merged.loc[merged["impl"] == "ours_dense_tma_fused", "pass"]) == {"bwd"}  # rows named after it
     steps = (work / "logs" / "steps.txt").read_text()
     assert "warm-up done: warm: " in steps and "tma rc=0" in steps
     assert done.stdout.rstrip().endswith((out / "summary.txt").read_text().rstrip())

@@ -52,26 +52,35 @@ def device():
     return DEVICE
 
 
-@pytest.fixture(params=["pointer", "tma"])
+#: kernel_variant's params -> the single variant each runs (sigattn.triton_kernels.variant_env)
+KERNEL_VARIANTS = {"pointer": "fast", "tma": "tma", "fused": "fused", "tma_fused": "tma_fused"}
+
+
+@pytest.fixture(params=list(KERNEL_VARIANTS))
 def kernel_variant(request, monkeypatch):
-    """Runs a test with each single kernel variant: pointer loads and tensor descriptors
-    (SIGATTN_TMA=1), the fast sigmoid unless the test sets another. Fails the test if a launch
+    """Runs a test with each single kernel variant: pointer loads, tensor descriptors
+    (SIGATTN_TMA=1), and each with the fused backward (SIGATTN_FUSED=1: no dQ kernel, dQ added by
+    the dK/dV kernel), the fast sigmoid unless the test sets another. Fails the test if a launch
     took another variant than asked (the TMA variant falling back to pointers would pass every
     check without testing anything)."""
     from sigattn import triton_kernels
     from sigattn_testutil import use_variant
 
-    want_tma = request.param == "tma"
-    use_variant(monkeypatch, "tma" if want_tma else "fast")  # single variants (the default mixes them)
+    want_tma, want_fused = "tma" in request.param, "fused" in request.param
+    use_variant(monkeypatch, KERNEL_VARIANTS[request.param])  # single variants (the default mixes them)
     launched = []
     real_launch = triton_kernels._launch
 
     def spy(name, kernel, autotuner, grid, args, flags, *rest):
-        launched.append((name, flags["TMA"]))
+        launched.append((name, flags["TMA"], flags.get("FUSE_DQ", False)))
         return real_launch(name, kernel, autotuner, grid, args, flags, *rest)
 
     monkeypatch.setattr(triton_kernels, "_launch", spy)
     yield request.param
     assert launched, "no kernel was launched"
-    wrong = [name for name, tma in launched if tma != want_tma]
+    wrong = [name for name, tma, _ in launched if tma != want_tma]
     assert not wrong, f"{request.param} variant asked, but {wrong} launched the other one"
+    backward = {name: fused for name, _, fused in launched if name.startswith("backward")}
+    if backward:
+        assert backward == ({"backward_dkdv": True} if want_fused else {"backward_dq": False, "backward_dkdv": False}), (
+            f"{request.param} variant asked, but the backward launched {backward}")

@@ -70,7 +70,8 @@ def test_other_sigmoid_modes(monkeypatch, mode, dtype, device, kernel_variant):
 def test_bf16x2_forward_of_bf16_inputs(monkeypatch, device, kernel_variant):
     """bf16x2 (bf16 P) on bf16 inputs, here too under the interpreter (its dots upcast): within
     the suite's bounds; its forward differs from halley's (the mode took effect) and its gradients
-    are bitwise those of mixed (the backward runs mixed: 1 - p needs more than bf16)."""
+    are bitwise those of mixed (the backward runs mixed: 1 - p needs more than bf16; the fused
+    backward's dQ on a GPU: close, its atomics add in no fixed order)."""
     q, k, v = qkv(2, 48, 48, 2, 1, 32, device=device, seed=11, scale=3.0)
     lens = torch.tensor([48, 20], dtype=torch.int32, device=device)
     runs = {}
@@ -84,7 +85,12 @@ def test_bf16x2_forward_of_bf16_inputs(monkeypatch, device, kernel_variant):
         o.backward(torch.ones_like(o))
         runs[mode] = (o.detach(), [t.grad for t in leaves])
     assert not torch.equal(runs["bf16x2"][0], runs["halley"][0])
-    assert all(torch.equal(a, b) for a, b in zip(runs["bf16x2"][1], runs["mixed"][1], strict=True))
+    (dq_a, *rest_a), (dq_b, *rest_b) = runs["bf16x2"][1], runs["mixed"][1]
+    if "fused" in kernel_variant and device == "cuda":  # the fused dQ's atomics: the summation order varies
+        torch.testing.assert_close(dq_a, dq_b, rtol=1e-2, atol=1e-3)
+    else:
+        assert torch.equal(dq_a, dq_b)
+    assert all(torch.equal(a, b) for a, b in zip(rest_a, rest_b, strict=True))
 
 
 def test_bf16x2_falls_back_where_bf16_p_does_not_apply(monkeypatch):

@@ -37,9 +37,11 @@ key = lambda c: (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_st
 for name, configs, prune in (("fwd", tk.FWD_CONFIGS, tk._FWD_PRUNE), ("dq", tk.BWD_DQ_CONFIGS, tk._DQ_PRUNE),
                              ("dkdv", tk.BWD_DKDV_CONFIGS, tk._DKDV_PRUNE)):
     for hd, row in ((16, 64), (32, 64), (64, 64), (128, 128), (256, 256)):
-        for tma, table in ((False, name), (True, name + "_tma")):
-            kept = [key(c) for c in prune["early_config_prune"](configs, {}, HEAD_DIM=hd, TMA=tma)]
-            assert sorted(kept) == sorted(tk.TUNE_TABLE[table][row]) and len(set(kept)) == len(kept), (table, hd)
+        for tma in (False, True):
+            for fused in ((False, True) if name == "dkdv" else (False,)):
+                table = tk.kernel_name(name, tma, fused)
+                kept = [key(c) for c in prune["early_config_prune"](configs, {}, HEAD_DIM=hd, TMA=tma, FUSE_DQ=fused)]
+                assert sorted(kept) == sorted(tk.TUNE_TABLE[table][row]) and len(set(kept)) == len(kept), (table, hd)
 print("ok")
 """
     assert _python("-c", code).strip().endswith("ok")
@@ -122,3 +124,33 @@ def test_backward_main_loop_per_score():
     assert rows["fast"]["FADD"] == scores and rows["fast"]["FMUL"] == scores, rows
     assert rows["fast"]["loop_mufu_per_score"] == 2.0 and rows["mixed"]["loop_mufu_per_score"] == 1.5, rows
     assert rows["mixed"]["loop_instr_per_score"] < 13, rows
+
+
+def test_fused_backward_main_loop():
+    """The fused dK/dV kernel (SIGATTN_FUSED=1) compiled for sm_90 (hd64, TMA 64x64 tiles, 4
+    warps): its main loop does the five matmuls a tile pair (dQ's dS·K beside S, dP, dV, dK: a
+    quarter more wgmma groups than the split dK/dV kernel's four), still one sigmoid (2 MUFU a
+    score with fast), and adds dQ with four-float vector atomics (a scalar atomic a value would
+    issue 4x as many); per score it issues fewer instructions than the split backward's two
+    kernels together (dK/dV at this tile plus dQ at TMA 128x64/8)."""
+    code = """
+import json, re
+from sigattn import resources as R
+out = {}
+for kernel, tile in (("dkdv_tma", (64, 64, 4, 3)), ("dkdv_fused_tma", (64, 64, 4, 3)), ("dq_tma", (128, 64, 8, 3))):
+    compiled = R.compile_config(kernel, 64, tile)
+    listing = R.sass(compiled)
+    loop = R.main_loop(listing)
+    out[kernel] = {**R.resources(compiled, tile[0] * tile[1] / (32 * tile[2])), "HGMMA": loop["HGMMA"],
+                   "ATOMG": loop["ATOMG"] + loop["RED"],
+                   "vector_atomics": len(re.findall(r"(?:ATOMG|RED)[.\\w]*ADD\\.F32x4", listing))}
+print(json.dumps(out))
+"""
+    rows = json.loads(_python("-c", code).strip().splitlines()[-1])
+    split, fused, dq = rows["dkdv_tma"], rows["dkdv_fused_tma"], rows["dq_tma"]
+    assert fused["HGMMA"] * 4 == split["HGMMA"] * 5, rows
+    assert fused["loop_mufu_per_score"] == split["loop_mufu_per_score"] == 2.0, rows
+    assert split["ATOMG"] == 0 and fused["ATOMG"] == 64 * 64 / 128 / 4, rows  # [64, 64] fp32 over 128 threads, x4
+    assert fused["vector_atomics"] >= fused["ATOMG"], rows
+    assert fused["loop_instr_per_score"] < split["loop_instr_per_score"] + dq["loop_instr_per_score"] - 5, rows
+    assert fused["spill_stack_bytes"] == 0, rows

@@ -47,7 +47,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_attention import part_path, run_parts  # noqa: E402
 
-KERNELS = ("fwd", "dq", "dkdv")
 CHECK_COLUMNS = ["variant", "head_dim", "kernel", "config", "pass", "padding_pct", "passed", "reason"]
 BASELINES = ("tritonsigmoid", "cudnn_sdpa")
 
@@ -94,12 +93,21 @@ def _check_forced(forced: dict, pass_: str, head_dim: int, adapters, shape, devi
     return all(r["passed"] for r in results), results
 
 
-def _suffix(kernel: str, head_dim: int) -> str:
-    """"_tma" where the selected variant launches this kernel ("fwd", "dq", "dkdv") at this head
-    dim through tensor descriptors (its own autotune list), else "" (sigattn.pass_variant)."""
+def _name(kernel: str, head_dim: int) -> str:
+    """The variant of this kernel ("fwd", "dq", "dkdv") the selected variant launches at this head
+    dim, each with its own autotune list: "dkdv_tma" through tensor descriptors, "dkdv_fused" for
+    the fused backward, ... (sigattn.triton_kernels.kernel_name)."""
     from sigattn import triton_kernels as tk
 
-    return "_tma" if tk.pass_variant("fwd" if kernel == "fwd" else "bwd", head_dim)[0] else ""
+    tma = tk.pass_variant("fwd" if kernel == "fwd" else "bwd", head_dim)[0]
+    return tk.kernel_name(kernel, tma, kernel == "dkdv" and tk.fused_backward(head_dim))
+
+
+def _backward_kernels(head_dim: int) -> tuple[str, ...]:
+    """The backward's kernels at this head dim: the fused one runs no dQ kernel."""
+    from sigattn import triton_kernels as tk
+
+    return ("dkdv",) if tk.fused_backward(head_dim) else ("dq", "dkdv")
 
 
 def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, device: str, dtype,
@@ -115,21 +123,22 @@ def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, devic
     for hd in head_dims:
         shape = shapes[hd]
         adapters = [(0, OursDense())] + ([(25, OursPadded())] if hd in padded_head_dims else [])
-        lists = {k: tk.TUNE_TABLE[k + _suffix(k, hd)][tk.head_dim_class(hd)] for k in KERNELS}
+        backward = _backward_kernels(hd)
+        lists = {k: tk.TUNE_TABLE[_name(k, hd)][tk.head_dim_class(hd)] for k in ("fwd", *backward)}
         for config in list(lists["fwd"]):
-            ok, results = _check_forced({"fwd" + _suffix("fwd", hd): config}, "fwd", hd, adapters, shape, device, dtype)
-            rows += [{"variant": variant, "head_dim": hd, "kernel": "fwd" + _suffix("fwd", hd),
+            ok, results = _check_forced({_name("fwd", hd): config}, "fwd", hd, adapters, shape, device, dtype)
+            rows += [{"variant": variant, "head_dim": hd, "kernel": _name("fwd", hd),
                       "config": _config_text(config), **r} for r in results]
             if not ok:
                 lists["fwd"].remove(config)
-        n_rounds = max(len(lists["dq"]), len(lists["dkdv"])) if lists["fwd"] and "bwd" in passes else 0
-        bad = {"dq": [], "dkdv": []}
+        n_rounds = max(len(lists[k]) for k in backward) if lists["fwd"] and "bwd" in passes else 0
+        bad = {k: [] for k in backward}
         for i in range(n_rounds):
-            forced = {k: lists[k][i % len(lists[k])] for k in ("dq", "dkdv")}
-            ok, results = _check_forced({k + _suffix(k, hd): c for k, c in forced.items()}, "bwd", hd, adapters, shape,
+            forced = {k: lists[k][i % len(lists[k])] for k in backward}
+            ok, results = _check_forced({_name(k, hd): c for k, c in forced.items()}, "bwd", hd, adapters, shape,
                                         device, dtype)
             for k, config in forced.items():
-                rows += [{"variant": variant, "head_dim": hd, "kernel": k + _suffix(k, hd),
+                rows += [{"variant": variant, "head_dim": hd, "kernel": _name(k, hd),
                           "config": _config_text(config), **r} for r in results]
                 if not ok:
                     bad[k].append(config)
@@ -159,6 +168,7 @@ def run(args, bench: dict) -> None:
     tk.TUNING = "full"  # every variant autotuned over its own (checked) lists
     print(f"variant {args.variant}: " + ", ".join(f"{p} hd{hd} (TMA, sigmoid) = {tk.pass_variant(p, hd)}"
                                                   for p in ("fwd", "bwd") for hd in args.head_dim)
+          + ", fused backward at hd " + str([hd for hd in args.head_dim if tk.fused_backward(hd)])
           + f"; suffix={tk.variant_suffix()!r}", flush=True)
     impls = args.impl
     head_dims = list(args.head_dim)
@@ -169,7 +179,8 @@ def run(args, bench: dict) -> None:
                              passes=args.passes)
         write_csv(pd.DataFrame(rows, columns=CHECK_COLUMNS).assign(**provenance()), args.checks)
         print(f"wrote {args.checks} ({time.perf_counter() - start:.0f} s)", flush=True)
-        empty = {hd for hd in head_dims for k in KERNELS if not tk.TUNE_TABLE[k + _suffix(k, hd)][tk.head_dim_class(hd)]}
+        empty = {hd for hd in head_dims for k in ("fwd", *_backward_kernels(hd))
+                 if not tk.TUNE_TABLE[_name(k, hd)][tk.head_dim_class(hd)]}
         if empty:
             print(f"variant {args.variant}: no entry of some kernel passed at head dims {sorted(empty)}; "
                   "ours is not timed there (see the checks)", flush=True)
@@ -266,6 +277,20 @@ RULES = [
     ("forward hd64: bf16x2 for the default's forward", "fwd", (64,), "bf16x2", "default", 1.05, 4096),
     ("forward hd128: bf16x2 for the default's forward", "fwd", (128,), "bf16x2", "default", 1.05, 4096),
     ("forward: bf16x2 for halley (matters if halley is met)", "fwd", (64, 128), "bf16x2", "halley", 1.05, 4096),
+    # The fused backward (session 16, CPU-built, not timed; PERF.md "Session 16"): one dK/dV kernel
+    # that adds dQ by fp32 atomics, five matmuls and one sigmoid a tile pair instead of seven and
+    # two. Its dQ is not bitwise reproducible run to run, so the bar is 1.05 at L >= 4K, and it
+    # must not be slower from 1K up (training's cells are short); each head dim against the
+    # default's own backward (hd64: tma, hd128: fast), then the other load path against it.
+    ("backward hd64: tma_fused for the default's backward", "bwd", (64,), "tma_fused", "default", 1.05, 4096),
+    ("backward hd64: tma_fused no slower than the default's from 1K", "bwd", (64,), "tma_fused", "default", 1.0,
+     1024),
+    ("backward hd64: fused for tma_fused (matters if tma_fused is met)", "bwd", (64,), "fused", "tma_fused", 1.03,
+     4096),
+    ("backward hd128: fused for the default's backward", "bwd", (128,), "fused", "default", 1.05, 4096),
+    ("backward hd128: fused no slower than the default's from 1K", "bwd", (128,), "fused", "default", 1.0, 1024),
+    ("backward hd128: tma_fused for fused (matters if fused is met)", "bwd", (128,), "tma_fused", "fused", 1.03,
+     4096),
 ]
 
 
