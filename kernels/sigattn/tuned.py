@@ -143,20 +143,28 @@ def parse_config(cell: str) -> list[tuple[str, int, tuple[int, int, int, int], s
 
 
 def entries_from_compile_report(report: dict, source: str) -> dict[Key, Entry]:
-    """Measured entries from the compile step's JSON (autotune choices, GPU runs only)."""
+    """Measured entries from the compile step's JSON (autotune choices, GPU runs only). A shape's
+    ``launch_config`` cell (selfcheck, since the tuned table came, 89ee5f0) names the kernel variant each launch took
+    (``dkdv_tma``, ``dkdv_fused``, ...: the default launches several); older reports, which have
+    none, were made with the single pointer-load kernel, whose names LAUNCH_NAMES gives."""
     if report.get("device_type") != "cuda" or report.get("interpreter"):
         raise ValueError(f"{source}: not a GPU compile report (device_type "
                          f"{report.get('device_type')!r}); only GPU autotune choices are measured")
     out: dict[Key, Entry] = {}
     for shape in report["shapes"]:
         s = shape["shape"]
+        causal, dtype = bool(s.get("causal", False)), _DTYPES[str(s["dtype"])]
+        if shape.get("launch_config"):
+            for kernel, b, config, how in parse_config(shape["launch_config"]):
+                if how == "autotune":
+                    out.setdefault((kernel, int(s["head_dim"]), causal, dtype, b), (*config, source))
+            continue
         rows = s["seq_len"] if s.get("layout", "padded") == "padded" else max(s["seq_lens"])
         for name, text in (shape.get("autotune_config") or {}).items():
             m = _CONFIG_STR.search(text or "")  # None: that kernel did not autotune
             if m is None:
                 continue
-            key = (LAUNCH_NAMES[name], int(s["head_dim"]), bool(s.get("causal", False)),
-                   _DTYPES[str(s["dtype"])], bucket(rows))
+            key = (LAUNCH_NAMES[name], int(s["head_dim"]), causal, dtype, bucket(rows))
             out.setdefault(key, (*map(int, m.groups()), source))
     return out
 

@@ -49,6 +49,24 @@ def test_every_entry_is_in_its_kernels_autotune_list():
                 device, kernel, head_dim, entry)
 
 
+def test_compile_report_entries_name_the_variant_each_launch_took():
+    """A report with launch_config cells (the default launches the TMA or fused kernels at some
+    head dims) keys each autotune choice by the kernel that ran, at the launch's bucket; table
+    and fixed launches give no entry; a report without the cells keeps the plain names."""
+    shape = {"shape": {"head_dim": 64, "dtype": "bf16", "seq_len": 3000, "causal": False},
+             "autotune_config": {"forward": "BLOCK_M: 128, BLOCK_N: 64, num_warps: 8, num_ctas: 1, num_stages: 3",
+                                 "backward_dkdv": "BLOCK_M: 64, BLOCK_N: 64, num_warps: 4, num_ctas: 1, num_stages: 3"},
+             "launch_config": "fwd@4096=128,64,8,3:autotune;dkdv_fused_tma@4096=64,64,4,3:autotune;"
+                              "dq_tma@4096=64,64,4,3:table"}
+    report = {"device_type": "cuda", "shapes": [shape]}
+    assert tuned.entries_from_compile_report(report, "r.json") == {
+        ("fwd", 64, False, "bfloat16", 4096): (128, 64, 8, 3, "r.json"),
+        ("dkdv_fused_tma", 64, False, "bfloat16", 4096): (64, 64, 4, 3, "r.json")}
+    del shape["launch_config"]
+    assert set(tuned.entries_from_compile_report(report, "r.json")) == {("fwd", 64, False, "bfloat16", 4096),
+                                                                         ("dkdv", 64, False, "bfloat16", 4096)}
+
+
 def test_compile_report_from_a_cpu_run_is_refused():
     with pytest.raises(ValueError, match="not a GPU compile report"):
         tuned.entries_from_compile_report({"device_type": "cpu", "interpreter": True, "shapes": []}, "cpu.json")
