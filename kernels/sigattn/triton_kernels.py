@@ -648,7 +648,16 @@ def _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q
     return dk, dv
 
 
-@triton.autotune(configs=BWD_DKDV_CONFIGS, key=DKDV_TUNE_KEY, prune_configs_by=_DKDV_PRUNE, reset_to_zero=["DQA"])
+def _zero_dq_accumulator(kwargs, reset_only=False):
+    """The dK/dV autotuner's hook before each config it times and before the launch after: the
+    fused kernel adds into DQA, so it starts from zeros each time (the split kernel's DQA is a
+    stand-in it never touches)."""
+    if kwargs.get("FUSE_DQ"):
+        kwargs["DQA"].zero_()
+
+
+@triton.autotune(configs=BWD_DKDV_CONFIGS, key=DKDV_TUNE_KEY, prune_configs_by=_DKDV_PRUNE,
+                 pre_hook=_zero_dq_accumulator)
 @triton.jit
 def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, DQA, MOD, SEQ, n_seqs, heads_kv, group, rows_k, scale, bias_value,
                      seqlen_bucket,
@@ -1046,8 +1055,8 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
                 *_strides(dq, padded), stride_mb, stride_mt)
         _launch("backward_dq", "dq", _bwd_dq_kernel, grid_q, args, {**flags, "TMA": _use_tma((k, v), padded, "bwd")},
                 q, causal, rows_q)
-    # fused: dQ's fp32 accumulator; else a stand-in the kernel never reads (the autotuner zeroes it)
-    dq_acc = torch.zeros(q.shape if fused else (1,) * q.dim(), dtype=torch.float32, device=q.device)
+    # fused: dQ's fp32 accumulator; else dk stands in (the split kernel never touches DQA)
+    dq_acc = torch.zeros(q.shape, dtype=torch.float32, device=q.device) if fused else dk
     if rows_k > 0:
         grid_k = lambda meta: (triton.cdiv(rows_k, meta["BLOCK_N"]) * n_seqs * heads_kv,)  # noqa: E731
         args = (q, k, v, do, dk, dv, dq_acc, mod, seq_table, n_seqs, heads_kv, group, rows_k, scale, bias_value,

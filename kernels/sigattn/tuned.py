@@ -129,9 +129,12 @@ CONFIG_ITEM = re.compile(r"((?:fwd|dq|dkdv)(?:_fused)?(?:_tma)?)@(\d+)=(\d+),(\d
 
 
 def format_config(launches: dict[str, dict]) -> str:
-    """The benchmark's ``config`` cell for the launches of one point (see triton_kernels.LAST_CONFIG)."""
+    """The benchmark's ``config`` cell for the launches of one point (see triton_kernels.LAST_CONFIG),
+    in the order forward, dQ, dK/dV whatever order the launches were recorded in."""
+    order = {name: i for i, name in enumerate(LAUNCH_NAMES)}
+    ordered = sorted(launches.items(), key=lambda item: order.get(item[0], len(order)))
     return ";".join(f"{c.get('kernel', LAUNCH_NAMES.get(name, name))}@{c['bucket']}="
-                    f"{','.join(map(str, c['config']))}:{c['source']}" for name, c in launches.items())
+                    f"{','.join(map(str, c['config']))}:{c['source']}" for name, c in ordered)
 
 
 def parse_config(cell: str) -> list[tuple[str, int, tuple[int, int, int, int], str]]:
