@@ -7,18 +7,26 @@ from sigattn.backend import INTERPRETER
 TINY = dict(batch=2, seq_len=20, heads=2, head_dim=16, dtype="fp32", padding=50)
 
 
-def test_selfcheck_reports_each_shape(device):
+@pytest.mark.parametrize("bwd_variant", [None, "tma_fused"], ids=["default", "fused-default"])
+def test_selfcheck_reports_each_shape(monkeypatch, device, bwd_variant):
+    """As the default launches (TUNED_VARIANTS), and as it would with a fused hd64 backward."""
+    if bwd_variant:
+        monkeypatch.setitem(triton_kernels.TUNED_VARIANTS, "bwd", {**triton_kernels.TUNED_VARIANTS["bwd"],
+                                                                   64: bwd_variant})
     report = selfcheck.run([TINY, {**TINY, "layout": "packed", "causal": True, "dtype": "fp16"}], device=device)
     assert report["passed"] is True
     first = report["shapes"][0]
     assert first["backend"] == "triton" and first["finite"]
     assert set(first["rel_error"]) == {"o", "dq", "dk", "dv"}
-    assert set(first["registers"]) == {"forward", "backward_dq", "backward_dkdv"}
     # every kernel's config and where it came from (the interpreter launches one config)
-    # the default launches each pass's TUNED_VARIANTS entry (hd16: the 64 class)
-    tma = {p: "_tma" if triton_kernels.pass_variant(p, 16)[0] else "" for p in ("fwd", "bwd")}
+    # the default launches each pass's TUNED_VARIANTS entry (hd16: the 64 class; a fused backward
+    # launches no dQ kernel)
+    tma = {p: triton_kernels.pass_variant(p, 16)[0] for p in ("fwd", "bwd")}
+    fused = triton_kernels.fused_backward(16)
+    assert set(first["registers"]) == {"forward", "backward_dkdv", *([] if fused else ["backward_dq"])}
     assert [c[0] for c in tuned.parse_config(first["launch_config"])] == [
-        "fwd" + tma["fwd"], "dq" + tma["bwd"], "dkdv" + tma["bwd"]]
+        triton_kernels.kernel_name("fwd", tma["fwd"]), *([] if fused else [triton_kernels.kernel_name("dq", tma["bwd"])]),
+        triton_kernels.kernel_name("dkdv", tma["bwd"], fused)]
     expected = None if INTERPRETER else "autotune"
     assert all((cfg is None) == (expected is None) for cfg in first["autotune_config"].values())
     assert all(10 <= n <= 20 for n in first["shape"]["seq_lens"])  # 50% padding of 20
