@@ -283,17 +283,18 @@ TUNE_TABLE = {
                  128: [(64, 128, 8, 2), (32, 128, 8, 3), (64, 64, 8, 3), (32, 64, 4, 2)],
                  256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
     # The fused backward (SIGATTN_FUSED=1, not measured yet): the dK/dV kernel also computes dS·K
-    # and adds it into an fp32 dQ by atomics, a [BLOCK_M, HEAD_DIM] fp32 tile more a step. The
-    # 64-row tiles spill at hd128 (24-648 bytes) except 32x128/8/2 (252 registers); one stage
-    # (no prefetch of Q/dO) spills least there, 64x128/8/1 (24 bytes). 128-key tiles halve the
-    # atomic traffic a score (4·HEAD_DIM / BLOCK_N bytes). PERF.md "Session 16".
+    # and adds it into an fp32 dQ (vector atomics; the TMA variant: a TMA reduction a tile), a
+    # [BLOCK_M, HEAD_DIM] fp32 tile more a step. The pointer kernel's 64-row tiles spill at hd128
+    # (24-648 bytes) except 32x128/8/2 (252 registers); one stage (no prefetch of Q/dO) spills
+    # least there, 64x128/8/1 (24 bytes). 128-key tiles halve the atomic traffic a score
+    # (4·HEAD_DIM / BLOCK_N bytes). PERF.md "Session 16".
     "dkdv_fused": {64: [(64, 64, 4, 2), (64, 64, 4, 1), (32, 64, 4, 2), (64, 128, 8, 2), (32, 128, 8, 2)],
                    128: [(64, 128, 8, 1), (64, 128, 8, 2), (32, 128, 8, 2), (64, 64, 4, 2), (32, 64, 4, 2),
                          (32, 32, 4, 2)],
                    256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
     "dkdv_fused_tma": {64: [(64, 64, 4, 3), (64, 64, 4, 2), (64, 128, 8, 3), (64, 128, 8, 2), (32, 128, 8, 3),
                             (32, 64, 4, 3)],
-                       128: [(64, 128, 8, 2), (64, 64, 4, 2), (32, 128, 8, 3), (32, 64, 4, 2)],
+                       128: [(64, 128, 8, 2), (64, 128, 8, 1), (64, 64, 4, 2), (32, 128, 8, 3), (32, 64, 4, 2)],
                        256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
 }
 
@@ -601,15 +602,16 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
 
 
 @triton.jit
-def _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len, y_scale, y_bias,
+def _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_dst, m0, cols, offs_m, offs_d, q_len, y_scale, y_bias,
                stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt, stride_aqd,
                MASKED: tl.constexpr, CAUSAL: tl.constexpr, UPCAST_DOT: tl.constexpr, SIGMOID: tl.constexpr,
-               DOT_PRECISION: tl.constexpr, TMA: tl.constexpr, FUSE_DQ: tl.constexpr):
+               DOT_PRECISION: tl.constexpr, TMA: tl.constexpr, FUSE_DQ: tl.constexpr, DQ_TMA: tl.constexpr):
     """(dk + dSᵀ·q, dv + Pᵀ·do) over the query tile starting at m0 (dk unscaled; q_src, do_src: see
     _rows_source). The sigmoid's argument is y = Sᵀ·y_scale + y_bias, y_bias [BLOCK_N] the bias and
     score_mod of these keys with the argument factor folded in (`_sigmoid_args`). FUSE_DQ: also
-    dS·k (unscaled) added into the fp32 rows of dqa_ptr, atomically (programs of other key tiles
-    add into the same rows)."""
+    dS·k (unscaled) added into the fp32 dQ rows of dqa_dst, atomically (programs of other key
+    tiles add into the same rows): with DQ_TMA one TMA reduction of the tile (dqa_dst a descriptor
+    over the sequence's rows, which clips the rest), else vector atomics a thread (a pointer)."""
     rows = m0 + offs_m
     row_ok = rows < q_len
     if TMA:
@@ -640,11 +642,14 @@ def _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q
     if FUSE_DQ:
         dq = _dot(tl.trans(ds_t), k, tl.zeros([offs_m.shape[0], offs_d.shape[0]], dtype=tl.float32), UPCAST_DOT,
                   DOT_PRECISION)
-        dq_ptrs = dqa_ptr + rows[:, None] * stride_aqt + offs_d[None, :] * stride_aqd
-        if MASKED:
-            tl.atomic_add(dq_ptrs, dq, mask=row_ok[:, None], sem="relaxed")
+        if DQ_TMA:
+            dqa_dst.atomic_add([m0, 0], dq)
         else:
-            tl.atomic_add(dq_ptrs, dq, sem="relaxed")
+            dq_ptrs = dqa_dst + rows[:, None] * stride_aqt + offs_d[None, :] * stride_aqd
+            if MASKED:
+                tl.atomic_add(dq_ptrs, dq, mask=row_ok[:, None], sem="relaxed")
+            else:
+                tl.atomic_add(dq_ptrs, dq, sem="relaxed")
     return dk, dv
 
 
@@ -676,7 +681,9 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, DQA, MOD, SEQ, n_seqs, heads_kv, group
     # This program owns BLOCK_N keys of one key/value head; the transposed scores Sᵀ = K·Qᵀ
     # [BLOCK_N, BLOCK_M] keep dK and dV in the natural orientation. FUSE_DQ (the "fused" backward):
     # dQ's share of these keys, dS·K, is added into DQA (fp32, q's layout) by atomics, and no dQ
-    # kernel runs: five matmuls a tile pair instead of seven, one sigmoid instead of two.
+    # kernel runs: five matmuls a tile pair instead of seven, one sigmoid instead of two. The TMA
+    # variant adds each tile by a TMA reduction (the interpreter, which has none: vector atomics).
+    DQ_TMA: tl.constexpr = FUSE_DQ and TMA and _ASM
     col_block, seq, kv_head = _tile_of_program(rows_k, heads_kv, BLOCK_N)
     q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
     rows_limit = k_len
@@ -724,11 +731,12 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, DQA, MOD, SEQ, n_seqs, heads_kv, group
                              BLOCK_M, HEAD_DIM, TMA)
         do_src = _rows_source(DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh, q_len,
                               stride_dot, BLOCK_M, HEAD_DIM, TMA)
-        dqa_ptr = DQA + seq64 * stride_aqb + q_start * stride_aqt + head64 * stride_aqh
+        dqa_dst = _rows_source(DQA + seq64 * stride_aqb + q_start * stride_aqt + head64 * stride_aqh, q_len,
+                               stride_aqt, BLOCK_M, HEAD_DIM, DQ_TMA)
         for m0 in range(lo, a, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len,
+            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_dst, m0, cols, offs_m, offs_d, q_len,
                                 y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt,
-                                stride_aqd, True, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ)
+                                stride_aqd, True, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ, DQ_TMA)
         if FUSE_DQ:
             # The full tiles from a different one in each program (rotated by the key tile), so
             # that the programs of one head, which run side by side, add into different dQ rows
@@ -738,18 +746,18 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, DQA, MOD, SEQ, n_seqs, heads_kv, group
             for i in range(0, n_mid):
                 j = i + shift
                 m0 = a + tl.where(j >= n_mid, j - n_mid, j) * BLOCK_M
-                dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len,
+                dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_dst, m0, cols, offs_m, offs_d, q_len,
                                     y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt,
-                                    stride_aqd, False, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ)
+                                    stride_aqd, False, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ, DQ_TMA)
         else:
             for m0 in range(a, b, BLOCK_M):
-                dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len,
+                dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_dst, m0, cols, offs_m, offs_d, q_len,
                                     y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt,
-                                    stride_aqd, False, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ)
+                                    stride_aqd, False, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ, DQ_TMA)
         for m0 in range(b, hi, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_ptr, m0, cols, offs_m, offs_d, q_len,
+            dk, dv = _dkdv_tile(dk, dv, k, v, q_src, do_src, dqa_dst, m0, cols, offs_m, offs_d, q_len,
                                 y_scale, key_bias, stride_qt, stride_qd, stride_dot, stride_dod, stride_aqt,
-                                stride_aqd, True, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ)
+                                stride_aqd, True, CAUSAL, UPCAST_DOT, SIGMOID, DOT_PRECISION, TMA, FUSE_DQ, DQ_TMA)
     dv = tl.where(col_ok[:, None], dv, 0.0)  # padding keys (k = 0 there, but P = sigmoid(bias) ≠ 0)
 
     store_ok = (cols < rows_limit)[:, None]

@@ -1,8 +1,10 @@
 """The fused backward (SIGATTN_FUSED=1): one dK/dV kernel that also adds dS·K into an fp32 dQ by
-atomics. Its accuracy over layouts, masks, GQA, causal, bias and score_mod is the default's own
-tests (the ``kernel_variant`` fixture runs them with ``fused`` and ``tma_fused``); here what those
-shapes do not reach: many query tiles a program (the rotated tile order of the full-tile loop),
-sequences of other lengths beside them, what a launch records, and the GPU sizes."""
+atomics (the TMA kernel on a GPU: a TMA reduction a tile, which Triton's interpreter lacks, so on
+the CPU both kernels add by atomics and the reduction runs first in the GPU tests). Its accuracy
+over layouts, masks, GQA, causal, bias and score_mod is the default's own tests (the
+``kernel_variant`` fixture runs them with ``fused`` and ``tma_fused``); here what those shapes do
+not reach: many query tiles a program (the rotated tile order of the full-tile loop), sequences of
+other lengths beside them, what a launch records, and the GPU sizes."""
 
 import pytest
 import sigattn

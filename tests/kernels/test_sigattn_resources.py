@@ -127,30 +127,35 @@ def test_backward_main_loop_per_score():
 
 
 def test_fused_backward_main_loop():
-    """The fused dK/dV kernel (SIGATTN_FUSED=1) compiled for sm_90 (hd64, TMA 64x64 tiles, 4
-    warps): its main loop does the five matmuls a tile pair (dQ's dS·K beside S, dP, dV, dK: a
-    quarter more wgmma groups than the split dK/dV kernel's four), still one sigmoid (2 MUFU a
-    score with fast), and adds dQ with four-float vector atomics (a scalar atomic a value would
-    issue 4x as many); per score it issues fewer instructions than the split backward's two
-    kernels together (dK/dV at this tile plus dQ at TMA 128x64/8)."""
+    """The fused dK/dV kernel (SIGATTN_FUSED=1) compiled for sm_90 (hd64, 64x64 tiles, 4 warps):
+    its main loop does the five matmuls a tile pair (dQ's dS·K beside S, dP, dV, dK: a quarter
+    more wgmma groups than the split dK/dV kernel's four), still one sigmoid (2 MUFU a score with
+    fast); the pointer kernel adds dQ with four-float vector atomics (a scalar atomic a value
+    would issue 4x as many), the TMA kernel with one TMA reduction a tile and no atomic in the
+    loop; per score the TMA kernel issues fewer instructions than the split backward's two
+    kernels together (dK/dV at this tile plus dQ at TMA 128x64/8), without spills."""
     code = """
 import json, re
 from sigattn import resources as R
 out = {}
-for kernel, tile in (("dkdv_tma", (64, 64, 4, 3)), ("dkdv_fused_tma", (64, 64, 4, 3)), ("dq_tma", (128, 64, 8, 3))):
+for kernel, tile in (("dkdv", (64, 64, 4, 2)), ("dkdv_fused", (64, 64, 4, 2)), ("dkdv_tma", (64, 64, 4, 3)),
+                     ("dkdv_fused_tma", (64, 64, 4, 3)), ("dq_tma", (128, 64, 8, 3))):
     compiled = R.compile_config(kernel, 64, tile)
     listing = R.sass(compiled)
     loop = R.main_loop(listing)
     out[kernel] = {**R.resources(compiled, tile[0] * tile[1] / (32 * tile[2])), "HGMMA": loop["HGMMA"],
-                   "ATOMG": loop["ATOMG"] + loop["RED"],
-                   "vector_atomics": len(re.findall(r"(?:ATOMG|RED)[.\\w]*ADD\\.F32x4", listing))}
+                   "ATOMG": loop["ATOMG"] + loop["RED"] + loop["REDG"], "UTMAREDG": loop["UTMAREDG"],
+                   "vector_atomics": len(re.findall(r"(?:ATOMG|REDG|RED)[.\\w]*ADD\\.F32x4", listing))}
 print(json.dumps(out))
 """
     rows = json.loads(_python("-c", code).strip().splitlines()[-1])
-    split, fused, dq = rows["dkdv_tma"], rows["dkdv_fused_tma"], rows["dq_tma"]
-    assert fused["HGMMA"] * 4 == split["HGMMA"] * 5, rows
-    assert fused["loop_mufu_per_score"] == split["loop_mufu_per_score"] == 2.0, rows
-    assert split["ATOMG"] == 0 and fused["ATOMG"] == 64 * 64 / 128 / 4, rows  # [64, 64] fp32 over 128 threads, x4
-    assert fused["vector_atomics"] >= fused["ATOMG"], rows
-    assert fused["loop_instr_per_score"] < split["loop_instr_per_score"] + dq["loop_instr_per_score"] - 5, rows
-    assert fused["spill_stack_bytes"] == 0, rows
+    for split, fused in ((rows["dkdv"], rows["dkdv_fused"]), (rows["dkdv_tma"], rows["dkdv_fused_tma"])):
+        assert fused["HGMMA"] * 4 == split["HGMMA"] * 5, rows
+        assert fused["loop_mufu_per_score"] == split["loop_mufu_per_score"] == 2.0, rows
+        assert split["ATOMG"] == split["UTMAREDG"] == 0, rows
+    pointer, tma = rows["dkdv_fused"], rows["dkdv_fused_tma"]
+    assert pointer["ATOMG"] == 64 * 64 / 128 / 4 and pointer["vector_atomics"] >= pointer["ATOMG"], rows
+    assert tma["ATOMG"] == 0 and tma["UTMAREDG"] >= 1, rows
+    assert tma["loop_instr_per_score"] < rows["dkdv_tma"]["loop_instr_per_score"] + rows["dq_tma"][
+        "loop_instr_per_score"] - 7, rows
+    assert tma["spill_stack_bytes"] == 0, rows
