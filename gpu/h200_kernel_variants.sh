@@ -6,7 +6,7 @@
 #   1. beside each other: the compile warm-up of every timed kernel (bench_warm.py, 14 processes,
 #      in the order the timed processes need them: our variants at each timed L (the batch changes
 #      the compiled kernel), then TritonSigmoid per bucket), the GPU tests of the variants (one
-#      config each) and compute-sanitizer over the TMA variant (zero-length sequences included);
+#      config each) and compute-sanitizer over the variants of MEMCHECK (zero-length sequences included);
 #   2. one process per variant, in priority order, each capped (bench_variants.py run): every
 #      autotune entry of the variant checked against the fp32 reference at the L = 1K shape (a
 #      failing entry is pruned before timing; checks/<variant>.csv), then the points timed with
@@ -19,7 +19,8 @@
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_kernel_variants.sh [budget_s=540]
 # Knobs (tests, re-runs): RUNS (the process list, "name:variant:impl,impl[:pass,pass] ..."; no
 # passes: fwd and bwd), HEAD_DIMS,
-# SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck), PY.
+# SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck), MEMCHECK
+# (variants for compute-sanitizer), PY.
 set -uo pipefail
 budget=${1:-540}
 work=${WORK:-/tmp/variants_call}
@@ -27,6 +28,7 @@ source "$(dirname "$0")/call_common.sh"
 mkdir -p "$work/parts" "$work/checks"
 HEAD_DIMS=${HEAD_DIMS:-64 128}
 SEQ_LENS=${SEQ_LENS:-1024 4096 16384}
+MEMCHECK=${MEMCHECK:-tma tma_fused fused}  # the variants compute-sanitizer runs over
 RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_dense,ours_padded fma:fma:ours_dense,ours_padded ts:default:tritonsigmoid_dense,tritonsigmoid_padded tma_fma:tma_fma:ours_dense,ours_padded"}
 # caps in seconds (upper bounds: a process that finishes early leaves its time to the next); the
 # last gets what is left. Expected (CPU estimate, not measured): default ~60, tma ~45, fma ~50,
@@ -77,7 +79,7 @@ if [ "${CHECKS:-1}" != 0 ]; then
   pids+=($!)
   # compute-sanitizer over each variant of MEMCHECK (the fused backward's atomics: rows past a
   # sequence's end must receive nothing)
-  for mv in ${MEMCHECK:-tma tma_fused fused}; do
+  for mv in $MEMCHECK; do
     # shellcheck disable=SC2046
     env $($PY -c "import sys; sys.path.insert(0, 'kernels'); from sigattn.triton_kernels import variant_env; print(' '.join(f'{k}={v}' for k, v in variant_env('$mv').items()))") \
       timeout -k 5 "$(cap 150 300)" $PY workflow/scripts/gpu_kernel_check.py "$work/logs/memcheck_$mv" \
@@ -87,7 +89,7 @@ if [ "${CHECKS:-1}" != 0 ]; then
 fi
 for p in "${pids[@]}"; do wait "$p"; done
 stamp "warm-up done: $(grep -h "^warm:" "$work/logs/warm.log" 2>/dev/null)"
-stamp "GPU tests: $(tail -1 "$work/logs/pytest_variants.log" 2>/dev/null); memcheck: $(for mv in ${MEMCHECK:-tma tma_fused fused}; do printf '%s %s; ' "$mv" "$(grep -ho '"rc": [^,]*' "$work/logs/memcheck_$mv/summary.json" 2>/dev/null)"; done)"
+stamp "GPU tests: $(tail -1 "$work/logs/pytest_variants.log" 2>/dev/null); memcheck: $(for mv in $MEMCHECK; do printf '%s %s; ' "$mv" "$(grep -ho '"rc": [^,]*' "$work/logs/memcheck_$mv/summary.json" 2>/dev/null)"; done)"
 
 # 2: one process per variant, most wanted first
 for run in $RUNS; do

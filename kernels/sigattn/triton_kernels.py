@@ -937,6 +937,18 @@ def fused_backward(head_dim: int) -> bool:
     return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_FUSED"]]
 
 
+def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
+    """The kernels (kernel_name, each with its own autotune lists) a launch of this pass takes at
+    this head dim under the selected variant, where the tensors allow descriptors: the forward
+    ("fwd" or "fwd_tma"); the backward's dQ and dK/dV kernels, or the fused dK/dV kernel alone."""
+    tma = pass_variant(pass_, head_dim)[0]
+    if pass_ == "fwd":
+        return (kernel_name("fwd", tma),)
+    if fused_backward(head_dim):
+        return (kernel_name("dkdv", tma, True),)
+    return kernel_name("dq", tma), kernel_name("dkdv", tma)
+
+
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward.
 _VARIANT_WORDS = ("tma", "fused")
 

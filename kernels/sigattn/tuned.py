@@ -79,8 +79,6 @@ TUNED: dict[str, dict[Key, Entry]] = {
     },
 }
 
-#: *_tma: SIGATTN_TMA=1; dkdv_fused*: SIGATTN_FUSED=1 (triton_kernels.kernel_name)
-KERNELS = ("fwd", "dq", "dkdv", "fwd_tma", "dq_tma", "dkdv_tma", "dkdv_fused", "dkdv_fused_tma")
 #: The names the kernel module and its compile report use for the three kernels.
 LAUNCH_NAMES = {"forward": "fwd", "backward_dq": "dq", "backward_dkdv": "dkdv"}
 _DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",

@@ -29,10 +29,13 @@ def test_ceilings_pairs_each_padded_row_with_its_dense_row_and_each_launched_ker
         {**base, "impl": "ours_varlen", "pass": "fwd", "padding_pct": 25, "tflops": 90.0,  # no dense fwd row
          "config": "fwd@512=64,64,4,3:table"},
         {**base, "impl": "tritonsigmoid_padded", "pass": "bwd", "padding_pct": 25, "tflops": 1.0, "config": ""},
+        {**base, "impl": "ours_varlen", "pass": "bwd", "padding_pct": 25, "tflops": 160.0,  # the fused backward
+         "config": "fwd@512=64,64,4,3:table;dkdv_fused_tma@512=64,64,4,3:autotune"},
     ])
     out = ceilings(bench, bench_cfg)
     assert list(zip(out["impl"], out["kernel"], out["block_m"], out["block_n"], strict=True)) == [
-        ("ours_padded", "dq", 64, 32), ("ours_padded", "dkdv", 32, 128), ("ours_varlen", "fwd", 64, 64)]
+        ("ours_padded", "dq", 64, 32), ("ours_padded", "dkdv", 32, 128), ("ours_varlen", "fwd", 64, 64),
+        ("ours_varlen", "dkdv_fused_tma", 64, 64)]
     assert out["padded_over_dense"].iloc[0] == pytest.approx(0.85)
     assert out["padded_over_dense"].isna().iloc[2]
     # 4 sequences of 384..512 tokens: a partial tile on each side of most of them

@@ -21,12 +21,11 @@ def test_selfcheck_reports_each_shape(monkeypatch, device, bwd_variant):
     # every kernel's config and where it came from (the interpreter launches one config)
     # the default launches each pass's TUNED_VARIANTS entry (hd16: the 64 class; a fused backward
     # launches no dQ kernel)
-    tma = {p: triton_kernels.pass_variant(p, 16)[0] for p in ("fwd", "bwd")}
-    fused = triton_kernels.fused_backward(16)
-    assert set(first["registers"]) == {"forward", "backward_dkdv", *([] if fused else ["backward_dq"])}
-    assert [c[0] for c in tuned.parse_config(first["launch_config"])] == [
-        triton_kernels.kernel_name("fwd", tma["fwd"]), *([] if fused else [triton_kernels.kernel_name("dq", tma["bwd"])]),
-        triton_kernels.kernel_name("dkdv", tma["bwd"], fused)]
+    launched = [*triton_kernels.pass_kernels("fwd", 16), *triton_kernels.pass_kernels("bwd", 16)]
+    assert [c[0] for c in tuned.parse_config(first["launch_config"])] == launched
+    assert set(first["registers"]) == {"forward", "backward_dkdv", *(["backward_dq"] if len(launched) == 3 else [])}
+    if bwd_variant:
+        assert launched == ["fwd", "dkdv_fused_tma"]
     expected = None if INTERPRETER else "autotune"
     assert all((cfg is None) == (expected is None) for cfg in first["autotune_config"].values())
     assert all(10 <= n <= 20 for n in first["shape"]["seq_lens"])  # 50% padding of 20

@@ -93,23 +93,6 @@ def _check_forced(forced: dict, pass_: str, head_dim: int, adapters, shape, devi
     return all(r["passed"] for r in results), results
 
 
-def _name(kernel: str, head_dim: int) -> str:
-    """The variant of this kernel ("fwd", "dq", "dkdv") the selected variant launches at this head
-    dim, each with its own autotune list: "dkdv_tma" through tensor descriptors, "dkdv_fused" for
-    the fused backward, ... (sigattn.triton_kernels.kernel_name)."""
-    from sigattn import triton_kernels as tk
-
-    tma = tk.pass_variant("fwd" if kernel == "fwd" else "bwd", head_dim)[0]
-    return tk.kernel_name(kernel, tma, kernel == "dkdv" and tk.fused_backward(head_dim))
-
-
-def _backward_kernels(head_dim: int) -> tuple[str, ...]:
-    """The backward's kernels at this head dim: the fused one runs no dQ kernel."""
-    from sigattn import triton_kernels as tk
-
-    return ("dkdv",) if tk.fused_backward(head_dim) else ("dq", "dkdv")
-
-
 def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, device: str, dtype,
                   log=print, passes=("fwd", "bwd")) -> list[dict]:
     """Check every autotune entry of the variant (module doc) at shapes[head_dim]; prune the
@@ -123,23 +106,22 @@ def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, devic
     for hd in head_dims:
         shape = shapes[hd]
         adapters = [(0, OursDense())] + ([(25, OursPadded())] if hd in padded_head_dims else [])
-        backward = _backward_kernels(hd)
-        lists = {k: tk.TUNE_TABLE[_name(k, hd)][tk.head_dim_class(hd)] for k in ("fwd", *backward)}
-        for config in list(lists["fwd"]):
-            ok, results = _check_forced({_name("fwd", hd): config}, "fwd", hd, adapters, shape, device, dtype)
-            rows += [{"variant": variant, "head_dim": hd, "kernel": _name("fwd", hd),
-                      "config": _config_text(config), **r} for r in results]
+        (fwd,), backward = tk.pass_kernels("fwd", hd), tk.pass_kernels("bwd", hd)
+        lists = {k: tk.TUNE_TABLE[k][tk.head_dim_class(hd)] for k in (fwd, *backward)}
+        for config in list(lists[fwd]):
+            ok, results = _check_forced({fwd: config}, "fwd", hd, adapters, shape, device, dtype)
+            rows += [{"variant": variant, "head_dim": hd, "kernel": fwd, "config": _config_text(config), **r}
+                     for r in results]
             if not ok:
-                lists["fwd"].remove(config)
-        n_rounds = max(len(lists[k]) for k in backward) if lists["fwd"] and "bwd" in passes else 0
+                lists[fwd].remove(config)
+        n_rounds = max(len(lists[k]) for k in backward) if lists[fwd] and "bwd" in passes else 0
         bad = {k: [] for k in backward}
         for i in range(n_rounds):
             forced = {k: lists[k][i % len(lists[k])] for k in backward}
-            ok, results = _check_forced({_name(k, hd): c for k, c in forced.items()}, "bwd", hd, adapters, shape,
-                                        device, dtype)
+            ok, results = _check_forced(forced, "bwd", hd, adapters, shape, device, dtype)
             for k, config in forced.items():
-                rows += [{"variant": variant, "head_dim": hd, "kernel": _name(k, hd),
-                          "config": _config_text(config), **r} for r in results]
+                rows += [{"variant": variant, "head_dim": hd, "kernel": k, "config": _config_text(config), **r}
+                         for r in results]
                 if not ok:
                     bad[k].append(config)
         for k, configs in bad.items():
@@ -179,8 +161,8 @@ def run(args, bench: dict) -> None:
                              passes=args.passes)
         write_csv(pd.DataFrame(rows, columns=CHECK_COLUMNS).assign(**provenance()), args.checks)
         print(f"wrote {args.checks} ({time.perf_counter() - start:.0f} s)", flush=True)
-        empty = {hd for hd in head_dims for k in ("fwd", *_backward_kernels(hd))
-                 if not tk.TUNE_TABLE[_name(k, hd)][tk.head_dim_class(hd)]}
+        empty = {hd for hd in head_dims for p in ("fwd", "bwd") for k in tk.pass_kernels(p, hd)
+                 if not tk.TUNE_TABLE[k][tk.head_dim_class(hd)]}
         if empty:
             print(f"variant {args.variant}: no entry of some kernel passed at head dims {sorted(empty)}; "
                   "ours is not timed there (see the checks)", flush=True)
