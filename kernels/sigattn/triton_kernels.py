@@ -897,13 +897,14 @@ if SIGMOID not in SIGMOID_MODES:
     raise ValueError(f"SIGATTN_SIGMOID={SIGMOID!r}: expected one of {', '.join(SIGMOID_MODES)}.")
 
 #: The default kernel, "tuned" (SIGATTN_VARIANT=tuned, or select_variant("default")): each pass
-#: and head-dim class launches the variant the H200's variant calls measured fastest
-#: (kernels/PERF.md "Session 11", "Session 12" and after): the FMA-pipe sigmoid in the forward
-#: (1.02-1.10x the single-variant kernel at hd64 and hd128 in session 12, 1.01-1.04x at v1.4 in
-#: session 15), tensor descriptors in the hd64 backward (1.09-1.12x; 1.01-1.07x at v1.4), pointer
-#: loads in the hd128 backward (where descriptors lose). Changed only by a pre-registered rule met
-#: in a variant call (workflow/scripts/bench_variants.py RULES).
-TUNED_VARIANTS = {"fwd": {64: "fma", 128: "fma", 256: "fast"},
+#: and head-dim class launches the variant the variant calls measured fastest (kernels/PERF.md
+#: "Session 11", "Session 12" and after): the forward's P at bf16 precision ("bf16x2", bf16 inputs;
+#: fp16 inputs take "halley": sigmoid_mode) at hd64 and hd128, by session 15's rule met in session
+#: 17's call (H100: 1.11-1.23x the FMA-pipe sigmoid at hd64, 1.08-1.10x at hd128, L >= 4K), tensor
+#: descriptors in the hd64 backward (1.09-1.12x in session 12; 1.01-1.07x at v1.4), pointer loads
+#: in the hd128 backward (where descriptors lose). Changed only by a pre-registered rule met in a
+#: variant call (workflow/scripts/bench_variants.py RULES).
+TUNED_VARIANTS = {"fwd": {64: "bf16x2", 128: "bf16x2", 256: "fast"},
                   "bwd": {64: "tma", 128: "fast", 256: "fast"}}
 #: SIGATTN_VARIANT: "tuned" (the default) or "single" (every launch the variant SIGATTN_TMA,
 #: SIGATTN_FUSED and SIGATTN_SIGMOID name: the comparisons of PERF.md). Setting one of them

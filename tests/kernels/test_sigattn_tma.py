@@ -117,13 +117,14 @@ def test_single_variant_environment_is_honoured_at_import():
     assert "SIGATTN_VARIANT='pointer'" in imported(SIGATTN_VARIANT="pointer")
 
 
-@pytest.mark.parametrize("head_dim, fwd, bwd", [(32, ("", "fma"), ("_tma", "fast")),
-                                                (128, ("", "fma"), ("", "fast"))])
+@pytest.mark.parametrize("head_dim, fwd, bwd", [(32, ("", "halley"), ("_tma", "fast")),
+                                                (128, ("", "halley"), ("", "fast"))])
 def test_tuned_variant_launches_each_pass_with_its_own_variant(monkeypatch, device, head_dim, fwd, bwd):
     """Under the default ("tuned") the forward takes TUNED_VARIANTS' forward entry and the dQ /
-    dK/dV kernels the backward's, by head-dim class (16-64 -> 64): fp16 inputs, so the FMA-pipe
-    sigmoid is not replaced by the fp32 fall-back; the result is the reference's either way; the
-    variant is back to the one before the block after it."""
+    dK/dV kernels the backward's, by head-dim class (16-64 -> 64): fp16 inputs (the interpreter's
+    bf16 dot is wrong), so the forward's bf16x2 entry launches its fp16 stand-in, halley, and not
+    the fp32 fall-back; bf16 inputs would launch bf16x2 itself; the result is the reference's either
+    way; the variant is back to the one before the block after it."""
     launched = {}
     real_launch = triton_kernels._launch
 
@@ -140,6 +141,9 @@ def test_tuned_variant_launches_each_pass_with_its_own_variant(monkeypatch, devi
         out, *grads = _run(q, k, v, lens)[0]
     assert triton_kernels.current_variant() == "fast"
     assert launched == {"forward": fwd, "backward_dq": bwd, "backward_dkdv": bwd}
+    with triton_kernels.using_variant("default"):
+        assert triton_kernels.sigmoid_mode(q.to(torch.bfloat16), "fwd") == "bf16x2"
+        assert triton_kernels.sigmoid_mode(q.to(torch.bfloat16), "bwd") == "fast"
     ref = sigmoid_attention_ref(*(t.detach().float().requires_grad_(True) for t in (q, k, v)), seq_lens_q=lens)
     torch.testing.assert_close(out.float(), ref.detach(), rtol=2e-2, atol=2e-3)
 

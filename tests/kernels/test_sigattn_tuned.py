@@ -93,7 +93,12 @@ def test_lookup_exact_nearest_and_missing():
     assert tuned.lookup(dev, "fwd", 64, False, torch.float16, 512) == ((64, 64, 4, 3), "table~512")
     assert tuned.lookup(dev, "fwd", 64, False, "float32", 4096) == ((64, 32, 4, 2), "table~1024")
     assert tuned.lookup(dev, "fwd", 128, True, "bfloat16", 1024) is None  # causal hd128: autotune
-    assert tuned.lookup("NVIDIA H100 80GB HBM3", "fwd", 64, False, "bfloat16", 512) is None
+    # the H100 (session 17's variant calls, L = 1K / 4K / 16K): its own entries; a GPU without any autotunes
+    h100 = "NVIDIA H100 80GB HBM3"
+    assert tuned.lookup(h100, "fwd", 64, False, "bfloat16", 512) == ((128, 64, 8, 3), "table~1024")
+    assert tuned.lookup(h100, "dkdv_tma", 64, False, "bfloat16", 16384) == ((32, 128, 8, 3), "table")
+    assert tuned.lookup(h100, "dkdv", 128, True, "bfloat16", 1024) is None  # causal: autotune
+    assert tuned.lookup("NVIDIA A100-SXM4-80GB", "fwd", 64, False, "bfloat16", 4096) is None
 
 
 def test_config_cell_round_trip_and_bench_entries():
@@ -118,6 +123,13 @@ def test_config_cell_round_trip_and_bench_entries():
     other = {"impl": "ours_dense_halley", "status": "ok", "head_dim": 64, "config": "fwd@512=64,32,4,2:autotune"}
     picked = tuned.entries_from_bench([other, *rows], "v.csv[ours_dense]", ["ours_dense"])
     assert picked == {("fwd", 64, False, "bfloat16", 512): (128, 64, 8, 3, "v.csv[ours_dense]")}
+    # impl:pass takes that pass's rows only: a variant's forward choice without its backward's
+    fwd_row = {"impl": "ours_dense_bf16x2", "pass": "fwd", "status": "ok", "head_dim": 128,
+               "config": "fwd@4096=128,64,4,3:autotune"}
+    bwd_row = {"impl": "ours_dense_bf16x2", "pass": "bwd", "status": "ok", "head_dim": 128,
+               "config": "fwd@4096=64,32,4,2:autotune;dq@4096=64,64,4,2:autotune"}
+    picked = tuned.entries_from_bench([bwd_row, fwd_row], "v.csv", ["ours_dense_bf16x2:fwd"])
+    assert picked == {("fwd", 128, False, "bfloat16", 4096): (128, 64, 4, 3, "v.csv")}
     assert tuned.split_source("v.csv[ours_dense,ours_padded] (abc)") == ("v.csv", ["ours_dense", "ours_padded"])
     assert tuned.split_source("results/kernels/compile_h200.json (abc)") == ("results/kernels/compile_h200.json", None)
 
