@@ -9,7 +9,7 @@ Every entry is a measured autotune choice and names where it was measured; the e
 derived by :func:`entries_from_compile_report` (the compile step's JSON) and
 :func:`entries_from_bench` (the benchmark CSV's ``config`` column, written with
 ``SIGATTN_AUTOTUNE=full``), never typed in. ``python -m sigattn.tuned FILE...`` prints the table
-those files give. A GPU without entries (e.g. an H100 until it is measured) autotunes as before.
+those files give. A GPU without entries (any but the H200 and the H100 80GB HBM3 now) autotunes as before.
 
 Lookup (:func:`lookup`): the exact key; else the nearest measured bucket of the same kernel, head
 dim, causal flag and dtype (then of the other 16-bit dtype), reported as such; else None.
