@@ -900,7 +900,7 @@ if SIGMOID not in SIGMOID_MODES:
 #: and head-dim class launches the variant the variant calls measured fastest (kernels/PERF.md
 #: "Session 11", "Session 12" and after): the forward's P at bf16 precision ("bf16x2", bf16 inputs;
 #: fp16 inputs take "halley": sigmoid_mode) at hd64 and hd128, by session 15's rule met in session
-#: 17's call (H100: 1.11-1.23x the FMA-pipe sigmoid at hd64, 1.08-1.10x at hd128, L >= 4K), tensor
+#: 17's call (H100: 1.11-1.23x the FMA-pipe sigmoid at hd64, 1.08-1.09x at hd128, L >= 4K), tensor
 #: descriptors in the hd64 backward (1.09-1.12x in session 12; 1.01-1.07x at v1.4), pointer loads
 #: in the hd128 backward (where descriptors lose). Changed only by a pre-registered rule met in a
 #: variant call (workflow/scripts/bench_variants.py RULES).
