@@ -264,7 +264,7 @@ TUNE_TABLE = {
              128: [(32, 64, 8, 2), (32, 128, 8, 2), (64, 32, 8, 2), (32, 32, 4, 2), (16, 64, 4, 2),
                    (64, 64, 4, 2), (64, 128, 8, 2), (32, 64, 4, 2), (32, 128, 4, 2)],  # v0: spills, was faster
              256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
-    # The TMA variant (SIGATTN_TMA=1, not measured yet): the streamed operand's tiles arrive by
+    # The TMA variant (SIGATTN_TMA=1; measured since session 11, PERF.md): the streamed operand's tiles arrive by
     # tensor descriptor (no address registers, the pipeliner runs the copies ahead), so larger
     # tiles and deeper pipelines, and the 64-row 4-warp tiles of which two or three CTAs share an
     # SM (the default's measured choice; one CTA's sigmoid then overlaps another's matmuls).
@@ -282,7 +282,7 @@ TUNE_TABLE = {
     "dkdv_tma": {64: [(64, 128, 8, 3), (64, 64, 4, 3), (32, 128, 8, 3), (32, 64, 4, 3)],
                  128: [(64, 128, 8, 2), (32, 128, 8, 3), (64, 64, 8, 3), (32, 64, 4, 2)],
                  256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
-    # The fused backward (SIGATTN_FUSED=1, not measured yet): the dK/dV kernel also computes dS·K
+    # The fused backward (SIGATTN_FUSED=1; measured in session 17, slower): the dK/dV kernel also computes dS·K
     # and adds it into an fp32 dQ (vector atomics; the TMA variant: a TMA reduction a tile), a
     # [BLOCK_M, HEAD_DIM] fp32 tile more a step. The pointer kernel's 64-row tiles spill at hd128
     # (24-648 bytes) except 32x128/8/2 (252 registers); one stage (no prefetch of Q/dO) spills
@@ -831,7 +831,8 @@ if _TMA_ENV not in TMA_MODES:
     raise ValueError(f"SIGATTN_TMA={_TMA_ENV!r}: expected 0 (pointer loads, the default) or 1 (tensor descriptors).")
 TMA = TMA_MODES[_TMA_ENV]
 
-#: Whether the backward is fused (SIGATTN_FUSED=1, read at import; opt-in, not measured yet): the
+#: Whether the backward is fused (SIGATTN_FUSED=1, read at import; opt-in: 0.84-1.07x the split
+#: backward in session 17's H100 call, PERF.md "Session 17"): the
 #: dK/dV kernel also adds each tile's dS·K into an fp32 dQ by atomics and no dQ kernel runs (five
 #: matmuls and one sigmoid a tile pair instead of seven and two; dQ's summation order then varies
 #: from run to run on a GPU). Else the dQ kernel and the dK/dV kernel, each owning its outputs.

@@ -360,8 +360,10 @@ def test_decision_rule_verdicts():
     checks = pd.DataFrame([{"variant": "tma_mixed", "head_dim": 64, "pass": "fwd", "passed": False},
                            {"variant": "tma_mixed", "head_dim": 64, "pass": "bwd", "passed": True}])
     rows = base + [_timed(f"ours_{layout}_tma_mixed", "bwd", 64, L, ms, padding=pad) for (layout, pad, L), ms in fast.items()]
+    rows[-1]["device"] = "NVIDIA H100 80GB HBM3"  # the verdicts name the GPU the rows came from
     text = "\n".join(variants.decide_lines(pd.DataFrame(rows), checks, rules=[("r", *rule)]))
-    assert text.startswith("rule r (>= x1.03 at L >= 4096): met")  # a failed forward entry does not count here
+    assert text.startswith("rules judged on rows of: NVIDIA H100 80GB HBM3\n"
+                           "rule r (>= x1.03 at L >= 4096): met")  # a failed forward entry does not count here
     assert "hd64 dense L4096: x1.053 [1.042, 1.063] meets" in text
 
 

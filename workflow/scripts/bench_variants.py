@@ -302,7 +302,9 @@ def judge(df: pd.DataFrame, pass_: str, head_dims, candidate: str, base: str, th
 
 
 def decide_lines(df: pd.DataFrame, checks: pd.DataFrame | None = None, rules=RULES) -> list[str]:
-    lines = []
+    # the GPU first: a rule written for one GPU is judged on whatever rows came back
+    devices = sorted(df["device"].dropna().astype(str).unique()) if "device" in df else []
+    lines = [f"rules judged on rows of: {', '.join(devices) or 'an unnamed device'}"]
     for name, pass_, head_dims, candidate, base, threshold, min_len in rules:
         failed = 0
         if checks is not None and not checks.empty:
