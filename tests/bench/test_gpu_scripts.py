@@ -399,3 +399,44 @@ def test_kernel_variants_script_end_to_end_on_the_cpu(tmp_path):
     steps = (work / "logs" / "steps.txt").read_text()
     assert "warm-up done: warm: " in steps and "tma rc=0" in steps
     assert done.stdout.rstrip().endswith((out / "summary.txt").read_text().rstrip())
+
+
+def test_gpu_check_splits_tests_over_processes_each_once():
+    check = load("gpu_kernel_check")
+    ids = [f"tests/kernels/test_{f}.py::test_{i}" for f in "abc" for i in range(7)]
+    chunks = check.split_round_robin(ids, 4)
+    assert sorted(sum(chunks, [])) == sorted(ids) and len(chunks) == 4
+    assert max(map(len, chunks)) - min(map(len, chunks)) <= 1
+    assert all(len({i.split("::")[0] for i in c}) == 3 for c in chunks)  # each file spread over all
+    assert check.split_round_robin(ids[:2], 4) == [[ids[0]], [ids[1]]]  # no empty process
+
+
+def test_gpu_check_kills_a_step_at_its_deadline(tmp_path):
+    import time
+
+    check = load("gpu_kernel_check")
+    job = check._start([sys.executable, "-c", "import time; print('started', flush=True); time.sleep(30)"],
+                       tmp_path / "slow.log")
+    t0 = time.time()
+    result = check._finish(job, time.time() + 1.5)
+    assert result["rc"] == "timeout" and time.time() - t0 < 10 and job["proc"].poll() is not None
+    assert "started" in (tmp_path / "slow.log").read_text()
+
+
+@cpu_only
+def test_gpu_check_parallel_pytest_counts_every_collected_test(tmp_path):
+    """--jobs 3 on the CPU: the gpu-marked tests skip, and the processes' junit files together
+    hold each collected test once."""
+    res = subprocess.run([sys.executable, str(SCRIPTS / "gpu_kernel_check.py"), str(tmp_path), "pytest", "200",
+                          "--jobs", "3"], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    import json
+
+    summary = json.loads((tmp_path / "summary.json").read_text())["pytest"]
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "gpu", "tests/kernels"],
+                               cwd=ROOT, env=env(), capture_output=True, text=True).stdout
+    n = sum("::" in line for line in collected.splitlines())
+    assert len(summary["jobs"]) == 3 and summary["tests"]["tests"] == n > 0
+    bad = subprocess.run([sys.executable, str(SCRIPTS / "gpu_kernel_check.py"), str(tmp_path), "pytest",
+                          "--jobs", "0"], cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert bad.returncode == 2 and "at least 1" in bad.stderr

@@ -1,16 +1,23 @@
-"""GPU check of the sigattn kernels, for the H200: (1) the `gpu` kernel tests at real sizes,
-(2) the compile step (full autotuning) for the GPU shapes, (3) compute-sanitizer memcheck of a
-small forward+backward.
+"""GPU check of the sigattn kernels: (1) the kernel tests at real sizes, (2) the compile step (full
+autotuning) for the GPU shapes, (3) compute-sanitizer memcheck of a small forward+backward.
 
-Usage: ``python workflow/scripts/gpu_kernel_check.py OUT_DIR [STEPS] [TIMEOUT_S]`` with STEPS a
-comma list of pytest,compile,memcheck (default: all three) and TIMEOUT_S a cap per step (default
-570). Writes pytest_gpu.{log,xml}, compile_h200.json (+ .log), memcheck.log and summary.json into
-OUT_DIR; exits non-zero if a step fails. The tests run with one kernel configuration each
-(SIGATTN_AUTOTUNE=0): with full autotuning their compile time does not fit a 10-minute lease;
-autotuning itself is exercised by the compile step.
+Usage: ``python workflow/scripts/gpu_kernel_check.py OUT_DIR [STEPS] [TIMEOUT_S] [--jobs N]
+[--all-tests] [--variants V,V]`` with STEPS a comma list of pytest,compile,memcheck (default: all
+three) and TIMEOUT_S a cap per step (default 570). Writes pytest_gpu.{log,xml} (with ``--jobs N``:
+pytest_gpu_<i>.{log,xml}, one per process), compile_h200.json (+ .log), memcheck.log (with
+``--variants``: memcheck_<variant>.log, one per kernel variant, e.g. default,fused,tma_fused) and
+summary.json into OUT_DIR; exits non-zero if a step fails.
+
+The tests run with one kernel configuration each (SIGATTN_AUTOTUNE=0): with full autotuning their
+compile time does not fit a 10-minute lease; autotuning itself is exercised by the compile step.
+By default only the ``gpu``-marked tests run; ``--all-tests`` runs all of tests/kernels, which on a
+CUDA machine compiles every kernel test the CPU suite interprets. ``--jobs N`` splits the collected
+tests round-robin over N pytest processes, run side by side with the memcheck processes (the
+compile step, whose autotuning times configs, always runs alone, after them).
 """
 
 
+import argparse
 import json
 import os
 import shutil
@@ -45,56 +52,140 @@ print("memcheck workload done")
 """
 
 
-def _run(cmd: list[str], log: Path, env: dict | None = None, timeout: int = 570) -> dict:
-    start = time.time()
-    with open(log, "w") as fh:
-        try:
-            rc = subprocess.run(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env,
-                                timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            rc = "timeout"
+def _start(cmd: list[str], log: Path, env: dict | None = None) -> dict:
+    """Start one step process, its output into `log`."""
+    fh = open(log, "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    return {"proc": proc, "fh": fh, "cmd": cmd, "log": log, "start": time.time()}
+
+
+def _finish(job: dict, deadline: float) -> dict:
+    """Wait for a started step until `deadline` (time.time()); killed there, rc "timeout"."""
+    try:
+        rc = job["proc"].wait(timeout=max(deadline - time.time(), 0.1))
+    except subprocess.TimeoutExpired:
+        job["proc"].kill()
+        job["proc"].wait()
+        rc = "timeout"
+    job["fh"].close()
+    log = job["log"]
     if rc != 0:  # the caller may only see stdout: show the end of the log
         print(f"--- {log.name} (rc={rc}), last lines ---\n" + "\n".join(log.read_text().splitlines()[-40:]), flush=True)
-    return {"cmd": " ".join(cmd[:6]), "rc": rc, "seconds": round(time.time() - start, 1), "log": log.name}
+    return {"cmd": " ".join(job["cmd"][:6]), "rc": rc, "seconds": round(time.time() - job["start"], 1),
+            "log": log.name}
 
 
-def main(out_dir: str, steps: set[str], timeout: int = 570) -> int:
+def _run(cmd: list[str], log: Path, env: dict | None = None, timeout: int = 570) -> dict:
+    return _finish(_start(cmd, log, env), time.time() + timeout)
+
+
+def _junit_counts(xml: Path) -> dict:
+    """tests / failures / errors / skipped of a pytest junit file (empty if it was not written)."""
+    import xml.etree.ElementTree as ET
+
+    if not xml.exists():
+        return {}
+    root = ET.parse(xml).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    return {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
+
+
+def _collect(selection: list[str], env: dict) -> list[str]:
+    """The test node ids pytest collects for `selection` (sorted: the split is reproducible)."""
+    res = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                          *selection], cwd=ROOT, env=env, capture_output=True, text=True)
+    ids = sorted(line.strip() for line in res.stdout.splitlines() if "::" in line)
+    if not ids:
+        raise SystemExit(f"pytest collected no tests for {selection} (rc {res.returncode}):\n{res.stdout[-2000:]}")
+    return ids
+
+
+def split_round_robin(ids: list[str], jobs: int) -> list[list[str]]:
+    """`ids` dealt over `jobs` lists (a file's tests, which share compiled kernels, spread evenly)."""
+    return [chunk for chunk in (ids[i::jobs] for i in range(jobs)) if chunk]
+
+
+def main(out_dir: str, steps: set[str], timeout: int = 570, jobs: int = 1, all_tests: bool = False,
+         variants: list[str] | None = None) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     summary_path = out / "summary.json"  # steps may run in separate calls: keep earlier ones
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    deadline = time.time() + timeout
+    started: dict[str, dict] = {}  # step name -> job, all side by side
     if "pytest" in steps:
-        summary["pytest"] = _run([sys.executable, "-m", "pytest", "tests/kernels", "-q", "-m", "gpu", "-rs",
-                                  "-p", "no:cacheprovider", f"--junitxml={out / 'pytest_gpu.xml'}"],
-                                 out / "pytest_gpu.log", {**env, "SIGATTN_AUTOTUNE": "0"}, timeout)
-    if "compile" in steps:
-        summary["compile"] = _run([sys.executable, "workflow/scripts/kernel_compile.py", "--shapes", "gpu",
-                                   "--out", str(out / "compile_h200.json")], out / "compile_h200.log", env,
-                                  timeout)
+        test_env = {**env, "SIGATTN_AUTOTUNE": "0"}
+        selection = ["tests/kernels"] + ([] if all_tests else ["-m", "gpu"])
+        common = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
+        if jobs <= 1:
+            started["pytest"] = _start([*common, *selection, f"--junitxml={out / 'pytest_gpu.xml'}"],
+                                       out / "pytest_gpu.log", test_env)
+        else:
+            for i, chunk in enumerate(split_round_robin(_collect(selection, test_env), jobs)):
+                started[f"pytest_{i}"] = _start([*common, f"--junitxml={out / f'pytest_gpu_{i}.xml'}", *chunk],
+                                                out / f"pytest_gpu_{i}.log", test_env)
     sanitizer = shutil.which("compute-sanitizer") or next(
         (p for p in ("/usr/local/cuda/bin/compute-sanitizer",) if Path(p).exists()), None)
-    if "memcheck" not in steps:
-        pass
-    elif sanitizer is None:
+    if "memcheck" in steps and sanitizer is None:
         summary["memcheck"] = {"rc": "skipped", "reason": "compute-sanitizer not found"}
-    else:
+    elif "memcheck" in steps:
         san_env = {**env, "PYTORCH_NO_CUDA_MEMORY_CACHING": "1", "SIGATTN_AUTOTUNE": "0"}
-        summary["memcheck"] = _run([sanitizer, "--tool", "memcheck", "--error-exitcode", "99",
-                                    sys.executable, "-c", MEMCHECK_SNIPPET], out / "memcheck.log", san_env,
-                                    timeout)
+        cmd = [sanitizer, "--tool", "memcheck", "--error-exitcode", "99", sys.executable, "-c", MEMCHECK_SNIPPET]
+        if not variants:
+            started["memcheck"] = _start(cmd, out / "memcheck.log", san_env)
+        else:
+            sys.path.insert(0, str(ROOT / "kernels"))
+            from sigattn.triton_kernels import variant_env  # the environment that selects a variant
+
+            for v in variants:
+                started[f"memcheck_{v}"] = _start(cmd, out / f"memcheck_{v}.log", {**san_env, **variant_env(v)})
+    results = {name: _finish(job, deadline) for name, job in started.items()}
+    pytest_jobs = {k: r for k, r in results.items() if k.startswith("pytest_")}
+    if pytest_jobs:  # one pytest entry, the processes under it
+        counts = [_junit_counts(out / f"pytest_gpu_{k.split('_')[1]}.xml") for k in pytest_jobs]
+        summary["pytest"] = {"rc": next((r["rc"] for r in pytest_jobs.values() if r["rc"] != 0), 0),
+                             "seconds": max(r["seconds"] for r in pytest_jobs.values()),
+                             "tests": {k: sum(c.get(k, 0) for c in counts)
+                                       for k in ("tests", "failures", "errors", "skipped")},
+                             "jobs": pytest_jobs}
+    elif "pytest" in results:
+        summary["pytest"] = {**results["pytest"], "tests": _junit_counts(out / "pytest_gpu.xml")}
+    memchecks = {k: r for k, r in results.items() if k.startswith("memcheck")}
+    if variants and memchecks:
+        summary["memcheck"] = {"rc": next((r["rc"] for r in memchecks.values() if r["rc"] != 0), 0),
+                               "variants": {k.removeprefix("memcheck_"): r for k, r in memchecks.items()}}
+    elif memchecks:
+        summary["memcheck"] = memchecks["memcheck"]
+    if "compile" in steps:  # alone: its autotuning times configs
+        summary["compile"] = _run([sys.executable, "workflow/scripts/kernel_compile.py", "--shapes", "gpu",
+                                   "--out", str(out / "compile_h200.json")], out / "compile_h200.log", env,
+                                  max(int(deadline - time.time()), 1) if started else timeout)
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     failed = [name for name in steps if summary.get(name, {}).get("rc") not in (0, "skipped")]
     return 1 if failed else 0
 
 
-if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3, 4):
-        raise SystemExit("usage: python workflow/scripts/gpu_kernel_check.py OUT_DIR "
-                         "[pytest,compile,memcheck] [TIMEOUT_S]")
-    chosen = set((sys.argv[2] if len(sys.argv) >= 3 else "pytest,compile,memcheck").split(","))
-    unknown = chosen - {"pytest", "compile", "memcheck"}
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out_dir")
+    p.add_argument("steps", nargs="?", default="pytest,compile,memcheck",
+                   help="comma list of pytest,compile,memcheck (default: all three)")
+    p.add_argument("timeout", nargs="?", type=int, default=570, help="seconds a step may take (default 570)")
+    p.add_argument("--jobs", type=int, default=1, help="pytest processes side by side (default 1)")
+    p.add_argument("--all-tests", action="store_true", help="all of tests/kernels, not only the gpu-marked")
+    p.add_argument("--variants", default="", help="memcheck each kernel variant, e.g. default,fused,tma_fused")
+    args = p.parse_args(argv)
+    unknown = set(args.steps.split(",")) - {"pytest", "compile", "memcheck"}
     if unknown:
-        raise SystemExit(f"unknown steps {sorted(unknown)}; choose from pytest, compile, memcheck")
-    sys.exit(main(sys.argv[1], chosen, int(sys.argv[3]) if len(sys.argv) == 4 else 570))
+        p.error(f"unknown steps {sorted(unknown)}; choose from pytest, compile, memcheck")
+    if args.jobs < 1:
+        p.error(f"--jobs {args.jobs}: give at least 1 process")
+    return args
+
+
+if __name__ == "__main__":
+    a = parse_args(sys.argv[1:])
+    sys.exit(main(a.out_dir, set(a.steps.split(",")), a.timeout, a.jobs, a.all_tests,
+                  [v for v in a.variants.split(",") if v]))
