@@ -440,3 +440,21 @@ def test_gpu_check_parallel_pytest_counts_every_collected_test(tmp_path):
     bad = subprocess.run([sys.executable, str(SCRIPTS / "gpu_kernel_check.py"), str(tmp_path), "pytest",
                           "--jobs", "0"], cwd=ROOT, env=env(), capture_output=True, text=True)
     assert bad.returncode == 2 and "at least 1" in bad.stderr
+
+
+@cpu_only
+def test_kernel_tests_script_end_to_end_on_the_cpu(tmp_path):
+    """gpu/kernel_tests.sh with the gpu-marked tests only (they skip here): the call's provenance
+    and one summary whose counts cover the collected tests."""
+    import json
+
+    out = tmp_path / "out"
+    res = subprocess.run(["bash", "gpu/kernel_tests.sh", "200"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300, env=env(OUT=str(out), SUITE_COMMIT="abc123def456", ALL_TESTS="0",
+                                              JOBS="2", WORK=str(tmp_path / "work"), PY=sys.executable))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "commit abc123def456" in (out / "env.txt").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["pytest"]["rc"] == 0 and len(summary["pytest"]["jobs"]) == 2
+    assert summary["pytest"]["tests"]["tests"] > 0
+    assert summary["memcheck"]["rc"] in (0, "skipped")
