@@ -39,6 +39,9 @@ KERNELS.update({f"{name}_tma": kernel for name, kernel in KERNELS.items()})  # t
 _POINTERS = {"Q", "K", "V", "Out", "MOD", "DO", "DQ", "DK", "DV"}
 _FP32_POINTERS = {"DQA"}  # the fused backward's dQ accumulator
 _FLOATS = {"scale", "bias_value"}
+#: Shared memory one block may use, bytes, per architecture (Triton's OutOfResources on an H100
+#: and on an H200 name this "Hardware limit": 227 KB)
+SHARED_LIMIT = {90: 232448}
 _SASS_OPS = ("MUFU", "HGMMA", "LDL", "STL", "FFMA", "FMUL", "UTMALDG")  # UTMALDG: TMA tile loads
 COLUMNS = ["kernel", "head_dim", "dtype", "sigmoid", "block_m", "block_n", "num_warps", "num_stages",
            "registers", "spill_stack_bytes", "shared_bytes", *(f"sass_{op.lower()}" for op in _SASS_OPS),

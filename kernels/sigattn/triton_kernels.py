@@ -324,6 +324,15 @@ if _MODE_ENV not in TUNING_MODES:
 TUNING = TUNING_MODES[_MODE_ENV]
 FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2), "dkdv_fused": (32, 64, 4, 2)}
 FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()})
+
+
+def fixed_config(kernel: str, head_dim: int) -> tuple[int, int, int, int]:
+    """SIGATTN_AUTOTUNE=0's config: FIXED_CONFIGS up to head dim 128; at 256 the last entry of the
+    kernel's TUNE_TABLE row, the smallest tiles, which fit sm_90's shared memory with fp32 inputs
+    (the TMA kernels' 32x64 tiles of fp32 need 262-328 KB there: an H100 run of the kernel tests,
+    session 18; tests/kernels/test_sigattn_resources.py checks)."""
+    hd = head_dim_class(head_dim)
+    return TUNE_TABLE[kernel][hd][-1] if hd == 256 else FIXED_CONFIGS[kernel]
 INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
 #: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
 #: the GPU variant check (workflow/scripts/bench_variants.py) runs each autotune entry this way.
@@ -369,7 +378,7 @@ def launch_config(kernel: str, q: torch.Tensor, causal: bool, rows: int):
     if INTERPRETER:
         return INTERPRETER_CONFIG, "interpreter"
     if TUNING == "fixed":
-        return FIXED_CONFIGS[kernel], "fixed"
+        return fixed_config(kernel, q.shape[-1]), "fixed"
     if TUNING == "full" or not q.is_cuda:
         return None
     return tuned.lookup(_device_name(q.device.index if q.device.index is not None else torch.cuda.current_device()),

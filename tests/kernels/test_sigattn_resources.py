@@ -159,3 +159,20 @@ print(json.dumps(out))
     assert tma["loop_instr_per_score"] < rows["dkdv_tma"]["loop_instr_per_score"] + rows["dq_tma"][
         "loop_instr_per_score"] - 7, rows
     assert tma["spill_stack_bytes"] == 0, rows
+
+
+def test_fixed_configs_fit_hopper_shared_memory_at_head_dim_256():
+    """SIGATTN_AUTOTUNE=0 (the GPU tests' mode) launches one config per kernel; at head dim 256
+    with fp32 inputs (the largest tiles: test_head_dim_256_tiny) every kernel's must fit sm_90's
+    shared memory: the TMA kernels' 32x64 tiles did not (OutOfResources on an H100, session 18)."""
+    code = """
+from sigattn import resources, triton_kernels as tk
+for kernel in resources.KERNELS:
+    block = tk.fixed_config(kernel, 256)
+    shared = resources.compile_config(kernel, 256, block, dtype="fp32").metadata.shared
+    print(kernel, block, shared)
+    assert shared <= resources.SHARED_LIMIT[90], (kernel, block, shared)
+print("ok")
+"""
+    out = _python("-c", code, timeout=900)
+    assert out.strip().endswith("ok") and out.count("\n") == 9, out

@@ -172,11 +172,12 @@ def _no_launch(monkeypatch):
     monkeypatch.setattr(triton_kernels, "backward", lambda *a, dq, dk, dv, **kw: (dq, dk, dv))
 
 
-def test_eager_dense_call_allocates_its_output_and_nothing_else(monkeypatch):
+def test_eager_dense_call_allocates_its_output_and_nothing_else(monkeypatch, device):
     """An eager dense call does no per-call tensor work besides its output: no length/table
-    kernels, no custom-op dispatch (tens of microseconds each on the host)."""
+    kernels, no custom-op dispatch (tens of microseconds each on the host). On the test device:
+    CPU tensors on a CUDA machine take the eager reference, not this path."""
     _no_launch(monkeypatch)
-    q, k, v = (torch.randn(2, 24, 2, 16, requires_grad=True) for _ in range(3))
+    q, k, v = (torch.randn(2, 24, 2, 16, device=device, requires_grad=True) for _ in range(3))
     with poison_outputs(False):
         sigattn.sigmoid_attention(q, k, v, bias=0.0)  # first call: builds the cached table
         with OpLog() as log:
@@ -187,11 +188,11 @@ def test_eager_dense_call_allocates_its_output_and_nothing_else(monkeypatch):
         assert not [op for op in log.ops if "sigattn" in op or "full" in op or "cat" in op], log.ops
 
 
-def test_the_op_log_sees_the_custom_op_path(monkeypatch):
+def test_the_op_log_sees_the_custom_op_path(monkeypatch, device):
     """Control for the test above: the custom-op path (as under torch.compile) shows in the log."""
     _no_launch(monkeypatch)
     monkeypatch.setattr(ops, "EAGER_CUSTOM_OP", True)
-    q = torch.randn(2, 24, 2, 16)
+    q = torch.randn(2, 24, 2, 16, device=device)
     with poison_outputs(False), OpLog() as log:
         sigattn.sigmoid_attention(q, q, q, bias=0.0)
     assert "sigattn.forward.default" in log.ops
@@ -212,14 +213,14 @@ def test_table_made_in_inference_mode_is_not_kept(monkeypatch):
     assert table.tolist() == [[0, 0, 0], [8, 8, 8], [0, 0, 0], [8, 8, 8]]
 
 
-def test_eager_padded_call_with_the_same_lengths_does_no_table_work_the_second_time(monkeypatch):
+def test_eager_padded_call_with_the_same_lengths_does_no_table_work_the_second_time(monkeypatch, device):
     """The layers of a model pass the same length tensors: the padded table is built once (its two
     small kernels were the padded call's extra host time at L = 512), then the call does no more
     tensor work than a dense one."""
     _no_launch(monkeypatch)
     monkeypatch.setattr(ops, "CHECK_VALUES", False)  # the value check reads the table on purpose
-    q, k, v = (torch.randn(2, 24, 2, 16, requires_grad=True) for _ in range(3))
-    lens = torch.tensor([24, 17], dtype=torch.int32)
+    q, k, v = (torch.randn(2, 24, 2, 16, device=device, requires_grad=True) for _ in range(3))
+    lens = torch.tensor([24, 17], dtype=torch.int32, device=device)
     with poison_outputs(False):
         with OpLog() as first:
             sigattn.sigmoid_attention(q, k, v, seq_lens_q=lens, seq_lens_k=lens, bias=0.0)
@@ -250,13 +251,13 @@ def test_padded_table_cache_follows_the_length_tensors_not_their_ids():
     assert len(ops._KEPT_TABLES) <= ops._KEPT_TABLES_MAX
 
 
-def test_eager_packed_call_with_the_same_offsets_does_no_table_work_the_second_time(monkeypatch):
+def test_eager_packed_call_with_the_same_offsets_does_no_table_work_the_second_time(monkeypatch, device):
     """The packed layout's table (starts and lengths from cu_seqlens) is kept per offset tensors
     too; an in-place change of the offsets builds a table of the new values."""
     _no_launch(monkeypatch)
     monkeypatch.setattr(ops, "CHECK_VALUES", False)
-    q, k, v = (torch.randn(40, 2, 16, requires_grad=True) for _ in range(3))
-    cu = torch.tensor([0, 24, 40], dtype=torch.int32)
+    q, k, v = (torch.randn(40, 2, 16, device=device, requires_grad=True) for _ in range(3))
+    cu = torch.tensor([0, 24, 40], dtype=torch.int32, device=device)
     with poison_outputs(False):
         with OpLog() as first:
             sigattn.sigmoid_attention_varlen(q, k, v, cu, max_seqlen_q=24, max_seqlen_k=24, bias=0.0)
