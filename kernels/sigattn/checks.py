@@ -105,6 +105,13 @@ def check_cu_seqlens(name: str, cu: torch.Tensor, total_tokens: int) -> None:
                           f"got {int(values[-1])}")
 
 
+def check_max_seqlen(side: str, given: int | None, longest: int) -> None:
+    """Value check: a caller's max_seqlen_<side> (None: computed) covers the longest sequence."""
+    if given is not None and 0 <= given < longest:
+        _fail(ValueError, f"max_seqlen_{side} ({given}) is smaller than the longest sequence "
+                          f"({longest}); pass None to compute it")
+
+
 def padded_lengths(q, k, seq_lens_q, seq_lens_k) -> tuple[torch.Tensor, torch.Tensor]:
     """Valid lengths per sequence for the padded layout, as int32 tensors on q's device.
 

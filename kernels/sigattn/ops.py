@@ -73,9 +73,7 @@ def _rows(q, k, seq_table, padded: bool, max_seqlen_q: int, max_seqlen_k: int,
             raise ValueError(f"{name}[-1] must equal the number of packed tokens ({tokens}), "
                              f"got {int(starts[-1] + lens[-1])}")
         longest = int(lens.max())
-        if given >= 0 and given < longest:
-            raise ValueError(f"max_seqlen_{side} ({given}) is smaller than the longest sequence "
-                             f"({longest}); pass None to compute it")
+        checks.check_max_seqlen(side, given, longest)
         rows.append(longest)
     return rows[0], rows[1]
 

@@ -70,13 +70,16 @@ def sigmoid_attention_varlen_ref(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, ma
     """Packed layout: q [Tq, Hq, D], k/v [Tk, Hkv, D], cu_seqlens [N+1] -> o [Tq, Hq, D].
 
     Loops over sequences in Python (reads cu_seqlens on the host), so it is not traceable by
-    ``torch.compile(fullgraph=True)``; ``max_seqlen_*`` are accepted for signature parity and unused.
+    ``torch.compile(fullgraph=True)``; ``max_seqlen_*`` are only checked (a value smaller than the
+    longest sequence raises, as the kernels' path does).
     """
     checks.check_qkv(q, k, v, rank=3, layout="packed [T, H, D]", kernel_dtypes=False)
     checks.check_scalars(scale, bias, causal)
     cu_q, cu_k = checks.cu_seqlens_pair(cu_seqlens_q, cu_seqlens_k, q, k, check_values=True)
     checks.check_score_mod(score_mod, (k.shape[0],), "packed layout: [T_k]", q.device)
     starts_q, starts_k = cu_q.tolist(), cu_k.tolist()
+    for side, starts, given in (("q", starts_q, max_seqlen_q), ("k", starts_k, max_seqlen_k)):
+        checks.check_max_seqlen(side, given, max((b - a for a, b in zip(starts, starts[1:])), default=0))
     pieces = []
     for i in range(len(starts_q) - 1):
         q0, q1, k0, k1 = starts_q[i], starts_q[i + 1], starts_k[i], starts_k[i + 1]

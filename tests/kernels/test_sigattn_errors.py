@@ -18,6 +18,16 @@ def _packed(t=8, h=2, d=16):
     return torch.randn(t, h, d), torch.randn(t, h, d), torch.randn(t, h, d)
 
 
+@pytest.fixture(params=["kernels", "reference"])
+def path(request, monkeypatch):
+    """Both implementations behind the public API raise the same errors: the kernels' path (CPU
+    tensors under the interpreter) and the eager reference (CPU tensors anywhere else, e.g. on a
+    CUDA machine: its missing max_seqlen check showed there, session 18)."""
+    if request.param == "reference":
+        monkeypatch.setattr(sigattn.backend, "CPU_USES_TRITON", False)
+    return request.param
+
+
 @pytest.mark.parametrize("make, kwargs, exc, match", [
     (lambda: (torch.randn(8, 2, 16), *_qkv()[1:]), {}, ValueError, "q must have rank 4"),
     (lambda: ([[1.0]], *_qkv()[1:]), {}, TypeError, "q must be a torch.Tensor"),
@@ -41,7 +51,7 @@ def _packed(t=8, h=2, d=16):
     (_qkv, {"bias": float("-inf")}, ValueError, "bias must be finite"),
     (_qkv, {"causal": 1}, TypeError, "causal must be a bool"),
 ])
-def test_padded_errors(make, kwargs, exc, match):
+def test_padded_errors(make, kwargs, exc, match, path):
     with pytest.raises(exc, match=match):
         sigattn.sigmoid_attention(*make(), **kwargs)
 
@@ -64,7 +74,7 @@ def test_device_mismatch():
     ([0, 4, 8], None, {"max_seqlen_k": -3}, TypeError, "max_seqlen_k must be a non-negative int"),
     ([0, 4, 8], None, {"score_mod": torch.randn(2, 4)}, ValueError, r"score_mod must have shape \[8\]"),
 ])
-def test_varlen_errors(cu_q, cu_k, kwargs, exc, match):
+def test_varlen_errors(cu_q, cu_k, kwargs, exc, match, path):
     to_t = lambda c: None if c is None else torch.tensor(c, dtype=torch.float32 if isinstance(c[0], float) else I32)  # noqa: E731
     with pytest.raises(exc, match=match):
         sigattn.sigmoid_attention_varlen(*_packed(), to_t(cu_q), to_t(cu_k), **kwargs)
