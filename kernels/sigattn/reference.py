@@ -79,7 +79,8 @@ def sigmoid_attention_varlen_ref(q, k, v, cu_seqlens_q, cu_seqlens_k=None, *, ma
     checks.check_score_mod(score_mod, (k.shape[0],), "packed layout: [T_k]", q.device)
     starts_q, starts_k = cu_q.tolist(), cu_k.tolist()
     for side, starts, given in (("q", starts_q, max_seqlen_q), ("k", starts_k, max_seqlen_k)):
-        checks.check_max_seqlen(side, given, max((b - a for a, b in zip(starts[:-1], starts[1:], strict=True)), default=0))
+        lengths = [end - begin for begin, end in zip(starts[:-1], starts[1:], strict=True)]
+        checks.check_max_seqlen(side, given, max(lengths, default=0))
     pieces = []
     for i in range(len(starts_q) - 1):
         q0, q1, k0, k1 = starts_q[i], starts_q[i + 1], starts_k[i], starts_k[i + 1]

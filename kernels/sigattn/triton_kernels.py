@@ -325,6 +325,11 @@ TUNING = TUNING_MODES[_MODE_ENV]
 FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2), "dkdv_fused": (32, 64, 4, 2)}
 FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()})
 
+INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
+#: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
+#: the GPU variant check (workflow/scripts/bench_variants.py) runs each autotune entry this way.
+FORCED_CONFIGS: dict[str, tuple[int, int, int, int]] = {}
+
 
 def fixed_config(kernel: str, head_dim: int) -> tuple[int, int, int, int]:
     """SIGATTN_AUTOTUNE=0's config: FIXED_CONFIGS up to head dim 128; at 256 the last entry of the
@@ -333,10 +338,6 @@ def fixed_config(kernel: str, head_dim: int) -> tuple[int, int, int, int]:
     session 18; tests/kernels/test_sigattn_resources.py checks)."""
     hd = head_dim_class(head_dim)
     return TUNE_TABLE[kernel][hd][-1] if hd == 256 else FIXED_CONFIGS[kernel]
-INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
-#: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
-#: the GPU variant check (workflow/scripts/bench_variants.py) runs each autotune entry this way.
-FORCED_CONFIGS: dict[str, tuple[int, int, int, int]] = {}
 
 
 def _tuning(kernel: str):
