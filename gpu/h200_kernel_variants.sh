@@ -81,17 +81,15 @@ if [ "${CHECKS:-1}" != 0 ]; then
   pids+=($!)
   # compute-sanitizer over each variant of MEMCHECK (the fused backward's atomics: rows past a
   # sequence's end must receive nothing)
-  for mv in $MEMCHECK; do
-    # shellcheck disable=SC2046
-    env $($PY -c "import sys; sys.path.insert(0, 'kernels'); from sigattn.triton_kernels import variant_env; print(' '.join(f'{k}={v}' for k, v in variant_env('$mv').items()))") \
-      timeout -k 5 "$(cap 150 300)" $PY workflow/scripts/gpu_kernel_check.py "$work/logs/memcheck_$mv" \
-      memcheck 140 > "$work/logs/memcheck_$mv.out" 2>&1 &
+  if [ -n "$MEMCHECK" ]; then
+    timeout -k 5 "$(cap 150 300)" $PY workflow/scripts/gpu_kernel_check.py "$work/logs/memcheck" memcheck 140 \
+      --variants "$(echo $MEMCHECK | tr ' ' ',')" > "$work/logs/memcheck.out" 2>&1 &
     pids+=($!)
-  done
+  fi
 fi
 for p in "${pids[@]}"; do wait "$p"; done
 stamp "warm-up done: $(grep -h "^warm:" "$work/logs/warm.log" 2>/dev/null)"
-stamp "GPU tests: $(tail -2 "$work/logs/pytest_variants.log" 2>/dev/null | tr '\n' ' '); memcheck: $(for mv in $MEMCHECK; do printf '%s %s; ' "$mv" "$(grep -ho '"rc": [^,]*' "$work/logs/memcheck_$mv/summary.json" 2>/dev/null)"; done)"
+stamp "GPU tests: $(tail -2 "$work/logs/pytest_variants.log" 2>/dev/null | tr '\n' ' '); memcheck: $($PY -c "import json, sys; m = json.load(open(sys.argv[1]))['memcheck']; print(m['rc'], {v: r['rc'] for v, r in m.get('variants', {}).items()})" "$work/logs/memcheck/summary.json" 2>/dev/null)"
 
 # 2: one process per variant, most wanted first
 for run in $RUNS; do

@@ -3,9 +3,10 @@ autotuning) for the GPU shapes, (3) compute-sanitizer memcheck of a small forwar
 
 Usage: ``python workflow/scripts/gpu_kernel_check.py OUT_DIR [STEPS] [TIMEOUT_S] [--jobs N]
 [--all-tests] [--variants V,V]`` with STEPS a comma list of pytest,compile,memcheck (default: all
-three) and TIMEOUT_S a cap per step (default 570). Writes pytest_gpu.{log,xml} (with ``--jobs N``:
-pytest_gpu_<i>.{log,xml}, one per process), compile_h200.json (+ .log), memcheck.log (with
-``--variants``: memcheck_<variant>.log, one per kernel variant, e.g. default,fused,tma_fused) and
+three) and TIMEOUT_S a cap per step (default 570; the test and memcheck processes, run side by
+side, share one). Writes pytest_gpu.{log,xml} (with ``--jobs N``: pytest_gpu_<i>.{log,xml}, one
+per process), compile_h200.json (+ .log), memcheck.log (with ``--variants``:
+memcheck_<variant>.log, one per kernel variant, e.g. default,fused,tma_fused) and
 summary.json into OUT_DIR; exits non-zero if a step fails.
 
 The tests run with one kernel configuration each (SIGATTN_AUTOTUNE=0): with full autotuning their
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +83,6 @@ def _run(cmd: list[str], log: Path, env: dict | None = None, timeout: int = 570)
 
 def _junit_counts(xml: Path) -> dict:
     """tests / failures / errors / skipped of a pytest junit file (empty if it was not written)."""
-    import xml.etree.ElementTree as ET
-
     if not xml.exists():
         return {}
     root = ET.parse(xml).getroot()
@@ -142,26 +142,23 @@ def main(out_dir: str, steps: set[str], timeout: int = 570, jobs: int = 1, all_t
             for v in variants:
                 started[f"memcheck_{v}"] = _start(cmd, out / f"memcheck_{v}.log", {**san_env, **variant_env(v)})
     results = {name: _finish(job, deadline) for name, job in started.items()}
-    pytest_jobs = {k: r for k, r in results.items() if k.startswith("pytest_")}
-    if pytest_jobs:  # one pytest entry, the processes under it
-        counts = [_junit_counts(out / f"pytest_gpu_{k.split('_')[1]}.xml") for k in pytest_jobs]
-        summary["pytest"] = {"rc": next((r["rc"] for r in pytest_jobs.values() if r["rc"] != 0), 0),
-                             "seconds": max(r["seconds"] for r in pytest_jobs.values()),
-                             "tests": {k: sum(c.get(k, 0) for c in counts)
-                                       for k in ("tests", "failures", "errors", "skipped")},
-                             "jobs": pytest_jobs}
-    elif "pytest" in results:
-        summary["pytest"] = {**results["pytest"], "tests": _junit_counts(out / "pytest_gpu.xml")}
-    memchecks = {k: r for k, r in results.items() if k.startswith("memcheck")}
-    if variants and memchecks:
-        summary["memcheck"] = {"rc": next((r["rc"] for r in memchecks.values() if r["rc"] != 0), 0),
-                               "variants": {k.removeprefix("memcheck_"): r for k, r in memchecks.items()}}
-    elif memchecks:
-        summary["memcheck"] = memchecks["memcheck"]
-    if "compile" in steps:  # alone: its autotuning times configs
+    for step, parts in (("pytest", "jobs"), ("memcheck", "variants")):  # one entry a step
+        mine = {k: r for k, r in results.items() if k.split("_")[0] == step}
+        if len(mine) == 1 and step in mine:
+            summary[step] = mine[step]
+        elif mine:  # the processes of the step under it, its rc the first failure's
+            summary[step] = {"rc": next((r["rc"] for r in mine.values() if r["rc"] != 0), 0),
+                             "seconds": max(r["seconds"] for r in mine.values()),
+                             parts: {k.split("_", 1)[1]: r for k, r in mine.items()}}
+    if "pytest" in summary and "pytest" in steps:
+        counts = [_junit_counts(out / (r["log"].removesuffix(".log") + ".xml"))
+                  for r in summary["pytest"].get("jobs", {"": summary["pytest"]}).values()]
+        summary["pytest"]["tests"] = {k: sum(c.get(k, 0) for c in counts)
+                                      for k in ("tests", "failures", "errors", "skipped")}
+    if "compile" in steps:  # alone, with a cap of its own: its autotuning times configs
         summary["compile"] = _run([sys.executable, "workflow/scripts/kernel_compile.py", "--shapes", "gpu",
                                    "--out", str(out / "compile_h200.json")], out / "compile_h200.log", env,
-                                  max(int(deadline - time.time()), 1) if started else timeout)
+                                  timeout)
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     failed = [name for name in steps if summary.get(name, {}).get("rc") not in (0, "skipped")]
