@@ -12,15 +12,16 @@
 #      failing entry is pruned before timing; checks/<variant>.csv), then the points timed with
 #      the benchmark harness (its own gate first): default (+ cuDNN), tma, fma, TritonSigmoid,
 #      tma_fma. A process cut short keeps its rows (.partial.csv);
-#   3. parts merged into attention_h200_variants.csv (the benchmark CSV's columns), the checks
-#      into variant_checks.csv, logs.tgz, summary.txt (TFLOPS and ratios, then the verdicts of the
-#      pre-registered rules, bench_variants.py decide; printed last).
+#   3. parts merged into attention_h200_variants.csv (the benchmark CSV's columns and `repeat`), the
+#      checks into variant_checks.csv, logs.tgz, summary.txt (TFLOPS and ratios, then the verdicts
+#      of the pre-registered rules and issue #16's targets, bench_variants.py decide; printed last).
 # Usage (repo root, GPU machine; .whl/ carried for TritonSigmoid):
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_kernel_variants.sh [budget_s=540]
 # Knobs (tests, re-runs): RUNS (the process list, "name:variant:impl,impl[:pass,pass] ..."; no
 # passes: fwd and bwd), HEAD_DIMS,
 # SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck), MEMCHECK
-# (variants for compute-sanitizer), PY.
+# (variants for compute-sanitizer), REPEATS (the process list run that many times, order alternated,
+# a `repeat` column in the CSV; each process keeps its cap), PY.
 set -uo pipefail
 budget=${1:-540}
 work=${WORK:-/tmp/variants_call}
@@ -41,11 +42,11 @@ variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | awk '!seen[$0]+
 
 finish() {
   stamp "finish"
-  mapfile -t parts < <(find "$work/parts" -name 'attention_*.csv' | sort)
-  if [ "${#parts[@]}" -gt 0 ]; then
-    $PY workflow/scripts/bench_merge.py "${parts[@]}" --out "$OUT/attention_h200_variants.csv" > "$work/logs/merge.log" 2>&1
+  if find "$work/parts" -name 'attention_*.csv' | grep -q .; then  # every repeat's parts, a repeat column
+    $PY workflow/scripts/bench_variants.py collect "$work/parts" --out "$OUT/attention_h200_variants.csv" > "$work/logs/merge.log" 2>&1
   fi
-  awk 'FNR == 1 && NR != 1 {next} {print}' "$work"/checks/*.csv > "$OUT/variant_checks.csv" 2>/dev/null
+  mapfile -t checks < <(find "$work/checks" -name '*.csv' | sort)
+  [ "${#checks[@]}" -gt 0 ] && awk 'FNR == 1 && NR != 1 {next} {print}' "${checks[@]}" > "$OUT/variant_checks.csv"
   { $PY workflow/scripts/bench_variants.py summary "$work/parts"
     $PY workflow/scripts/bench_variants.py decide "$work/parts" --checks "$OUT/variant_checks.csv"
     cat "$work/logs/merge.log" 2>/dev/null
@@ -91,16 +92,25 @@ for p in "${pids[@]}"; do wait "$p"; done
 stamp "warm-up done: $(grep -h "^warm:" "$work/logs/warm.log" 2>/dev/null)"
 stamp "GPU tests: $(tail -2 "$work/logs/pytest_variants.log" 2>/dev/null | tr '\n' ' '); memcheck: $($PY -c "import json, sys; m = json.load(open(sys.argv[1]))['memcheck']; print(m['rc'], {v: r['rc'] for v, r in m.get('variants', {}).items()})" "$work/logs/memcheck/summary.json" 2>/dev/null)"
 
-# 2: one process per variant, most wanted first
-for run in $RUNS; do
-  IFS=: read -r name variant impls passes <<< "$run"
-  t=$(cap "${WANT[$name]:-600}" 12)
-  if [ "$t" -lt 25 ]; then stamp "$name: not run (${t}s left)"; continue; fi
-  stamp "$name (variant $variant: ${impls//,/ }; cap ${t}s)"
-  # shellcheck disable=SC2086
-  SIGATTN_AUTOTUNE=full timeout -k 5 "$t" $PY workflow/scripts/bench_variants.py run --variant "$variant" \
-    --out "$work/parts/$name" --checks "$work/checks/$name.csv" --impl ${impls//,/ } --head-dim $HEAD_DIMS \
-    --seq-lens $SEQ_LENS ${passes:+--pass ${passes//,/ }} --warmup-ms 100 --rep-ms 250 ${RUN_ARGS:-} \
-    > "$work/logs/run_$name.log" 2>&1
-  stamp "$name rc=$? ($(grep -c '^\[time\]' "$work/logs/run_$name.log") points timed; $(grep -h '^\[variant check\]' "$work/logs/run_$name.log" | tr '\n' ' '))"
+# 2: one process per variant, most wanted first; REPEATS > 1 runs the list again in alternating
+# order (A B C, C B A, A B C, ...), each repeat's parts under parts/rep<k>/ (bench_variants.py reads
+# the repeat from there)
+repeats=${REPEATS:-1}
+runs=($RUNS)
+for (( k = 1; k <= repeats; k++ )); do
+  order=("${runs[@]}")
+  if (( k % 2 == 0 )); then order=(); for (( i = ${#runs[@]} - 1; i >= 0; i-- )); do order+=("${runs[i]}"); done; fi
+  for run in "${order[@]}"; do
+    IFS=: read -r name variant impls passes <<< "$run"
+    t=$(cap "${WANT[$name]:-600}" 12)
+    if [ "$t" -lt 25 ]; then stamp "$name (repeat $k): not run (${t}s left)"; continue; fi
+    stamp "$name repeat $k/$repeats (variant $variant: ${impls//,/ }; cap ${t}s)"
+    mkdir -p "$work/checks/rep$k"
+    # shellcheck disable=SC2086
+    SIGATTN_AUTOTUNE=full timeout -k 5 "$t" $PY workflow/scripts/bench_variants.py run --variant "$variant" \
+      --out "$work/parts/rep$k/$name" --checks "$work/checks/rep$k/$name.csv" --impl ${impls//,/ } --head-dim $HEAD_DIMS \
+      --seq-lens $SEQ_LENS ${passes:+--pass ${passes//,/ }} --warmup-ms 100 --rep-ms 250 ${RUN_ARGS:-} \
+      > "$work/logs/run_${name}_rep$k.log" 2>&1
+    stamp "$name repeat $k rc=$? ($(grep -c '^\[time\]' "$work/logs/run_${name}_rep$k.log") points timed; $(grep -h '^\[variant check\]' "$work/logs/run_${name}_rep$k.log" | tr '\n' ' '))"
+  done
 done

@@ -367,6 +367,87 @@ def test_decision_rule_verdicts():
     assert "hd64 dense L4096: x1.053 [1.042, 1.063] meets" in text
 
 
+def test_decision_over_repeats_pairs_each_repeat_and_names_baselines():
+    """With repeats a point's ratio is the median of the per-repeat ratios and its range spans the
+    repeats: one repeat where the candidate lost makes the point unsure although the median
+    passes. A baseline base (TritonSigmoid, cuDNN) is matched by layout and padding; a point the
+    base lacks is missing (inconclusive), not skipped; a threshold below 1 needs the low end at it."""
+    variants = load("bench_variants")
+
+    def rows(ours_ms, base_ms, base="tritonsigmoid_dense", spread=0.005):
+        out = []
+        for k, (o, b) in enumerate(zip(ours_ms, base_ms, strict=True), start=1):
+            for L in (1024, 4096):
+                out += [{**_timed("ours_dense", "fwd", 128, L, o, spread), "repeat": k},
+                        {**_timed(base, "fwd", 128, L, b, spread), "repeat": k}]
+        return pd.DataFrame(out)
+
+    target = ("fwd", (128,), "default", "tritonsigmoid", 1.1, 1024)
+    verdict, lines = variants.judge(rows([1.0, 1.0, 1.0], [1.15, 1.2, 1.13]), *target)
+    assert verdict == "met" and lines[0] == "  hd128 dense L1024: x1.150 [1.119, 1.212] meets (3 repeats: x1.150 x1.200 x1.130)"
+    verdict, lines = variants.judge(rows([1.0, 1.0, 1.0], [1.15, 1.2, 0.98]), *target)
+    assert verdict == "inconclusive" and "x1.150 [0.970, 1.212] unsure" in lines[0]  # the third repeat lost
+    assert variants.judge(rows([1.0] * 3, [1.02, 1.05, 1.04]), *target)[0] == "not met"  # every repeat below
+    # the pairing is per repeat: the same numbers shuffled across repeats give other ratios
+    assert variants.judge(rows([1.0, 1.1, 1.0], [1.2, 1.2, 1.15]), *target)[1][0].endswith("(3 repeats: x1.200 x1.091 x1.150)")
+    df = rows([1.0], [1.2])
+    missing = df[~((df["impl"] == "tritonsigmoid_dense") & (df["seq_len"] == 4096))]
+    verdict, lines = variants.judge(missing, *target)
+    assert verdict == "inconclusive" and lines[1] == "  hd128 dense L4096: tritonsigmoid_dense not measured"
+    # cuDNN: dense rows only at 0 % padding (its padded rows are another point), below-1 threshold
+    cudnn = rows([1.0], [0.87], base="cudnn_sdpa")
+    cudnn = pd.concat([cudnn, pd.DataFrame([_timed("cudnn_sdpa", "fwd", 128, 1024, 0.5, padding=25)])])
+    rule = ("fwd", (128,), "default", "cudnn_sdpa", 0.85, 1024, 0, ("dense",))
+    verdict, lines = variants.judge(cudnn, *rule)
+    assert verdict == "met" and len(lines) == 2  # x0.87 with its low end (0.861) at the bar
+    assert variants.judge(rows([1.0], [0.87], base="cudnn_sdpa", spread=0.03), *rule)[0] == "inconclusive"
+    text = "\n".join(variants.decide_lines(rows([1.0] * 3, [1.15, 1.2, 1.13]), rules=[], targets=[("t", *target)]))
+    assert "3 repeats: a point's ratio is the median" in text and "target t (>= x1.1 at L >= 1024): met" in text
+
+
+def test_collect_stacks_repeats_and_refuses_a_point_twice_in_one(tmp_path, capsys):
+    variants = load("bench_variants")
+    from scsigmoid.bench.harness import RESULT_COLUMNS
+
+    def part(path, ms):
+        row = {c: "" for c in RESULT_COLUMNS} | _timed("ours_dense", "fwd", 64, 1024, ms)
+        row |= {"warmup_ms": 100.0, "rep_ms": 250.0, "device": "NVIDIA H100 80GB HBM3", "commit": "abc"}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame([row], columns=RESULT_COLUMNS).to_csv(path, index=False)
+
+    for k, ms in ((1, 1.0), (2, 1.1)):
+        part(tmp_path / "parts" / f"rep{k}" / "default" / "attention_h100_hd64_fwd.csv", ms)
+    out = tmp_path / "variants.csv"
+    variants.main(["collect", str(tmp_path / "parts"), "--out", str(out)])
+    table = pd.read_csv(out)
+    assert table[["repeat", "ms_median"]].values.tolist() == [[1, 1.0], [2, 1.1]]
+    assert "2 repeat(s)" in capsys.readouterr().out
+    assert variants.read_parts([out])["repeat"].tolist() == [1, 2]  # a collected CSV keeps its repeats
+    part(tmp_path / "parts" / "rep2" / "again" / "attention_h100_hd64_fwd.csv", 1.2)
+    with pytest.raises(SystemExit, match="repeat points"):
+        variants.main(["collect", str(tmp_path / "parts"), "--out", str(tmp_path / "bad.csv")])
+    assert not (tmp_path / "bad.csv").exists()
+    with pytest.raises(SystemExit, match="no such part CSV or folder"):
+        variants.main(["summary", str(tmp_path / "nowhere")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no attention_"):
+        variants.main(["collect", str(tmp_path / "empty"), "--out", str(tmp_path / "bad.csv")])
+
+
+def test_variant_summary_over_repeats():
+    variants = load("bench_variants")
+    rows = []
+    for k, (ours, ts) in enumerate(((100, 90), (110, 90), (90, 100)), start=1):
+        rows += [{"impl": "ours_dense", "pass": "fwd", "head_dim": 64, "padding_pct": 0, "seq_len": 1024, "tflops": ours,
+                  "status": "ok", "reason": "", "config": "", "repeat": k},
+                 {"impl": "tritonsigmoid_dense", "pass": "fwd", "head_dim": 64, "padding_pct": 0, "seq_len": 1024,
+                  "tflops": ts, "status": "ok", "reason": "", "config": "", "repeat": k}]
+    text = "\n".join(variants.summary_lines(pd.DataFrame(rows)))
+    assert text.startswith("3 repeats (arms alternated)")
+    assert "  ours_dense                 100" in text  # the median over repeats
+    assert "best of ours / tritonsigmoid_dense: 1.11 [0.90-1.22]" in text
+
+
 @pytest.mark.slow
 @cpu_only
 def test_kernel_variants_script_end_to_end_on_the_cpu(tmp_path):
@@ -377,7 +458,7 @@ def test_kernel_variants_script_end_to_end_on_the_cpu(tmp_path):
     done = subprocess.run(
         ["bash", "gpu/h200_kernel_variants.sh", "400"], cwd=ROOT, capture_output=True, text=True, timeout=900,
         env=env(OUT=str(out), WORK=str(work), SUITE_COMMIT="test", PY=sys.executable, TRITON_INTERPRET="1",
-                CHECKS="0", HEAD_DIMS="16", SEQ_LENS="32",
+                CHECKS="0", HEAD_DIMS="16", SEQ_LENS="32", REPEATS="2",
                 RUNS="default:default:ours_dense,eager_sigmoid tma:tma:ours_dense,ours_padded:fwd "
                      "tma_fused:tma_fused:ours_dense:bwd",
                 WARM_ARGS=tiny, RUN_ARGS=f"{tiny} --padded-head-dims 16 --warmup-ms 1 --rep-ms 1"))
@@ -390,6 +471,7 @@ def test_kernel_variants_script_end_to_end_on_the_cpu(tmp_path):
     assert set(merged.loc[merged["impl"].str.endswith("_tma"), "pass"]) == {"fwd"}  # the run's own passes
     assert set(merged.loc[merged["impl"] == "ours_dense", "pass"]) == {"fwd", "bwd"}
     assert (merged["commit"].astype(str) == "test").all() and (merged["warmup_ms"] == 1).all()
+    assert merged.groupby("repeat").size().to_dict() == {1: len(merged) // 2, 2: len(merged) // 2}
     checks = pd.read_csv(out / "variant_checks.csv")
     assert set(checks["variant"]) == {"default", "tma", "tma_fused"} and checks["passed"].all()
     assert {k.removesuffix("_tma") for k in checks.loc[checks["variant"] == "default", "kernel"]} == {"fwd", "dq", "dkdv"}
@@ -397,7 +479,10 @@ def test_kernel_variants_script_end_to_end_on_the_cpu(tmp_path):
     assert set(checks.loc[checks["variant"] == "tma_fused", "kernel"]) == {"fwd_tma", "dkdv_fused_tma"}
     assert set(merged.loc[merged["impl"] == "ours_dense_tma_fused", "pass"]) == {"bwd"}  # rows named after it
     steps = (work / "logs" / "steps.txt").read_text()
-    assert "warm-up done: warm: " in steps and "tma rc=0" in steps
+    assert "warm-up done: warm: " in steps and "tma repeat 1 rc=0" in steps
+    starts = [line.split("] ")[1].split(" (")[0] for line in steps.splitlines() if " repeat " in line and "(variant" in line]
+    assert starts == ["default repeat 1/2", "tma repeat 1/2", "tma_fused repeat 1/2",  # then the other way round
+                      "tma_fused repeat 2/2", "tma repeat 2/2", "default repeat 2/2"]
     assert done.stdout.rstrip().endswith((out / "summary.txt").read_text().rstrip())
 
 

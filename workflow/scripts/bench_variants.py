@@ -5,6 +5,7 @@
         [--impl ours_dense ours_padded] [--warmup-ms 100] [--rep-ms 250]
     python workflow/scripts/bench_variants.py summary CSV_OR_DIR [...]
     python workflow/scripts/bench_variants.py decide CSV_OR_DIR [...] [--checks variant_checks.csv]
+    python workflow/scripts/bench_variants.py collect DIR --out attention_<gpu>_variants.csv
 
 ``run``: (1) switches sigattn to the variant (``default``, ``tma``, ``fma``, ``tma_fma``, ...:
 sigattn.triton_kernels.variant_env) with full autotuning over the variant's own lists; (2) checks
@@ -21,23 +22,39 @@ Rows of a non-default variant are named ``ours_dense_tma`` etc. Other implementa
 (TritonSigmoid, cuDNN) run without the config check. The harness's gate runs at the config
 check's shape too (a shape of its own would compile every autotune entry once more).
 
-``summary``: TFLOPS per implementation and point, each variant of ours against ``ours_*`` (the
-default) and our best against TritonSigmoid and cuDNN, from the parts (final or ``.partial``).
+Repeats: a call may run its processes several times, arms alternated (gpu/h200_kernel_variants.sh
+``REPEATS``); the parts of repeat k live under a folder ``rep<k>`` and their rows carry ``repeat``
+= k (rows from no such folder: repeat 1). One repeat times each point once, in one process, so its
+p20/p80 say nothing of how much a fresh process (its own autotune choice, clocks) moves; the
+repeats do.
+
+``collect``: the parts of each repeat merged (harness.merge_parts: a point twice in one repeat is
+an error) and stacked into one CSV with a ``repeat`` column.
+
+``summary``: TFLOPS per implementation and point (the median over repeats), each variant of ours
+against ``ours_*`` (the default) and our best against TritonSigmoid and cuDNN, from the parts
+(final or ``.partial``); with several repeats the ratios to the baselines are the median of the
+repeats' ratios, with their lowest and highest.
 
 ``decide``: the pre-registered rules for what the default (per-pass) variant launches
-(``RULES``, kernels/PERF.md "Session 14", "Session 15"), each judged on the parts: at every
-point of the rule (its pass and head dims, dense and padded where both were timed, L >= its
-shortest length) the candidate's speed-up over the base, base median ÷ candidate median, with
-the range the timings allow (base p20 ÷ candidate p80 to base p80 ÷ candidate p20). A point *meets* the threshold when the
-median ratio reaches it and the candidate is not slower even at the range's low end, *misses* it
-when even the range's high end is below it, and is *unsure* otherwise. The rule is ``met`` when
-every point meets it, ``not met`` when a point misses it or an entry of the candidate failed the
-config check (``--checks``), ``inconclusive`` otherwise (unsure or missing points).
+(``RULES``, kernels/PERF.md "Session 14", "Session 15") and issue #16's targets for the default
+against the baselines (``TARGETS``), each judged on the parts: at every point of the rule (its
+pass and head dims, its layouts where timed, L >= its shortest length) the candidate's speed-up
+over the base, base median ÷ candidate median, with the range the timings allow (base p20 ÷
+candidate p80 to base p80 ÷ candidate p20). With several repeats a point's ratio is the median of
+the repeats' ratios (each repeat's candidate against the same repeat's base) and its range runs
+from the lowest repeat's low end to the highest repeat's high end. A point *meets* the threshold
+when the ratio reaches it and the candidate is not slower even at the range's low end (for a
+threshold below 1, when the low end reaches the threshold itself), *misses* it when even the
+range's high end is below it, and is *unsure* otherwise. The rule is ``met`` when every point
+meets it, ``not met`` when a point misses it or an entry of the candidate failed the config check
+(``--checks``), ``inconclusive`` otherwise (unsure or missing points).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -187,12 +204,57 @@ def run(args, bench: dict) -> None:
 # Summary
 # ----------------------------------------------------------------------------------------------
 
-def read_parts(paths) -> pd.DataFrame:
+REPEAT_DIR = re.compile(r"rep(\d+)$")
+
+
+def _repeat_of(path: Path) -> int:
+    """The repeat a part belongs to: the ``rep<k>`` folder on its path (none: 1)."""
+    for parent in path.parents:
+        m = REPEAT_DIR.match(parent.name)
+        if m:
+            return int(m[1])
+    return 1
+
+
+def _part_files(paths) -> list[Path]:
     files = []
     for p in map(Path, paths):
+        if not p.exists():
+            raise ValueError(f"{p}: no such part CSV or folder of parts")
         files += sorted(p.rglob("attention_*.csv")) if p.is_dir() else [p]
-    frames = [pd.read_csv(f) for f in files]
+    return files
+
+
+def read_parts(paths) -> pd.DataFrame:
+    """The rows of the parts (or of collected CSVs), each with its ``repeat``."""
+    frames = []
+    for f in _part_files(paths):
+        df = pd.read_csv(f, dtype={"commit": str, "config": str})
+        frames.append(df if "repeat" in df else df.assign(repeat=_repeat_of(f)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def collect(paths) -> tuple[pd.DataFrame, list[str]]:
+    """One table of every repeat's merged parts (``repeat`` column), and the merge's notes."""
+    from scsigmoid.bench.harness import POINT_KEY, merge_parts
+
+    by_repeat: dict[int, list[Path]] = {}
+    for f in _part_files(paths):
+        by_repeat.setdefault(_repeat_of(f), []).append(f)
+    if not by_repeat:
+        raise ValueError(f"no attention_*.csv parts under {', '.join(map(str, paths))}")
+    frames, notes = [], []
+    for k, files in sorted(by_repeat.items()):
+        part_notes: list[str] = []
+        merged = merge_parts([pd.read_csv(f, dtype={"commit": str, "config": str}) for f in files],
+                             notes=part_notes)
+        names = {f"part {i}": str(f) for i, f in enumerate(files)}
+        for note in part_notes:
+            head, _, rest = note.partition(":")
+            notes.append(f"{names.get(head, head)}:{rest}" if rest else note)
+        frames.append(merged.assign(repeat=k))
+    table = pd.concat(frames, ignore_index=True)
+    return table.sort_values([*POINT_KEY, "repeat"], kind="stable").reset_index(drop=True), notes
 
 
 def _default_of(impl: str, impls) -> str | None:
@@ -203,13 +265,32 @@ def _default_of(impl: str, impls) -> str | None:
     return None
 
 
+def _spread(ratios: pd.DataFrame) -> str:
+    """' / '-joined ratios, one a length: the median over the repeats (rows), with [lowest-highest]
+    when there are several."""
+    cells = []
+    for L in ratios.columns:
+        r = ratios[L].dropna()
+        if r.empty:
+            cells.append("-")
+        elif len(r) == 1:
+            cells.append(f"{r.iloc[0]:.2f}")
+        else:
+            cells.append(f"{r.median():.2f} [{r.min():.2f}-{r.max():.2f}]")
+    return " / ".join(cells)
+
+
 def summary_lines(df: pd.DataFrame) -> list[str]:
     if df.empty:
         return ["no rows"]
+    if "repeat" not in df:
+        df = df.assign(repeat=1)
     ok = df[df["status"] == "ok"]
-    lines = []
+    repeats = sorted(ok["repeat"].unique())
+    lines = [f"{len(repeats)} repeats (arms alternated): TFLOPS the median over repeats, ratios to the baselines "
+             "the median of the repeats' ratios [lowest-highest]"] if len(repeats) > 1 else []
     for (hd, pass_, pad), part in ok.groupby(["head_dim", "pass", "padding_pct"]):
-        tf = part.pivot_table(index="impl", columns="seq_len", values="tflops", aggfunc="first")
+        tf = part.pivot_table(index="impl", columns="seq_len", values="tflops", aggfunc="median")
         lengths = list(tf.columns)
         lines.append(f"hd{hd} {pass_} pad{pad}: TFLOPS at L = {' / '.join(map(str, lengths))}")
         ours = [i for i in tf.index if i.startswith("ours_")]
@@ -222,11 +303,13 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                 ratio += f" vs {base}"
             lines.append(f"  {impl:26s} {cells}{ratio}")
         if ours:
-            best = tf.loc[ours].max()
+            # per repeat: the best of ours over that repeat's baseline row
+            by_rep = part.pivot_table(index=["repeat", "impl"], columns="seq_len", values="tflops", aggfunc="first")
+            best = by_rep[by_rep.index.get_level_values("impl").isin(ours)].groupby(level="repeat").max()
             for name in tf.index:
                 if name.startswith(BASELINES):
-                    ratios = " / ".join("-" if pd.isna(r) else f"{r:.2f}" for r in best / tf.loc[name])
-                    lines.append(f"  best of ours / {name}: {ratios}")
+                    base_rows = by_rep.xs(name, level="impl").reindex(best.index)
+                    lines.append(f"  best of ours / {name}: {_spread(best / base_rows)}")
     not_tma = ok["impl"].astype(str).str.contains("_tma") & ~ok["config"].fillna("").astype(str).str.contains("_tma@")
     for _, r in ok[not_tma].iterrows():
         lines.append(f"warning: {r['impl']} hd{r['head_dim']} {r['pass']} L{r['seq_len']} ran {r['config']!r}, "
@@ -262,34 +345,60 @@ RULES = [
 ]
 
 
+#: Issue #16's targets for what the default launches, judged against the baselines of the same
+#: call (and repeat) by the same test as RULES; not a switch of the default, a verdict on the issue.
+#: An 8th item names the layouts judged (default: dense and padded).
+TARGETS = [
+    (f"#16 {pass_} hd{hd}: the default >= 1.1x TritonSigmoid", pass_, (hd,), "default", "tritonsigmoid", 1.1, 1024)
+    for pass_ in ("fwd", "bwd") for hd in (64, 128)
+] + [("#16 fwd hd128: the default >= 0.85x cuDNN softmax", "fwd", (128,), "default", "cudnn_sdpa", 0.85, 4096,
+      ("dense",))]
+
+#: The baselines a rule may name as its base, and their benchmark row name in a layout.
+_BASELINE_IMPL = {"tritonsigmoid": "tritonsigmoid_{layout}", "cudnn_sdpa": "cudnn_sdpa"}
+
+
 def _impl_of(layout: str, variant: str) -> str:
-    """The benchmark row name of our kernel's ``variant`` in a layout: ours_dense, ours_padded_tma_mixed."""
+    """The benchmark row name of our kernel's ``variant`` in a layout (ours_dense,
+    ours_padded_tma_mixed), or of a baseline (tritonsigmoid_padded, cudnn_sdpa)."""
+    if variant in _BASELINE_IMPL:
+        return _BASELINE_IMPL[variant].format(layout=layout)
     return f"ours_{layout}" + ("" if variant == "default" else f"_{variant}")
 
 
 def judge(df: pd.DataFrame, pass_: str, head_dims, candidate: str, base: str, threshold: float,
-          min_len: int = 0, failed_checks: int = 0) -> tuple[str, list[str]]:
+          min_len: int = 0, failed_checks: int = 0, layouts=("dense", "padded")) -> tuple[str, list[str]]:
     """(verdict, one line a point) of one rule on benchmark rows (see the module docstring)."""
+    if "repeat" not in df:
+        df = df.assign(repeat=1)
     ok = df[(df["status"] == "ok") & (df["pass"] == pass_) & df["head_dim"].isin(head_dims)
             & (df["seq_len"] >= min_len)]
+    point = ["head_dim", "padding_pct", "seq_len"]
     lines, states = [], []
-    for layout in ("dense", "padded"):
-        base_rows = ok[ok["impl"] == _impl_of(layout, base)]
-        cand_rows = ok[ok["impl"] == _impl_of(layout, candidate)]
-        for _, b in base_rows.sort_values(["head_dim", "padding_pct", "seq_len"]).iterrows():
-            key = (cand_rows["head_dim"] == b["head_dim"]) & (cand_rows["seq_len"] == b["seq_len"]) \
-                & (cand_rows["padding_pct"] == b["padding_pct"])
-            where = f"hd{b['head_dim']} {layout} L{b['seq_len']}"
-            if not key.any():
+    for layout in layouts:
+        padded = ok["padding_pct"] > 0
+        rows = ok[padded] if layout == "padded" else ok[~padded]
+        base_rows = rows[rows["impl"] == _impl_of(layout, base)]
+        cand_rows = rows[rows["impl"] == _impl_of(layout, candidate)]
+        pairs = base_rows.merge(cand_rows, on=[*point, "repeat"], suffixes=("_b", "_c"))
+        for hd, pad, L in sorted(set(map(tuple, pd.concat([base_rows, cand_rows])[point].to_numpy().tolist()))):
+            where = f"hd{hd} {layout} L{L}"
+            mine = pairs[(pairs["head_dim"] == hd) & (pairs["padding_pct"] == pad) & (pairs["seq_len"] == L)]
+            if mine.empty:
+                absent = [_impl_of(layout, v) for v, r in ((candidate, cand_rows), (base, base_rows))
+                          if not ((r["head_dim"] == hd) & (r["padding_pct"] == pad) & (r["seq_len"] == L)).any()]
                 states.append("missing")
-                lines.append(f"  {where}: {_impl_of(layout, candidate)} not measured")
+                lines.append(f"  {where}: {' and '.join(absent) or 'no repeat with both'} not measured")
                 continue
-            c = cand_rows[key].iloc[0]
-            ratio = b["ms_median"] / c["ms_median"]
-            low, high = b["ms_p20"] / c["ms_p80"], b["ms_p80"] / c["ms_p20"]
-            state = "meets" if ratio >= threshold and low >= 1.0 else "misses" if high < threshold else "unsure"
+            ratios = mine["ms_median_b"] / mine["ms_median_c"]
+            ratio = float(ratios.median())
+            low = float((mine["ms_p20_b"] / mine["ms_p80_c"]).min())
+            high = float((mine["ms_p80_b"] / mine["ms_p20_c"]).max())
+            state = ("meets" if ratio >= threshold and low >= min(threshold, 1.0)
+                     else "misses" if high < threshold else "unsure")
             states.append(state)
-            lines.append(f"  {where}: x{ratio:.3f} [{low:.3f}, {high:.3f}] {state}")
+            each = f" ({len(mine)} repeats: {' '.join(f'x{r:.3f}' for r in ratios)})" if len(mine) > 1 else ""
+            lines.append(f"  {where}: x{ratio:.3f} [{low:.3f}, {high:.3f}] {state}{each}")
     if failed_checks:
         return f"not met ({failed_checks} config checks of {candidate} failed)", lines
     if not states:
@@ -301,18 +410,24 @@ def judge(df: pd.DataFrame, pass_: str, head_dims, candidate: str, base: str, th
     return "inconclusive", lines
 
 
-def decide_lines(df: pd.DataFrame, checks: pd.DataFrame | None = None, rules=RULES) -> list[str]:
+def decide_lines(df: pd.DataFrame, checks: pd.DataFrame | None = None, rules=RULES, targets=TARGETS) -> list[str]:
     # the GPU first: a rule written for one GPU is judged on whatever rows came back
     devices = sorted(df["device"].dropna().astype(str).unique()) if "device" in df else []
     lines = [f"rules judged on rows of: {', '.join(devices) or 'an unnamed device'}"]
-    for name, pass_, head_dims, candidate, base, threshold, min_len in rules:
-        failed = 0
-        if checks is not None and not checks.empty:
-            mine = checks[(checks["variant"] == candidate) & checks["head_dim"].isin(head_dims)
-                          & (checks["pass"] == pass_)]
-            failed = int((~mine["passed"].astype(bool)).sum())
-        verdict, points = judge(df, pass_, head_dims, candidate, base, threshold, min_len, failed)
-        lines += [f"rule {name} (>= x{threshold} at L >= {min_len}): {verdict}", *points]
+    repeats = df["repeat"].nunique() if "repeat" in df else 1
+    if repeats > 1:
+        lines.append(f"{repeats} repeats: a point's ratio is the median of the repeats' ratios, its range the "
+                     "lowest to the highest repeat's p20/p80 range")
+    for kind, items in (("rule", rules), ("target", targets)):
+        for name, pass_, head_dims, candidate, base, threshold, min_len, *layouts in items:
+            failed = 0
+            if checks is not None and not checks.empty:
+                mine = checks[(checks["variant"] == candidate) & checks["head_dim"].isin(head_dims)
+                              & (checks["pass"] == pass_)]
+                failed = int((~mine["passed"].astype(bool)).sum())
+            verdict, points = judge(df, pass_, head_dims, candidate, base, threshold, min_len, failed,
+                                    *layouts)
+            lines += [f"{kind} {name} (>= x{threshold} at L >= {min_len}): {verdict}", *points]
     return lines
 
 
@@ -343,9 +458,30 @@ def main(argv=None) -> None:
     d = sub.add_parser("decide", help="judge the pre-registered rules (RULES) on the parts")
     d.add_argument("paths", nargs="+", help="part CSVs or folders holding them")
     d.add_argument("--checks", type=Path, help="the call's variant_checks.csv (a failed entry fails its rule)")
+    c = sub.add_parser("collect", help="every repeat's parts merged into one CSV with a repeat column")
+    c.add_argument("paths", nargs="+", help="part CSVs or folders holding them (repeat k under rep<k>/)")
+    c.add_argument("--out", required=True, type=Path)
     args = p.parse_args(argv)
     if args.command == "run":
         run(args, bench)
+        return
+    try:
+        report(args)
+    except ValueError as err:
+        sys.exit(f"bench_variants {args.command}: {err}")
+
+
+def report(args) -> None:
+    """collect / summary / decide (a bad path or a repeated point: ValueError)."""
+    if args.command == "collect":
+        from scsigmoid.io import write_csv
+
+        table, notes = collect(args.paths)
+        for note in notes:
+            print(note)
+        write_csv(table, args.out)
+        print(f"wrote {args.out}: {len(table)} rows, {(table['status'] == 'ok').sum()} ok, "
+              f"{table['repeat'].nunique()} repeat(s)")
     elif args.command == "summary":
         print("\n".join(summary_lines(read_parts(args.paths))))
     else:
