@@ -442,8 +442,12 @@ def test_variant_summary_over_repeats():
                   "status": "ok", "reason": "", "config": "", "repeat": k},
                  {"impl": "tritonsigmoid_dense", "pass": "fwd", "head_dim": 64, "padding_pct": 0, "seq_len": 1024,
                   "tflops": ts, "status": "ok", "reason": "", "config": "", "repeat": k}]
+    rows += [{"impl": "ours_padded", "pass": "fwd", "head_dim": 64, "padding_pct": 25, "seq_len": 1024, "tflops": t,
+              "status": "ok", "reason": "", "config": "", "repeat": k} for k, t in ((1, 90), (2, 99), (3, 90))]
     text = "\n".join(variants.summary_lines(pd.DataFrame(rows)))
     assert text.startswith("3 repeats (arms alternated)")
+    # each repeat's padded over the same repeat's dense: 0.90, 0.90, 1.00
+    assert "hd64 fwd ours_padded / ours_dense (TFLOPS of real tokens) at L = 1024: 0.90 [0.90-1.00]" in text
     assert "  ours_dense                 100" in text  # the median over repeats
     assert "best of ours / tritonsigmoid_dense: 1.11 [0.90-1.22]" in text
 

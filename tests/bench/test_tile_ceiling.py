@@ -40,3 +40,17 @@ def test_ceilings_pairs_each_padded_row_with_its_dense_row_and_each_launched_ker
     assert out["padded_over_dense"].isna().iloc[2]
     # 4 sequences of 384..512 tokens: a partial tile on each side of most of them
     assert (out["ceiling"] < 1).all() and (out["ceiling"] > 0.7).all()
+
+
+def test_ceilings_pair_each_repeat_with_its_own_dense_row():
+    bench_cfg = {"tokens_per_batch": 2048, "hidden": 256, "seed": 0}
+    base = {"status": "ok", "head_dim": 64, "seq_len": 512, "pass": "fwd", "config": "fwd@512=64,64,4,3:autotune"}
+    bench = pd.DataFrame([
+        {**base, "impl": "ours_dense", "padding_pct": 0, "tflops": 200.0, "repeat": 1},
+        {**base, "impl": "ours_dense", "padding_pct": 0, "tflops": 100.0, "repeat": 2},
+        {**base, "impl": "ours_padded", "padding_pct": 25, "tflops": 90.0, "repeat": 1},
+        {**base, "impl": "ours_padded", "padding_pct": 25, "tflops": 90.0, "repeat": 2},
+    ])
+    out = ceilings(bench, bench_cfg)
+    assert out[["repeat", "padded_over_dense"]].values.tolist() == [[1, 0.45], [2, 0.9]]
+    assert out["ceiling"].nunique() == 1  # the same lengths in both repeats

@@ -93,10 +93,11 @@ def test_lookup_exact_nearest_and_missing():
     assert tuned.lookup(dev, "fwd", 64, False, torch.float16, 512) == ((64, 64, 4, 3), "table~512")
     assert tuned.lookup(dev, "fwd", 64, False, "float32", 4096) == ((64, 32, 4, 2), "table~1024")
     assert tuned.lookup(dev, "fwd", 128, True, "bfloat16", 1024) is None  # causal hd128: autotune
-    # the H100 (session 17's variant calls, L = 1K / 4K / 16K): its own entries; a GPU without any autotunes
+    # the H100 (session 19's variant call, L = 512 ... 16K): its own entries; a GPU without any autotunes
     h100 = "NVIDIA H100 80GB HBM3"
-    assert tuned.lookup(h100, "fwd", 64, False, "bfloat16", 512) == ((128, 64, 8, 3), "table~1024")
-    assert tuned.lookup(h100, "dkdv_tma", 64, False, "bfloat16", 16384) == ((32, 128, 8, 3), "table")
+    assert tuned.lookup(h100, "fwd", 64, False, "bfloat16", 512) == ((128, 64, 8, 3), "table")
+    assert tuned.lookup(h100, "dkdv_tma", 64, False, "bfloat16", 16384) == ((32, 64, 4, 3), "table")
+    assert tuned.lookup(h100, "dq", 128, False, "bfloat16", 40000) == ((128, 32, 8, 2), "table~16384")
     assert tuned.lookup(h100, "dkdv", 128, True, "bfloat16", 1024) is None  # causal: autotune
     assert tuned.lookup("NVIDIA A100-SXM4-80GB", "fwd", 64, False, "bfloat16", 4096) is None
 

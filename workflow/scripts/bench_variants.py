@@ -32,9 +32,9 @@ repeats do.
 an error) and stacked into one CSV with a ``repeat`` column.
 
 ``summary``: TFLOPS per implementation and point (the median over repeats), each variant of ours
-against ``ours_*`` (the default) and our best against TritonSigmoid and cuDNN, from the parts
-(final or ``.partial``); with several repeats the ratios to the baselines are the median of the
-repeats' ratios, with their lowest and highest.
+against ``ours_*`` (the default), our best against TritonSigmoid and cuDNN, and our padded against
+our dense rows, from the parts (final or ``.partial``); with several repeats the ratios to the
+baselines and padded ÷ dense are the median of the repeats' ratios, with their lowest and highest.
 
 ``decide``: the pre-registered rules for what the default (per-pass) variant launches
 (``RULES``, kernels/PERF.md "Session 14", "Session 15") and issue #16's targets for the default
@@ -310,6 +310,18 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
                 if name.startswith(BASELINES):
                     base_rows = by_rep.xs(name, level="impl").reindex(best.index)
                     lines.append(f"  best of ours / {name}: {_spread(best / base_rows)}")
+    # padded ÷ dense of each of our variants timed in both layouts (issues #15/#16: >= 0.9 / 0.95)
+    for (hd, pass_), part in ok[ok["impl"].astype(str).str.startswith("ours_padded")].groupby(["head_dim", "pass"]):
+        for padded_impl in sorted(part["impl"].unique()):
+            dense_impl = padded_impl.replace("ours_padded", "ours_dense", 1)
+            both = ok[(ok["head_dim"] == hd) & (ok["pass"] == pass_)]
+            tf = both.pivot_table(index=["repeat", "impl"], columns="seq_len", values="tflops", aggfunc="first")
+            impls = tf.index.get_level_values("impl")
+            if dense_impl not in impls:
+                continue
+            ratio = tf[impls == padded_impl].droplevel("impl") / tf[impls == dense_impl].droplevel("impl")
+            lines.append(f"hd{hd} {pass_} {padded_impl} / {dense_impl} (TFLOPS of real tokens) at L = "
+                         f"{' / '.join(map(str, ratio.columns))}: {_spread(ratio)}")
     not_tma = ok["impl"].astype(str).str.contains("_tma") & ~ok["config"].fillna("").astype(str).str.contains("_tma@")
     for _, r in ok[not_tma].iterrows():
         lines.append(f"warning: {r['impl']} hd{r['head_dim']} {r['pass']} L{r['seq_len']} ran {r['config']!r}, "
@@ -339,6 +351,8 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
 # dense 4K / 16K; fused hd128 0.84-0.94x). For the next call (pre-registered in session 17): the
 # forward switch was judged on an H100, so an H200 call judges it again against the FMA-pipe
 # forward it replaced, the same bar; not met there, TUNED_VARIANTS' forward goes back to fma.
+# Session 19 (an H100 again, results/bench/variants_s19_h100_*): no call timed fma, so these
+# rules wait for the H200; TARGETS judged over three repeats (kernels/PERF.md "Session 19").
 RULES = [
     ("forward hd64: the default's bf16x2 stays over fma (H200)", "fwd", (64,), "default", "fma", 1.05, 4096),
     ("forward hd128: the default's bf16x2 stays over fma (H200)", "fwd", (128,), "default", "fma", 1.05, 4096),

@@ -48,11 +48,13 @@ def ceilings(bench: pd.DataFrame, bench_cfg: dict) -> pd.DataFrame:
     """One row per (padded or packed row of ours, kernel it launched): the measured TFLOPS ÷ the
     dense row of the same pass, head dim and L, and the ceiling of that kernel's tiles on the
     benchmark's own lengths (same seed, batch and padding as the measured call)."""
+    if "repeat" not in bench:  # a variant call's repeats (bench_variants collect): each against its own dense row
+        bench = bench.assign(repeat=1)
     ok = bench[(bench["status"] == "ok") & bench["impl"].isin(["ours_dense", "ours_padded", "ours_varlen"])]
-    dense = ok[ok["impl"] == "ours_dense"].set_index(["pass", "head_dim", "seq_len"])["tflops"]
+    dense = ok[ok["impl"] == "ours_dense"].set_index(["pass", "head_dim", "seq_len", "repeat"])["tflops"]
     rows = []
     for rec in ok[ok["impl"] != "ours_dense"].to_dict("records"):
-        point = (rec["pass"], rec["head_dim"], rec["seq_len"])
+        point = (rec["pass"], rec["head_dim"], rec["seq_len"], rec["repeat"])
         shape = derive_shape(bench_cfg["tokens_per_batch"], bench_cfg["hidden"], int(rec["seq_len"]),
                              int(rec["head_dim"]), int(rec["padding_pct"]))
         lengths = sample_lengths(shape.batch, shape.seq_len, shape.padding_pct, bench_cfg["seed"])
@@ -61,7 +63,7 @@ def ceilings(bench: pd.DataFrame, bench_cfg: dict) -> pd.DataFrame:
             if kernel.split("_")[0] not in PASS_KERNELS[rec["pass"]]:  # dkdv_fused_tma -> dkdv
                 continue
             rows.append({"impl": rec["impl"], "pass": rec["pass"], "head_dim": int(rec["head_dim"]),
-                         "seq_len": int(rec["seq_len"]), "padded_over_dense": round(float(ratio), 3),
+                         "seq_len": int(rec["seq_len"]), "repeat": int(rec["repeat"]), "padded_over_dense": round(float(ratio), 3),
                          "kernel": kernel, "block_m": bm, "block_n": bn,
                          "ceiling": round(tile_ceiling(lengths, bm, bn), 3)})
     return pd.DataFrame(rows)
@@ -74,7 +76,7 @@ def main(argv=None) -> None:
     p.add_argument("bench_csv")
     args = p.parse_args(argv)
     table = ceilings(pd.read_csv(args.bench_csv), config["bench"])
-    print(table.sort_values(["head_dim", "pass", "seq_len", "impl", "kernel"]).to_string(index=False))
+    print(table.sort_values(["head_dim", "pass", "seq_len", "impl", "kernel", "repeat"]).to_string(index=False))
 
 
 if __name__ == "__main__":
