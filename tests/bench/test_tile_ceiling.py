@@ -54,3 +54,48 @@ def test_ceilings_pair_each_repeat_with_its_own_dense_row():
     out = ceilings(bench, bench_cfg)
     assert out[["repeat", "padded_over_dense"]].values.tolist() == [[1, 0.45], [2, 0.9]]
     assert out["ceiling"].nunique() == 1  # the same lengths in both repeats
+
+
+def test_ctas_per_sm_takes_the_scarcest_resource():
+    from scsigmoid.bench.ceiling import ctas_per_sm
+
+    # 255 registers -> 8,192 a warp (256-register units), 4 warps: 32,768 -> 2; 96 KB (+1 KB) -> 2
+    assert ctas_per_sm(255, 4, 98304) == 2
+    # 150 registers x 8 warps = 38,912 -> 1 (shared memory would allow 1 as well: 128 KB)
+    assert ctas_per_sm(150, 8, 131072) == 1
+    # 126 registers round up to 128 a thread: 4,096 a warp x 8 = 32,768 -> 2
+    assert ctas_per_sm(126, 8, 98304) == 2
+    assert ctas_per_sm(32, 4, 8192) == 16 and ctas_per_sm(16, 1, 0) == 32  # then warps, then the CTA cap
+
+
+def test_schedule_model_counts_tiles_and_waves_by_hand():
+    from scsigmoid.bench.ceiling import makespan, schedule_model
+
+    assert makespan([3, 3, 3, 1], 3) == 4 and makespan([5], 8) == 5
+    # one sequence of 192 rows in a slot of 256, 64x64 tiles, 3 slots: padded 3 live row blocks of
+    # 3 key tiles each (and one empty) finish in one wave; dense 4 blocks of 4 tiles need two
+    # waves: padded 192^2 / (3 slots * 192*64) = 1.0, dense 256^2 / (3 * 2 * 256*64) = 2/3
+    assert schedule_model([192], 256, 1, "fwd", 64, 64, 3) == pytest.approx(1.5)
+    # one slot: no waves to lose, only the tiles: 100 rows cost 2 x 2 tiles, dense 128 rows the same
+    assert schedule_model([100], 128, 1, "fwd", 64, 64, 1) == pytest.approx(100**2 / 128**2)
+    # dK/dV owns key blocks of BLOCK_N and loops over query blocks of BLOCK_M: 100 rows with 32-row
+    # query tiles cost ceil(100/32)*32 = 128 rows a key block, the same 2 key blocks as the forward
+    assert schedule_model([100], 128, 1, "dkdv", 32, 64, 1) == pytest.approx(100**2 / 128**2)
+    assert schedule_model([100], 128, 1, "fwd", 32, 64, 1) == pytest.approx(100**2 / (128 * 128))
+    assert schedule_model([100], 128, 2, "fwd", 64, 64, 1) == pytest.approx(100**2 / 128**2)  # heads scale both
+
+
+def test_ceilings_add_occupancy_and_the_schedule_model_from_the_compiled_configs():
+    bench_cfg = {"tokens_per_batch": 2048, "hidden": 256, "seed": 0}
+    base = {"status": "ok", "head_dim": 64, "seq_len": 512, "pass": "fwd", "config": "fwd@512=64,64,4,3:autotune"}
+    bench = pd.DataFrame([{**base, "impl": "ours_dense", "padding_pct": 0, "tflops": 100.0},
+                          {**base, "impl": "ours_padded", "padding_pct": 25, "tflops": 80.0}])
+    res = pd.DataFrame([{"kernel": "fwd", "head_dim": 64, "dtype": "bf16", "sigmoid": s, "block_m": 64, "block_n": 64,
+                         "num_warps": 4, "num_stages": 3, "registers": regs, "shared_bytes": 49152}
+                        for s, regs in (("bf16x2", 128), ("fma", 255))])
+    out = ceilings(bench, bench_cfg, res, sms=2)
+    # the default's forward is bf16x2 (128 registers: 4 CTAs), not the fma row's 255 registers (2)
+    assert out["ctas_per_sm"].tolist() == [4]
+    assert (out["schedule_model"] > 0).all() and out["schedule_model"].notna().all()
+    assert ceilings(bench, bench_cfg, res.iloc[:0])["ctas_per_sm"].isna().all()  # config not compiled
+    assert "schedule_model" not in ceilings(bench, bench_cfg)  # no resources: the tile ceiling alone

@@ -13,7 +13,20 @@ which is what ``padded/dense ≥ 0.9`` (issue #15) has to clear. With the benchm
 (lengths uniform in [0.75·L, L]) the ceiling falls as L shrinks: a partial tile is a larger share
 of a short sequence.
 
-    python -m scsigmoid.bench.ceiling results/bench/attention_h200.csv [--config config/config.yaml]
+The *schedule model* adds the grid's waves: the kernel's programs (one per row block of a
+(sequence, head) for the forward and dQ, one per key block for dK/dV; a block wholly in the
+padding costs nothing) each take time in proportion to the tiles it loops over, and the GPU runs
+``SMs × CTAs per SM`` of them at once (CTAs per SM from the compiled config's registers, warps
+and shared memory: ``results/kernels/resources_sm90.csv``). Programs start in program-id order
+on the first free slot; the model's ratio is the padded call's useful entries per slot-time over
+the dense call's. At few programs (batch 1 at L = 16K: 1.6–4.1K programs over 132–396 slots,
+10–16 waves) a partial last wave is a few per cent of the time, which the tile ceiling does not
+see. It is an estimate, not a bound: it prices every slot alike, while a CTA left alone on an SM
+that holds two runs faster than one sharing it, so where configs fit 2+ CTAs an SM it
+over-states the loss of a partial wave.
+
+    python -m scsigmoid.bench.ceiling results/bench/attention_h200.csv [--config config/config.yaml] \
+        [--resources results/kernels/resources_sm90.csv --sms 132]
 
 prints, for every padded / packed row of our kernel with a ``config`` column naming its tiles,
 the measured ratio to the dense row of the same point beside the ceiling of the tiles of each
@@ -21,6 +34,9 @@ kernel of that pass (forward: ``fwd``; backward: ``dq`` and ``dkdv``).
 """
 
 from __future__ import annotations
+
+import heapq
+import math
 
 import numpy as np
 import pandas as pd
@@ -44,10 +60,81 @@ def tile_ceiling(lengths, block_m: int, block_n: int) -> float:
     return float(np.sum(lengths ** 2) / computed) if computed else 1.0
 
 
-def ceilings(bench: pd.DataFrame, bench_cfg: dict) -> pd.DataFrame:
+#: sm_90 limits per SM: registers, shared memory (bytes; each CTA also takes 1 KB the runtime
+#: reserves), resident warps and CTAs; registers are allocated per warp in units of 256
+SM90 = {"registers": 65536, "shared": 233472, "reserved_shared": 1024, "warps": 64, "ctas": 32, "reg_unit": 256}
+
+
+def ctas_per_sm(registers: int, num_warps: int, shared_bytes: int, limits=None) -> int:
+    """Resident CTAs of one config per SM, the least of what registers, shared memory, warps and
+    the CTA limit allow."""
+    lim = SM90 if limits is None else limits
+    per_warp = math.ceil(registers * 32 / lim["reg_unit"]) * lim["reg_unit"]
+    by_regs = lim["registers"] // (per_warp * num_warps)
+    by_shared = lim["shared"] // (shared_bytes + lim["reserved_shared"])
+    return int(min(by_regs, by_shared, lim["warps"] // num_warps, lim["ctas"]))
+
+
+def _program_costs(lengths, slot_len: int, heads: int, kernel: str, block_m: int, block_n: int) -> list[int]:
+    """Score entries each program of one launch computes, in program-id order (non-causal, one
+    query head per key head). ``slot_len``: the rows each sequence's slot has (L; padding rows
+    included), which fixes the grid."""
+    own, loop = (block_n, block_m) if kernel.startswith("dkdv") else (block_m, block_n)
+    costs = []
+    for length in lengths:
+        per = math.ceil(length / loop) * loop * own  # a live block's loop over the other side
+        blocks = [per if b * own < length else 0 for b in range(math.ceil(slot_len / own))]
+        costs += blocks * heads
+    return costs
+
+
+def makespan(costs, slots: int) -> int:
+    """Finish time of programs started in order, each on the first slot to come free."""
+    free = [0] * max(1, min(slots, len(costs)))
+    for cost in costs:
+        heapq.heapreplace(free, free[0] + cost)
+    return max(free)
+
+
+def schedule_model(lengths, slot_len: int, heads: int, kernel: str, block_m: int, block_n: int,
+                   slots: int) -> float:
+    """Useful entries per slot-time of the padded launch ÷ the dense launch's (every sequence
+    ``slot_len`` long, same batch): tiles and waves together (module doc)."""
+    lengths = [int(x) for x in lengths]
+    dense = [slot_len] * len(lengths)
+    eff = [sum(x * x for x in ls) * heads / makespan(_program_costs(ls, slot_len, heads, kernel, block_m, block_n), slots)
+           for ls in (lengths, dense)]
+    return eff[0] / eff[1]
+
+
+def sigmoid_of(pass_: str, head_dim: int) -> str:
+    """The sigmoid our default kernel launches in this pass at this head dim, as the kernel module
+    names it now (TUNED_VARIANTS; rows of an older default may have run another)."""
+    from sigattn import triton_kernels as tk
+
+    return tk.variant_env(tk.TUNED_VARIANTS[pass_][tk.head_dim_class(head_dim)])["SIGATTN_SIGMOID"]
+
+
+def _occupancy(resources: pd.DataFrame, kernel: str, head_dim: int, sigmoid: str, config) -> int | None:
+    """CTAs per SM of a launched config by its compiled resources, or None when the table lacks it."""
+    bm, bn, warps, stages = config
+    rows = resources[(resources["kernel"] == kernel) & (resources["head_dim"] == head_dim)
+                     & (resources["dtype"] == "bf16") & (resources["sigmoid"] == sigmoid)
+                     & (resources["block_m"] == bm) & (resources["block_n"] == bn)
+                     & (resources["num_warps"] == warps) & (resources["num_stages"] == stages)]
+    if rows.empty:
+        return None
+    r = rows.iloc[0]
+    return ctas_per_sm(int(r["registers"]), warps, int(r["shared_bytes"]))
+
+
+def ceilings(bench: pd.DataFrame, bench_cfg: dict, resources: pd.DataFrame | None = None,
+             sms: int = 132) -> pd.DataFrame:
     """One row per (padded or packed row of ours, kernel it launched): the measured TFLOPS ÷ the
     dense row of the same pass, head dim and L, and the ceiling of that kernel's tiles on the
-    benchmark's own lengths (same seed, batch and padding as the measured call)."""
+    benchmark's own lengths (same seed, batch and padding as the measured call); with the
+    compiled configs' ``resources``, each kernel's CTAs per SM and the schedule model's ratio on
+    ``sms`` SMs too (NaN where the table lacks the config)."""
     if "repeat" not in bench:  # a variant call's repeats (bench_variants collect): each against its own dense row
         bench = bench.assign(repeat=1)
     ok = bench[(bench["status"] == "ok") & bench["impl"].isin(["ours_dense", "ours_padded", "ours_varlen"])]
@@ -59,13 +146,21 @@ def ceilings(bench: pd.DataFrame, bench_cfg: dict) -> pd.DataFrame:
                              int(rec["head_dim"]), int(rec["padding_pct"]))
         lengths = sample_lengths(shape.batch, shape.seq_len, shape.padding_pct, bench_cfg["seed"])
         ratio = rec["tflops"] / dense[point] if point in dense.index else np.nan
-        for kernel, _, (bm, bn, _, _), _ in parse_config(rec["config"]):
+        for kernel, _, config, _ in parse_config(rec["config"]):
+            bm, bn = config[:2]
             if kernel.split("_")[0] not in PASS_KERNELS[rec["pass"]]:  # dkdv_fused_tma -> dkdv
                 continue
-            rows.append({"impl": rec["impl"], "pass": rec["pass"], "head_dim": int(rec["head_dim"]),
-                         "seq_len": int(rec["seq_len"]), "repeat": int(rec["repeat"]), "padded_over_dense": round(float(ratio), 3),
-                         "kernel": kernel, "block_m": bm, "block_n": bn,
-                         "ceiling": round(tile_ceiling(lengths, bm, bn), 3)})
+            row = {"impl": rec["impl"], "pass": rec["pass"], "head_dim": int(rec["head_dim"]),
+                   "seq_len": int(rec["seq_len"]), "repeat": int(rec["repeat"]), "padded_over_dense": round(float(ratio), 3),
+                   "kernel": kernel, "block_m": bm, "block_n": bn,
+                   "ceiling": round(tile_ceiling(lengths, bm, bn), 3)}
+            if resources is not None:
+                sigmoid = sigmoid_of(rec["pass"], int(rec["head_dim"]))
+                ctas = _occupancy(resources, kernel, int(rec["head_dim"]), sigmoid, config)
+                row["ctas_per_sm"] = ctas if ctas is not None else np.nan
+                row["schedule_model"] = np.nan if ctas is None else round(schedule_model(
+                    lengths, shape.seq_len, shape.heads, kernel, bm, bn, sms * ctas), 3)
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -74,8 +169,12 @@ def main(argv=None) -> None:
 
     config, p = config_parser(argv, description=__doc__.split("\n\n")[0])
     p.add_argument("bench_csv")
+    p.add_argument("--resources", help="the compiled configs' resources (python -m sigattn.resources's CSV): "
+                   "adds CTAs per SM and the schedule model's ratio")
+    p.add_argument("--sms", type=int, default=132, help="the GPU's SMs (H100 SXM and H200: 132)")
     args = p.parse_args(argv)
-    table = ceilings(pd.read_csv(args.bench_csv), config["bench"])
+    resources = pd.read_csv(args.resources) if args.resources else None
+    table = ceilings(pd.read_csv(args.bench_csv), config["bench"], resources, args.sms)
     print(table.sort_values(["head_dim", "pass", "seq_len", "impl", "kernel", "repeat"]).to_string(index=False))
 
 
