@@ -1,4 +1,5 @@
-# Sourced by the H200 call scripts (h200_bench.sh, h200_kernel_variants.sh) once they have set
+# Sourced by the device call scripts (h200_bench.sh, h200_kernel_variants.sh, kernel_tests.sh,
+# profile_points.sh) once they have set
 # `budget` and `work`: the clock (left), OUT and SUITE_COMMIT, a fresh work folder with logs/, the
 # environment of the package code, the step log (stamp), capped step times (cap), show_summary,
 # and setup_machine: the carried wheels (.whl/, e.g. TritonSigmoid) and the machine's versions.

@@ -547,3 +547,58 @@ def test_kernel_tests_script_end_to_end_on_the_cpu(tmp_path):
     assert summary["pytest"]["rc"] == 0 and len(summary["pytest"]["jobs"]) == 2
     assert summary["pytest"]["tests"]["tests"] > 0
     assert summary["memcheck"]["rc"] in (0, "skipped")
+
+
+NCU_HEADER = ('"ID","Process ID","Process Name","Host Name","Kernel Name","Context","Stream","Block Size",'
+              '"Grid Size","Device","CC","Section Name","Metric Name","Metric Unit","Metric Value"')
+
+
+def _ncu_row(kid, kernel, metric, unit, value):
+    return f'"{kid}","1","python3","h","{kernel}","1","7","(256, 1, 1)","(2048, 1, 1)","0","9.0","S","{metric}","{unit}","{value}"'
+
+
+def test_ncu_summary_reads_the_details_page(tmp_path):
+    profile = load("bench_profile")
+    csv = tmp_path / "ncu_ours_padded_128_fwd_16384.csv"
+    csv.write_text("\n".join(["==PROF== Connected to process 1", NCU_HEADER,
+                              _ncu_row(0, "_fwd_kernel", "Duration", "us", "812.5"),
+                              _ncu_row(0, "_fwd_kernel", "Waves Per SM", "", "12.24"),
+                              _ncu_row(0, "_fwd_kernel", "L1/TEX Hit Rate", "%", "3"),  # not kept
+                              _ncu_row(1, "_bwd_dq_kernel", "Achieved Occupancy", "%", "11.9")]) + "\n")
+    lines = profile.ncu_summary(csv)
+    assert lines == [f"{csv.name}:", "  _fwd_kernel: Duration 812.5 us, Waves Per SM 12.24",
+                     "  _bwd_dq_kernel: Achieved Occupancy 11.9 %"]
+    bad = tmp_path / "ncu_bad.csv"
+    bad.write_text("==PROF== Connected\n==ERROR== The profiler could not read the counters\n")
+    assert profile.ncu_summary(bad) == ["ncu_bad.csv: no ncu table (==ERROR== The profiler could not read the counters)"]
+
+
+@pytest.mark.slow
+@cpu_only
+def test_profile_points_script_end_to_end_with_a_stand_in_profiler(tmp_path):
+    """gpu/profile_points.sh at tiny shapes under the interpreter, ncu replaced by a script that
+    writes a details page to --log-file and runs the command: one ncu CSV and one row of
+    points.csv a point, the summary printed last."""
+    fake = tmp_path / "ncu"
+    fake.write_text("#!/usr/bin/env bash\nlog=''\n"
+                    "while [ $# -gt 0 ]; do case $1 in --log-file) log=$2; shift 2;; "
+                    "--section|--clock-control|--page|--profile-from-start) shift 2;; --csv) shift;; *) break;; esac; done\n"
+                    f"printf '%s\\n' '{NCU_HEADER}' '{_ncu_row(0, '_fwd_kernel', 'Waves Per SM', '', '3.5')}' > \"$log\"\n"
+                    'exec "$@"\n')
+    fake.chmod(0o755)
+    out = tmp_path / "out"
+    res = subprocess.run(["bash", "gpu/profile_points.sh", "200"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600, env=env(OUT=str(out), SUITE_COMMIT="abc123def456", WORK=str(tmp_path / "work"),
+                                              PY=sys.executable, NCU=str(fake), TRITON_INTERPRET="1",
+                                              POINTS="ours_dense:16:fwd:32 ours_padded:16:bwd:32",
+                                              PROFILE_ARGS="--allow-cpu --tokens 64 --hidden 32"))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["env.txt", "logs.tgz", "ncu_ours_dense_16_fwd_32.csv",
+                                                     "ncu_ours_padded_16_bwd_32.csv", "points.csv", "summary.txt"]
+    points = pd.read_csv(out / "points.csv")
+    assert points["point"].tolist() == ["ours_dense:16:fwd:32", "ours_padded:16:bwd:32"]
+    assert points["padding_pct"].tolist() == [0, 25] and (points["commit"] == "abc123def456").all()
+    assert points.loc[1, "config"].startswith("fwd@32=") and "dkdv" in points.loc[1, "config"]
+    summary = (out / "summary.txt").read_text()
+    assert summary.count("_fwd_kernel: Waves Per SM 3.5") == 2 and "ours_padded:16:bwd:32 rc=0" in summary
+    assert res.stdout.rstrip().endswith(summary.rstrip())

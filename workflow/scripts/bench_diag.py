@@ -29,9 +29,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from scsigmoid.bench.adapters import default_adapters, make_inputs
-from scsigmoid.bench.harness import host_ms, timed_call
-from scsigmoid.bench.protocol import attention_flops, derive_shape, sample_lengths, tflops
+from scsigmoid.bench.harness import Point, host_ms, timed_call
+from scsigmoid.bench.protocol import attention_flops, tflops
 from scsigmoid.bench.timing import time_callable, wall_clock_timer
 from scsigmoid.config import config_parser
 from scsigmoid.io import write_csv
@@ -73,22 +72,16 @@ def graph_stats(fn, warmup_ms, rep_ms, timer):
 
 
 def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
-    impl, hd, pass_, seq_len = point.split(":")
-    hd, seq_len = int(hd), int(seq_len)
-    adapter = default_adapters([impl])[0]
-    padding = 25 if adapter.padded and not adapter.dense_too else 0
-    shape = derive_shape(args.tokens, args.hidden, seq_len, hd, padding)
-    lengths = sample_lengths(shape.batch, seq_len, padding, 0)
-    row = dict(mode=mode, round=rnd, impl=adapter.name, **{"pass": pass_}, head_dim=hd, padding_pct=padding,
-               seq_len=seq_len, batch=shape.batch, heads=shape.heads, warmup_ms=args.warmup_ms,
+    pt = Point.parse(point, args.tokens, args.hidden)
+    adapter, impl, pass_ = pt.adapter, pt.adapter.name, pt.pass_
+    row = dict(mode=mode, round=rnd, impl=adapter.name, **{"pass": pass_}, head_dim=pt.head_dim,
+               padding_pct=pt.padding, seq_len=pt.seq_len, batch=pt.batch, heads=pt.heads, warmup_ms=args.warmup_ms,
                rep_ms=args.rep_ms, ms_graph=math.nan, host_ms=math.nan, status="ok", reason="")
     set_mode(mode)
     try:
-        inputs = make_inputs(shape.batch, seq_len, shape.heads, hd, lengths, padding, device=device,
-                             dtype=torch.bfloat16 if device == "cuda" else torch.float32, seed=1)
-        fn, prepared = timed_call(adapter, inputs, pass_)
+        fn, prepared = timed_call(adapter, pt.inputs(device), pass_)
         stats = time_callable(fn, args.warmup_ms, args.rep_ms, timer)
-        flops = attention_flops(lengths, shape.heads, hd, pass_, causal=adapter.causal)
+        flops = attention_flops(list(pt.lengths), pt.heads, pt.head_dim, pass_, causal=adapter.causal)
         row.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,
                    tflops=tflops(flops, stats.ms_median), host_ms=host_ms(fn, device),
                    config=adapter.launch_config())

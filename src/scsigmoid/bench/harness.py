@@ -111,6 +111,43 @@ def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: s
     return "ok", "", stats, {"host_ms": host, "config": adapter.launch_config()}
 
 
+@dataclass(frozen=True)
+class Point:
+    """One benchmark point named ``impl:head_dim:pass:seq_len`` (the diagnosis and profile scripts'
+    argument), at the protocol's shape: a padded or packed implementation at 25 % padding."""
+    adapter: Adapter
+    head_dim: int
+    pass_: str
+    seq_len: int
+    padding: int
+    batch: int
+    heads: int
+    lengths: tuple
+
+    @classmethod
+    def parse(cls, text: str, tokens: int, hidden: int, seed: int = 0) -> Point:
+        from scsigmoid.bench.adapters import default_adapters
+
+        try:
+            impl, hd, pass_, seq_len = text.split(":")
+            hd, seq_len = int(hd), int(seq_len)
+        except ValueError:
+            raise ValueError(f"benchmark point {text!r}: expected impl:head_dim:pass:seq_len, "
+                             "e.g. ours_padded:128:bwd:16384") from None
+        if pass_ not in ("fwd", "bwd"):
+            raise ValueError(f"benchmark point {text!r}: the pass is fwd or bwd, not {pass_!r}")
+        adapter = default_adapters([impl])[0]
+        padding = 25 if adapter.padded and not adapter.dense_too else 0
+        shape = derive_shape(tokens, hidden, seq_len, hd, padding)
+        lengths = tuple(int(x) for x in sample_lengths(shape.batch, seq_len, padding, seed))
+        return cls(adapter, hd, pass_, seq_len, padding, shape.batch, shape.heads, lengths)
+
+    def inputs(self, device: str, dtype=None, seed: int = 1):
+        dtype = dtype or (torch.bfloat16 if device == "cuda" else torch.float32)
+        return make_inputs(self.batch, self.seq_len, self.heads, self.head_dim, list(self.lengths), self.padding,
+                           device=device, dtype=dtype, seed=seed)
+
+
 def timed_call(adapter: Adapter, inputs, pass_: str):
     """(fn, prepared): the call a point times, after one untimed run of it (autotuning, JIT).
     Forward: the adapter's forward call. Backward: the gradients of one forward's output (the
