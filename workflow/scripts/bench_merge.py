@@ -24,14 +24,23 @@ from scsigmoid.provenance import provenance
 from scsigmoid.script import log_to_file
 
 
-def merge_files(parts, out, unmeasured_reason: str | None = None, replace_points: bool = False) -> None:
+def merge_named(parts, replace_points: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """The part files merged (harness.merge_parts) and the merge's notes, each naming its file."""
     notes: list[str] = []
     frames = [pd.read_csv(p, dtype={"commit": str, "config": str}) for p in parts]
     merged = merge_parts(frames, replace_points=replace_points, notes=notes)
     names = {f"part {i}": str(p) for i, p in enumerate(parts)}
+    named = []
     for note in notes:
         head, _, rest = note.partition(":")
-        print(f"{names.get(head, head)}:{rest}" if rest else note)
+        named.append(f"{names.get(head, head)}:{rest}" if rest else note)
+    return merged, named
+
+
+def merge_files(parts, out, unmeasured_reason: str | None = None, replace_points: bool = False) -> None:
+    merged, notes = merge_named(parts, replace_points)
+    for note in notes:
+        print(note)
     if unmeasured_reason:
         # device: the one the parts ran on; no torch/triton: nothing ran for these rows
         prov = {**provenance(), "device": merged["device"].dropna().iloc[0], "torch": "", "triton": ""}

@@ -236,7 +236,9 @@ def read_parts(paths) -> pd.DataFrame:
 
 def collect(paths) -> tuple[pd.DataFrame, list[str]]:
     """One table of every repeat's merged parts (``repeat`` column), and the merge's notes."""
-    from scsigmoid.bench.harness import POINT_KEY, merge_parts
+    from bench_merge import merge_named
+
+    from scsigmoid.bench.harness import POINT_KEY
 
     by_repeat: dict[int, list[Path]] = {}
     for f in _part_files(paths):
@@ -245,13 +247,8 @@ def collect(paths) -> tuple[pd.DataFrame, list[str]]:
         raise ValueError(f"no attention_*.csv parts under {', '.join(map(str, paths))}")
     frames, notes = [], []
     for k, files in sorted(by_repeat.items()):
-        part_notes: list[str] = []
-        merged = merge_parts([pd.read_csv(f, dtype={"commit": str, "config": str}) for f in files],
-                             notes=part_notes)
-        names = {f"part {i}": str(f) for i, f in enumerate(files)}
-        for note in part_notes:
-            head, _, rest = note.partition(":")
-            notes.append(f"{names.get(head, head)}:{rest}" if rest else note)
+        merged, part_notes = merge_named(files)
+        notes += part_notes
         frames.append(merged.assign(repeat=k))
     table = pd.concat(frames, ignore_index=True)
     return table.sort_values([*POINT_KEY, "repeat"], kind="stable").reset_index(drop=True), notes
