@@ -394,6 +394,8 @@ def test_decision_over_repeats_pairs_each_repeat_and_names_baselines():
     missing = df[~((df["impl"] == "tritonsigmoid_dense") & (df["seq_len"] == 4096))]
     verdict, lines = variants.judge(missing, *target)
     assert verdict == "inconclusive" and lines[1] == "  hd128 dense L4096: tritonsigmoid_dense not measured"
+    # a rule about a variant the call did not time at all: said once, no point lines
+    assert variants.judge(df, "fwd", (128,), "default", "fma", 1.05, 1024) == ("inconclusive (not timed here: fma)", [])
     # cuDNN: dense rows only at 0 % padding (its padded rows are another point), below-1 threshold
     cudnn = rows([1.0], [0.87], base="cudnn_sdpa")
     cudnn = pd.concat([cudnn, pd.DataFrame([_timed("cudnn_sdpa", "fwd", 128, 1024, 0.5, padding=25)])])

@@ -385,6 +385,9 @@ def judge(df: pd.DataFrame, pass_: str, head_dims, candidate: str, base: str, th
     ok = df[(df["status"] == "ok") & (df["pass"] == pass_) & df["head_dim"].isin(head_dims)
             & (df["seq_len"] >= min_len)]
     point = ["head_dim", "padding_pct", "seq_len"]
+    untimed = [v for v in (candidate, base) if not ok["impl"].isin([_impl_of(la, v) for la in layouts]).any()]
+    if untimed:  # a rule about a variant this call did not time: no point lines
+        return f"inconclusive (not timed here: {' and '.join(untimed)})", []
     lines, states = [], []
     for layout in layouts:
         padded = ok["padding_pct"] > 0
