@@ -165,9 +165,9 @@ def test_h200_bench_script_end_to_end_on_the_cpu(tmp_path):
 
 def test_diag_and_first_call_take_shapes_and_timing_from_the_configuration(tmp_path):
     overlay = tmp_path / "bench.yaml"
-    overlay.write_text("bench: {tokens_per_batch: 4096, hidden: 512, warmup_ms: 7, rep_ms: 9}\n")
+    overlay.write_text("bench: {tokens_per_batch: 4096, hidden: 512, warmup_ms: 7, rep_ms: 9, seed: 3}\n")
     diag = load("bench_diag").parse_args(["--out", "d.csv", "--configfile", str(overlay)])
-    assert (diag.tokens, diag.hidden, diag.warmup_ms, diag.rep_ms) == (4096, 512, 7, 9)
+    assert (diag.tokens, diag.hidden, diag.warmup_ms, diag.rep_ms, diag.seed) == (4096, 512, 7, 9, 3)
     first = load("bench_first_call").parse_args(["--out", "f.csv", "--configfile", str(overlay)])
     assert (first.tokens, first.hidden) == (4096, 512)
     shipped = load("bench_diag").parse_args(["--out", "d.csv"])  # config/config.yaml as it is

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from bench_helpers import PROV, TINY, FakeTimer
 
 from scsigmoid.bench import harness
@@ -181,3 +182,21 @@ def test_warm_only_runs_each_point_once_and_times_nothing(cpu_kwargs, fake_timer
     df = run_benchmark([EagerSigmoid()], cfg, [16], ["bwd"], PROV, **cpu_kwargs)
     assert (df["status"] == "skipped").all() and df["reason"].str.startswith("warm-up only").all()
     assert df["ms_median"].isna().all() and fake_timer.calls == 0 and not gates
+
+
+def test_point_is_the_grid_point_at_the_protocol_seed():
+    """impl:head_dim:pass:seq_len -> the grid's shape, padding and lengths (seeded as _measure seeds
+    them); a malformed name says what it expects."""
+    from scsigmoid.bench.harness import Point
+
+    dense = Point.parse("ours_dense:64:fwd:512", 2048, 256, seed=0)
+    padded = Point.parse("ours_padded:64:bwd:512", 2048, 256, seed=0)
+    assert (dense.padding, padded.padding, dense.batch, dense.heads) == (0, 25, 4, 4)
+    assert dense.lengths == (512,) * 4 and all(384 <= n <= 512 for n in padded.lengths)
+    assert Point.parse("ours_padded:64:bwd:512", 2048, 256, seed=1).lengths != padded.lengths
+    x = padded.inputs("cpu")
+    assert x.q.shape[0] == 4 and torch.equal(x.q, padded.inputs("cpu").q)  # the same inputs each time
+    with pytest.raises(ValueError, match="expected impl:head_dim:pass:seq_len"):
+        Point.parse("ours_dense:64:fwd", 2048, 256, seed=0)
+    with pytest.raises(ValueError, match="the pass is fwd or bwd"):
+        Point.parse("ours_dense:64:both:512", 2048, 256, seed=0)

@@ -72,7 +72,7 @@ def graph_stats(fn, warmup_ms, rep_ms, timer):
 
 
 def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
-    pt = Point.parse(point, args.tokens, args.hidden)
+    pt = Point.parse(point, args.tokens, args.hidden, args.seed)
     adapter, impl, pass_ = pt.adapter, pt.adapter.name, pt.pass_
     row = dict(mode=mode, round=rnd, impl=adapter.name, **{"pass": pass_}, head_dim=pt.head_dim,
                padding_pct=pt.padding, seq_len=pt.seq_len, batch=pt.batch, heads=pt.heads, warmup_ms=args.warmup_ms,
@@ -113,6 +113,7 @@ def parse_args(argv=None):
     p.add_argument("--tokens", type=int, default=bench["tokens_per_batch"])
     p.add_argument("--hidden", type=int, default=bench["hidden"])
     p.add_argument("--allow-cpu", action="store_true", help="smoke test (TRITON_INTERPRET=1, tiny shapes)")
+    p.set_defaults(seed=int(bench["seed"]))  # the grid's lengths and inputs
     return p.parse_args(argv)
 
 

@@ -31,8 +31,7 @@ from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
 
 
-def run_point(text: str, args, device: str) -> dict:
-    pt = Point.parse(text, args.tokens, args.hidden)
+def run_point(text: str, pt: Point, args, device: str) -> dict:
     start = time.perf_counter()
     fn, _ = timed_call(pt.adapter, pt.inputs(device), pt.pass_)
     ready_s = time.perf_counter() - start
@@ -97,11 +96,10 @@ def main(argv=None) -> None:
     if device == "cpu" and not args.allow_cpu:
         raise SystemExit("bench_profile: no CUDA GPU visible (--allow-cpu runs a smoke test)")
     try:  # a bad point fails before anything runs
-        for text in args.points:
-            Point.parse(text, args.tokens, args.hidden)
+        points = [Point.parse(text, args.tokens, args.hidden, int(bench["seed"])) for text in args.points]
     except (ValueError, KeyError) as err:
         raise SystemExit(f"bench_profile: {err}") from None
-    rows = [{**run_point(t, args, device), **provenance()} for t in args.points]
+    rows = [{**run_point(text, pt, args, device), **provenance()} for text, pt in zip(args.points, points, strict=True)]
     if args.log:
         write_csv(pd.DataFrame(rows), args.log)
 

@@ -114,7 +114,8 @@ def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: s
 @dataclass(frozen=True)
 class Point:
     """One benchmark point named ``impl:head_dim:pass:seq_len`` (the diagnosis and profile scripts'
-    argument), at the protocol's shape: a padded or packed implementation at 25 % padding."""
+    argument) at the protocol's shape and seed, as the grid times it: a padded or packed
+    implementation at 25 % padding, lengths from ``seed``, inputs from ``seed + 1`` (_measure)."""
     adapter: Adapter
     head_dim: int
     pass_: str
@@ -123,9 +124,10 @@ class Point:
     batch: int
     heads: int
     lengths: tuple
+    seed: int
 
     @classmethod
-    def parse(cls, text: str, tokens: int, hidden: int, seed: int = 0) -> Point:
+    def parse(cls, text: str, tokens: int, hidden: int, seed: int) -> Point:
         from scsigmoid.bench.adapters import default_adapters
 
         try:
@@ -140,12 +142,12 @@ class Point:
         padding = 25 if adapter.padded and not adapter.dense_too else 0
         shape = derive_shape(tokens, hidden, seq_len, hd, padding)
         lengths = tuple(int(x) for x in sample_lengths(shape.batch, seq_len, padding, seed))
-        return cls(adapter, hd, pass_, seq_len, padding, shape.batch, shape.heads, lengths)
+        return cls(adapter, hd, pass_, seq_len, padding, shape.batch, shape.heads, lengths, seed)
 
-    def inputs(self, device: str, dtype=None, seed: int = 1):
+    def inputs(self, device: str, dtype=None):
         dtype = dtype or (torch.bfloat16 if device == "cuda" else torch.float32)
         return make_inputs(self.batch, self.seq_len, self.heads, self.head_dim, list(self.lengths), self.padding,
-                           device=device, dtype=dtype, seed=seed)
+                           device=device, dtype=dtype, seed=self.seed + 1)
 
 
 def timed_call(adapter: Adapter, inputs, pass_: str):
