@@ -3,7 +3,9 @@
 # each point in its own process (workflow/scripts/bench_profile.py: the call made ready outside the
 # profiler range, then CALLS calls inside it), `ncu --clock-control none --profile-from-start off`
 # recording only those kernels. The default points: hd128 at L = 16K, dense and padded, forward and
-# backward: the padded ÷ dense gap that kernels/PERF.md "Session 19" puts at the last wave.
+# backward: the padded ÷ dense gap that kernels/PERF.md "Session 19" puts at the last wave; then the
+# hd128 forward of TritonSigmoid and cuDNN at the same point, beside ours (issue #16's limit: issue
+# slots, warp stalls, occupancy of the three kernels), as time allows.
 # Usage (repo root, GPU machine with ncu; the tuned table gives each launch its config):
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/profile_points.sh [budget_s=300]
 # Writes under $OUT: env.txt, ncu_<point>.csv (ncu's details page: one row a metric of each kernel),
@@ -14,8 +16,9 @@ set -uo pipefail
 budget=${1:-300}
 work=${WORK:-/tmp/profile_points}
 source "$(dirname "$0")/call_common.sh"
-POINTS=${POINTS:-"ours_dense:128:fwd:16384 ours_padded:128:fwd:16384 ours_dense:128:bwd:16384 ours_padded:128:bwd:16384"}
-SECTIONS=${SECTIONS:-"LaunchStats Occupancy SpeedOfLight WarpStateStats"}
+POINTS=${POINTS:-"ours_dense:128:fwd:16384 ours_padded:128:fwd:16384 ours_dense:128:bwd:16384 ours_padded:128:bwd:16384
+  tritonsigmoid_dense:128:fwd:16384 cudnn_sdpa:128:fwd:16384"}
+SECTIONS=${SECTIONS:-"LaunchStats Occupancy SpeedOfLight ComputeWorkloadAnalysis WarpStateStats"}
 NCU=${NCU:-ncu}
 setup_machine
 { cat "$work/logs/env.txt"; echo "commit $SUITE_COMMIT"; date -u +%F; } > "$OUT/env.txt"

@@ -52,9 +52,14 @@ def run_point(text: str, pt: Point, args, device: str) -> dict:
     return row
 
 
-#: what the summary keeps of ncu's details page (LaunchStats and Occupancy sections, the duration)
-NCU_METRICS = ("Duration", "Grid Size", "Registers Per Thread", "Waves Per SM", "Theoretical Occupancy",
-               "Achieved Occupancy", "Block Limit Registers", "Block Limit Shared Mem")
+#: what the summary keeps of ncu's details page: the duration and throughputs (SpeedOfLight), the
+#: launch and occupancy (LaunchStats, Occupancy), how busy the issue slots are (ComputeWorkloadAnalysis)
+#: and how long a warp waits between instructions (WarpStateStats): enough to set our kernel beside
+#: TritonSigmoid and cuDNN at one point (gpu/profile_points.sh's COMPARE points)
+NCU_METRICS = ("Duration", "Compute (SM) Throughput", "Memory Throughput", "Grid Size", "Registers Per Thread",
+               "Waves Per SM", "Theoretical Occupancy", "Achieved Occupancy", "Block Limit Registers",
+               "Block Limit Shared Mem", "SM Busy", "Issue Slots Busy", "Executed Ipc Active",
+               "Warp Cycles Per Issued Instruction")
 
 
 def ncu_summary(path: Path) -> list[str]:
