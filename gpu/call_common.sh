@@ -12,7 +12,16 @@ PY=${PY:-python3}
 rm -rf "$work"; mkdir -p "$work/logs" "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD/kernels:$PWD/src${PYTHONPATH:+:$PYTHONPATH}" SIGATTN_CHECK_VALUES=0
 stamp() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$work/logs/steps.txt"; }
-cap() { local want=$1 reserve=$2 t; t=$(( $(left) - reserve )); [ "$want" -lt "$t" ] && t=$want; echo "$t"; }
+# cap WANT RESERVE: a step's seconds, at most WANT, leaving RESERVE for the steps after it; the
+# reserve is at most half of what is left (a call given less than its reserves still warms up: a
+# budget of 290 once gave `timeout` a negative cap, session 20) and the cap at least 1 (`timeout 0`
+# would mean no limit at all)
+cap() {
+  local want=$1 reserve=$2 l t; l=$(left)
+  [ "$reserve" -gt $(( l / 2 )) ] && reserve=$(( l / 2 ))
+  t=$(( l - reserve )); [ "$want" -lt "$t" ] && t=$want; [ "$t" -lt 1 ] && t=1
+  echo "$t"
+}
 show_summary() { echo "== summary ($(( $(date +%s) - start )) s)"; cat "$OUT/summary.txt"; }  # the call's last output
 
 setup_machine() {

@@ -251,20 +251,17 @@ DKDV_TUNE_KEY = [*TUNE_KEY, "FUSE_DQ"]
 #: sigattn.resources` (results/kernels/resources_sm90.csv). v1 (6bedcdcd485a) kept only spill-free
 #: entries and its hd128 backward measured 6-18% slower than v0's spilling lists, so the v0
 #: backward entries are back beside them (marked v0) and the autotuner chooses (not yet measured).
+#: Tried and dropped (session 20): 16-warp 256-row tiles (fwd hd64/hd128, dQ hd128, dQ-TMA hd64), 128
+#: registers and spill-free on sm_90 and correct on an H100, but never the autotuner's choice there
+#: at hd128 (fwd, dQ; L = 1K/4K/16K); kernels/PERF.md "Session 20".
 TUNE_TABLE = {
-    # The 16-warp entries (256-row tiles; dq hd128: 256x32): four warpgroups a CTA, 128 registers a
-    # thread and no spills on sm_90 (ptxas caps them there), twice the warps an SM of the 8-warp
-    # 128-row tiles whose 169-177 registers leave one CTA an SM. Session 20's ncu profile of the hd128
-    # forward at 16K (kernels/PERF.md): ours issues 1.52 instructions a cycle with 8 warps an SM,
-    # cuDNN 1.77 with 9-12; the gap in time (1.16x) is the gap in issue rate, not in instructions.
-    "fwd": {64: [(128, 64, 8, 3), (256, 64, 16, 3), (256, 128, 16, 2), (128, 128, 8, 3), (128, 64, 4, 3),
-                 (64, 64, 4, 3), (64, 32, 4, 2), (64, 128, 4, 3), (128, 128, 4, 2)],  # the last two: TritonSigmoid's shapes (PERF.md "Session 13")
-            128: [(128, 64, 8, 3), (256, 64, 16, 2), (256, 64, 16, 3), (128, 64, 8, 2), (128, 128, 8, 2),
-                  (64, 64, 4, 3), (64, 32, 4, 2)],
+    "fwd": {64: [(128, 64, 8, 3), (128, 128, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (64, 32, 4, 2),
+                 (64, 128, 4, 3), (128, 128, 4, 2)],  # the last two: TritonSigmoid's shapes (PERF.md "Session 13")
+            128: [(128, 64, 8, 3), (128, 64, 8, 2), (128, 128, 8, 2), (64, 64, 4, 3), (64, 32, 4, 2)],
             256: [(64, 64, 8, 2), (64, 32, 4, 2)]},
     "dq": {64: [(64, 64, 8, 2), (128, 64, 8, 3), (64, 64, 4, 2), (128, 32, 8, 2), (64, 32, 4, 2)],
-           128: [(64, 64, 8, 2), (128, 64, 8, 2), (256, 32, 16, 2), (64, 64, 4, 2), (128, 32, 8, 2),
-                 (64, 32, 4, 3), (64, 32, 4, 2), (32, 64, 4, 2)],  # v0
+           128: [(64, 64, 8, 2), (128, 64, 8, 2), (64, 64, 4, 2), (128, 32, 8, 2), (64, 32, 4, 3),
+                 (64, 32, 4, 2), (32, 64, 4, 2)],  # v0
            256: [(64, 32, 8, 2), (32, 32, 4, 2)]},
     "dkdv": {64: [(64, 64, 8, 2), (32, 128, 8, 2), (64, 128, 8, 2), (32, 64, 4, 2), (64, 64, 4, 2)],
              128: [(32, 64, 8, 2), (32, 128, 8, 2), (64, 32, 8, 2), (32, 32, 4, 2), (16, 64, 4, 2),
@@ -282,7 +279,7 @@ TUNE_TABLE = {
                 128: [(128, 128, 8, 3), (128, 64, 8, 3), (128, 64, 8, 4), (128, 128, 8, 2), (64, 64, 4, 3),
                       (64, 32, 4, 2)],
                 256: [(64, 64, 8, 2), (64, 32, 4, 2)]},
-    "dq_tma": {64: [(128, 64, 8, 3), (256, 64, 16, 2), (64, 64, 4, 3), (128, 128, 8, 2)],
+    "dq_tma": {64: [(128, 64, 8, 3), (64, 64, 4, 3), (128, 128, 8, 2)],
                128: [(128, 64, 8, 2), (64, 64, 4, 3), (128, 32, 8, 3), (64, 32, 4, 2)],
                256: [(64, 32, 8, 2), (32, 32, 4, 2)]},
     "dkdv_tma": {64: [(64, 128, 8, 3), (64, 64, 4, 3), (32, 128, 8, 3), (32, 64, 4, 3)],

@@ -604,3 +604,20 @@ def test_profile_points_script_end_to_end_with_a_stand_in_profiler(tmp_path):
     summary = (out / "summary.txt").read_text()
     assert summary.count("_fwd_kernel: Waves Per SM 3.5") == 2 and "ours_padded:16:bwd:32 rc=0" in summary
     assert res.stdout.rstrip().endswith(summary.rstrip())
+
+
+@pytest.mark.parametrize(("budget", "want", "reserve", "expected"), [
+    (540, 150, 300, 150),  # enough for both: the step's own cap
+    (700, 500, 300, 400),  # the reserve kept (under half), the step gets what is left above it
+    (400, 150, 300, 150),  # the reserve at half of what is left (200): the step's own cap fits
+    (290, 150, 300, 145),  # less than the reserve: half of what is left (was -10: `timeout` refused it)
+    (30, 150, 10, 20),
+    (0, 150, 300, 1),  # nothing left: 1 s, never 0 (`timeout 0` is no limit) nor negative
+    (-20, 60, 200, 1),
+])
+def test_cap_leaves_a_reserve_of_at_most_half_and_is_never_below_one_second(tmp_path, budget, want, reserve, expected):
+    script = (f"budget={budget}; work={tmp_path / 'work'}; OUT={tmp_path / 'out'}; SUITE_COMMIT=abc; "
+              f"source gpu/call_common.sh; cap {want} {reserve}")
+    res = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert int(res.stdout.split()[-1]) == expected
