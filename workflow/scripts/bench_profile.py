@@ -55,25 +55,34 @@ def run_point(text: str, pt: Point, args, device: str) -> dict:
 #: what the summary keeps of ncu's details page: the duration and throughputs (SpeedOfLight), the
 #: launch and occupancy (LaunchStats, Occupancy), how busy the issue slots are (ComputeWorkloadAnalysis)
 #: and how long a warp waits between instructions (WarpStateStats): enough to set our kernel beside
-#: TritonSigmoid and cuDNN at one point (gpu/profile_points.sh's COMPARE points)
+#: TritonSigmoid and cuDNN at one point (gpu/profile_points.sh's default points)
 NCU_METRICS = ("Duration", "Compute (SM) Throughput", "Memory Throughput", "Grid Size", "Registers Per Thread",
                "Waves Per SM", "Theoretical Occupancy", "Achieved Occupancy", "Block Limit Registers",
                "Block Limit Shared Mem", "SM Busy", "Issue Slots Busy", "Executed Ipc Active",
                "Warp Cycles Per Issued Instruction")
 
 
-def ncu_summary(path: Path) -> list[str]:
-    """One line a kernel of an ncu details-page CSV: the NCU_METRICS it reports, in its units."""
+def ncu_table(path: Path) -> pd.DataFrame | str:
+    """The table of an ncu details-page CSV (``--csv --page details --log-file``: ncu's own lines
+    first), every cell a string as ncu wrote it ("3,725,120"); or, when ncu wrote no table, the
+    last line it printed."""
     lines = path.read_text(errors="replace").splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith('"ID"')), None)
-    if start is None:  # ncu printed no table: say what it printed last
-        return [f"{path.name}: no ncu table ({lines[-1][:200] if lines else 'empty file'})"]
-    table = pd.read_csv(io.StringIO("\n".join(lines[start:])), dtype=str)
+    if start is None:
+        return lines[-1][:200] if lines else "empty file"
+    return pd.read_csv(io.StringIO("\n".join(lines[start:])), dtype=str, keep_default_na=False)
+
+
+def ncu_summary(path: Path) -> list[str]:
+    """One line a kernel of an ncu details-page CSV: the NCU_METRICS it reports, in its units."""
+    table = ncu_table(path)
+    if isinstance(table, str):  # ncu printed no table: say what it printed last
+        return [f"{path.name}: no ncu table ({table})"]
     table = table[table["Metric Name"].isin(NCU_METRICS)]
     out = [f"{path.name}:"]
     for (_, kernel), rows in table.groupby(["ID", "Kernel Name"], sort=False):
-        cells = ", ".join(f"{r['Metric Name']} {r['Metric Value']}" + (f" {r['Metric Unit']}" if isinstance(
-            r["Metric Unit"], str) else "") for _, r in rows.iterrows())
+        cells = ", ".join(f"{r['Metric Name']} {r['Metric Value']}" + (f" {r['Metric Unit']}" if r["Metric Unit"]
+                                                                         else "") for _, r in rows.iterrows())
         out.append(f"  {kernel[:48]}: {cells}")
     return out
 
