@@ -8,7 +8,8 @@
 # slots, warp stalls, occupancy of the three kernels), as time allows.
 # Usage (repo root, GPU machine with ncu; the tuned table gives each launch its config):
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/profile_points.sh [budget_s=300]
-# Writes under $OUT: env.txt, ncu_<point>.csv (ncu's details page: one row a metric of each kernel),
+# Writes under $OUT: env.txt, ncu_<point>.csv (ncu's details page: one row a metric of each kernel,
+# with the point and the profiled process's provenance; ncu's own logs in logs.tgz),
 # points.csv (what each process ran: shape, lengths, launch config), summary.txt (the launch and
 # occupancy metrics of each kernel, printed last), logs.tgz. Knobs: POINTS, CALLS (1), SECTIONS,
 # NCU (the profiler's command), PROFILE_ARGS (extra bench_profile.py arguments), PY.
@@ -30,14 +31,16 @@ for point in $POINTS; do
   stamp "$point (cap ${t}s)"
   # shellcheck disable=SC2086
   timeout -k 5 "$t" $NCU --clock-control none --profile-from-start off "${sections[@]}" --csv --page details \
-    --log-file "$OUT/ncu_$name.csv" $PY workflow/scripts/bench_profile.py --points "$point" \
+    --log-file "$work/logs/ncu_$name.log" $PY workflow/scripts/bench_profile.py --points "$point" \
     --calls "${CALLS:-1}" --log "$work/logs/point_$name.csv" ${PROFILE_ARGS:-} > "$work/logs/$name.log" 2>&1
   stamp "$point rc=$?"
 done
 mapfile -t logs < <(find "$work/logs" -name 'point_*.csv' | sort)
 [ "${#logs[@]}" -gt 0 ] && awk 'FNR == 1 && NR != 1 {next} {print}' "${logs[@]}" > "$OUT/points.csv"
+mapfile -t ncu < <(find "$work/logs" -maxdepth 1 -name 'ncu_*.log' | sort)
+[ "${#ncu[@]}" -gt 0 ] && [ -f "$OUT/points.csv" ] && $PY workflow/scripts/bench_profile.py --tidy "${ncu[@]}" \
+  --points-csv "$OUT/points.csv" --out-dir "$OUT" 2>> "$work/logs/steps.txt"  # ncu's tables with provenance
 { echo "== launch and occupancy metrics (ncu, each kernel of each point)"
-  mapfile -t ncu < <(find "$OUT" -maxdepth 1 -name 'ncu_*.csv' | sort)
   [ "${#ncu[@]}" -gt 0 ] && $PY workflow/scripts/bench_profile.py --summarize "${ncu[@]}" 2>&1
   cat "$work/logs/steps.txt"; } > "$OUT/summary.txt"
 tar czf "$OUT/logs.tgz" -C "$work" logs 2>/dev/null

@@ -575,6 +575,28 @@ def test_ncu_summary_reads_the_details_page(tmp_path):
     assert profile.ncu_summary(bad) == ["ncu_bad.csv: no ncu table (==ERROR== The profiler could not read the counters)"]
 
 
+def test_tidy_writes_each_table_with_its_point_and_provenance_and_names_what_it_cannot(tmp_path):
+    profile = load("bench_profile")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "ncu_ours_dense_128_fwd_16384.log").write_text("\n".join(
+        ["==PROF== Connected to process 1", NCU_HEADER, _ncu_row(0, "_fwd_kernel", "Duration", "us", "3,725.1")]) + "\n")
+    (logs / "ncu_cudnn_sdpa_128_fwd_16384.log").write_text("==ERROR== could not read the counters\n")
+    (logs / "ncu_ours_padded_128_fwd_16384.log").write_text(NCU_HEADER + "\n" + _ncu_row(0, "k", "Duration", "us", "1") + "\n")
+    points = tmp_path / "points.csv"
+    pd.DataFrame([{"point": "ours_dense:128:fwd:16384", "config": "fwd@16384=128,64,8,3:table", "device": "GPU X",
+                   "torch": "2.11", "triton": "3.6.0", "commit": "abc123def456", "date": "2026-12-06"}]).to_csv(points, index=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    problems = profile.tidy(sorted(logs.iterdir()), points, out)
+    assert problems == ["ncu_cudnn_sdpa_128_fwd_16384.log: no ncu table (==ERROR== could not read the counters)",
+                        "ncu_ours_padded_128_fwd_16384.log: no row of its point in points.csv"]
+    assert [p.name for p in out.iterdir()] == ["ncu_ours_dense_128_fwd_16384.csv"]
+    table = profile.ncu_table(out / "ncu_ours_dense_128_fwd_16384.csv")  # the tidy file reads back as ncu's table
+    assert table["Metric Value"].tolist() == ["3,725.1"] and table["point"].tolist() == ["ours_dense:128:fwd:16384"]
+    assert table[["device", "commit", "date"]].values.tolist() == [["GPU X", "abc123def456", "2026-12-06"]]
+
+
 def test_schedule_model_predicts_the_profiled_durations():
     """scsigmoid.bench.ceiling's schedule model against a measurement, not its own arithmetic:
     session 20's ncu profile of hd128 at L = 16K on an H100 (results/kernels/h100_profile_s20_20f9fb0:
@@ -639,6 +661,9 @@ def test_profile_points_script_end_to_end_with_a_stand_in_profiler(tmp_path):
                                                      "ncu_ours_padded_16_bwd_32.csv", "points.csv", "summary.txt"]
     points = pd.read_csv(out / "points.csv")
     assert points["point"].tolist() == ["ours_dense:16:fwd:32", "ours_padded:16:bwd:32"]
+    ncu = pd.read_csv(out / "ncu_ours_padded_16_bwd_32.csv")  # ncu's table, the point, the process's provenance
+    assert ncu["Metric Value"].tolist() == [3.5] and ncu["point"].tolist() == ["ours_padded:16:bwd:32"]
+    assert ncu["commit"].tolist() == ["abc123def456"] and ncu["device"].notna().all()
     assert points["padding_pct"].tolist() == [0, 25] and (points["commit"] == "abc123def456").all()
     assert points.loc[1, "config"].startswith("fwd@32=") and "dkdv" in points.loc[1, "config"]
     summary = (out / "summary.txt").read_text()

@@ -4,14 +4,17 @@ that ``ncu --profile-from-start off`` records only the kernels of the timed call
 
     python workflow/scripts/bench_profile.py --points ours_padded:128:bwd:16384 ours_dense:128:bwd:16384 \
         [--calls 1] [--log launches.csv]
-    python workflow/scripts/bench_profile.py --summarize ncu_*.csv
+    python workflow/scripts/bench_profile.py --summarize ncu_*.log
+    python workflow/scripts/bench_profile.py --tidy ncu_*.log --points-csv points.csv --out-dir OUT
 
 Points are ``impl:head_dim:pass:seq_len`` at the protocol's shapes (config/config.yaml, bench:),
 padded and packed implementations at 25 % padding, as the benchmark times them. ``--log`` writes
 one row a point: its shape, the launch config of our kernel (the tuned table's or the
 autotuner's) and the seconds the ready call took, so a profile names what it profiled.
 ``--summarize`` prints the launch and occupancy metrics (``NCU_METRICS``) of each kernel in ncu's
-CSV files (``--csv --page details``, written with ``--log-file``).
+logs (``--csv --page details``, written with ``--log-file``: ncu's own lines, then the table).
+``--tidy`` writes each log's table as ``ncu_<point>.csv`` with the point and the provenance of the
+process that ran it (its row of ``--log``'s CSV), the form results/ keeps.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 from scsigmoid.bench.harness import Point, timed_call
 from scsigmoid.config import config_parser
 from scsigmoid.io import write_csv
-from scsigmoid.provenance import provenance
+from scsigmoid.provenance import PROVENANCE_COLUMNS, provenance
 
 
 def run_point(text: str, pt: Point, args, device: str) -> dict:
@@ -63,11 +66,11 @@ NCU_METRICS = ("Duration", "Compute (SM) Throughput", "Memory Throughput", "Grid
 
 
 def ncu_table(path: Path) -> pd.DataFrame | str:
-    """The table of an ncu details-page CSV (``--csv --page details --log-file``: ncu's own lines
-    first), every cell a string as ncu wrote it ("3,725,120"); or, when ncu wrote no table, the
-    last line it printed."""
+    """The table of an ncu details page (ncu's log, ``--csv --page details --log-file``: its own
+    lines first; or a ``--tidy`` CSV), every cell a string as ncu wrote it ("3,725,120"); or, when
+    ncu wrote no table, the last line it printed."""
     lines = path.read_text(errors="replace").splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith('"ID"')), None)
+    start = next((i for i, line in enumerate(lines) if line.startswith(('"ID"', "ID,"))), None)
     if start is None:
         return lines[-1][:200] if lines else "empty file"
     return pd.read_csv(io.StringIO("\n".join(lines[start:])), dtype=str, keep_default_na=False)
@@ -87,11 +90,36 @@ def ncu_summary(path: Path) -> list[str]:
     return out
 
 
+def tidy(logs: list[Path], points_csv: Path, out_dir: Path) -> list[str]:
+    """Write each ncu log ``ncu_<point>.log`` (the point's colons as underscores) as
+    ``out_dir/ncu_<point>.csv``: ncu's table, then the point and the provenance columns of its row in
+    ``points_csv`` (what bench_profile --log wrote in the profiled process). Returns what it could
+    not write (no table, no row of the point), one line each."""
+    points = pd.read_csv(points_csv, dtype=str, keep_default_na=False)
+    points = points.set_index(points["point"].str.replace(":", "_"))
+    problems = []
+    for log in logs:
+        name = log.stem.removeprefix("ncu_")
+        table = ncu_table(log)
+        if isinstance(table, str):
+            problems.append(f"{log.name}: no ncu table ({table})")
+        elif name not in points.index:
+            problems.append(f"{log.name}: no row of its point in {points_csv.name}")
+        else:
+            row = points.loc[name]
+            write_csv(table.assign(point=row["point"], **{c: row[c] for c in PROVENANCE_COLUMNS}),
+                      out_dir / f"ncu_{name}.csv")
+    return problems
+
+
 def main(argv=None) -> None:
     config, p = config_parser(argv, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench = config["bench"]
     p.add_argument("--points", nargs="+", help="impl:head_dim:pass:seq_len")
-    p.add_argument("--summarize", nargs="+", type=Path, metavar="NCU_CSV", help="print what ncu measured, run nothing")
+    p.add_argument("--summarize", nargs="+", type=Path, metavar="NCU_LOG", help="print what ncu measured, run nothing")
+    p.add_argument("--tidy", nargs="+", type=Path, metavar="NCU_LOG", help="ncu's tables with provenance, run nothing")
+    p.add_argument("--points-csv", type=Path, help="--tidy: the points' --log CSV (provenance)")
+    p.add_argument("--out-dir", type=Path, help="--tidy: where the ncu_<point>.csv files go")
     p.add_argument("--calls", type=int, default=1, help="calls inside the profiler range (each point)")
     p.add_argument("--log", type=Path, help="CSV of what ran (shape, launch config)")
     p.add_argument("--tokens", type=int, default=bench["tokens_per_batch"])
@@ -101,6 +129,12 @@ def main(argv=None) -> None:
     if args.summarize:
         for path in args.summarize:
             print("\n".join(ncu_summary(path)))
+        return
+    if args.tidy:
+        if not (args.points_csv and args.out_dir):
+            p.error("--tidy needs --points-csv and --out-dir")
+        for line in tidy(args.tidy, args.points_csv, args.out_dir):
+            print(f"bench_profile --tidy: {line}", file=sys.stderr)
         return
     if not args.points:
         p.error("give --points to run (or --summarize to read ncu's CSV files)")
