@@ -36,7 +36,7 @@ RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_den
 # ts ~110 (TritonSigmoid re-autotunes ~48 configs per key on a quiet GPU), tma_fma ~45; measured
 # (sessions 11-12, three lengths): 29-50 s for each of ours, ts 113 s and more.
 declare -A WANT=([default]=75 [tma]=65 [fma]=60 [ts]=120 [tuned]=60 [halley]=60 [mixed]=60 [tma_mixed]=60
-              [bf16x2]=60 [tma_bf16x2]=60 [tanh]=60 [fused]=75 [tma_fused]=75)
+              [bf16x2]=60 [tma_bf16x2]=60 [tanh]=60 [fused]=75 [tma_fused]=75 [ws]=75)
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}  # shared: the warm-up fills it
 variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | awk '!seen[$0]++' | tr '\n' ' ')  # in RUNS order
 
@@ -75,9 +75,9 @@ if [ "${CHECKS:-1}" != 0 ]; then
   # of both variants' sigmoids; one small config each (the timed configs are checked in step 2)
   # (the newest kernel's file first: a cap cuts the rest, and the step log says so by pytest's rc)
   ( SIGATTN_AUTOTUNE=0 timeout -k 5 "$(cap 150 300)" $PY -m pytest -q -rs -p no:cacheprovider \
-    tests/kernels/test_sigattn_fused.py tests/kernels/test_sigattn_gpu.py tests/kernels/test_sigattn_tma.py \
-    tests/kernels/test_sigattn_layouts.py tests/kernels/test_sigattn_accuracy.py \
-    -k "tma or fused or ((fma or halley or mixed) and bfloat16) or bf16x2 or error_bounds" > "$work/logs/pytest_variants.log" 2>&1
+    tests/kernels/test_sigattn_ws.py tests/kernels/test_sigattn_fused.py tests/kernels/test_sigattn_gpu.py \
+    tests/kernels/test_sigattn_tma.py tests/kernels/test_sigattn_layouts.py tests/kernels/test_sigattn_accuracy.py \
+    -k "ws or tma or fused or ((fma or halley or mixed) and bfloat16) or bf16x2 or error_bounds" > "$work/logs/pytest_variants.log" 2>&1
     echo "pytest rc=$? (124: cut at its cap)" >> "$work/logs/pytest_variants.log" ) &
   pids+=($!)
   # compute-sanitizer over each variant of MEMCHECK (the fused backward's atomics: rows past a

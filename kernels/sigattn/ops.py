@@ -90,6 +90,12 @@ def forward_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, seq_table: tor
 def _forward(q, k, v, seq_table, score_mod, causal, scale, bias, padded, max_seqlen_q, max_seqlen_k):
     rows_q, _ = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k)
     o = debug.new_output(q.shape, q)
+    if triton_kernels.forward_ws():  # the Gluon forward (SIGATTN_WS=1) where it can run
+        from . import gluon_kernels
+
+        if not gluon_kernels.blocker(q, k, v, score_mod, causal, padded):
+            return gluon_kernels.forward(q, k, v, seq_table, scale=scale, bias=bias, padded=padded, rows_q=rows_q,
+                                         o=o)
     return triton_kernels.forward(q, k, v, seq_table, score_mod, causal=causal, scale=scale,
                                   bias=bias, padded=padded, rows_q=rows_q, o=o)
 

@@ -99,6 +99,47 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
     return compile_for(fn, signature, consts, aligned, arch=arch, num_warps=warps, num_stages=stages)
 
 
+def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90, sigmoid: str = "bf16x2"):
+    """Compile the Gluon forward (gluon_kernels, SIGATTN_WS=1) for one (BLOCK_M, BLOCK_N, compute
+    warps, K/V slots) as its launcher would (bf16, padded layout, default bias)."""
+    from triton.experimental.gluon._runtime import GluonASTSource
+
+    from . import gluon_kernels as gk
+
+    fn = gk._ws_fwd_kernel
+    m, n, warps, stages = block
+    consts = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=True, STORE_PADDED=True, SIGMOID=sigmoid, BLOCK_M=m, BLOCK_N=n,
+                  STAGES=stages, num_warps=warps)
+    signature, aligned = {}, []
+    for i, a in enumerate(fn.arg_names):
+        if a in consts:
+            signature[a] = "constexpr"
+        elif a in _POINTERS or a == "SEQ":
+            signature[a], _ = ("*i32" if a == "SEQ" else "*bf16"), aligned.append(i)
+        elif a in _FLOATS:
+            signature[a] = "fp32"
+        else:
+            signature[a] = "i32"
+            if a.startswith("stride_"):
+                aligned.append(i)
+    src = GluonASTSource(fn=fn, signature=signature, constexprs={(fn.arg_names.index(k),): v for k, v in consts.items()},
+                         attrs={(i,): [["tt.divisibility", 16]] for i in aligned})
+    return triton.compile(src, target=GPUTarget("cuda", arch, 32),
+                          options=dict(num_warps=warps, num_stages=stages, maxnreg=gk.MAX_REGISTERS))
+
+
+def ptxas_notes(compiled, arch: int = 90) -> list[str]:
+    """ptxas's performance notes on a compiled kernel's PTX (``ptxas -v``), e.g. C7512-C7515:
+    every wgmma of the kernel serialised (waited for right after issue) because of register
+    pressure or instructions touching an accumulator while its wgmma is in flight."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ptx = Path(tmp) / "k.ptx"
+        ptx.write_text(compiled.asm["ptx"])
+        out = subprocess.run([_tool("ptxas"), f"-arch=sm_{arch}a", "-v", str(ptx), "-o", str(Path(tmp) / "k.cubin")],
+                             capture_output=True, text=True, check=True)
+    return [line for line in (out.stdout + out.stderr).splitlines() if "Performance Loss" in line]
+
+
 def main_loop(sass: str) -> collections.Counter:
     """SASS op counts of the kernel's main loop: of the loops (a branch back to an earlier address,
     the body the instructions from its target to the branch) that issue both tensor-core ops

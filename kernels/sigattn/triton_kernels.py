@@ -90,6 +90,26 @@ def _round_bf16(x):
     return b.to(tl.float32, bitcast=True)
 
 
+#: The "bf16x2" sigmoid's PTX over a pair of scores (see _sigmoid_bf16x2); also the Gluon forward's
+#: (gluon_kernels).
+BF16X2_SIGMOID_PTX = tl.constexpr("""{
+    .reg .f32 e0, e1;
+    .reg .b32 nd, r, t, w, cmin, one;
+    mov.b32 cmin, 0xFB00FB00;
+    mov.b32 one, 0x3F803F80;
+    ex2.approx.ftz.f32 e0, $1;
+    ex2.approx.ftz.f32 e1, $2;
+    sub.f32 e0, 0fBF800000, e0;
+    sub.f32 e1, 0fBF800000, e1;
+    cvt.rn.bf16x2.f32 nd, e1, e0;
+    max.bf16x2 nd, nd, cmin;
+    sub.s32 r, 0xFEF3FEF3, nd;
+    fma.rn.bf16x2 t, nd, r, one;
+    fma.rn.bf16x2 w, t, t, t;
+    fma.rn.bf16x2 $0, r, w, r;
+}""")
+
+
 @triton.jit
 def _sigmoid_bf16x2(y):
     """The "bf16x2" sigmoid (see _sigmoid): d = 1 + 2^y in fp32, rounded to bf16 and clamped at
@@ -99,23 +119,7 @@ def _sigmoid_bf16x2(y):
     score's FFMA); in the interpreter the same steps with each bf16x2 rounding emulated (the
     products of bf16 values are exact in fp32, so each step rounds once, as the hardware does)."""
     if _ASM:
-        p = tl.inline_asm_elementwise(
-            """{
-            .reg .f32 e0, e1;
-            .reg .b32 nd, r, t, w, cmin, one;
-            mov.b32 cmin, 0xFB00FB00;
-            mov.b32 one, 0x3F803F80;
-            ex2.approx.ftz.f32 e0, $1;
-            ex2.approx.ftz.f32 e1, $2;
-            sub.f32 e0, 0fBF800000, e0;
-            sub.f32 e1, 0fBF800000, e1;
-            cvt.rn.bf16x2.f32 nd, e1, e0;
-            max.bf16x2 nd, nd, cmin;
-            sub.s32 r, 0xFEF3FEF3, nd;
-            fma.rn.bf16x2 t, nd, r, one;
-            fma.rn.bf16x2 w, t, t, t;
-            fma.rn.bf16x2 $0, r, w, r;
-            }""", "=r,r,r", [y], dtype=tl.bfloat16, is_pure=True, pack=2)
+        p = tl.inline_asm_elementwise(BF16X2_SIGMOID_PTX, "=r,r,r", [y], dtype=tl.bfloat16, is_pure=True, pack=2)
         return p.to(tl.float32)
     else:
         d = tl.minimum(_round_bf16(1.0 + tl.exp2(y)), 6.646139978924579e35)  # 2^119
@@ -299,6 +303,12 @@ TUNE_TABLE = {
                             (32, 64, 4, 3)],
                        128: [(64, 128, 8, 2), (64, 128, 8, 1), (64, 64, 4, 2), (32, 128, 8, 3), (32, 64, 4, 2)],
                        256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
+    # The warp-specialised Gluon forward (SIGATTN_WS=1, sm_90, gluon_kernels; session 21): num_warps is
+    # its compute partition's (a loader warp joins it), num_stages its K/V ring's slots. 128 x 128
+    # tiles serialise the wgmmas at hd64 and hd128 (ptxas C7512: two S tiles in flight, P and O
+    # do not fit the compute warps' 240 registers); tests/kernels/test_sigattn_ws.py.
+    "fwd_ws": {64: [(128, 64, 8, 3), (128, 64, 8, 2)],
+               128: [(128, 64, 8, 3), (128, 64, 8, 2)]},
 }
 
 
@@ -326,7 +336,7 @@ if _MODE_ENV not in TUNING_MODES:
     raise ValueError(f"SIGATTN_AUTOTUNE={_MODE_ENV!r}: expected one of {', '.join(TUNING_MODES)}.")
 TUNING = TUNING_MODES[_MODE_ENV]
 FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2), "dkdv_fused": (32, 64, 4, 2)}
-FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()})
+FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()}, fwd_ws=(128, 64, 8, 2))  # the Gluon forward's smallest
 
 INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
 #: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
@@ -855,6 +865,16 @@ if _FUSED_ENV not in TMA_MODES:
                      "(one dK/dV kernel adding dQ by atomics).")
 FUSED = TMA_MODES[_FUSED_ENV]
 
+#: Whether the forward takes the warp-specialised Gluon kernel (SIGATTN_WS=1, read at import;
+#: opt-in, session 21: sigattn.gluon_kernels), where it can run (gluon_kernels.blocker: an sm_90
+#: GPU, 16-bit inputs, not causal, no score_mod, descriptor-friendly tensors); else, and for the
+#: backward, the Triton kernels. LAST_CONFIG["forward"]["kernel"] says which ran ("fwd_ws").
+_WS_ENV = os.environ.get("SIGATTN_WS", "0")
+if _WS_ENV not in TMA_MODES:
+    raise ValueError(f"SIGATTN_WS={_WS_ENV!r}: expected 0 (the Triton forward, the default) or 1 (the "
+                     "warp-specialised Gluon forward on sm_90).")
+WS = TMA_MODES[_WS_ENV]
+
 
 @functools.cache
 def _has_tma(index: int) -> bool:
@@ -925,7 +945,7 @@ TUNED_VARIANTS = {"fwd": {64: "bf16x2", 128: "bf16x2", 256: "fast"},
 #: without SIGATTN_VARIANT asks for that single variant.
 VARIANT_MODES = {"tuned": True, "single": False}
 _VARIANT_ENV = os.environ.get("SIGATTN_VARIANT") or (
-    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_SIGMOID"} & set(os.environ) else "tuned")
+    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_WS", "SIGATTN_SIGMOID"} & set(os.environ) else "tuned")
 if _VARIANT_ENV not in VARIANT_MODES:
     raise ValueError(f"SIGATTN_VARIANT={_VARIANT_ENV!r}: expected 'tuned' (the default: a variant per pass and "
                      "head dim, TUNED_VARIANTS) or 'single' (the variant of SIGATTN_TMA / SIGATTN_SIGMOID).")
@@ -952,50 +972,60 @@ def fused_backward(head_dim: int) -> bool:
     return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_FUSED"]]
 
 
+def forward_ws() -> bool:
+    """Whether forward launches take the Gluon kernel where it can run (SIGATTN_WS; never under
+    "tuned": no measured rule has chosen it)."""
+    return WS and not TUNED
+
+
 def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
     """The kernels (kernel_name, each with its own autotune lists) a launch of this pass takes at
     this head dim under the selected variant, where the tensors allow descriptors: the forward
-    ("fwd" or "fwd_tma"); the backward's dQ and dK/dV kernels, or the fused dK/dV kernel alone."""
+    ("fwd", "fwd_tma" or the Gluon "fwd_ws"); the backward's dQ and dK/dV kernels, or the fused
+    dK/dV kernel alone."""
     tma = pass_variant(pass_, head_dim)[0]
     if pass_ == "fwd":
-        return (kernel_name("fwd", tma),)
+        return ("fwd_ws",) if forward_ws() else (kernel_name("fwd", tma),)
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
     return kernel_name("dq", tma), kernel_name("dkdv", tma)
 
 
-#: The words of a single variant's name, in their order: tensor descriptors, the fused backward.
-_VARIANT_WORDS = ("tma", "fused")
+#: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
+#: the warp-specialised Gluon forward.
+_VARIANT_WORDS = ("tma", "fused", "ws")
 
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
-    "_" and the single variant's name, its words in the order [tma][_fused][_<sigmoid>]: "_tma"
+    "_" and the single variant's name, its words in the order [tma][_fused][_ws][_<sigmoid>]: "_tma"
     (tensor descriptors, fast sigmoid), "_fused" (pointer loads, fused backward, fast sigmoid),
+    "_ws_bf16x2" (the Gluon forward, bf16 P),
     "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
     kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
     is the fast one and another word is there."""
     if TUNED:
         return ""
-    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED), strict=True) if on]
+    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, WS), strict=True) if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
 def variant_env(variant: str) -> dict[str, str]:
     """The environment that selects a variant named like variant_suffix() without its "_"
-    ("default" or "tuned", "fast", "tma", "fma", "tma_fma", "fused", "tma_fused_mixed", ...), to
+    ("default" or "tuned", "fast", "tma", "fma", "tma_fma", "fused", "tma_fused_mixed", "ws_bf16x2", ...), to
     set before sigattn is imported."""
     if variant in ("default", "tuned"):
-        return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_SIGMOID": DEFAULT_SIGMOID,
+        return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": DEFAULT_SIGMOID,
                 "SIGATTN_VARIANT": "tuned"}
     words = variant.split("_")
     flags = [w for w in words if w in _VARIANT_WORDS]
     sigmoids = words[len(flags):]
     if (flags != [w for w in _VARIANT_WORDS if w in flags] or words[:len(flags)] != flags or len(sigmoids) > 1
             or any(w not in SIGMOID_MODES for w in sigmoids)):
-        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or [tma][_fused][_<sigmoid>] "
+        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or [tma][_fused][_ws][_<sigmoid>] "
                          f"with a sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma', 'tma_fused'.")
     return {"SIGATTN_TMA": "1" if "tma" in flags else "0", "SIGATTN_FUSED": "1" if "fused" in flags else "0",
+            "SIGATTN_WS": "1" if "ws" in flags else "0",
             "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID, "SIGATTN_VARIANT": "single"}
 
 
@@ -1003,10 +1033,11 @@ def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
     SIGATTN_FUSED / SIGATTN_SIGMOID select at import; the benchmark driver
     workflow/scripts/bench_variants.py runs one variant a process)."""
-    global TMA, FUSED, SIGMOID, TUNED
+    global TMA, FUSED, WS, SIGMOID, TUNED
     env = variant_env(variant)
-    TMA, FUSED, SIGMOID, TUNED = (TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]],
-                                  env["SIGATTN_SIGMOID"], VARIANT_MODES[env["SIGATTN_VARIANT"]])
+    TMA, FUSED, WS, SIGMOID, TUNED = (TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]],
+                                      TMA_MODES[env["SIGATTN_WS"]], env["SIGATTN_SIGMOID"],
+                                      VARIANT_MODES[env["SIGATTN_VARIANT"]])
 
 
 def current_variant() -> str:
@@ -1113,6 +1144,6 @@ def autotuned_configs() -> dict[str, str | None]:
     out = {}
     for name, kernel in (("forward", _fwd_kernel), ("backward_dq", _bwd_dq_kernel),
                          ("backward_dkdv", _bwd_dkdv_kernel)):
-        autotuned = LAST_CONFIG.get(name, {}).get("source") == "autotune"
+        autotuned = LAST_CONFIG.get(name, {}).get("source") == "autotune" and LAST_CONFIG[name]["kernel"] != "fwd_ws"
         out[name] = str(kernel.best_config) if autotuned else None
     return out

@@ -1,0 +1,305 @@
+"""The forward kernel again, warp-specialised for Hopper (sm_90) in Gluon, Triton's lower-level
+language: the FlashAttention-3 layout that Triton's own compiler cannot produce on sm_90 (kernels/PERF.md
+"Session 20": the forward's limit there is the issue rate of one program of identical warps).
+
+One program a (query row block, sequence, head), as the Triton forward; inside it two partitions:
+- the loader, one warp with 24 registers: TMA copies of the Q block, then of each K and V tile
+  into a ring of STAGES shared-memory slots, each slot guarded by a "ready" and an "empty"
+  mbarrier (K and V apart, so Q·Kᵀ can start before V lands);
+- the compute partition (num_warps warps, the registers the loader leaves): per key tile, the
+  next tile's S = Q·Kᵀ is issued on the tensor cores (wgmma, asynchronous) before this tile's
+  sigmoid runs, and P·V after it, so the sigmoid's instructions overlap a matmul in flight.
+Sigmoid attention needs no running max or rescale, so nothing else sits between the matmuls.
+
+The K/V descriptors cover exactly the sequence's keys: rows past k_len load as zeros, so the last
+(partial) tile's P·V adds nothing for them and no tile needs a mask. Query rows past q_len are
+zeroed before the store (the bias alone makes their P non-zero).
+
+Scope: bf16/fp16, the padded and packed layouts, GQA, a default or given bias; not causal, no
+score_mod (`blocker` names what sends a launch back to the Triton kernel). The forward only: the
+backward stays the Triton kernels'. Gluon has no CPU interpreter: the CPU tests compile it for
+sm_90 (`sigattn.resources`), the GPU tests run it against the reference.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import (
+    mbarrier,
+    tma,
+    warpgroup_mma,
+    warpgroup_mma_init,
+    warpgroup_mma_wait,
+)
+
+from . import triton_kernels as tk
+from . import tuned
+
+#: y = -log2(e)·x: the ex2 sigmoids' argument (as the Triton kernel's _sigmoid_args).
+_NEG_LOG2E = gl.constexpr(-1.4426950408889634)
+
+#: The loader's warps and registers; the compute partition gets what MAX_REGISTERS leaves: with one
+#: CTA an SM of (num_warps + 4) warps (the loader's warp is rounded to a warpgroup), 168 a thread
+#: over the CTA is 240 for the compute warps (8) and 24 for the loader.
+LOADER_WARPS, LOADER_REGISTERS, MAX_REGISTERS = gl.constexpr(1), gl.constexpr(24), 168
+
+
+@gluon.jit
+def _sigmoid_ex2(y, SIGMOID: gl.constexpr):
+    """sigmoid from y = -log2(e)·x: "bf16x2" (two scores an instruction at bf16 precision, the
+    Triton forward's default; its PTX is triton_kernels.BF16X2_SIGMOID_PTX) or "fast" (ex2 and
+    rcp on the special-function unit)."""
+    if SIGMOID == "bf16x2":
+        p = gl.inline_asm_elementwise(tk.BF16X2_SIGMOID_PTX, "=r,r,r", [y], dtype=gl.bfloat16, is_pure=True, pack=2)
+        return p.to(gl.float32)
+    else:
+        d = 1.0 + gl.exp2(y)
+        return gl.inline_asm_elementwise("rcp.approx.ftz.f32 $0, $1;", "=f,f", [d], dtype=gl.float32,
+                                         is_pure=True, pack=1)
+
+
+@gluon.jit
+def _loader(q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, m0, n_tiles, BLOCK_N: gl.constexpr):
+    """The TMA partition: the Q block once, then K and V tile j into slot j % STAGES once the
+    compute partition has released the slot's previous tile."""
+    q_bar, k_ready, k_empty, v_ready, v_empty = bars
+    STAGES: gl.constexpr = k_bufs.type.shape[0]
+    if n_tiles > 0:
+        mbarrier.expect(q_bar, q_desc.block_type.nbytes)
+        tma.async_copy_global_to_shared(q_desc, [m0, 0], q_bar, q_smem)
+    for j in range(n_tiles):
+        slot = j % STAGES
+        phase = (j // STAGES) & 1
+        mbarrier.wait(k_empty.index(slot), phase ^ 1)  # a fresh barrier's "previous phase" is complete
+        mbarrier.expect(k_ready.index(slot), k_desc.block_type.nbytes)
+        tma.async_copy_global_to_shared(k_desc, [j * BLOCK_N, 0], k_ready.index(slot), k_bufs.index(slot))
+        mbarrier.wait(v_empty.index(slot), phase ^ 1)
+        mbarrier.expect(v_ready.index(slot), v_desc.block_type.nbytes)
+        tma.async_copy_global_to_shared(v_desc, [j * BLOCK_N, 0], v_ready.index(slot), v_bufs.index(slot))
+
+
+@gluon.jit
+def _issue_scores(q_smem, k_bufs, k_ready, j, s_regs):
+    """S_j = Q·K_jᵀ issued on the tensor cores once K_j has landed (not waited for), into the
+    registers of s_regs (their values unused)."""
+    STAGES: gl.constexpr = k_bufs.type.shape[0]
+    slot = j % STAGES
+    mbarrier.wait(k_ready.index(slot), (j // STAGES) & 1)
+    return warpgroup_mma(q_smem, k_bufs.index(slot).permute((1, 0)), s_regs, use_acc=False, is_async=True)
+
+
+@gluon.jit
+def _issue_pv(s, acc, v_bufs, bars, j, y_scale, y_bias, p_layout: gl.constexpr, SIGMOID: gl.constexpr):
+    """S_j is done: release K_j's slot, P_j = sigmoid(S_j), and issue O += P_j·V_j once V_j has
+    landed (chained on the accumulator's matmul in flight)."""
+    _, k_ready, k_empty, v_ready, v_empty = bars
+    STAGES: gl.constexpr = v_bufs.type.shape[0]
+    slot = j % STAGES
+    mbarrier.arrive(k_empty.index(slot), count=1)
+    p = gl.convert_layout(_sigmoid_ex2(s * y_scale + y_bias, SIGMOID).to(v_bufs.dtype), p_layout)
+    mbarrier.wait(v_ready.index(slot), (j // STAGES) & 1)
+    return warpgroup_mma(p, v_bufs.index(slot), acc, is_async=True)
+
+
+@gluon.jit
+def _wait_scores(s, v_empty, j):
+    """Wait for S_{j+1}, issued after P_{j-1}·V_{j-1} and before P_j·V_j (left in flight): V_{j-1}'s
+    slot is free then."""
+    STAGES: gl.constexpr = v_empty.type.shape[0]
+    s = warpgroup_mma_wait(num_outstanding=1, deps=(s,))
+    mbarrier.arrive(v_empty.index((j + STAGES - 1) % STAGES), count=1, pred=j > 0)
+    return s
+
+
+@gluon.jit
+def _compute(q_smem, k_bufs, v_bufs, bars, n_tiles, y_scale, y_bias, o_ptr, stride_ot, m0, q_len, rows_limit,
+             BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, SIGMOID: gl.constexpr,
+             num_warps: gl.constexpr):
+    """The default partition: S_{j+1} = Q·K_{j+1}ᵀ issued before P_j = sigmoid(S_j), then
+    O += P_j·V_j; each slot released once the matmul reading it is done; O stored."""
+    q_bar, k_ready = bars[0], bars[1]
+    dtype: gl.constexpr = v_bufs.dtype
+    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                       instr_shape=[16, BLOCK_N, 16])
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                       instr_shape=[16, HEAD_DIM, 16])
+    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
+    acc = gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, o_layout)
+    if n_tiles > 0:
+        mbarrier.wait(q_bar, 0)
+        # At the top of each step S_j is done and P_{j-1}·V_{j-1} in flight; S_{j+1} is issued, then
+        # P_j·V_j, then S_{j+1} waited for (P_j·V_j left running). Two tiles a loop iteration, their
+        # scores in s_a and s_b, each new S written over its own consumed predecessor: ptxas
+        # serialises every wgmma of the kernel (C7514 / C7515) when other instructions copy or
+        # define an accumulator's registers while a wgmma is in flight, which a loop-carried S (a
+        # copy) or a fresh zero accumulator a tile would do. S_0 is waited for before the loop
+        # for the same reason (the loop's initial values are set after it).
+        s_a = _issue_scores(q_smem, k_bufs, k_ready, 0, gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout))
+        s_a = warpgroup_mma_wait(num_outstanding=0, deps=(s_a,))
+        s_b = gl.full([BLOCK_M, BLOCK_N], 1.0, gl.float32, s_layout)  # not zeros: a register set of its own
+        acc = warpgroup_mma_init(acc)
+        v_empty = bars[4]
+        pairs = (n_tiles - 1) // 2
+        for i in range(pairs):
+            j = 2 * i
+            s_b = _issue_scores(q_smem, k_bufs, k_ready, j + 1, s_b)
+            acc = _issue_pv(s_a, acc, v_bufs, bars, j, y_scale, y_bias, p_layout, SIGMOID)
+            s_b = _wait_scores(s_b, v_empty, j)
+            s_a = _issue_scores(q_smem, k_bufs, k_ready, j + 2, s_a)
+            acc = _issue_pv(s_b, acc, v_bufs, bars, j + 1, y_scale, y_bias, p_layout, SIGMOID)
+            s_a = _wait_scores(s_a, v_empty, j + 1)
+        j = 2 * pairs
+        if j + 1 < n_tiles:
+            s_next = _issue_scores(q_smem, k_bufs, k_ready, j + 1, s_b)
+            acc = _issue_pv(s_a, acc, v_bufs, bars, j, y_scale, y_bias, p_layout, SIGMOID)
+            s_next = _wait_scores(s_next, v_empty, j)
+            acc = _issue_pv(s_next, acc, v_bufs, bars, j + 1, y_scale, y_bias, p_layout, SIGMOID)
+        else:
+            acc = _issue_pv(s_a, acc, v_bufs, bars, j, y_scale, y_bias, p_layout, SIGMOID)
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc,))
+
+    offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
+    offs_d = gl.arange(0, HEAD_DIM, layout=gl.SliceLayout(0, o_layout))
+    acc = gl.where((offs_m < q_len)[:, None], acc, 0.0)  # padding rows (q = 0 there, but bias ≠ 0)
+    gl.store(o_ptr + offs_m[:, None] * stride_ot + offs_d[None, :], acc.to(dtype),
+             mask=(offs_m < rows_limit)[:, None])
+
+
+@gluon.jit
+def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, seqlen_bucket,
+                   stride_qb, stride_qt, stride_qh, stride_kb, stride_kt, stride_kh,
+                   stride_vb, stride_vt, stride_vh, stride_ob, stride_ot, stride_oh,
+                   HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
+                   SIGMOID: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
+                   num_warps: gl.constexpr):
+    pid = gl.program_id(0)
+    row_blocks = gl.cdiv(rows_q, BLOCK_M)
+    row_block = pid % row_blocks
+    seq_head = pid // row_blocks
+    seq = seq_head // heads_q
+    head = seq_head % heads_q
+    q_start = gl.load(SEQ + seq).to(gl.int64)
+    q_len = gl.load(SEQ + n_seqs + seq)
+    k_start = gl.load(SEQ + 2 * n_seqs + seq).to(gl.int64)
+    k_len = gl.load(SEQ + 3 * n_seqs + seq)
+    rows_limit = q_len
+    if STORE_PADDED:
+        rows_limit = rows_q
+    seq64, head64, kv_head64 = seq.to(gl.int64), head.to(gl.int64), (head // group).to(gl.int64)
+    m0 = row_block * BLOCK_M
+    n_tiles = gl.where(m0 < q_len, gl.cdiv(k_len, BLOCK_N), 0)
+
+    if DEFAULT_BIAS:
+        bias = -gl.log(gl.maximum(k_len, 1).to(gl.float32))
+    else:
+        bias = bias_value
+    y_scale = scale * _NEG_LOG2E
+    y_bias = bias * _NEG_LOG2E
+
+    dtype: gl.constexpr = Q.dtype.element_ty
+    smem_layout: gl.constexpr = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
+    q_desc = tma.make_tensor_descriptor(Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh,
+                                        shape=[gl.maximum(q_len, 1), HEAD_DIM], strides=[stride_qt, 1],
+                                        block_shape=[BLOCK_M, HEAD_DIM], layout=smem_layout)
+    k_desc = tma.make_tensor_descriptor(K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh,
+                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_kt, 1],
+                                        block_shape=[BLOCK_N, HEAD_DIM], layout=smem_layout)
+    v_desc = tma.make_tensor_descriptor(V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh,
+                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_vt, 1],
+                                        block_shape=[BLOCK_N, HEAD_DIM], layout=smem_layout)
+    o_ptr = Out + seq64 * stride_ob + q_start * stride_ot + head64 * stride_oh
+
+    q_smem = gl.allocate_shared_memory(dtype, [BLOCK_M, HEAD_DIM], smem_layout)
+    k_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], smem_layout)
+    v_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], smem_layout)
+    q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    k_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    k_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    v_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    v_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    mbarrier.init(q_bar, count=1)
+    for i in gl.static_range(STAGES):
+        mbarrier.init(k_ready.index(i), count=1)
+        mbarrier.init(k_empty.index(i), count=1)
+        mbarrier.init(v_ready.index(i), count=1)
+        mbarrier.init(v_empty.index(i), count=1)
+    bars = (q_bar, k_ready, k_empty, v_ready, v_empty)
+
+    gl.warp_specialize([
+        (_compute, (q_smem, k_bufs, v_bufs, bars, n_tiles, y_scale, y_bias, o_ptr, stride_ot, m0, q_len, rows_limit,
+                    BLOCK_M, BLOCK_N, HEAD_DIM, SIGMOID, num_warps)),
+        (_loader, (q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, m0, n_tiles, BLOCK_N)),
+    ], [LOADER_WARPS], [LOADER_REGISTERS])
+
+
+# ----------------------------------------------------------------------------------------------
+# Launcher
+# ----------------------------------------------------------------------------------------------
+
+#: The autotuner's key: as the Triton forward's (TUNE_KEY) for the flags this kernel has.
+TUNE_KEY = ["HEAD_DIM", "SIGMOID", "STORE_PADDED", "DEFAULT_BIAS", "seqlen_bucket"]
+KERNEL = "fwd_ws"  # its name in TUNE_TABLE, sigattn.tuned and LAST_CONFIG
+
+
+def _config(entry) -> triton.Config:
+    m, n, warps, stages = entry
+    return triton.Config({"BLOCK_M": m, "BLOCK_N": n, "STAGES": stages}, num_warps=warps, num_stages=stages,
+                         maxnreg=MAX_REGISTERS)
+
+
+def _prune(configs, named_args, **kwargs):
+    wanted = set(tk.TUNE_TABLE[KERNEL][tk.head_dim_class({**named_args, **kwargs}["HEAD_DIM"])])
+    return [c for c in configs if (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.kwargs["STAGES"]) in wanted]
+
+
+_autotuned = triton.autotune(
+    configs=[_config(e) for e in dict.fromkeys(e for row in tk.TUNE_TABLE[KERNEL].values() for e in row)],
+    key=TUNE_KEY, prune_configs_by={"early_config_prune": _prune})(_ws_fwd_kernel)
+
+
+def blocker(q, k, v, score_mod, causal: bool, padded: bool) -> str:
+    """Why a forward launch cannot take this kernel ("" if it can)."""
+    if not q.is_cuda:
+        return "not a CUDA tensor"
+    if torch.cuda.get_device_capability(q.device)[0] != 9:
+        return "not an sm_90 GPU"
+    if q.dtype not in (torch.bfloat16, torch.float16):
+        return "not 16-bit inputs"
+    if q.shape[-1] not in tk.TUNE_TABLE[KERNEL]:
+        return f"head dim {q.shape[-1]} (has {sorted(tk.TUNE_TABLE[KERNEL])})"
+    if causal:
+        return "causal"
+    if score_mod is not None:
+        return "score_mod"
+    return tk.tma_blocker((q, k, v), padded)
+
+
+def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o):
+    """triton_kernels.forward's contract (not causal, no score_mod): fill ``o``."""
+    n_seqs, heads_q, heads_kv = seq_table.shape[1], q.shape[-2], k.shape[-2]
+    if n_seqs == 0 or rows_q == 0 or heads_q == 0:
+        return o
+    strides = [st for t in (q, k, v, o) for st in tk._strides(t, padded)[:3]]
+    grid = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
+    args = (q, k, v, o, seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q, scale,
+            0.0 if bias is None else float(bias), tuned.bucket(rows_q), *strides)
+    flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded,
+                 SIGMOID="bf16x2" if tk.sigmoid_mode(q, "fwd") == "bf16x2" else "fast")
+    chosen = tk.launch_config(KERNEL, q, False, rows_q)
+    with tk._descriptor_scratch(q.device, True):
+        if chosen is None:
+            compiled = _autotuned[grid](*args, **flags)
+            best = _autotuned.best_config
+            config, source = (best.kwargs["BLOCK_M"], best.kwargs["BLOCK_N"], best.num_warps, best.kwargs["STAGES"]), "autotune"
+        else:
+            config, source = chosen
+            m, n, warps, stages = config
+            compiled = _ws_fwd_kernel[grid](*args, **flags, BLOCK_M=m, BLOCK_N=n, STAGES=stages, num_warps=warps,
+                                            maxnreg=MAX_REGISTERS)
+    tk.LAST_LAUNCH["forward"] = compiled
+    tk.LAST_CONFIG["forward"] = {"kernel": KERNEL, "bucket": tuned.bucket(rows_q), "config": tuple(config),
+                                 "source": source}
+    return o

@@ -1,0 +1,97 @@
+"""The warp-specialised Gluon forward (SIGATTN_WS=1, sigattn.gluon_kernels). Gluon has no CPU
+interpreter: on the CPU every autotune entry is compiled for sm_90 and held to what the design
+needs (the loader's and compute partitions' register budgets, TMA copies, asynchronous wgmma that
+ptxas does not serialise); on a GPU the forward runs against the fp64 truth beside the Triton
+forward with the same sigmoid."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import sigattn
+import torch
+from sigattn import triton_kernels as tk
+from sigattn.reference import sigmoid_attention_ref, sigmoid_attention_varlen_ref
+from sigattn_testutil import EPS, qkv, use_variant
+
+ENV = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+
+
+def test_ws_configs_compile_for_sm90_with_asynchronous_wgmma():
+    code = """
+from sigattn import resources as R, triton_kernels as tk
+for hd, row in tk.TUNE_TABLE["fwd_ws"].items():
+    for block in row:
+        for sigmoid in ("bf16x2", "fast"):
+            k = R.compile_ws_config(hd, block, sigmoid=sigmoid)
+            r, sass = R.resources(k), R.sass(k)
+            print(hd, block, sigmoid, r["registers"], r["spill_stack_bytes"], r["sass_hgmma"], r["sass_utmaldg"],
+                  "USETMAXREG.TRY_ALLOC.CTAPOOL UP0, 0xf0" in sass, "USETMAXREG.DEALLOC.CTAPOOL 0x18" in sass,
+                  len(R.ptxas_notes(k)), r["shared_bytes"])
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=600, check=True).stdout
+    rows = [line.split() for line in out.strip().splitlines()]
+    assert len(rows) == 2 * sum(len(r) for r in tk.TUNE_TABLE["fwd_ws"].values())
+    for row in rows:
+        regs, spills, hgmma, tma, grow, shrink, notes, shared = row[-8:]
+        assert int(spills) == 0 and int(regs) == 168, row  # the CTA-wide budget the partitions share
+        assert grow == "True" and shrink == "True", f"compute warps to 240 registers, the loader to 24: {row}"
+        assert int(hgmma) > 0 and int(tma) >= 3, row  # wgmma matmuls; TMA copies of Q, K, V
+        assert int(notes) == 0, f"ptxas serialises the wgmmas: {row}"
+        assert int(shared) <= 232448, row
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("head_dim", [64, 128])
+@pytest.mark.parametrize("layout", ["dense", "padded", "packed"])
+@pytest.mark.parametrize("heads_kv", [4, 2])
+@pytest.mark.parametrize("bias", [None, -2.0])
+def test_ws_forward_matches_the_truth(monkeypatch, head_dim, layout, heads_kv, bias):
+    """Lengths that end mid-tile, one and two tiles (the loop's odd/even tails), a query block past
+    a sequence's end (padding rows are zeros), GQA: the Gluon forward's error against fp64 within
+    1.25x the Triton forward's (same bf16 P) plus half an ulp."""
+    torch.manual_seed(0)
+    lens = [1, 64, 65, 200, 513] if layout != "dense" else [300] * 3
+    longest = max(lens)
+    packed = layout == "packed"
+    q, k, v = (t.detach() for t in qkv(len(lens), longest, longest, 4, heads_kv, head_dim, dtype=torch.bfloat16,
+                                       device="cuda", packed=packed))
+    lengths = torch.tensor(lens, device="cuda", dtype=torch.int32)
+    if packed:
+        cu = sigattn.cu_seqlens(lengths)
+        take = torch.cat([torch.arange(i * longest, i * longest + n) for i, n in enumerate(lens)]).cuda()
+        q, k, v = q[take].contiguous(), k[take].contiguous(), v[take].contiguous()
+        run = lambda: sigattn.sigmoid_attention_varlen(q, k, v, cu, cu, bias=bias)  # noqa: E731
+        truth = sigmoid_attention_varlen_ref(q.double(), k.double(), v.double(), cu, cu, bias=bias)
+    else:
+        seq = None if layout == "dense" else lengths
+        run = lambda: sigattn.sigmoid_attention(q, k, v, seq_lens_q=seq, seq_lens_k=seq, bias=bias)  # noqa: E731
+        truth = sigmoid_attention_ref(q.double(), k.double(), v.double(), seq_lens_q=seq, seq_lens_k=seq, bias=bias)
+    use_variant(monkeypatch, "bf16x2")
+    base = run()
+    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd"
+    use_variant(monkeypatch, "ws_bf16x2")
+    got = run()
+    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd_ws", tk.LAST_CONFIG
+    assert not torch.isnan(got).any()
+    err = (got.double() - truth).abs().max().item()
+    base_err = (base.double() - truth).abs().max().item()
+    tol = 0.5 * EPS[torch.bfloat16] * truth.abs().max().item()
+    assert err <= 1.25 * base_err + tol, (err, base_err, tol)
+    if layout == "padded":  # padding rows written as zeros, as the Triton forward does
+        for i, n in enumerate(lens):
+            assert (got[i, n:] == 0).all()
+
+
+@pytest.mark.gpu
+def test_ws_falls_back_where_it_cannot_run(monkeypatch):
+    """Causal, score_mod and fp32 launches take the Triton forward under SIGATTN_WS=1."""
+    use_variant(monkeypatch, "ws_bf16x2")
+    q, k, v = (t.detach() for t in qkv(2, 128, 128, 2, 2, 64, dtype=torch.bfloat16, device="cuda"))
+    sigattn.sigmoid_attention(q, k, v, causal=True)
+    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd"
+    sigattn.sigmoid_attention(q.float(), k.float(), v.float())
+    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd"
+    sigattn.sigmoid_attention(q, k, v)
+    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd_ws"
