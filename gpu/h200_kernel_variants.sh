@@ -21,7 +21,8 @@
 # passes: fwd and bwd), HEAD_DIMS,
 # SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck), MEMCHECK
 # (variants for compute-sanitizer), REPEATS (the process list run that many times, order alternated,
-# a `repeat` column in the CSV; each process keeps its cap), PY.
+# a `repeat` column in the CSV; each process keeps its cap), REPEAT_FROM (the first repeat's number:
+# a second call's parts merge with a first's), PY.
 set -uo pipefail
 budget=${1:-540}
 work=${WORK:-/tmp/variants_call}
@@ -96,8 +97,9 @@ stamp "GPU tests: $(tail -2 "$work/logs/pytest_variants.log" 2>/dev/null | tr '\
 # order (A B C, C B A, A B C, ...), each repeat's parts under parts/rep<k>/ (bench_variants.py reads
 # the repeat from there)
 repeats=${REPEATS:-1}
+first=${REPEAT_FROM:-1}  # a second call continuing a first's repeats numbers them on (collect: rep<k>)
 runs=($RUNS)
-for (( k = 1; k <= repeats; k++ )); do
+for (( k = first; k < first + repeats; k++ )); do
   order=("${runs[@]}")
   if (( k % 2 == 0 )); then order=(); for (( i = ${#runs[@]} - 1; i >= 0; i-- )); do order+=("${runs[i]}"); done; fi
   for run in "${order[@]}"; do
