@@ -11,7 +11,7 @@ head-dim strides of contiguous tensors) and pointers/strides divisible by 16; th
 here so the compiled code (vectorised, pipelined loads) matches what runs on the GPU.
 
     python -m sigattn.resources --out resources_sm90.csv [--arch 90] [--head-dims 64 128] \
-        [--sigmoid fast fma halley mixed bf16x2 tanh]
+        [--sigmoid fast fma halley mixed bf16x2 tanh] [--kernels fwd fwd_ws ...]
 
 Run without TRITON_INTERPRET (the interpreter replaces the JIT functions this needs).
 """
@@ -197,13 +197,22 @@ def table(head_dims=(64, 128, 256), kernels=tuple(KERNELS), *, arch: int = 90, d
     for sigmoid in sigmoids:
         for kernel in kernels:
             for hd in head_dims:
+                if kernel == "fwd_ws" and hd not in tk.TUNE_TABLE[kernel]:
+                    continue
                 for block in tk.TUNE_TABLE[kernel][tk.head_dim_class(hd)][:limit]:
                     t0 = time.perf_counter()
-                    compiled = compile_config(kernel, hd, block, arch=arch, dtype=dtype, sigmoid=sigmoid)
                     m, n, warps, stages = block
+                    if kernel == "fwd_ws":
+                        # Gluon, bf16 only. No main-loop columns: its mbarrier waits retry from blocks
+                        # placed after the loop, so `main_loop` can take a spin loop's span for it
+                        # (kernels/PERF.md "Session 21" counts its loop by hand)
+                        res = resources(compile_ws_config(hd, block, arch=arch, sigmoid=sigmoid))
+                        res.update(loop_instr="", loop_instr_per_score="", loop_mufu_per_score="")
+                    else:
+                        res = resources(compile_config(kernel, hd, block, arch=arch, dtype=dtype, sigmoid=sigmoid),
+                                        m * n / (32 * warps))
                     rows.append({"kernel": kernel, "head_dim": hd, "dtype": dtype, "sigmoid": sigmoid,
-                                 "block_m": m, "block_n": n, "num_warps": warps, "num_stages": stages,
-                                 **resources(compiled, m * n / (32 * warps)),
+                                 "block_m": m, "block_n": n, "num_warps": warps, "num_stages": stages, **res,
                                  "compile_s": round(time.perf_counter() - t0, 2), "arch": f"sm_{arch}",
                                  "triton": triton.__version__})
     return rows
@@ -226,7 +235,8 @@ def main(argv=None) -> None:
     p.add_argument("--out", required=True, help="CSV file to write")
     p.add_argument("--arch", type=int, default=90, help="SM architecture (90 = Hopper)")
     p.add_argument("--head-dims", type=int, nargs="+", default=[64, 128, 256])
-    p.add_argument("--kernels", nargs="+", choices=list(KERNELS), default=list(KERNELS))
+    p.add_argument("--kernels", nargs="+", choices=[*KERNELS, "fwd_ws"], default=list(KERNELS),
+                   help="kernels to compile; fwd_ws: the Gluon forward (bf16; sigmoid bf16x2 or fast)")
     p.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     p.add_argument("--sigmoid", nargs="+", choices=list(tk.SIGMOID_MODES), default=["fast"],
                    help="sigmoid modes, each compiled for every config")

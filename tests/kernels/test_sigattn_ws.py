@@ -4,6 +4,7 @@ needs (the loader's and compute partitions' register budgets, TMA copies, asynch
 ptxas does not serialise); on a GPU the forward runs against the fp64 truth beside the Triton
 forward with the same sigmoid."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -95,3 +96,15 @@ def test_ws_falls_back_where_it_cannot_run(monkeypatch):
     assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd"
     sigattn.sigmoid_attention(q, k, v)
     assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd_ws"
+
+
+def test_ws_resources_report(tmp_path):
+    """`python -m sigattn.resources --kernels fwd_ws` (results/kernels/resources_sm90_ws.csv): the
+    head dims without a fwd_ws list are skipped, and no main-loop count is reported for it."""
+    out = tmp_path / "ws.csv"
+    subprocess.run([sys.executable, "-m", "sigattn.resources", "--out", str(out), "--kernels", "fwd_ws",
+                    "--head-dims", "64", "256", "--limit", "1", "--sigmoid", "bf16x2"], env=ENV, check=True,
+                   capture_output=True, timeout=600)
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["kernel"], r["head_dim"]) for r in rows] == [("fwd_ws", "64")]
+    assert int(rows[0]["sass_utmaldg"]) > 0 and int(rows[0]["sass_hgmma"]) > 0 and rows[0]["loop_instr"] == ""

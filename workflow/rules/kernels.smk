@@ -5,7 +5,8 @@ under Triton's interpreter at tiny shapes. Either way the JSON records the devic
 chosen configs, compile time and the error against the reference.
 kernel_resources: every autotune config compiled for the configured SM (sm_90) with Triton's own
 ptxas, on any machine: registers, spills, shared memory, SASS op counts, the main loop's
-instructions per score; kernel_resources_tritonsigmoid the same for the authors' forward.
+instructions per score; kernel_resources_ws the Gluon forward's; kernel_resources_tritonsigmoid the
+same for the authors' forward.
 """
 
 KERNEL_DEVICE = DEVICE if GPU else "cpu"
@@ -57,6 +58,28 @@ rule kernel_resources:
 
 
 ALL_TARGETS.append(f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}.csv")
+
+
+# The warp-specialised Gluon forward (SIGATTN_WS=1, kernels/PERF.md "Session 21") beside the Triton
+# forward, both with the bf16x2 sigmoid the comparison times: registers, shared memory, SASS counts
+rule kernel_resources_ws:
+    input:
+        sources=KERNEL_SOURCES,
+    output:
+        f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}_ws.csv",
+    params:
+        module="sigattn.resources",
+        args=["--arch", KERNEL_RESOURCES["arch"], "--kernels", "fwd_ws", "fwd", "--head-dims", 64, 128,
+              "--sigmoid", "bf16x2"],
+    log:
+        f"{R}/logs/kernel_resources_sm{KERNEL_RESOURCES['arch']}_ws.log",
+    conda:
+        ENV
+    script:
+        "../scripts/kernel_resources.py"
+
+
+ALL_TARGETS.append(f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}_ws.csv")
 
 
 # The authors' TritonSigmoid kernels (forward, dQ, dK/dV), compiled the same way (their main loops
