@@ -985,7 +985,7 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
     dK/dV kernel alone."""
     tma = pass_variant(pass_, head_dim)[0]
     if pass_ == "fwd":
-        return ("fwd_ws",) if forward_ws() else (kernel_name("fwd", tma),)
+        return ("fwd_ws",) if forward_ws() and head_dim in TUNE_TABLE["fwd_ws"] else (kernel_name("fwd", tma),)
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
     return kernel_name("dq", tma), kernel_name("dkdv", tma)
