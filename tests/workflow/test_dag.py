@@ -143,7 +143,8 @@ def _rule_blocks() -> dict[str, str]:
 
 AGGREGATES = {"fig4", "baselines"}  # targets gathering other rules' outputs (and `all`, in the Snakefile)
 SCRIPT_OF = {"data_baseline_scib": "eval_scib",  # eval_scib's scoring applied to the PCA baseline alone
-             "kernel_resources_tritonsigmoid": "kernel_resources"}  # the compile report of the authors' kernel
+             "kernel_resources_tritonsigmoid": "kernel_resources",  # the compile report of the authors' kernel
+             "kernel_resources_ws": "kernel_resources"}  # and of the Gluon forward
 
 
 def test_every_rule_is_named_by_what_it_writes_and_runs_the_script_of_its_name():
