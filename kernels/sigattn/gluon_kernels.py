@@ -244,15 +244,21 @@ TUNE_KEY = ["HEAD_DIM", "SIGMOID", "STORE_PADDED", "DEFAULT_BIAS", "seqlen_bucke
 KERNEL = "fwd_ws"  # its name in TUNE_TABLE, sigattn.tuned and LAST_CONFIG
 
 
-def _config(entry) -> triton.Config:
+def _block_kwargs(entry) -> dict:
+    """A (BLOCK_M, BLOCK_N, compute warps, K/V slots) entry's launch keywords: the slots are STAGES
+    (and num_stages, which Gluon does not read but the autotuner's config reports)."""
     m, n, warps, stages = entry
-    return triton.Config({"BLOCK_M": m, "BLOCK_N": n, "STAGES": stages}, num_warps=warps, num_stages=stages,
-                         maxnreg=MAX_REGISTERS)
+    return dict(BLOCK_M=m, BLOCK_N=n, STAGES=stages, num_warps=warps, num_stages=stages, maxnreg=MAX_REGISTERS)
+
+
+def _config(entry) -> triton.Config:
+    kw = _block_kwargs(entry)
+    return triton.Config({k: kw.pop(k) for k in ("BLOCK_M", "BLOCK_N", "STAGES")}, **kw)
 
 
 def _prune(configs, named_args, **kwargs):
     wanted = set(tk.TUNE_TABLE[KERNEL][tk.head_dim_class({**named_args, **kwargs}["HEAD_DIM"])])
-    return [c for c in configs if (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.kwargs["STAGES"]) in wanted]
+    return [c for c in configs if (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages) in wanted]
 
 
 _autotuned = triton.autotune(
@@ -288,18 +294,6 @@ def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o):
             0.0 if bias is None else float(bias), tuned.bucket(rows_q), *strides)
     flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded,
                  SIGMOID="bf16x2" if tk.sigmoid_mode(q, "fwd") == "bf16x2" else "fast")
-    chosen = tk.launch_config(KERNEL, q, False, rows_q)
-    with tk._descriptor_scratch(q.device, True):
-        if chosen is None:
-            compiled = _autotuned[grid](*args, **flags)
-            best = _autotuned.best_config
-            config, source = (best.kwargs["BLOCK_M"], best.kwargs["BLOCK_N"], best.num_warps, best.kwargs["STAGES"]), "autotune"
-        else:
-            config, source = chosen
-            m, n, warps, stages = config
-            compiled = _ws_fwd_kernel[grid](*args, **flags, BLOCK_M=m, BLOCK_N=n, STAGES=stages, num_warps=warps,
-                                            maxnreg=MAX_REGISTERS)
-    tk.LAST_LAUNCH["forward"] = compiled
-    tk.LAST_CONFIG["forward"] = {"kernel": KERNEL, "bucket": tuned.bucket(rows_q), "config": tuple(config),
-                                 "source": source}
+    tk._launch("forward", KERNEL, _autotuned, grid, args, flags, q, False, rows_q, descriptors=True,
+               block_kwargs=_block_kwargs)
     return o

@@ -54,15 +54,17 @@ def _tool(name: str) -> str:
     return str(Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / name)
 
 
-def compile_for(fn, signature: dict, consts: dict, aligned, *, arch: int, num_warps: int, num_stages: int):
+def compile_for(fn, signature: dict, consts: dict, aligned, *, arch: int, num_warps: int, num_stages: int,
+                source=ASTSource, **options):
     """Compile a JITFunction for ``arch`` as the JIT would: ``signature`` the type of each argument
     (``"constexpr"`` for those in ``consts``), ``aligned`` the indices of the arguments the JIT
-    would see as divisible by 16."""
-    src = ASTSource(fn=fn, signature=signature,
-                    constexprs={(fn.arg_names.index(k),): v for k, v in consts.items()},
-                    attrs={(i,): [["tt.divisibility", 16]] for i in aligned})
+    would see as divisible by 16; ``source`` GluonASTSource for a Gluon kernel, ``options`` more
+    compile options (maxnreg)."""
+    src = source(fn=fn, signature=signature,
+                 constexprs={(fn.arg_names.index(k),): v for k, v in consts.items()},
+                 attrs={(i,): [["tt.divisibility", 16]] for i in aligned})
     return triton.compile(src, target=GPUTarget("cuda", arch, 32),
-                          options=dict(num_warps=num_warps, num_stages=num_stages))
+                          options=dict(num_warps=num_warps, num_stages=num_stages, **options))
 
 
 def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90,
@@ -122,10 +124,8 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
             signature[a] = "i32"
             if a.startswith("stride_"):
                 aligned.append(i)
-    src = GluonASTSource(fn=fn, signature=signature, constexprs={(fn.arg_names.index(k),): v for k, v in consts.items()},
-                         attrs={(i,): [["tt.divisibility", 16]] for i in aligned})
-    return triton.compile(src, target=GPUTarget("cuda", arch, 32),
-                          options=dict(num_warps=warps, num_stages=stages, maxnreg=gk.MAX_REGISTERS))
+    return compile_for(fn, signature, consts, aligned, arch=arch, num_warps=warps, num_stages=stages,
+                       source=GluonASTSource, maxnreg=gk.MAX_REGISTERS)
 
 
 def ptxas_notes(compiled, arch: int = 90) -> list[str]:

@@ -804,24 +804,30 @@ LAST_LAUNCH: dict[str, object] = {}
 LAST_CONFIG: dict[str, dict] = {}
 
 
+def _block_kwargs(config: tuple[int, int, int, int]) -> dict:
+    """The launch keywords of a (BLOCK_M, BLOCK_N, num_warps, num_stages) config."""
+    block_m, block_n, warps, stages = config
+    return dict(BLOCK_M=block_m, BLOCK_N=block_n, num_warps=warps, num_stages=stages)
+
+
 def _launch(name: str, kernel: str, autotuner, grid, args: tuple, flags: dict, q, causal: bool,
-            rows: int):
+            rows: int, *, descriptors: bool | None = None, block_kwargs=_block_kwargs):
     """Launch one kernel with the config of :func:`launch_config`, through the autotuner when
     there is none; record the kernel object and its config. With flags["TMA"] the launch is the
     TMA variant, with flags["FUSE_DQ"] the fused dK/dV kernel (kernel_name: their own config
-    lists and table entries)."""
-    kernel = kernel_name(kernel, flags["TMA"], flags.get("FUSE_DQ", False))
+    lists and table entries). descriptors: whether the kernel makes tensor descriptors (default
+    flags["TMA"]); block_kwargs: a config's launch keywords (the Gluon forward adds its own)."""
+    tma = flags.get("TMA", False)
+    kernel = kernel_name(kernel, tma, flags.get("FUSE_DQ", False))
     chosen = launch_config(kernel, q, causal, rows)
-    with _descriptor_scratch(q.device, flags["TMA"]):
+    with _descriptor_scratch(q.device, tma if descriptors is None else descriptors):
         if chosen is None:
             compiled = autotuner[grid](*args, **flags)
             best = autotuner.best_config
             config, source = (best.kwargs["BLOCK_M"], best.kwargs["BLOCK_N"], best.num_warps, best.num_stages), "autotune"
         else:
-            (block_m, block_n, warps, stages), source = chosen
-            config = (block_m, block_n, warps, stages)
-            compiled = autotuner.fn[grid](*args, **flags, BLOCK_M=block_m, BLOCK_N=block_n, num_warps=warps,
-                                          num_stages=stages)
+            config, source = tuple(chosen[0]), chosen[1]
+            compiled = autotuner.fn[grid](*args, **flags, **block_kwargs(config))
     LAST_LAUNCH[name] = compiled
     LAST_CONFIG[name] = {"kernel": kernel, "bucket": tuned.bucket(rows), "config": config, "source": source}
     return compiled
