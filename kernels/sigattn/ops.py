@@ -90,7 +90,7 @@ def forward_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, seq_table: tor
 def _forward(q, k, v, seq_table, score_mod, causal, scale, bias, padded, max_seqlen_q, max_seqlen_k):
     rows_q, _ = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k)
     o = debug.new_output(q.shape, q)
-    if triton_kernels.forward_ws():  # the Gluon forward (SIGATTN_WS=1) where it can run
+    if triton_kernels.forward_ws(q.shape[-1], rows_q, q.dtype):  # the Gluon forward where it can run
         from . import gluon_kernels
 
         if not gluon_kernels.blocker(q, k, v, score_mod, causal, padded):

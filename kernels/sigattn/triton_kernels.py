@@ -872,7 +872,7 @@ if _FUSED_ENV not in TMA_MODES:
 FUSED = TMA_MODES[_FUSED_ENV]
 
 #: Whether the forward takes the warp-specialised Gluon kernel (SIGATTN_WS=1, read at import;
-#: opt-in, session 21: sigattn.gluon_kernels), where it can run (gluon_kernels.blocker: an sm_90
+#: session 21: sigattn.gluon_kernels; the default takes it by TUNED_WS_FROM), where it can run (gluon_kernels.blocker: an sm_90
 #: GPU, 16-bit inputs, not causal, no score_mod, descriptor-friendly tensors); else, and for the
 #: backward, the Triton kernels. LAST_CONFIG["forward"]["kernel"] says which ran ("fwd_ws").
 _WS_ENV = os.environ.get("SIGATTN_WS", "0")
@@ -946,6 +946,13 @@ if SIGMOID not in SIGMOID_MODES:
 #: variant call (workflow/scripts/bench_variants.py RULES).
 TUNED_VARIANTS = {"fwd": {64: "bf16x2", 128: "bf16x2", 256: "fast"},
                   "bwd": {64: "tma", 128: "fast", 256: "fast"}}
+#: Under "tuned", the forward of bf16 inputs takes the warp-specialised Gluon kernel (the "ws_bf16x2"
+#: variant: the same bf16 P as the Triton forward's bf16x2) at these head-dim classes when the batch's
+#: longest query sequence (rows_q) is at least this long, where it can run (gluon_kernels.blocker);
+#: shorter batches keep the Triton forward. By session 22's rule met on an H100 (kernels/PERF.md
+#: "Session 22": 1.08-1.16x the Triton forward at hd128, L = 8K and 16K, dense and padded; at 1K
+#: 0.93-0.95x and at 4K 1.04-1.05x, so no switch there; at hd64 0.66-0.94x, so none at hd64).
+TUNED_WS_FROM = {128: 8192}
 #: SIGATTN_VARIANT: "tuned" (the default) or "single" (every launch the variant SIGATTN_TMA,
 #: SIGATTN_FUSED and SIGATTN_SIGMOID name: the comparisons of PERF.md). Setting one of them
 #: without SIGATTN_VARIANT asks for that single variant.
@@ -978,20 +985,27 @@ def fused_backward(head_dim: int) -> bool:
     return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_FUSED"]]
 
 
-def forward_ws() -> bool:
-    """Whether forward launches take the Gluon kernel where it can run (SIGATTN_WS; never under
-    "tuned": no measured rule has chosen it)."""
-    return WS and not TUNED
+def forward_ws(head_dim: int, rows_q: int, dtype: torch.dtype) -> bool:
+    """Whether a forward launch takes the Gluon kernel where it can run: SIGATTN_WS in a single
+    variant; under "tuned", bf16 inputs at a head dim and length of TUNED_WS_FROM."""
+    if not TUNED:
+        return WS
+    start = TUNED_WS_FROM.get(head_dim_class(head_dim))
+    return start is not None and rows_q >= start and dtype == torch.bfloat16
 
 
 def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
-    """The kernels (kernel_name, each with its own autotune lists) a launch of this pass takes at
+    """The kernels (kernel_name, each with its own autotune lists) launches of this pass take at
     this head dim under the selected variant, where the tensors allow descriptors: the forward
-    ("fwd", "fwd_tma" or the Gluon "fwd_ws"); the backward's dQ and dK/dV kernels, or the fused
-    dK/dV kernel alone."""
+    ("fwd", "fwd_tma" or the Gluon "fwd_ws"; under "tuned" at a head dim of TUNED_WS_FROM both the
+    Triton forward, for shorter batches, and "fwd_ws"); the backward's dQ and dK/dV kernels, or the
+    fused dK/dV kernel alone."""
     tma = pass_variant(pass_, head_dim)[0]
     if pass_ == "fwd":
-        return ("fwd_ws",) if forward_ws() and head_dim in TUNE_TABLE["fwd_ws"] else (kernel_name("fwd", tma),)
+        gluon = head_dim in TUNE_TABLE["fwd_ws"]
+        if not TUNED:
+            return ("fwd_ws",) if WS and gluon else (kernel_name("fwd", tma),)
+        return (kernel_name("fwd", tma),) + (("fwd_ws",) if gluon and head_dim_class(head_dim) in TUNED_WS_FROM else ())
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
     return kernel_name("dq", tma), kernel_name("dkdv", tma)

@@ -252,7 +252,9 @@ def test_variant_check_prunes_the_entries_that_fail(monkeypatch):
 def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(monkeypatch):
     """Under "tuned" (sigattn.triton_kernels.TUNED_VARIANTS) the hd64 forward entries come from the
     pointer kernel's list and the backward's from the TMA lists, at hd128 both from the pointer
-    lists: each check forces the kernels the variant launches there."""
+    lists, and the Gluon forward's (TUNED_WS_FROM) at the length from which the default takes it
+    (a check at the timed 1K shape would launch the Triton forward): each check forces the
+    kernels the variant launches there, at a shape where it launches them."""
     import copy
 
     from sigattn import triton_kernels as tk
@@ -266,7 +268,7 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
     forced_names = []
 
     def fake_gate(adapter, head_dim, padding, pass_, **kwargs):
-        forced_names.append((head_dim, pass_, tuple(sorted(tk.FORCED_CONFIGS))))
+        forced_names.append((head_dim, pass_, tuple(sorted(tk.FORCED_CONFIGS)), kwargs["shape"]))
         for name, config in tk.FORCED_CONFIGS.items():
             tk.LAST_CONFIG[name] = {"kernel": name, "config": config, "source": "forced", "bucket": 1024}
         return True, "ok"
@@ -274,8 +276,15 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
     monkeypatch.setattr(check, "check_adapter", fake_gate)
     shape = check.CheckShape(batch=16, seq_len=1024, heads=32)
     variants.check_configs("tuned", [64, 128], [], {64: shape, 128: shape}, "cuda", None, log=lambda msg: None)
-    assert set(forced_names) == {(64, "fwd", ("fwd",)), (64, "bwd", ("dkdv_tma", "dq_tma")),
-                                 (128, "fwd", ("fwd",)), (128, "bwd", ("dkdv", "dq"))}
+    long = check.CheckShape(batch=2, seq_len=tk.TUNED_WS_FROM[128], heads=32)  # the same 16K tokens
+    assert set(forced_names) == {(64, "fwd", ("fwd",), shape), (64, "bwd", ("dkdv_tma", "dq_tma"), shape),
+                                 (128, "fwd", ("fwd",), shape), (128, "fwd", ("fwd_ws",), long),
+                                 (128, "bwd", ("dkdv", "dq"), shape)}
+    assert sum(f[2] == ("fwd_ws",) for f in forced_names) == len(tk.TUNE_TABLE["fwd_ws"][128])
+    # a check shape already that long is kept
+    forced_names.clear()
+    variants.check_configs("tuned", [128], [], {128: long}, "cuda", None, log=lambda msg: None, passes=["fwd"])
+    assert {f[3] for f in forced_names} == {long}
 
 
 def test_variant_check_of_the_fused_backward_forces_its_one_kernel(monkeypatch):

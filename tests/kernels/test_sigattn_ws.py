@@ -98,6 +98,56 @@ def test_ws_falls_back_where_it_cannot_run(monkeypatch):
     assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd_ws"
 
 
+@pytest.mark.parametrize(("variant", "head_dim", "rows", "dtype", "takes"), [
+    ("default", 128, 8192, torch.bfloat16, True),   # TUNED_WS_FROM: hd128 from L = 8K on (session 22's rule)
+    ("default", 128, 16384, torch.bfloat16, True),
+    ("default", 128, 8191, torch.bfloat16, False),  # shorter batches keep the Triton forward
+    ("default", 128, 16384, torch.float16, False),  # the rule measured bf16 P (fp16 takes halley)
+    ("default", 64, 16384, torch.bfloat16, False),  # no switch at hd64 (0.66-0.94x the Triton forward)
+    ("default", 256, 16384, torch.bfloat16, False),  # no Gluon forward there
+    ("bf16x2", 128, 16384, torch.bfloat16, False),  # a single variant: only SIGATTN_WS decides
+    ("ws_bf16x2", 64, 16, torch.float32, True),     # (fp32 then falls back in blocker)
+])
+def test_which_forward_the_variant_takes(monkeypatch, variant, head_dim, rows, dtype, takes):
+    use_variant(monkeypatch, variant)
+    assert tk.forward_ws(head_dim, rows, dtype) is takes
+
+
+def test_the_default_names_both_forwards_where_it_switches(monkeypatch):
+    """pass_kernels (the variant check's list): under the default, hd128's forward is the Triton
+    kernel for short batches and the Gluon one from TUNED_WS_FROM on; hd64 only the Triton one."""
+    use_variant(monkeypatch, "default")
+    assert tk.pass_kernels("fwd", 128) == ("fwd", "fwd_ws")
+    assert tk.pass_kernels("fwd", 64) == ("fwd",)
+    use_variant(monkeypatch, "ws_bf16x2")
+    assert tk.pass_kernels("fwd", 128) == ("fwd_ws",)
+    use_variant(monkeypatch, "bf16x2")
+    assert tk.pass_kernels("fwd", 128) == ("fwd",)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("padded", [False, True])
+def test_the_default_forward_switches_at_8k(monkeypatch, padded):
+    """The default (tuned) at hd128, bf16: a batch whose longest sequence is 8K takes the Gluon
+    forward, one of 8K - 1 the Triton forward; both within 1.25x of the other's error against a
+    fp64 truth on the same 8K batch."""
+    use_variant(monkeypatch, "default")
+    torch.manual_seed(0)
+    q, k, v = (t.detach() for t in qkv(1, 8192, 8192, 2, 2, 128, dtype=torch.bfloat16, device="cuda"))
+    seq = torch.tensor([8192 - 200], device="cuda", dtype=torch.int32) if padded else None
+    got = sigattn.sigmoid_attention(q, k, v, seq_lens_q=seq, seq_lens_k=seq)
+    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd_ws", tk.LAST_CONFIG
+    truth = sigmoid_attention_ref(q.double(), k.double(), v.double(), seq_lens_q=seq, seq_lens_k=seq)
+    use_variant(monkeypatch, "bf16x2")
+    base = sigattn.sigmoid_attention(q, k, v, seq_lens_q=seq, seq_lens_k=seq)
+    err, base_err = ((x.double() - truth).abs().max().item() for x in (got, base))
+    assert err <= 1.25 * base_err + 0.5 * EPS[torch.bfloat16] * truth.abs().max().item(), (err, base_err)
+    use_variant(monkeypatch, "default")
+    short = [t[:, : 8192 - 1] for t in (q, k, v)]
+    sigattn.sigmoid_attention(*short)
+    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd", tk.LAST_CONFIG
+
+
 def test_ws_resources_report(tmp_path):
     """`python -m sigattn.resources --kernels fwd_ws` (results/kernels/resources_sm90_ws.csv): the
     head dims without a fwd_ws list are skipped, and no main-loop count is reported for it."""

@@ -57,6 +57,7 @@ import argparse
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -110,6 +111,18 @@ def _check_forced(forced: dict, pass_: str, head_dim: int, adapters, shape, devi
     return all(r["passed"] for r in results), results
 
 
+def _launch_shape(kernel: str, head_dim: int, shape):
+    """The check's shape for a forward kernel: ``shape``, or where the default takes the Gluon
+    forward only from a length on (triton_kernels.TUNED_WS_FROM) and ``shape`` is shorter, as many
+    tokens in sequences of that length (a launch at ``shape`` would not take the kernel checked)."""
+    from sigattn import triton_kernels as tk
+
+    start = tk.TUNED_WS_FROM.get(tk.head_dim_class(head_dim), 0) if kernel == "fwd_ws" and tk.TUNED else 0
+    if shape.seq_len >= start:
+        return shape
+    return replace(shape, batch=max(1, shape.batch * shape.seq_len // start), seq_len=start)
+
+
 def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, device: str, dtype,
                   log=print, passes=("fwd", "bwd")) -> list[dict]:
     """Check every autotune entry of the variant (module doc) at shapes[head_dim]; prune the
@@ -123,15 +136,17 @@ def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, devic
     for hd in head_dims:
         shape = shapes[hd]
         adapters = [(0, OursDense())] + ([(25, OursPadded())] if hd in padded_head_dims else [])
-        (fwd,), backward = tk.pass_kernels("fwd", hd), tk.pass_kernels("bwd", hd)
-        lists = {k: tk.TUNE_TABLE[k][tk.head_dim_class(hd)] for k in (fwd, *backward)}
-        for config in list(lists[fwd]):
-            ok, results = _check_forced({fwd: config}, "fwd", hd, adapters, shape, device, dtype)
-            rows += [{"variant": variant, "head_dim": hd, "kernel": fwd, "config": _config_text(config), **r}
-                     for r in results]
-            if not ok:
-                lists[fwd].remove(config)
-        n_rounds = max(len(lists[k]) for k in backward) if lists[fwd] and "bwd" in passes else 0
+        forwards, backward = tk.pass_kernels("fwd", hd), tk.pass_kernels("bwd", hd)
+        lists = {k: tk.TUNE_TABLE[k][tk.head_dim_class(hd)] for k in (*forwards, *backward)}
+        for fwd in forwards:
+            fwd_shape = _launch_shape(fwd, hd, shape)
+            for config in list(lists[fwd]):
+                ok, results = _check_forced({fwd: config}, "fwd", hd, adapters, fwd_shape, device, dtype)
+                rows += [{"variant": variant, "head_dim": hd, "kernel": fwd, "config": _config_text(config), **r}
+                         for r in results]
+                if not ok:
+                    lists[fwd].remove(config)
+        n_rounds = max(len(lists[k]) for k in backward) if all(lists[f] for f in forwards) and "bwd" in passes else 0
         bad = {k: [] for k in backward}
         for i in range(n_rounds):
             forced = {k: lists[k][i % len(lists[k])] for k in backward}
