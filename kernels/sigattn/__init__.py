@@ -3,6 +3,9 @@
 Modules, side by side like a tutorial:
 - ``triton_kernels``: the forward kernel and the two backward kernels (dQ; dK/dV, which fused
   also adds dQ), with launchers;
+- ``gluon_kernels``: the forward again, warp-specialised for sm_90 in Gluon (TMA loader warp,
+  the sigmoid of one key tile under the next tile's QKᵀ), which the default launches for bf16
+  inputs at head dim 128 from 8K query rows on (``triton_kernels.TUNED_WS_FROM``);
 - ``ops``: the public functions and the ``torch.library`` custom ops (autograd, torch.compile);
 - ``reference``: the same maths in plain PyTorch (ground truth, CPU fallback);
 - ``backend``: which of the two runs for a tensor (:func:`backend_for`);
@@ -18,8 +21,8 @@ variant for every launch instead: ``SIGATTN_SIGMOID=fast|exact|fma|halley|mixed|
 sigmoid evaluation, see ``triton_kernels._sigmoid``) and/or ``SIGATTN_TMA=0|1`` (streamed tiles
 through tensor descriptors on sm_90+) and/or ``SIGATTN_FUSED=0|1`` (the fused backward: one
 dK/dV kernel adding dQ by atomics, not bitwise reproducible; never taken while
-``torch.use_deterministic_algorithms(True)``), or ``SIGATTN_VARIANT=single`` (pointer loads,
-``fast``);
+``torch.use_deterministic_algorithms(True)``) and/or ``SIGATTN_WS=0|1`` (the Gluon forward at every
+length, where it can run), or ``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);
 ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small
 config); ``SIGATTN_CHECK_VALUES=0`` skips the host-side length checks (benchmarks, training);
