@@ -381,14 +381,16 @@ RULES = [
     # session 21, written before its first GPU run: the warp-specialised Gluon forward becomes the
     # default's forward at a head dim where it is >= 1.05x the default at every L >= 1K, dense
     # and padded; and whether it would meet #16's forward targets where the default does not
-    ("forward hd64: the Gluon forward (ws_bf16x2) over the default", "fwd", (64,), "ws_bf16x2", "default", 1.05, 1024),
-    ("forward hd128: the Gluon forward (ws_bf16x2) over the default", "fwd", (128,), "ws_bf16x2", "default", 1.05,
+    # (their base since session 22: "bf16x2", the Triton forward the default launched at every L
+    # when they were judged; the default itself now launches the Gluon one at hd128 from 8K on)
+    ("forward hd64: the Gluon forward (ws_bf16x2) over the default", "fwd", (64,), "ws_bf16x2", "bf16x2", 1.05, 1024),
+    ("forward hd128: the Gluon forward (ws_bf16x2) over the default", "fwd", (128,), "ws_bf16x2", "bf16x2", 1.05,
      1024),
     *((f"#16 fwd hd{hd} with the Gluon forward: >= 1.1x TritonSigmoid", "fwd", (hd,), "ws_bf16x2", "tritonsigmoid",
        1.1, 1024) for hd in (64, 128)),
     ("#16 fwd hd128 with the Gluon forward: >= 0.85x cuDNN softmax", "fwd", (128,), "ws_bf16x2", "cudnn_sdpa", 0.85,
      4096, ("dense",)),
-    ("forward hd128, L >= 8K: the Gluon forward (ws_bf16x2) over the default", "fwd", (128,), "ws_bf16x2", "default",
+    ("forward hd128, L >= 8K: the Gluon forward (ws_bf16x2) over the default", "fwd", (128,), "ws_bf16x2", "bf16x2",
      1.05, 8192),
 ]
 
