@@ -23,11 +23,14 @@ sm_90 (`sigattn.resources`), the GPU tests run it against the reference.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import triton
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
     mbarrier,
     tma,
     warpgroup_mma,
@@ -92,80 +95,123 @@ def _issue_scores(q_smem, k_bufs, k_ready, j, s_regs):
 
 
 @gluon.jit
-def _issue_pv(s, acc, v_bufs, bars, j, y_scale, y_bias, p_layout: gl.constexpr, SIGMOID: gl.constexpr):
-    """S_j is done: release K_j's slot, P_j = sigmoid(S_j), and issue O += P_j·V_j once V_j has
-    landed (chained on the accumulator's matmul in flight)."""
-    _, k_ready, k_empty, v_ready, v_empty = bars
+def _issue_pv(s, acc, v_bufs, bars, g, y_scale, y_bias, rem, p_layout: gl.constexpr, SIGMOID: gl.constexpr,
+              MASK: gl.constexpr, num_warps: gl.constexpr):
+    """S of tile g is done: release K's slot, P = sigmoid(S), and issue O += P·V once V has landed
+    (chained on the accumulator's matmul in flight). MASK (the last tile of a descriptor that
+    does not end at the sequence's last key): the keys from ``rem`` on are not the sequence's,
+    so their P is 0 and their V rows, which may hold anything (padding, NaN, the next
+    sequence), are zeroed in shared memory first (0 · NaN is NaN)."""
+    k_empty, v_ready = bars[2], bars[3]
     STAGES: gl.constexpr = v_bufs.type.shape[0]
-    slot = j % STAGES
+    BLOCK_N: gl.constexpr = v_bufs.type.shape[1]
+    HEAD_DIM: gl.constexpr = v_bufs.type.shape[2]
+    slot = g % STAGES
     mbarrier.arrive(k_empty.index(slot), count=1)
-    p = gl.convert_layout(_sigmoid_ex2(s * y_scale + y_bias, SIGMOID).to(v_bufs.dtype), p_layout)
-    mbarrier.wait(v_ready.index(slot), (j // STAGES) & 1)
+    p = _sigmoid_ex2(s * y_scale + y_bias, SIGMOID)
+    if MASK:
+        cols = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s.type.layout))
+        p = gl.where((cols < rem)[None, :], p, 0.0)
+    p = gl.convert_layout(p.to(v_bufs.dtype), p_layout)
+    mbarrier.wait(v_ready.index(slot), (g // STAGES) & 1)
+    if MASK:
+        if rem < BLOCK_N:
+            v_layout: gl.constexpr = gl.BlockedLayout(size_per_thread=[1, 8], threads_per_warp=[256 // HEAD_DIM, HEAD_DIM // 8],
+                                                      warps_per_cta=[num_warps, 1], order=[1, 0])
+            v_tile = v_bufs.index(slot)
+            rows = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, v_layout))
+            v_tile.store(gl.where((rows < rem)[:, None], v_tile.load(v_layout), 0.0).to(v_bufs.dtype))
+            fence_async_shared()
+            gl.thread_barrier()
     return warpgroup_mma(p, v_bufs.index(slot), acc, is_async=True)
 
 
 @gluon.jit
-def _wait_scores(s, v_empty, j):
-    """Wait for S_{j+1}, issued after P_{j-1}·V_{j-1} and before P_j·V_j (left in flight): V_{j-1}'s
-    slot is free then."""
+def _wait_scores(s, v_empty, g, release):
+    """Wait for the S issued after P·V of tile g - 1 and before P·V of tile g (left in flight):
+    V's slot of tile g - 1 is free then (``release``: tile g - 1 is this row block's)."""
     STAGES: gl.constexpr = v_empty.type.shape[0]
     s = warpgroup_mma_wait(num_outstanding=1, deps=(s,))
-    mbarrier.arrive(v_empty.index((j + STAGES - 1) % STAGES), count=1, pred=j > 0)
+    mbarrier.arrive(v_empty.index((g + STAGES - 1) % STAGES), count=1, pred=release)
     return s
+
+
+@gluon.jit
+def _attend(q_smem, k_bufs, v_bufs, bars, t, n_tiles, y_scale, y_bias, k_len, BLOCK_M: gl.constexpr,
+            BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, SIGMOID: gl.constexpr, MASK_LAST: gl.constexpr,
+            num_warps: gl.constexpr):
+    """O of one row block over its n_tiles >= 1 key tiles (the ring's tiles t ... t + n_tiles - 1; Q
+    landed), its last P·V left in flight: S_{j+1} = Q·K_{j+1}ᵀ issued before P_j = sigmoid(S_j),
+    then O += P_j·V_j; each K slot released once the matmul reading it is done, each V slot but
+    the last two tiles'. MASK_LAST: the last tile's keys from k_len on are masked (_issue_pv)."""
+    k_ready, v_empty = bars[1], bars[4]
+    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                       instr_shape=[16, BLOCK_N, 16])
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                       instr_shape=[16, HEAD_DIM, 16])
+    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
+    # At the top of each step S_j is done and P_{j-1}·V_{j-1} in flight; S_{j+1} is issued, then
+    # P_j·V_j, then S_{j+1} waited for (P_j·V_j left running). Two tiles a loop iteration, their
+    # scores in s_a and s_b, each new S written over its own consumed predecessor: ptxas
+    # serialises every wgmma of the kernel (C7514 / C7515) when other instructions copy or
+    # define an accumulator's registers while a wgmma is in flight, which a loop-carried S (a
+    # copy) or a fresh zero accumulator a tile would do. S_0 is waited for before the loop
+    # for the same reason (the loop's initial values are set after it). The last tile is always
+    # in the tail after the loop (the only one MASK_LAST masks).
+    s_a = _issue_scores(q_smem, k_bufs, k_ready, t, gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout))
+    s_a = warpgroup_mma_wait(num_outstanding=0, deps=(s_a,))
+    s_b = gl.full([BLOCK_M, BLOCK_N], 1.0, gl.float32, s_layout)  # not zeros: a register set of its own
+    acc = warpgroup_mma_init(gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, o_layout))
+    pairs = (n_tiles - 1) // 2
+    for i in range(pairs):
+        j = 2 * i
+        g = t + j
+        s_b = _issue_scores(q_smem, k_bufs, k_ready, g + 1, s_b)
+        acc = _issue_pv(s_a, acc, v_bufs, bars, g, y_scale, y_bias, 0, p_layout, SIGMOID, False, num_warps)
+        s_b = _wait_scores(s_b, v_empty, g, j > 0)
+        s_a = _issue_scores(q_smem, k_bufs, k_ready, g + 2, s_a)
+        acc = _issue_pv(s_b, acc, v_bufs, bars, g + 1, y_scale, y_bias, 0, p_layout, SIGMOID, False, num_warps)
+        s_a = _wait_scores(s_a, v_empty, g + 1, True)
+    j = 2 * pairs
+    g = t + j
+    if j + 1 < n_tiles:
+        s_next = _issue_scores(q_smem, k_bufs, k_ready, g + 1, s_b)
+        acc = _issue_pv(s_a, acc, v_bufs, bars, g, y_scale, y_bias, 0, p_layout, SIGMOID, False, num_warps)
+        s_next = _wait_scores(s_next, v_empty, g, j > 0)
+        acc = _issue_pv(s_next, acc, v_bufs, bars, g + 1, y_scale, y_bias, k_len - (j + 1) * BLOCK_N, p_layout,
+                        SIGMOID, MASK_LAST, num_warps)
+    else:
+        acc = _issue_pv(s_a, acc, v_bufs, bars, g, y_scale, y_bias, k_len - j * BLOCK_N, p_layout, SIGMOID,
+                        MASK_LAST, num_warps)
+    return acc
+
+
+@gluon.jit
+def _store_rows(acc, o_ptr, stride_ot, m0, q_len, rows_limit, HEAD_DIM: gl.constexpr):
+    """O's rows m0 ... of one row block: those past q_len as zeros (q = 0 there, but bias ≠ 0),
+    none past rows_limit."""
+    o_layout: gl.constexpr = acc.type.layout
+    offs_m = m0 + gl.arange(0, acc.type.shape[0], layout=gl.SliceLayout(1, o_layout))
+    offs_d = gl.arange(0, HEAD_DIM, layout=gl.SliceLayout(0, o_layout))
+    acc = gl.where((offs_m < q_len)[:, None], acc, 0.0)
+    gl.store(o_ptr + offs_m[:, None] * stride_ot + offs_d[None, :], acc.to(o_ptr.dtype.element_ty),
+             mask=(offs_m < rows_limit)[:, None])
 
 
 @gluon.jit
 def _compute(q_smem, k_bufs, v_bufs, bars, n_tiles, y_scale, y_bias, o_ptr, stride_ot, m0, q_len, rows_limit,
              BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, SIGMOID: gl.constexpr,
              num_warps: gl.constexpr):
-    """The default partition: S_{j+1} = Q·K_{j+1}ᵀ issued before P_j = sigmoid(S_j), then
-    O += P_j·V_j; each slot released once the matmul reading it is done; O stored."""
-    q_bar, k_ready = bars[0], bars[1]
-    dtype: gl.constexpr = v_bufs.dtype
-    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
-                                                       instr_shape=[16, BLOCK_N, 16])
+    """The default partition: O of the program's row block (_attend), stored."""
     o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                        instr_shape=[16, HEAD_DIM, 16])
-    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
     acc = gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, o_layout)
     if n_tiles > 0:
-        mbarrier.wait(q_bar, 0)
-        # At the top of each step S_j is done and P_{j-1}·V_{j-1} in flight; S_{j+1} is issued, then
-        # P_j·V_j, then S_{j+1} waited for (P_j·V_j left running). Two tiles a loop iteration, their
-        # scores in s_a and s_b, each new S written over its own consumed predecessor: ptxas
-        # serialises every wgmma of the kernel (C7514 / C7515) when other instructions copy or
-        # define an accumulator's registers while a wgmma is in flight, which a loop-carried S (a
-        # copy) or a fresh zero accumulator a tile would do. S_0 is waited for before the loop
-        # for the same reason (the loop's initial values are set after it).
-        s_a = _issue_scores(q_smem, k_bufs, k_ready, 0, gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout))
-        s_a = warpgroup_mma_wait(num_outstanding=0, deps=(s_a,))
-        s_b = gl.full([BLOCK_M, BLOCK_N], 1.0, gl.float32, s_layout)  # not zeros: a register set of its own
-        acc = warpgroup_mma_init(acc)
-        v_empty = bars[4]
-        pairs = (n_tiles - 1) // 2
-        for i in range(pairs):
-            j = 2 * i
-            s_b = _issue_scores(q_smem, k_bufs, k_ready, j + 1, s_b)
-            acc = _issue_pv(s_a, acc, v_bufs, bars, j, y_scale, y_bias, p_layout, SIGMOID)
-            s_b = _wait_scores(s_b, v_empty, j)
-            s_a = _issue_scores(q_smem, k_bufs, k_ready, j + 2, s_a)
-            acc = _issue_pv(s_b, acc, v_bufs, bars, j + 1, y_scale, y_bias, p_layout, SIGMOID)
-            s_a = _wait_scores(s_a, v_empty, j + 1)
-        j = 2 * pairs
-        if j + 1 < n_tiles:
-            s_next = _issue_scores(q_smem, k_bufs, k_ready, j + 1, s_b)
-            acc = _issue_pv(s_a, acc, v_bufs, bars, j, y_scale, y_bias, p_layout, SIGMOID)
-            s_next = _wait_scores(s_next, v_empty, j)
-            acc = _issue_pv(s_next, acc, v_bufs, bars, j + 1, y_scale, y_bias, p_layout, SIGMOID)
-        else:
-            acc = _issue_pv(s_a, acc, v_bufs, bars, j, y_scale, y_bias, p_layout, SIGMOID)
+        mbarrier.wait(bars[0], 0)
+        acc = _attend(q_smem, k_bufs, v_bufs, bars, 0, n_tiles, y_scale, y_bias, 0, BLOCK_M, BLOCK_N, HEAD_DIM,
+                      SIGMOID, False, num_warps)
         acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc,))
-
-    offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
-    offs_d = gl.arange(0, HEAD_DIM, layout=gl.SliceLayout(0, o_layout))
-    acc = gl.where((offs_m < q_len)[:, None], acc, 0.0)  # padding rows (q = 0 there, but bias ≠ 0)
-    gl.store(o_ptr + offs_m[:, None] * stride_ot + offs_d[None, :], acc.to(dtype),
-             mask=(offs_m < rows_limit)[:, None])
+    _store_rows(acc, o_ptr, stride_ot, m0, q_len, rows_limit, HEAD_DIM)
 
 
 @gluon.jit
@@ -236,6 +282,149 @@ def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bia
 
 
 # ----------------------------------------------------------------------------------------------
+# The persistent form: one program an SM, looping over the (row block, sequence, head) items
+# ----------------------------------------------------------------------------------------------
+
+
+@gluon.jit
+def _item(item, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows, k_seq_rows, BLOCK_M: gl.constexpr,
+          BLOCK_N: gl.constexpr):
+    """Where item number ``item`` (row block fastest, then head, then sequence: the programs
+    running side by side share a head's K/V in L2) reads and writes: (sequence, head, K/V head,
+    first query row m0, the sequence's first row of Q and of K/V in the descriptors' 2-D views,
+    its q start, q length, k length, key tiles)."""
+    row_blocks = gl.cdiv(rows_q, BLOCK_M)
+    seq_head = item // row_blocks
+    seq = seq_head // heads_q
+    head = seq_head % heads_q
+    q_start = gl.load(SEQ + seq)
+    q_len = gl.load(SEQ + n_seqs + seq)
+    k_len = gl.load(SEQ + 3 * n_seqs + seq)
+    m0 = (item % row_blocks) * BLOCK_M
+    q_row0 = seq * q_seq_rows + q_start
+    k_row0 = seq * k_seq_rows + gl.load(SEQ + 2 * n_seqs + seq)
+    n_tiles = gl.where(m0 < q_len, gl.cdiv(k_len, BLOCK_N), 0)
+    return seq, head, head // group, m0, q_row0, k_row0, q_start, q_len, k_len, n_tiles
+
+
+@gluon.jit
+def _loader_persistent(q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, group, rows_q,
+                       q_seq_rows, k_seq_rows, n_items, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+                       HEAD_DIM: gl.constexpr):
+    """The TMA partition over the program's items: each item's Q block once its predecessor's
+    last Q·Kᵀ is done (q_empty), then its K and V tiles through the ring, numbered on from the
+    previous item's (t: the ring's slot and phase)."""
+    q_bar, k_ready, k_empty, v_ready, v_empty, q_empty = bars
+    STAGES: gl.constexpr = k_bufs.type.shape[0]
+    t = 0
+    n_q = 0
+    for item in range(gl.program_id(0), n_items, gl.num_programs(0)):
+        _, head, kv_head, m0, q_row0, k_row0, _, _, _, n_tiles = _item(
+            item, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows, k_seq_rows, BLOCK_M, BLOCK_N)
+        if n_tiles > 0:
+            mbarrier.wait(q_empty, (n_q & 1) ^ 1)  # a fresh barrier's "previous phase" is complete
+            mbarrier.expect(q_bar, q_desc.block_type.nbytes)
+            tma.async_copy_global_to_shared(q_desc, [q_row0 + m0, head * HEAD_DIM], q_bar, q_smem)
+            for j in range(n_tiles):
+                g = t + j
+                slot = g % STAGES
+                phase = (g // STAGES) & 1
+                row = k_row0 + j * BLOCK_N
+                mbarrier.wait(k_empty.index(slot), phase ^ 1)
+                mbarrier.expect(k_ready.index(slot), k_desc.block_type.nbytes)
+                tma.async_copy_global_to_shared(k_desc, [row, kv_head * HEAD_DIM], k_ready.index(slot),
+                                                k_bufs.index(slot))
+                mbarrier.wait(v_empty.index(slot), phase ^ 1)
+                mbarrier.expect(v_ready.index(slot), v_desc.block_type.nbytes)
+                tma.async_copy_global_to_shared(v_desc, [row, kv_head * HEAD_DIM], v_ready.index(slot),
+                                                v_bufs.index(slot))
+            t += n_tiles
+            n_q += 1
+
+
+@gluon.jit
+def _compute_persistent(q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows, k_seq_rows,
+                        n_items, scale, bias_value, Out, stride_ob, stride_ot, stride_oh, BLOCK_M: gl.constexpr,
+                        BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr,
+                        STORE_PADDED: gl.constexpr, SIGMOID: gl.constexpr, num_warps: gl.constexpr):
+    """The compute partition over the program's items: _attend with the last tile masked (the
+    descriptors span the whole tensor), Q's buffer released to the loader as soon as the item's
+    last Q·Kᵀ is done (it loads the next item's Q while this one's last P·V runs and O is
+    stored), the last two V slots once the last P·V is done; O stored."""
+    q_bar, v_empty, q_empty = bars[0], bars[4], bars[5]
+    STAGES: gl.constexpr = v_bufs.type.shape[0]
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                       instr_shape=[16, HEAD_DIM, 16])
+    y_scale = scale * _NEG_LOG2E
+    t = 0
+    n_q = 0
+    for item in range(gl.program_id(0), n_items, gl.num_programs(0)):
+        seq, head, _, m0, _, _, q_start, q_len, k_len, n_tiles = _item(
+            item, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows, k_seq_rows, BLOCK_M, BLOCK_N)
+        if DEFAULT_BIAS:
+            bias = -gl.log(gl.maximum(k_len, 1).to(gl.float32))
+        else:
+            bias = bias_value
+        acc = gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, o_layout)
+        if n_tiles > 0:
+            mbarrier.wait(q_bar, n_q & 1)
+            acc = _attend(q_smem, k_bufs, v_bufs, bars, t, n_tiles, y_scale, bias * _NEG_LOG2E, k_len, BLOCK_M,
+                          BLOCK_N, HEAD_DIM, SIGMOID, True, num_warps)
+            mbarrier.arrive(q_empty, count=1)  # every Q·Kᵀ of the item is done: only P·V is in flight
+            acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc,))
+            last = t + n_tiles - 1
+            mbarrier.arrive(v_empty.index(last % STAGES), count=1)
+            mbarrier.arrive(v_empty.index((last + STAGES - 1) % STAGES), count=1, pred=n_tiles > 1)
+            t += n_tiles
+            n_q += 1
+        rows_limit = q_len
+        if STORE_PADDED:
+            rows_limit = rows_q
+        o_ptr = Out + seq.to(gl.int64) * stride_ob + q_start.to(gl.int64) * stride_ot + head.to(gl.int64) * stride_oh
+        _store_rows(acc, o_ptr, stride_ot, m0, q_len, rows_limit, HEAD_DIM)
+
+
+@gluon.jit
+def _ws_fwd_persistent_kernel(q_desc, k_desc, v_desc, Out, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows,
+                              k_seq_rows, n_items, scale, bias_value, seqlen_bucket, stride_ob, stride_ot, stride_oh,
+                              HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
+                              SIGMOID: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+                              STAGES: gl.constexpr, num_warps: gl.constexpr):
+    """_ws_fwd_kernel's partitions looping over items (one program an SM; the launcher's grid):
+    the loader fetches the next item's Q and first K/V tiles while the compute warps finish and
+    store this one's O, so a program's start (Q, the first tiles) and end (the O store) no longer
+    wait alone. Descriptors made on the host over the tensors' 2-D views [rows, heads·head dim]:
+    a last tile reaches past the sequence's keys (into padding, the next sequence or zeros past
+    the tensor), which _issue_pv masks."""
+    dtype: gl.constexpr = q_desc.dtype
+    q_smem = gl.allocate_shared_memory(dtype, [BLOCK_M, HEAD_DIM], q_desc.layout)
+    k_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], k_desc.layout)
+    v_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], v_desc.layout)
+    q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    q_empty = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    k_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    k_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    v_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    v_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    mbarrier.init(q_bar, count=1)
+    mbarrier.init(q_empty, count=1)
+    for i in gl.static_range(STAGES):
+        mbarrier.init(k_ready.index(i), count=1)
+        mbarrier.init(k_empty.index(i), count=1)
+        mbarrier.init(v_ready.index(i), count=1)
+        mbarrier.init(v_empty.index(i), count=1)
+    bars = (q_bar, k_ready, k_empty, v_ready, v_empty, q_empty)
+
+    gl.warp_specialize([
+        (_compute_persistent, (q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows,
+                               k_seq_rows, n_items, scale, bias_value, Out, stride_ob, stride_ot, stride_oh, BLOCK_M,
+                               BLOCK_N, HEAD_DIM, DEFAULT_BIAS, STORE_PADDED, SIGMOID, num_warps)),
+        (_loader_persistent, (q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, group,
+                              rows_q, q_seq_rows, k_seq_rows, n_items, BLOCK_M, BLOCK_N, HEAD_DIM)),
+    ], [LOADER_WARPS], [LOADER_REGISTERS])
+
+
+# ----------------------------------------------------------------------------------------------
 # Launcher
 # ----------------------------------------------------------------------------------------------
 
@@ -256,14 +445,20 @@ def _config(entry) -> triton.Config:
     return triton.Config({k: kw.pop(k) for k in ("BLOCK_M", "BLOCK_N", "STAGES")}, **kw)
 
 
-def _prune(configs, named_args, **kwargs):
-    wanted = set(tk.TUNE_TABLE[KERNEL][tk.head_dim_class({**named_args, **kwargs}["HEAD_DIM"])])
-    return [c for c in configs if (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages) in wanted]
+def _autotuner(kernel: str, fn):
+    """``fn`` autotuned over TUNE_TABLE[kernel], each head dim over its own list."""
+    def prune(configs, named_args, **kwargs):
+        wanted = set(tk.TUNE_TABLE[kernel][tk.head_dim_class({**named_args, **kwargs}["HEAD_DIM"])])
+        return [c for c in configs if (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages) in wanted]
+
+    return triton.autotune(
+        configs=[_config(e) for e in dict.fromkeys(e for row in tk.TUNE_TABLE[kernel].values() for e in row)],
+        key=TUNE_KEY, prune_configs_by={"early_config_prune": prune})(fn)
 
 
-_autotuned = triton.autotune(
-    configs=[_config(e) for e in dict.fromkeys(e for row in tk.TUNE_TABLE[KERNEL].values() for e in row)],
-    key=TUNE_KEY, prune_configs_by={"early_config_prune": _prune})(_ws_fwd_kernel)
+_autotuned = _autotuner(KERNEL, _ws_fwd_kernel)
+KERNEL_PERSISTENT = "fwd_wsp"  # the persistent form's name (SIGATTN_WS=persistent)
+_autotuned_persistent = _autotuner(KERNEL_PERSISTENT, _ws_fwd_persistent_kernel)
 
 
 def blocker(q, k, v, score_mod, causal: bool, padded: bool) -> str:
@@ -283,11 +478,51 @@ def blocker(q, k, v, score_mod, causal: bool, padded: bool) -> str:
     return tk.tma_blocker((q, k, v), padded)
 
 
+def persistent_blocker(q, k, v, padded: bool) -> str:
+    """Why a launch the persistent form would take cannot ("" if it can): its host-made
+    descriptors read each tensor as a 2-D [rows, heads · head dim] view, which needs the heads of
+    a token side by side and (padded) a batch stride that is a whole number of token strides."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        batch, token, head, _ = tk._strides(t, padded)
+        if t.numel() == 0:
+            return f"{name} is empty"
+        if head != t.shape[-1]:
+            return f"{name}'s heads are not side by side in a token (head stride {head}, head dim {t.shape[-1]})"
+        if padded and batch % token:
+            return f"{name}'s batch stride {batch} is not a multiple of its token stride {token}"
+    if _view_2d(k, padded)[2] != _view_2d(v, padded)[2]:
+        return "k and v start their sequences every different number of rows"
+    if len({e[:2] for e in tk.TUNE_TABLE[KERNEL_PERSISTENT].get(q.shape[-1], [])}) != 1:
+        return "its list's entries differ in BLOCK_M x BLOCK_N (one descriptor block shape a launch)"
+    return ""
+
+
+@functools.cache
+def _sm_count(index: int) -> int:
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
+def _view_2d(t: torch.Tensor, padded: bool) -> tuple[list[int], list[int], int]:
+    """(shape, strides, rows a sequence) of t as [rows, heads · head dim] (persistent_blocker's
+    conditions): padded [B, L, H, D] with batch stride b·token stride is B - 1 times b rows and L
+    more, a sequence starting every b rows; packed [T, H, D] is T rows (sequences by their start)."""
+    batch, token, _, _ = tk._strides(t, padded)
+    if padded:
+        seq_rows = batch // token
+        rows = (t.shape[0] - 1) * seq_rows + t.shape[1]
+    else:
+        seq_rows, rows = 0, t.shape[0]
+    return [rows, t.shape[-2] * t.shape[-1]], [token, 1], seq_rows
+
+
 def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o):
-    """triton_kernels.forward's contract (not causal, no score_mod): fill ``o``."""
+    """triton_kernels.forward's contract (not causal, no score_mod): fill ``o``; the persistent
+    form under SIGATTN_WS=persistent where persistent_blocker allows."""
     n_seqs, heads_q, heads_kv = seq_table.shape[1], q.shape[-2], k.shape[-2]
     if n_seqs == 0 or rows_q == 0 or heads_q == 0:
         return o
+    if tk.PERSISTENT and not persistent_blocker(q, k, v, padded):
+        return _forward_persistent(q, k, v, seq_table, scale=scale, bias=bias, padded=padded, rows_q=rows_q, o=o)
     strides = [st for t in (q, k, v, o) for st in tk._strides(t, padded)[:3]]
     grid = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
     args = (q, k, v, o, seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q, scale,
@@ -296,4 +531,26 @@ def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o):
                  SIGMOID="bf16x2" if tk.sigmoid_mode(q, "fwd") == "bf16x2" else "fast")
     tk._launch("forward", KERNEL, _autotuned, grid, args, flags, q, False, rows_q, descriptors=True,
                block_kwargs=_block_kwargs)
+    return o
+
+
+def _forward_persistent(q, k, v, seq_table, *, scale, bias, padded, rows_q, o):
+    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+    n_seqs, heads_q, heads_kv, head_dim = seq_table.shape[1], q.shape[-2], k.shape[-2], q.shape[-1]
+    block_m, block_n = tk.TUNE_TABLE[KERNEL_PERSISTENT][head_dim][0][:2]
+    layout = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
+    descs, seq_rows = [], []
+    for t, block in ((q, block_m), (k, block_n), (v, block_n)):
+        shape, strides, rows = _view_2d(t, padded)
+        descs.append(TensorDescriptor(t, shape, strides, [block, head_dim], layout))
+        seq_rows.append(rows)
+    n_items = triton.cdiv(rows_q, block_m) * n_seqs * heads_q
+    grid = (min(n_items, _sm_count(q.device.index if q.device.index is not None else torch.cuda.current_device())),)
+    args = (*descs, o, seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q, seq_rows[0], seq_rows[1], n_items,
+            scale, 0.0 if bias is None else float(bias), tuned.bucket(rows_q), *tk._strides(o, padded)[:3])
+    flags = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=bias is None, STORE_PADDED=padded,
+                 SIGMOID="bf16x2" if tk.sigmoid_mode(q, "fwd") == "bf16x2" else "fast")
+    tk._launch("forward", KERNEL_PERSISTENT, _autotuned_persistent, grid, args, flags, q, False, rows_q,
+               descriptors=False, block_kwargs=_block_kwargs)
     return o

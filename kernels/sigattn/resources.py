@@ -101,21 +101,37 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
     return compile_for(fn, signature, consts, aligned, arch=arch, num_warps=warps, num_stages=stages)
 
 
-def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90, sigmoid: str = "bf16x2"):
-    """Compile the Gluon forward (gluon_kernels, SIGATTN_WS=1) for one (BLOCK_M, BLOCK_N, compute
-    warps, K/V slots) as its launcher would (bf16, padded layout, default bias)."""
+def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90, sigmoid: str = "bf16x2",
+                      persistent: bool = False):
+    """Compile the Gluon forward (gluon_kernels, SIGATTN_WS=1; ``persistent``: its persistent form,
+    SIGATTN_WS=persistent) for one (BLOCK_M, BLOCK_N, compute warps, K/V slots) as its launcher
+    would (bf16, padded layout, default bias; the persistent form's descriptors as the JIT would
+    type host-made ones of those block shapes)."""
+    import torch
+    from triton.backends.nvidia.compiler import CUDABackend
     from triton.experimental.gluon._runtime import GluonASTSource
+    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+    from triton.runtime.jit import native_specialize_impl
 
     from . import gluon_kernels as gk
 
-    fn = gk._ws_fwd_kernel
+    fn = gk._ws_fwd_persistent_kernel if persistent else gk._ws_fwd_kernel
     m, n, warps, stages = block
     consts = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=True, STORE_PADDED=True, SIGMOID=sigmoid, BLOCK_M=m, BLOCK_N=n,
                   STAGES=stages, num_warps=warps)
+    view = torch.empty(16, 16 * head_dim, dtype=torch.bfloat16)  # stands in for [rows, heads · head dim]
+    layout = gk.gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
+
+    def descriptor(rows: int) -> str:
+        desc = TensorDescriptor(view, list(view.shape), [view.shape[1], 1], [rows, head_dim], layout)
+        return native_specialize_impl(CUDABackend, desc, False, True, True)[0]
+
     signature, aligned = {}, []
     for i, a in enumerate(fn.arg_names):
         if a in consts:
             signature[a] = "constexpr"
+        elif a.endswith("_desc"):
+            signature[a] = descriptor(m if a == "q_desc" else n)
         elif a in _POINTERS or a == "SEQ":
             signature[a], _ = ("*i32" if a == "SEQ" else "*bf16"), aligned.append(i)
         elif a in _FLOATS:
@@ -197,16 +213,17 @@ def table(head_dims=(64, 128, 256), kernels=tuple(KERNELS), *, arch: int = 90, d
     for sigmoid in sigmoids:
         for kernel in kernels:
             for hd in head_dims:
-                if kernel == "fwd_ws" and hd not in tk.TUNE_TABLE[kernel]:
+                if kernel in ("fwd_ws", "fwd_wsp") and hd not in tk.TUNE_TABLE[kernel]:
                     continue
                 for block in tk.TUNE_TABLE[kernel][tk.head_dim_class(hd)][:limit]:
                     t0 = time.perf_counter()
                     m, n, warps, stages = block
-                    if kernel == "fwd_ws":
+                    if kernel in ("fwd_ws", "fwd_wsp"):
                         # Gluon, bf16 only. No main-loop columns: its mbarrier waits retry from blocks
                         # placed after the loop, so `main_loop` can take a spin loop's span for it
                         # (kernels/PERF.md "Session 21" counts its loop by hand)
-                        res = resources(compile_ws_config(hd, block, arch=arch, sigmoid=sigmoid))
+                        res = resources(compile_ws_config(hd, block, arch=arch, sigmoid=sigmoid,
+                                                          persistent=kernel == "fwd_wsp"))
                         res.update(loop_instr="", loop_instr_per_score="", loop_mufu_per_score="")
                     else:
                         res = resources(compile_config(kernel, hd, block, arch=arch, dtype=dtype, sigmoid=sigmoid),
@@ -235,8 +252,9 @@ def main(argv=None) -> None:
     p.add_argument("--out", required=True, help="CSV file to write")
     p.add_argument("--arch", type=int, default=90, help="SM architecture (90 = Hopper)")
     p.add_argument("--head-dims", type=int, nargs="+", default=[64, 128, 256])
-    p.add_argument("--kernels", nargs="+", choices=[*KERNELS, "fwd_ws"], default=list(KERNELS),
-                   help="kernels to compile; fwd_ws: the Gluon forward (bf16; sigmoid bf16x2 or fast)")
+    p.add_argument("--kernels", nargs="+", choices=[*KERNELS, "fwd_ws", "fwd_wsp"], default=list(KERNELS),
+                   help="kernels to compile; fwd_ws: the Gluon forward (bf16; sigmoid bf16x2 or fast), fwd_wsp: its "
+                   "persistent form")
     p.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     p.add_argument("--sigmoid", nargs="+", choices=list(tk.SIGMOID_MODES), default=["fast"],
                    help="sigmoid modes, each compiled for every config")

@@ -309,6 +309,10 @@ TUNE_TABLE = {
     # do not fit the compute warps' 240 registers); tests/kernels/test_sigattn_ws.py.
     "fwd_ws": {64: [(128, 64, 8, 3), (128, 64, 8, 2)],
                128: [(128, 64, 8, 3), (128, 64, 8, 2)]},
+    # its persistent form (SIGATTN_WS=persistent, session 22): the same tiles (its host-made
+    # descriptors' block shapes are the lists' one BLOCK_M x BLOCK_N)
+    "fwd_wsp": {64: [(128, 64, 8, 3), (128, 64, 8, 2)],
+                128: [(128, 64, 8, 3), (128, 64, 8, 2)]},
 }
 
 
@@ -336,7 +340,8 @@ if _MODE_ENV not in TUNING_MODES:
     raise ValueError(f"SIGATTN_AUTOTUNE={_MODE_ENV!r}: expected one of {', '.join(TUNING_MODES)}.")
 TUNING = TUNING_MODES[_MODE_ENV]
 FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2), "dkdv_fused": (32, 64, 4, 2)}
-FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()}, fwd_ws=(128, 64, 8, 2))  # the Gluon forward's smallest
+FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()}, fwd_ws=(128, 64, 8, 2),
+                     fwd_wsp=(128, 64, 8, 2))  # the Gluon forward's smallest
 
 INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
 #: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
@@ -875,11 +880,15 @@ FUSED = TMA_MODES[_FUSED_ENV]
 #: session 21: sigattn.gluon_kernels; the default takes it by TUNED_WS_FROM), where it can run (gluon_kernels.blocker: an sm_90
 #: GPU, 16-bit inputs, not causal, no score_mod, descriptor-friendly tensors); else, and for the
 #: backward, the Triton kernels. LAST_CONFIG["forward"]["kernel"] says which ran ("fwd_ws").
+#: SIGATTN_WS=persistent: the Gluon forward's persistent form (gluon_kernels: one program an SM
+#: looping over row blocks, host-made descriptors; session 22, opt-in, not measured), variant word "wsp".
+WS_MODES = {"0": False, "1": True, "persistent": True}
 _WS_ENV = os.environ.get("SIGATTN_WS", "0")
-if _WS_ENV not in TMA_MODES:
-    raise ValueError(f"SIGATTN_WS={_WS_ENV!r}: expected 0 (the Triton forward, the default) or 1 (the "
-                     "warp-specialised Gluon forward on sm_90).")
-WS = TMA_MODES[_WS_ENV]
+if _WS_ENV not in WS_MODES:
+    raise ValueError(f"SIGATTN_WS={_WS_ENV!r}: expected 0 (the Triton forward, the default), 1 (the "
+                     "warp-specialised Gluon forward on sm_90) or persistent (its persistent form).")
+WS = WS_MODES[_WS_ENV]
+PERSISTENT = _WS_ENV == "persistent"
 
 
 @functools.cache
@@ -1004,7 +1013,7 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
     if pass_ == "fwd":
         gluon = head_dim in TUNE_TABLE["fwd_ws"]
         if not TUNED:
-            return ("fwd_ws",) if WS and gluon else (kernel_name("fwd", tma),)
+            return (("fwd_wsp" if PERSISTENT else "fwd_ws"),) if WS and gluon else (kernel_name("fwd", tma),)
         return (kernel_name("fwd", tma),) + (("fwd_ws",) if gluon and head_dim_class(head_dim) in TUNED_WS_FROM else ())
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
@@ -1012,21 +1021,21 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
 
 
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
-#: the warp-specialised Gluon forward.
-_VARIANT_WORDS = ("tma", "fused", "ws")
+#: the warp-specialised Gluon forward, its persistent form (ws and wsp exclude each other).
+_VARIANT_WORDS = ("tma", "fused", "ws", "wsp")
 
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
     "_" and the single variant's name, its words in the order [tma][_fused][_ws][_<sigmoid>]: "_tma"
     (tensor descriptors, fast sigmoid), "_fused" (pointer loads, fused backward, fast sigmoid),
-    "_ws_bf16x2" (the Gluon forward, bf16 P),
+    "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form),
     "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
     kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
     is the fast one and another word is there."""
     if TUNED:
         return ""
-    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, WS), strict=True) if on]
+    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, WS and not PERSISTENT, PERSISTENT), strict=True) if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
@@ -1041,11 +1050,11 @@ def variant_env(variant: str) -> dict[str, str]:
     flags = [w for w in words if w in _VARIANT_WORDS]
     sigmoids = words[len(flags):]
     if (flags != [w for w in _VARIANT_WORDS if w in flags] or words[:len(flags)] != flags or len(sigmoids) > 1
-            or any(w not in SIGMOID_MODES for w in sigmoids)):
-        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or [tma][_fused][_ws][_<sigmoid>] "
+            or any(w not in SIGMOID_MODES for w in sigmoids) or {"ws", "wsp"} <= set(flags)):
+        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or [tma][_fused][_ws|_wsp][_<sigmoid>] "
                          f"with a sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma', 'tma_fused'.")
     return {"SIGATTN_TMA": "1" if "tma" in flags else "0", "SIGATTN_FUSED": "1" if "fused" in flags else "0",
-            "SIGATTN_WS": "1" if "ws" in flags else "0",
+            "SIGATTN_WS": "persistent" if "wsp" in flags else "1" if "ws" in flags else "0",
             "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID, "SIGATTN_VARIANT": "single"}
 
 
@@ -1053,11 +1062,12 @@ def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
     SIGATTN_FUSED / SIGATTN_SIGMOID select at import; the benchmark driver
     workflow/scripts/bench_variants.py runs one variant a process)."""
-    global TMA, FUSED, WS, SIGMOID, TUNED
+    global TMA, FUSED, WS, PERSISTENT, SIGMOID, TUNED
     env = variant_env(variant)
     TMA, FUSED, WS, SIGMOID, TUNED = (TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]],
-                                      TMA_MODES[env["SIGATTN_WS"]], env["SIGATTN_SIGMOID"],
+                                      WS_MODES[env["SIGATTN_WS"]], env["SIGATTN_SIGMOID"],
                                       VARIANT_MODES[env["SIGATTN_VARIANT"]])
+    PERSISTENT = env["SIGATTN_WS"] == "persistent"
 
 
 def current_variant() -> str:

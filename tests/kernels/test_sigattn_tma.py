@@ -88,7 +88,9 @@ def test_unaddressable_inputs_fall_back_to_pointer_loads(monkeypatch, device):
     ("tma_fused_fma", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "1", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fma",
                        "SIGATTN_VARIANT": "single"}),
     ("ws_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_WS": "1", "SIGATTN_SIGMOID": "bf16x2",
-                   "SIGATTN_VARIANT": "single"})])
+                   "SIGATTN_VARIANT": "single"}),
+    ("wsp_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_WS": "persistent", "SIGATTN_SIGMOID": "bf16x2",
+                    "SIGATTN_VARIANT": "single"})])
 def test_variant_env_and_suffix_are_inverse(monkeypatch, variant, env):
     """Each name selects its environment and is the name rows of that variant carry: "" for the
     default ("tuned" is its other name), "_fast" for the single pointer-load kernel with the fast
@@ -117,6 +119,7 @@ def test_single_variant_environment_is_honoured_at_import():
     assert imported(SIGATTN_FUSED="1") == "fused"
     assert imported(SIGATTN_FUSED="1", SIGATTN_TMA="1", SIGATTN_SIGMOID="mixed") == "tma_fused_mixed"
     assert imported(SIGATTN_WS="1") == "ws"
+    assert imported(SIGATTN_WS="persistent", SIGATTN_SIGMOID="bf16x2") == "wsp_bf16x2"
     assert "SIGATTN_VARIANT='pointer'" in imported(SIGATTN_VARIANT="pointer")
 
 
@@ -152,7 +155,7 @@ def test_tuned_variant_launches_each_pass_with_its_own_variant(monkeypatch, devi
 
 
 @pytest.mark.parametrize("variant", ["fast_fma", "tma_tma", "ws_tma", "fast_ws", "tma_", "tuned_tma", "fused_tma", "fma_fused",
-                                     "fused_fused", "tma_fast_fused"])
+                                     "fused_fused", "tma_fast_fused", "ws_wsp", "wsp_ws"])
 def test_unknown_variant_is_refused(variant):
     with pytest.raises(ValueError, match="kernel variant"):
         triton_kernels.variant_env(variant)

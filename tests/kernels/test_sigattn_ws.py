@@ -1,4 +1,5 @@
-"""The warp-specialised Gluon forward (SIGATTN_WS=1, sigattn.gluon_kernels). Gluon has no CPU
+"""The warp-specialised Gluon forward (SIGATTN_WS=1, sigattn.gluon_kernels) and its persistent form
+(SIGATTN_WS=persistent). Gluon has no CPU
 interpreter: on the CPU every autotune entry is compiled for sm_90 and held to what the design
 needs (the loader's and compute partitions' register budgets, TMA copies, asynchronous wgmma that
 ptxas does not serialise); on a GPU the forward runs against the fp64 truth beside the Triton
@@ -12,6 +13,7 @@ import sys
 import pytest
 import sigattn
 import torch
+import triton
 from sigattn import triton_kernels as tk
 from sigattn.reference import sigmoid_attention_ref, sigmoid_attention_varlen_ref
 from sigattn_testutil import EPS, qkv, use_variant
@@ -22,10 +24,11 @@ ENV = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
 def test_ws_configs_compile_for_sm90_with_asynchronous_wgmma():
     code = """
 from sigattn import resources as R, triton_kernels as tk
-for hd, row in tk.TUNE_TABLE["fwd_ws"].items():
+for kernel in ("fwd_ws", "fwd_wsp"):
+  for hd, row in tk.TUNE_TABLE[kernel].items():
     for block in row:
         for sigmoid in ("bf16x2", "fast"):
-            k = R.compile_ws_config(hd, block, sigmoid=sigmoid)
+            k = R.compile_ws_config(hd, block, sigmoid=sigmoid, persistent=kernel == "fwd_wsp")
             r, sass = R.resources(k), R.sass(k)
             print(hd, block, sigmoid, r["registers"], r["spill_stack_bytes"], r["sass_hgmma"], r["sass_utmaldg"],
                   "USETMAXREG.TRY_ALLOC.CTAPOOL UP0, 0xf0" in sass, "USETMAXREG.DEALLOC.CTAPOOL 0x18" in sass,
@@ -33,7 +36,7 @@ for hd, row in tk.TUNE_TABLE["fwd_ws"].items():
 """
     out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=600, check=True).stdout
     rows = [line.split() for line in out.strip().splitlines()]
-    assert len(rows) == 2 * sum(len(r) for r in tk.TUNE_TABLE["fwd_ws"].values())
+    assert len(rows) == 2 * sum(len(r) for k in ("fwd_ws", "fwd_wsp") for r in tk.TUNE_TABLE[k].values())
     for row in rows:
         regs, spills, hgmma, tma, grow, shrink, notes, shared = row[-8:]
         assert int(spills) == 0 and int(regs) == 168, row  # the CTA-wide budget the partitions share
@@ -43,12 +46,16 @@ for hd, row in tk.TUNE_TABLE["fwd_ws"].items():
         assert int(shared) <= 232448, row
 
 
+GLUON = {"ws_bf16x2": "fwd_ws", "wsp_bf16x2": "fwd_wsp"}  # variant -> the kernel it launches
+
+
 @pytest.mark.gpu
+@pytest.mark.parametrize("variant", list(GLUON))
 @pytest.mark.parametrize("head_dim", [64, 128])
 @pytest.mark.parametrize("layout", ["dense", "padded", "packed"])
 @pytest.mark.parametrize("heads_kv", [4, 2])
 @pytest.mark.parametrize("bias", [None, -2.0])
-def test_ws_forward_matches_the_truth(monkeypatch, head_dim, layout, heads_kv, bias):
+def test_ws_forward_matches_the_truth(monkeypatch, variant, head_dim, layout, heads_kv, bias):
     """Lengths that end mid-tile, one and two tiles (the loop's odd/even tails), a query block past
     a sequence's end (padding rows are zeros), GQA: the Gluon forward's error against fp64 within
     1.25x the Triton forward's (same bf16 P) plus half an ulp."""
@@ -72,9 +79,9 @@ def test_ws_forward_matches_the_truth(monkeypatch, head_dim, layout, heads_kv, b
     use_variant(monkeypatch, "bf16x2")
     base = run()
     assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd"
-    use_variant(monkeypatch, "ws_bf16x2")
+    use_variant(monkeypatch, variant)
     got = run()
-    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd_ws", tk.LAST_CONFIG
+    assert tk.LAST_CONFIG["forward"]["kernel"] == GLUON[variant], tk.LAST_CONFIG
     assert not torch.isnan(got).any()
     err = (got.double() - truth).abs().max().item()
     base_err = (base.double() - truth).abs().max().item()
@@ -83,6 +90,73 @@ def test_ws_forward_matches_the_truth(monkeypatch, head_dim, layout, heads_kv, b
     if layout == "padded":  # padding rows written as zeros, as the Triton forward does
         for i, n in enumerate(lens):
             assert (got[i, n:] == 0).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("head_dim", [64, 128])
+@pytest.mark.parametrize("padded", [False, True])
+def test_persistent_form_over_many_items_a_program_ignores_what_lies_past_each_sequence(monkeypatch, head_dim, padded):
+    """More row blocks than programs (each program carries its ring's slots and phases from item to
+    item), ragged lengths (last tiles reaching into the next sequence or the padding), and NaN in
+    every padding row of q, k and v: finite, and within the Triton forward's error of the truth."""
+    torch.manual_seed(1)
+    lens = torch.randint(1, 700, (48,)).tolist()
+    longest, heads = max(lens), 4
+    q, k, v = (t.detach() for t in qkv(len(lens), longest, longest, heads, 2, head_dim, dtype=torch.bfloat16,
+                                       device="cuda", packed=not padded))
+    lengths = torch.tensor(lens, device="cuda", dtype=torch.int32)
+    if padded:
+        for t in (q, k, v):
+            for i, n in enumerate(lens):
+                t[i, n:] = float("nan")
+        run = lambda: sigattn.sigmoid_attention(q, k, v, seq_lens_q=lengths, seq_lens_k=lengths)  # noqa: E731
+        clean = [t.nan_to_num(0.0).double() for t in (q, k, v)]
+        truth = sigmoid_attention_ref(*clean, seq_lens_q=lengths, seq_lens_k=lengths)
+    else:
+        take = torch.cat([torch.arange(i * longest, i * longest + n) for i, n in enumerate(lens)]).cuda()
+        q, k, v = q[take].contiguous(), k[take].contiguous(), v[take].contiguous()
+        cu = sigattn.cu_seqlens(lengths)
+        run = lambda: sigattn.sigmoid_attention_varlen(q, k, v, cu, cu)  # noqa: E731
+        truth = sigmoid_attention_varlen_ref(q.double(), k.double(), v.double(), cu, cu)
+    items = triton.cdiv(longest, 128) * len(lens) * heads
+    assert items > 2 * torch.cuda.get_device_properties(0).multi_processor_count
+    use_variant(monkeypatch, "bf16x2")
+    base = run()
+    use_variant(monkeypatch, "wsp_bf16x2")
+    got = run()
+    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd_wsp", tk.LAST_CONFIG
+    assert torch.isfinite(got).all()
+    valid = torch.ones_like(truth, dtype=torch.bool)
+    if padded:
+        for i, n in enumerate(lens):
+            valid[i, n:] = False
+            assert (got[i, n:] == 0).all()
+    err = (got.double() - truth)[valid].abs().max().item()
+    base_err = (base.double() - truth)[valid].abs().max().item()
+    assert err <= 1.25 * base_err + 0.5 * EPS[torch.bfloat16] * truth.abs().max().item(), (err, base_err)
+
+
+def test_persistent_form_reads_tensors_it_can_view_in_two_dimensions():
+    """persistent_blocker and the 2-D views the persistent form's descriptors are made over:
+    padded [B, L, H, D] as B - 1 batch strides of rows and L more, packed [T, H, D] as T rows;
+    heads not side by side in a token, or a batch stride that is not whole token strides, go back
+    to the per-sequence-descriptor kernel."""
+    from sigattn import gluon_kernels as gk
+
+    q = torch.zeros(3, 100, 4, 64, dtype=torch.bfloat16)
+    assert gk.persistent_blocker(q, q, q, padded=True) == ""
+    assert gk._view_2d(q, True) == ([300, 256], [256, 1], 100)
+    wide = torch.zeros(3, 107, 4, 64, dtype=torch.bfloat16)[:, :100]  # a slice: every sequence 107 rows apart
+    assert gk._view_2d(wide, True) == ([2 * 107 + 100, 256], [256, 1], 107)
+    assert gk.persistent_blocker(wide, wide, wide, padded=True) == ""
+    packed = torch.zeros(250, 4, 64, dtype=torch.bfloat16)
+    assert gk._view_2d(packed, False) == ([250, 256], [256, 1], 0)
+    heads_outer = torch.zeros(3, 4, 100, 64, dtype=torch.bfloat16).transpose(1, 2)
+    assert "side by side" in gk.persistent_blocker(heads_outer, q, q, padded=True)
+    odd = torch.zeros(3 * (100 * 256 + 64), dtype=torch.bfloat16).as_strided((3, 100, 4, 64), (100 * 256 + 64, 256, 64, 1))
+    assert "not a multiple" in gk.persistent_blocker(q, odd, odd, padded=True)
+    assert "different number of rows" in gk.persistent_blocker(q, q, wide, padded=True)
+    assert "empty" in gk.persistent_blocker(q, q[:, :0], q[:, :0], padded=True)
 
 
 @pytest.mark.gpu

@@ -69,7 +69,7 @@ rule kernel_resources_ws:
         f"{R}/kernels/resources_sm{KERNEL_RESOURCES['arch']}_ws.csv",
     params:
         module="sigattn.resources",
-        args=["--arch", KERNEL_RESOURCES["arch"], "--kernels", "fwd_ws", "fwd", "--head-dims", 64, 128,
+        args=["--arch", KERNEL_RESOURCES["arch"], "--kernels", "fwd_ws", "fwd_wsp", "fwd", "--head-dims", 64, 128,
               "--sigmoid", "bf16x2"],
     log:
         f"{R}/logs/kernel_resources_sm{KERNEL_RESOURCES['arch']}_ws.log",

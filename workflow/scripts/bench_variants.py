@@ -392,6 +392,14 @@ RULES = [
      4096, ("dense",)),
     ("forward hd128, L >= 8K: the Gluon forward (ws_bf16x2) over the default", "fwd", (128,), "ws_bf16x2", "bf16x2",
      1.05, 8192),
+    # session 22, written before any GPU run of it: the persistent Gluon forward (wsp_bf16x2)
+    # becomes the default's forward at a head dim where it is >= 1.05x the Triton forward at every
+    # L >= 1K (dense and padded), and, at hd128, replaces the Gluon forward from 8K on only where
+    # it is not slower than it there (kernels/PERF.md "Session 22", the prediction)
+    *((f"forward hd{hd}: the persistent Gluon forward (wsp_bf16x2) over the Triton forward", "fwd", (hd,),
+       "wsp_bf16x2", "bf16x2", 1.05, 1024) for hd in (64, 128)),
+    ("forward hd128, L >= 8K: the persistent Gluon forward over the Gluon forward", "fwd", (128,), "wsp_bf16x2",
+     "ws_bf16x2", 1.0, 8192),
 ]
 
 
