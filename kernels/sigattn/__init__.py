@@ -21,8 +21,9 @@ variant for every launch instead: ``SIGATTN_SIGMOID=fast|exact|fma|halley|mixed|
 sigmoid evaluation, see ``triton_kernels._sigmoid``) and/or ``SIGATTN_TMA=0|1`` (streamed tiles
 through tensor descriptors on sm_90+) and/or ``SIGATTN_FUSED=0|1`` (the fused backward: one
 dK/dV kernel adding dQ by atomics, not bitwise reproducible; never taken while
-``torch.use_deterministic_algorithms(True)``) and/or ``SIGATTN_WS=0|1`` (the Gluon forward at every
-length, where it can run), or ``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);
+``torch.use_deterministic_algorithms(True)``) and/or ``SIGATTN_WS=0|1|persistent`` (the Gluon
+forward at every length, where it can run; ``persistent``: its persistent form, not yet timed), or
+``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);
 ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small
 config); ``SIGATTN_CHECK_VALUES=0`` skips the host-side length checks (benchmarks, training);

@@ -68,7 +68,7 @@ def _sigmoid_ex2(y, SIGMOID: gl.constexpr):
 def _loader(q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, m0, n_tiles, BLOCK_N: gl.constexpr):
     """The TMA partition: the Q block once, then K and V tile j into slot j % STAGES once the
     compute partition has released the slot's previous tile."""
-    q_bar, k_ready, k_empty, v_ready, v_empty = bars
+    q_bar, k_ready, k_empty, v_ready, v_empty, _ = bars
     STAGES: gl.constexpr = k_bufs.type.shape[0]
     if n_tiles > 0:
         mbarrier.expect(q_bar, q_desc.block_type.nbytes)
@@ -215,6 +215,31 @@ def _compute(q_smem, k_bufs, v_bufs, bars, n_tiles, y_scale, y_bias, o_ptr, stri
 
 
 @gluon.jit
+def _allocate(dtype: gl.constexpr, layout: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+              HEAD_DIM: gl.constexpr, STAGES: gl.constexpr):
+    """Shared memory of a program: the Q block, the K and V rings, and the barriers (q_bar, k_ready,
+    k_empty, v_ready, v_empty, q_empty: each slot's ready and empty, Q's landed and, for the
+    persistent form, free again), initialised."""
+    q_smem = gl.allocate_shared_memory(dtype, [BLOCK_M, HEAD_DIM], layout)
+    k_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], layout)
+    v_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], layout)
+    q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    q_empty = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    k_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    k_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    v_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    v_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    mbarrier.init(q_bar, count=1)
+    mbarrier.init(q_empty, count=1)
+    for i in gl.static_range(STAGES):
+        mbarrier.init(k_ready.index(i), count=1)
+        mbarrier.init(k_empty.index(i), count=1)
+        mbarrier.init(v_ready.index(i), count=1)
+        mbarrier.init(v_empty.index(i), count=1)
+    return q_smem, k_bufs, v_bufs, (q_bar, k_ready, k_empty, v_ready, v_empty, q_empty)
+
+
+@gluon.jit
 def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, seqlen_bucket,
                    stride_qb, stride_qt, stride_qh, stride_kb, stride_kt, stride_kh,
                    stride_vb, stride_vt, stride_vh, stride_ob, stride_ot, stride_oh,
@@ -258,21 +283,7 @@ def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bia
                                         block_shape=[BLOCK_N, HEAD_DIM], layout=smem_layout)
     o_ptr = Out + seq64 * stride_ob + q_start * stride_ot + head64 * stride_oh
 
-    q_smem = gl.allocate_shared_memory(dtype, [BLOCK_M, HEAD_DIM], smem_layout)
-    k_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], smem_layout)
-    v_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], smem_layout)
-    q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
-    k_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    k_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    v_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    v_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    mbarrier.init(q_bar, count=1)
-    for i in gl.static_range(STAGES):
-        mbarrier.init(k_ready.index(i), count=1)
-        mbarrier.init(k_empty.index(i), count=1)
-        mbarrier.init(v_ready.index(i), count=1)
-        mbarrier.init(v_empty.index(i), count=1)
-    bars = (q_bar, k_ready, k_empty, v_ready, v_empty)
+    q_smem, k_bufs, v_bufs, bars = _allocate(dtype, smem_layout, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
 
     gl.warp_specialize([
         (_compute, (q_smem, k_bufs, v_bufs, bars, n_tiles, y_scale, y_bias, o_ptr, stride_ot, m0, q_len, rows_limit,
@@ -397,23 +408,8 @@ def _ws_fwd_persistent_kernel(q_desc, k_desc, v_desc, Out, SEQ, n_seqs, heads_q,
     a last tile reaches past the sequence's keys (into padding, the next sequence or zeros past
     the tensor), which _issue_pv masks."""
     dtype: gl.constexpr = q_desc.dtype
-    q_smem = gl.allocate_shared_memory(dtype, [BLOCK_M, HEAD_DIM], q_desc.layout)
-    k_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], k_desc.layout)
-    v_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, HEAD_DIM], v_desc.layout)
-    q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
-    q_empty = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
-    k_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    k_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    v_ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    v_empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    mbarrier.init(q_bar, count=1)
-    mbarrier.init(q_empty, count=1)
-    for i in gl.static_range(STAGES):
-        mbarrier.init(k_ready.index(i), count=1)
-        mbarrier.init(k_empty.index(i), count=1)
-        mbarrier.init(v_ready.index(i), count=1)
-        mbarrier.init(v_empty.index(i), count=1)
-    bars = (q_bar, k_ready, k_empty, v_ready, v_empty, q_empty)
+    layout: gl.constexpr = q_desc.layout
+    q_smem, k_bufs, v_bufs, bars = _allocate(dtype, layout, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
 
     gl.warp_specialize([
         (_compute_persistent, (q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows,
