@@ -44,10 +44,13 @@ from . import tuned
 #: y = -log2(e)·x: the ex2 sigmoids' argument (as the Triton kernel's _sigmoid_args).
 _NEG_LOG2E = gl.constexpr(-1.4426950408889634)
 
-#: The loader's warps and registers; the compute partition gets what MAX_REGISTERS leaves: with one
-#: CTA an SM of (num_warps + 4) warps (the loader's warp is rounded to a warpgroup), 168 a thread
-#: over the CTA is 240 for the compute warps (8) and 24 for the loader.
-LOADER_WARPS, LOADER_REGISTERS, MAX_REGISTERS = gl.constexpr(1), gl.constexpr(24), 168
+#: The loader's warps and registers; the compute partition gets what the CTA-wide budget leaves
+#: (the loader's warp is rounded to a warpgroup): MAX_REGISTERS by compute warps, so that 8 compute
+#: warps fill an SM's register file alone (one CTA an SM of 12 warps: 168 a thread over the CTA is
+#: 240 for the compute warps and 24 for the loader) and 4 leave room for two CTAs an SM (8 warps
+#: each: 128 over the CTA, 232 for the compute warps; session 22).
+LOADER_WARPS, LOADER_REGISTERS = gl.constexpr(1), gl.constexpr(24)
+MAX_REGISTERS = {8: 168, 4: 128}
 
 
 @gluon.jit
@@ -433,7 +436,7 @@ def _block_kwargs(entry) -> dict:
     """A (BLOCK_M, BLOCK_N, compute warps, K/V slots) entry's launch keywords: the slots are STAGES
     (and num_stages, which Gluon does not read but the autotuner's config reports)."""
     m, n, warps, stages = entry
-    return dict(BLOCK_M=m, BLOCK_N=n, STAGES=stages, num_warps=warps, num_stages=stages, maxnreg=MAX_REGISTERS)
+    return dict(BLOCK_M=m, BLOCK_N=n, STAGES=stages, num_warps=warps, num_stages=stages, maxnreg=MAX_REGISTERS[warps])
 
 
 def _config(entry) -> triton.Config:

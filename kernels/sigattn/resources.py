@@ -141,7 +141,7 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
             if a.startswith("stride_"):
                 aligned.append(i)
     return compile_for(fn, signature, consts, aligned, arch=arch, num_warps=warps, num_stages=stages,
-                       source=GluonASTSource, maxnreg=gk.MAX_REGISTERS)
+                       source=GluonASTSource, maxnreg=gk.MAX_REGISTERS[warps])
 
 
 def ptxas_notes(compiled, arch: int = 90) -> list[str]:
