@@ -23,8 +23,6 @@ sm_90 (`sigattn.resources`), the GPU tests run it against the reference.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import triton
 from triton.experimental import gluon
@@ -50,6 +48,9 @@ _NEG_LOG2E = gl.constexpr(-1.4426950408889634)
 #: 240 for the compute warps and 24 for the loader) and 4 leave room for two CTAs an SM (8 warps
 #: each: 128 over the CTA, 232 for the compute warps; session 22).
 LOADER_WARPS, LOADER_REGISTERS = gl.constexpr(1), gl.constexpr(24)
+#: The shared-memory layout of every tile (Q, K, V: 16-bit rows, 128-byte swizzle), in the kernels
+#: and in the persistent form's host-made descriptors.
+SMEM_LAYOUT = gl.constexpr(gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2))
 MAX_REGISTERS = {8: 168, 4: 128}
 
 
@@ -274,19 +275,18 @@ def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bia
     y_bias = bias * _NEG_LOG2E
 
     dtype: gl.constexpr = Q.dtype.element_ty
-    smem_layout: gl.constexpr = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
     q_desc = tma.make_tensor_descriptor(Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh,
                                         shape=[gl.maximum(q_len, 1), HEAD_DIM], strides=[stride_qt, 1],
-                                        block_shape=[BLOCK_M, HEAD_DIM], layout=smem_layout)
+                                        block_shape=[BLOCK_M, HEAD_DIM], layout=SMEM_LAYOUT)
     k_desc = tma.make_tensor_descriptor(K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh,
                                         shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_kt, 1],
-                                        block_shape=[BLOCK_N, HEAD_DIM], layout=smem_layout)
+                                        block_shape=[BLOCK_N, HEAD_DIM], layout=SMEM_LAYOUT)
     v_desc = tma.make_tensor_descriptor(V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh,
                                         shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_vt, 1],
-                                        block_shape=[BLOCK_N, HEAD_DIM], layout=smem_layout)
+                                        block_shape=[BLOCK_N, HEAD_DIM], layout=SMEM_LAYOUT)
     o_ptr = Out + seq64 * stride_ob + q_start * stride_ot + head64 * stride_oh
 
-    q_smem, k_bufs, v_bufs, bars = _allocate(dtype, smem_layout, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
+    q_smem, k_bufs, v_bufs, bars = _allocate(dtype, SMEM_LAYOUT, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
 
     gl.warp_specialize([
         (_compute, (q_smem, k_bufs, v_bufs, bars, n_tiles, y_scale, y_bias, o_ptr, stride_ot, m0, q_len, rows_limit,
@@ -496,9 +496,8 @@ def persistent_blocker(q, k, v, padded: bool) -> str:
     return ""
 
 
-@functools.cache
-def _sm_count(index: int) -> int:
-    return torch.cuda.get_device_properties(index).multi_processor_count
+def _sm_count(device: torch.device) -> int:
+    return torch.cuda.get_device_properties(device).multi_processor_count
 
 
 def _view_2d(t: torch.Tensor, padded: bool) -> tuple[list[int], list[int], int]:
@@ -520,36 +519,37 @@ def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o):
     n_seqs, heads_q, heads_kv = seq_table.shape[1], q.shape[-2], k.shape[-2]
     if n_seqs == 0 or rows_q == 0 or heads_q == 0:
         return o
-    if tk.PERSISTENT and not persistent_blocker(q, k, v, padded):
-        return _forward_persistent(q, k, v, seq_table, scale=scale, bias=bias, padded=padded, rows_q=rows_q, o=o)
-    strides = [st for t in (q, k, v, o) for st in tk._strides(t, padded)[:3]]
-    grid = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
-    args = (q, k, v, o, seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q, scale,
-            0.0 if bias is None else float(bias), tuned.bucket(rows_q), *strides)
+    # the arguments both kernels share after their tensors: the table, the shapes, scale and bias
+    shared = (seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q)
+    scalars = (scale, 0.0 if bias is None else float(bias), tuned.bucket(rows_q))
     flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded,
                  SIGMOID="bf16x2" if tk.sigmoid_mode(q, "fwd") == "bf16x2" else "fast")
-    tk._launch("forward", KERNEL, _autotuned, grid, args, flags, q, False, rows_q, descriptors=True,
-               block_kwargs=_block_kwargs)
+    if tk.PERSISTENT and not persistent_blocker(q, k, v, padded):
+        descs, seq_rows = _descriptors(q, k, v, padded)
+        n_items = triton.cdiv(rows_q, descs[0].block_shape[0]) * n_seqs * heads_q
+        grid = (min(n_items, _sm_count(q.device)),)
+        args = (*descs, o, *shared, *seq_rows, n_items, *scalars, *tk._strides(o, padded)[:3])
+        tk._launch("forward", KERNEL_PERSISTENT, _autotuned_persistent, grid, args, flags, q, False, rows_q,
+                   descriptors=False, block_kwargs=_block_kwargs)
+        return o
+    strides = [st for t in (q, k, v, o) for st in tk._strides(t, padded)[:3]]
+    grid = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
+    tk._launch("forward", KERNEL, _autotuned, grid, (q, k, v, o, *shared, *scalars, *strides), flags, q, False,
+               rows_q, descriptors=True, block_kwargs=_block_kwargs)
     return o
 
 
-def _forward_persistent(q, k, v, seq_table, *, scale, bias, padded, rows_q, o):
+def _descriptors(q, k, v, padded: bool):
+    """The persistent form's host-made descriptors of q, k and v over their 2-D views (block
+    shapes: its list's BLOCK_M x BLOCK_N, one for every entry: persistent_blocker), and the rows a
+    sequence of q and of k / v."""
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-    n_seqs, heads_q, heads_kv, head_dim = seq_table.shape[1], q.shape[-2], k.shape[-2], q.shape[-1]
+    head_dim = q.shape[-1]
     block_m, block_n = tk.TUNE_TABLE[KERNEL_PERSISTENT][head_dim][0][:2]
-    layout = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
     descs, seq_rows = [], []
     for t, block in ((q, block_m), (k, block_n), (v, block_n)):
         shape, strides, rows = _view_2d(t, padded)
-        descs.append(TensorDescriptor(t, shape, strides, [block, head_dim], layout))
+        descs.append(TensorDescriptor(t, shape, strides, [block, head_dim], SMEM_LAYOUT.value))
         seq_rows.append(rows)
-    n_items = triton.cdiv(rows_q, block_m) * n_seqs * heads_q
-    grid = (min(n_items, _sm_count(q.device.index if q.device.index is not None else torch.cuda.current_device())),)
-    args = (*descs, o, seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q, seq_rows[0], seq_rows[1], n_items,
-            scale, 0.0 if bias is None else float(bias), tuned.bucket(rows_q), *tk._strides(o, padded)[:3])
-    flags = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=bias is None, STORE_PADDED=padded,
-                 SIGMOID="bf16x2" if tk.sigmoid_mode(q, "fwd") == "bf16x2" else "fast")
-    tk._launch("forward", KERNEL_PERSISTENT, _autotuned_persistent, grid, args, flags, q, False, rows_q,
-               descriptors=False, block_kwargs=_block_kwargs)
-    return o
+    return descs, seq_rows[:2]

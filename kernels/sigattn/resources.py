@@ -36,6 +36,8 @@ from . import triton_kernels as tk
 KERNELS = {"fwd": tk._fwd_kernel, "dq": tk._bwd_dq_kernel, "dkdv": tk._bwd_dkdv_kernel,
            "dkdv_fused": tk._bwd_dkdv_kernel}  # the fused backward (SIGATTN_FUSED=1)
 KERNELS.update({f"{name}_tma": kernel for name, kernel in KERNELS.items()})  # the TMA variant (SIGATTN_TMA=1)
+#: The Gluon forward and its persistent form (gluon_kernels.KERNEL, KERNEL_PERSISTENT), compiled by compile_ws_config.
+GLUON_KERNELS = ("fwd_ws", "fwd_wsp")
 _POINTERS = {"Q", "K", "V", "Out", "MOD", "DO", "DQ", "DK", "DV"}
 _FP32_POINTERS = {"DQA"}  # the fused backward's dQ accumulator
 _FLOATS = {"scale", "bias_value"}
@@ -120,10 +122,9 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
     consts = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=True, STORE_PADDED=True, SIGMOID=sigmoid, BLOCK_M=m, BLOCK_N=n,
                   STAGES=stages, num_warps=warps)
     view = torch.empty(16, 16 * head_dim, dtype=torch.bfloat16)  # stands in for [rows, heads · head dim]
-    layout = gk.gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
 
     def descriptor(rows: int) -> str:
-        desc = TensorDescriptor(view, list(view.shape), [view.shape[1], 1], [rows, head_dim], layout)
+        desc = TensorDescriptor(view, list(view.shape), [view.shape[1], 1], [rows, head_dim], gk.SMEM_LAYOUT.value)
         return native_specialize_impl(CUDABackend, desc, False, True, True)[0]
 
     signature, aligned = {}, []
@@ -213,12 +214,12 @@ def table(head_dims=(64, 128, 256), kernels=tuple(KERNELS), *, arch: int = 90, d
     for sigmoid in sigmoids:
         for kernel in kernels:
             for hd in head_dims:
-                if kernel in ("fwd_ws", "fwd_wsp") and hd not in tk.TUNE_TABLE[kernel]:
+                if kernel in GLUON_KERNELS and hd not in tk.TUNE_TABLE[kernel]:
                     continue
                 for block in tk.TUNE_TABLE[kernel][tk.head_dim_class(hd)][:limit]:
                     t0 = time.perf_counter()
                     m, n, warps, stages = block
-                    if kernel in ("fwd_ws", "fwd_wsp"):
+                    if kernel in GLUON_KERNELS:
                         # Gluon, bf16 only. No main-loop columns: its mbarrier waits retry from blocks
                         # placed after the loop, so `main_loop` can take a spin loop's span for it
                         # (kernels/PERF.md "Session 21" counts its loop by hand)
@@ -252,7 +253,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", required=True, help="CSV file to write")
     p.add_argument("--arch", type=int, default=90, help="SM architecture (90 = Hopper)")
     p.add_argument("--head-dims", type=int, nargs="+", default=[64, 128, 256])
-    p.add_argument("--kernels", nargs="+", choices=[*KERNELS, "fwd_ws", "fwd_wsp"], default=list(KERNELS),
+    p.add_argument("--kernels", nargs="+", choices=[*KERNELS, *GLUON_KERNELS], default=list(KERNELS),
                    help="kernels to compile; fwd_ws: the Gluon forward (bf16; sigmoid bf16x2 or fast), fwd_wsp: its "
                    "persistent form")
     p.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")

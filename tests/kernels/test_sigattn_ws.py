@@ -246,6 +246,42 @@ def test_the_default_forward_switches_at_8k(monkeypatch, padded):
     assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd", tk.LAST_CONFIG
 
 
+@pytest.mark.parametrize("persistent", [False, True])
+def test_launcher_hands_each_kernel_parameter_its_value(monkeypatch, persistent):
+    """The launch arguments line up with the kernel's parameters by name (the launch is captured,
+    CPU tensors): tensors/descriptors, the sequence table, shapes, the persistent form's rows a
+    sequence and item count, scale and bias, O's strides; every other parameter a launch flag or
+    config keyword."""
+    from sigattn import gluon_kernels as gk
+    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+    seen = {}
+    monkeypatch.setattr(tk, "_launch", lambda name, kernel, autotuner, grid, args, flags, *a, **kw: seen.update(
+        kernel=kernel, fn=autotuner.fn, grid=grid, args=args, flags=flags))
+    monkeypatch.setattr(tk, "PERSISTENT", persistent)
+    monkeypatch.setattr(gk, "_sm_count", lambda device: 132)
+    q = torch.zeros(3, 300, 4, 64, dtype=torch.bfloat16)
+    k = v = torch.zeros(3, 300, 2, 64, dtype=torch.bfloat16)
+    o = torch.empty_like(q)
+    table = torch.zeros(4, 3, dtype=torch.int32)
+    gk.forward(q, k, v, table, scale=0.125, bias=-2.0, padded=True, rows_q=300, o=o)
+    assert seen["kernel"] == ("fwd_wsp" if persistent else "fwd_ws")
+    params = [a for a in seen["fn"].arg_names if a not in seen["flags"] and a not in
+              ("BLOCK_M", "BLOCK_N", "STAGES", "num_warps")]
+    got = dict(zip(params, seen["args"], strict=True))
+    assert got["Out"] is o and got["SEQ"] is table
+    assert (got["n_seqs"], got["heads_q"], got["group"], got["rows_q"]) == (3, 4, 2, 300)
+    assert (got["scale"], got["bias_value"], got["seqlen_bucket"]) == (0.125, -2.0, 512)
+    assert (got["stride_ob"], got["stride_ot"], got["stride_oh"]) == o.stride()[:3]
+    if persistent:
+        assert all(isinstance(got[d], TensorDescriptor) for d in ("q_desc", "k_desc", "v_desc"))
+        assert got["q_desc"].shape == [900, 256] and got["k_desc"].shape == [900, 128]
+        assert (got["q_seq_rows"], got["k_seq_rows"], got["n_items"]) == (300, 300, 3 * 3 * 4)
+        assert seen["grid"] == (36,)  # fewer items than SMs: one program each
+    else:
+        assert got["Q"] is q and got["K"] is k and got["V"] is v and got["stride_kh"] == k.stride(2)
+
+
 def test_ws_resources_report(tmp_path):
     """`python -m sigattn.resources --kernels fwd_ws` (results/kernels/resources_sm90_ws.csv): the
     head dims without a fwd_ws list are skipped, and no main-loop count is reported for it."""
