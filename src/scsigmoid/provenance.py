@@ -23,12 +23,19 @@ def device_name() -> str:
     return "cpu"
 
 
+#: Words of a device name that give its memory, not its chip or form factor ('80GB', 'HBM3'): the
+#: file-name tag leaves them out, so 'NVIDIA H100 80GB HBM3' files as 'h100' (the PCIe card stays
+#: 'h100_pcie', a different clock and power limit).
+_MEMORY_WORD = re.compile(r"^(\d+gb|hbm\d*e?)$")
+
+
 def device_slug(name: str | None = None) -> str:
-    """Short file-name tag for a device: 'NVIDIA H200' -> 'h200', 'cpu' -> 'cpu'."""
+    """Short file-name tag for a device: 'NVIDIA H200' -> 'h200', 'NVIDIA H100 80GB HBM3' ->
+    'h100', 'cpu' -> 'cpu'."""
     name = device_name() if name is None else name
     slug = re.sub(r"^nvidia\s+", "", name.strip().lower())
-    slug = re.sub(r"[^a-z0-9]+", "_", slug).strip("_")
-    return slug or "unknown"
+    words = [w for w in re.split(r"[^a-z0-9]+", slug) if w and not _MEMORY_WORD.match(w)]
+    return "_".join(words) or "unknown"
 
 
 #: Output folders of the DAG: Snakemake deletes and rewrites committed outputs there while it

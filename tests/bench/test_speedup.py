@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from scsigmoid.bench.reference import other_device, with_reference
 from scsigmoid.bench.speedup import speedup_markdown, speedup_table
 
 POINT = {"pass": "fwd", "head_dim": 64, "padding_pct": 25, "seq_len": 512}
@@ -32,6 +33,22 @@ def test_reference_joins_only_when_not_measured():
     assert set(table["baseline"]) == {"flashsigmoid_ref"}
     measured = rows(("ours_dense", 1.0, "ok"), ("flashsigmoid", 1.2, "ok"))
     assert set(speedup_table(measured, reference)["baseline"]) == {"flashsigmoid"}
+
+
+def test_reference_from_another_gpu_is_left_out_and_said():
+    results = rows(("ours_dense", 1.0, "ok"), ("flashsigmoid", 1.2, "unavailable")).assign(
+        device="NVIDIA H100 80GB HBM3")
+    reference = rows(("flashsigmoid", 1.1, "ok")).assign(device="NVIDIA H200")
+    assert other_device(results, reference) == (
+        "reference measured on h200, this benchmark on h100: not compared across GPUs")
+    assert "flashsigmoid_ref" not in set(speedup_table(results, reference)["baseline"])
+    drawn = with_reference(results, reference, same_device=False)  # a figure labels it instead
+    assert "flashsigmoid_ref" in set(drawn["impl"])
+    same = rows(("ours_dense", 1.0, "ok"), ("fa2_dense", 2.0, "ok")).assign(device="NVIDIA H200")
+    assert other_device(same, reference) == ""
+    md = speedup_markdown(speedup_table(same), left_out=other_device(results, reference))
+    assert md.rstrip().endswith("External reference left out: reference measured on h200, this benchmark on "
+                                "h100: not compared across GPUs.")
 
 
 def test_markdown_lists_best_speedups():

@@ -146,6 +146,18 @@ def test_flashsigmoid_claim_uses_the_external_reference(tmp_path):
     assert alone.loc["our kernel: beats FlashSigmoid without padding", "verdict"] == "untestable here"
 
 
+def test_flashsigmoid_reference_from_another_gpu_is_not_compared(tmp_path):
+    point = {"pass": "fwd", "head_dim": 128, "padding_pct": 0, "seq_len": 4096, "status": "ok"}
+    bench = _write(pd.DataFrame([{**point, "impl": "ours_dense", "tflops": 450.0, "ms_median": 0.9, "ms_p20": 0.89,
+                                  "ms_p80": 0.91, "device": "NVIDIA H100 80GB HBM3"}]), tmp_path / "bench.csv")
+    ref = _write(pd.DataFrame([{**point, "impl": "flashsigmoid", "tflops": 400.0, "ms_median": 1.0,
+                                "device": "NVIDIA H200"}]), tmp_path / "ref.csv")
+    row = build_scorecard({"bench": bench, "bench_reference": ref}, {}).set_index("part").loc[
+        "our kernel: beats FlashSigmoid without padding"]
+    assert row["verdict"] == "untestable here"
+    assert "reference measured on h200, this benchmark on h100: not compared across GPUs" in row["reason"]
+
+
 def test_stress_row_states_the_trained_cell_lengths(tmp_path):
     stress = _write(pd.DataFrame({"step": [1, 2, 1, 2], "attention": ["softmax"] * 2 + ["sigmoid"] * 2,
                                   "loss": [5.0, 4.0, 5.0, 4.0], "grad_norm": [3.0, 4.1e5, 2.0, 1.5],

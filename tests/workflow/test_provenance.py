@@ -2,7 +2,9 @@
 
 import subprocess
 
-from scsigmoid.provenance import git_commit
+import pytest
+
+from scsigmoid.provenance import device_slug, git_commit
 
 
 def _git(repo, *args):
@@ -26,3 +28,16 @@ def test_dirty_means_code_not_outputs(tmp_path, monkeypatch):
     assert git_commit(tmp_path) == clean + "+dirty"
     monkeypatch.setenv("SUITE_COMMIT", "abc")
     assert git_commit(tmp_path) == "abc"
+
+
+@pytest.mark.parametrize("name, slug", [
+    ("NVIDIA H200", "h200"),
+    ("NVIDIA H100 80GB HBM3", "h100"),  # the committed H100 results' file tag (attention_h100.csv)
+    ("NVIDIA H100 PCIe", "h100_pcie"),  # another card: its own tag
+    ("NVIDIA A100-SXM4-80GB", "a100_sxm4"),
+    ("NVIDIA GH200 480GB", "gh200"),
+    ("cpu", "cpu"),
+    ("  ", "unknown"),
+])
+def test_device_slug_names_the_chip_not_its_memory(name, slug):
+    assert device_slug(name) == slug

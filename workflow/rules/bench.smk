@@ -2,11 +2,11 @@
 
 bench_attention runs one (head_dim, pass) part on the GPU (each part well under 10 minutes on
 an H200); bench_merge concatenates the parts. Without a GPU only the figure rules run, reading
-the committed {GPU_R}/bench/attention_{DEVICE}.csv.
+the committed {GPU_R}/bench/attention_{BENCH_DEVICE}.csv (config bench_reference_device).
 """
 
 BENCH = config["bench"]
-BENCH_CSV = f"{GPU_R}/bench/attention_{DEVICE}.csv"
+BENCH_CSV = f"{GPU_R}/bench/attention_{BENCH_DEVICE}.csv"
 BENCH_SOURCES = sorted(str(p) for p in Path("src/scsigmoid/bench").glob("*.py"))
 KERNEL_GRID_SOURCES = [
     "src/scsigmoid/plots/kernel_grid.py",

@@ -53,8 +53,11 @@ def _device_slug() -> str:
 if GPU:
     # gpu_device has no default on purpose: absent, the tag is detected on this machine
     DEVICE = config.get("gpu_device") or _device_slug()
+    BENCH_DEVICE = DEVICE
 else:
     DEVICE = config["reference_device"]
+    # the kernel benchmark may come from another GPU than training (the paper's Fig 2 is an H100's)
+    BENCH_DEVICE = config["bench_reference_device"]
 # Where GPU-only results are read from: this run's results when the GPU rules run, else the
 # committed results (which may differ from results_dir, e.g. in the CI test configuration).
 GPU_R = R if GPU else config["gpu_results_dir"].rstrip("/")

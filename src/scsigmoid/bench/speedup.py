@@ -44,8 +44,9 @@ def speedup_table(results: pd.DataFrame, reference: pd.DataFrame | None = None,
     return table[SPEEDUP_COLUMNS].sort_values(POINT + ["ours", "baseline"]).reset_index(drop=True)
 
 
-def speedup_markdown(table: pd.DataFrame) -> str:
-    """Best-of-ours speedup per point (rows) against each baseline (columns)."""
+def speedup_markdown(table: pd.DataFrame, left_out: str = "") -> str:
+    """Best-of-ours speedup per point (rows) against each baseline (columns); ``left_out``: why
+    an external reference is not among them (reference.other_device), said under the table."""
     best = table[table["ours"] == "ours_best"]
     if best.empty:
         return "No point has both an ok measurement of ours and of a baseline.\n"
@@ -64,4 +65,6 @@ def speedup_markdown(table: pd.DataFrame) -> str:
             "the same point; >1 means ours is faster. '_ref' baselines are external "
             f"measurements (reference/). do_bench warm-up/rep (ms): {', '.join(settings)}"
             + ("; * = the two sides were timed with different settings" if marked else "") + ".\n")
+    if left_out:
+        note += f"External reference left out: {left_out}.\n"
     return markdown_table(shown) + note

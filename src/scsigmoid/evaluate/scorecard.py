@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scsigmoid.bench.reference import with_reference
+from scsigmoid.bench.reference import other_device, with_reference
 from scsigmoid.evaluate.claim1 import summary_rows
 from scsigmoid.evaluate.scale import lengths_text, scale_text, trained_lengths
 from scsigmoid.evaluate.stats import format_interval
@@ -337,6 +337,8 @@ def kernel_rows(bench_csv, scale: str, reference_csv=None, readoff: float = READ
     """Claim 4 rows; ``reference_csv``: external baselines (FlashSigmoid) joined as '<impl>_ref'."""
     reference = None if reference_csv is None else _read(reference_csv)
     df = _ok_bench(bench_csv)
+    cross_gpu = other_device(df, reference) if "status" in df else ""
+    cross_gpu = f"the FlashSigmoid {cross_gpu}" if cross_gpu else ""
     df = with_reference(df, reference) if "status" in df else df
     device = str(df["device"].dropna().iloc[0]) if "device" in df and df["device"].notna().any() else "this GPU"
     rows = []
@@ -373,7 +375,8 @@ def kernel_rows(bench_csv, scale: str, reference_csv=None, readoff: float = READ
         rows.append(_row("4", f"{label}: beats FlashSigmoid without padding", "every benchmark point",
                          f"faster beyond the spread at {faster}, slower at {slower}, within it at {within} points "
                          f"(vs {fs})", "", scale, everywhere_verdict(faster, slower, within),
-                         spread if faster + slower + within else "no FlashSigmoid rows", str(bench_csv)))
+                         spread if faster + slower + within else (cross_gpu or "no FlashSigmoid rows"),
+                         str(bench_csv)))
         padded_ok = (df["impl"] == padded).any() and (df.loc[df["impl"] == padded, "padding_pct"] > 0).any()
         rows.append(_row("4", f"{label}: native padding support", "yes (FlashSigmoid: no)",
                          "padded runs completed" if padded_ok else "no padded rows", "", scale,

@@ -38,10 +38,11 @@ def require_columns(df: pd.DataFrame, columns, what: str) -> None:
 
 def with_flashsigmoid_reference(measured: pd.DataFrame, reference: pd.DataFrame | None) -> pd.DataFrame:
     """Add the external FlashSigmoid rows as impl 'flashsigmoid_ref' unless FlashSigmoid was
-    measured here (any ok row)."""
+    measured here (any ok row); also from another GPU than the benchmark's: the figure draws them
+    dashed, their legend naming their GPU, and compares nothing."""
     if reference is not None:
         reference = reference[reference["impl"] == "flashsigmoid"]
-    return with_reference(measured, reference)
+    return with_reference(measured, reference, same_device=False)
 
 
 def metric_band(df: pd.DataFrame, metric: str):
