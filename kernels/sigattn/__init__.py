@@ -26,13 +26,13 @@ forward at every length, where it can run; ``persistent``: its persistent form, 
 ``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);
 ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small
-config); ``SIGATTN_CHECK_VALUES=0`` skips the host-side length checks (benchmarks, training);
+config); ``SIGATTN_CHECK_VALUES=0`` skips the host-side length checks (``trusted_lengths()`` for a block);
 ``SIGATTN_EAGER_OP=custom`` eager calls through the torch.library custom ops (as compiled code).
 """
 
 from . import reference
 from .backend import INTERPRETER, backend_for
-from .ops import cu_seqlens, sigmoid_attention, sigmoid_attention_varlen
+from .ops import cu_seqlens, sigmoid_attention, sigmoid_attention_varlen, trusted_lengths
 
 __all__ = ["INTERPRETER", "backend_for", "cu_seqlens", "reference", "sigmoid_attention",
-           "sigmoid_attention_varlen"]
+           "sigmoid_attention_varlen", "trusted_lengths"]

@@ -15,6 +15,7 @@ than the kernel. ``SIGATTN_EAGER_OP=custom`` sends eager calls through the custo
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import os
 import weakref
@@ -37,6 +38,20 @@ EAGER_CUSTOM_OP = os.environ.get("SIGATTN_EAGER_OP", "function") == "custom"
 #: offset tensors
 #: (off: a new table each call, as before v1.2; for measuring the difference).
 CACHE_SHAPE_TABLES = True
+
+
+@contextlib.contextmanager
+def trusted_lengths():
+    """Calls inside do not read sequence lengths / offsets on the host to check their values (the
+    check is one host sync per call; a packed call then trusts max_seqlen_* when given): for
+    callers that built those tensors themselves, a model's own batches or a benchmark's. The same
+    as ``SIGATTN_CHECK_VALUES=0``, for the block only."""
+    global CHECK_VALUES
+    saved, CHECK_VALUES = CHECK_VALUES, False
+    try:
+        yield
+    finally:
+        CHECK_VALUES = saved
 
 
 def _rows(q, k, seq_table, padded: bool, max_seqlen_q: int, max_seqlen_k: int,

@@ -23,7 +23,6 @@ Padded query rows of the output are zero in every arm.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -135,19 +134,6 @@ def valid_mask(seq_lens: torch.Tensor, max_len: int) -> torch.Tensor:
     return torch.arange(max_len, device=seq_lens.device)[None, :] < seq_lens[:, None]
 
 
-@contextlib.contextmanager
-def _trusted_lengths():
-    """The layouts above are built by this module, so sigattn need not re-read the lengths on the
-    host to check them (that check is one host sync per call)."""
-    import sigattn.ops as ops
-
-    saved, ops.CHECK_VALUES = ops.CHECK_VALUES, False
-    try:
-        yield
-    finally:
-        ops.CHECK_VALUES = saved
-
-
 def _fa2_varlen(q, k, v, cu_seqlens, max_len, scale):
     """FlashAttention-2 varlen (packed ``[T, H, D]``); a separate function so tests can stand in."""
     from torch.nn.attention.varlen import varlen_attn
@@ -190,7 +176,7 @@ def _sigmoid_padded(q, k, v, layout: Padded, scale, sigmoid_kernel: str):
                                         scale=scale)
     import sigattn  # imported lazily: the kernel package may be absent in softmax-only use
 
-    with _trusted_lengths():
+    with sigattn.trusted_lengths():  # our own layouts: no host check of their values
         return sigattn.sigmoid_attention(q, k, v, seq_lens_q=lens, seq_lens_k=lens, scale=scale)
 
 
@@ -217,7 +203,7 @@ def attend_packed(q, k, v, layout: Packed, attention: str, sigmoid_kernel: str =
         import sigattn
 
         n = _kernel_len(layout.max_len)
-        with _trusted_lengths():
+        with sigattn.trusted_lengths():  # our own layouts: no host check of their values
             return sigattn.sigmoid_attention_varlen(q, k, v, layout.cu_seqlens, max_seqlen_q=n,
                                                     max_seqlen_k=n, scale=scale)
     if _use_fa2(q):
