@@ -372,11 +372,12 @@ def kernel_rows(bench_csv, scale: str, reference_csv=None, readoff: float = READ
                          spread if faster + slower + within else "no FA2 rows", str(bench_csv)))
         fs = "flashsigmoid" if (df["impl"] == "flashsigmoid").any() else "flashsigmoid_ref"
         faster, slower, within = compare_everywhere(df, {0: dense}, {0: fs})
+        compared = faster + slower + within
         rows.append(_row("4", f"{label}: beats FlashSigmoid without padding", "every benchmark point",
                          f"faster beyond the spread at {faster}, slower at {slower}, within it at {within} points "
-                         f"(vs {fs})", "", scale, everywhere_verdict(faster, slower, within),
-                         spread if faster + slower + within else (cross_gpu or "no FlashSigmoid rows"),
-                         str(bench_csv)))
+                         f"(vs {fs})" if compared else "no point compared", "", scale,
+                         everywhere_verdict(faster, slower, within),
+                         spread if compared else (cross_gpu or "no FlashSigmoid rows"), str(bench_csv)))
         padded_ok = (df["impl"] == padded).any() and (df.loc[df["impl"] == padded, "padding_pct"] > 0).any()
         rows.append(_row("4", f"{label}: native padding support", "yes (FlashSigmoid: no)",
                          "padded runs completed" if padded_ok else "no padded rows", "", scale,
