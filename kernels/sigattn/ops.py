@@ -245,15 +245,13 @@ def _padded_table(q, k, seq_lens_q, seq_lens_k) -> torch.Tensor:
     With lengths it is kept per length tensors (:func:`_kept_table`; values still checked when
     ``CHECK_VALUES``)."""
     batch, len_q, len_k = q.shape[0], q.shape[1], k.shape[1]
-    if seq_lens_q is None and seq_lens_k is None and not _caching(q):
-        # a fresh table (under a CUDA-graph capture or inference mode), valid by construction: made
-        # known to _rows (weakly) so that it reads nothing on the host, a sync a capture refuses
-        table = _build_padded_table(q, k, None, None)
-        if not torch.compiler.is_compiling():
+    if not _caching(q):
+        table = _build_padded_table(q, k, seq_lens_q, seq_lens_k)
+        if seq_lens_q is None and seq_lens_k is None and not torch.compiler.is_compiling():
+            # valid by construction, like the kept ones: made known to _rows (weakly), which then
+            # reads nothing on the host (a sync a CUDA-graph capture refuses)
             _SHAPE_TABLES[id(table)] = table
         return table
-    if not _caching(q):
-        return _build_padded_table(q, k, seq_lens_q, seq_lens_k)
     if seq_lens_q is None and seq_lens_k is None:
         return _cached_table(q.device, batch, len_q, len_k)
     return _kept_table((seq_lens_q, seq_lens_k), ("padded", q.device, batch, len_q, len_k),

@@ -338,7 +338,6 @@ def kernel_rows(bench_csv, scale: str, reference_csv=None, readoff: float = READ
     reference = None if reference_csv is None else _read(reference_csv)
     df = _ok_bench(bench_csv)
     cross_gpu = other_device(df, reference) if "status" in df else ""
-    cross_gpu = f"the FlashSigmoid {cross_gpu}" if cross_gpu else ""
     df = with_reference(df, reference) if "status" in df else df
     device = str(df["device"].dropna().iloc[0]) if "device" in df and df["device"].notna().any() else "this GPU"
     rows = []
@@ -377,7 +376,8 @@ def kernel_rows(bench_csv, scale: str, reference_csv=None, readoff: float = READ
                          f"faster beyond the spread at {faster}, slower at {slower}, within it at {within} points "
                          f"(vs {fs})" if compared else "no point compared", "", scale,
                          everywhere_verdict(faster, slower, within),
-                         spread if compared else (cross_gpu or "no FlashSigmoid rows"), str(bench_csv)))
+                         spread if compared else f"the FlashSigmoid {cross_gpu}" if cross_gpu else "no FlashSigmoid rows",
+                         str(bench_csv)))
         padded_ok = (df["impl"] == padded).any() and (df.loc[df["impl"] == padded, "padding_pct"] > 0).any()
         rows.append(_row("4", f"{label}: native padding support", "yes (FlashSigmoid: no)",
                          "padded runs completed" if padded_ok else "no padded rows", "", scale,
