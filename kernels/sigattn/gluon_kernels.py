@@ -496,6 +496,19 @@ def persistent_blocker(q, k, v, padded: bool) -> str:
     return ""
 
 
+def launchable(kernel: str, q, k, v, score_mod, causal: bool, padded: bool) -> str | None:
+    """The Gluon kernel a launch asking for ``kernel`` (KERNEL or KERNEL_PERSISTENT) takes, or None
+    (the Triton forward): None where blocker() says the Gluon forward cannot run; the persistent
+    form where persistent_blocker() allows, else the per-sequence kernel in a single variant
+    (SIGATTN_WS=persistent) and the Triton forward under "tuned" (its rule timed the persistent
+    form against the Triton one)."""
+    if blocker(q, k, v, score_mod, causal, padded):
+        return None
+    if kernel == KERNEL_PERSISTENT and persistent_blocker(q, k, v, padded):
+        return None if tk.TUNED else KERNEL
+    return kernel
+
+
 def _sm_count(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
@@ -513,9 +526,9 @@ def _view_2d(t: torch.Tensor, padded: bool) -> tuple[list[int], list[int], int]:
     return [rows, t.shape[-2] * t.shape[-1]], [token, 1], seq_rows
 
 
-def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o):
-    """triton_kernels.forward's contract (not causal, no score_mod): fill ``o``; the persistent
-    form under SIGATTN_WS=persistent where persistent_blocker allows."""
+def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o, kernel=KERNEL):
+    """triton_kernels.forward's contract (not causal, no score_mod): fill ``o`` with ``kernel``
+    (KERNEL, or KERNEL_PERSISTENT where persistent_blocker allows: launchable)."""
     n_seqs, heads_q, heads_kv = seq_table.shape[1], q.shape[-2], k.shape[-2]
     if n_seqs == 0 or rows_q == 0 or heads_q == 0:
         return o
@@ -524,7 +537,7 @@ def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o):
     scalars = (scale, 0.0 if bias is None else float(bias), tuned.bucket(rows_q))
     flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded,
                  SIGMOID="bf16x2" if tk.sigmoid_mode(q, "fwd") == "bf16x2" else "fast")
-    if tk.PERSISTENT and not persistent_blocker(q, k, v, padded):
+    if kernel == KERNEL_PERSISTENT:
         descs, seq_rows = _descriptors(q, k, v, padded)
         n_items = triton.cdiv(rows_q, descs[0].block_shape[0]) * n_seqs * heads_q
         grid = (min(n_items, _sm_count(q.device)),)

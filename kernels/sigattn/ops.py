@@ -105,12 +105,14 @@ def forward_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, seq_table: tor
 def _forward(q, k, v, seq_table, score_mod, causal, scale, bias, padded, max_seqlen_q, max_seqlen_k):
     rows_q, _ = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k)
     o = debug.new_output(q.shape, q)
-    if triton_kernels.forward_ws(q.shape[-1], rows_q, q.dtype):  # the Gluon forward where it can run
+    kernel = triton_kernels.forward_gluon(q.shape[-1], rows_q, q.dtype)
+    if kernel:  # a Gluon forward where it can run
         from . import gluon_kernels
 
-        if not gluon_kernels.blocker(q, k, v, score_mod, causal, padded):
+        kernel = gluon_kernels.launchable(kernel, q, k, v, score_mod, causal, padded)
+        if kernel:
             return gluon_kernels.forward(q, k, v, seq_table, scale=scale, bias=bias, padded=padded, rows_q=rows_q,
-                                         o=o)
+                                         o=o, kernel=kernel)
     return triton_kernels.forward(q, k, v, seq_table, score_mod, causal=causal, scale=scale,
                                   bias=bias, padded=padded, rows_q=rows_q, o=o)
 

@@ -965,6 +965,14 @@ TUNED_VARIANTS = {"fwd": {64: "bf16x2", 128: "bf16x2", 256: "fast"},
 #: "Session 22": 1.08-1.16x the Triton forward at hd128, L = 8K and 16K, dense and padded; at 1K
 #: 0.93-0.95x and at 4K 1.04-1.05x, so no switch there; at hd64 0.66-0.94x, so none at hd64).
 TUNED_WS_FROM = {128: 8192}
+#: Under "tuned", bf16 inputs at these head-dim classes take the Gluon forward's persistent form
+#: (gluon_kernels, SIGATTN_WS=persistent) when the batch's query rows (rows_q: the padded length,
+#: or the longest packed sequence) lie in [from, until), where it can run (gluon_kernels.blocker
+#: and persistent_blocker; elsewhere the Triton forward). Adopted on session 24's first call (an
+#: H100: 1.06-1.12x the Triton forward at hd128, L = 1K and 4K, dense and padded; 0.99x padded at
+#: 16K, where the per-sequence Gluon forward of TUNED_WS_FROM stays); its rule
+#: (bench_variants.RULES) is judged on a second call: kernels/PERF.md "Session 24".
+TUNED_WSP = {128: (1024, 8192)}
 #: SIGATTN_VARIANT: "tuned" (the default) or "single" (every launch the variant SIGATTN_TMA,
 #: SIGATTN_FUSED and SIGATTN_SIGMOID name: the comparisons of PERF.md). Setting one of them
 #: without SIGATTN_VARIANT asks for that single variant.
@@ -997,27 +1005,35 @@ def fused_backward(head_dim: int) -> bool:
     return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_FUSED"]]
 
 
-def forward_ws(head_dim: int, rows_q: int, dtype: torch.dtype) -> bool:
-    """Whether a forward launch takes the Gluon kernel where it can run: SIGATTN_WS in a single
-    variant; under "tuned", bf16 inputs at a head dim and length of TUNED_WS_FROM."""
+def forward_gluon(head_dim: int, rows_q: int, dtype: torch.dtype) -> str | None:
+    """The Gluon forward a launch takes where it can run ("fwd_ws", its persistent form "fwd_wsp")
+    or None (the Triton forward): SIGATTN_WS in a single variant; under "tuned", bf16 inputs at a
+    head dim and length of TUNED_WSP or TUNED_WS_FROM."""
     if not TUNED:
-        return WS
-    start = TUNED_WS_FROM.get(head_dim_class(head_dim))
-    return start is not None and rows_q >= start and dtype == torch.bfloat16
+        return ("fwd_wsp" if PERSISTENT else "fwd_ws") if WS else None
+    if dtype != torch.bfloat16:
+        return None
+    cls = head_dim_class(head_dim)
+    start, until = TUNED_WSP.get(cls, (0, 0))
+    if start <= rows_q < until:
+        return "fwd_wsp"
+    return "fwd_ws" if cls in TUNED_WS_FROM and rows_q >= TUNED_WS_FROM[cls] else None
 
 
 def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
     """The kernels (kernel_name, each with its own autotune lists) launches of this pass take at
     this head dim under the selected variant, where the tensors allow descriptors: the forward
-    ("fwd", "fwd_tma" or the Gluon "fwd_ws"; under "tuned" at a head dim of TUNED_WS_FROM both the
-    Triton forward, for shorter batches, and "fwd_ws"); the backward's dQ and dK/dV kernels, or the
-    fused dK/dV kernel alone."""
+    ("fwd", "fwd_tma" or the Gluon "fwd_ws" / "fwd_wsp"; under "tuned" the Triton forward and, at
+    a head dim of TUNED_WSP or TUNED_WS_FROM, the Gluon kernels its lengths take); the backward's dQ
+    and dK/dV kernels, or the fused dK/dV kernel alone."""
     tma = pass_variant(pass_, head_dim)[0]
     if pass_ == "fwd":
         gluon = head_dim in TUNE_TABLE["fwd_ws"]
         if not TUNED:
             return (("fwd_wsp" if PERSISTENT else "fwd_ws"),) if WS and gluon else (kernel_name("fwd", tma),)
-        return (kernel_name("fwd", tma),) + (("fwd_ws",) if gluon and head_dim_class(head_dim) in TUNED_WS_FROM else ())
+        cls = head_dim_class(head_dim)
+        return ((kernel_name("fwd", tma),) + (("fwd_wsp",) if gluon and cls in TUNED_WSP else ())
+                + (("fwd_ws",) if gluon and cls in TUNED_WS_FROM else ()))
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
     return kernel_name("dq", tma), kernel_name("dkdv", tma)

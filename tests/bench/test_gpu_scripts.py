@@ -252,8 +252,8 @@ def test_variant_check_prunes_the_entries_that_fail(monkeypatch):
 def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(monkeypatch):
     """Under "tuned" (sigattn.triton_kernels.TUNED_VARIANTS) the hd64 forward entries come from the
     pointer kernel's list and the backward's from the TMA lists, at hd128 both from the pointer
-    lists, and the Gluon forward's (TUNED_WS_FROM) at the length from which the default takes it
-    (a check at the timed 1K shape would launch the Triton forward): each check forces the
+    lists, and the Gluon forwards' (TUNED_WSP, TUNED_WS_FROM) at a length where the default takes
+    them (a check at a shape outside their range would launch the Triton forward): each check forces the
     kernels the variant launches there, at a shape where it launches them."""
     import copy
 
@@ -278,13 +278,18 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
     variants.check_configs("tuned", [64, 128], [], {64: shape, 128: shape}, "cuda", None, log=lambda msg: None)
     long = check.CheckShape(batch=2, seq_len=tk.TUNED_WS_FROM[128], heads=32)  # the same 16K tokens
     assert set(forced_names) == {(64, "fwd", ("fwd",), shape), (64, "bwd", ("dkdv_tma", "dq_tma"), shape),
-                                 (128, "fwd", ("fwd",), shape), (128, "fwd", ("fwd_ws",), long),
-                                 (128, "bwd", ("dkdv", "dq"), shape)}
+                                 (128, "fwd", ("fwd",), shape), (128, "fwd", ("fwd_wsp",), shape),
+                                 (128, "fwd", ("fwd_ws",), long), (128, "bwd", ("dkdv", "dq"), shape)}
     assert sum(f[2] == ("fwd_ws",) for f in forced_names) == len(tk.TUNE_TABLE["fwd_ws"][128])
-    # a check shape already that long is kept
+    # a check shape already that long is kept; one shorter than the persistent form's range
+    # (TUNED_WSP: from 1K) checks it at the range's first length, the same tokens
     forced_names.clear()
     variants.check_configs("tuned", [128], [], {128: long}, "cuda", None, log=lambda msg: None, passes=["fwd"])
-    assert {f[3] for f in forced_names} == {long}
+    assert {f[3] for f in forced_names if f[2] == ("fwd_ws",)} == {long}
+    forced_names.clear()
+    short = check.CheckShape(batch=32, seq_len=512, heads=32)
+    variants.check_configs("tuned", [128], [], {128: short}, "cuda", None, log=lambda msg: None, passes=["fwd"])
+    assert {(f[2], f[3]) for f in forced_names} == {(("fwd",), short), (("fwd_wsp",), shape), (("fwd_ws",), long)}
 
 
 def test_variant_check_of_the_fused_backward_forces_its_one_kernel(monkeypatch):
@@ -374,6 +379,15 @@ def test_decision_rule_verdicts():
     assert text.startswith("rules judged on rows of: NVIDIA H100 80GB HBM3\n"
                            "rule r (>= x1.03 at L >= 4096): met")  # a failed forward entry does not count here
     assert "hd64 dense L4096: x1.053 [1.042, 1.063] meets" in text
+    # a length range (lo <= L < hi): the 16K point leaves the rule, so its loss does not count
+    ranged = ("bwd", (64,), "tma_mixed", "tuned", 1.03, (4096, 16384))
+    slow_16k = base + [_timed(f"ours_{layout}_tma_mixed", "bwd", 64, L, ms, padding=pad)
+                       for (layout, pad, L), ms in {**fast, ("dense", 0, 16384): 11.0}.items()]
+    assert variants.judge(pd.DataFrame(slow_16k), *rule)[0] == "not met"
+    verdict_in_range, lines = variants.judge(pd.DataFrame(slow_16k), *ranged)
+    assert verdict_in_range == "met" and len(lines) == 2
+    assert "rule r (>= x1.03 at 4096 <= L < 16384): met" in "\n".join(
+        variants.decide_lines(pd.DataFrame(slow_16k), rules=[("r", *ranged)], targets=[]))
 
 
 def test_decision_over_repeats_pairs_each_repeat_and_names_baselines():
@@ -691,7 +705,7 @@ def test_profile_points_script_end_to_end_with_a_stand_in_profiler(tmp_path):
 ])
 def test_cap_leaves_a_reserve_of_at_most_half_and_is_never_below_one_second(tmp_path, budget, want, reserve, expected):
     script = (f"budget={budget}; work={tmp_path / 'work'}; OUT={tmp_path / 'out'}; SUITE_COMMIT=abc; "
-              f"source gpu/call_common.sh; cap {want} {reserve}")
+              f"source gpu/call_common.sh; left() {{ echo {budget}; }}; cap {want} {reserve}")  # the clock held still
     res = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert int(res.stdout.split()[-1]) == expected

@@ -112,6 +112,9 @@ def test_config_cell_round_trip_and_bench_entries():
     tma = {"kernel": "dkdv_tma", "bucket": 4096, "config": (64, 128, 8, 2), "source": "forced"}
     assert tuned.format_config({"backward_dkdv": tma}) == "dkdv_tma@4096=64,128,8,2:forced"
     assert tuned.parse_config("dkdv_tma@4096=64,128,8,2:forced") == [("dkdv_tma", 4096, (64, 128, 8, 2), "forced")]
+    # the Gluon forwards' names (the persistent form's was not read before session 24)
+    assert tuned.parse_config("fwd_ws@8192=128,64,8,3:autotune;fwd_wsp@1024=128,64,8,2:table") == [
+        ("fwd_ws", 8192, (128, 64, 8, 3), "autotune"), ("fwd_wsp", 1024, (128, 64, 8, 2), "table")]
     rows = [{"impl": "ours_dense", "status": "ok", "head_dim": "64", "config": cell},
             {"impl": "ours_dense_causal", "status": "ok", "head_dim": 64,
              "config": "fwd@1024=64,64,4,3:autotune"},

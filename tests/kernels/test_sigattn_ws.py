@@ -197,38 +197,65 @@ def test_ws_falls_back_where_it_cannot_run(monkeypatch):
 
 
 @pytest.mark.parametrize(("variant", "head_dim", "rows", "dtype", "takes"), [
-    ("default", 128, 8192, torch.bfloat16, True),   # TUNED_WS_FROM: hd128 from L = 8K on (session 22's rule)
-    ("default", 128, 16384, torch.bfloat16, True),
-    ("default", 128, 8191, torch.bfloat16, False),  # shorter batches keep the Triton forward
-    ("default", 128, 16384, torch.float16, False),  # the rule measured bf16 P (fp16 takes halley)
-    ("default", 64, 16384, torch.bfloat16, False),  # no switch at hd64 (0.66-0.94x the Triton forward)
-    ("default", 256, 16384, torch.bfloat16, False),  # no Gluon forward there
-    ("bf16x2", 128, 16384, torch.bfloat16, False),  # a single variant: only SIGATTN_WS decides
-    ("ws_bf16x2", 64, 16, torch.float32, True),     # (fp32 then falls back in blocker)
+    ("default", 128, 8192, torch.bfloat16, "fwd_ws"),    # TUNED_WS_FROM: hd128 from L = 8K on (session 22's rule)
+    ("default", 128, 16384, torch.bfloat16, "fwd_ws"),
+    ("default", 128, 8191, torch.bfloat16, "fwd_wsp"),   # TUNED_WSP: hd128, 1K ... 8K - 1 rows (session 24)
+    ("default", 128, 1024, torch.bfloat16, "fwd_wsp"),
+    ("default", 128, 1023, torch.bfloat16, None),        # shorter batches keep the Triton forward
+    ("default", 128, 16384, torch.float16, None),        # the rules measured bf16 P (fp16 takes halley)
+    ("default", 128, 4096, torch.float16, None),
+    ("default", 64, 4096, torch.bfloat16, None),         # no switch at hd64 (0.82-0.97x the Triton forward)
+    ("default", 64, 16384, torch.bfloat16, None),
+    ("default", 256, 16384, torch.bfloat16, None),       # no Gluon forward there
+    ("bf16x2", 128, 4096, torch.bfloat16, None),         # a single variant: only SIGATTN_WS decides
+    ("ws_bf16x2", 64, 16, torch.float32, "fwd_ws"),      # (fp32 then falls back in blocker)
+    ("wsp_bf16x2", 64, 16, torch.bfloat16, "fwd_wsp"),
 ])
 def test_which_forward_the_variant_takes(monkeypatch, variant, head_dim, rows, dtype, takes):
     use_variant(monkeypatch, variant)
-    assert tk.forward_ws(head_dim, rows, dtype) is takes
+    assert tk.forward_gluon(head_dim, rows, dtype) == takes
 
 
-def test_the_default_names_both_forwards_where_it_switches(monkeypatch):
+def test_the_default_names_every_forward_it_switches_to(monkeypatch):
     """pass_kernels (the variant check's list): under the default, hd128's forward is the Triton
-    kernel for short batches and the Gluon one from TUNED_WS_FROM on; hd64 only the Triton one."""
+    kernel, the persistent Gluon form (TUNED_WSP) and the per-sequence one (TUNED_WS_FROM); hd64
+    only the Triton one."""
     use_variant(monkeypatch, "default")
-    assert tk.pass_kernels("fwd", 128) == ("fwd", "fwd_ws")
+    assert tk.pass_kernels("fwd", 128) == ("fwd", "fwd_wsp", "fwd_ws")
     assert tk.pass_kernels("fwd", 64) == ("fwd",)
     use_variant(monkeypatch, "ws_bf16x2")
     assert tk.pass_kernels("fwd", 128) == ("fwd_ws",)
+    use_variant(monkeypatch, "wsp_bf16x2")
+    assert tk.pass_kernels("fwd", 128) == ("fwd_wsp",)
     use_variant(monkeypatch, "bf16x2")
     assert tk.pass_kernels("fwd", 128) == ("fwd",)
 
 
+def test_a_persistent_launch_the_2d_view_cannot_take_falls_back_by_mode(monkeypatch):
+    """launchable: where persistent_blocker refuses (heads not side by side in a token), the
+    default takes the Triton forward (its rule timed the persistent form against it) and the
+    single variant SIGATTN_WS=persistent the per-sequence Gluon kernel."""
+    from sigattn import gluon_kernels as gk
+
+    monkeypatch.setattr(gk, "blocker", lambda *a: "")  # CPU tensors: past the GPU checks
+    q = torch.zeros(2, 300, 64, 4, dtype=torch.bfloat16).transpose(-1, -2)  # head stride 1
+    k = v = torch.zeros(2, 300, 2, 64, dtype=torch.bfloat16)
+    assert gk.persistent_blocker(q, k, v, True)
+    use_variant(monkeypatch, "default")
+    assert gk.launchable("fwd_wsp", q, k, v, None, False, True) is None
+    assert gk.launchable("fwd_wsp", k, k, v, None, False, True) == "fwd_wsp"
+    use_variant(monkeypatch, "wsp_bf16x2")
+    assert gk.launchable("fwd_wsp", q, k, v, None, False, True) == "fwd_ws"
+    monkeypatch.setattr(gk, "blocker", lambda *a: "causal")
+    assert gk.launchable("fwd_wsp", k, k, v, None, True, True) is None
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("padded", [False, True])
-def test_the_default_forward_switches_at_8k(monkeypatch, padded):
+def test_the_default_forward_switches_at_1k_and_8k(monkeypatch, padded):
     """The default (tuned) at hd128, bf16: a batch whose longest sequence is 8K takes the Gluon
-    forward, one of 8K - 1 the Triton forward; both within 1.25x of the other's error against a
-    fp64 truth on the same 8K batch."""
+    forward, one of 8K - 1 its persistent form, one of 1K - 1 the Triton forward; the Gluon one
+    within 1.25x of the Triton one's error against a fp64 truth on the same 8K batch."""
     use_variant(monkeypatch, "default")
     torch.manual_seed(0)
     q, k, v = (t.detach() for t in qkv(1, 8192, 8192, 2, 2, 128, dtype=torch.bfloat16, device="cuda"))
@@ -241,9 +268,9 @@ def test_the_default_forward_switches_at_8k(monkeypatch, padded):
     err, base_err = ((x.double() - truth).abs().max().item() for x in (got, base))
     assert err <= 1.25 * base_err + 0.5 * EPS[torch.bfloat16] * truth.abs().max().item(), (err, base_err)
     use_variant(monkeypatch, "default")
-    short = [t[:, : 8192 - 1] for t in (q, k, v)]
-    sigattn.sigmoid_attention(*short)
-    assert tk.LAST_CONFIG["forward"]["kernel"] == "fwd", tk.LAST_CONFIG
+    for rows, kernel in ((8192 - 1, "fwd_wsp"), (1024 - 1, "fwd")):
+        sigattn.sigmoid_attention(*(t[:, :rows] for t in (q, k, v)))
+        assert tk.LAST_CONFIG["forward"]["kernel"] == kernel, (rows, tk.LAST_CONFIG)
 
 
 @pytest.mark.parametrize("persistent", [False, True])
@@ -258,13 +285,13 @@ def test_launcher_hands_each_kernel_parameter_its_value(monkeypatch, persistent)
     seen = {}
     monkeypatch.setattr(tk, "_launch", lambda name, kernel, autotuner, grid, args, flags, *a, **kw: seen.update(
         kernel=kernel, fn=autotuner.fn, grid=grid, args=args, flags=flags))
-    monkeypatch.setattr(tk, "PERSISTENT", persistent)
     monkeypatch.setattr(gk, "_sm_count", lambda device: 132)
     q = torch.zeros(3, 300, 4, 64, dtype=torch.bfloat16)
     k = v = torch.zeros(3, 300, 2, 64, dtype=torch.bfloat16)
     o = torch.empty_like(q)
     table = torch.zeros(4, 3, dtype=torch.int32)
-    gk.forward(q, k, v, table, scale=0.125, bias=-2.0, padded=True, rows_q=300, o=o)
+    gk.forward(q, k, v, table, scale=0.125, bias=-2.0, padded=True, rows_q=300, o=o,
+               kernel="fwd_wsp" if persistent else "fwd_ws")
     assert seen["kernel"] == ("fwd_wsp" if persistent else "fwd_ws")
     params = [a for a in seen["fn"].arg_names if a not in seen["flags"] and a not in
               ("BLOCK_M", "BLOCK_N", "STAGES", "num_warps")]

@@ -39,7 +39,7 @@ baselines and padded ÷ dense are the median of the repeats' ratios, with their 
 ``decide``: the pre-registered rules for what the default (per-pass) variant launches
 (``RULES``, kernels/PERF.md "Session 14", "Session 15") and issue #16's targets for the default
 against the baselines (``TARGETS``), each judged on the parts: at every point of the rule (its
-pass and head dims, its layouts where timed, L >= its shortest length) the candidate's speed-up
+pass and head dims, its layouts where timed, its lengths: L >= a shortest length or a range) the candidate's speed-up
 over the base, base median ÷ candidate median, with the range the timings allow (base p20 ÷
 candidate p80 to base p80 ÷ candidate p20). With several repeats a point's ratio is the median of
 the repeats' ratios (each repeat's candidate against the same repeat's base) and its range runs
@@ -112,14 +112,19 @@ def _check_forced(forced: dict, pass_: str, head_dim: int, adapters, shape, devi
 
 
 def _launch_shape(kernel: str, head_dim: int, shape):
-    """The check's shape for a forward kernel: ``shape``, or where the default takes the Gluon
-    forward only from a length on (triton_kernels.TUNED_WS_FROM) and ``shape`` is shorter, as many
-    tokens in sequences of that length (a launch at ``shape`` would not take the kernel checked)."""
+    """The check's shape for a forward kernel: ``shape``, or where the default takes a Gluon
+    forward only over a range of lengths (triton_kernels.TUNED_WSP, TUNED_WS_FROM) and ``shape``
+    lies outside it, as many tokens in sequences of the range's first length (a launch at
+    ``shape`` would not take the kernel checked)."""
     from sigattn import triton_kernels as tk
 
-    start = tk.TUNED_WS_FROM.get(tk.head_dim_class(head_dim), 0) if kernel == "fwd_ws" and tk.TUNED else 0
-    if shape.seq_len >= start:
+    cls = tk.head_dim_class(head_dim)
+    ranges = {"fwd_wsp": tk.TUNED_WSP.get(cls), "fwd_ws": (tk.TUNED_WS_FROM[cls], float("inf"))
+              if cls in tk.TUNED_WS_FROM else None}
+    span = ranges.get(kernel) if tk.TUNED else None
+    if span is None or span[0] <= shape.seq_len < span[1]:
         return shape
+    start = span[0]
     return replace(shape, batch=max(1, shape.batch * shape.seq_len // start), seq_len=start)
 
 
@@ -400,6 +405,11 @@ RULES = [
        "wsp_bf16x2", "bf16x2", 1.05, 1024) for hd in (64, 128)),
     ("forward hd128, L >= 8K: the persistent Gluon forward over the Gluon forward", "fwd", (128,), "wsp_bf16x2",
      "ws_bf16x2", 1.0, 8192),
+    # session 24, written after its first call (the rule above not met: hd128 1.06-1.12x the Triton
+    # forward at L = 1K and 4K, dense and padded, 0.99x padded at 16K) and judged on a second: the
+    # persistent form is the default's forward at hd128 for 1K <= L < 8K (triton_kernels.TUNED_WSP)
+    ("forward hd128, 1K <= L < 8K: the persistent Gluon forward over the Triton forward", "fwd", (128,),
+     "wsp_bf16x2", "bf16x2", 1.05, (1024, 8192)),
 ]
 
 
@@ -424,13 +434,25 @@ def _impl_of(layout: str, variant: str) -> str:
     return f"ours_{layout}" + ("" if variant == "default" else f"_{variant}")
 
 
+def _span(lengths) -> tuple[float, float]:
+    """A rule's lengths: L >= an int, or lo <= L < hi for a (lo, hi) pair."""
+    return (lengths, float("inf")) if isinstance(lengths, int) else tuple(lengths)
+
+
+def _span_text(lengths) -> str:
+    lo, hi = _span(lengths)
+    return f"L >= {lo}" if hi == float("inf") else f"{lo} <= L < {hi}"
+
+
 def judge(df: pd.DataFrame, pass_: str, head_dims, candidate: str, base: str, threshold: float,
-          min_len: int = 0, failed_checks: int = 0, layouts=("dense", "padded")) -> tuple[str, list[str]]:
-    """(verdict, one line a point) of one rule on benchmark rows (see the module docstring)."""
+          lengths=0, failed_checks: int = 0, layouts=("dense", "padded")) -> tuple[str, list[str]]:
+    """(verdict, one line a point) of one rule on benchmark rows (see the module docstring);
+    ``lengths`` the rule's: an int (L >= it) or a (lo, hi) pair (lo <= L < hi)."""
     if "repeat" not in df:
         df = df.assign(repeat=1)
+    lo, hi = _span(lengths)
     ok = df[(df["status"] == "ok") & (df["pass"] == pass_) & df["head_dim"].isin(head_dims)
-            & (df["seq_len"] >= min_len)]
+            & (df["seq_len"] >= lo) & (df["seq_len"] < hi)]
     point = ["head_dim", "padding_pct", "seq_len"]
     untimed = [v for v in (candidate, base) if not ok["impl"].isin([_impl_of(la, v) for la in layouts]).any()]
     if untimed:  # a rule about a variant this call did not time: no point lines
@@ -480,15 +502,15 @@ def decide_lines(df: pd.DataFrame, checks: pd.DataFrame | None = None, rules=RUL
         lines.append(f"{repeats} repeats: a point's ratio is the median of the repeats' ratios, its range the "
                      "lowest to the highest repeat's p20/p80 range")
     for kind, items in (("rule", rules), ("target", targets)):
-        for name, pass_, head_dims, candidate, base, threshold, min_len, *layouts in items:
+        for name, pass_, head_dims, candidate, base, threshold, lengths, *layouts in items:
             failed = 0
             if checks is not None and not checks.empty:
                 mine = checks[(checks["variant"] == candidate) & checks["head_dim"].isin(head_dims)
                               & (checks["pass"] == pass_)]
                 failed = int((~mine["passed"].astype(bool)).sum())
-            verdict, points = judge(df, pass_, head_dims, candidate, base, threshold, min_len, failed,
+            verdict, points = judge(df, pass_, head_dims, candidate, base, threshold, lengths, failed,
                                     *layouts)
-            lines += [f"{kind} {name} (>= x{threshold} at L >= {min_len}): {verdict}", *points]
+            lines += [f"{kind} {name} (>= x{threshold} at {_span_text(lengths)}): {verdict}", *points]
     return lines
 
 
