@@ -41,7 +41,8 @@ _H100_DEFAULT = "results/bench/variants_s19_h100_default/attention_h100_variants
 #: session 22's call on an H100: the Gluon forward the default takes at hd128 from L = 8K on (TUNED_WS_FROM)
 _H100_WS = ("results/bench/variants_s22_h100_ws_8k/attention_h100_variants.csv[ours_dense_ws_bf16x2,ours_padded_ws_bf16x2]"
             " (2d680bdc5394)")
-#: session 24's first call on an H100: the Gluon forward's persistent form (TUNED_WSP at hd128, L = 1K ... 8K)
+#: session 24's first call on an H100: the Gluon forward's persistent form (SIGATTN_WS=persistent; the
+#: default takes it where triton_kernels.TUNED_WSP says, nowhere since its rule was not met)
 _H100_WSP = ("results/bench/variants_s24_h100_wsp/attention_h100_variants.csv[ours_dense_wsp_bf16x2,"
              "ours_padded_wsp_bf16x2] (17b1a1e36720)")
 

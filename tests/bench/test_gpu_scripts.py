@@ -253,8 +253,9 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
     """Under "tuned" (sigattn.triton_kernels.TUNED_VARIANTS) the hd64 forward entries come from the
     pointer kernel's list and the backward's from the TMA lists, at hd128 both from the pointer
     lists, and the Gluon forwards' (TUNED_WSP, TUNED_WS_FROM) at a length where the default takes
-    them (a check at a shape outside their range would launch the Triton forward): each check forces the
-    kernels the variant launches there, at a shape where it launches them."""
+    them, the Triton forward's at one where it takes that (a check elsewhere would launch another
+    kernel than the one forced): each check forces the kernels the variant launches there, at a
+    shape where it launches them."""
     import copy
 
     from sigattn import triton_kernels as tk
@@ -278,18 +279,23 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
     variants.check_configs("tuned", [64, 128], [], {64: shape, 128: shape}, "cuda", None, log=lambda msg: None)
     long = check.CheckShape(batch=2, seq_len=tk.TUNED_WS_FROM[128], heads=32)  # the same 16K tokens
     assert set(forced_names) == {(64, "fwd", ("fwd",), shape), (64, "bwd", ("dkdv_tma", "dq_tma"), shape),
-                                 (128, "fwd", ("fwd",), shape), (128, "fwd", ("fwd_wsp",), shape),
-                                 (128, "fwd", ("fwd_ws",), long), (128, "bwd", ("dkdv", "dq"), shape)}
+                                 (128, "fwd", ("fwd",), shape), (128, "fwd", ("fwd_ws",), long),
+                                 (128, "bwd", ("dkdv", "dq"), shape)}
     assert sum(f[2] == ("fwd_ws",) for f in forced_names) == len(tk.TUNE_TABLE["fwd_ws"][128])
-    # a check shape already that long is kept; one shorter than the persistent form's range
-    # (TUNED_WSP: from 1K) checks it at the range's first length, the same tokens
+    # a check shape already that long is kept
     forced_names.clear()
     variants.check_configs("tuned", [128], [], {128: long}, "cuda", None, log=lambda msg: None, passes=["fwd"])
     assert {f[3] for f in forced_names if f[2] == ("fwd_ws",)} == {long}
+    # with the persistent form over 1K <= L < 8K (TUNED_WSP), the 1K shape is its; the Triton
+    # forward is checked below it (session 24: every Triton entry failed "did not launch" at 1K)
+    monkeypatch.setattr(tk, "TUNED_WSP", {128: (1024, 8192)})
     forced_names.clear()
-    short = check.CheckShape(batch=32, seq_len=512, heads=32)
-    variants.check_configs("tuned", [128], [], {128: short}, "cuda", None, log=lambda msg: None, passes=["fwd"])
-    assert {(f[2], f[3]) for f in forced_names} == {(("fwd",), short), (("fwd_wsp",), shape), (("fwd_ws",), long)}
+    variants.check_configs("tuned", [128], [], {128: shape}, "cuda", None, log=lambda msg: None, passes=["fwd"])
+    below = check.CheckShape(batch=32, seq_len=512, heads=32)
+    assert {(f[2], f[3]) for f in forced_names} == {(("fwd",), below), (("fwd_wsp",), shape), (("fwd_ws",), long)}
+    forced_names.clear()
+    variants.check_configs("tuned", [128], [], {128: below}, "cuda", None, log=lambda msg: None, passes=["fwd"])
+    assert {(f[2], f[3]) for f in forced_names} == {(("fwd",), below), (("fwd_wsp",), shape), (("fwd_ws",), long)}
 
 
 def test_variant_check_of_the_fused_backward_forces_its_one_kernel(monkeypatch):

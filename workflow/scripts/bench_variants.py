@@ -112,20 +112,30 @@ def _check_forced(forced: dict, pass_: str, head_dim: int, adapters, shape, devi
 
 
 def _launch_shape(kernel: str, head_dim: int, shape):
-    """The check's shape for a forward kernel: ``shape``, or where the default takes a Gluon
-    forward only over a range of lengths (triton_kernels.TUNED_WSP, TUNED_WS_FROM) and ``shape``
-    lies outside it, as many tokens in sequences of the range's first length (a launch at
-    ``shape`` would not take the kernel checked)."""
+    """The check's shape for a forward kernel: ``shape`` where the default launches that kernel
+    at it, else as many tokens in sequences of a length where it does. Under "tuned" the Gluon
+    forwards run over ranges of lengths (triton_kernels.TUNED_WSP, TUNED_WS_FROM): a Gluon kernel
+    outside its range is checked at the range's first length, the Triton forward inside one of them
+    at the length halved until it is outside all."""
     from sigattn import triton_kernels as tk
 
-    cls = tk.head_dim_class(head_dim)
-    ranges = {"fwd_wsp": tk.TUNED_WSP.get(cls), "fwd_ws": (tk.TUNED_WS_FROM[cls], float("inf"))
-              if cls in tk.TUNED_WS_FROM else None}
-    span = ranges.get(kernel) if tk.TUNED else None
-    if span is None or span[0] <= shape.seq_len < span[1]:
+    if not tk.TUNED or not kernel.startswith("fwd"):
         return shape
-    start = span[0]
-    return replace(shape, batch=max(1, shape.batch * shape.seq_len // start), seq_len=start)
+    cls = tk.head_dim_class(head_dim)
+    spans = {"fwd_wsp": tk.TUNED_WSP.get(cls),
+             "fwd_ws": (tk.TUNED_WS_FROM[cls], float("inf")) if cls in tk.TUNED_WS_FROM else None}
+    inside = lambda length, span: span is not None and span[0] <= length < span[1]  # noqa: E731
+    if kernel in spans:
+        if spans[kernel] is None or inside(shape.seq_len, spans[kernel]):
+            return shape
+        length = spans[kernel][0]
+    else:  # the Triton forward
+        length = shape.seq_len
+        while length > 16 and any(inside(length, span) for span in spans.values()):
+            length //= 2
+        if length == shape.seq_len:
+            return shape
+    return replace(shape, batch=max(1, shape.batch * shape.seq_len // length), seq_len=length)
 
 
 def check_configs(variant: str, head_dims, padded_head_dims, shapes: dict, device: str, dtype,
@@ -407,7 +417,8 @@ RULES = [
      "ws_bf16x2", 1.0, 8192),
     # session 24, written after its first call (the rule above not met: hd128 1.06-1.12x the Triton
     # forward at L = 1K and 4K, dense and padded, 0.99x padded at 16K) and judged on a second: the
-    # persistent form is the default's forward at hd128 for 1K <= L < 8K (triton_kernels.TUNED_WSP)
+    # persistent form becomes the default's forward at hd128 for 1K <= L < 8K (triton_kernels.TUNED_WSP);
+    # judged inconclusive there (kernels/PERF.md "Session 24"), so TUNED_WSP stays empty
     ("forward hd128, 1K <= L < 8K: the persistent Gluon forward over the Triton forward", "fwd", (128,),
      "wsp_bf16x2", "bf16x2", 1.05, (1024, 8192)),
 ]
