@@ -887,7 +887,7 @@ FUSED = TMA_MODES[_FUSED_ENV]
 #: GPU, 16-bit inputs, not causal, no score_mod, descriptor-friendly tensors); else, and for the
 #: backward, the Triton kernels. LAST_CONFIG["forward"]["kernel"] says which ran ("fwd_ws").
 #: SIGATTN_WS=persistent: the Gluon forward's persistent form (gluon_kernels: one program an SM
-#: looping over row blocks, host-made descriptors; session 22, opt-in, not measured), variant word "wsp".
+#: looping over row blocks, host-made descriptors; session 22, opt-in; timed in session 24, kernels/PERF.md), variant word "wsp".
 WS_MODES = {"0": False, "1": True, "persistent": True}
 _WS_ENV = os.environ.get("SIGATTN_WS", "0")
 if _WS_ENV not in WS_MODES:
