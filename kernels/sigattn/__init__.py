@@ -22,7 +22,8 @@ sigmoid evaluation, see ``triton_kernels._sigmoid``) and/or ``SIGATTN_TMA=0|1`` 
 through tensor descriptors on sm_90+) and/or ``SIGATTN_FUSED=0|1`` (the fused backward: one
 dK/dV kernel adding dQ by atomics, not bitwise reproducible; never taken while
 ``torch.use_deterministic_algorithms(True)``) and/or ``SIGATTN_WS=0|1|persistent`` (the Gluon
-forward at every length, where it can run; ``persistent``: its persistent form, timed in session 24 and not the default: kernels/PERF.md), or
+forward at every length, where it can run; ``persistent``: its persistent form, timed in session
+24 and not the default's anywhere: kernels/PERF.md), or
 ``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);
 ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small

@@ -311,7 +311,7 @@ TUNE_TABLE = {
     # that one CTA's start and end overlap the other's main loop; 128 x 64 with 4 compute warps and
     # 64 x 128 serialise (C7512), hd128 64 x 64 with 3 slots leaves room for one CTA only.
     # Session 24: hd64 64 x 64 with 3 slots dropped: it passed the truth test (112 programs, one an
-    # SM) but never returned at the benchmark's grids (256-2048 programs: several an SM), where the
+    # SM) but never returned at the benchmark's grids (256-4096 programs: several an SM), where the
     # other entries ran (workflow/scripts/probe_configs.py; kernels/PERF.md "Session 24").
     "fwd_ws": {64: [(128, 64, 8, 3), (128, 64, 8, 2), (64, 64, 4, 2)],
                128: [(128, 64, 8, 3), (128, 64, 8, 2), (64, 64, 4, 2)]},
@@ -887,7 +887,8 @@ FUSED = TMA_MODES[_FUSED_ENV]
 #: GPU, 16-bit inputs, not causal, no score_mod, descriptor-friendly tensors); else, and for the
 #: backward, the Triton kernels. LAST_CONFIG["forward"]["kernel"] says which ran ("fwd_ws").
 #: SIGATTN_WS=persistent: the Gluon forward's persistent form (gluon_kernels: one program an SM
-#: looping over row blocks, host-made descriptors; session 22, opt-in; timed in session 24, kernels/PERF.md), variant word "wsp".
+#: looping over row blocks, host-made descriptors; session 22, opt-in; timed in session 24,
+#: kernels/PERF.md), variant word "wsp".
 WS_MODES = {"0": False, "1": True, "persistent": True}
 _WS_ENV = os.environ.get("SIGATTN_WS", "0")
 if _WS_ENV not in WS_MODES:

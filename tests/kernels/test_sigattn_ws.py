@@ -123,7 +123,7 @@ def test_every_autotune_entry_of_the_gluon_forwards_matches_the_truth(monkeypatc
 def test_every_autotune_entry_returns_on_a_grid_of_several_programs_an_sm(tmp_path, variant, head_dim):
     """Session 24: hd64 64 x 64 / 4 warps / 3 slots of the Gluon forward passed the truth test
     above (112 programs: one an SM) but never returned at the benchmark's grids, where several
-    programs share an SM. Each entry forced at 16 x 1024 tokens, 16 heads (256-2048 programs) in
+    programs share an SM. Each entry forced at 16 x 1024 tokens, 16 heads (2048-4096 programs) in
     a process of its own under a deadline (probe_configs.py), so that a hang fails the test."""
     out = tmp_path / "probe.csv"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "kernels"), str(ROOT / "src"),

@@ -39,11 +39,12 @@ baselines and padded ÷ dense are the median of the repeats' ratios, with their 
 ``decide``: the pre-registered rules for what the default (per-pass) variant launches
 (``RULES``, kernels/PERF.md "Session 14", "Session 15") and issue #16's targets for the default
 against the baselines (``TARGETS``), each judged on the parts: at every point of the rule (its
-pass and head dims, its layouts where timed, its lengths: L >= a shortest length or a range) the candidate's speed-up
-over the base, base median ÷ candidate median, with the range the timings allow (base p20 ÷
-candidate p80 to base p80 ÷ candidate p20). With several repeats a point's ratio is the median of
-the repeats' ratios (each repeat's candidate against the same repeat's base) and its range runs
-from the lowest repeat's low end to the highest repeat's high end. A point *meets* the threshold
+pass and head dims, its layouts where timed, its lengths: L >= a shortest length, or a range lo <=
+L < hi) the candidate's speed-up over the base, base median ÷ candidate median, with the range
+the timings allow (base p20 ÷ candidate p80 to base p80 ÷ candidate p20). With several repeats
+a point's ratio is the median of the repeats' ratios (each repeat's candidate against the same
+repeat's base) and its range runs from the lowest repeat's low end to the highest repeat's high
+end. A point *meets* the threshold
 when the ratio reaches it and the candidate is not slower even at the range's low end (for a
 threshold below 1, when the low end reaches the threshold itself), *misses* it when even the
 range's high end is below it, and is *unsure* otherwise. The rule is ``met`` when every point
