@@ -715,3 +715,29 @@ def test_cap_leaves_a_reserve_of_at_most_half_and_is_never_below_one_second(tmp_
     res = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert int(res.stdout.split()[-1]) == expected
+
+
+def test_probe_configs_lists_each_entry_then_the_autotuners_pick_and_refuses_bad_input():
+    """probe_configs.py (session 24's hang probe): one run per (head dim, shape, entry) and one for
+    the variant's own choice ("auto": config None); a malformed shape or an unknown kernel or head
+    dim is refused with what to pass instead."""
+    import argparse
+
+    from sigattn import triton_kernels as tk
+
+    probe = load("probe_configs")
+    args = argparse.Namespace(variant="ws_bf16x2", kernel="fwd_ws", head_dim=[64, 128], shapes=[(16, 1024), (1, 1000)],
+                              heads=16)
+    specs = probe.specs(args)
+    per_shape = {hd: len(tk.TUNE_TABLE["fwd_ws"][hd]) + 1 for hd in (64, 128)}
+    assert len(specs) == 2 * sum(per_shape.values())
+    assert [s["config"] for s in specs[: per_shape[64]]] == [*tk.TUNE_TABLE["fwd_ws"][64], None]
+    assert {(s["batch"], s["seq_len"]) for s in specs} == {(16, 1024), (1, 1000)}
+    assert probe.parse_shape("16x1024") == (16, 1024)
+    for bad in ("16*1024", "0x64", "x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="BATCHxLENGTH|positive"):
+            probe.parse_shape(bad)
+    with pytest.raises(SystemExit, match="not a kernel of TUNE_TABLE"):
+        probe.specs(argparse.Namespace(**{**vars(args), "kernel": "fwd_xx"}))
+    with pytest.raises(SystemExit, match="has no list for it"):
+        probe.specs(argparse.Namespace(**{**vars(args), "head_dim": [256]}))
