@@ -46,8 +46,8 @@ def parse_shape(text: str) -> tuple[int, int]:
 def child(spec: dict) -> dict:
     """One forward at spec's shape with spec's config forced (None: the variant's own choice)."""
     faulthandler.dump_traceback_later(spec["stack_after_s"], exit=False)
+    import sigattn
     import torch
-    from sigattn import ops
     from sigattn import triton_kernels as tk
 
     tk.select_variant(spec["variant"])
@@ -57,7 +57,7 @@ def child(spec: dict) -> dict:
     shape = (spec["batch"], spec["seq_len"], spec["heads"], spec["head_dim"])
     q, k, v = (torch.randn(shape, generator=gen, device="cuda", dtype=torch.bfloat16) for _ in range(3))
     start = time.perf_counter()
-    ops.sigmoid_attention(q, k, v)
+    sigattn.sigmoid_attention(q, k, v)
     torch.cuda.synchronize()
     last = tk.LAST_CONFIG.get("forward", {})
     return {"seconds": round(time.perf_counter() - start, 3),
