@@ -419,7 +419,9 @@ RULES = [
     # session 24, written after its first call (the rule above not met: hd128 1.06-1.12x the Triton
     # forward at L = 1K and 4K, dense and padded, 0.99x padded at 16K) and judged on a second: the
     # persistent form becomes the default's forward at hd128 for 1K <= L < 8K (triton_kernels.TUNED_WSP);
-    # judged inconclusive there (kernels/PERF.md "Session 24"), so TUNED_WSP stays empty
+    # judged inconclusive there (kernels/PERF.md "Session 24"), so TUNED_WSP stays empty.
+    # Session 25: judged again, unchanged, on the kernel whose 4- and 5-slot entries share a slot's
+    # barriers between K and V (v1.7, written before its first GPU run; kernels/PERF.md "Session 25")
     ("forward hd128, 1K <= L < 8K: the persistent Gluon forward over the Triton forward", "fwd", (128,),
      "wsp_bf16x2", "bf16x2", 1.05, (1024, 8192)),
 ]
