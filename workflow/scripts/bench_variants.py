@@ -424,6 +424,13 @@ RULES = [
     # barriers between K and V (v1.7, written before its first GPU run; kernels/PERF.md "Session 25")
     ("forward hd128, 1K <= L < 8K: the persistent Gluon forward over the Triton forward", "fwd", (128,),
      "wsp_bf16x2", "bf16x2", 1.05, (1024, 8192)),
+    # session 25, written after its first call (v1.7: the per-sequence Gluon forward at hd128 1.085x
+    # [1.038, 1.146] dense and 1.070x [1.006, 1.158] padded the Triton forward at L = 4K, 0.93-1.02x
+    # at 1K-2K) and judged on a fresh call: the default takes the Gluon forward at hd128 from L = 4K
+    # on (triton_kernels.TUNED_WS_FROM 8192 -> 4096) if it is >= 1.05x the Triton forward at every
+    # L >= 4K, dense and padded (kernels/PERF.md "Session 25")
+    ("forward hd128, L >= 4K: the Gluon forward (ws_bf16x2) over the Triton forward", "fwd", (128,), "ws_bf16x2",
+     "bf16x2", 1.05, 4096),
 ]
 
 
