@@ -7,7 +7,7 @@ One program a (query row block, sequence, head), as the Triton forward; inside i
   into a ring of STAGES shared-memory slots, each slot guarded by a "ready" and an "empty"
   mbarrier: K and V apart in a ring of 2-3 slots (Q·Kᵀ can start before V lands, K's slot is
   free again as soon as its Q·Kᵀ is done: the loader's lead), one pair for both in a ring of 4
-  or more (`shared_slot_barriers`, session 25: two mbarrier operations a tile instead of four,
+  or more (`SHARED_BARRIERS_FROM`, session 25: two mbarrier operations a tile instead of four,
   each of which Triton lowers with a barrier over the whole compute partition);
 - the compute partition (num_warps warps, the registers the loader leaves): per key tile, the
   next tile's S = Q·Kᵀ is issued on the tensor cores (wgmma, asynchronous) before this tile's
@@ -160,7 +160,8 @@ def _issue_pv(s, acc, v_bufs, bars, g, y_scale, y_bias, rem, p_layout: gl.conste
 @gluon.jit
 def _wait_scores(s, v_empty, g, release):
     """Wait for the S issued after P·V of tile g - 1 and before P·V of tile g (left in flight):
-    V's slot of tile g - 1 is free then (``release``: tile g - 1 is this row block's)."""
+    V's slot of tile g - 1 is free then, the whole slot with shared slot barriers (``release``:
+    tile g - 1 is this row block's)."""
     STAGES: gl.constexpr = v_empty.type.shape[0]
     s = warpgroup_mma_wait(num_outstanding=1, deps=(s,))
     mbarrier.arrive(v_empty.index((g + STAGES - 1) % STAGES), count=1, pred=release)
