@@ -5,10 +5,8 @@ language: the FlashAttention-3 layout that Triton's own compiler cannot produce 
 One program a (query row block, sequence, head), as the Triton forward; inside it two partitions:
 - the loader, one warp with 24 registers: TMA copies of the Q block, then of each K and V tile
   into a ring of STAGES shared-memory slots, each slot guarded by a "ready" and an "empty"
-  mbarrier: K and V apart in a ring of 2-3 slots (Q·Kᵀ can start before V lands, K's slot is
-  free again as soon as its Q·Kᵀ is done: the loader's lead), one pair for both in a ring of 4
-  or more (`SHARED_BARRIERS_FROM`, session 25: two mbarrier operations a tile instead of four,
-  each of which Triton lowers with a barrier over the whole compute partition);
+  mbarrier (K and V apart, so Q·Kᵀ can start before V lands and K's slot is free again as soon
+  as its Q·Kᵀ is done: the loader's lead; kernels/PERF.md "Session 25" measured sharing them);
 - the compute partition (num_warps warps, the registers the loader leaves): per key tile, the
   next tile's S = Q·Kᵀ is issued on the tensor cores (wgmma, asynchronous) before this tile's
   sigmoid runs, and P·V after it, so the sigmoid's instructions overlap a matmul in flight.
@@ -55,11 +53,6 @@ LOADER_WARPS, LOADER_REGISTERS = gl.constexpr(1), gl.constexpr(24)
 #: and in the persistent form's host-made descriptors.
 SMEM_LAYOUT = gl.constexpr(gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2))
 MAX_REGISTERS = {8: 168, 4: 128}
-#: The fewest K/V slots at which a slot's K and V tiles share one ready and one empty barrier. The
-#: shared empty barrier frees a slot only once its P·V is done (its K's Q·Kᵀ finished a tile
-#: earlier), which the tile after next already waits for: with 3 slots the loader would start each
-#: tile's copies as the compute warps ask for them.
-SHARED_BARRIERS_FROM = gl.constexpr(4)
 
 
 @gluon.jit
@@ -91,31 +84,24 @@ def _loader(q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, m0, n_tiles, B
 @gluon.jit
 def _load_kv(k_desc, v_desc, k_bufs, v_bufs, bars, g, row, col):
     """K and V tile number g of the ring (rows from ``row``, columns from ``col`` of the
-    descriptors) into slot g % STAGES once its previous tiles are released (a fresh barrier's
-    "previous phase" counts as complete); K and V on barriers of their own, or (STAGES >=
-    SHARED_BARRIERS_FROM) both on the slot's K barriers: one ready for both copies, one empty."""
+    descriptors) into slot g % STAGES, each once the compute partition has released the slot's
+    previous one (a fresh barrier's "previous phase" counts as complete)."""
     k_ready, k_empty, v_ready, v_empty = bars[1], bars[2], bars[3], bars[4]
     STAGES: gl.constexpr = k_bufs.type.shape[0]
     slot = g % STAGES
     phase = (g // STAGES) & 1
-    if STAGES >= SHARED_BARRIERS_FROM:
-        mbarrier.wait(v_empty.index(slot), phase ^ 1)
-        mbarrier.expect(k_ready.index(slot), k_desc.block_type.nbytes + v_desc.block_type.nbytes)
-        tma.async_copy_global_to_shared(k_desc, [row, col], k_ready.index(slot), k_bufs.index(slot))
-        tma.async_copy_global_to_shared(v_desc, [row, col], k_ready.index(slot), v_bufs.index(slot))
-    else:
-        mbarrier.wait(k_empty.index(slot), phase ^ 1)
-        mbarrier.expect(k_ready.index(slot), k_desc.block_type.nbytes)
-        tma.async_copy_global_to_shared(k_desc, [row, col], k_ready.index(slot), k_bufs.index(slot))
-        mbarrier.wait(v_empty.index(slot), phase ^ 1)
-        mbarrier.expect(v_ready.index(slot), v_desc.block_type.nbytes)
-        tma.async_copy_global_to_shared(v_desc, [row, col], v_ready.index(slot), v_bufs.index(slot))
+    mbarrier.wait(k_empty.index(slot), phase ^ 1)
+    mbarrier.expect(k_ready.index(slot), k_desc.block_type.nbytes)
+    tma.async_copy_global_to_shared(k_desc, [row, col], k_ready.index(slot), k_bufs.index(slot))
+    mbarrier.wait(v_empty.index(slot), phase ^ 1)
+    mbarrier.expect(v_ready.index(slot), v_desc.block_type.nbytes)
+    tma.async_copy_global_to_shared(v_desc, [row, col], v_ready.index(slot), v_bufs.index(slot))
 
 
 @gluon.jit
 def _issue_scores(q_smem, k_bufs, k_ready, j, s_regs):
-    """S_j = Q·K_jᵀ issued on the tensor cores once K_j (and, with shared slot barriers, V_j) has
-    landed (not waited for), into the registers of s_regs (their values unused)."""
+    """S_j = Q·K_jᵀ issued on the tensor cores once K_j has landed (not waited for), into the
+    registers of s_regs (their values unused)."""
     STAGES: gl.constexpr = k_bufs.type.shape[0]
     slot = j % STAGES
     mbarrier.wait(k_ready.index(slot), (j // STAGES) & 1)
@@ -126,8 +112,7 @@ def _issue_scores(q_smem, k_bufs, k_ready, j, s_regs):
 def _issue_pv(s, acc, v_bufs, bars, g, y_scale, y_bias, rem, p_layout: gl.constexpr, SIGMOID: gl.constexpr,
               MASK: gl.constexpr, num_warps: gl.constexpr):
     """S of tile g is done: release K's slot, P = sigmoid(S), and issue O += P·V once V has landed
-    (chained on the accumulator's matmul in flight; with shared slot barriers V landed with K and
-    the slot is released with V's, _wait_scores). MASK (the last tile of a descriptor that
+    (chained on the accumulator's matmul in flight). MASK (the last tile of a descriptor that
     does not end at the sequence's last key): the keys from ``rem`` on are not the sequence's,
     so their P is 0 and their V rows, which may hold anything (padding, NaN, the next
     sequence), are zeroed in shared memory first (0 · NaN is NaN)."""
@@ -136,15 +121,13 @@ def _issue_pv(s, acc, v_bufs, bars, g, y_scale, y_bias, rem, p_layout: gl.conste
     BLOCK_N: gl.constexpr = v_bufs.type.shape[1]
     HEAD_DIM: gl.constexpr = v_bufs.type.shape[2]
     slot = g % STAGES
-    if STAGES < SHARED_BARRIERS_FROM:
-        mbarrier.arrive(k_empty.index(slot), count=1)
+    mbarrier.arrive(k_empty.index(slot), count=1)
     p = _sigmoid_ex2(s * y_scale + y_bias, SIGMOID)
     if MASK:
         cols = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s.type.layout))
         p = gl.where((cols < rem)[None, :], p, 0.0)
     p = gl.convert_layout(p.to(v_bufs.dtype), p_layout)
-    if STAGES < SHARED_BARRIERS_FROM:
-        mbarrier.wait(v_ready.index(slot), (g // STAGES) & 1)
+    mbarrier.wait(v_ready.index(slot), (g // STAGES) & 1)
     if MASK:
         if rem < BLOCK_N:
             v_layout: gl.constexpr = gl.BlockedLayout(size_per_thread=[1, 8], threads_per_warp=[256 // HEAD_DIM, HEAD_DIM // 8],
@@ -160,8 +143,7 @@ def _issue_pv(s, acc, v_bufs, bars, g, y_scale, y_bias, rem, p_layout: gl.conste
 @gluon.jit
 def _wait_scores(s, v_empty, g, release):
     """Wait for the S issued after P·V of tile g - 1 and before P·V of tile g (left in flight):
-    V's slot of tile g - 1 is free then, the whole slot with shared slot barriers (``release``:
-    tile g - 1 is this row block's)."""
+    V's slot of tile g - 1 is free then (``release``: tile g - 1 is this row block's)."""
     STAGES: gl.constexpr = v_empty.type.shape[0]
     s = warpgroup_mma_wait(num_outstanding=1, deps=(s,))
     mbarrier.arrive(v_empty.index((g + STAGES - 1) % STAGES), count=1, pred=release)
