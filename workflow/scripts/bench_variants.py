@@ -420,8 +420,9 @@ RULES = [
     # forward at L = 1K and 4K, dense and padded, 0.99x padded at 16K) and judged on a second: the
     # persistent form becomes the default's forward at hd128 for 1K <= L < 8K (triton_kernels.TUNED_WSP);
     # judged inconclusive there (kernels/PERF.md "Session 24"), so TUNED_WSP stays empty.
-    # Session 25: judged again, unchanged, on the kernel whose 4- and 5-slot entries share a slot's
-    # barriers between K and V (v1.7, written before its first GPU run; kernels/PERF.md "Session 25")
+    # Session 25: judged again, unchanged, on v1.7 (4- and 5-slot entries whose K and V shared a
+    # slot's barriers; written before its first GPU run): inconclusive again, the entries removed
+    # since (kernels/PERF.md "Session 25")
     ("forward hd128, 1K <= L < 8K: the persistent Gluon forward over the Triton forward", "fwd", (128,),
      "wsp_bf16x2", "bf16x2", 1.05, (1024, 8192)),
     # session 25, written after its first call (v1.7: the per-sequence Gluon forward at hd128 1.085x
