@@ -432,6 +432,16 @@ RULES = [
     # L >= 4K, dense and padded (kernels/PERF.md "Session 25")
     ("forward hd128, L >= 4K: the Gluon forward (ws_bf16x2) over the Triton forward", "fwd", (128,), "ws_bf16x2",
      "bf16x2", 1.05, 4096),
+    # session 26, written before the Gluon dQ kernel's first GPU run (v1.8, SIGATTN_WS_DQ=1;
+    # kernels/PERF.md "Session 26", the prediction): the default's backward takes it at a head dim
+    # where the backward with it (the variant's dK/dV kernel the default's: pointer loads at
+    # hd128, descriptors at hd64) is >= 1.03x the default's at every L >= 1K, dense and padded;
+    # and whether #16's backward target at hd128 would then be met
+    ("backward hd128: the Gluon dQ kernel (wsdq) over the default", "bwd", (128,), "wsdq", "default", 1.03, 1024),
+    ("backward hd64: the Gluon dQ kernel (tma_wsdq) over the default", "bwd", (64,), "tma_wsdq", "default", 1.03,
+     1024),
+    ("#16 bwd hd128 with the Gluon dQ kernel: >= 1.1x TritonSigmoid", "bwd", (128,), "wsdq", "tritonsigmoid", 1.1,
+     1024),
 ]
 
 
