@@ -19,9 +19,9 @@
 #   SUITE_COMMIT=<sha> OUT=<dir> bash gpu/h200_kernel_variants.sh [budget_s=540]
 # Knobs (tests, re-runs): RUNS (the process list, "name:variant:impl,impl[:pass,pass] ..."; no
 # passes: fwd and bwd), HEAD_DIMS,
-# SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck), CHECK_TESTS /
-# CHECK_K (the GPU tests' files and -k expression), MEMCHECK (variants for compute-sanitizer), REPEATS (the process list run that many times, order alternated,
-# a `repeat` column in the CSV; each process keeps its cap), REPEAT_FROM (the first repeat's number:
+# SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck),
+# CHECK_TESTS / CHECK_K (the GPU tests' files and -k expression), MEMCHECK (variants for
+# compute-sanitizer), REPEATS (the process list run that many times, order alternated, a `repeat` column in the CSV; each process keeps its cap), REPEAT_FROM (the first repeat's number:
 # a second call's parts merge with a first's), PY.
 set -uo pipefail
 budget=${1:-540}
@@ -37,8 +37,7 @@ RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_den
 # ts ~110 (TritonSigmoid re-autotunes ~48 configs per key on a quiet GPU), tma_fma ~45; measured
 # (sessions 11-12, three lengths): 29-50 s for each of ours, ts 113 s and more.
 declare -A WANT=([default]=75 [tma]=65 [fma]=60 [ts]=120 [tuned]=60 [halley]=60 [mixed]=60 [tma_mixed]=60
-              [bf16x2]=60 [tma_bf16x2]=60 [tanh]=60 [fused]=75 [tma_fused]=75 [ws]=75 [wsp]=75 [wsdq]=75
-              [tma_wsdq]=75)
+              [bf16x2]=60 [tma_bf16x2]=60 [tanh]=60 [fused]=75 [tma_fused]=75 [ws]=75 [wsp]=75)
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}  # shared: the warm-up fills it
 variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | awk '!seen[$0]++' | tr '\n' ' ')  # in RUNS order
 
@@ -77,7 +76,7 @@ if [ "${CHECKS:-1}" != 0 ]; then
   # of both variants' sigmoids; one small config each (the timed configs are checked in step 2)
   # (the newest kernel's file first: a cap cuts the rest, and the step log says so by pytest's rc)
   ( SIGATTN_AUTOTUNE=0 timeout -k 5 "$(cap 150 300)" $PY -m pytest -q -rs -p no:cacheprovider \
-    ${CHECK_TESTS:-tests/kernels/test_sigattn_ws.py tests/kernels/test_sigattn_ws_dq.py tests/kernels/test_sigattn_fused.py
+    ${CHECK_TESTS:-tests/kernels/test_sigattn_ws.py tests/kernels/test_sigattn_fused.py
     tests/kernels/test_sigattn_gpu.py tests/kernels/test_sigattn_tma.py tests/kernels/test_sigattn_layouts.py
     tests/kernels/test_sigattn_accuracy.py} \
     -k "${CHECK_K:-ws or tma or fused or ((fma or halley or mixed) and bfloat16) or bf16x2 or error_bounds}" \

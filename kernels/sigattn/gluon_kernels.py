@@ -254,14 +254,15 @@ def _allocate(dtype: gl.constexpr, layout: gl.constexpr, BLOCK_M: gl.constexpr, 
 
 
 @gluon.jit
-def _program(SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, DEFAULT_BIAS: gl.constexpr,
-             STORE_PADDED: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr):
-    """What a per-sequence program (row block fastest, then head, then sequence) works on: its
-    sequence, head and K/V head (int64), first query row m0, the sequence's q start and length,
-    k start and length, the rows it stores (q_len, or rows_q with STORE_PADDED), its key tiles
-    (none for a row block past q_len) and the sigmoid's y = y_scale·s + y_bias."""
+def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, seqlen_bucket,
+                   stride_qb, stride_qt, stride_qh, stride_kb, stride_kt, stride_kh,
+                   stride_vb, stride_vt, stride_vh, stride_ob, stride_ot, stride_oh,
+                   HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
+                   SIGMOID: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
+                   num_warps: gl.constexpr):
     pid = gl.program_id(0)
     row_blocks = gl.cdiv(rows_q, BLOCK_M)
+    row_block = pid % row_blocks
     seq_head = pid // row_blocks
     seq = seq_head // heads_q
     head = seq_head % heads_q
@@ -272,195 +273,35 @@ def _program(SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, DEFAULT_BIA
     rows_limit = q_len
     if STORE_PADDED:
         rows_limit = rows_q
-    m0 = (pid % row_blocks) * BLOCK_M
+    seq64, head64, kv_head64 = seq.to(gl.int64), head.to(gl.int64), (head // group).to(gl.int64)
+    m0 = row_block * BLOCK_M
     n_tiles = gl.where(m0 < q_len, gl.cdiv(k_len, BLOCK_N), 0)
+
     if DEFAULT_BIAS:
         bias = -gl.log(gl.maximum(k_len, 1).to(gl.float32))
     else:
         bias = bias_value
-    return (seq.to(gl.int64), head.to(gl.int64), (head // group).to(gl.int64), m0, q_start, q_len, k_start, k_len,
-            rows_limit, n_tiles, scale * _NEG_LOG2E, bias * _NEG_LOG2E)
+    y_scale = scale * _NEG_LOG2E
+    y_bias = bias * _NEG_LOG2E
 
-
-@gluon.jit
-def _rows_descriptor(T, seq64, stride_b, start, stride_t, head64, stride_h, n_rows, HEAD_DIM: gl.constexpr,
-                     BLOCK: gl.constexpr):
-    """A device-made descriptor of one (sequence, head)'s rows of T: exactly its n_rows rows (a
-    block past them loads as zeros), BLOCK rows a tile."""
-    return tma.make_tensor_descriptor(T + seq64 * stride_b + start * stride_t + head64 * stride_h,
-                                      shape=[gl.maximum(n_rows, 1), HEAD_DIM], strides=[stride_t, 1],
-                                      block_shape=[BLOCK, HEAD_DIM], layout=SMEM_LAYOUT)
-
-
-@gluon.jit
-def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, seqlen_bucket,
-                   stride_qb, stride_qt, stride_qh, stride_kb, stride_kt, stride_kh,
-                   stride_vb, stride_vt, stride_vh, stride_ob, stride_ot, stride_oh,
-                   HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
-                   SIGMOID: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
-                   num_warps: gl.constexpr):
-    seq64, head64, kv_head64, m0, q_start, q_len, k_start, k_len, rows_limit, n_tiles, y_scale, y_bias = _program(
-        SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, DEFAULT_BIAS, STORE_PADDED, BLOCK_M, BLOCK_N)
-    q_desc = _rows_descriptor(Q, seq64, stride_qb, q_start, stride_qt, head64, stride_qh, q_len, HEAD_DIM, BLOCK_M)
-    k_desc = _rows_descriptor(K, seq64, stride_kb, k_start, stride_kt, kv_head64, stride_kh, k_len, HEAD_DIM, BLOCK_N)
-    v_desc = _rows_descriptor(V, seq64, stride_vb, k_start, stride_vt, kv_head64, stride_vh, k_len, HEAD_DIM, BLOCK_N)
+    dtype: gl.constexpr = Q.dtype.element_ty
+    q_desc = tma.make_tensor_descriptor(Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh,
+                                        shape=[gl.maximum(q_len, 1), HEAD_DIM], strides=[stride_qt, 1],
+                                        block_shape=[BLOCK_M, HEAD_DIM], layout=SMEM_LAYOUT)
+    k_desc = tma.make_tensor_descriptor(K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh,
+                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_kt, 1],
+                                        block_shape=[BLOCK_N, HEAD_DIM], layout=SMEM_LAYOUT)
+    v_desc = tma.make_tensor_descriptor(V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh,
+                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_vt, 1],
+                                        block_shape=[BLOCK_N, HEAD_DIM], layout=SMEM_LAYOUT)
     o_ptr = Out + seq64 * stride_ob + q_start * stride_ot + head64 * stride_oh
 
-    q_smem, k_bufs, v_bufs, bars = _allocate(Q.dtype.element_ty, SMEM_LAYOUT, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
+    q_smem, k_bufs, v_bufs, bars = _allocate(dtype, SMEM_LAYOUT, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
 
     gl.warp_specialize([
         (_compute, (q_smem, k_bufs, v_bufs, bars, n_tiles, y_scale, y_bias, o_ptr, stride_ot, m0, q_len, rows_limit,
                     BLOCK_M, BLOCK_N, HEAD_DIM, SIGMOID, num_warps)),
         (_loader, (q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, m0, n_tiles, BLOCK_N)),
-    ], [LOADER_WARPS], [LOADER_REGISTERS])
-
-
-# ----------------------------------------------------------------------------------------------
-# The backward's dQ kernel, warp-specialised the same way (v1.8, opt-in: SIGATTN_WS_DQ=1, variant
-# word "wsdq"): dQ = scale · Σ_j dS_j·K_j with dS = P(1 - P)·dP, P = sigmoid(Q·K_jᵀ·scale + b) and
-# dP = dO·V_jᵀ. The forward's shape with a second operand: the loader brings Q and dO once, then
-# K and V tile by tile; per key tile the compute partition issues the next tile's S and dP (two
-# wgmmas) before this tile's dS (the sigmoid and three FMA-pipe ops a score) and dQ += dS·K_j.
-# ----------------------------------------------------------------------------------------------
-
-
-@gluon.jit
-def _dq_loader(q_desc, do_desc, k_desc, v_desc, q_smem, do_smem, k_bufs, v_bufs, bars, m0, n_tiles,
-               BLOCK_N: gl.constexpr):
-    """The TMA partition of the dQ kernel: the Q and dO blocks once (one barrier), then K and V
-    tile j into slot j % STAGES (_load_kv)."""
-    q_bar = bars[0]
-    if n_tiles > 0:
-        mbarrier.expect(q_bar, 2 * q_desc.block_type.nbytes)
-        tma.async_copy_global_to_shared(q_desc, [m0, 0], q_bar, q_smem)
-        tma.async_copy_global_to_shared(do_desc, [m0, 0], q_bar, do_smem)
-    for j in range(n_tiles):
-        _load_kv(k_desc, v_desc, k_bufs, v_bufs, bars, j, j * BLOCK_N, 0)
-
-
-@gluon.jit
-def _issue_dq_scores(q_smem, do_smem, k_bufs, v_bufs, bars, g, s_regs, dp_regs):
-    """S_g = Q·K_gᵀ and dP_g = dO·V_gᵀ issued on the tensor cores once K_g and V_g have landed
-    (not waited for), into the registers of s_regs and dp_regs (their values unused)."""
-    k_ready, v_ready = bars[1], bars[3]
-    STAGES: gl.constexpr = k_bufs.type.shape[0]
-    slot = g % STAGES
-    phase = (g // STAGES) & 1
-    mbarrier.wait(k_ready.index(slot), phase)
-    s = warpgroup_mma(q_smem, k_bufs.index(slot).permute((1, 0)), s_regs, use_acc=False, is_async=True)
-    mbarrier.wait(v_ready.index(slot), phase)
-    dp = warpgroup_mma(do_smem, v_bufs.index(slot).permute((1, 0)), dp_regs, use_acc=False, is_async=True)
-    return s, dp
-
-
-@gluon.jit
-def _issue_ds_k(s, dp, acc, k_bufs, g, y_scale, y_bias, ds_layout: gl.constexpr, SIGMOID: gl.constexpr):
-    """S_g and dP_g are done: dS_g = P(1 - P)·dP_g, and dQ += dS_g·K_g issued (chained on the
-    accumulator's matmul in flight). Keys past the sequence's need no mask: their K and V rows
-    load as zeros, so dP = 0 there and dS = 0."""
-    STAGES: gl.constexpr = k_bufs.type.shape[0]
-    p = _sigmoid_ex2(s * y_scale + y_bias, SIGMOID)
-    ds = gl.convert_layout(((p - p * p) * dp).to(k_bufs.dtype), ds_layout)
-    return warpgroup_mma(ds, k_bufs.index(g % STAGES), acc, is_async=True)
-
-
-@gluon.jit
-def _wait_dq_scores(s, dp, bars, g, release):
-    """Wait for S_{g+1} and dP_{g+1}, issued after dS_{g-1}·K_{g-1} and before dS_g·K_g (left in
-    flight): K's slot of tile g - 1 is free then (``release``: that tile is this row block's),
-    and V's of tile g + 1."""
-    k_empty, v_empty = bars[2], bars[4]
-    STAGES: gl.constexpr = k_empty.type.shape[0]
-    s, dp = warpgroup_mma_wait(num_outstanding=1, deps=(s, dp))
-    mbarrier.arrive(k_empty.index((g + STAGES - 1) % STAGES), count=1, pred=release)
-    mbarrier.arrive(v_empty.index((g + 1) % STAGES), count=1)
-    return s, dp
-
-
-@gluon.jit
-def _dq_attend(q_smem, do_smem, k_bufs, v_bufs, bars, n_tiles, y_scale, y_bias, BLOCK_M: gl.constexpr,
-               BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, SIGMOID: gl.constexpr, num_warps: gl.constexpr):
-    """Σ_j dS_j·K_j over the row block's n_tiles >= 1 key tiles (Q and dO landed), the last
-    matmul left in flight; the schedule of _attend with S and dP in place of S. A K slot is
-    released one tile later than in the forward (its dS·K is the tile's last matmul), so the
-    ring needs three slots: with two, S_{g+1} would wait for K_{g+1}, whose slot K_{g-1} frees
-    only after the wait that follows S_{g+1}."""
-    gl.static_assert(k_bufs.type.shape[0] >= 3, "the dQ kernel's K/V ring needs >= 3 slots")
-    v_empty = bars[4]
-    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
-                                                       instr_shape=[16, BLOCK_N, 16])
-    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
-                                                       instr_shape=[16, HEAD_DIM, 16])
-    ds_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    s_a, dp_a = _issue_dq_scores(q_smem, do_smem, k_bufs, v_bufs, bars, 0,
-                                 gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout),
-                                 gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout))
-    s_a, dp_a = warpgroup_mma_wait(num_outstanding=0, deps=(s_a, dp_a))
-    mbarrier.arrive(v_empty.index(0), count=1)
-    # register sets of their own (not zeros: _attend's comment)
-    s_b = gl.full([BLOCK_M, BLOCK_N], 1.0, gl.float32, s_layout)
-    dp_b = gl.full([BLOCK_M, BLOCK_N], 2.0, gl.float32, s_layout)
-    acc = warpgroup_mma_init(gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, o_layout))
-    pairs = (n_tiles - 1) // 2
-    for i in range(pairs):
-        g = 2 * i
-        s_b, dp_b = _issue_dq_scores(q_smem, do_smem, k_bufs, v_bufs, bars, g + 1, s_b, dp_b)
-        acc = _issue_ds_k(s_a, dp_a, acc, k_bufs, g, y_scale, y_bias, ds_layout, SIGMOID)
-        s_b, dp_b = _wait_dq_scores(s_b, dp_b, bars, g, g > 0)
-        s_a, dp_a = _issue_dq_scores(q_smem, do_smem, k_bufs, v_bufs, bars, g + 2, s_a, dp_a)
-        acc = _issue_ds_k(s_b, dp_b, acc, k_bufs, g + 1, y_scale, y_bias, ds_layout, SIGMOID)
-        s_a, dp_a = _wait_dq_scores(s_a, dp_a, bars, g + 1, True)
-    g = 2 * pairs
-    if g + 1 < n_tiles:
-        s_c, dp_c = _issue_dq_scores(q_smem, do_smem, k_bufs, v_bufs, bars, g + 1, s_b, dp_b)
-        acc = _issue_ds_k(s_a, dp_a, acc, k_bufs, g, y_scale, y_bias, ds_layout, SIGMOID)
-        s_c, dp_c = _wait_dq_scores(s_c, dp_c, bars, g, g > 0)
-        acc = _issue_ds_k(s_c, dp_c, acc, k_bufs, g + 1, y_scale, y_bias, ds_layout, SIGMOID)
-    else:
-        acc = _issue_ds_k(s_a, dp_a, acc, k_bufs, g, y_scale, y_bias, ds_layout, SIGMOID)
-    return acc
-
-
-@gluon.jit
-def _dq_compute(q_smem, do_smem, k_bufs, v_bufs, bars, n_tiles, scale, y_scale, y_bias, dq_ptr, stride_dqt, m0,
-                q_len, rows_limit, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr,
-                SIGMOID: gl.constexpr, num_warps: gl.constexpr):
-    """The dQ kernel's default partition: the row block's dQ (_dq_attend), scaled and stored."""
-    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
-                                                       instr_shape=[16, HEAD_DIM, 16])
-    acc = gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, o_layout)
-    if n_tiles > 0:
-        mbarrier.wait(bars[0], 0)
-        acc = _dq_attend(q_smem, do_smem, k_bufs, v_bufs, bars, n_tiles, y_scale, y_bias, BLOCK_M, BLOCK_N,
-                         HEAD_DIM, SIGMOID, num_warps)
-        acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc,))
-    _store_rows(acc * scale, dq_ptr, stride_dqt, m0, q_len, rows_limit, HEAD_DIM)
-
-
-@gluon.jit
-def _ws_dq_kernel(Q, K, V, DO, DQ, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, seqlen_bucket,
-                  stride_qb, stride_qt, stride_qh, stride_kb, stride_kt, stride_kh,
-                  stride_vb, stride_vt, stride_vh, stride_dob, stride_dot, stride_doh,
-                  stride_dqb, stride_dqt, stride_dqh,
-                  HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
-                  SIGMOID: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
-                  num_warps: gl.constexpr):
-    seq64, head64, kv_head64, m0, q_start, q_len, k_start, k_len, rows_limit, n_tiles, y_scale, y_bias = _program(
-        SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, DEFAULT_BIAS, STORE_PADDED, BLOCK_M, BLOCK_N)
-    q_desc = _rows_descriptor(Q, seq64, stride_qb, q_start, stride_qt, head64, stride_qh, q_len, HEAD_DIM, BLOCK_M)
-    do_desc = _rows_descriptor(DO, seq64, stride_dob, q_start, stride_dot, head64, stride_doh, q_len, HEAD_DIM,
-                               BLOCK_M)
-    k_desc = _rows_descriptor(K, seq64, stride_kb, k_start, stride_kt, kv_head64, stride_kh, k_len, HEAD_DIM, BLOCK_N)
-    v_desc = _rows_descriptor(V, seq64, stride_vb, k_start, stride_vt, kv_head64, stride_vh, k_len, HEAD_DIM, BLOCK_N)
-    dq_ptr = DQ + seq64 * stride_dqb + q_start * stride_dqt + head64 * stride_dqh
-
-    q_smem, k_bufs, v_bufs, bars = _allocate(Q.dtype.element_ty, SMEM_LAYOUT, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
-    do_smem = gl.allocate_shared_memory(Q.dtype.element_ty, [BLOCK_M, HEAD_DIM], SMEM_LAYOUT)
-
-    gl.warp_specialize([
-        (_dq_compute, (q_smem, do_smem, k_bufs, v_bufs, bars, n_tiles, scale, y_scale, y_bias, dq_ptr, stride_dqt, m0,
-                       q_len, rows_limit, BLOCK_M, BLOCK_N, HEAD_DIM, SIGMOID, num_warps)),
-        (_dq_loader, (q_desc, do_desc, k_desc, v_desc, q_smem, do_smem, k_bufs, v_bufs, bars, m0, n_tiles, BLOCK_N)),
     ], [LOADER_WARPS], [LOADER_REGISTERS])
 
 
@@ -615,8 +456,6 @@ def _autotuner(kernel: str, fn):
 _autotuned = _autotuner(KERNEL, _ws_fwd_kernel)
 KERNEL_PERSISTENT = "fwd_wsp"  # the persistent form's name (SIGATTN_WS=persistent)
 _autotuned_persistent = _autotuner(KERNEL_PERSISTENT, _ws_fwd_persistent_kernel)
-KERNEL_DQ = "dq_ws"  # the dQ kernel's name (SIGATTN_WS_DQ=1)
-_autotuned_dq = _autotuner(KERNEL_DQ, _ws_dq_kernel)
 
 
 def blocker(q, k, v, score_mod, causal: bool, padded: bool) -> str:
@@ -634,12 +473,6 @@ def blocker(q, k, v, score_mod, causal: bool, padded: bool) -> str:
     if score_mod is not None:
         return "score_mod"
     return tk.tma_blocker((q, k, v), padded)
-
-
-def dq_blocker(q, k, v, do, score_mod, causal: bool, padded: bool) -> str:
-    """Why a backward cannot take the Gluon dQ kernel ("" if it can): the forward's blocker, for
-    dO too."""
-    return blocker(q, k, v, score_mod, causal, padded) or tk.tma_blocker((do,), padded)
 
 
 def persistent_blocker(q, k, v, padded: bool) -> str:
@@ -715,23 +548,6 @@ def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o, kernel=KERNEL
     tk._launch("forward", KERNEL, _autotuned, grid, (q, k, v, o, *shared, *scalars, *strides), flags, q, False,
                rows_q, descriptors=True, block_kwargs=_block_kwargs)
     return o
-
-
-def backward_dq(do, q, k, v, seq_table, *, scale, bias, padded, rows_q, dq):
-    """triton_kernels.backward's dQ (not causal, no score_mod; dq_blocker allows): fill ``dq`` by
-    the Gluon dQ kernel, its sigmoid the "fast" one (ex2 and rcp: the backward needs P's 1 - P at
-    fp32 precision, which bf16x2's P has not)."""
-    n_seqs, heads_q, heads_kv = seq_table.shape[1], q.shape[-2], k.shape[-2]
-    if n_seqs == 0 or rows_q == 0 or heads_q == 0:
-        return dq
-    flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded, SIGMOID="fast")
-    args = (q, k, v, do, dq, seq_table, n_seqs, heads_q, heads_q // heads_kv, rows_q, scale,
-            0.0 if bias is None else float(bias), tuned.bucket(rows_q),
-            *[st for t in (q, k, v, do, dq) for st in tk._strides(t, padded)[:3]])
-    grid = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
-    tk._launch("backward_dq", KERNEL_DQ, _autotuned_dq, grid, args, flags, q, False, rows_q, descriptors=True,
-               block_kwargs=_block_kwargs)
-    return dq
 
 
 def _descriptors(q, k, v, padded: bool):

@@ -138,17 +138,9 @@ def _backward_impl(do, q, k, v, seq_table, score_mod, causal, scale, bias, padde
     # layer in training, measured with CUDA's sync debug mode on the H200)
     rows_q, rows_k = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k, check=False)
     dq, dk, dv = debug.new_output(q.shape, q), debug.new_output(k.shape, k), debug.new_output(v.shape, v)
-    gluon_dq = False
-    if triton_kernels.backward_gluon_dq(q.shape[-1], q.dtype):  # the Gluon dQ kernel where it can run
-        from . import gluon_kernels
-
-        gluon_dq = not gluon_kernels.dq_blocker(q, k, v, do, score_mod, causal, padded)
-        if gluon_dq:
-            gluon_kernels.backward_dq(do, q, k, v, seq_table, scale=scale, bias=bias, padded=padded, rows_q=rows_q,
-                                      dq=dq)
     return triton_kernels.backward(do, q, k, v, seq_table, score_mod, causal=causal, scale=scale,
                                    bias=bias, padded=padded, rows_q=rows_q,
-                                   rows_k=rows_k, dq=dq, dk=dk, dv=dv, launch_dq=not gluon_dq)
+                                   rows_k=rows_k, dq=dq, dk=dk, dv=dv)
 
 
 @backward_op.register_fake

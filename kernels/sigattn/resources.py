@@ -36,9 +36,8 @@ from . import triton_kernels as tk
 KERNELS = {"fwd": tk._fwd_kernel, "dq": tk._bwd_dq_kernel, "dkdv": tk._bwd_dkdv_kernel,
            "dkdv_fused": tk._bwd_dkdv_kernel}  # the fused backward (SIGATTN_FUSED=1)
 KERNELS.update({f"{name}_tma": kernel for name, kernel in KERNELS.items()})  # the TMA variant (SIGATTN_TMA=1)
-#: The Gluon forward, its persistent form and the Gluon dQ kernel (gluon_kernels.KERNEL,
-#: KERNEL_PERSISTENT, KERNEL_DQ), compiled by compile_ws_config.
-GLUON_KERNELS = ("fwd_ws", "fwd_wsp", "dq_ws")
+#: The Gluon forward and its persistent form (gluon_kernels.KERNEL, KERNEL_PERSISTENT), compiled by compile_ws_config.
+GLUON_KERNELS = ("fwd_ws", "fwd_wsp")
 _POINTERS = {"Q", "K", "V", "Out", "MOD", "DO", "DQ", "DK", "DV"}
 _FP32_POINTERS = {"DQA"}  # the fused backward's dQ accumulator
 _FLOATS = {"scale", "bias_value"}
@@ -105,12 +104,11 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
 
 
 def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90, sigmoid: str = "bf16x2",
-                      persistent: bool = False, kernel: str | None = None):
-    """Compile a Gluon kernel (gluon_kernels; ``kernel`` one of GLUON_KERNELS: the forward
-    "fwd_ws", SIGATTN_WS=1, the default; its persistent form "fwd_wsp", SIGATTN_WS=persistent, also
-    chosen by ``persistent``; the dQ kernel "dq_ws", SIGATTN_WS_DQ=1) for one (BLOCK_M, BLOCK_N,
-    compute warps, K/V slots) as its launcher would (bf16, padded layout, default bias; the
-    persistent form's descriptors as the JIT would type host-made ones of those block shapes)."""
+                      persistent: bool = False):
+    """Compile the Gluon forward (gluon_kernels, SIGATTN_WS=1; ``persistent``: its persistent form,
+    SIGATTN_WS=persistent) for one (BLOCK_M, BLOCK_N, compute warps, K/V slots) as its launcher
+    would (bf16, padded layout, default bias; the persistent form's descriptors as the JIT would
+    type host-made ones of those block shapes)."""
     import torch
     from triton.backends.nvidia.compiler import CUDABackend
     from triton.experimental.gluon._runtime import GluonASTSource
@@ -119,8 +117,7 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
 
     from . import gluon_kernels as gk
 
-    kernel = kernel or ("fwd_wsp" if persistent else "fwd_ws")
-    fn = {"fwd_ws": gk._ws_fwd_kernel, "fwd_wsp": gk._ws_fwd_persistent_kernel, "dq_ws": gk._ws_dq_kernel}[kernel]
+    fn = gk._ws_fwd_persistent_kernel if persistent else gk._ws_fwd_kernel
     m, n, warps, stages = block
     consts = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=True, STORE_PADDED=True, SIGMOID=sigmoid, BLOCK_M=m, BLOCK_N=n,
                   STAGES=stages, num_warps=warps)
@@ -226,7 +223,8 @@ def table(head_dims=(64, 128, 256), kernels=tuple(KERNELS), *, arch: int = 90, d
                         # Gluon, bf16 only. No main-loop columns: its mbarrier waits retry from blocks
                         # placed after the loop, so `main_loop` can take a spin loop's span for it
                         # (kernels/PERF.md "Session 21" counts its loop by hand)
-                        res = resources(compile_ws_config(hd, block, arch=arch, sigmoid=sigmoid, kernel=kernel))
+                        res = resources(compile_ws_config(hd, block, arch=arch, sigmoid=sigmoid,
+                                                          persistent=kernel == "fwd_wsp"))
                         res.update(loop_instr="", loop_instr_per_score="", loop_mufu_per_score="")
                     else:
                         res = resources(compile_config(kernel, hd, block, arch=arch, dtype=dtype, sigmoid=sigmoid),

@@ -321,12 +321,6 @@ TUNE_TABLE = {
     # descriptors' block shapes are the lists' one BLOCK_M x BLOCK_N)
     "fwd_wsp": {64: [(128, 64, 8, 3), (128, 64, 8, 2)],
                 128: [(128, 64, 8, 3), (128, 64, 8, 2)]},
-    # The warp-specialised Gluon dQ kernel (SIGATTN_WS_DQ=1, variant word "wsdq", v1.8; session 26):
-    # the forward's tiles, three or more K/V slots (gluon_kernels._dq_attend).
-    # hd128 with 64-key tiles serialises (C7512: two S and two dP tiles in flight beside dQ's
-    # accumulator), so 32-key tiles there; 64 x 32 with 4 compute warps leaves room for two CTAs an SM.
-    "dq_ws": {64: [(128, 64, 8, 3), (128, 64, 8, 4), (64, 64, 4, 3), (64, 32, 4, 3)],
-              128: [(128, 32, 8, 3), (128, 32, 8, 4), (64, 32, 4, 3), (64, 32, 4, 4)]},
 }
 
 
@@ -355,8 +349,7 @@ if _MODE_ENV not in TUNING_MODES:
 TUNING = TUNING_MODES[_MODE_ENV]
 FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2), "dkdv_fused": (32, 64, 4, 2)}
 FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()}, fwd_ws=(128, 64, 8, 2),
-                     fwd_wsp=(128, 64, 8, 2),  # the Gluon forward's smallest
-                     dq_ws=(64, 32, 4, 3))  # the Gluon dQ kernel's (compiles at hd64 and hd128)
+                     fwd_wsp=(128, 64, 8, 2))  # the Gluon forward's smallest
 
 INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
 #: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
@@ -905,14 +898,6 @@ if _WS_ENV not in WS_MODES:
                      "warp-specialised Gluon forward on sm_90) or persistent (its persistent form).")
 WS = WS_MODES[_WS_ENV]
 PERSISTENT = _WS_ENV == "persistent"
-#: Whether the backward's dQ comes from the warp-specialised Gluon dQ kernel (SIGATTN_WS_DQ=1, read
-#: at import, variant word "wsdq"; v1.8, session 26, opt-in: gluon_kernels._ws_dq_kernel) where it
-#: can run (gluon_kernels.dq_blocker), else the Triton dQ kernel; the dK/dV kernel is the Triton one
-#: either way, and the fused backward (which has no dQ kernel) excludes it.
-_WS_DQ_ENV = os.environ.get("SIGATTN_WS_DQ", "0")
-if _WS_DQ_ENV not in TMA_MODES:
-    raise ValueError(f"SIGATTN_WS_DQ={_WS_DQ_ENV!r}: expected one of {sorted(TMA_MODES)}")
-WS_DQ = TMA_MODES[_WS_DQ_ENV]
 
 
 @functools.cache
@@ -1000,8 +985,7 @@ TUNED_WSP: dict[int, tuple[int, int]] = {}
 #: without SIGATTN_VARIANT asks for that single variant.
 VARIANT_MODES = {"tuned": True, "single": False}
 _VARIANT_ENV = os.environ.get("SIGATTN_VARIANT") or (
-    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_WS", "SIGATTN_WS_DQ", "SIGATTN_SIGMOID"} & set(os.environ)
-    else "tuned")
+    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_WS", "SIGATTN_SIGMOID"} & set(os.environ) else "tuned")
 if _VARIANT_ENV not in VARIANT_MODES:
     raise ValueError(f"SIGATTN_VARIANT={_VARIANT_ENV!r}: expected 'tuned' (the default: a variant per pass and "
                      "head dim, TUNED_VARIANTS) or 'single' (the variant of SIGATTN_TMA / SIGATTN_SIGMOID).")
@@ -1059,36 +1043,25 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
                 + (("fwd_ws",) if gluon and cls in TUNED_WS_FROM else ()))
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
-    if backward_gluon_dq(head_dim, torch.bfloat16) and head_dim in TUNE_TABLE["dq_ws"]:
-        return "dq_ws", kernel_name("dkdv", tma)
     return kernel_name("dq", tma), kernel_name("dkdv", tma)
 
 
-def backward_gluon_dq(head_dim: int, dtype: torch.dtype) -> bool:
-    """Whether a backward's dQ takes the Gluon dQ kernel where it can run (SIGATTN_WS_DQ in a single
-    variant, 16-bit inputs, not the fused backward; under "tuned" never: no rule for it met)."""
-    return (not TUNED and WS_DQ and dtype in (torch.bfloat16, torch.float16) and not fused_backward(head_dim))
-
-
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
-#: the warp-specialised Gluon forward, its persistent form (ws and wsp exclude each other), the
-#: Gluon dQ kernel (excludes fused).
-_VARIANT_WORDS = ("tma", "fused", "ws", "wsp", "wsdq")
+#: the warp-specialised Gluon forward, its persistent form (ws and wsp exclude each other).
+_VARIANT_WORDS = ("tma", "fused", "ws", "wsp")
 
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
     "_" and the single variant's name, its words in the order [tma][_fused][_ws][_<sigmoid>]: "_tma"
     (tensor descriptors, fast sigmoid), "_fused" (pointer loads, fused backward, fast sigmoid),
-    "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form), "_wsdq" (the Gluon
-    dQ kernel, fast sigmoid elsewhere),
+    "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form),
     "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
     kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
     is the fast one and another word is there."""
     if TUNED:
         return ""
-    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, WS and not PERSISTENT, PERSISTENT, WS_DQ), strict=True)
-             if on]
+    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, WS and not PERSISTENT, PERSISTENT), strict=True) if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
@@ -1097,20 +1070,17 @@ def variant_env(variant: str) -> dict[str, str]:
     ("default" or "tuned", "fast", "tma", "fma", "tma_fma", "fused", "tma_fused_mixed", "ws_bf16x2", ...), to
     set before sigattn is imported."""
     if variant in ("default", "tuned"):
-        return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_WS": "0", "SIGATTN_WS_DQ": "0",
-                "SIGATTN_SIGMOID": DEFAULT_SIGMOID, "SIGATTN_VARIANT": "tuned"}
+        return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": DEFAULT_SIGMOID,
+                "SIGATTN_VARIANT": "tuned"}
     words = variant.split("_")
     flags = [w for w in words if w in _VARIANT_WORDS]
     sigmoids = words[len(flags):]
     if (flags != [w for w in _VARIANT_WORDS if w in flags] or words[:len(flags)] != flags or len(sigmoids) > 1
-            or any(w not in SIGMOID_MODES for w in sigmoids) or {"ws", "wsp"} <= set(flags)
-            or {"fused", "wsdq"} <= set(flags)):
-        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or "
-                         f"[tma][_fused][_ws|_wsp][_wsdq (not with fused)][_<sigmoid>] "
+            or any(w not in SIGMOID_MODES for w in sigmoids) or {"ws", "wsp"} <= set(flags)):
+        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or [tma][_fused][_ws|_wsp][_<sigmoid>] "
                          f"with a sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma', 'tma_fused'.")
     return {"SIGATTN_TMA": "1" if "tma" in flags else "0", "SIGATTN_FUSED": "1" if "fused" in flags else "0",
             "SIGATTN_WS": "persistent" if "wsp" in flags else "1" if "ws" in flags else "0",
-            "SIGATTN_WS_DQ": "1" if "wsdq" in flags else "0",
             "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID, "SIGATTN_VARIANT": "single"}
 
 
@@ -1118,11 +1088,11 @@ def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
     SIGATTN_FUSED / SIGATTN_SIGMOID select at import; the benchmark driver
     workflow/scripts/bench_variants.py runs one variant a process)."""
-    global TMA, FUSED, WS, PERSISTENT, WS_DQ, SIGMOID, TUNED
+    global TMA, FUSED, WS, PERSISTENT, SIGMOID, TUNED
     env = variant_env(variant)
-    TMA, FUSED, WS, WS_DQ, SIGMOID, TUNED = (TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]],
-                                             WS_MODES[env["SIGATTN_WS"]], TMA_MODES[env["SIGATTN_WS_DQ"]],
-                                             env["SIGATTN_SIGMOID"], VARIANT_MODES[env["SIGATTN_VARIANT"]])
+    TMA, FUSED, WS, SIGMOID, TUNED = (TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]],
+                                      WS_MODES[env["SIGATTN_WS"]], env["SIGATTN_SIGMOID"],
+                                      VARIANT_MODES[env["SIGATTN_VARIANT"]])
     PERSISTENT = env["SIGATTN_WS"] == "persistent"
 
 
@@ -1187,11 +1157,10 @@ def forward(q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_
 
 
 def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_q, rows_k,
-             dq, dk, dv, launch_dq=True):
+             dq, dk, dv):
     """Fill dq, dk, dv (shapes of q, k, v). The fused backward (fused_backward) launches the dK/dV
     kernel alone, which adds dQ into an fp32 buffer of q's shape (zeros, so rows no key reaches
-    stay 0), scaled and cast into dq after it. launch_dq=False: dq is the caller's (the Gluon dQ
-    kernel's, sigattn.ops), the split backward's dK/dV kernel only."""
+    stay 0), scaled and cast into dq after it."""
     n_seqs, heads_q, heads_kv = seq_table.shape[1], q.shape[-2], k.shape[-2]
     if n_seqs == 0 or heads_q == 0:
         return dq, dk, dv
@@ -1200,7 +1169,7 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
     bias_value = 0.0 if bias is None else float(bias)
     group = heads_q // heads_kv
     fused = fused_backward(q.shape[-1])
-    if rows_q > 0 and not fused and launch_dq:
+    if rows_q > 0 and not fused:
         grid_q = lambda meta: (triton.cdiv(rows_q, meta["BLOCK_M"]) * n_seqs * heads_q,)  # noqa: E731
         args = (q, k, v, do, dq, mod, seq_table, n_seqs, heads_q, group, rows_q, scale, bias_value,
                 tuned.bucket(rows_q),
@@ -1232,6 +1201,6 @@ def autotuned_configs() -> dict[str, str | None]:
     for name, kernel in (("forward", _fwd_kernel), ("backward_dq", _bwd_dq_kernel),
                          ("backward_dkdv", _bwd_dkdv_kernel)):
         autotuned = (LAST_CONFIG.get(name, {}).get("source") == "autotune"
-                     and LAST_CONFIG[name]["kernel"] not in ("fwd_ws", "fwd_wsp", "dq_ws"))  # Gluon: not these autotuners
+                     and LAST_CONFIG[name]["kernel"] not in ("fwd_ws", "fwd_wsp"))  # Gluon: not these autotuners
         out[name] = str(kernel.best_config) if autotuned else None
     return out
