@@ -21,8 +21,9 @@
 # passes: fwd and bwd), HEAD_DIMS,
 # SEQ_LENS, RUN_ARGS / WARM_ARGS (extra arguments), WARM=0, CHECKS=0 (no GPU tests/memcheck),
 # CHECK_TESTS / CHECK_K (the GPU tests' files and -k expression), MEMCHECK (variants for
-# compute-sanitizer), REPEATS (the process list run that many times, order alternated, a `repeat` column in the CSV; each process keeps its cap), REPEAT_FROM (the first repeat's number:
-# a second call's parts merge with a first's), PY.
+# compute-sanitizer), REPEATS (the process list run that many times, order alternated, a `repeat`
+# column in the CSV; each process keeps its cap), REPEAT_FROM (the first repeat's number: a second
+# call's parts merge with a first's), PY.
 set -uo pipefail
 budget=${1:-540}
 work=${WORK:-/tmp/variants_call}

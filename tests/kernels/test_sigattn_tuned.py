@@ -149,6 +149,15 @@ def test_launch_records_its_config(device):
         assert triton_kernels.autotuned_configs() == dict.fromkeys(triton_kernels.LAST_CONFIG)
 
 
+def test_a_gluon_launch_reports_no_triton_autotuner_choice(monkeypatch):
+    """autotuned_configs reads the Triton kernels' autotuners; a forward that the Gluon kernel or
+    its persistent form ran (their own autotuners) reports None, not the Triton forward's last pick."""
+    for kernel in ("fwd_ws", "fwd_wsp"):
+        monkeypatch.setattr(triton_kernels, "LAST_CONFIG", {"forward": {
+            "kernel": kernel, "bucket": 4096, "config": (128, 64, 8, 3), "source": "autotune"}})
+        assert triton_kernels.autotuned_configs()["forward"] is None
+
+
 def test_unknown_tuning_mode_is_refused():
     done = subprocess.run([sys.executable, "-c", "import sigattn"], capture_output=True, text=True,
                           env={"SIGATTN_AUTOTUNE": "fast", "PYTHONPATH": str(ROOT / "kernels"),
