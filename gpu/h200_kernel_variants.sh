@@ -31,7 +31,7 @@ source "$(dirname "$0")/call_common.sh"
 mkdir -p "$work/parts" "$work/checks"
 HEAD_DIMS=${HEAD_DIMS:-64 128}
 SEQ_LENS=${SEQ_LENS:-1024 4096 16384}
-MEMCHECK=${MEMCHECK:-tma tma_fused fused}  # the variants compute-sanitizer runs over
+MEMCHECK=${MEMCHECK-tma tma_fused fused}  # the variants compute-sanitizer runs over (MEMCHECK="": none)
 RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_dense,ours_padded fma:fma:ours_dense,ours_padded ts:default:tritonsigmoid_dense,tritonsigmoid_padded tma_fma:tma_fma:ours_dense,ours_padded"}
 # caps in seconds (upper bounds: a process that finishes early leaves its time to the next); the
 # last gets what is left. Expected (CPU estimate, not measured): default ~60, tma ~45, fma ~50,

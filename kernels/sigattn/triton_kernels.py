@@ -1195,12 +1195,16 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
 
 
 def autotuned_configs() -> dict[str, str | None]:
-    """The config each kernel's autotuner picked for its latest launch; None where that launch
-    did not autotune (tuned table, fixed config, interpreter) or before any launch."""
+    """The config each kernel's autotuner picked for its latest launch (as LAST_CONFIG records it,
+    in the form of a Triton config's text), for whichever kernel ran: the Triton ones or a Gluon
+    one; None where that launch did not autotune (tuned table, fixed config, interpreter) or
+    before any launch."""
     out = {}
-    for name, kernel in (("forward", _fwd_kernel), ("backward_dq", _bwd_dq_kernel),
-                         ("backward_dkdv", _bwd_dkdv_kernel)):
-        autotuned = (LAST_CONFIG.get(name, {}).get("source") == "autotune"
-                     and LAST_CONFIG[name]["kernel"] not in ("fwd_ws", "fwd_wsp"))  # Gluon: not these autotuners
-        out[name] = str(kernel.best_config) if autotuned else None
+    for name in ("forward", "backward_dq", "backward_dkdv"):
+        launch = LAST_CONFIG.get(name, {})
+        if launch.get("source") == "autotune":
+            m, n, warps, stages = launch["config"]
+            out[name] = f"BLOCK_M: {m}, BLOCK_N: {n}, num_warps: {warps}, num_stages: {stages}"
+        else:
+            out[name] = None
     return out

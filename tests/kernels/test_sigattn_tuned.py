@@ -149,13 +149,17 @@ def test_launch_records_its_config(device):
         assert triton_kernels.autotuned_configs() == dict.fromkeys(triton_kernels.LAST_CONFIG)
 
 
-def test_a_gluon_launch_reports_no_triton_autotuner_choice(monkeypatch):
-    """autotuned_configs reads the Triton kernels' autotuners; a forward that the Gluon kernel or
-    its persistent form ran (their own autotuners) reports None, not the Triton forward's last pick."""
-    for kernel in ("fwd_ws", "fwd_wsp"):
-        monkeypatch.setattr(triton_kernels, "LAST_CONFIG", {"forward": {
-            "kernel": kernel, "bucket": 4096, "config": (128, 64, 8, 3), "source": "autotune"}})
-        assert triton_kernels.autotuned_configs()["forward"] is None
+def test_autotuned_configs_report_the_pick_of_the_kernel_that_ran(monkeypatch):
+    """From the launch's own record, so a Gluon forward (its own autotuner) reports its pick, not
+    the Triton forward's last one; launches from the table or a fixed config report none; the text
+    is what the compile report's reader parses (tuned._CONFIG_STR)."""
+    for kernel in ("fwd", "fwd_ws", "fwd_wsp"):
+        monkeypatch.setattr(triton_kernels, "LAST_CONFIG", {
+            "forward": {"kernel": kernel, "bucket": 4096, "config": (128, 64, 8, 3), "source": "autotune"},
+            "backward_dq": {"kernel": "dq", "bucket": 4096, "config": (64, 64, 8, 2), "source": "table"}})
+        got = triton_kernels.autotuned_configs()
+        assert got["backward_dq"] is None and got["backward_dkdv"] is None
+        assert tuple(map(int, tuned._CONFIG_STR.search(got["forward"]).groups())) == (128, 64, 8, 3)
 
 
 def test_unknown_tuning_mode_is_refused():
