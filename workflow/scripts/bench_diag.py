@@ -12,9 +12,14 @@ times each point in two modes, alternating their order over rounds:
 - ``after``: the current eager path (autograd.Function, cached dense table, tuned-table launch);
 
 and records for each: the do_bench median (the protocol), ``host_ms`` (host time of one call,
-calls issued back to back) and, forward calls of the current path only, ``ms_graph``: the same
-call replayed from a CUDA graph under the same do_bench protocol, i.e. the GPU time without the
-host.
+calls issued back to back) and, forward calls of the current path only, ``ms_graph`` (p20 / p80
+beside it): the same call replayed from a CUDA graph under the same do_bench protocol, i.e. the
+GPU time without the host.
+
+``--variant`` runs our kernel's variant of that name (sigattn.triton_kernels.variant_env, e.g.
+``ws_bf16x2``: the Gluon forward at every length) in place of the default; ``--modes after``
+times the current path only; ``--profile-dir`` writes, a point each, a cProfile of the host-time
+calls (the functions by own time): where a launch's host time goes.
 
     python workflow/scripts/bench_diag.py --out diag.csv [--points ours_dense:128:fwd:512 ...]
 
@@ -24,7 +29,10 @@ Shapes (tokens, hidden) and do_bench settings default to config/config.yaml's be
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import math
+import pstats
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +40,7 @@ import torch
 
 from scsigmoid.bench.harness import Point, host_ms, timed_call
 from scsigmoid.bench.protocol import attention_flops, tflops
-from scsigmoid.bench.timing import time_callable, wall_clock_timer
+from scsigmoid.bench.timing import time_callable, time_graph_replay, wall_clock_timer
 from scsigmoid.config import config_parser
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
@@ -43,9 +51,10 @@ DEFAULT_POINTS = [
     "ours_dense:64:fwd:1024", "ours_dense:64:bwd:512",
 ]
 MODES = ("before", "after")
-COLUMNS = ["mode", "round", "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
-           "ms_median", "ms_p20", "ms_p80", "tflops", "ms_graph", "host_ms", "config", "status",
-           "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
+COLUMNS = ["mode", "variant", "round", "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
+           "ms_median", "ms_p20", "ms_p80", "tflops", "ms_graph", "ms_graph_p20", "ms_graph_p80", "host_ms",
+           "config", "status", "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
+PROFILE_LINES = 40  # functions listed a profile
 GRAPH_IMPLS = ("ours_", "fa2_dense", "cudnn_sdpa")  # capturable forward calls (no host sync)
 
 
@@ -57,27 +66,26 @@ def set_mode(mode: str) -> None:
     triton_kernels.TUNING = "full" if mode == "before" else "table"
 
 
-def graph_stats(fn, warmup_ms, rep_ms, timer):
-    """do_bench of fn replayed from a CUDA graph (no host work per call)."""
-    with torch.no_grad():
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(2):
-                fn()
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            fn()
-    return time_callable(graph.replay, warmup_ms, rep_ms, timer)
+def profile_host(fn, device: str, path: Path, title: str) -> None:
+    """A cProfile of host_ms's calls of ``fn`` (issued back to back), the functions by own time,
+    written to ``path``."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    calls_ms = host_ms(fn, device)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(PROFILE_LINES)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{title}: host time {calls_ms:.4f} ms a call under the profiler\n{text.getvalue()}")
 
 
 def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
     pt = Point.parse(point, args.tokens, args.hidden, args.seed)
     adapter, impl, pass_ = pt.adapter, pt.adapter.name, pt.pass_
-    row = dict(mode=mode, round=rnd, impl=adapter.name, **{"pass": pass_}, head_dim=pt.head_dim,
-               padding_pct=pt.padding, seq_len=pt.seq_len, batch=pt.batch, heads=pt.heads, warmup_ms=args.warmup_ms,
-               rep_ms=args.rep_ms, ms_graph=math.nan, host_ms=math.nan, status="ok", reason="")
+    row = dict(mode=mode, variant=args.variant, round=rnd, impl=adapter.name, **{"pass": pass_},
+               head_dim=pt.head_dim, padding_pct=pt.padding, seq_len=pt.seq_len, batch=pt.batch, heads=pt.heads,
+               warmup_ms=args.warmup_ms, rep_ms=args.rep_ms, ms_graph=math.nan, ms_graph_p20=math.nan,
+               ms_graph_p80=math.nan, host_ms=math.nan, status="ok", reason="")
     set_mode(mode)
     try:
         fn, prepared = timed_call(adapter, pt.inputs(device), pass_)
@@ -86,12 +94,16 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
         row.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,
                    tflops=tflops(flops, stats.ms_median), host_ms=host_ms(fn, device),
                    config=adapter.launch_config())
+        if args.profile_dir is not None:
+            name = f"{args.variant}_{mode}_r{rnd}_{point.replace(':', '_')}.txt"
+            profile_host(fn, device, args.profile_dir / name, f"{point} ({args.variant}, {mode})")
         # the graph in the current path only: the kernels are the same in both, and the session-2
         # path builds a table on the host per call, which a capture refuses, leaving every later
         # capture of the process failed (session 23's H100 call)
         if pass_ == "fwd" and mode == "after" and device == "cuda" and impl.startswith(GRAPH_IMPLS):
             try:
-                row["ms_graph"] = graph_stats(prepared.run, args.warmup_ms, args.rep_ms, timer).ms_median
+                graph = time_graph_replay(prepared.run, args.warmup_ms, args.rep_ms, timer)
+                row.update(ms_graph=graph.ms_median, ms_graph_p20=graph.ms_p20, ms_graph_p80=graph.ms_p80)
             except Exception as exc:  # capture refused: keep the row, say why
                 row["reason"] = f"graph: {type(exc).__name__}: {exc}"[:200]
     except Exception as exc:
@@ -112,6 +124,13 @@ def parse_args(argv=None):
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--points", nargs="+", default=DEFAULT_POINTS, help="impl:head_dim:pass:seq_len")
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--first-round", type=int, default=0,
+                   help="number of the first round (a call's repeats in separate processes: 1, 2, ...)")
+    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                   help="host paths timed (default both; 'after': the current path only)")
+    p.add_argument("--variant", default="default",
+                   help="our kernel's variant (sigattn variant_env name, e.g. ws_bf16x2); default: the tuned default")
+    p.add_argument("--profile-dir", type=Path, help="write a cProfile of each point's host-time calls here")
     p.add_argument("--warmup-ms", type=float, default=bench["warmup_ms"])
     p.add_argument("--rep-ms", type=float, default=bench["rep_ms"])
     p.add_argument("--tokens", type=int, default=bench["tokens_per_batch"])
@@ -127,10 +146,18 @@ def main(argv=None) -> None:
     if device == "cpu" and not args.allow_cpu:
         raise SystemExit("bench_diag: no CUDA GPU visible (--allow-cpu runs a smoke test)")
     timer = None if device == "cuda" else wall_clock_timer
+    from sigattn import triton_kernels
+
+    try:
+        triton_kernels.variant_env(args.variant)
+    except ValueError as exc:
+        raise SystemExit(f"bench_diag: --variant: {exc}") from None
+    triton_kernels.select_variant(args.variant)
     prov = provenance()
     rows = []
-    for rnd in range(args.rounds):
-        for mode in (MODES if rnd % 2 == 0 else MODES[::-1]):
+    modes = [m for m in MODES if m in args.modes]
+    for rnd in range(args.first_round, args.first_round + args.rounds):
+        for mode in (modes if rnd % 2 == 0 else modes[::-1]):
             for point in args.points:
                 rows.append({**measure(point, mode, rnd, args, device, timer), **prov})
                 write_csv(pd.DataFrame(rows, columns=COLUMNS), args.out)  # kept if cut short

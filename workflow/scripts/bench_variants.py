@@ -441,6 +441,53 @@ RULES = [
 ]
 
 
+#: Rules judged on bench_diag.py's rows (gpu/launch_diag.sh: one process an arm and repeat, arms
+#: alternated) on two timings, each by judge(): do_bench (the protocol) and CUDA-graph replays of
+#: the same calls (the GPU time without the host's launch path); met only where met on both, not
+#: met where not met on either (decide_diag_lines). Session 27, gpu/README item 14, written before
+#: its first call: the default takes the Gluon forward at hd128 from L = 4K on
+#: (triton_kernels.TUNED_WS_FROM 8192 -> 4096) if it is >= 1.05x the Triton forward at every
+#: L >= 4K, dense and padded (session 26: 1.10x in ncu kernel time at 4K in both layouts; do_bench
+#: inconclusive on one jittery padded repeat).
+DIAG_RULES = [
+    ("forward hd128, L >= 4K: the Gluon forward (ws_bf16x2) over the Triton forward, do_bench and graph", "fwd",
+     (128,), "ws_bf16x2", "bf16x2", 1.05, 4096),
+]
+#: bench_diag's columns that stand for judge()'s ms_median / ms_p20 / ms_p80 in each timing.
+DIAG_TIMINGS = {"do_bench": ("ms_median", "ms_p20", "ms_p80"),
+                "graph": ("ms_graph", "ms_graph_p20", "ms_graph_p80")}
+
+
+def diag_timing(diag: pd.DataFrame, timing: str) -> pd.DataFrame:
+    """bench_diag rows (current path) as judge() reads them under one timing: ``round`` is the
+    repeat, the timing's columns the medians and spreads."""
+    rows = diag[diag["mode"] == "after"] if "mode" in diag else diag
+    median, p20, p80 = DIAG_TIMINGS[timing]
+    out = rows.drop(columns=["ms_median", "ms_p20", "ms_p80", "repeat"], errors="ignore").rename(
+        columns={"round": "repeat"})
+    return out.assign(ms_median=rows[median], ms_p20=rows[p20], ms_p80=rows[p80])
+
+
+def decide_diag_lines(diag: pd.DataFrame, rules=DIAG_RULES) -> list[str]:
+    """Each rule judged on both timings of bench_diag rows, then its verdict: met where met on
+    both, not met where not met on either, else inconclusive."""
+    devices = sorted(diag["device"].dropna().astype(str).unique()) if "device" in diag else []
+    lines = [f"rules judged on bench_diag rows of: {', '.join(devices) or 'an unnamed device'}, "
+             f"{diag['round'].nunique()} repeat(s), timings {' and '.join(DIAG_TIMINGS)}"]
+    for name, pass_, head_dims, candidate, base, threshold, lengths, *layouts in rules:
+        verdicts, detail = {}, []
+        for timing in DIAG_TIMINGS:
+            verdict, points = judge(diag_timing(diag, timing), pass_, head_dims, candidate, base, threshold,
+                                    lengths, 0, *layouts)
+            verdicts[timing] = verdict
+            detail += [f"  {timing}: {verdict}", *(f"  {p}" for p in points)]
+        states = set(verdicts.values())
+        overall = ("met" if states == {"met"} else "not met" if any(v.startswith("not met") for v in states)
+                   else "inconclusive")
+        lines += [f"rule {name} (>= x{threshold} at {_span_text(lengths)}): {overall}", *detail]
+    return lines
+
+
 #: Issue #16's targets for what the default launches, judged against the baselines of the same
 #: call (and repeat) by the same test as RULES; not a switch of the default, a verdict on the issue.
 #: An 8th item names the layouts judged (default: dense and padded).
@@ -569,6 +616,8 @@ def main(argv=None) -> None:
     d = sub.add_parser("decide", help="judge the pre-registered rules (RULES) on the parts")
     d.add_argument("paths", nargs="+", help="part CSVs or folders holding them")
     d.add_argument("--checks", type=Path, help="the call's variant_checks.csv (a failed entry fails its rule)")
+    g = sub.add_parser("decide-diag", help="judge DIAG_RULES on bench_diag.py CSVs, do_bench and graph timings")
+    g.add_argument("paths", nargs="+", type=Path, help="bench_diag CSVs (one a process; round = repeat)")
     c = sub.add_parser("collect", help="every repeat's parts merged into one CSV with a repeat column")
     c.add_argument("paths", nargs="+", help="part CSVs or folders holding them (repeat k under rep<k>/)")
     c.add_argument("--out", required=True, type=Path)
@@ -593,6 +642,11 @@ def report(args) -> None:
         write_csv(table, args.out)
         print(f"wrote {args.out}: {len(table)} rows, {(table['status'] == 'ok').sum()} ok, "
               f"{table['repeat'].nunique()} repeat(s)")
+    elif args.command == "decide-diag":
+        missing = [str(p) for p in args.paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"no such bench_diag CSV: {', '.join(missing)}")
+        print("\n".join(decide_diag_lines(pd.concat([pd.read_csv(p) for p in args.paths], ignore_index=True))))
     elif args.command == "summary":
         print("\n".join(summary_lines(read_parts(args.paths))))
     else:

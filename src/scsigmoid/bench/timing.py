@@ -45,6 +45,27 @@ def time_callable(fn: Callable[[], object], warmup_ms: float, rep_ms: float,
     return summarise(timer(fn, warmup_ms, rep_ms))
 
 
+def time_graph_replay(fn: Callable[[], object], warmup_ms: float, rep_ms: float,
+                      timer: Timer | None = None) -> TimingStats:
+    """Time ``fn`` replayed from a CUDA graph (captured once, after two runs on a side stream):
+    the GPU time of its kernels with no host work per call (no Python, no launch path), under the
+    same timer and settings as :func:`time_callable`. ``fn`` must be capturable: no host sync, no
+    new host-made tensor per call. GPU only."""
+    import torch
+
+    with torch.no_grad():
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            fn()
+    return time_callable(graph.replay, warmup_ms, rep_ms, timer)
+
+
 def wall_clock_timer(fn: Callable[[], object], warmup_ms: float, rep_ms: float) -> list[float]:
     """CPU stand-in for do_bench (smoke tests of the harness only): per-call wall times."""
     import time

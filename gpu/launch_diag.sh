@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Issue #16, gpu/README item 14 (either GPU, one command): the Gluon forward against the Triton
+# forward at hd128, L >= 4K, timed three ways in each process (bench_diag.py, the current host path):
+# do_bench (the protocol), CUDA-graph replays of the same call (GPU time, no launch path) and host
+# time a call, with a cProfile of each point's host-time calls (where a launch's host time goes).
+#   1. the compile warm-up: one process an arm times nothing (the first point of each arm, shared
+#      TRITON_CACHE_DIR) so that no timed process compiles;
+#   2. REPEATS rounds, the arms' order alternated (round 1: ARMS as written, round 2 reversed, ...),
+#      one process an arm and round (`round` column = the round);
+#   3. diag.csv (every process's rows), profiles.tgz, logs.tgz and summary.txt: the rows, then the
+#      rules of bench_variants.DIAG_RULES judged on both timings (bench_variants.py decide-diag).
+# Usage (repo root, GPU machine): SUITE_COMMIT=<sha> OUT=<dir> bash gpu/launch_diag.sh [budget_s=240]
+# Knobs: ARMS (our kernel's variants, sigattn variant_env names), REPEATS, POINTS (bench_diag
+# impl:head_dim:pass:seq_len), DIAG_ARGS (more bench_diag arguments), PROFILE=0 (no cProfile), PY.
+set -uo pipefail
+budget=${1:-240}
+work=${WORK:-/tmp/launch_diag}
+source "$(dirname "$0")/call_common.sh"
+ARMS=${ARMS:-"ws_bf16x2 bf16x2"}
+REPEATS=${REPEATS:-3}
+POINTS=${POINTS:-"ours_dense:128:fwd:4096 ours_padded:128:fwd:4096 ours_dense:128:fwd:8192 ours_padded:128:fwd:8192 ours_dense:128:fwd:16384 ours_padded:128:fwd:16384"}
+export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}
+mkdir -p "$work/diag" "$work/profiles"
+
+finish() {
+  stamp "finish"
+  mapfile -t parts < <(find "$work/diag" -name '*.csv' | sort)
+  [ "${#parts[@]}" -gt 0 ] && awk 'FNR == 1 && NR != 1 {next} {print}' "${parts[@]}" > "$OUT/diag.csv"
+  { if [ -s "$OUT/diag.csv" ]; then
+      $PY -c "import pandas as pd; d = pd.read_csv('$OUT/diag.csv'); print(d[['variant', 'round', 'impl', 'seq_len', \
+'ms_median', 'ms_graph', 'ms_graph_p20', 'ms_graph_p80', 'host_ms', 'config', 'status']].to_string(index=False))"
+      $PY workflow/scripts/bench_variants.py decide-diag "$OUT/diag.csv"
+    else
+      echo "no bench_diag rows came back"
+    fi
+    cat "$work/logs/steps.txt"; } > "$OUT/summary.txt" 2>&1
+  tar czf "$OUT/profiles.tgz" -C "$work" profiles 2>/dev/null
+  tar czf "$OUT/logs.tgz" -C "$work" logs 2>/dev/null
+  show_summary
+}
+trap finish EXIT
+
+setup_machine
+profile=(); [ "${PROFILE:-1}" = 1 ] && profile=(--profile-dir)
+# shellcheck disable=SC2086
+for arm in $ARMS; do  # warm-up: compile (and, where the table has no entry, autotune) each arm
+  timeout -k 5 "$(cap 120 30)" $PY workflow/scripts/bench_diag.py --modes after --rounds 1 --variant "$arm" \
+    --points $POINTS --warmup-ms 1 --rep-ms 1 --out "$work/warm_$arm.csv" ${DIAG_ARGS:-} > "$work/logs/warm_$arm.log" 2>&1
+  stamp "warm $arm rc=$?"
+done
+for r in $(seq 1 "$REPEATS"); do
+  arms=$ARMS
+  [ $(( r % 2 )) -eq 0 ] && arms=$(echo "$ARMS" | tr ' ' '\n' | tac | tr '\n' ' ')
+  for arm in $arms; do
+    if [ "$(left)" -lt 15 ]; then stamp "out of budget before $arm round $r"; break 2; fi
+    # shellcheck disable=SC2086
+    timeout -k 5 "$(cap 120 10)" $PY workflow/scripts/bench_diag.py --modes after --rounds 1 --first-round "$r" \
+      --variant "$arm" --points $POINTS --out "$work/diag/${arm}_r$r.csv" \
+      ${profile[@]:+"${profile[@]}" "$work/profiles/r$r"} ${DIAG_ARGS:-} > "$work/logs/${arm}_r$r.log" 2>&1
+    stamp "$arm round $r rc=$?"
+  done
+done
