@@ -436,6 +436,50 @@ def test_decision_over_repeats_pairs_each_repeat_and_names_baselines():
     assert "3 repeats: a point's ratio is the median" in text and "target t (>= x1.1 at L >= 1024): met" in text
 
 
+def _diag_row(variant, impl, L, ms, graph_ms, rnd, spread=0.005, padding=0):
+    """A bench_diag row (current path) with do_bench median ``ms`` and graph median ``graph_ms``."""
+    return {"mode": "after", "variant": variant, "round": rnd, "impl": impl, "pass": "fwd", "head_dim": 128,
+            "padding_pct": padding, "seq_len": L, "ms_median": ms, "ms_p20": ms * (1 - spread),
+            "ms_p80": ms * (1 + spread), "ms_graph": graph_ms, "ms_graph_p20": graph_ms * (1 - spread),
+            "ms_graph_p80": graph_ms * (1 + spread), "host_ms": 0.2, "status": "ok", "device": "NVIDIA H100"}
+
+
+def test_diag_rules_need_both_timings(tmp_path, capsys):
+    """decide-diag judges a rule on do_bench and on graph replays, each as judge() does over the
+    rounds: met only where both are met; one timing whose every repeat is below the bar makes it
+    not met; a jittery do_bench (range straddling) with a clean graph is inconclusive."""
+    variants = load("bench_variants")
+    rule = [("r", "fwd", (128,), "ws_bf16x2", "bf16x2", 1.05, 4096)]
+
+    def diag(ws_ms, ws_graph, spread=0.005):
+        rows = []
+        for rnd in (1, 2, 3):
+            for layout, pad in (("dense", 0), ("padded", 25)):
+                for L in (1024, 4096, 8192):
+                    rows.append(_diag_row("bf16x2", f"ours_{layout}_bf16x2", L, 1.0, 0.9, rnd, padding=pad))
+                    slow = L < 4096  # the 1K point lies outside the rule
+                    rows.append(_diag_row("ws_bf16x2", f"ours_{layout}_ws_bf16x2", L, 1.2 if slow else ws_ms,
+                                          1.2 if slow else ws_graph, rnd, spread, padding=pad))
+        return pd.DataFrame(rows)
+
+    met = "\n".join(variants.decide_diag_lines(diag(0.93, 0.83), rule))
+    assert met.startswith("rules judged on bench_diag rows of: NVIDIA H100, 3 repeat(s), timings do_bench and graph\n"
+                          "rule r (>= x1.05 at L >= 4096): met\n  do_bench: met")
+    assert "  graph: met" in met and "  hd128 padded L8192: x1.084" in met  # 0.9 / 0.83 on the graph timing
+    graph_below = "\n".join(variants.decide_diag_lines(diag(0.93, 0.88), rule))  # graph x1.02: below the bar
+    assert "rule r (>= x1.05 at L >= 4096): not met" in graph_below and "  do_bench: met" in graph_below
+    jitter = "\n".join(variants.decide_diag_lines(diag(0.93, 0.83, spread=0.08), rule))
+    assert "rule r (>= x1.05 at L >= 4096): inconclusive" in jitter
+    # the command reads the processes' CSVs (one an arm and round) and refuses a missing one
+    d = diag(0.93, 0.83)
+    for (variant, rnd), part in d.groupby(["variant", "round"]):
+        part.to_csv(tmp_path / f"{variant}_r{rnd}.csv", index=False)
+    variants.main(["decide-diag", *map(str, sorted(tmp_path.glob("*.csv")))])
+    assert "rule forward hd128, L >= 4K: the Gluon forward" in capsys.readouterr().out  # DIAG_RULES by default
+    with pytest.raises(SystemExit, match="no such bench_diag CSV"):
+        variants.main(["decide-diag", str(tmp_path / "missing.csv")])
+
+
 def test_collect_stacks_repeats_and_refuses_a_point_twice_in_one(tmp_path, capsys):
     variants = load("bench_variants")
     from scsigmoid.bench.harness import RESULT_COLUMNS
