@@ -163,6 +163,32 @@ def test_h200_bench_script_end_to_end_on_the_cpu(tmp_path):
     assert "warm-up and first-call done: warm: 4 jobs, 4 ok" in steps and "diag rc=0" in steps
 
 
+@pytest.mark.slow
+@cpu_only
+def test_launch_diag_script_alternates_arms_and_judges_on_the_cpu(tmp_path):
+    """gpu/launch_diag.sh at a tiny shape: a warm-up process an arm, then one process an arm and
+    round in alternated order, every round's rows in diag.csv (round = repeat), a cProfile per
+    point and round, and the decide-diag verdicts in the summary, printed last."""
+    out, work = tmp_path / "out", tmp_path / "work"
+    done = subprocess.run(
+        ["bash", "gpu/launch_diag.sh", "200"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env=env(OUT=str(out), WORK=str(work), SUITE_COMMIT="test", PY=sys.executable, TRITON_INTERPRET="1",
+                POINTS="ours_padded:16:fwd:32", REPEATS="2",
+                DIAG_ARGS="--allow-cpu --tokens 64 --hidden 32 --warmup-ms 1 --rep-ms 1"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["diag.csv", "logs.tgz", "profiles.tgz", "summary.txt"]
+    steps = [line.split("] ", 1)[1] for line in (work / "logs" / "steps.txt").read_text().splitlines()]
+    assert steps[:6] == ["warm ws_bf16x2 rc=0", "warm bf16x2 rc=0", "ws_bf16x2 round 1 rc=0",
+                         "bf16x2 round 1 rc=0", "bf16x2 round 2 rc=0", "ws_bf16x2 round 2 rc=0"]
+    diag = pd.read_csv(out / "diag.csv")
+    assert sorted(zip(diag["impl"], diag["round"], strict=True)) == [
+        ("ours_padded_bf16x2", 1), ("ours_padded_bf16x2", 2), ("ours_padded_ws_bf16x2", 1), ("ours_padded_ws_bf16x2", 2)]
+    with tarfile.open(out / "profiles.tgz") as tar:
+        assert len([n for n in tar.getnames() if n.endswith(".txt")]) == 4
+    summary = (out / "summary.txt").read_text()
+    assert "rule forward hd128, L >= 4K" in summary and done.stdout.rstrip().endswith(summary.rstrip())
+
+
 def test_diag_and_first_call_take_shapes_and_timing_from_the_configuration(tmp_path):
     overlay = tmp_path / "bench.yaml"
     overlay.write_text("bench: {tokens_per_batch: 4096, hidden: 512, warmup_ms: 7, rep_ms: 9, seed: 3}\n")
