@@ -5,20 +5,27 @@
 # time a call, with a cProfile of each point's host-time calls (where a launch's host time goes).
 #   1. the compile warm-up: one process an arm times nothing (the first point of each arm, shared
 #      TRITON_CACHE_DIR) so that no timed process compiles;
-#   2. REPEATS rounds, the arms' order alternated (round 1: ARMS as written, round 2 reversed, ...),
-#      one process an arm and round (`round` column = the round);
+#   2. REPEATS (5) rounds, the arms' order alternated (round 1: ARMS as written, round 2 reversed,
+#      ...), one process an arm and round (`round` column = the round); with BASELINE_POINTS (cuDNN
+#      at hd128 L = 4K / 8K / 16K by default) a process "baselines" (the default variant timing
+#      those points) is one more arm, last in round 1;
 #   3. diag.csv (every process's rows), profiles.tgz, logs.tgz and summary.txt: the rows, then the
 #      rules of bench_variants.DIAG_RULES judged on both timings (bench_variants.py decide-diag).
 # Usage (repo root, GPU machine): SUITE_COMMIT=<sha> OUT=<dir> bash gpu/launch_diag.sh [budget_s=240]
 # Knobs: ARMS (our kernel's variants, sigattn variant_env names), REPEATS, POINTS (bench_diag
-# impl:head_dim:pass:seq_len), DIAG_ARGS (more bench_diag arguments), PROFILE=0 (no cProfile), PY.
+# impl:head_dim:pass:seq_len), BASELINE_POINTS ("": no baselines process), DIAG_ARGS (more
+# bench_diag arguments), PROFILE=0 (no cProfile), PY.
 set -uo pipefail
 budget=${1:-240}
 work=${WORK:-/tmp/launch_diag}
 source "$(dirname "$0")/call_common.sh"
 ARMS=${ARMS:-"ws_bf16x2 bf16x2"}
-REPEATS=${REPEATS:-3}
+REPEATS=${REPEATS:-5}
 POINTS=${POINTS:-"ours_dense:128:fwd:4096 ours_padded:128:fwd:4096 ours_dense:128:fwd:8192 ours_padded:128:fwd:8192 ours_dense:128:fwd:16384 ours_padded:128:fwd:16384"}
+BASELINE_POINTS=${BASELINE_POINTS-"cudnn_sdpa:128:fwd:4096 cudnn_sdpa:128:fwd:8192 cudnn_sdpa:128:fwd:16384"}
+[ -n "$BASELINE_POINTS" ] && ARMS="$ARMS baselines"
+variant_of() { if [ "$1" = baselines ]; then echo default; else echo "$1"; fi; }
+points_of() { if [ "$1" = baselines ]; then echo "$BASELINE_POINTS"; else echo "$POINTS"; fi; }
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}
 mkdir -p "$work/diag" "$work/profiles"
 
@@ -44,8 +51,8 @@ setup_machine
 profile=(); [ "${PROFILE:-1}" = 1 ] && profile=(--profile-dir)
 # shellcheck disable=SC2086
 for arm in $ARMS; do  # warm-up: compile (and, where the table has no entry, autotune) each arm
-  timeout -k 5 "$(cap 120 30)" $PY workflow/scripts/bench_diag.py --modes after --rounds 1 --variant "$arm" \
-    --points $POINTS --warmup-ms 1 --rep-ms 1 --out "$work/warm_$arm.csv" ${DIAG_ARGS:-} > "$work/logs/warm_$arm.log" 2>&1
+  timeout -k 5 "$(cap 120 30)" $PY workflow/scripts/bench_diag.py --modes after --rounds 1 --variant "$(variant_of "$arm")" \
+    --points $(points_of "$arm") --warmup-ms 1 --rep-ms 1 --out "$work/warm_$arm.csv" ${DIAG_ARGS:-} > "$work/logs/warm_$arm.log" 2>&1
   stamp "warm $arm rc=$?"
 done
 for r in $(seq 1 "$REPEATS"); do
@@ -55,7 +62,7 @@ for r in $(seq 1 "$REPEATS"); do
     if [ "$(left)" -lt 15 ]; then stamp "out of budget before $arm round $r"; break 2; fi
     # shellcheck disable=SC2086
     timeout -k 5 "$(cap 120 10)" $PY workflow/scripts/bench_diag.py --modes after --rounds 1 --first-round "$r" \
-      --variant "$arm" --points $POINTS --out "$work/diag/${arm}_r$r.csv" \
+      --variant "$(variant_of "$arm")" --points $(points_of "$arm") --out "$work/diag/${arm}_r$r.csv" \
       ${profile[@]:+"${profile[@]}" "$work/profiles/r$r"} ${DIAG_ARGS:-} > "$work/logs/${arm}_r$r.log" 2>&1
     stamp "$arm round $r rc=$?"
   done

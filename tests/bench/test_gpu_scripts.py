@@ -173,18 +173,21 @@ def test_launch_diag_script_alternates_arms_and_judges_on_the_cpu(tmp_path):
     done = subprocess.run(
         ["bash", "gpu/launch_diag.sh", "200"], cwd=ROOT, capture_output=True, text=True, timeout=600,
         env=env(OUT=str(out), WORK=str(work), SUITE_COMMIT="test", PY=sys.executable, TRITON_INTERPRET="1",
-                POINTS="ours_padded:16:fwd:32", REPEATS="2",
+                POINTS="ours_padded:16:fwd:32", REPEATS="2", BASELINE_POINTS="eager_sigmoid:16:fwd:32",
                 DIAG_ARGS="--allow-cpu --tokens 64 --hidden 32 --warmup-ms 1 --rep-ms 1"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["diag.csv", "logs.tgz", "profiles.tgz", "summary.txt"]
     steps = [line.split("] ", 1)[1] for line in (work / "logs" / "steps.txt").read_text().splitlines()]
-    assert steps[:6] == ["warm ws_bf16x2 rc=0", "warm bf16x2 rc=0", "ws_bf16x2 round 1 rc=0",
-                         "bf16x2 round 1 rc=0", "bf16x2 round 2 rc=0", "ws_bf16x2 round 2 rc=0"]
+    assert steps[:9] == ["warm ws_bf16x2 rc=0", "warm bf16x2 rc=0", "warm baselines rc=0", "ws_bf16x2 round 1 rc=0",
+                         "bf16x2 round 1 rc=0", "baselines round 1 rc=0", "baselines round 2 rc=0",
+                         "bf16x2 round 2 rc=0", "ws_bf16x2 round 2 rc=0"]
     diag = pd.read_csv(out / "diag.csv")
-    assert sorted(zip(diag["impl"], diag["round"], strict=True)) == [
-        ("ours_padded_bf16x2", 1), ("ours_padded_bf16x2", 2), ("ours_padded_ws_bf16x2", 1), ("ours_padded_ws_bf16x2", 2)]
+    assert sorted(zip(diag["impl"], diag["variant"], diag["round"], strict=True)) == [
+        ("eager_sigmoid", "default", 1), ("eager_sigmoid", "default", 2),
+        ("ours_padded_bf16x2", "bf16x2", 1), ("ours_padded_bf16x2", "bf16x2", 2),
+        ("ours_padded_ws_bf16x2", "ws_bf16x2", 1), ("ours_padded_ws_bf16x2", "ws_bf16x2", 2)]
     with tarfile.open(out / "profiles.tgz") as tar:
-        assert len([n for n in tar.getnames() if n.endswith(".txt")]) == 4
+        assert len([n for n in tar.getnames() if n.endswith(".txt")]) == 6
     summary = (out / "summary.txt").read_text()
     assert "rule forward hd128, L >= 4K" in summary and done.stdout.rstrip().endswith(summary.rstrip())
 
@@ -504,6 +507,32 @@ def test_diag_rules_need_both_timings(tmp_path, capsys):
     assert "rule forward hd128, L >= 4K: the Gluon forward" in capsys.readouterr().out  # DIAG_RULES by default
     with pytest.raises(SystemExit, match="no such bench_diag CSV"):
         variants.main(["decide-diag", str(tmp_path / "missing.csv")])
+
+
+def test_repeats_spread_judges_the_medians_movement_not_the_single_calls():
+    """spread="repeats": a point's range is its repeats' ratios of medians, so wide single-call
+    spreads with steady medians meet the bar (where "p20p80" is unsure); fewer than MIN_REPEATS
+    repeats stay unsure unless every repeat misses; one repeat slower than the base is unsure."""
+    variants = load("bench_variants")
+    rule = ("fwd", (128,), "ws_bf16x2", "bf16x2", 1.05, 4096)
+
+    def rows(cand_ms, spread=0.1):
+        out = []
+        for rnd, ms in enumerate(cand_ms, start=1):
+            out += [{**_timed("ours_padded_bf16x2", "fwd", 128, 4096, 1.0, spread, padding=25), "repeat": rnd},
+                    {**_timed("ours_padded_ws_bf16x2", "fwd", 128, 4096, ms, spread, padding=25), "repeat": rnd}]
+        return pd.DataFrame(out)
+
+    steady = rows([0.93, 0.94, 0.92, 0.93, 0.935])
+    assert variants.judge(steady, *rule, layouts=("padded",))[0] == "inconclusive"  # p20p80: 0.9 / 1.034 < 1
+    verdict, lines = variants.judge(steady, *rule, layouts=("padded",), spread="repeats")
+    assert verdict == "met" and "[1.064, 1.087] meets" in lines[0]
+    assert variants.judge(rows([0.93, 0.94, 0.92]), *rule, layouts=("padded",), spread="repeats")[0] == "inconclusive"  # 3 < 5 repeats
+    assert variants.judge(rows([0.98, 0.97, 0.99]), *rule, layouts=("padded",), spread="repeats")[0] == "not met"  # all below 1.05
+    one_slow = rows([0.93, 0.94, 1.01, 0.93, 0.935])
+    assert variants.judge(one_slow, *rule, layouts=("padded",), spread="repeats")[0] == "inconclusive"  # a repeat at x0.99
+    with pytest.raises(ValueError, match="spread 'iqr'"):
+        variants.judge(steady, *rule, layouts=("padded",), spread="iqr")
 
 
 def test_collect_stacks_repeats_and_refuses_a_point_twice_in_one(tmp_path, capsys):
