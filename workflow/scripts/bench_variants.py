@@ -6,6 +6,7 @@
     python workflow/scripts/bench_variants.py summary CSV_OR_DIR [...]
     python workflow/scripts/bench_variants.py decide CSV_OR_DIR [...] [--checks variant_checks.csv]
     python workflow/scripts/bench_variants.py collect DIR --out attention_<gpu>_variants.csv
+    python workflow/scripts/bench_variants.py decide-diag DIAG.csv [...]
 
 ``run``: (1) switches sigattn to the variant (``default``, ``tma``, ``fma``, ``tma_fma``, ...:
 sigattn.triton_kernels.variant_env) with full autotuning over the variant's own lists; (2) checks
@@ -50,6 +51,13 @@ threshold below 1, when the low end reaches the threshold itself), *misses* it w
 range's high end is below it, and is *unsure* otherwise. The rule is ``met`` when every point
 meets it, ``not met`` when a point misses it or an entry of the candidate failed the config check
 (``--checks``), ``inconclusive`` otherwise (unsure or missing points).
+
+``decide-diag``: the rules of ``DIAG_RULES`` judged on bench_diag.py rows (gpu/launch_diag.sh: a
+process an arm and round; ``round`` is the repeat) twice, on do_bench and on CUDA-graph replays of
+the same calls, each as ``decide`` judges; a rule is met only where met on both timings. A rule may
+take its range from the repeats' ratios of medians instead of the single calls' p20/p80
+(``spread="repeats"``: at least MIN_REPEATS repeats; a point meets where its median ratio reaches
+the threshold and no repeat has the candidate slower than the base).
 """
 
 from __future__ import annotations
