@@ -22,6 +22,12 @@ cap() {
   t=$(( l - reserve )); [ "$want" -lt "$t" ] && t=$want; [ "$t" -lt 1 ] && t=1
   echo "$t"
 }
+# alternated ROUND ITEM...: the items one a line, in their order in an odd round and reversed in an
+# even one (A B C, C B A, A B C, ...): a call's arms alternated over its repeats
+alternated() {
+  local round=$1 i; shift
+  if (( round % 2 == 0 )); then for (( i = $#; i >= 1; i-- )); do echo "${!i}"; done; else printf '%s\n' "$@"; fi
+}
 show_summary() { echo "== summary ($(( $(date +%s) - start )) s)"; cat "$OUT/summary.txt"; }  # the call's last output
 
 setup_machine() {

@@ -103,8 +103,7 @@ repeats=${REPEATS:-1}
 first=${REPEAT_FROM:-1}  # a second call continuing a first's repeats numbers them on (collect: rep<k>)
 runs=($RUNS)
 for (( k = first; k < first + repeats; k++ )); do
-  order=("${runs[@]}")
-  if (( k % 2 == 0 )); then order=(); for (( i = ${#runs[@]} - 1; i >= 0; i-- )); do order+=("${runs[i]}"); done; fi
+  mapfile -t order < <(alternated "$k" "${runs[@]}")
   for run in "${order[@]}"; do
     IFS=: read -r name variant impls passes <<< "$run"
     t=$(cap "${WANT[$name]:-600}" 12)

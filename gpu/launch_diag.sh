@@ -3,8 +3,8 @@
 # forward at hd128, L >= 4K, timed three ways in each process (bench_diag.py, the current host path):
 # do_bench (the protocol), CUDA-graph replays of the same call (GPU time, no launch path) and host
 # time a call, with a cProfile of each point's host-time calls (where a launch's host time goes).
-#   1. the compile warm-up: one process an arm times nothing (the first point of each arm, shared
-#      TRITON_CACHE_DIR) so that no timed process compiles;
+#   1. the compile warm-up: one process an arm runs its points at 1-ms timings, discarded (shared
+#      TRITON_CACHE_DIR), so that no timed process compiles or autotunes;
 #   2. REPEATS (5) rounds, the arms' order alternated (round 1: ARMS as written, round 2 reversed,
 #      ...), one process an arm and round (`round` column = the round); with BASELINE_POINTS (cuDNN
 #      at hd128 L = 4K / 8K / 16K by default) a process "baselines" (the default variant timing
@@ -56,9 +56,8 @@ for arm in $ARMS; do  # warm-up: compile (and, where the table has no entry, aut
   stamp "warm $arm rc=$?"
 done
 for r in $(seq 1 "$REPEATS"); do
-  arms=$ARMS
-  [ $(( r % 2 )) -eq 0 ] && arms=$(echo "$ARMS" | tr ' ' '\n' | tac | tr '\n' ' ')
-  for arm in $arms; do
+  # shellcheck disable=SC2086
+  for arm in $(alternated "$r" $ARMS); do
     if [ "$(left)" -lt 15 ]; then stamp "out of budget before $arm round $r"; break 2; fi
     # shellcheck disable=SC2086
     timeout -k 5 "$(cap 120 10)" $PY workflow/scripts/bench_diag.py --modes after --rounds 1 --first-round "$r" \

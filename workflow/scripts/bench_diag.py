@@ -18,8 +18,8 @@ GPU time without the host.
 
 ``--variant`` runs our kernel's variant of that name (sigattn.triton_kernels.variant_env, e.g.
 ``ws_bf16x2``: the Gluon forward at every length) in place of the default; ``--modes after``
-times the current path only; ``--profile-dir`` writes, a point each, a cProfile of the host-time
-calls (the functions by own time): where a launch's host time goes.
+times the current path only; ``--profile-dir`` writes, a point each, a cProfile of calls issued
+back to back as for ``host_ms`` (the functions by own time): where a launch's host time goes.
 
     python workflow/scripts/bench_diag.py --out diag.csv [--points ours_dense:128:fwd:512 ...]
 
@@ -55,6 +55,7 @@ COLUMNS = ["mode", "variant", "round", "impl", "pass", "head_dim", "padding_pct"
            "ms_median", "ms_p20", "ms_p80", "tflops", "ms_graph", "ms_graph_p20", "ms_graph_p80", "host_ms",
            "config", "status", "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
 PROFILE_LINES = 40  # functions listed a profile
+PROFILE_CALLS = 200  # calls profiled a point (cProfile's times have millisecond resolution)
 GRAPH_IMPLS = ("ours_", "fa2_dense", "cudnn_sdpa")  # capturable forward calls (no host sync)
 
 
@@ -67,11 +68,11 @@ def set_mode(mode: str) -> None:
 
 
 def profile_host(fn, device: str, path: Path, title: str) -> None:
-    """A cProfile of host_ms's calls of ``fn`` (issued back to back), the functions by own time,
-    written to ``path``."""
+    """A cProfile of PROFILE_CALLS calls of ``fn`` issued back to back (as host_ms issues them), the
+    functions by own time, written to ``path``."""
     profiler = cProfile.Profile()
     profiler.enable()
-    calls_ms = host_ms(fn, device)
+    calls_ms = host_ms(fn, device, calls=PROFILE_CALLS)
     profiler.disable()
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(PROFILE_LINES)
@@ -128,8 +129,9 @@ def parse_args(argv=None):
                    help="number of the first round (a call's repeats in separate processes: 1, 2, ...)")
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
                    help="host paths timed (default both; 'after': the current path only)")
-    p.add_argument("--variant", default="default",
-                   help="our kernel's variant (sigattn variant_env name, e.g. ws_bf16x2); default: the tuned default")
+    p.add_argument("--variant",
+                   help="our kernel's variant (sigattn variant_env name, e.g. ws_bf16x2, or default); without "
+                        "it, the variant SIGATTN_* select as for any import of sigattn")
     p.add_argument("--profile-dir", type=Path, help="write a cProfile of each point's host-time calls here")
     p.add_argument("--warmup-ms", type=float, default=bench["warmup_ms"])
     p.add_argument("--rep-ms", type=float, default=bench["rep_ms"])
@@ -148,11 +150,12 @@ def main(argv=None) -> None:
     timer = None if device == "cuda" else wall_clock_timer
     from sigattn import triton_kernels
 
-    try:
-        triton_kernels.variant_env(args.variant)
-    except ValueError as exc:
-        raise SystemExit(f"bench_diag: --variant: {exc}") from None
-    triton_kernels.select_variant(args.variant)
+    if args.variant is not None:
+        try:
+            triton_kernels.select_variant(args.variant)
+        except ValueError as exc:
+            raise SystemExit(f"bench_diag: --variant: {exc}") from None
+    args.variant = triton_kernels.variant_suffix().lstrip("_") or "default"  # the rows' name of what runs
     prov = provenance()
     rows = []
     modes = [m for m in MODES if m in args.modes]
