@@ -174,7 +174,7 @@ def test_launch_diag_script_alternates_arms_and_judges_on_the_cpu(tmp_path):
         ["bash", "gpu/launch_diag.sh", "200"], cwd=ROOT, capture_output=True, text=True, timeout=600,
         env=env(OUT=str(out), WORK=str(work), SUITE_COMMIT="test", PY=sys.executable, TRITON_INTERPRET="1",
                 POINTS="ours_padded:16:fwd:32", REPEATS="2", BASELINE_POINTS="eager_sigmoid:16:fwd:32",
-                DIAG_ARGS="--allow-cpu --tokens 64 --hidden 32 --warmup-ms 1 --rep-ms 1"))
+                DIAG_ARGS="--allow-cpu --tokens 64 --hidden 32 --warmup-ms 1 --rep-ms 1 --profile-calls 2"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["diag.csv", "logs.tgz", "profiles.tgz", "summary.txt"]
     steps = [line.split("] ", 1)[1] for line in (work / "logs" / "steps.txt").read_text().splitlines()]

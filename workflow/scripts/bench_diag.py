@@ -55,7 +55,6 @@ COLUMNS = ["mode", "variant", "round", "impl", "pass", "head_dim", "padding_pct"
            "ms_median", "ms_p20", "ms_p80", "tflops", "ms_graph", "ms_graph_p20", "ms_graph_p80", "host_ms",
            "config", "status", "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
 PROFILE_LINES = 40  # functions listed a profile
-PROFILE_CALLS = 200  # calls profiled a point (cProfile's times have millisecond resolution)
 GRAPH_IMPLS = ("ours_", "fa2_dense", "cudnn_sdpa")  # capturable forward calls (no host sync)
 
 
@@ -67,12 +66,12 @@ def set_mode(mode: str) -> None:
     triton_kernels.TUNING = "full" if mode == "before" else "table"
 
 
-def profile_host(fn, device: str, path: Path, title: str) -> None:
-    """A cProfile of PROFILE_CALLS calls of ``fn`` issued back to back (as host_ms issues them), the
+def profile_host(fn, device: str, path: Path, title: str, calls: int) -> None:
+    """A cProfile of ``calls`` calls of ``fn`` issued back to back (as host_ms issues them), the
     functions by own time, written to ``path``."""
     profiler = cProfile.Profile()
     profiler.enable()
-    calls_ms = host_ms(fn, device, calls=PROFILE_CALLS)
+    calls_ms = host_ms(fn, device, calls=calls)
     profiler.disable()
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(PROFILE_LINES)
@@ -97,7 +96,8 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
                    config=adapter.launch_config())
         if args.profile_dir is not None:
             name = f"{args.variant}_{mode}_r{rnd}_{point.replace(':', '_')}.txt"
-            profile_host(fn, device, args.profile_dir / name, f"{point} ({args.variant}, {mode})")
+            profile_host(fn, device, args.profile_dir / name, f"{point} ({args.variant}, {mode})",
+                         args.profile_calls)
         # the graph in the current path only: the kernels are the same in both, and the session-2
         # path builds a table on the host per call, which a capture refuses, leaving every later
         # capture of the process failed (session 23's H100 call)
@@ -133,6 +133,8 @@ def parse_args(argv=None):
                    help="our kernel's variant (sigattn variant_env name, e.g. ws_bf16x2, or default); without "
                         "it, the variant SIGATTN_* select as for any import of sigattn")
     p.add_argument("--profile-dir", type=Path, help="write a cProfile of each point's host-time calls here")
+    p.add_argument("--profile-calls", type=int, default=200,
+                   help="calls profiled a point (cProfile's times have millisecond resolution)")
     p.add_argument("--warmup-ms", type=float, default=bench["warmup_ms"])
     p.add_argument("--rep-ms", type=float, default=bench["rep_ms"])
     p.add_argument("--tokens", type=int, default=bench["tokens_per_batch"])
