@@ -12,7 +12,8 @@
 # with the point and the profiled process's provenance; ncu's own logs in logs.tgz),
 # points.csv (what each process ran: shape, lengths, launch config), summary.txt (the launch and
 # occupancy metrics of each kernel, printed last), logs.tgz. Knobs: POINTS, CALLS (1), SECTIONS,
-# NCU (the profiler's command), PROFILE_ARGS (extra bench_profile.py arguments), PY.
+# NCU (the profiler's command), PROFILE_ARGS (extra bench_profile.py arguments), GRAPH=1 (each point
+# profiled twice: eager calls, then replays of its CUDA graph, ncu_<point>_graph.csv; gpu/README item 15), PY.
 set -uo pipefail
 budget=${1:-300}
 work=${WORK:-/tmp/profile_points}
@@ -24,16 +25,20 @@ NCU=${NCU:-ncu}
 setup_machine
 { cat "$work/logs/env.txt"; echo "commit $SUITE_COMMIT"; date -u +%F; } > "$OUT/env.txt"
 sections=(); for s in $SECTIONS; do sections+=(--section "$s"); done
+launches=(eager); [ "${GRAPH:-0}" = 1 ] && launches=(eager graph)
 for point in $POINTS; do
-  name=${point//:/_}
-  t=$(cap 150 10)
-  if [ "$t" -lt 20 ]; then stamp "$point: not run (${t}s left)"; continue; fi
-  stamp "$point (cap ${t}s)"
-  # shellcheck disable=SC2086
-  timeout -k 5 "$t" $NCU --clock-control none --profile-from-start off "${sections[@]}" --csv --page details \
-    --log-file "$work/logs/ncu_$name.log" $PY workflow/scripts/bench_profile.py --points "$point" \
-    --calls "${CALLS:-1}" --log "$work/logs/point_$name.csv" ${PROFILE_ARGS:-} > "$work/logs/$name.log" 2>&1
-  stamp "$point rc=$?"
+  for launch in "${launches[@]}"; do
+    name=${point//:/_}; extra=()
+    if [ "$launch" = graph ]; then name=${name}_graph; extra=(--graph); fi
+    t=$(cap 150 10)
+    if [ "$t" -lt 20 ]; then stamp "$point $launch: not run (${t}s left)"; continue; fi
+    stamp "$point $launch (cap ${t}s)"
+    # shellcheck disable=SC2086
+    timeout -k 5 "$t" $NCU --clock-control none --profile-from-start off "${sections[@]}" --csv --page details \
+      --log-file "$work/logs/ncu_$name.log" $PY workflow/scripts/bench_profile.py --points "$point" \
+      --calls "${CALLS:-1}" --log "$work/logs/point_$name.csv" "${extra[@]}" ${PROFILE_ARGS:-} > "$work/logs/$name.log" 2>&1
+    stamp "$point $launch rc=$?"
+  done
 done
 mapfile -t logs < <(find "$work/logs" -name 'point_*.csv' | sort)
 [ "${#logs[@]}" -gt 0 ] && awk 'FNR == 1 && NR != 1 {next} {print}' "${logs[@]}" > "$OUT/points.csv"

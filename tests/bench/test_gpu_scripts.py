@@ -192,6 +192,22 @@ def test_launch_diag_script_alternates_arms_and_judges_on_the_cpu(tmp_path):
     assert "rule forward hd128, L >= 4K" in summary and done.stdout.rstrip().endswith(summary.rstrip())
 
 
+@cpu_only
+def test_launch_diag_passes_an_arms_scratch_to_bench_diag(tmp_path):
+    """An arm VARIANT@fixed runs that variant with --scratch fixed (refused on a CPU, after the
+    variant was accepted: the log says so), its files named VARIANT_fixed."""
+    out, work = tmp_path / "out", tmp_path / "work"
+    done = subprocess.run(
+        ["bash", "gpu/launch_diag.sh", "60"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env=env(OUT=str(out), WORK=str(work), SUITE_COMMIT="test", PY=sys.executable, TRITON_INTERPRET="1",
+                ARMS="bf16x2@fixed", REPEATS="1", BASELINE_POINTS="", PROFILE="0", POINTS="ours_dense:16:fwd:32",
+                DIAG_ARGS="--allow-cpu --tokens 64 --hidden 32"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    log = (work / "logs" / "bf16x2_fixed_r1.log").read_text()
+    assert "--scratch fixed needs a CUDA GPU" in log and "--variant" not in log
+    assert "no bench_diag rows came back" in (out / "summary.txt").read_text()
+
+
 def test_diag_and_first_call_take_shapes_and_timing_from_the_configuration(tmp_path):
     overlay = tmp_path / "bench.yaml"
     overlay.write_text("bench: {tokens_per_batch: 4096, hidden: 512, warmup_ms: 7, rep_ms: 9, seed: 3}\n")
@@ -509,6 +525,77 @@ def test_diag_rules_need_both_timings(tmp_path, capsys):
         variants.main(["decide-diag", str(tmp_path / "missing.csv")])
 
 
+def test_fixed_scratch_arms_are_left_out_of_the_rules_and_the_graph_gap_splits_them(tmp_path, capsys):
+    """A --scratch fixed arm (item 15's diagnostic) must not decide a switch of the default: with
+    its rows beside, the verdict is the torch-scratch rows'. graph-gap reports graph ÷ do_bench per
+    arm, scratch and graph order: median over rounds with its lowest and highest."""
+    variants = load("bench_variants")
+    rule = [("r", "fwd", (128,), "ws_bf16x2", "bf16x2", 1.05, 4096, ("dense",))]
+    rows = []
+    for rnd in (1, 2, 3):
+        rows.append({**_diag_row("bf16x2", "ours_dense_bf16x2", 4096, 1.0, 1.0, rnd), "scratch": "torch"})
+        # our path's own scratch: >= x1.11 on both timings; the fixed buffer's rows would fail the rule
+        rows.append({**_diag_row("ws_bf16x2", "ours_dense_ws_bf16x2", 4096, 0.85, 0.85 * (1.03 + rnd / 100), rnd),
+                     "scratch": "torch", "graph_order": "before" if rnd % 2 else "after"})
+        rows.append({**_diag_row("ws_bf16x2", "ours_dense_ws_bf16x2", 4096, 1.2, 1.2, rnd), "scratch": "fixed",
+                     "graph_order": "after"})
+    diag = pd.DataFrame(rows)
+    assert "rule r (>= x1.05 at L >= 4096): met" in "\n".join(variants.decide_diag_lines(diag, rule))
+    gap = variants.graph_gap_lines(diag)
+    # rounds 1 and 3 (graph first): x1.04 and x1.06; round 2 (graph after): x1.05
+    assert ("  variant=ws_bf16x2 scratch=torch impl=ours_dense_ws_bf16x2 padding_pct=0 seq_len=4096 "
+            "graph_order=before: x1.050 [1.040, 1.060] n=2") in gap
+    assert ("  variant=ws_bf16x2 scratch=torch impl=ours_dense_ws_bf16x2 padding_pct=0 seq_len=4096 "
+            "graph_order=after: x1.050 [1.050, 1.050] n=1") in gap
+    assert ("  variant=ws_bf16x2 scratch=fixed impl=ours_dense_ws_bf16x2 padding_pct=0 seq_len=4096 "
+            "graph_order=after: x1.000 [1.000, 1.000] n=3") in gap
+    # rows of earlier calls (no scratch / graph_order column): our scratch, graph after do_bench
+    old = pd.DataFrame([_diag_row("bf16x2", "ours_dense_bf16x2", 4096, 1.0, 1.02, 1),
+                        {**_diag_row("bf16x2", "ours_dense_bf16x2", 8192, 2.0, float("nan"), 1)}])
+    assert variants.graph_gap_lines(old)[1:] == [
+        "  variant=bf16x2 scratch=torch impl=ours_dense_bf16x2 padding_pct=0 seq_len=4096 graph_order=after: "
+        "x1.020 [1.020, 1.020] n=1"]  # the 8K row has no graph time
+    assert variants.graph_gap_lines(old.iloc[1:]) == ["graph-gap: no row has both a do_bench and a graph time"]
+    diag.to_csv(tmp_path / "d.csv", index=False)
+    variants.main(["graph-gap", str(tmp_path / "d.csv")])
+    assert "scratch=fixed" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no such bench_diag CSV"):
+        variants.main(["graph-gap", str(tmp_path / "missing.csv")])
+
+
+def test_graph_order_and_fixed_scratch_allocator():
+    """--graph-order: 'alternate' times the graph first in odd rounds. --scratch fixed: Triton's
+    allocator hands out the start of one buffer (any size up to it, a clear error beyond), and our
+    launch path keeps a caller-set allocator instead of putting its own in."""
+    diag = load("bench_diag")
+    assert [diag.graph_first(order, rnd) for order in ("after", "before", "alternate") for rnd in (1, 2)] == [
+        False, False, True, True, True, False]
+    from sigattn import triton_kernels
+    from triton.runtime import _allocation
+
+    token = _allocation._allocator.set(_allocation.NullAllocator())
+    try:
+        diag.set_fixed_scratch("cpu", nbytes=1024)
+        alloc = _allocation._allocator.get()
+        a, b = alloc(100, 128, None), alloc(1024, 128, None)
+        assert a.numel() == 100 and a.data_ptr() == b.data_ptr()  # the same buffer each launch
+        with pytest.raises(RuntimeError, match="asks 1025 B of scratch, the buffer has 1024 B"):
+            alloc(1025, 128, None)
+        with triton_kernels._descriptor_scratch(torch.device("cuda"), True):
+            assert _allocation._allocator.get() is alloc  # the caller's is kept
+    finally:
+        _allocation._allocator.reset(token)
+
+
+@cpu_only
+def test_diag_refuses_fixed_scratch_without_a_gpu(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPTS / "bench_diag.py"), "--out", str(tmp_path / "d.csv"),
+                           "--allow-cpu", "--scratch", "fixed", "--points", "ours_dense:16:fwd:32"],
+                          cwd=ROOT, env=env(TRITON_INTERPRET="1"), capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "--scratch fixed needs a CUDA GPU" in done.stderr
+    assert not (tmp_path / "d.csv").exists()
+
+
 def test_repeats_spread_judges_the_medians_movement_not_the_single_calls():
     """spread="repeats": a point's range is its repeats' ratios of medians, so wide single-call
     spreads with steady medians meet the bar (where "p20p80" is unsure); fewer than MIN_REPEATS
@@ -725,6 +812,24 @@ def test_tidy_writes_each_table_with_its_point_and_provenance_and_names_what_it_
     assert table[["device", "commit", "date"]].values.tolist() == [["GPU X", "abc123def456", "2026-12-06"]]
 
 
+def test_tidy_names_a_graph_replays_table_apart_from_the_eager_one(tmp_path):
+    """profile_points.sh GRAPH=1 profiles a point twice; --tidy keeps both tables, the replays' as
+    ncu_<point>_graph.csv, each with the provenance of its own process's row."""
+    profile = load("bench_profile")
+    for name, value in (("ours_dense_128_fwd_4096", "900"), ("ours_dense_128_fwd_4096_graph", "950")):
+        (tmp_path / f"ncu_{name}.log").write_text(NCU_HEADER + "\n" + _ncu_row(0, "k", "Duration", "us", value) + "\n")
+    points = tmp_path / "points.csv"
+    pd.DataFrame([{"point": "ours_dense:128:fwd:4096", "launch": launch, "device": "GPU X", "torch": "2.11",
+                   "triton": "3.6.0", "commit": commit, "date": "2026-12-06"}
+                  for launch, commit in (("eager", "aaa"), ("graph", "bbb"))]).to_csv(points, index=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert profile.tidy(sorted(tmp_path.glob("ncu_*.log")), points, out) == []
+    eager, graph = (profile.ncu_table(out / f"ncu_ours_dense_128_fwd_4096{s}.csv") for s in ("", "_graph"))
+    assert (eager["Metric Value"].tolist(), eager["commit"].tolist()) == (["900"], ["aaa"])
+    assert (graph["Metric Value"].tolist(), graph["commit"].tolist()) == (["950"], ["bbb"])
+
+
 def test_schedule_model_predicts_the_profiled_durations():
     """scsigmoid.bench.ceiling's schedule model against a measurement, not its own arithmetic:
     session 20's ncu profile of hd128 at L = 16K on an H100 (results/kernels/h100_profile_s20_20f9fb0:
@@ -795,7 +900,7 @@ def test_profile_points_script_end_to_end_with_a_stand_in_profiler(tmp_path):
     assert points["padding_pct"].tolist() == [0, 25] and (points["commit"] == "abc123def456").all()
     assert points.loc[1, "config"].startswith("fwd@32=") and "dkdv" in points.loc[1, "config"]
     summary = (out / "summary.txt").read_text()
-    assert summary.count("_fwd_kernel: Waves Per SM 3.5") == 2 and "ours_padded:16:bwd:32 rc=0" in summary
+    assert summary.count("_fwd_kernel: Waves Per SM 3.5") == 2 and "ours_padded:16:bwd:32 eager rc=0" in summary
     assert res.stdout.rstrip().endswith(summary.rstrip())
 
 

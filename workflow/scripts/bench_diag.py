@@ -16,6 +16,13 @@ calls issued back to back) and, forward calls of the current path only, ``ms_gra
 beside it): the same call replayed from a CUDA graph under the same do_bench protocol, i.e. the
 GPU time without the host.
 
+``--graph-order before`` times the graph before do_bench (``alternate``: before in odd rounds,
+after in even ones; ``graph_order`` column), and ``--scratch fixed`` gives Triton one caller-set
+allocator (``triton.set_allocator``) for the whole process whose buffer, made once, holds the
+tensor-descriptor scratch of every launch, eager or replayed (``scratch`` column; ``torch``: our
+launch path's own, the caching allocator's in eager calls, the graph pool's in a capture): the
+two candidates of gpu/README item 15 for a graph replay slower than the eager call.
+
 ``--variant`` runs our kernel's variant of that name (sigattn.triton_kernels.variant_env, e.g.
 ``ws_bf16x2``: the Gluon forward at every length) in place of the default; ``--modes after``
 times the current path only; ``--profile-dir`` writes, a point each, a cProfile of calls issued
@@ -51,9 +58,12 @@ DEFAULT_POINTS = [
     "ours_dense:64:fwd:1024", "ours_dense:64:bwd:512",
 ]
 MODES = ("before", "after")
+GRAPH_ORDERS = ("after", "before", "alternate")
+SCRATCH = ("torch", "fixed")
+FIXED_SCRATCH_BYTES = 64 << 20  # --scratch fixed: the buffer (a descriptor is 128 B; 3 a program)
 COLUMNS = ["mode", "variant", "round", "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
            "ms_median", "ms_p20", "ms_p80", "tflops", "ms_graph", "ms_graph_p20", "ms_graph_p80", "host_ms",
-           "config", "status", "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
+           "graph_order", "scratch", "config", "status", "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
 PROFILE_LINES = 40  # functions listed a profile
 GRAPH_IMPLS = ("ours_", "fa2_dense", "cudnn_sdpa")  # capturable forward calls (no host sync)
 
@@ -64,6 +74,27 @@ def set_mode(mode: str) -> None:
     ops.EAGER_CUSTOM_OP = mode == "before"
     ops.CACHE_SHAPE_TABLES = mode != "before"
     triton_kernels.TUNING = "full" if mode == "before" else "table"
+
+
+def set_fixed_scratch(device: str, nbytes: int = FIXED_SCRATCH_BYTES) -> None:
+    """Triton's allocator for the rest of the process: slices of one buffer made now, so that every
+    launch's descriptor scratch lies at the same address whether the call is eager or captured
+    (our launch path keeps a caller-set allocator: triton_kernels._descriptor_scratch)."""
+    import triton
+
+    buffer = torch.empty(nbytes, dtype=torch.int8, device=device)
+
+    def alloc(size: int, alignment: int, stream):
+        if size > buffer.numel():
+            raise RuntimeError(f"--scratch fixed: a launch asks {size} B of scratch, the buffer has {buffer.numel()} B")
+        return buffer[:size]  # the buffer's start: aligned for any alignment Triton asks (<= 256 B)
+
+    triton.set_allocator(alloc)
+
+
+def graph_first(order: str, rnd: int) -> bool:
+    """Whether a round times the graph replay before do_bench (--graph-order)."""
+    return order == "before" or (order == "alternate" and rnd % 2 == 1)
 
 
 def profile_host(fn, device: str, path: Path, title: str, calls: int) -> None:
@@ -79,16 +110,33 @@ def profile_host(fn, device: str, path: Path, title: str, calls: int) -> None:
     path.write_text(f"{title}: host time {calls_ms:.4f} ms a call under the profiler\n{text.getvalue()}")
 
 
+def time_graph(prepared, row: dict, args, timer) -> None:
+    """The point's call replayed from a CUDA graph, into ``row`` (a refused capture: its reason)."""
+    try:
+        graph = time_graph_replay(prepared.run, args.warmup_ms, args.rep_ms, timer)
+        row.update(ms_graph=graph.ms_median, ms_graph_p20=graph.ms_p20, ms_graph_p80=graph.ms_p80)
+    except Exception as exc:  # capture refused: keep the row, say why
+        row["reason"] = f"graph: {type(exc).__name__}: {exc}"[:200]
+
+
 def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
     pt = Point.parse(point, args.tokens, args.hidden, args.seed)
     adapter, impl, pass_ = pt.adapter, pt.adapter.name, pt.pass_
     row = dict(mode=mode, variant=args.variant, round=rnd, impl=adapter.name, **{"pass": pass_},
                head_dim=pt.head_dim, padding_pct=pt.padding, seq_len=pt.seq_len, batch=pt.batch, heads=pt.heads,
                warmup_ms=args.warmup_ms, rep_ms=args.rep_ms, ms_graph=math.nan, ms_graph_p20=math.nan,
-               ms_graph_p80=math.nan, host_ms=math.nan, status="ok", reason="")
+               ms_graph_p80=math.nan, host_ms=math.nan, scratch=args.scratch, status="ok", reason="")
+    # the graph in the current path only: the kernels are the same in both, and the session-2
+    # path builds a table on the host per call, which a capture refuses, leaving every later
+    # capture of the process failed (session 23's H100 call)
+    graphed = pass_ == "fwd" and mode == "after" and device == "cuda" and impl.startswith(GRAPH_IMPLS)
+    first = graphed and graph_first(args.graph_order, rnd)
+    row["graph_order"] = ("before" if first else "after") if graphed else ""
     set_mode(mode)
     try:
         fn, prepared = timed_call(adapter, pt.inputs(device), pass_)
+        if first:
+            time_graph(prepared, row, args, timer)
         stats = time_callable(fn, args.warmup_ms, args.rep_ms, timer)
         flops = attention_flops(list(pt.lengths), pt.heads, pt.head_dim, pass_, causal=adapter.causal)
         row.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,
@@ -98,15 +146,8 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
             name = f"{args.variant}_{mode}_r{rnd}_{point.replace(':', '_')}.txt"
             profile_host(fn, device, args.profile_dir / name, f"{point} ({args.variant}, {mode})",
                          args.profile_calls)
-        # the graph in the current path only: the kernels are the same in both, and the session-2
-        # path builds a table on the host per call, which a capture refuses, leaving every later
-        # capture of the process failed (session 23's H100 call)
-        if pass_ == "fwd" and mode == "after" and device == "cuda" and impl.startswith(GRAPH_IMPLS):
-            try:
-                graph = time_graph_replay(prepared.run, args.warmup_ms, args.rep_ms, timer)
-                row.update(ms_graph=graph.ms_median, ms_graph_p20=graph.ms_p20, ms_graph_p80=graph.ms_p80)
-            except Exception as exc:  # capture refused: keep the row, say why
-                row["reason"] = f"graph: {type(exc).__name__}: {exc}"[:200]
+        if graphed and not first:
+            time_graph(prepared, row, args, timer)
     except Exception as exc:
         row.update(status="error", reason=f"{type(exc).__name__}: {exc}"[:300])
     finally:
@@ -132,6 +173,10 @@ def parse_args(argv=None):
     p.add_argument("--variant",
                    help="our kernel's variant (sigattn variant_env name, e.g. ws_bf16x2, or default); without "
                         "it, the variant SIGATTN_* select as for any import of sigattn")
+    p.add_argument("--graph-order", choices=GRAPH_ORDERS, default="after",
+                   help="time the graph replay after do_bench, before it, or before in odd rounds (alternate)")
+    p.add_argument("--scratch", choices=SCRATCH, default="torch",
+                   help="tensor-descriptor scratch: our launch path's own (torch) or one fixed buffer (fixed)")
     p.add_argument("--profile-dir", type=Path, help="write a cProfile of each point's host-time calls here")
     p.add_argument("--profile-calls", type=int, default=200,
                    help="calls profiled a point (cProfile's times have millisecond resolution)")
@@ -158,6 +203,10 @@ def main(argv=None) -> None:
         except ValueError as exc:
             raise SystemExit(f"bench_diag: --variant: {exc}") from None
     args.variant = triton_kernels.variant_suffix().lstrip("_") or "default"  # the rows' name of what runs
+    if args.scratch == "fixed":
+        if device != "cuda":
+            raise SystemExit("bench_diag: --scratch fixed needs a CUDA GPU (the scratch is device memory)")
+        set_fixed_scratch(device)
     prov = provenance()
     rows = []
     modes = [m for m in MODES if m in args.modes]

@@ -1,6 +1,8 @@
 """Run benchmark points for a profiler: each point's call made ready (inputs, one untimed call:
 compile, autotune or tuned-table lookup), then ``--calls`` calls inside a CUDA profiler range, so
 that ``ncu --profile-from-start off`` records only the kernels of the timed call (gpu/profile_points.sh).
+``--graph``: the call captured in a CUDA graph outside the range and replayed inside it (ncu
+profiles a graph's kernel nodes one by one): the kernel as a replay launches it (gpu/README item 15).
 
     python workflow/scripts/bench_profile.py --points ours_padded:128:bwd:16384 ours_dense:128:bwd:16384 \
         [--calls 1] [--log launches.csv]
@@ -13,7 +15,8 @@ one row a point: its shape, the launch config of our kernel (the tuned table's o
 autotuner's) and the seconds the ready call took, so a profile names what it profiled.
 ``--summarize`` prints the launch and occupancy metrics (``NCU_METRICS``) of each kernel in ncu's
 logs (``--csv --page details``, written with ``--log-file``: ncu's own lines, then the table).
-``--tidy`` writes each log's table as ``ncu_<point>.csv`` with the point and the provenance of the
+``--tidy`` writes each log's table as ``ncu_<point>.csv`` (``ncu_<point>_graph.csv`` for ``--graph``
+rows) with the point and the provenance of the
 process that ran it (its row of ``--log``'s CSV), the form results/ keeps.
 """
 
@@ -29,6 +32,7 @@ import pandas as pd
 import torch
 
 from scsigmoid.bench.harness import Point, timed_call
+from scsigmoid.bench.timing import capture_graph
 from scsigmoid.config import config_parser
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import PROVENANCE_COLUMNS, provenance
@@ -36,7 +40,9 @@ from scsigmoid.provenance import PROVENANCE_COLUMNS, provenance
 
 def run_point(text: str, pt: Point, args, device: str) -> dict:
     start = time.perf_counter()
-    fn, _ = timed_call(pt.adapter, pt.inputs(device), pt.pass_)
+    fn, prepared = timed_call(pt.adapter, pt.inputs(device), pt.pass_)
+    if args.graph:
+        fn = capture_graph(prepared.run).replay
     ready_s = time.perf_counter() - start
     if device == "cuda":
         torch.cuda.synchronize()
@@ -49,8 +55,9 @@ def run_point(text: str, pt: Point, args, device: str) -> dict:
     row = {"point": text, "impl": pt.adapter.name, "pass": pt.pass_, "head_dim": pt.head_dim, "seq_len": pt.seq_len,
            "padding_pct": pt.padding, "batch": pt.batch, "heads": pt.heads,
            "lengths": " ".join(map(str, pt.lengths)), "calls": args.calls,
+           "launch": "graph" if args.graph else "eager",
            "config": pt.adapter.launch_config(), "ready_s": round(ready_s, 2)}
-    print(f"[profile] {text}: {args.calls} call(s) in the profiler range; config {row['config']}",
+    print(f"[profile] {text}: {args.calls} {row['launch']} call(s) in the profiler range; config {row['config']}",
           file=sys.stderr, flush=True)
     return row
 
@@ -96,7 +103,9 @@ def tidy(logs: list[Path], points_csv: Path, out_dir: Path) -> list[str]:
     ``points_csv`` (what bench_profile --log wrote in the profiled process). Returns what it could
     not write (no table, no row of the point), one line each."""
     points = pd.read_csv(points_csv, dtype=str, keep_default_na=False)
-    points = points.set_index(points["point"].str.replace(":", "_"))
+    graph = points["launch"].eq("graph") if "launch" in points else False  # --graph's logs: ncu_<point>_graph
+    points = points.set_index(points["point"].str.replace(":", "_") + graph.map({True: "_graph", False: ""}) if
+                              "launch" in points else points["point"].str.replace(":", "_"))
     problems = []
     for log in logs:
         name = log.stem.removeprefix("ncu_")
@@ -121,6 +130,8 @@ def main(argv=None) -> None:
     p.add_argument("--points-csv", type=Path, help="--tidy: the points' --log CSV (provenance)")
     p.add_argument("--out-dir", type=Path, help="--tidy: where the ncu_<point>.csv files go")
     p.add_argument("--calls", type=int, default=1, help="calls inside the profiler range (each point)")
+    p.add_argument("--graph", action="store_true",
+                   help="replay the call from a CUDA graph in the range (forward points; GPU only)")
     p.add_argument("--log", type=Path, help="CSV of what ran (shape, launch config)")
     p.add_argument("--tokens", type=int, default=bench["tokens_per_batch"])
     p.add_argument("--hidden", type=int, default=bench["hidden"])
@@ -143,6 +154,8 @@ def main(argv=None) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and not args.allow_cpu:
         raise SystemExit("bench_profile: no CUDA GPU visible (--allow-cpu runs a smoke test)")
+    if args.graph and device != "cuda":
+        raise SystemExit("bench_profile: --graph needs a CUDA GPU (a CUDA graph)")
     try:  # a bad point fails before anything runs
         points = [Point.parse(text, args.tokens, args.hidden, int(bench["seed"])) for text in args.points]
     except (ValueError, KeyError) as err:

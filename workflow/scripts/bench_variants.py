@@ -7,6 +7,7 @@
     python workflow/scripts/bench_variants.py decide CSV_OR_DIR [...] [--checks variant_checks.csv]
     python workflow/scripts/bench_variants.py collect DIR --out attention_<gpu>_variants.csv
     python workflow/scripts/bench_variants.py decide-diag DIAG.csv [...]
+    python workflow/scripts/bench_variants.py graph-gap DIAG.csv [...]
 
 ``run``: (1) switches sigattn to the variant (``default``, ``tma``, ``fma``, ``tma_fma``, ...:
 sigattn.triton_kernels.variant_env) with full autotuning over the variant's own lists; (2) checks
@@ -57,7 +58,13 @@ process an arm and round; ``round`` is the repeat) twice, on do_bench and on CUD
 the same calls, each as ``decide`` judges; a rule is met only where met on both timings. A rule may
 take its range from the repeats' ratios of medians instead of the single calls' p20/p80
 (``spread="repeats"``: at least MIN_REPEATS repeats; a point meets where its median ratio reaches
-the threshold and no repeat has the candidate slower than the base).
+the threshold and no repeat has the candidate slower than the base). Rows timed with bench_diag's
+``--scratch fixed`` (a diagnostic arm) are left out of the rules: they judge our launch path as
+users run it.
+
+``graph-gap``: a graph replay's time over the same call's do_bench time (bench_diag rows), per arm,
+point, descriptor scratch and graph order: the median over rounds with its lowest and highest
+(gpu/README item 15). A description, no rule.
 """
 
 from __future__ import annotations
@@ -496,7 +503,10 @@ def diag_timing(diag: pd.DataFrame, timing: str) -> pd.DataFrame:
 
 def decide_diag_lines(diag: pd.DataFrame, rules=DIAG_RULES) -> list[str]:
     """Each rule judged on both timings of bench_diag rows, then its verdict: met where met on
-    both, not met where not met on either, else inconclusive."""
+    both, not met where not met on either, else inconclusive. Rows of a fixed-scratch arm
+    (``scratch`` column "fixed") are not judged."""
+    if "scratch" in diag:
+        diag = diag[diag["scratch"].fillna("torch") != "fixed"]
     devices = sorted(diag["device"].dropna().astype(str).unique()) if "device" in diag else []
     lines = [f"rules judged on bench_diag rows of: {', '.join(devices) or 'an unnamed device'}, "
              f"{diag['round'].nunique()} repeat(s), timings {' and '.join(DIAG_TIMINGS)}"]
@@ -511,6 +521,24 @@ def decide_diag_lines(diag: pd.DataFrame, rules=DIAG_RULES) -> list[str]:
         overall = ("met" if states == {"met"} else "not met" if any(v.startswith("not met") for v in states)
                    else "inconclusive")
         lines += [f"rule {name} (>= x{threshold} at {_span_text(lengths)}): {overall}", *detail]
+    return lines
+
+
+def graph_gap_lines(diag: pd.DataFrame) -> list[str]:
+    """ms_graph ÷ ms_median of each bench_diag row that has both, by arm (variant, scratch), point
+    and graph order: the median over rounds [lowest, highest] and the rounds counted."""
+    rows = diag[(diag["status"] == "ok") & diag["ms_graph"].notna() & diag["ms_median"].notna()].copy()
+    if rows.empty:
+        return ["graph-gap: no row has both a do_bench and a graph time"]
+    for column, default in (("scratch", "torch"), ("graph_order", "after")):
+        rows[column] = rows[column].fillna(default) if column in rows else default
+    rows["gap"] = rows["ms_graph"] / rows["ms_median"]
+    lines = ["graph replay ÷ do_bench (median over rounds [lowest, highest], rounds)"]
+    keys = ["variant", "scratch", "impl", "padding_pct", "seq_len", "graph_order"]
+    for key, group in rows.groupby(keys, sort=True):
+        text = " ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True))
+        lines.append(f"  {text}: x{group['gap'].median():.3f} [{group['gap'].min():.3f}, {group['gap'].max():.3f}]"
+                     f" n={len(group)}")
     return lines
 
 
@@ -661,6 +689,8 @@ def main(argv=None) -> None:
     d.add_argument("--checks", type=Path, help="the call's variant_checks.csv (a failed entry fails its rule)")
     g = sub.add_parser("decide-diag", help="judge DIAG_RULES on bench_diag.py CSVs, do_bench and graph timings")
     g.add_argument("paths", nargs="+", type=Path, help="bench_diag CSVs (one a process; round = repeat)")
+    gg = sub.add_parser("graph-gap", help="graph replay ÷ do_bench of bench_diag.py CSVs, per arm and point")
+    gg.add_argument("paths", nargs="+", type=Path, help="bench_diag CSVs")
     c = sub.add_parser("collect", help="every repeat's parts merged into one CSV with a repeat column")
     c.add_argument("paths", nargs="+", help="part CSVs or folders holding them (repeat k under rep<k>/)")
     c.add_argument("--out", required=True, type=Path)
@@ -685,11 +715,12 @@ def report(args) -> None:
         write_csv(table, args.out)
         print(f"wrote {args.out}: {len(table)} rows, {(table['status'] == 'ok').sum()} ok, "
               f"{table['repeat'].nunique()} repeat(s)")
-    elif args.command == "decide-diag":
+    elif args.command in ("decide-diag", "graph-gap"):
         missing = [str(p) for p in args.paths if not p.is_file()]
         if missing:
             raise ValueError(f"no such bench_diag CSV: {', '.join(missing)}")
-        print("\n".join(decide_diag_lines(pd.concat([pd.read_csv(p) for p in args.paths], ignore_index=True))))
+        diag = pd.concat([pd.read_csv(p) for p in args.paths], ignore_index=True)
+        print("\n".join((decide_diag_lines if args.command == "decide-diag" else graph_gap_lines)(diag)))
     elif args.command == "summary":
         print("\n".join(summary_lines(read_parts(args.paths))))
     else:

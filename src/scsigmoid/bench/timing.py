@@ -51,6 +51,12 @@ def time_graph_replay(fn: Callable[[], object], warmup_ms: float, rep_ms: float,
     the GPU time of its kernels with no host work per call (no Python, no launch path), under the
     same timer and settings as :func:`time_callable`. ``fn`` must be capturable: no host sync, no
     new host-made tensor per call. GPU only."""
+    return time_callable(capture_graph(fn).replay, warmup_ms, rep_ms, timer)
+
+
+def capture_graph(fn: Callable[[], object]):
+    """``fn`` captured once in a CUDA graph (``torch.cuda.CUDAGraph``), after two runs on a side
+    stream; replay() then launches its kernels. GPU only."""
     import torch
 
     with torch.no_grad():
@@ -63,7 +69,7 @@ def time_graph_replay(fn: Callable[[], object], warmup_ms: float, rep_ms: float,
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             fn()
-    return time_callable(graph.replay, warmup_ms, rep_ms, timer)
+    return graph
 
 
 def wall_clock_timer(fn: Callable[[], object], warmup_ms: float, rep_ms: float) -> list[float]:
