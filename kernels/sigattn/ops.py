@@ -188,6 +188,11 @@ def _attention(*args):
 
 #: The cached tables of _cached_table: valid by construction, their values need no check.
 _SHAPE_TABLES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+#: The same tables by their key (device, B, Lq, Lk), while the cache holds them.
+_TABLES_BY_SHAPE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+#: Cached tables a CUDA-graph capture has used: a graph keeps only their address, so they stay
+#: alive for the process (16·B bytes each) rather than leave with the cache's least recent.
+_CAPTURED_TABLES: dict[tuple, torch.Tensor] = {}
 
 
 @functools.lru_cache(maxsize=64)
@@ -195,6 +200,21 @@ def _cached_table(device: torch.device, batch: int, len_q: int, len_k: int) -> t
     table = torch.tensor([[0] * batch, [len_q] * batch, [0] * batch, [len_k] * batch],
                          dtype=torch.int32, device=device)
     _SHAPE_TABLES[id(table)] = table
+    _TABLES_BY_SHAPE[(device, batch, len_q, len_k)] = table
+    return table
+
+
+def _captured_table(device: torch.device, batch: int, len_q: int, len_k: int) -> torch.Tensor | None:
+    """Inside a CUDA-graph capture: the cached table of these shapes if an earlier call made one
+    (kept alive from now on: _CAPTURED_TABLES), else None (the call builds its own in the graph).
+    Without it every replay ran the table's small kernels that an eager call skips (three fills
+    and a stack: kernels/PERF.md "Session 28")."""
+    key = (device, batch, len_q, len_k)
+    table = _CAPTURED_TABLES.get(key)
+    if table is None:
+        table = _TABLES_BY_SHAPE.get(key)
+        if table is not None:
+            _CAPTURED_TABLES[key] = table
     return table
 
 
@@ -205,12 +225,16 @@ _KEPT_TABLES: collections.OrderedDict = collections.OrderedDict()
 _KEPT_TABLES_MAX = 32
 
 
+def _capturing(q) -> bool:
+    """Whether a CUDA graph is being captured on q's device (the current stream)."""
+    return q.is_cuda and torch.cuda.is_current_stream_capturing()
+
+
 def _caching(q) -> bool:
     """Tables may be kept: not while torch.compile traces, a CUDA graph captures or inference mode
     is on (a tensor made there must not be kept)."""
     return CACHE_SHAPE_TABLES and not (
-        torch.compiler.is_compiling() or torch.is_inference_mode_enabled()
-        or (q.is_cuda and torch.cuda.is_current_stream_capturing()))
+        torch.compiler.is_compiling() or torch.is_inference_mode_enabled() or _capturing(q))
 
 
 def _kept_table(sources: tuple, key: tuple, build) -> torch.Tensor:
@@ -247,6 +271,11 @@ def _padded_table(q, k, seq_lens_q, seq_lens_k) -> torch.Tensor:
     With lengths it is kept per length tensors (:func:`_kept_table`; values still checked when
     ``CHECK_VALUES``)."""
     batch, len_q, len_k = q.shape[0], q.shape[1], k.shape[1]
+    if (seq_lens_q is None and seq_lens_k is None and CACHE_SHAPE_TABLES and _capturing(q)
+            and not torch.compiler.is_compiling()):
+        table = _captured_table(q.device, batch, len_q, len_k)  # made before the capture: reused
+        if table is not None:
+            return table
     if not _caching(q):
         table = _build_padded_table(q, k, seq_lens_q, seq_lens_k)
         if seq_lens_q is None and seq_lens_k is None and not torch.compiler.is_compiling():

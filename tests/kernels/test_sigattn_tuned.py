@@ -1,9 +1,11 @@
 """The tuned-config table (sigattn.tuned) and the launch path that uses it."""
 
 import csv
+import gc
 import json
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -228,6 +230,32 @@ def test_table_made_in_inference_mode_is_not_kept(monkeypatch):
     torch.autograd.grad(out, leaf, torch.ones_like(out))
     table = ops._cached_table(q.device, 3, 8, 8)
     assert table.tolist() == [[0, 0, 0], [8, 8, 8], [0, 0, 0], [8, 8, 8]]
+
+
+def test_capture_reuses_a_table_made_before_it_and_keeps_it_alive(monkeypatch):
+    """Inside a CUDA-graph capture (here: _capturing forced) a dense call takes the table an eager
+    call made before (no small kernels in every replay) and keeps it alive past the cache, whose
+    least recent it would otherwise free under a graph that reads it; a shape not made before is
+    built for the capture and not kept; a call with lengths builds its table as before."""
+    ops._cached_table.cache_clear()
+    monkeypatch.setattr(ops, "_CAPTURED_TABLES", {})
+    q = torch.randn(3, 8, 1, 16)
+    made = ops._padded_table(q, q, None, None)  # an eager call: cached
+    monkeypatch.setattr(ops, "_capturing", lambda t: True)
+    assert ops._padded_table(q, q, None, None) is made
+    other = torch.randn(3, 9, 1, 16)
+    built = ops._padded_table(other, other, None, None)
+    assert built.tolist() == [[0, 0, 0], [9, 9, 9], [0, 0, 0], [9, 9, 9]]
+    assert ops._padded_table(other, other, None, None) is not built  # not kept: built each capture
+    lens = torch.tensor([8, 5, 3], dtype=torch.int32)
+    assert ops._padded_table(q, q, lens, lens).tolist() == [[0, 0, 0], [8, 5, 3], [0, 0, 0], [8, 5, 3]]
+    alive = weakref.ref(made)
+    del made
+    ops._cached_table.cache_clear()
+    gc.collect()
+    assert alive() is not None and ops._padded_table(q, q, None, None) is alive()  # kept for the graph
+    monkeypatch.setattr(ops, "CACHE_SHAPE_TABLES", False)  # caching off (the session-2 path): never reused
+    assert ops._padded_table(q, q, None, None) is not alive()
 
 
 def test_eager_padded_call_with_the_same_lengths_does_no_table_work_the_second_time(monkeypatch, device):
