@@ -556,6 +556,8 @@ def test_fixed_scratch_arms_are_left_out_of_the_rules_and_the_graph_gap_splits_t
         "  variant=bf16x2 scratch=torch impl=ours_dense_bf16x2 padding_pct=0 seq_len=4096 graph_order=after: "
         "x1.020 [1.020, 1.020] n=1"]  # the 8K row has no graph time
     assert variants.graph_gap_lines(old.iloc[1:]) == ["graph-gap: no row has both a do_bench and a graph time"]
+    clocked = old.iloc[:1].assign(sm_mhz=1980.0, sm_mhz_graph=1755.0)  # rows with NVML clocks name them
+    assert variants.graph_gap_lines(clocked)[1].endswith("x1.020 [1.020, 1.020] n=1, SM 1980 / 1755 MHz")
     diag.to_csv(tmp_path / "d.csv", index=False)
     variants.main(["graph-gap", str(tmp_path / "d.csv")])
     assert "scratch=fixed" in capsys.readouterr().out

@@ -1,6 +1,12 @@
 import pytest
 
-from scsigmoid.bench.timing import summarise, time_callable, wall_clock_timer
+from scsigmoid.bench.timing import (
+    ClockSampler,
+    nvml_sm_clock,
+    summarise,
+    time_callable,
+    wall_clock_timer,
+)
 
 
 def test_time_callable_uses_the_timer_and_reports_quantiles():
@@ -33,3 +39,31 @@ def test_wall_clock_timer_calls_the_function():
     times = wall_clock_timer(lambda: calls.append(1), 1.0, 2.0)
     assert len(times) >= 1 and len(calls) > len(times)
     assert all(t >= 0 for t in times)
+
+
+def test_clock_sampler_averages_what_it_read_while_the_block_ran():
+    """The sampler reads on its own thread from entering the block until leaving it: a reader
+    that changes value half-way gives the mean of both; no reader (no NVML) gives NaN."""
+    import math
+    import time
+
+    state = {"mhz": 1980.0}
+    with ClockSampler(lambda: state["mhz"], interval_s=0.005) as clock:
+        time.sleep(0.1)
+        state["mhz"] = 1500.0
+        time.sleep(0.1)
+    n = len(clock.samples)
+    assert n >= 10 and 1500.0 < clock.mean < 1980.0
+    assert set(clock.samples) == {1980.0, 1500.0}
+    time.sleep(0.03)
+    assert len(clock.samples) == n  # stopped with the block
+    with ClockSampler(None) as none:
+        pass
+    assert math.isnan(none.mean) and none.samples == []
+
+
+def test_nvml_reader_is_none_without_nvml(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails, as on a machine without it
+    assert nvml_sm_clock() is None

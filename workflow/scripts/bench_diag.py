@@ -21,7 +21,9 @@ after in even ones; ``graph_order`` column), and ``--scratch fixed`` gives Trito
 allocator (``triton.set_allocator``) for the whole process whose buffer, made once, holds the
 tensor-descriptor scratch of every launch, eager or replayed (``scratch`` column; ``torch``: our
 launch path's own, the caching allocator's in eager calls, the graph pool's in a capture): the
-two candidates of gpu/README item 15 for a graph replay slower than the eager call.
+two candidates of gpu/README item 15 for a graph replay slower than the eager call. ``sm_mhz`` /
+``sm_mhz_graph``: the mean SM clock while do_bench / the graph replays ran (NVML sampled every
+10 ms; NaN where ``pynvml`` is missing: carry the nvidia-ml-py wheel).
 
 ``--variant`` runs our kernel's variant of that name (sigattn.triton_kernels.variant_env, e.g.
 ``ws_bf16x2``: the Gluon forward at every length) in place of the default; ``--modes after``
@@ -47,7 +49,13 @@ import torch
 
 from scsigmoid.bench.harness import Point, host_ms, timed_call
 from scsigmoid.bench.protocol import attention_flops, tflops
-from scsigmoid.bench.timing import time_callable, time_graph_replay, wall_clock_timer
+from scsigmoid.bench.timing import (
+    ClockSampler,
+    nvml_sm_clock,
+    time_callable,
+    time_graph_replay,
+    wall_clock_timer,
+)
 from scsigmoid.config import config_parser
 from scsigmoid.io import write_csv
 from scsigmoid.provenance import provenance
@@ -63,7 +71,7 @@ SCRATCH = ("torch", "fixed")
 FIXED_SCRATCH_BYTES = 64 << 20  # --scratch fixed: the buffer (a descriptor is 128 B; 3 a program)
 COLUMNS = ["mode", "variant", "round", "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
            "ms_median", "ms_p20", "ms_p80", "tflops", "ms_graph", "ms_graph_p20", "ms_graph_p80", "host_ms",
-           "graph_order", "scratch", "config", "status", "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
+           "graph_order", "scratch", "sm_mhz", "sm_mhz_graph", "config", "status", "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
 PROFILE_LINES = 40  # functions listed a profile
 GRAPH_IMPLS = ("ours_", "fa2_dense", "cudnn_sdpa")  # capturable forward calls (no host sync)
 
@@ -113,8 +121,10 @@ def profile_host(fn, device: str, path: Path, title: str, calls: int) -> None:
 def time_graph(prepared, row: dict, args, timer) -> None:
     """The point's call replayed from a CUDA graph, into ``row`` (a refused capture: its reason)."""
     try:
-        graph = time_graph_replay(prepared.run, args.warmup_ms, args.rep_ms, timer)
-        row.update(ms_graph=graph.ms_median, ms_graph_p20=graph.ms_p20, ms_graph_p80=graph.ms_p80)
+        with ClockSampler(args.clock) as clock:
+            graph = time_graph_replay(prepared.run, args.warmup_ms, args.rep_ms, timer)
+        row.update(ms_graph=graph.ms_median, ms_graph_p20=graph.ms_p20, ms_graph_p80=graph.ms_p80,
+                   sm_mhz_graph=clock.mean)
     except Exception as exc:  # capture refused: keep the row, say why
         row["reason"] = f"graph: {type(exc).__name__}: {exc}"[:200]
 
@@ -125,7 +135,8 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
     row = dict(mode=mode, variant=args.variant, round=rnd, impl=adapter.name, **{"pass": pass_},
                head_dim=pt.head_dim, padding_pct=pt.padding, seq_len=pt.seq_len, batch=pt.batch, heads=pt.heads,
                warmup_ms=args.warmup_ms, rep_ms=args.rep_ms, ms_graph=math.nan, ms_graph_p20=math.nan,
-               ms_graph_p80=math.nan, host_ms=math.nan, scratch=args.scratch, status="ok", reason="")
+               ms_graph_p80=math.nan, host_ms=math.nan, scratch=args.scratch, sm_mhz=math.nan,
+               sm_mhz_graph=math.nan, status="ok", reason="")
     # the graph in the current path only: the kernels are the same in both, and the session-2
     # path builds a table on the host per call, which a capture refuses, leaving every later
     # capture of the process failed (session 23's H100 call)
@@ -137,7 +148,9 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
         fn, prepared = timed_call(adapter, pt.inputs(device), pass_)
         if first:
             time_graph(prepared, row, args, timer)
-        stats = time_callable(fn, args.warmup_ms, args.rep_ms, timer)
+        with ClockSampler(args.clock) as clock:
+            stats = time_callable(fn, args.warmup_ms, args.rep_ms, timer)
+        row["sm_mhz"] = clock.mean
         flops = attention_flops(list(pt.lengths), pt.heads, pt.head_dim, pass_, causal=adapter.causal)
         row.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,
                    tflops=tflops(flops, stats.ms_median), host_ms=host_ms(fn, device),
@@ -203,6 +216,7 @@ def main(argv=None) -> None:
         except ValueError as exc:
             raise SystemExit(f"bench_diag: --variant: {exc}") from None
     args.variant = triton_kernels.variant_suffix().lstrip("_") or "default"  # the rows' name of what runs
+    args.clock = nvml_sm_clock(torch.cuda.current_device()) if device == "cuda" else None  # NaN columns without
     if args.scratch == "fixed":
         if device != "cuda":
             raise SystemExit("bench_diag: --scratch fixed needs a CUDA GPU (the scratch is device memory)")

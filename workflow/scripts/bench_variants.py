@@ -63,8 +63,9 @@ the threshold and no repeat has the candidate slower than the base). Rows timed 
 users run it.
 
 ``graph-gap``: a graph replay's time over the same call's do_bench time (bench_diag rows), per arm,
-point, descriptor scratch and graph order: the median over rounds with its lowest and highest
-(gpu/README item 15). A description, no rule.
+point, descriptor scratch and graph order: the median over rounds with its lowest and highest,
+and the median SM clocks of both timings where the rows have them (gpu/README item 15). A
+description, no rule.
 """
 
 from __future__ import annotations
@@ -537,8 +538,11 @@ def graph_gap_lines(diag: pd.DataFrame) -> list[str]:
     keys = ["variant", "scratch", "impl", "padding_pct", "seq_len", "graph_order"]
     for key, group in rows.groupby(keys, sort=True):
         text = " ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True))
+        clocks = ""
+        if {"sm_mhz", "sm_mhz_graph"} <= set(group) and group[["sm_mhz", "sm_mhz_graph"]].notna().all(axis=None):
+            clocks = f", SM {group['sm_mhz'].median():.0f} / {group['sm_mhz_graph'].median():.0f} MHz"
         lines.append(f"  {text}: x{group['gap'].median():.3f} [{group['gap'].min():.3f}, {group['gap'].max():.3f}]"
-                     f" n={len(group)}")
+                     f" n={len(group)}{clocks}")
     return lines
 
 

@@ -72,6 +72,54 @@ def capture_graph(fn: Callable[[], object]):
     return graph
 
 
+def nvml_sm_clock(device_index: int = 0) -> Callable[[], float] | None:
+    """A reader of the GPU's current SM clock (MHz) through NVML (``pynvml``, the nvidia-ml-py
+    package), or None where NVML cannot be used (not installed, no driver)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(device_index)
+        pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM)
+    except Exception:  # noqa: BLE001 - any NVML failure means: no clock column
+        return None
+    return lambda: float(pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM))
+
+
+class ClockSampler:
+    """Samples ``read()`` (e.g. :func:`nvml_sm_clock`) every ``interval_s`` on a thread while the
+    ``with`` block runs: ``mean`` is their mean afterwards (NaN without a reader or a sample), so
+    a timing can say at what clock its calls ran."""
+
+    def __init__(self, read: Callable[[], float] | None, interval_s: float = 0.01):
+        self.read, self.interval_s, self.samples = read, interval_s, []
+        self._stop = None
+
+    def __enter__(self) -> ClockSampler:
+        import threading
+
+        if self.read is not None:
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(self.read())
+            if self._stop.wait(self.interval_s):
+                return
+
+    def __exit__(self, *exc) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join()
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.samples)) if self.samples else float("nan")
+
+
 def wall_clock_timer(fn: Callable[[], object], warmup_ms: float, rep_ms: float) -> list[float]:
     """CPU stand-in for do_bench (smoke tests of the harness only): per-call wall times."""
     import time
