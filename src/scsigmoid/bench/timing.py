@@ -90,7 +90,7 @@ class ClockSampler:
     """Samples ``read()`` (e.g. :func:`nvml_sm_clock`) every ``interval_s`` on a thread while the
     ``with`` block runs: ``mean`` is their mean afterwards (NaN without a reader or a sample), so
     a timing can say at what clock its calls ran. A sample is one NVML call through ctypes (the
-    GIL released during it): ~0.1 % of the launching thread's time at the 10-ms default."""
+    GIL released during it): an estimated ~0.1 % of the launching thread's time at the 10-ms default."""
 
     def __init__(self, read: Callable[[], float] | None, interval_s: float = 0.01):
         self.read, self.interval_s, self.samples = read, interval_s, []
