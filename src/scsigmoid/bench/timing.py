@@ -89,8 +89,10 @@ def nvml_sm_clock(device_index: int = 0) -> Callable[[], float] | None:
 class ClockSampler:
     """Samples ``read()`` (e.g. :func:`nvml_sm_clock`) every ``interval_s`` on a thread while the
     ``with`` block runs: ``mean`` is their mean afterwards (NaN without a reader or a sample), so
-    a timing can say at what clock its calls ran. A sample is one NVML call through ctypes (the
-    GIL released during it): an estimated ~0.1 % of the launching thread's time at the 10-ms default."""
+    a timing can say at what clock its calls ran. Its cost to the launching thread (session 28,
+    on the 2-core CPU machine, a ctypes call standing in for the NVML read): a pure-Python loop ran
+    1-2 % slower beside it, at 10- and 50-ms intervals alike, i.e. host time, which stays off the
+    critical path of the kernel-bound calls at L >= 4K (kernels/PERF.md "Session 27")."""
 
     def __init__(self, read: Callable[[], float] | None, interval_s: float = 0.01):
         self.read, self.interval_s, self.samples = read, interval_s, []
