@@ -2,7 +2,7 @@ import pytest
 
 from scsigmoid.bench.timing import (
     ClockSampler,
-    nvml_sm_clock,
+    sm_clock_reader,
     summarise,
     time_callable,
     wall_clock_timer,
@@ -62,8 +62,14 @@ def test_clock_sampler_averages_what_it_read_while_the_block_ran():
     assert math.isnan(none.mean) and none.samples == []
 
 
-def test_nvml_reader_is_none_without_nvml(monkeypatch):
-    import sys
+def test_clock_reader_is_torchs_clock_rate_or_none_where_it_cannot_be_read(monkeypatch):
+    import torch
 
-    monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails, as on a machine without it
-    assert nvml_sm_clock() is None
+    monkeypatch.setattr(torch.cuda, "clock_rate", lambda device=None: 1755)
+    assert sm_clock_reader()() == 1755.0
+
+    def no_nvml(device=None):
+        raise ModuleNotFoundError("nvidia-ml-py does not seem to be installed")
+
+    monkeypatch.setattr(torch.cuda, "clock_rate", no_nvml)  # as on a machine without it
+    assert sm_clock_reader() is None

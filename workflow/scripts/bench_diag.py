@@ -51,7 +51,7 @@ from scsigmoid.bench.harness import Point, host_ms, timed_call
 from scsigmoid.bench.protocol import attention_flops, tflops
 from scsigmoid.bench.timing import (
     ClockSampler,
-    nvml_sm_clock,
+    sm_clock_reader,
     time_callable,
     time_graph_replay,
     wall_clock_timer,
@@ -217,7 +217,7 @@ def main(argv=None) -> None:
         except ValueError as exc:
             raise SystemExit(f"bench_diag: --variant: {exc}") from None
     args.variant = triton_kernels.variant_suffix().lstrip("_") or "default"  # the rows' name of what runs
-    args.clock = nvml_sm_clock(torch.cuda.current_device()) if device == "cuda" else None  # NaN columns without
+    args.clock = sm_clock_reader() if device == "cuda" else None  # None: NaN clock columns
     if args.scratch == "fixed":
         if device != "cuda":
             raise SystemExit("bench_diag: --scratch fixed needs a CUDA GPU (the scratch is device memory)")

@@ -72,22 +72,20 @@ def capture_graph(fn: Callable[[], object]):
     return graph
 
 
-def nvml_sm_clock(device_index: int = 0) -> Callable[[], float] | None:
-    """A reader of the GPU's current SM clock (MHz) through NVML (``pynvml``, the nvidia-ml-py
-    package), or None where NVML cannot be used (not installed, no driver)."""
-    try:
-        import pynvml
+def sm_clock_reader(device=None) -> Callable[[], float] | None:
+    """``torch.cuda.clock_rate(device)`` (the SM clock in MHz, read through NVML: the nvidia-ml-py
+    package) as a reader, or None where it cannot be read (no pynvml, no driver, no GPU)."""
+    import torch
 
-        pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(device_index)
-        pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM)
-    except Exception:  # noqa: BLE001 - any NVML failure means: no clock column
+    try:
+        torch.cuda.clock_rate(device)
+    except Exception:  # noqa: BLE001 - any failure to read means: no clock column
         return None
-    return lambda: float(pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM))
+    return lambda: float(torch.cuda.clock_rate(device))
 
 
 class ClockSampler:
-    """Samples ``read()`` (e.g. :func:`nvml_sm_clock`) every ``interval_s`` on a thread while the
+    """Samples ``read()`` (e.g. :func:`sm_clock_reader`) every ``interval_s`` on a thread while the
     ``with`` block runs: ``mean`` is their mean afterwards (NaN without a reader or a sample), so
     a timing can say at what clock its calls ran. Its cost to the launching thread (session 28,
     on the 2-core CPU machine, a ctypes call standing in for the NVML read): a pure-Python loop ran
