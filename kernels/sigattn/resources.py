@@ -70,9 +70,10 @@ def compile_for(fn, signature: dict, consts: dict, aligned, *, arch: int, num_wa
 
 
 def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90,
-                   dtype: str = "bf16", sigmoid: str = "fast", causal: bool = False):
+                   dtype: str = "bf16", sigmoid: str = "fast", causal: bool = False, a_regs: bool = False):
     """Compile one (kernel, head dim, (BLOCK_M, BLOCK_N, num_warps, num_stages)) for ``arch``;
-    returns Triton's CompiledKernel. A kernel name ending in ``_tma`` compiles the TMA variant."""
+    returns Triton's CompiledKernel. A kernel name ending in ``_tma`` compiles the TMA variant;
+    ``a_regs`` the "qreg" variant of the forward and dQ kernels (Q / dO in registers)."""
     if tk.INTERPRETER:
         raise RuntimeError("sigattn.resources needs the real JIT: unset TRITON_INTERPRET.")
     fn = KERNELS[kernel].fn  # the JITFunction under the autotuner
@@ -81,6 +82,8 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
                   STORE_PADDED=True, UPCAST_DOT=False, SIGMOID=sigmoid,
                   DOT_PRECISION="ieee" if dtype == "fp32" else "tf32", TMA=kernel.endswith("_tma"),
                   BLOCK_M=m, BLOCK_N=n)
+    if "A_REGS" in fn.arg_names:
+        consts["A_REGS"] = a_regs
     if "FUSE_DQ" in fn.arg_names:
         consts["FUSE_DQ"] = "_fused" in kernel
     consts.update({a: 1 for a in fn.arg_names if a.startswith("stride_") and a.endswith("d")})

@@ -190,6 +190,18 @@ def _dot(a, b, acc, UPCAST_DOT: tl.constexpr, DOT_PRECISION: tl.constexpr):
 
 
 @triton.jit
+def _in_registers(x, A_REGS: tl.constexpr):
+    """x unchanged; with A_REGS (the "qreg" variant) through an opaque register move, so that the
+    wgmma whose A operand x is (Q in S = Q·Kᵀ, dO in dP = dO·Vᵀ) reads it from registers: Triton's
+    MMAv3 lowering puts an A operand that comes straight from a load in shared memory, read again
+    by every key tile's wgmma (kernels/PERF.md "Session 29"). The interpreter: x itself."""
+    if A_REGS and _ASM:
+        return tl.inline_asm_elementwise("mov.b32 $0, $1;", "=r,r", [x], dtype=x.dtype, is_pure=True, pack=2)
+    else:
+        return x
+
+
+@triton.jit
 def _tile_of_program(rows, heads, BLOCK: tl.constexpr):
     """Program id -> (row block, sequence, head). The only place that fixes the tile order:
     row blocks of one (sequence, head) are neighbours, so they share K/V in L2."""
@@ -246,6 +258,8 @@ def _bias(k_len, bias_value, DEFAULT_BIAS: tl.constexpr):
 #: under 64x64; with the layout out of the key a packed launch reused the padded one's choice.
 TUNE_KEY = ["HEAD_DIM", "CAUSAL", "TMA", "SIGMOID", "STORE_PADDED", "DEFAULT_BIAS", "HAS_SCORE_MOD",
             "seqlen_bucket"]
+#: The forward's and the dQ kernel's key also hold A_REGS (the "qreg" variant: Q / dO in registers).
+A_REGS_TUNE_KEY = [*TUNE_KEY, "A_REGS"]
 #: The dK/dV kernel's key also holds FUSE_DQ (the fused backward: its own lists, below).
 DKDV_TUNE_KEY = [*TUNE_KEY, "FUSE_DQ"]
 
@@ -490,7 +504,7 @@ def _fwd_tile(acc, q, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len, 
     return _dot(p.to(v.dtype), v, acc, UPCAST_DOT, DOT_PRECISION)
 
 
-@triton.autotune(configs=FWD_CONFIGS, key=TUNE_KEY, prune_configs_by=_FWD_PRUNE)
+@triton.autotune(configs=FWD_CONFIGS, key=A_REGS_TUNE_KEY, prune_configs_by=_FWD_PRUNE)
 @triton.jit
 def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, seqlen_bucket,
                 stride_qb, stride_qt, stride_qh, stride_qd,
@@ -500,7 +514,7 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
                 stride_mb, stride_mt,
                 HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                 HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
-                SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr,
+                SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr, A_REGS: tl.constexpr,
                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     row_block, seq, head = _tile_of_program(rows_q, heads_q, BLOCK_M)
     q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
@@ -519,8 +533,8 @@ def _fwd_kernel(Q, K, V, Out, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, b
     k_ptr = K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh
     v_ptr = V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh
     mod_ptr = MOD + seq64 * stride_mb + k_start * stride_mt
-    q = tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
-                mask=row_ok[:, None], other=0.0)
+    q = _in_registers(tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
+                              mask=row_ok[:, None], other=0.0), A_REGS)
     y_scale, y_bias = _sigmoid_args(scale, _bias(k_len, bias_value, DEFAULT_BIAS), SIGMOID)
     k_src = _rows_source(k_ptr, k_len, stride_kt, BLOCK_N, HEAD_DIM, TMA)
     v_src = _rows_source(v_ptr, k_len, stride_vt, BLOCK_N, HEAD_DIM, TMA)
@@ -580,7 +594,7 @@ def _dq_tile(dq, q, do, k_src, v_src, mod_ptr, n0, offs_m, offs_n, offs_d, k_len
     return _dot(ds.to(k.dtype), k, dq, UPCAST_DOT, DOT_PRECISION)
 
 
-@triton.autotune(configs=BWD_DQ_CONFIGS, key=TUNE_KEY, prune_configs_by=_DQ_PRUNE)
+@triton.autotune(configs=BWD_DQ_CONFIGS, key=A_REGS_TUNE_KEY, prune_configs_by=_DQ_PRUNE)
 @triton.jit
 def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value,
                    seqlen_bucket,
@@ -592,7 +606,7 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
                    stride_mb, stride_mt,
                    HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                    HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
-                   SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr,
+                   SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr, A_REGS: tl.constexpr,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     row_block, seq, head = _tile_of_program(rows_q, heads_q, BLOCK_M)
     q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
@@ -612,10 +626,10 @@ def _bwd_dq_kernel(Q, K, V, DO, DQ, MOD, SEQ, n_seqs, heads_q, group, rows_q, sc
     k_ptr = K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh
     v_ptr = V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh
     mod_ptr = MOD + seq64 * stride_mb + k_start * stride_mt
-    q = tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
-                mask=row_ok[:, None], other=0.0)
-    do = tl.load(do_ptr + offs_m[:, None] * stride_dot + offs_d[None, :] * stride_dod,
-                 mask=row_ok[:, None], other=0.0)  # zero rows -> dP = dS = 0 on padding rows
+    q = _in_registers(tl.load(q_ptr + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd,
+                              mask=row_ok[:, None], other=0.0), A_REGS)
+    do = _in_registers(tl.load(do_ptr + offs_m[:, None] * stride_dot + offs_d[None, :] * stride_dod,
+                               mask=row_ok[:, None], other=0.0), A_REGS)  # zero rows -> dP = dS = 0 on padding rows
     y_scale, y_bias = _sigmoid_args(scale, _bias(k_len, bias_value, DEFAULT_BIAS), SIGMOID)
     k_src = _rows_source(k_ptr, k_len, stride_kt, BLOCK_N, HEAD_DIM, TMA)
     v_src = _rows_source(v_ptr, k_len, stride_vt, BLOCK_N, HEAD_DIM, TMA)
@@ -884,6 +898,18 @@ if _FUSED_ENV not in TMA_MODES:
                      "(one dK/dV kernel adding dQ by atomics).")
 FUSED = TMA_MODES[_FUSED_ENV]
 
+#: Whether the Triton forward and dQ kernel keep the A operand of their per-tile matmuls that the
+#: program loads once (Q in S = Q·Kᵀ; dO in dP = dO·Vᵀ) in registers (SIGATTN_QREG=1, read at import;
+#: variant word "qreg"; 16-bit inputs only: a_regs) instead of shared memory, where Triton puts an
+#: operand that comes straight from a load: every key tile's wgmma then reads only B from shared
+#: memory (kernels/PERF.md "Session 29"). Opt-in until a rule is met; the Gluon forward and the
+#: dK/dV kernel are unchanged.
+_QREG_ENV = os.environ.get("SIGATTN_QREG", "0")
+if _QREG_ENV not in TMA_MODES:
+    raise ValueError(f"SIGATTN_QREG={_QREG_ENV!r}: expected 0 (Q and dO in shared memory, the default) or 1 "
+                     "(in registers).")
+QREG = TMA_MODES[_QREG_ENV]
+
 #: Whether the forward takes the warp-specialised Gluon kernel (SIGATTN_WS=1, read at import;
 #: session 21: sigattn.gluon_kernels; the default takes it by TUNED_WS_FROM), where it can run (gluon_kernels.blocker: an sm_90
 #: GPU, 16-bit inputs, not causal, no score_mod, descriptor-friendly tensors); else, and for the
@@ -985,7 +1011,8 @@ TUNED_WSP: dict[int, tuple[int, int]] = {}
 #: without SIGATTN_VARIANT asks for that single variant.
 VARIANT_MODES = {"tuned": True, "single": False}
 _VARIANT_ENV = os.environ.get("SIGATTN_VARIANT") or (
-    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_WS", "SIGATTN_SIGMOID"} & set(os.environ) else "tuned")
+    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_QREG", "SIGATTN_WS", "SIGATTN_SIGMOID"} & set(os.environ)
+    else "tuned")
 if _VARIANT_ENV not in VARIANT_MODES:
     raise ValueError(f"SIGATTN_VARIANT={_VARIANT_ENV!r}: expected 'tuned' (the default: a variant per pass and "
                      "head dim, TUNED_VARIANTS) or 'single' (the variant of SIGATTN_TMA / SIGATTN_SIGMOID).")
@@ -999,6 +1026,17 @@ def pass_variant(pass_: str, head_dim: int) -> tuple[bool, str]:
         return TMA, SIGMOID
     env = variant_env(TUNED_VARIANTS[pass_][head_dim_class(head_dim)])
     return TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"]
+
+
+def a_regs(q: torch.Tensor, pass_: str) -> bool:
+    """Whether q's launch of this pass keeps its loaded A operand in registers (the "qreg" word of
+    the process's variant, or under "tuned" of the TUNED_VARIANTS entry): 16-bit inputs only (the
+    register move works on pairs of 16-bit values)."""
+    if q.dtype not in (torch.float16, torch.bfloat16):
+        return False
+    if not TUNED:
+        return QREG
+    return TMA_MODES[variant_env(TUNED_VARIANTS[pass_][head_dim_class(q.shape[-1])])["SIGATTN_QREG"]]
 
 
 def fused_backward(head_dim: int) -> bool:
@@ -1047,39 +1085,44 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
 
 
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
-#: the warp-specialised Gluon forward, its persistent form (ws and wsp exclude each other).
-_VARIANT_WORDS = ("tma", "fused", "ws", "wsp")
+#: Q / dO in registers, the warp-specialised Gluon forward, its persistent form (ws and wsp exclude
+#: each other).
+_VARIANT_WORDS = ("tma", "fused", "qreg", "ws", "wsp")
 
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
-    "_" and the single variant's name, its words in the order [tma][_fused][_ws][_<sigmoid>]: "_tma"
+    "_" and the single variant's name, its words in the order [tma][_fused][_qreg][_ws][_<sigmoid>]: "_tma"
     (tensor descriptors, fast sigmoid), "_fused" (pointer loads, fused backward, fast sigmoid),
+    "_qreg_bf16x2" (Q in registers, bf16 P),
     "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form),
     "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
     kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
     is the fast one and another word is there."""
     if TUNED:
         return ""
-    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, WS and not PERSISTENT, PERSISTENT), strict=True) if on]
+    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, WS and not PERSISTENT, PERSISTENT), strict=True)
+             if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
 def variant_env(variant: str) -> dict[str, str]:
     """The environment that selects a variant named like variant_suffix() without its "_"
-    ("default" or "tuned", "fast", "tma", "fma", "tma_fma", "fused", "tma_fused_mixed", "ws_bf16x2", ...), to
-    set before sigattn is imported."""
+    ("default" or "tuned", "fast", "tma", "fma", "tma_fma", "fused", "tma_fused_mixed", "qreg", "ws_bf16x2", ...),
+    to set before sigattn is imported."""
     if variant in ("default", "tuned"):
-        return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": DEFAULT_SIGMOID,
-                "SIGATTN_VARIANT": "tuned"}
+        return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_WS": "0",
+                "SIGATTN_SIGMOID": DEFAULT_SIGMOID, "SIGATTN_VARIANT": "tuned"}
     words = variant.split("_")
     flags = [w for w in words if w in _VARIANT_WORDS]
     sigmoids = words[len(flags):]
     if (flags != [w for w in _VARIANT_WORDS if w in flags] or words[:len(flags)] != flags or len(sigmoids) > 1
             or any(w not in SIGMOID_MODES for w in sigmoids) or {"ws", "wsp"} <= set(flags)):
-        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or [tma][_fused][_ws|_wsp][_<sigmoid>] "
+        raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or "
+                         f"[tma][_fused][_qreg][_ws|_wsp][_<sigmoid>] "
                          f"with a sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma', 'tma_fused'.")
     return {"SIGATTN_TMA": "1" if "tma" in flags else "0", "SIGATTN_FUSED": "1" if "fused" in flags else "0",
+            "SIGATTN_QREG": "1" if "qreg" in flags else "0",
             "SIGATTN_WS": "persistent" if "wsp" in flags else "1" if "ws" in flags else "0",
             "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID, "SIGATTN_VARIANT": "single"}
 
@@ -1088,11 +1131,11 @@ def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
     SIGATTN_FUSED / SIGATTN_SIGMOID select at import; the benchmark driver
     workflow/scripts/bench_variants.py runs one variant a process)."""
-    global TMA, FUSED, WS, PERSISTENT, SIGMOID, TUNED
+    global TMA, FUSED, QREG, WS, PERSISTENT, SIGMOID, TUNED
     env = variant_env(variant)
-    TMA, FUSED, WS, SIGMOID, TUNED = (TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]],
-                                      WS_MODES[env["SIGATTN_WS"]], env["SIGATTN_SIGMOID"],
-                                      VARIANT_MODES[env["SIGATTN_VARIANT"]])
+    TMA, FUSED, QREG, WS, SIGMOID, TUNED = (TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]],
+                                            TMA_MODES[env["SIGATTN_QREG"]], WS_MODES[env["SIGATTN_WS"]],
+                                            env["SIGATTN_SIGMOID"], VARIANT_MODES[env["SIGATTN_VARIANT"]])
     PERSISTENT = env["SIGATTN_WS"] == "persistent"
 
 
@@ -1151,8 +1194,8 @@ def forward(q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, rows_
             *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(o, padded),
             stride_mb, stride_mt)
     _launch("forward", "fwd", _fwd_kernel, grid, args,
-            _flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded, pass_="fwd",
-                   tma=_use_tma((k, v), padded, "fwd")), q, causal, rows_q)
+            {**_flags(q, causal=causal, bias=bias, score_mod=score_mod, padded=padded, pass_="fwd",
+                      tma=_use_tma((k, v), padded, "fwd")), "A_REGS": a_regs(q, "fwd")}, q, causal, rows_q)
     return o
 
 
@@ -1175,8 +1218,8 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
                 tuned.bucket(rows_q),
                 *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
                 *_strides(dq, padded), stride_mb, stride_mt)
-        _launch("backward_dq", "dq", _bwd_dq_kernel, grid_q, args, {**flags, "TMA": _use_tma((k, v), padded, "bwd")},
-                q, causal, rows_q)
+        _launch("backward_dq", "dq", _bwd_dq_kernel, grid_q, args,
+                {**flags, "TMA": _use_tma((k, v), padded, "bwd"), "A_REGS": a_regs(q, "bwd")}, q, causal, rows_q)
     # fused: dQ's fp32 accumulator; else dk stands in (the split kernel never touches DQA)
     dq_acc = torch.zeros(q.shape, dtype=torch.float32, device=q.device) if fused else dk
     if rows_k > 0:

@@ -481,6 +481,23 @@ def test_decision_over_repeats_pairs_each_repeat_and_names_baselines():
     assert "3 repeats: a point's ratio is the median" in text and "target t (>= x1.1 at L >= 1024): met" in text
 
 
+def test_every_rule_names_variants_that_exist():
+    """Each rule's and target's candidate and base is a baseline or a variant name sigattn selects
+    (a misspelt variant would leave its rule "not timed here" for ever), and its passes, head dims
+    and lengths are ones the call can time."""
+    variants = load("bench_variants")
+    from sigattn.triton_kernels import variant_env
+
+    for rule in [*variants.RULES, *variants.DIAG_RULES, *variants.TARGETS]:
+        name, pass_, head_dims, candidate, base, threshold, lengths = rule[:7]
+        for v in (candidate, base):
+            if v not in variants._BASELINE_IMPL:
+                variant_env(v)  # raises on an unknown name
+        assert pass_ in ("fwd", "bwd") and set(head_dims) <= {64, 128} and 0.5 < threshold < 2, name
+        lo, hi = variants._span(lengths)
+        assert 512 <= lo < hi, name
+
+
 def _diag_row(variant, impl, L, ms, graph_ms, rnd, spread=0.005, padding=0):
     """A bench_diag row (current path) with do_bench median ``ms`` and graph median ``graph_ms``."""
     return {"mode": "after", "variant": variant, "round": rnd, "impl": impl, "pass": "fwd", "head_dim": 128,

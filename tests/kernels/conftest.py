@@ -52,8 +52,12 @@ def device():
     return DEVICE
 
 
-#: kernel_variant's params -> the single variant each runs (sigattn.triton_kernels.variant_env)
-KERNEL_VARIANTS = {"pointer": "fast", "tma": "tma", "fused": "fused", "tma_fused": "tma_fused"}
+#: kernel_variant's params -> the single variant each runs (sigattn.triton_kernels.variant_env); on a
+#: GPU also Q / dO in registers ("qreg", pointer loads and descriptors), which the interpreter runs as
+#: the pointer kernel itself (no inline assembly there: tests/kernels/test_sigattn_qreg.py checks the
+#: compiled code on the CPU instead)
+KERNEL_VARIANTS = {"pointer": "fast", "tma": "tma", "fused": "fused", "tma_fused": "tma_fused",
+                   **({"qreg": "qreg", "tma_qreg": "tma_qreg"} if HAS_CUDA else {})}
 
 
 @pytest.fixture(params=list(KERNEL_VARIANTS))
@@ -66,13 +70,15 @@ def kernel_variant(request, monkeypatch):
     from sigattn import triton_kernels
     from sigattn_testutil import use_variant
 
-    want_tma, want_fused = "tma" in request.param, "fused" in request.param
+    want_tma, want_fused, want_qreg = "tma" in request.param, "fused" in request.param, "qreg" in request.param
     use_variant(monkeypatch, KERNEL_VARIANTS[request.param])  # single variants (the default mixes them)
     launched = []
     real_launch = triton_kernels._launch
 
     def spy(name, kernel, autotuner, grid, args, flags, *rest):
         launched.append((name, flags["TMA"], flags.get("FUSE_DQ", False)))
+        if "A_REGS" in flags and args[0].dtype in (torch.float16, torch.bfloat16):
+            assert flags["A_REGS"] == want_qreg, f"{request.param} variant asked, but {name} launched A_REGS={flags['A_REGS']}"
         return real_launch(name, kernel, autotuner, grid, args, flags, *rest)
 
     monkeypatch.setattr(triton_kernels, "_launch", spy)

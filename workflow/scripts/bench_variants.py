@@ -454,6 +454,21 @@ RULES = [
     # and hd64, and #16's hd128 backward target with it). Judged on an H100 at hd128: not met
     # (0.92-1.00x; its 4-warp entries wrong, NaN, so failed checks too), the kernel and its rules
     # removed (kernels/PERF.md "Session 26", results/bench/variants_s26_h100_wsdq/).
+    # Session 29, written before the first GPU run of the "qreg" variant (Q in the forward, Q and dO in
+    # the dQ kernel kept in registers as their wgmmas' A operand; kernels/PERF.md "Session 29", the
+    # prediction): the default takes qreg in a pass at a head dim where it is >= 1.03x the default at
+    # every L the rule names, dense and padded (the backward at L >= 1K; the forward where the default
+    # launches the Triton forward: hd64 at L >= 1K, hd128 at 1K <= L < 8K); and #16's targets with it.
+    ("backward hd128: Q and dO in registers (qreg) over the default", "bwd", (128,), "qreg", "default", 1.03, 1024),
+    ("backward hd64: Q and dO in registers (tma_qreg) over the default", "bwd", (64,), "tma_qreg", "default", 1.03,
+     1024),
+    ("forward hd128, 1K <= L < 8K: Q in registers (qreg_bf16x2) over the default", "fwd", (128,), "qreg_bf16x2",
+     "default", 1.03, (1024, 8192)),
+    ("forward hd64: Q in registers (qreg_bf16x2) over the default", "fwd", (64,), "qreg_bf16x2", "default", 1.03,
+     1024),
+    ("#16 bwd hd128 with qreg: >= 1.1x TritonSigmoid", "bwd", (128,), "qreg", "tritonsigmoid", 1.1, 1024),
+    ("#16 fwd hd128 with qreg_bf16x2, 4K <= L < 8K: >= 0.85x cuDNN softmax", "fwd", (128,), "qreg_bf16x2",
+     "cudnn_sdpa", 0.85, (4096, 8192), ("dense",)),
 ]
 
 
