@@ -73,7 +73,8 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
                    dtype: str = "bf16", sigmoid: str = "fast", causal: bool = False, a_regs: bool = False):
     """Compile one (kernel, head dim, (BLOCK_M, BLOCK_N, num_warps, num_stages)) for ``arch``;
     returns Triton's CompiledKernel. A kernel name ending in ``_tma`` compiles the TMA variant;
-    ``a_regs`` the "qreg" variant of the forward and dQ kernels (Q / dO in registers)."""
+    ``a_regs`` its loaded A operands in registers (Q / dO: the "qreg" variant of the forward and dQ
+    kernels; K / V: "kvreg" of the dK/dV kernel)."""
     if tk.INTERPRETER:
         raise RuntimeError("sigattn.resources needs the real JIT: unset TRITON_INTERPRET.")
     fn = KERNELS[kernel].fn  # the JITFunction under the autotuner

@@ -260,8 +260,9 @@ TUNE_KEY = ["HEAD_DIM", "CAUSAL", "TMA", "SIGMOID", "STORE_PADDED", "DEFAULT_BIA
             "seqlen_bucket"]
 #: The forward's and the dQ kernel's key also hold A_REGS (the "qreg" variant: Q / dO in registers).
 A_REGS_TUNE_KEY = [*TUNE_KEY, "A_REGS"]
-#: The dK/dV kernel's key also holds FUSE_DQ (the fused backward: its own lists, below).
-DKDV_TUNE_KEY = [*TUNE_KEY, "FUSE_DQ"]
+#: The dK/dV kernel's key also holds FUSE_DQ (the fused backward: its own lists, below) and A_REGS
+#: (the "kvreg" variant: K / V in registers).
+DKDV_TUNE_KEY = [*TUNE_KEY, "FUSE_DQ", "A_REGS"]
 
 #: (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class. In the dK/dV kernel
 #: BLOCK_N is the key tile a program owns and BLOCK_M the query tile it loops over. Registers,
@@ -727,7 +728,7 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, DQA, MOD, SEQ, n_seqs, heads_kv, group
                      HEAD_DIM: tl.constexpr, CAUSAL: tl.constexpr, DEFAULT_BIAS: tl.constexpr,
                      HAS_SCORE_MOD: tl.constexpr, STORE_PADDED: tl.constexpr, UPCAST_DOT: tl.constexpr,
                      SIGMOID: tl.constexpr, DOT_PRECISION: tl.constexpr, TMA: tl.constexpr,
-                     FUSE_DQ: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+                     FUSE_DQ: tl.constexpr, A_REGS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     # This program owns BLOCK_N keys of one key/value head; the transposed scores Sᵀ = K·Qᵀ
     # [BLOCK_N, BLOCK_M] keep dK and dV in the natural orientation. FUSE_DQ (the "fused" backward):
     # dQ's share of these keys, dS·K, is added into DQA (fp32, q's layout) by atomics, and no dQ
@@ -749,10 +750,10 @@ def _bwd_dkdv_kernel(Q, K, V, DO, DK, DV, DQA, MOD, SEQ, n_seqs, heads_kv, group
 
     k_ptr = K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh
     v_ptr = V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh
-    k = tl.load(k_ptr + cols[:, None] * stride_kt + offs_d[None, :] * stride_kd,
-                mask=col_ok[:, None], other=0.0)
-    v = tl.load(v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd,
-                mask=col_ok[:, None], other=0.0)  # zero rows -> dP = dS = 0 on padding keys
+    k = _in_registers(tl.load(k_ptr + cols[:, None] * stride_kt + offs_d[None, :] * stride_kd,
+                              mask=col_ok[:, None], other=0.0), A_REGS)
+    v = _in_registers(tl.load(v_ptr + cols[:, None] * stride_vt + offs_d[None, :] * stride_vd,
+                              mask=col_ok[:, None], other=0.0), A_REGS)  # zero rows -> dP = dS = 0 on padding keys
     y_scale, y_bias = _sigmoid_args(scale, _bias(k_len, bias_value, DEFAULT_BIAS), SIGMOID)
     key_bias = tl.zeros([BLOCK_N], dtype=tl.float32) + y_bias  # per key: bias + score_mod, as y
     if HAS_SCORE_MOD:
@@ -909,6 +910,13 @@ if _QREG_ENV not in TMA_MODES:
     raise ValueError(f"SIGATTN_QREG={_QREG_ENV!r}: expected 0 (Q and dO in shared memory, the default) or 1 "
                      "(in registers).")
 QREG = TMA_MODES[_QREG_ENV]
+#: The same for the dK/dV kernel's K (in Sᵀ = K·Qᵀ) and V (in dPᵀ = V·dOᵀ): SIGATTN_KVREG=1, variant
+#: word "kvreg" (session 29: its two fp32 accumulators leave fewer entries spill-free with it).
+_KVREG_ENV = os.environ.get("SIGATTN_KVREG", "0")
+if _KVREG_ENV not in TMA_MODES:
+    raise ValueError(f"SIGATTN_KVREG={_KVREG_ENV!r}: expected 0 (K and V in shared memory, the default) or 1 "
+                     "(in registers).")
+KVREG = TMA_MODES[_KVREG_ENV]
 
 #: Whether the forward takes the warp-specialised Gluon kernel (SIGATTN_WS=1, read at import;
 #: session 21: sigattn.gluon_kernels; the default takes it by TUNED_WS_FROM), where it can run (gluon_kernels.blocker: an sm_90
@@ -1011,7 +1019,8 @@ TUNED_WSP: dict[int, tuple[int, int]] = {}
 #: without SIGATTN_VARIANT asks for that single variant.
 VARIANT_MODES = {"tuned": True, "single": False}
 _VARIANT_ENV = os.environ.get("SIGATTN_VARIANT") or (
-    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_QREG", "SIGATTN_WS", "SIGATTN_SIGMOID"} & set(os.environ)
+    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_QREG", "SIGATTN_KVREG", "SIGATTN_WS", "SIGATTN_SIGMOID"}
+    & set(os.environ)
     else "tuned")
 if _VARIANT_ENV not in VARIANT_MODES:
     raise ValueError(f"SIGATTN_VARIANT={_VARIANT_ENV!r}: expected 'tuned' (the default: a variant per pass and "
@@ -1028,15 +1037,17 @@ def pass_variant(pass_: str, head_dim: int) -> tuple[bool, str]:
     return TMA_MODES[env["SIGATTN_TMA"]], env["SIGATTN_SIGMOID"]
 
 
-def a_regs(q: torch.Tensor, pass_: str) -> bool:
-    """Whether q's launch of this pass keeps its loaded A operand in registers (the "qreg" word of
-    the process's variant, or under "tuned" of the TUNED_VARIANTS entry): 16-bit inputs only (the
+def a_regs(q: torch.Tensor, pass_: str, kernel: str = "") -> bool:
+    """Whether q's launch of this pass keeps its loaded A operand in registers: the forward's and
+    the dQ kernel's by the "qreg" word, the dK/dV kernel's (kernel "dkdv") by "kvreg", of the
+    process's variant or under "tuned" of the TUNED_VARIANTS entry; 16-bit inputs only (the
     register move works on pairs of 16-bit values)."""
     if q.dtype not in (torch.float16, torch.bfloat16):
         return False
+    name = "SIGATTN_KVREG" if kernel == "dkdv" else "SIGATTN_QREG"
     if not TUNED:
-        return QREG
-    return TMA_MODES[variant_env(TUNED_VARIANTS[pass_][head_dim_class(q.shape[-1])])["SIGATTN_QREG"]]
+        return KVREG if kernel == "dkdv" else QREG
+    return TMA_MODES[variant_env(TUNED_VARIANTS[pass_][head_dim_class(q.shape[-1])])[name]]
 
 
 def fused_backward(head_dim: int) -> bool:
@@ -1085,14 +1096,14 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
 
 
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
-#: Q / dO in registers, the warp-specialised Gluon forward, its persistent form (ws and wsp exclude
+#: Q / dO in registers, K / V in registers (dK/dV kernel), the warp-specialised Gluon forward, its persistent form (ws and wsp exclude
 #: each other).
-_VARIANT_WORDS = ("tma", "fused", "qreg", "ws", "wsp")
+_VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp")
 
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
-    "_" and the single variant's name, its words in the order [tma][_fused][_qreg][_ws][_<sigmoid>]: "_tma"
+    "_" and the single variant's name, its words in the order [tma][_fused][_qreg][_kvreg][_ws][_<sigmoid>]: "_tma"
     (tensor descriptors, fast sigmoid), "_fused" (pointer loads, fused backward, fast sigmoid),
     "_qreg_bf16x2" (Q in registers, bf16 P),
     "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form),
@@ -1101,8 +1112,8 @@ def variant_suffix() -> str:
     is the fast one and another word is there."""
     if TUNED:
         return ""
-    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, WS and not PERSISTENT, PERSISTENT), strict=True)
-             if on]
+    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, KVREG, WS and not PERSISTENT, PERSISTENT),
+                                strict=True) if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
@@ -1111,7 +1122,7 @@ def variant_env(variant: str) -> dict[str, str]:
     ("default" or "tuned", "fast", "tma", "fma", "tma_fma", "fused", "tma_fused_mixed", "qreg", "ws_bf16x2", ...),
     to set before sigattn is imported."""
     if variant in ("default", "tuned"):
-        return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_WS": "0",
+        return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0",
                 "SIGATTN_SIGMOID": DEFAULT_SIGMOID, "SIGATTN_VARIANT": "tuned"}
     words = variant.split("_")
     flags = [w for w in words if w in _VARIANT_WORDS]
@@ -1119,10 +1130,10 @@ def variant_env(variant: str) -> dict[str, str]:
     if (flags != [w for w in _VARIANT_WORDS if w in flags] or words[:len(flags)] != flags or len(sigmoids) > 1
             or any(w not in SIGMOID_MODES for w in sigmoids) or {"ws", "wsp"} <= set(flags)):
         raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or "
-                         f"[tma][_fused][_qreg][_ws|_wsp][_<sigmoid>] "
+                         f"[tma][_fused][_qreg][_kvreg][_ws|_wsp][_<sigmoid>] "
                          f"with a sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma', 'tma_fused'.")
     return {"SIGATTN_TMA": "1" if "tma" in flags else "0", "SIGATTN_FUSED": "1" if "fused" in flags else "0",
-            "SIGATTN_QREG": "1" if "qreg" in flags else "0",
+            "SIGATTN_QREG": "1" if "qreg" in flags else "0", "SIGATTN_KVREG": "1" if "kvreg" in flags else "0",
             "SIGATTN_WS": "persistent" if "wsp" in flags else "1" if "ws" in flags else "0",
             "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID, "SIGATTN_VARIANT": "single"}
 
@@ -1131,11 +1142,12 @@ def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
     SIGATTN_FUSED / SIGATTN_SIGMOID select at import; the benchmark driver
     workflow/scripts/bench_variants.py runs one variant a process)."""
-    global TMA, FUSED, QREG, WS, PERSISTENT, SIGMOID, TUNED
+    global TMA, FUSED, QREG, KVREG, WS, PERSISTENT, SIGMOID, TUNED
     env = variant_env(variant)
-    TMA, FUSED, QREG, WS, SIGMOID, TUNED = (TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]],
-                                            TMA_MODES[env["SIGATTN_QREG"]], WS_MODES[env["SIGATTN_WS"]],
-                                            env["SIGATTN_SIGMOID"], VARIANT_MODES[env["SIGATTN_VARIANT"]])
+    TMA, FUSED, QREG, KVREG, WS, SIGMOID, TUNED = (
+        TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]], TMA_MODES[env["SIGATTN_QREG"]],
+        TMA_MODES[env["SIGATTN_KVREG"]], WS_MODES[env["SIGATTN_WS"]], env["SIGATTN_SIGMOID"],
+        VARIANT_MODES[env["SIGATTN_VARIANT"]])
     PERSISTENT = env["SIGATTN_WS"] == "persistent"
 
 
@@ -1229,7 +1241,8 @@ def backward(do, q, k, v, seq_table, score_mod, *, causal, scale, bias, padded, 
                 *_strides(q, padded), *_strides(k, padded), *_strides(v, padded), *_strides(do, padded),
                 *_strides(dk, padded), *_strides(dv, padded), *_strides(dq_acc, padded), stride_mb, stride_mt)
         _launch("backward_dkdv", "dkdv", _bwd_dkdv_kernel, grid_k, args,
-                {**flags, "TMA": _use_tma((q, do), padded, "bwd"), "FUSE_DQ": fused}, q, causal, rows_k)
+                {**flags, "TMA": _use_tma((q, do), padded, "bwd"), "FUSE_DQ": fused, "A_REGS": a_regs(q, "bwd", "dkdv")},
+                q, causal, rows_k)
     if fused:
         LAST_LAUNCH.pop("backward_dq", None)
         LAST_CONFIG.pop("backward_dq", None)

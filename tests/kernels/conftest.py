@@ -53,11 +53,11 @@ def device():
 
 
 #: kernel_variant's params -> the single variant each runs (sigattn.triton_kernels.variant_env); on a
-#: GPU also Q / dO in registers ("qreg", pointer loads and descriptors), which the interpreter runs as
-#: the pointer kernel itself (no inline assembly there: tests/kernels/test_sigattn_qreg.py checks the
-#: compiled code on the CPU instead)
+#: GPU also the loaded A operands in registers (Q / dO and K / V: "qreg_kvreg", pointer loads and
+#: descriptors), which the interpreter runs as the kernels without it (no inline assembly there:
+#: tests/kernels/test_sigattn_qreg.py checks the compiled code on the CPU instead)
 KERNEL_VARIANTS = {"pointer": "fast", "tma": "tma", "fused": "fused", "tma_fused": "tma_fused",
-                   **({"qreg": "qreg", "tma_qreg": "tma_qreg"} if HAS_CUDA else {})}
+                   **({"qreg": "qreg_kvreg", "tma_qreg": "tma_qreg_kvreg"} if HAS_CUDA else {})}
 
 
 @pytest.fixture(params=list(KERNEL_VARIANTS))
