@@ -21,7 +21,9 @@ variant for every launch instead: ``SIGATTN_SIGMOID=fast|exact|fma|halley|mixed|
 sigmoid evaluation, see ``triton_kernels._sigmoid``) and/or ``SIGATTN_TMA=0|1`` (streamed tiles
 through tensor descriptors on sm_90+) and/or ``SIGATTN_FUSED=0|1`` (the fused backward: one
 dK/dV kernel adding dQ by atomics, not bitwise reproducible; never taken while
-``torch.use_deterministic_algorithms(True)``) and/or ``SIGATTN_WS=0|1|persistent`` (the Gluon
+``torch.use_deterministic_algorithms(True)``) and/or ``SIGATTN_QREG=0|1`` / ``SIGATTN_KVREG=0|1``
+(the forward's and dQ kernel's Q / dO, the dK/dV kernel's K / V kept in registers as their
+matmuls' A operand; session 29, opt-in) and/or ``SIGATTN_WS=0|1|persistent`` (the Gluon
 forward at every length, where it can run; ``persistent``: its persistent form, timed in session
 24 and not the default's anywhere: kernels/PERF.md), or
 ``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);

@@ -883,40 +883,36 @@ def _descriptor_scratch(device: torch.device, tma: bool):
 #: through per-(sequence, head) tensor descriptors. A launch whose tensors a descriptor cannot
 #: address (see tma_blocker) takes the pointer kernel; LAST_CONFIG says which ran.
 TMA_MODES = {"0": False, "1": True}
-_TMA_ENV = os.environ.get("SIGATTN_TMA", "0")
-if _TMA_ENV not in TMA_MODES:
-    raise ValueError(f"SIGATTN_TMA={_TMA_ENV!r}: expected 0 (pointer loads, the default) or 1 (tensor descriptors).")
-TMA = TMA_MODES[_TMA_ENV]
+
+
+def _switch(name: str, off: str, on: str) -> bool:
+    """An on/off setting read from the environment at import (0, the default, or 1); anything else
+    is refused with what 0 and 1 mean."""
+    value = os.environ.get(name, "0")
+    if value not in TMA_MODES:
+        raise ValueError(f"{name}={value!r}: expected 0 ({off}) or 1 ({on}).")
+    return TMA_MODES[value]
+
+
+TMA = _switch("SIGATTN_TMA", "pointer loads, the default", "tensor descriptors")
 
 #: Whether the backward is fused (SIGATTN_FUSED=1, read at import; opt-in: 0.84-1.07x the split
 #: backward in session 17's H100 call, PERF.md "Session 17"): the
 #: dK/dV kernel also adds each tile's dS·K into an fp32 dQ by atomics and no dQ kernel runs (five
 #: matmuls and one sigmoid a tile pair instead of seven and two; dQ's summation order then varies
 #: from run to run on a GPU). Else the dQ kernel and the dK/dV kernel, each owning its outputs.
-_FUSED_ENV = os.environ.get("SIGATTN_FUSED", "0")
-if _FUSED_ENV not in TMA_MODES:
-    raise ValueError(f"SIGATTN_FUSED={_FUSED_ENV!r}: expected 0 (a dQ kernel and a dK/dV kernel, the default) or 1 "
-                     "(one dK/dV kernel adding dQ by atomics).")
-FUSED = TMA_MODES[_FUSED_ENV]
+FUSED = _switch("SIGATTN_FUSED", "a dQ kernel and a dK/dV kernel, the default",
+                "one dK/dV kernel adding dQ by atomics")
 
 #: Whether the Triton forward and dQ kernel keep the A operand of their per-tile matmuls that the
 #: program loads once (Q in S = Q·Kᵀ; dO in dP = dO·Vᵀ) in registers (SIGATTN_QREG=1, read at import;
 #: variant word "qreg"; 16-bit inputs only: a_regs) instead of shared memory, where Triton puts an
 #: operand that comes straight from a load: every key tile's wgmma then reads only B from shared
-#: memory (kernels/PERF.md "Session 29"). Opt-in until a rule is met; the Gluon forward and the
-#: dK/dV kernel are unchanged.
-_QREG_ENV = os.environ.get("SIGATTN_QREG", "0")
-if _QREG_ENV not in TMA_MODES:
-    raise ValueError(f"SIGATTN_QREG={_QREG_ENV!r}: expected 0 (Q and dO in shared memory, the default) or 1 "
-                     "(in registers).")
-QREG = TMA_MODES[_QREG_ENV]
+#: memory (kernels/PERF.md "Session 29"). Opt-in until a rule is met; the Gluon forward is unchanged.
+QREG = _switch("SIGATTN_QREG", "Q and dO in shared memory, the default", "in registers")
 #: The same for the dK/dV kernel's K (in Sᵀ = K·Qᵀ) and V (in dPᵀ = V·dOᵀ): SIGATTN_KVREG=1, variant
 #: word "kvreg" (session 29: its two fp32 accumulators leave fewer entries spill-free with it).
-_KVREG_ENV = os.environ.get("SIGATTN_KVREG", "0")
-if _KVREG_ENV not in TMA_MODES:
-    raise ValueError(f"SIGATTN_KVREG={_KVREG_ENV!r}: expected 0 (K and V in shared memory, the default) or 1 "
-                     "(in registers).")
-KVREG = TMA_MODES[_KVREG_ENV]
+KVREG = _switch("SIGATTN_KVREG", "K and V in shared memory, the default", "in registers")
 
 #: Whether the forward takes the warp-specialised Gluon kernel (SIGATTN_WS=1, read at import;
 #: session 21: sigattn.gluon_kernels; the default takes it by TUNED_WS_FROM), where it can run (gluon_kernels.blocker: an sm_90
