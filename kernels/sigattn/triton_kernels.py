@@ -191,10 +191,11 @@ def _dot(a, b, acc, UPCAST_DOT: tl.constexpr, DOT_PRECISION: tl.constexpr):
 
 @triton.jit
 def _in_registers(x, A_REGS: tl.constexpr):
-    """x unchanged; with A_REGS (the "qreg" variant) through an opaque register move, so that the
-    wgmma whose A operand x is (Q in S = Q·Kᵀ, dO in dP = dO·Vᵀ) reads it from registers: Triton's
-    MMAv3 lowering puts an A operand that comes straight from a load in shared memory, read again
-    by every key tile's wgmma (kernels/PERF.md "Session 29"). The interpreter: x itself."""
+    """x unchanged; with A_REGS (the "qreg" and "kvreg" variants) through an opaque register move,
+    so that the wgmma whose A operand x is (Q in S = Q·Kᵀ, dO in dP = dO·Vᵀ; K in Sᵀ = K·Qᵀ, V in
+    dPᵀ = V·dOᵀ) reads it from registers: Triton's MMAv3 lowering puts an A operand that comes
+    straight from a load in shared memory, read again by every tile's wgmma (kernels/PERF.md
+    "Session 29"). The interpreter: x itself."""
     if A_REGS and _ASM:
         return tl.inline_asm_elementwise("mov.b32 $0, $1;", "=r,r", [x], dtype=x.dtype, is_pure=True, pack=2)
     else:
@@ -1040,10 +1041,10 @@ def a_regs(q: torch.Tensor, pass_: str, kernel: str = "") -> bool:
     register move works on pairs of 16-bit values)."""
     if q.dtype not in (torch.float16, torch.bfloat16):
         return False
-    name = "SIGATTN_KVREG" if kernel == "dkdv" else "SIGATTN_QREG"
     if not TUNED:
         return KVREG if kernel == "dkdv" else QREG
-    return TMA_MODES[variant_env(TUNED_VARIANTS[pass_][head_dim_class(q.shape[-1])])[name]]
+    env = variant_env(TUNED_VARIANTS[pass_][head_dim_class(q.shape[-1])])
+    return TMA_MODES[env["SIGATTN_KVREG" if kernel == "dkdv" else "SIGATTN_QREG"]]
 
 
 def fused_backward(head_dim: int) -> bool:
@@ -1092,17 +1093,16 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
 
 
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
-#: Q / dO in registers, K / V in registers (dK/dV kernel), the warp-specialised Gluon forward, its persistent form (ws and wsp exclude
-#: each other).
+#: Q / dO in registers (forward, dQ kernel), K / V in registers (dK/dV kernel), the warp-specialised
+#: Gluon forward, its persistent form (ws and wsp exclude each other).
 _VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp")
 
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
-    "_" and the single variant's name, its words in the order [tma][_fused][_qreg][_kvreg][_ws][_<sigmoid>]: "_tma"
-    (tensor descriptors, fast sigmoid), "_fused" (pointer loads, fused backward, fast sigmoid),
-    "_qreg_bf16x2" (Q in registers, bf16 P),
-    "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form),
+    "_" and the single variant's name, its words in the order [tma][_fused][_qreg][_kvreg][_ws][_<sigmoid>]:
+    "_tma" (tensor descriptors, fast sigmoid), "_fused" (pointer loads, fused backward, fast
+    sigmoid), "_qreg_bf16x2" (Q in registers, bf16 P), "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form),
     "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
     kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
     is the fast one and another word is there."""
