@@ -78,7 +78,8 @@ def kernel_variant(request, monkeypatch):
     def spy(name, kernel, autotuner, grid, args, flags, *rest):
         launched.append((name, flags["TMA"], flags.get("FUSE_DQ", False)))
         if "A_REGS" in flags and args[0].dtype in (torch.float16, torch.bfloat16):
-            assert flags["A_REGS"] == want_qreg, f"{request.param} variant asked, but {name} launched A_REGS={flags['A_REGS']}"
+            assert flags["A_REGS"] == want_qreg, (
+                f"{request.param} variant asked, but {name} launched A_REGS={flags['A_REGS']}")
         return real_launch(name, kernel, autotuner, grid, args, flags, *rest)
 
     monkeypatch.setattr(triton_kernels, "_launch", spy)

@@ -1,7 +1,8 @@
-"""The "qreg" and "kvreg" variants (SIGATTN_QREG=1, SIGATTN_KVREG=1): the Triton forward and dQ kernel,
-and the dK/dV kernel, keep the A operands they load once a program (Q; dO; K and V) in registers. Its compiled code is checked here for sm_90 without a GPU (a
-subprocess: the other kernel tests put this process in interpreter mode), its launches' flags under
-the interpreter; its results on a GPU by the ``kernel_variant`` fixture's "qreg" params (conftest.py)."""
+"""The "qreg" and "kvreg" variants (SIGATTN_QREG=1, SIGATTN_KVREG=1): the Triton forward and dQ
+kernel, and the dK/dV kernel, keep the A operands they load once a program (Q; dO; K and V) in
+registers. Their compiled code is checked here for sm_90 without a GPU (a subprocess: the other
+kernel tests put this process in interpreter mode), their launches' flags under the interpreter;
+their results on a GPU by the ``kernel_variant`` fixture's "qreg" params (conftest.py)."""
 
 import os
 import subprocess
@@ -28,9 +29,10 @@ def a_from_registers(compiled):
     return out
 
 # kernel, head dim, config, matmuls a key tile, of which the A operand is loaded once a program
-for kernel, hd, block, per_tile, loaded in (("dq", 128, (64, 64, 4, 2), 3, 2), ("fwd", 128, (128, 64, 8, 3), 2, 1),
-                                             ("dq_tma", 64, (64, 64, 4, 3), 3, 2), ("fwd", 64, (64, 64, 4, 3), 2, 1),
-                                             ("dkdv", 128, (32, 128, 8, 2), 4, 2), ("dkdv_tma", 64, (64, 64, 4, 3), 4, 2)):
+CASES = (("dq", 128, (64, 64, 4, 2), 3, 2), ("fwd", 128, (128, 64, 8, 3), 2, 1),
+         ("dq_tma", 64, (64, 64, 4, 3), 3, 2), ("fwd", 64, (64, 64, 4, 3), 2, 1),
+         ("dkdv", 128, (32, 128, 8, 2), 4, 2), ("dkdv_tma", 64, (64, 64, 4, 3), 4, 2))
+for kernel, hd, block, per_tile, loaded in CASES:
     base, qreg = (r.compile_config(kernel, hd, block, a_regs=a) for a in (False, True))
     b, q = a_from_registers(base), a_from_registers(qreg)
     assert len(b) == len(q) and len(b) % per_tile == 0 and len(b) > 0, (kernel, b, q)
