@@ -37,11 +37,15 @@ def test_every_entry_is_the_autotune_choice_in_the_file_it_names():
             derived = _derived(source)
             mine = {k: e[:4] for k, e in entries.items() if e[4] == source}
             assert mine and all(derived.get(k, (None,))[:4] == cfg for k, cfg in mine.items()), (device, source)
-    # the compile report's choices are all in (hand-checked: hd128 L2048, hd64 L512 dense shapes)
+    # the compile report's keys are all in (hand-checked: its hd128 L2048 and L1024 shapes); where the
+    # session-30 grid measured the same key it wins (hand-checked: its ours_dense rows at hd64, fwd L = 512,
+    # bwd L = 8K, against the report's hd64 L512 forward choice 64,64,4,3)
     assert set(_derived(tuned._H200_COMPILE)) <= set(H200)
     assert H200[("dkdv", 128, False, "bfloat16", 2048)][:4] == (32, 128, 8, 2)
-    assert H200[("fwd", 64, False, "bfloat16", 512)][:4] == (64, 64, 4, 3)
     assert H200[("dq", 128, False, "bfloat16", 1024)][:4] == (64, 32, 4, 3)
+    assert _derived(tuned._H200_COMPILE)[("fwd", 64, False, "bfloat16", 512)][:4] == (64, 64, 4, 3)
+    assert H200[("fwd", 64, False, "bfloat16", 512)] == (128, 64, 8, 3, tuned._H200_GRID_FWD)
+    assert H200[("dq_tma", 64, False, "bfloat16", 8192)] == (64, 64, 4, 3, tuned._H200_GRID_BWD)
 
 
 def test_every_entry_is_in_its_kernels_autotune_list():
@@ -82,17 +86,17 @@ def test_bucket(n, expected):
 def test_lookup_exact_nearest_and_missing():
     dev = "NVIDIA H200"
     assert tuned.lookup(dev, "dkdv", 128, False, "torch.bfloat16", 2048) == ((32, 128, 8, 2), "table")
-    # the default's hd64 dQ (TMA) is measured at buckets 4096 and 16384 (session 15's variant call):
-    # 8192 is one octave from each, the tie goes to the smaller bucket; 512 takes the nearest, 4096
-    assert tuned.lookup(dev, "dq_tma", 64, False, "bfloat16", 6000) == ((64, 64, 4, 3), "table~4096")
+    # the default's hd64 dQ (TMA) is measured at every bucket 512 ... 16K (session 30's grid): 6000 rows
+    # take the 8K bucket's entry, 300 rows the 512's
+    assert tuned.lookup(dev, "dq_tma", 64, False, "bfloat16", 6000) == ((64, 64, 4, 3), "table")
     assert tuned.lookup(dev, "dq_tma", 64, False, "bfloat16", 16384) == ((128, 64, 8, 3), "table")
-    assert tuned.lookup(dev, "dq_tma", 64, False, "bfloat16", 512) == ((64, 64, 4, 3), "table~4096")
+    assert tuned.lookup(dev, "dq_tma", 64, False, "bfloat16", 300) == ((128, 64, 8, 3), "table")
     assert tuned.lookup(dev, "dq", 128, False, "bfloat16", 300) == ((64, 32, 4, 3), "table~1024")
     assert tuned.lookup(dev, "dq", 128, False, "bfloat16", 700) == ((64, 32, 4, 3), "table")
     assert tuned.lookup(dev, "dkdv", 128, False, "bfloat16", 16384) == ((64, 64, 4, 2), "table")
     assert tuned.lookup(dev, "dkdv", 128, False, "bfloat16", 32768) == ((64, 64, 4, 2), "table~16384")
     # fp16 hd64 has no entry: the bf16 hd64 entry stands in (same 16-bit tensor-core path)
-    assert tuned.lookup(dev, "fwd", 64, False, torch.float16, 512) == ((64, 64, 4, 3), "table~512")
+    assert tuned.lookup(dev, "fwd", 64, False, torch.float16, 512) == ((128, 64, 8, 3), "table~512")
     assert tuned.lookup(dev, "fwd", 64, False, "float32", 4096) == ((64, 32, 4, 2), "table~1024")
     assert tuned.lookup(dev, "fwd", 128, True, "bfloat16", 1024) is None  # causal hd128: autotune
     # the H100 (session 19's variant call, L = 512 ... 16K): its own entries; a GPU without any autotunes
@@ -100,6 +104,9 @@ def test_lookup_exact_nearest_and_missing():
     assert tuned.lookup(h100, "fwd", 64, False, "bfloat16", 512) == ((128, 64, 8, 3), "table")
     assert tuned.lookup(h100, "dkdv_tma", 64, False, "bfloat16", 16384) == ((32, 64, 4, 3), "table")
     assert tuned.lookup(h100, "dq", 128, False, "bfloat16", 40000) == ((128, 32, 8, 2), "table~16384")
+    # the persistent Gluon forward is measured at 1K, 4K and 16K: 2K is one octave from 1K and from 4K,
+    # the tie goes to the smaller bucket
+    assert tuned.lookup(h100, "fwd_wsp", 64, False, "bfloat16", 2048) == ((128, 64, 8, 3), "table~1024")
     assert tuned.lookup(h100, "dkdv", 128, True, "bfloat16", 1024) is None  # causal: autotune
     assert tuned.lookup("NVIDIA A100-SXM4-80GB", "fwd", 64, False, "bfloat16", 4096) is None
 
