@@ -91,3 +91,19 @@ def test_mixed_timing_settings_refused_unless_chosen():
 def test_table_without_timing_columns_is_refused():
     with pytest.raises(ValueError, match="re-merge the parts"):
         draw_kernel_grid(pd.read_csv(FIXTURE).drop(columns=["warmup_ms", "rep_ms"]), "ms")
+
+
+def test_face_names_each_commit_of_ours_when_they_differ():
+    """A table merged from several calls: the title names each commit our points ran, with where."""
+    data = pd.read_csv(FIXTURE).assign(commit="aaaaaaaaaaaa")
+    one = draw_kernel_grid(data, "tflops")._suptitle.get_text()
+    assert "commit" not in one and "aaaaaaaaaaaa" not in one
+    ours_ok = data["impl"].str.startswith("ours") & (data["status"] == "ok")
+    data.loc[ours_ok & (data["head_dim"] == 128), "commit"] = "bbbbbbbbbbbb"
+    data.loc[~data["impl"].str.startswith("ours"), "commit"] = "cccccccccccc"  # baselines: not named
+    title = draw_kernel_grid(data, "tflops")._suptitle.get_text().replace("\n", " ")
+    n64, n128 = (int((ours_ok & (data["head_dim"] == hd)).sum()) for hd in (64, 128))
+    assert n64 and n128
+    assert f"aaaaaaaaaaaa ({n64} points: hd64 bwd, hd64 fwd)" in title
+    assert f"bbbbbbbbbbbb ({n128} points: hd128 bwd, hd128 fwd)" in title
+    assert "cccccccccccc" not in title

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -53,6 +55,22 @@ def metric_band(df: pd.DataFrame, metric: str):
         flops_per_ms = df["tflops"] * df["ms_median"]
         return df["tflops"], flops_per_ms / df["ms_p80"], flops_per_ms / df["ms_p20"]
     raise ValueError(f"metric must be 'tflops' or 'ms'; got {metric!r}.")
+
+
+def ours_commit_text(measured: pd.DataFrame, width: int = 110) -> str:
+    """'our kernel's code differs across points: <commit> (N points: hd64 fwd, ...); ...' when our
+    measured rows ran more than one commit (a table merged from several calls), else "": a reader
+    sees on the figure's face which points ran which kernel version."""
+    if "commit" not in measured:
+        return ""
+    ours = measured[(measured["status"] == "ok") & measured["impl"].str.startswith("ours")]
+    if ours["commit"].nunique() < 2:
+        return ""
+    parts = []
+    for commit, rows in sorted(ours.groupby("commit"), key=lambda kv: (-len(kv[1]), str(kv[0]))):
+        where = ", ".join(f"hd{hd} {pass_}" for (hd, pass_), _ in rows.groupby(["head_dim", "pass"]))
+        parts.append(f"{commit} ({len(rows)} points: {where})")
+    return "\n".join(textwrap.wrap("our kernel's code differs across points: " + "; ".join(parts), width))
 
 
 def draw_kernel_grid(measured: pd.DataFrame, metric: str, *, reported: pd.DataFrame | None = None,
@@ -116,7 +134,7 @@ def draw_kernel_grid(measured: pd.DataFrame, metric: str, *, reported: pd.DataFr
             ax.set_ylabel("TFLOPS" if metric == "tflops" else "latency (ms)")
     fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=3,
                frameon=False, bbox_to_anchor=(0.5, -0.01))
-    title = "\n".join(t for t in (title, timing_text) if t)
+    title = "\n".join(t for t in (title, timing_text, ours_commit_text(measured)) if t)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 0.97 if title else 1))
