@@ -1100,10 +1100,11 @@ _VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp")
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
-    "_" and the single variant's name, its words in the order [tma][_fused][_qreg][_kvreg][_ws][_<sigmoid>]:
-    "_tma" (tensor descriptors, fast sigmoid), "_fused" (pointer loads, fused backward, fast
-    sigmoid), "_qreg_bf16x2" (Q in registers, bf16 P), "_ws_bf16x2" (the Gluon forward, bf16 P),
-    "_wsp_bf16x2" (its persistent form), "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
+    "_" and the single variant's name, its words in the order
+    [tma][_fused][_qreg][_kvreg][_ws][_<sigmoid>]: "_tma" (tensor descriptors, fast sigmoid),
+    "_fused" (pointer loads, fused backward, fast sigmoid), "_qreg_bf16x2" (Q in registers, bf16
+    P), "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form),
+    "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
     kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
     is the fast one and another word is there."""
     if TUNED:

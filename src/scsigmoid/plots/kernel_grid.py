@@ -58,9 +58,9 @@ def metric_band(df: pd.DataFrame, metric: str):
 
 
 def ours_commit_text(measured: pd.DataFrame, width: int = 110) -> str:
-    """'our kernel's code differs across points: <commit> (N points: hd64 fwd, ...); ...' when our
-    measured rows ran more than one commit (a table merged from several calls), else "": a reader
-    sees on the figure's face which points ran which kernel version."""
+    """'code that ran (ours): <commit> (N points: hd64 fwd, ...); ...' when our measured rows ran
+    more than one commit (a table merged from several calls), else "": a reader sees on the
+    figure's face which points ran which kernel version (as Fig 3's face does for its points)."""
     if "commit" not in measured:
         return ""
     ours = measured[(measured["status"] == "ok") & measured["impl"].str.startswith("ours")]
@@ -70,7 +70,7 @@ def ours_commit_text(measured: pd.DataFrame, width: int = 110) -> str:
     for commit, rows in sorted(ours.groupby("commit"), key=lambda kv: (-len(kv[1]), str(kv[0]))):
         where = ", ".join(f"hd{hd} {pass_}" for (hd, pass_), _ in rows.groupby(["head_dim", "pass"]))
         parts.append(f"{commit} ({len(rows)} points: {where})")
-    return "\n".join(textwrap.wrap("our kernel's code differs across points: " + "; ".join(parts), width))
+    return "\n".join(textwrap.wrap("code that ran (ours): " + "; ".join(parts), width))
 
 
 def draw_kernel_grid(measured: pd.DataFrame, metric: str, *, reported: pd.DataFrame | None = None,
