@@ -100,3 +100,27 @@ def test_ceilings_add_occupancy_and_the_schedule_model_from_the_compiled_configs
     assert ceilings(bench, bench_cfg, res.iloc[:0])["ctas_per_sm"].isna().all()  # config not compiled
     assert "schedule_model" not in ceilings(bench, bench_cfg)  # no resources: the tile ceiling alone
 
+
+
+def test_tile_table_prices_each_tile_at_each_length_and_the_cli_refuses_bad_tiles(capsys):
+    from scsigmoid.bench.ceiling import main, parse_tile, tile_table
+
+    assert parse_tile("128x64") == (128, 64) and parse_tile(" 64 × 32 ") == (64, 32)
+    for bad in ("12", "0x64", "64x", "axb"):
+        with pytest.raises(ValueError, match="ROWSxCOLUMNS"):
+            parse_tile(bad)
+    bench_cfg = {"tokens_per_batch": 4096, "hidden": 256, "seed": 0, "seq_lens": [512, 1024, 4096]}
+    table = tile_table(bench_cfg, [(1, 1), (128, 128), (64, 64)], padding_pct=25)
+    assert table["seq_len"].tolist() == [512, 1024, 4096] and table["sequences"].tolist() == [8, 4, 1]
+    # 25 % padding: every length in [0.75 L, L]; a 1 x 1 tile wastes nothing
+    assert ((table["shortest"] >= 0.75 * table["seq_len"]) & (table["longest"] <= table["seq_len"])).all()
+    assert (table["1x1"] == 1.0).all()
+    # a smaller tile wastes less of each partial tile, so its ceiling is never lower
+    assert (table["64x64"] >= table["128x128"]).all() and (table["128x128"] < 1).all()
+    main(["--tiles", "64x32", "--padding", "10"])
+    assert "64x32" in capsys.readouterr().out
+    for argv, message in ((["--tiles", "12"], "ROWSxCOLUMNS"), (["x.csv", "--tiles", "64x64"], "not both"),
+                          ([], "give a benchmark CSV"), (["--tiles", "64x64", "--padding", "0"], "per cent")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert message in capsys.readouterr().err

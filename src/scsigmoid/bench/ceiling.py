@@ -31,12 +31,18 @@ over-states the loss of a partial wave.
 prints, for every padded / packed row of our kernel with a ``config`` column naming its tiles,
 the measured ratio to the dense row of the same point beside the ceiling of the tiles of each
 kernel of that pass (forward: ``fwd``; backward: ``dq`` and ``dkdv``).
+
+    python -m scsigmoid.bench.ceiling --tiles 128x128 128x64 64x64 64x32 [--padding 25]
+
+prints instead the ceiling of each tile at each of the config's lengths (``bench.seq_lens``) on
+the benchmark's own lengths: which ``padded ÷ dense`` target a tile size can reach at all.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -164,15 +170,53 @@ def ceilings(bench: pd.DataFrame, bench_cfg: dict, resources: pd.DataFrame | Non
     return pd.DataFrame(rows)
 
 
+def parse_tile(text: str) -> tuple[int, int]:
+    """``"128x64"`` -> (128, 64): a tile's query rows × key columns."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not m or not all(int(g) > 0 for g in m.groups()):
+        raise ValueError(f"a tile is ROWSxCOLUMNS of positive integers, e.g. 128x64; got {text!r}.")
+    return int(m.group(1)), int(m.group(2))
+
+
+def tile_table(bench_cfg: dict, tiles, padding_pct: int = 25, head_dim: int = 64) -> pd.DataFrame:
+    """The ceiling of each tile (rows × columns) at each of ``bench_cfg["seq_lens"]``, on the
+    lengths the benchmark samples for a padded call at ``padding_pct`` (same seed and batch as
+    the measured calls; the head dim only sets the batch's heads, not the lengths)."""
+    rows = []
+    for seq_len in bench_cfg["seq_lens"]:
+        shape = derive_shape(bench_cfg["tokens_per_batch"], bench_cfg["hidden"], int(seq_len), head_dim, padding_pct)
+        lengths = sample_lengths(shape.batch, shape.seq_len, shape.padding_pct, bench_cfg["seed"])
+        rows.append({"seq_len": int(seq_len), "sequences": len(lengths),
+                     "shortest": int(min(lengths)), "longest": int(max(lengths)),
+                     **{f"{bm}x{bn}": round(tile_ceiling(lengths, bm, bn), 3) for bm, bn in tiles}})
+    return pd.DataFrame(rows)
+
+
 def main(argv=None) -> None:
     from scsigmoid.config import config_parser
 
     config, p = config_parser(argv, description=__doc__.split("\n\n")[0])
-    p.add_argument("bench_csv")
+    p.add_argument("bench_csv", nargs="?", help="a benchmark CSV (the measured mode; not with --tiles)")
+    p.add_argument("--tiles", nargs="+", metavar="RxC", help="print each tile's ceiling at each of "
+                   "bench.seq_lens instead (e.g. 128x64 64x64)")
+    p.add_argument("--padding", type=int, default=25, help="with --tiles: the padding per cent (default 25)")
     p.add_argument("--resources", help="the compiled configs' resources (python -m sigattn.resources's CSV): "
                    "adds CTAs per SM and the schedule model's ratio")
     p.add_argument("--sms", type=int, default=132, help="the GPU's SMs (H100 SXM and H200: 132)")
     args = p.parse_args(argv)
+    if args.tiles:
+        if args.bench_csv:
+            p.error("give either a benchmark CSV or --tiles, not both")
+        try:
+            tiles = [parse_tile(t) for t in args.tiles]
+        except ValueError as err:
+            p.error(str(err))
+        if not 0 < args.padding < 100:
+            p.error(f"--padding is a per cent of each sequence's slot, 1 ... 99; got {args.padding}")
+        print(tile_table(config["bench"], tiles, args.padding).to_string(index=False))
+        return
+    if not args.bench_csv:
+        p.error("give a benchmark CSV (or --tiles)")
     resources = pd.read_csv(args.resources) if args.resources else None
     table = ceilings(pd.read_csv(args.bench_csv), config["bench"], resources, args.sms)
     print(table.sort_values(["head_dim", "pass", "seq_len", "impl", "kernel", "repeat"]).to_string(index=False))
