@@ -479,6 +479,16 @@ def test_decision_over_repeats_pairs_each_repeat_and_names_baselines():
     assert variants.judge(rows([1.0], [0.87], base="cudnn_sdpa", spread=0.03), *rule)[0] == "inconclusive"
     text = "\n".join(variants.decide_lines(rows([1.0] * 3, [1.15, 1.2, 1.13]), rules=[], targets=[("t", *target)]))
     assert "3 repeats: a point's ratio is the median" in text and "target t (>= x1.1 at L >= 1024): met" in text
+    # a repeat cut short (no row of ours at 4K in repeat 1): that point, judged on the two repeats
+    # that finished, cannot meet, however far above the bar; the complete point still does
+    cut = rows([1.0] * 3, [1.3, 1.3, 1.3])
+    cut = cut[~((cut["repeat"] == 1) & (cut["impl"] == "ours_dense") & (cut["seq_len"] == 4096))]
+    verdict, lines = variants.judge(cut, *target)
+    assert verdict == "inconclusive" and lines[0].endswith("meets (3 repeats: x1.300 x1.300 x1.300)")
+    assert lines[1] == "  hd128 dense L4096: x1.300 [1.287, 1.313] unsure (2 repeats: x1.300 x1.300)"
+    # two repeats in all: below the three a verdict needs; a miss is still a miss
+    assert variants.judge(rows([1.0] * 2, [1.3, 1.3]), *target)[0] == "inconclusive"
+    assert variants.judge(rows([1.0] * 2, [1.02, 1.03]), *target)[0] == "not met"
 
 
 def test_every_rule_names_variants_that_exist():

@@ -49,7 +49,10 @@ repeat's base) and its range runs from the lowest repeat's low end to the highes
 end. A point *meets* the threshold
 when the ratio reaches it and the candidate is not slower even at the range's low end (for a
 threshold below 1, when the low end reaches the threshold itself), *misses* it when even the
-range's high end is below it, and is *unsure* otherwise. The rule is ``met`` when every point
+range's high end is below it, and is *unsure* otherwise. Where the rows hold several repeats, a
+point meets only if it was timed in every one of them and in at least MEET_REPEATS (a repeat cut
+short must not leave the point judged on the repeats that happened to finish; the guide's three
+repeats for a verdict). The rule is ``met`` when every point
 meets it, ``not met`` when a point misses it or an entry of the candidate failed the config check
 (``--checks``), ``inconclusive`` otherwise (unsure or missing points).
 
@@ -604,6 +607,9 @@ def _span_text(lengths) -> str:
 #: processes; needs MIN_REPEATS repeats, else the point is unsure).
 SPREADS = ("p20p80", "repeats")
 MIN_REPEATS = 5
+#: with repeats in the rows: the fewest a point needs to *meet* a rule (it also needs every repeat
+#: the rows hold); a single-call table (one repeat) is judged as before, its lines say so
+MEET_REPEATS = 3
 
 
 def judge(df: pd.DataFrame, pass_: str, head_dims, candidate: str, base: str, threshold: float,
@@ -620,6 +626,7 @@ def judge(df: pd.DataFrame, pass_: str, head_dims, candidate: str, base: str, th
     ok = df[(df["status"] == "ok") & (df["pass"] == pass_) & df["head_dim"].isin(head_dims)
             & (df["seq_len"] >= lo) & (df["seq_len"] < hi)]
     point = ["head_dim", "padding_pct", "seq_len"]
+    n_repeats = df["repeat"].nunique()
     untimed = [v for v in (candidate, base) if not ok["impl"].isin([_impl_of(la, v) for la in layouts]).any()]
     if untimed:  # a rule about a variant this call did not time: no point lines
         return f"inconclusive (not timed here: {' and '.join(untimed)})", []
@@ -650,6 +657,8 @@ def judge(df: pd.DataFrame, pass_: str, head_dims, candidate: str, base: str, th
                      else "misses" if high < threshold else "unsure")
             if spread == "repeats" and len(mine) < MIN_REPEATS and state != "misses":
                 state = "unsure"  # too few repeats to say how far the median moves
+            if n_repeats > 1 and state == "meets" and len(mine) < max(n_repeats, MEET_REPEATS):
+                state = "unsure"  # a cut repeat, or too few: not a verdict's worth of repeats
             states.append(state)
             each = f" ({len(mine)} repeats: {' '.join(f'x{r:.3f}' for r in ratios)})" if len(mine) > 1 else ""
             lines.append(f"  {where}: x{ratio:.3f} [{low:.3f}, {high:.3f}] {state}{each}")
