@@ -427,8 +427,8 @@ def test_decision_rule_verdicts():
     rows = base + [_timed(f"ours_{layout}_tma_mixed", "bwd", 64, L, ms, padding=pad) for (layout, pad, L), ms in fast.items()]
     rows[-1]["device"] = "NVIDIA H100 80GB HBM3"  # the verdicts name the GPU the rows came from
     text = "\n".join(variants.decide_lines(pd.DataFrame(rows), checks, rules=[("r", *rule)]))
-    assert text.startswith("rules judged on rows of: NVIDIA H100 80GB HBM3\n"
-                           "rule r (>= x1.03 at L >= 4096): met")  # a failed forward entry does not count here
+    assert text.startswith("rules judged on rows of: NVIDIA H100 80GB HBM3\n1 repeat: each point one call"
+                           ) and "\nrule r (>= x1.03 at L >= 4096): met" in text  # a failed forward entry does not count here
     assert "hd64 dense L4096: x1.053 [1.042, 1.063] meets" in text
     # a length range (lo <= L < hi): the 16K point leaves the rule, so its loss does not count
     ranged = ("bwd", (64,), "tma_mixed", "tuned", 1.03, (4096, 16384))
@@ -489,6 +489,8 @@ def test_decision_over_repeats_pairs_each_repeat_and_names_baselines():
     # two repeats in all: below the three a verdict needs; a miss is still a miss
     assert variants.judge(rows([1.0] * 2, [1.3, 1.3]), *target)[0] == "inconclusive"
     assert variants.judge(rows([1.0] * 2, [1.02, 1.03]), *target)[0] == "not met"
+    one = "\n".join(variants.decide_lines(rows([1.0], [1.15]), rules=[], targets=[("t", *target)]))
+    assert "1 repeat: each point one call" in one and "short of the 3 repeats a verdict needs" in one
 
 
 def test_every_rule_names_variants_that_exist():

@@ -101,7 +101,6 @@ def test_ceilings_add_occupancy_and_the_schedule_model_from_the_compiled_configs
     assert "schedule_model" not in ceilings(bench, bench_cfg)  # no resources: the tile ceiling alone
 
 
-
 def test_tile_table_prices_each_tile_at_each_length_and_the_cli_refuses_bad_tiles(capsys):
     from scsigmoid.bench.ceiling import main, parse_tile, tile_table
 

@@ -608,7 +608,8 @@ def _span_text(lengths) -> str:
 SPREADS = ("p20p80", "repeats")
 MIN_REPEATS = 5
 #: with repeats in the rows: the fewest a point needs to *meet* a rule (it also needs every repeat
-#: the rows hold); a single-call table (one repeat) is judged as before, its lines say so
+#: the rows hold). A single-call table (one repeat) is judged on its p20/p80 as before; decide_lines
+#: heads its verdicts with that
 MEET_REPEATS = 3
 
 
@@ -681,6 +682,9 @@ def decide_lines(df: pd.DataFrame, checks: pd.DataFrame | None = None, rules=RUL
     if repeats > 1:
         lines.append(f"{repeats} repeats: a point's ratio is the median of the repeats' ratios, its range the "
                      "lowest to the highest repeat's p20/p80 range")
+    else:
+        lines.append(f"1 repeat: each point one call and its p20/p80 range, a reading short of the "
+                     f"{MEET_REPEATS} repeats a verdict needs")
     for kind, items in (("rule", rules), ("target", targets)):
         for name, pass_, head_dims, candidate, base, threshold, lengths, *layouts in items:
             failed = 0
