@@ -299,11 +299,17 @@ TUNE_TABLE = {
                 128: [(128, 128, 8, 3), (128, 64, 8, 3), (128, 64, 8, 4), (128, 128, 8, 2), (64, 64, 4, 3),
                       (64, 32, 4, 2)],
                 256: [(64, 64, 8, 2), (64, 32, 4, 2)]},
+    # Session 31: hd128 also takes the pointer kernels' measured tiles (dQ 64x64/4/2 and 128x32/8/2,
+    # dK/dV 64x64/4/2), which its lists lacked when session 15 timed `tma` at hd128 (356 against
+    # 381 TFLOPS with other tiles). Compiled for sm_90: dK/dV 64x64/4/2 spills 24 bytes with
+    # descriptors against the pointer kernel's 504, 11.7 instructions a score against 13.2; dQ
+    # 64x64/4/2 10.5 against 11.9 (PERF.md "Session 31"). Each row's last entry stays the fp32 one.
     "dq_tma": {64: [(128, 64, 8, 3), (64, 64, 4, 3), (128, 128, 8, 2)],
-               128: [(128, 64, 8, 2), (64, 64, 4, 3), (128, 32, 8, 3), (64, 32, 4, 2)],
+               128: [(128, 64, 8, 2), (64, 64, 4, 3), (128, 32, 8, 3), (64, 64, 4, 2), (128, 32, 8, 2),
+                     (64, 32, 4, 2)],
                256: [(64, 32, 8, 2), (32, 32, 4, 2)]},
     "dkdv_tma": {64: [(64, 128, 8, 3), (64, 64, 4, 3), (32, 128, 8, 3), (32, 64, 4, 3)],
-                 128: [(64, 128, 8, 2), (32, 128, 8, 3), (64, 64, 8, 3), (32, 64, 4, 2)],
+                 128: [(64, 128, 8, 2), (32, 128, 8, 3), (64, 64, 8, 3), (64, 64, 4, 2), (32, 64, 4, 2)],
                  256: [(32, 32, 4, 2), (16, 64, 4, 2)]},
     # The fused backward (SIGATTN_FUSED=1; measured in session 17, slower): the dK/dV kernel also computes dS·K
     # and adds it into an fp32 dQ (vector atomics; the TMA variant: a TMA reduction a tile), a
