@@ -51,8 +51,8 @@ when the ratio reaches it and the candidate is not slower even at the range's lo
 threshold below 1, when the low end reaches the threshold itself), *misses* it when even the
 range's high end is below it, and is *unsure* otherwise. Where the rows hold several repeats, a
 point meets only if it was timed in every one of them and in at least MEET_REPEATS (a repeat cut
-short must not leave the point judged on the repeats that happened to finish; the guide's three
-repeats for a verdict). The rule is ``met`` when every point
+short must not leave the point judged on the repeats that happened to finish; three repeats
+are the project's bar for a verdict). The rule is ``met`` when every point
 meets it, ``not met`` when a point misses it or an entry of the candidate failed the config check
 (``--checks``), ``inconclusive`` otherwise (unsure or missing points).
 

@@ -54,6 +54,13 @@ from scsigmoid.bench.protocol import derive_shape, sample_lengths
 PASS_KERNELS = {"fwd": ("fwd",), "bwd": ("dq", "dkdv")}
 
 
+def bench_lengths(bench_cfg: dict, seq_len: int, head_dim: int, padding_pct: int):
+    """(shape, lengths) of the benchmark's call at this point: its batch shape and the sequence
+    lengths it samples (same tokens a batch, hidden size and seed as the measured calls)."""
+    shape = derive_shape(bench_cfg["tokens_per_batch"], bench_cfg["hidden"], seq_len, head_dim, padding_pct)
+    return shape, sample_lengths(shape.batch, shape.seq_len, shape.padding_pct, bench_cfg["seed"])
+
+
 def tile_ceiling(lengths, block_m: int, block_n: int) -> float:
     """Useful ÷ computed score entries of a non-causal kernel tiling each sequence in
     ``block_m`` × ``block_n`` tiles (1.0 when every length is a multiple of both)."""
@@ -148,9 +155,7 @@ def ceilings(bench: pd.DataFrame, bench_cfg: dict, resources: pd.DataFrame | Non
     rows = []
     for rec in ok[ok["impl"] != "ours_dense"].to_dict("records"):
         point = (rec["pass"], rec["head_dim"], rec["seq_len"], rec["repeat"])
-        shape = derive_shape(bench_cfg["tokens_per_batch"], bench_cfg["hidden"], int(rec["seq_len"]),
-                             int(rec["head_dim"]), int(rec["padding_pct"]))
-        lengths = sample_lengths(shape.batch, shape.seq_len, shape.padding_pct, bench_cfg["seed"])
+        shape, lengths = bench_lengths(bench_cfg, int(rec["seq_len"]), int(rec["head_dim"]), int(rec["padding_pct"]))
         ratio = rec["tflops"] / dense[point] if point in dense.index else np.nan
         for kernel, _, config, _ in parse_config(rec["config"]):
             bm, bn = config[:2]
@@ -184,8 +189,7 @@ def tile_table(bench_cfg: dict, tiles, padding_pct: int = 25, head_dim: int = 64
     the measured calls; the head dim only sets the batch's heads, not the lengths)."""
     rows = []
     for seq_len in bench_cfg["seq_lens"]:
-        shape = derive_shape(bench_cfg["tokens_per_batch"], bench_cfg["hidden"], int(seq_len), head_dim, padding_pct)
-        lengths = sample_lengths(shape.batch, shape.seq_len, shape.padding_pct, bench_cfg["seed"])
+        _, lengths = bench_lengths(bench_cfg, int(seq_len), head_dim, padding_pct)
         rows.append({"seq_len": int(seq_len), "sequences": len(lengths),
                      "shortest": int(min(lengths)), "longest": int(max(lengths)),
                      **{f"{bm}x{bn}": round(tile_ceiling(lengths, bm, bn), 3) for bm, bn in tiles}})
