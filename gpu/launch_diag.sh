@@ -40,6 +40,7 @@ finish() {
 'ms_median', 'ms_graph', 'ms_graph_p20', 'ms_graph_p80', 'host_ms', 'config', 'status']].to_string(index=False))"
       $PY workflow/scripts/bench_variants.py decide-diag "$OUT/diag.csv"
       $PY workflow/scripts/bench_variants.py graph-gap "$OUT/diag.csv"
+      $PY workflow/scripts/bench_variants.py power "$OUT/diag.csv"
     else
       echo "no bench_diag rows came back"
     fi

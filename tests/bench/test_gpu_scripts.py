@@ -976,3 +976,42 @@ def test_probe_configs_lists_each_entry_then_the_autotuners_pick_and_refuses_bad
         probe.specs(argparse.Namespace(**{**vars(args), "kernel": "fwd_xx"}))
     with pytest.raises(SystemExit, match="has no list for it"):
         probe.specs(argparse.Namespace(**{**vars(args), "head_dim": [256]}))
+
+
+def _power_row(variant, impl, rnd, ms, mhz, watts, capped, limit=700.0):
+    return dict(mode="after", variant=variant, round=rnd, impl=impl, head_dim=128, padding_pct=0, seq_len=16384,
+                batch=1, heads=16, ms_median=ms, sm_mhz=mhz, power_w=watts, power_capped=capped,
+                power_limit_w=limit, status="ok", device="NVIDIA H100 80GB HBM3", **{"pass": "bwd"})
+
+
+def test_power_verdict_says_power_bound_only_when_every_round_is_capped_at_the_limit():
+    """power-bound needs every round capped in >= 90 % of its samples at >= 95 % of the limit; not
+    power-bound every round capped in <= 10 %; a round between, or one without power, inconclusive;
+    no power at all: not measured."""
+    bv = load("bench_variants")
+    rows = lambda *caps_watts: pd.DataFrame([_power_row("default", "ours_dense", r, 13.6, 1700, w, c)  # noqa: E731
+                                             for r, (c, w) in enumerate(caps_watts, 1)])
+    assert bv.power_verdict(rows((1.0, 690), (0.95, 680), (0.9, 670))) == "power-bound"
+    assert bv.power_verdict(rows((1.0, 690), (1.0, 640), (1.0, 690))) == "inconclusive"  # 640 W < 0.95 x 700
+    assert bv.power_verdict(rows((1.0, 690), (0.5, 690), (1.0, 690))) == "inconclusive"
+    assert bv.power_verdict(rows((0.0, 450), (0.1, 500), (0.0, 480))) == "not power-bound"
+    some = rows((1.0, 690), (1.0, 690), (1.0, 690))
+    some.loc[1, "power_w"] = float("nan")
+    assert bv.power_verdict(some).startswith("inconclusive (1 round(s) without power)")
+    assert bv.power_verdict(rows((1.0, 690)).drop(columns=["power_w", "power_capped", "power_limit_w"])) \
+        == "not measured"
+
+
+def test_power_lines_compare_a_variants_energy_a_call_with_the_defaults(tmp_path):
+    """The power subcommand prints each arm's medians and verdict, and a variant over the default
+    at the same point: two power-bound arms, 2 % apart in time at 4 % apart in clock."""
+    rows = [_power_row("default", "ours_dense", r, 13.6, 1750, 690.0, 1.0) for r in (1, 2, 3)]
+    rows += [_power_row("tma", "ours_dense_tma", r, 13.6 * 0.98, 1680, 690.0, 1.0) for r in (1, 2, 3)]
+    diag = tmp_path / "diag.csv"
+    pd.DataFrame(rows).to_csv(diag, index=False)
+    out = subprocess.run([sys.executable, str(SCRIPTS / "bench_variants.py"), "power", str(diag)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "ours_dense hd128 bwd pad0 L16384: 13.600 ms, SM 1750 MHz, 690 / 700 W, capped 100%, 9384 mJ a call, " \
+           "n=3: power-bound" in out
+    assert "tma / default, ours_dense_tma hd128 bwd pad0 L16384: time x0.980, SM clock x0.960, energy a call x0.980" \
+        in out

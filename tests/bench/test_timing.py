@@ -73,3 +73,53 @@ def test_clock_reader_is_torchs_clock_rate_or_none_where_it_cannot_be_read(monke
 
     monkeypatch.setattr(torch.cuda, "clock_rate", no_nvml)  # as on a machine without it
     assert sm_clock_reader() is None
+
+
+def test_clock_sampler_leaves_the_settling_samples_out_of_the_mean():
+    """With settle_s the samples of the block's first settle_s seconds stay in ``samples`` but not
+    in ``mean`` (NVML's power is a one-second average: early samples hold what ran before); a
+    block shorter than settle_s has no mean."""
+    import math
+    import time
+
+    state = {"w": 300.0}
+    with ClockSampler(lambda: state["w"], interval_s=0.005, settle_s=0.15) as power:
+        time.sleep(0.1)  # the change 50 ms before the settling ends: a margin for the threads' clocks
+        state["w"] = 700.0
+        time.sleep(0.15)
+    assert 300.0 in power.samples and power.mean == 700.0
+    with ClockSampler(lambda: 1.0, interval_s=0.005, settle_s=10.0) as short:
+        time.sleep(0.02)
+    assert short.samples and math.isnan(short.mean)
+
+
+def test_power_readers_read_nvml_in_watts_and_flag_the_power_cap(monkeypatch):
+    """power_w is NVML's milliwatts in watts, power_capped 1.0 only while a power reason (software
+    cap, hardware brake) is among the clocks' event reasons, not for another (thermal); no NVML:
+    no readers (the columns stay NaN)."""
+    import sys
+    import types
+
+    import torch
+
+    from scsigmoid.bench.timing import POWER_CAP_REASONS, power_readers
+
+    state = {"reasons": 0x4}
+    fake = types.SimpleNamespace(nvmlDeviceGetCurrentClocksEventReasons=lambda h: state["reasons"],
+                                 nvmlDeviceGetEnforcedPowerLimit=lambda h: 700000)
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(torch.cuda, "_get_pynvml_handler", lambda device=None: "handle", raising=False)
+    monkeypatch.setattr(torch.cuda, "power_draw", lambda device=None: 688500)
+    read = power_readers()
+    assert read["power_w"]() == 688.5 and read["power_limit_w"]() == 700.0
+    assert read["power_capped"]() == 1.0
+    state["reasons"] = 0x80  # hardware power brake
+    assert read["power_capped"]() == 1.0
+    state["reasons"] = 0x20 | 0x1  # software thermal slowdown, idle: not power
+    assert read["power_capped"]() == 0.0 and not 0x21 & POWER_CAP_REASONS
+
+    def no_nvml(device=None):
+        raise ModuleNotFoundError("nvidia-ml-py does not seem to be installed")
+
+    monkeypatch.setattr(torch.cuda, "_get_pynvml_handler", no_nvml, raising=False)
+    assert power_readers() == {}

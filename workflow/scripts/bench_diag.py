@@ -23,7 +23,12 @@ tensor-descriptor scratch of every launch, eager or replayed (``scratch`` column
 launch path's own, the caching allocator's in eager calls, the graph pool's in a capture): the
 two candidates of gpu/README item 15 for a graph replay slower than the eager call. ``sm_mhz`` /
 ``sm_mhz_graph``: the mean SM clock while do_bench / the graph replays ran (NVML sampled every
-10 ms; NaN where ``pynvml`` is missing: carry the nvidia-ml-py wheel).
+10 ms; NaN where ``pynvml`` is missing: carry the nvidia-ml-py wheel). ``power_w``,
+``power_capped`` (the share of samples in which NVML named the power cap among the clocks' event
+reasons) and ``power_limit_w``: the same while do_bench ran, less its first ``POWER_SETTLE_S``
+(NVML's power is a one-second average on Hopper): NaN unless the do_bench window is longer, so
+time with ``--warmup-ms`` + ``--rep-ms`` of 2 s or more where power is the question (is a kernel
+power-bound: gpu/README item 19).
 
 ``--variant`` runs our kernel's variant of that name (sigattn.triton_kernels.variant_env, e.g.
 ``ws_bf16x2``: the Gluon forward at every length) in place of the default; ``--modes after``
@@ -38,6 +43,7 @@ Shapes (tokens, hidden) and do_bench settings default to config/config.yaml's be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import math
@@ -51,6 +57,7 @@ from scsigmoid.bench.harness import Point, host_ms, timed_call
 from scsigmoid.bench.protocol import attention_flops, tflops
 from scsigmoid.bench.timing import (
     ClockSampler,
+    power_readers,
     sm_clock_reader,
     time_callable,
     time_graph_replay,
@@ -71,10 +78,12 @@ SCRATCH = ("torch", "fixed")
 FIXED_SCRATCH_BYTES = 64 << 20  # --scratch fixed: the buffer (a descriptor is 128 B; 3 a program)
 COLUMNS = ["mode", "variant", "round", "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
            "ms_median", "ms_p20", "ms_p80", "tflops", "ms_graph", "ms_graph_p20", "ms_graph_p80", "host_ms",
-           "graph_order", "scratch", "sm_mhz", "sm_mhz_graph", "config", "status", "reason", "warmup_ms", "rep_ms",
+           "graph_order", "scratch", "sm_mhz", "sm_mhz_graph", "power_w", "power_capped", "power_limit_w", "config", "status", "reason", "warmup_ms", "rep_ms",
            "device", "torch", "triton", "commit", "date"]
 PROFILE_LINES = 40  # functions listed a profile
 GRAPH_IMPLS = ("ours_", "fa2_dense", "cudnn_sdpa")  # capturable forward calls (no host sync)
+POWER_SETTLE_S = 1.0  # NVML's power average on Hopper: the last second (power_readers)
+POWER_COLUMNS = ("power_w", "power_capped", "power_limit_w")
 
 
 def set_mode(mode: str) -> None:
@@ -137,7 +146,7 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
                head_dim=pt.head_dim, padding_pct=pt.padding, seq_len=pt.seq_len, batch=pt.batch, heads=pt.heads,
                warmup_ms=args.warmup_ms, rep_ms=args.rep_ms, ms_graph=math.nan, ms_graph_p20=math.nan,
                ms_graph_p80=math.nan, host_ms=math.nan, scratch=args.scratch, sm_mhz=math.nan,
-               sm_mhz_graph=math.nan, status="ok", reason="")
+               sm_mhz_graph=math.nan, status="ok", reason="", **dict.fromkeys(POWER_COLUMNS, math.nan))
     # the graph in the current path only: the kernels are the same in both, and the session-2
     # path builds a table on the host per call, which a capture refuses, leaving every later
     # capture of the process failed (session 23's H100 call)
@@ -149,9 +158,12 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
         fn, prepared = timed_call(adapter, pt.inputs(device), pass_)
         if first:
             time_graph(prepared, row, args, timer)
-        with ClockSampler(args.clock) as clock:
+        with contextlib.ExitStack() as stack:
+            clock = stack.enter_context(ClockSampler(args.clock))
+            power = {name: stack.enter_context(ClockSampler(read, settle_s=POWER_SETTLE_S))
+                     for name, read in args.power.items()}
             stats = time_callable(fn, args.warmup_ms, args.rep_ms, timer)
-        row["sm_mhz"] = clock.mean
+        row.update(sm_mhz=clock.mean, **{name: sampler.mean for name, sampler in power.items()})
         flops = attention_flops(list(pt.lengths), pt.heads, pt.head_dim, pass_, causal=adapter.causal)
         row.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,
                    tflops=tflops(flops, stats.ms_median), host_ms=host_ms(fn, device),
@@ -218,6 +230,7 @@ def main(argv=None) -> None:
             raise SystemExit(f"bench_diag: --variant: {exc}") from None
     args.variant = triton_kernels.variant_suffix().lstrip("_") or "default"  # the rows' name of what runs
     args.clock = sm_clock_reader() if device == "cuda" else None  # None: NaN clock columns
+    args.power = power_readers() if device == "cuda" else {}  # {}: NaN power columns
     if args.scratch == "fixed":
         if device != "cuda":
             raise SystemExit("bench_diag: --scratch fixed needs a CUDA GPU (the scratch is device memory)")

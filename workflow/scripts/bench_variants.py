@@ -8,6 +8,7 @@
     python workflow/scripts/bench_variants.py collect DIR --out attention_<gpu>_variants.csv
     python workflow/scripts/bench_variants.py decide-diag DIAG.csv [...]
     python workflow/scripts/bench_variants.py graph-gap DIAG.csv [...]
+    python workflow/scripts/bench_variants.py power DIAG.csv [...]
 
 ``run``: (1) switches sigattn to the variant (``default``, ``tma``, ``fma``, ``tma_fma``, ...:
 sigattn.triton_kernels.variant_env) with full autotuning over the variant's own lists; (2) checks
@@ -69,6 +70,13 @@ users run it.
 point, descriptor scratch and graph order: the median over rounds with its lowest and highest,
 and the median SM clocks of both timings where the rows have them (gpu/README item 15). A
 description, no rule.
+
+``power``: whether each arm and point ran power-bound (bench_diag's power columns, timed with a
+do_bench window of 2 s or more: NVML's power is a one-second average), by a rule that can say
+inconclusive (``power_verdict``), with its clock, power and energy a call; and each of our variants
+over the default at the same point (time, clock, energy). Where both are power-bound, time follows
+energy a call, not issue rate: a kernel that issues better but spends the same energy is no faster
+(gpu/README item 19, kernels/PERF.md "Session 32").
 """
 
 from __future__ import annotations
@@ -578,6 +586,64 @@ def graph_gap_lines(diag: pd.DataFrame) -> list[str]:
     return lines
 
 
+#: Whether a timed call ran power-bound (power_lines): in every round the clocks held down by a
+#: power reason in >= POWER_BOUND_SHARE of the samples and the board's power >= POWER_BOUND_DRAW of
+#: its limit; not power-bound: capped in <= POWER_FREE_SHARE of the samples in every round.
+POWER_BOUND_SHARE, POWER_BOUND_DRAW, POWER_FREE_SHARE = 0.9, 0.95, 0.1
+
+
+def power_verdict(group: pd.DataFrame) -> str:
+    """power-bound / not power-bound / inconclusive / not measured, for one arm and point's rounds."""
+    rows = group.dropna(subset=["power_w", "power_capped", "power_limit_w"]) \
+        if {"power_w", "power_capped", "power_limit_w"} <= set(group) else group.iloc[:0]
+    if rows.empty or len(rows) < len(group):
+        return "not measured" if rows.empty else f"inconclusive ({len(group) - len(rows)} round(s) without power)"
+    if ((rows["power_capped"] >= POWER_BOUND_SHARE) & (rows["power_w"] >= POWER_BOUND_DRAW * rows["power_limit_w"])).all():
+        return "power-bound"
+    if (rows["power_capped"] <= POWER_FREE_SHARE).all():
+        return "not power-bound"
+    return "inconclusive"
+
+
+def power_lines(diag: pd.DataFrame) -> list[str]:
+    """Per arm (variant, impl) and point, over rounds (medians): time a call, SM clock, board power,
+    capped share, energy a call (power x time) and the power verdict; then each of our variants
+    against the default at the same point: time, clock and energy ratios. Where two arms are
+    power-bound, time follows energy a call, not issue rate."""
+    rows = diag[diag["status"] == "ok"].copy()
+    if "mode" in rows:
+        rows = rows[rows["mode"] == "after"]
+    if rows.empty:
+        return ["power: no ok rows"]
+    for column in ("power_w", "power_capped", "power_limit_w", "sm_mhz"):
+        if column not in rows:
+            rows[column] = float("nan")
+    rows["energy_mj"] = rows["power_w"] * rows["ms_median"]
+    devices = sorted(rows["device"].dropna().astype(str).unique()) if "device" in rows else []
+    lines = [f"power while do_bench ran ({', '.join(devices) or 'an unnamed device'}; medians over rounds): "
+             f"power-bound = capped in >= {POWER_BOUND_SHARE:.0%} of the samples and >= {POWER_BOUND_DRAW:.0%} "
+             "of the limit in every round"]
+    keys = ["variant", "impl", "head_dim", "pass", "padding_pct", "seq_len"]
+    med = {}
+    for key, group in rows.groupby(keys, sort=True):
+        m = group[["ms_median", "sm_mhz", "power_w", "power_capped", "power_limit_w", "energy_mj"]].median()
+        med[key] = m
+        lines.append(f"  {key[1]}{'' if key[0] == 'default' else ' (' + key[0] + ')'} hd{key[2]} {key[3]} "
+                     f"pad{key[4]} L{key[5]}: {m['ms_median']:.3f} ms, SM {m['sm_mhz']:.0f} MHz, "
+                     f"{m['power_w']:.0f} / {m['power_limit_w']:.0f} W, capped {m['power_capped']:.0%}, "
+                     f"{m['energy_mj']:.0f} mJ a call, n={len(group)}: {power_verdict(group)}")
+    for key, m in med.items():
+        variant, impl = key[0], key[1]
+        base_impl = impl.removesuffix(f"_{variant}")  # ours_dense_tma's default row: ours_dense
+        base = med.get(("default", base_impl, *key[2:]))
+        if variant == "default" or base is None:
+            continue
+        lines.append(f"  {key[0]} / default, {key[1]} hd{key[2]} {key[3]} pad{key[4]} L{key[5]}: time "
+                     f"x{m['ms_median'] / base['ms_median']:.3f}, SM clock x{m['sm_mhz'] / base['sm_mhz']:.3f}, "
+                     f"energy a call x{m['energy_mj'] / base['energy_mj']:.3f}")
+    return lines
+
+
 #: Issue #16's targets for what the default launches, judged against the baselines of the same
 #: call (and repeat) by the same test as RULES; not a switch of the default, a verdict on the issue.
 #: An 8th item names the layouts judged (default: dense and padded).
@@ -737,6 +803,8 @@ def main(argv=None) -> None:
     g.add_argument("paths", nargs="+", type=Path, help="bench_diag CSVs (one a process; round = repeat)")
     gg = sub.add_parser("graph-gap", help="graph replay ÷ do_bench of bench_diag.py CSVs, per arm and point")
     gg.add_argument("paths", nargs="+", type=Path, help="bench_diag CSVs")
+    pw = sub.add_parser("power", help="clock, power, energy a call and the power verdict of bench_diag.py CSVs")
+    pw.add_argument("paths", nargs="+", type=Path, help="bench_diag CSVs")
     c = sub.add_parser("collect", help="every repeat's parts merged into one CSV with a repeat column")
     c.add_argument("paths", nargs="+", help="part CSVs or folders holding them (repeat k under rep<k>/)")
     c.add_argument("--out", required=True, type=Path)
@@ -761,12 +829,13 @@ def report(args) -> None:
         write_csv(table, args.out)
         print(f"wrote {args.out}: {len(table)} rows, {(table['status'] == 'ok').sum()} ok, "
               f"{table['repeat'].nunique()} repeat(s)")
-    elif args.command in ("decide-diag", "graph-gap"):
+    elif args.command in ("decide-diag", "graph-gap", "power"):
         missing = [str(p) for p in args.paths if not p.is_file()]
         if missing:
             raise ValueError(f"no such bench_diag CSV: {', '.join(missing)}")
         diag = pd.concat([pd.read_csv(p) for p in args.paths], ignore_index=True)
-        print("\n".join((decide_diag_lines if args.command == "decide-diag" else graph_gap_lines)(diag)))
+        lines = {"decide-diag": decide_diag_lines, "graph-gap": graph_gap_lines, "power": power_lines}[args.command]
+        print("\n".join(lines(diag)))
     elif args.command == "summary":
         print("\n".join(summary_lines(read_parts(args.paths))))
     else:

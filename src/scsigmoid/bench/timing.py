@@ -84,16 +84,48 @@ def sm_clock_reader(device=None) -> Callable[[], float] | None:
     return lambda: float(torch.cuda.clock_rate(device))
 
 
+#: NVML's clock-event reasons that mean "held down for power": the software power cap and the
+#: hardware power brake (nvmlClocksEventReasonSwPowerCap 0x4, ...HwPowerBrakeSlowdown 0x80)
+POWER_CAP_REASONS = 0x4 | 0x80
+
+
+def power_readers(device=None) -> dict[str, Callable[[], float]]:
+    """NVML readers of the board's power, for a timing that asks whether its calls ran power-bound:
+    ``power_w`` (``torch.cuda.power_draw``: NVML's power average; on Hopper over the last second,
+    so sample a window longer than that), ``power_capped`` (1.0 while NVML names a power reason
+    (:data:`POWER_CAP_REASONS`) among the clocks' current event reasons, else 0.0: its mean is the
+    capped share) and ``power_limit_w`` (the enforced limit). Empty where NVML cannot be read."""
+    import torch
+
+    try:
+        import pynvml
+
+        handle = torch.cuda._get_pynvml_handler(device)  # nvmlInit and the NVML index of a torch device
+        torch.cuda.power_draw(device)
+        reasons = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
+            pynvml.nvmlDeviceGetCurrentClocksThrottleReasons
+        reasons(handle)
+        pynvml.nvmlDeviceGetEnforcedPowerLimit(handle)
+    except Exception:  # noqa: BLE001 - any failure to read means: no power columns
+        return {}
+    return {"power_w": lambda: torch.cuda.power_draw(device) / 1000.0,
+            "power_capped": lambda: float(bool(reasons(handle) & POWER_CAP_REASONS)),
+            "power_limit_w": lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0}
+
+
 class ClockSampler:
     """Samples ``read()`` (e.g. :func:`sm_clock_reader`) every ``interval_s`` on a thread while the
     ``with`` block runs: ``mean`` is their mean afterwards (NaN without a reader or a sample), so
     a timing can say at what clock its calls ran. Its cost to the launching thread (session 28,
     on the 2-core CPU machine, a ctypes call standing in for the NVML read): a pure-Python loop ran
     1-2 % slower beside it, at 10- and 50-ms intervals alike, i.e. host time, which stays off the
-    critical path of the kernel-bound calls at L >= 4K (kernels/PERF.md "Session 27")."""
+    critical path of the kernel-bound calls at L >= 4K (kernels/PERF.md "Session 27").
+    ``settle_s``: samples read in the block's first ``settle_s`` seconds are kept in ``samples`` but
+    left out of ``mean`` (a reader that averages over a window, like NVML's power on Hopper, still
+    holds what ran before the block)."""
 
-    def __init__(self, read: Callable[[], float] | None, interval_s: float = 0.01):
-        self.read, self.interval_s, self.samples = read, interval_s, []
+    def __init__(self, read: Callable[[], float] | None, interval_s: float = 0.01, settle_s: float = 0.0):
+        self.read, self.interval_s, self.settle_s, self.samples, self.times = read, interval_s, settle_s, [], []
         self._stop = None
 
     def __enter__(self) -> ClockSampler:
@@ -106,8 +138,12 @@ class ClockSampler:
         return self
 
     def _run(self) -> None:
+        import time
+
+        start = time.perf_counter()
         while True:
             self.samples.append(self.read())
+            self.times.append(time.perf_counter() - start)
             if self._stop.wait(self.interval_s):
                 return
 
@@ -118,7 +154,8 @@ class ClockSampler:
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.samples)) if self.samples else float("nan")
+        kept = [v for v, t in zip(self.samples, self.times, strict=True) if t >= self.settle_s]
+        return float(np.mean(kept)) if kept else float("nan")
 
 
 def wall_clock_timer(fn: Callable[[], object], warmup_ms: float, rep_ms: float) -> list[float]:
