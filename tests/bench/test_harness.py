@@ -200,3 +200,23 @@ def test_point_is_the_grid_point_at_the_protocol_seed():
         Point.parse("ours_dense:64:fwd", 2048, 256, seed=0)
     with pytest.raises(ValueError, match="the pass is fwd or bwd"):
         Point.parse("ours_dense:64:both:512", 2048, 256, seed=0)
+
+
+def test_timed_rows_record_the_clock_and_power_cap_sampled_while_timing(cpu_kwargs, fake_timer, monkeypatch):
+    """A timed row carries the means of the NVML readers sampled around do_bench (the SM clock,
+    the power-capped share); a row not timed (a failed check) has NaN; off the GPU no readers
+    (NaN columns), and old parts merged in get NaN."""
+    monkeypatch.setattr(harness, "gpu_readers", lambda device: {"sm_mhz": lambda: 1755.0,
+                                                                 "power_capped": lambda: 1.0})
+    ok = run_benchmark([EagerSigmoid()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
+    assert (ok["sm_mhz"] == 1755.0).all() and (ok["power_capped"] == 1.0).all()
+    wrong = run_benchmark([Wrong()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
+    assert wrong[["sm_mhz", "power_capped"]].isna().all().all()
+    monkeypatch.undo()
+    assert harness.gpu_readers("cpu") == {}
+    plain = run_benchmark([EagerSigmoid()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
+    assert plain[["sm_mhz", "power_capped"]].isna().all().all()
+    old = ok.drop(columns=["sm_mhz", "power_capped"]).assign(head_dim=8)
+    merged = merge_parts([old, ok])
+    assert merged.loc[merged["head_dim"] == 8, ["sm_mhz", "power_capped"]].isna().all().all()
+    assert (merged.loc[merged["head_dim"] == 16, "sm_mhz"] == 1755.0).all()

@@ -5,6 +5,7 @@ saying so."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,16 +16,27 @@ import torch
 from scsigmoid.bench.adapters import Adapter, from_canonical, make_inputs, to_canonical
 from scsigmoid.bench.check import CheckShape, check_adapter
 from scsigmoid.bench.protocol import attention_flops, derive_shape, sample_lengths, tflops
-from scsigmoid.bench.timing import Timer, time_callable
+from scsigmoid.bench.timing import (
+    ClockSampler,
+    Timer,
+    power_readers,
+    sm_clock_reader,
+    time_callable,
+)
 from scsigmoid.provenance import PROVENANCE_COLUMNS
 
 RESULT_COLUMNS = [
     "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
     "ms_median", "ms_p20", "ms_p80", "tflops", "status", "reason",
-    "warmup_ms", "rep_ms", "host_ms", "config", *PROVENANCE_COLUMNS,
+    "warmup_ms", "rep_ms", "host_ms", "sm_mhz", "power_capped", "config", *PROVENANCE_COLUMNS,
 ]
 #: Columns added after the session-2 parts were written; merge_parts fills them for old parts.
-LATER_COLUMNS = ("warmup_ms", "rep_ms", "host_ms", "config")
+#: ``sm_mhz`` / ``power_capped`` (session 32): the mean SM clock and the share of NVML samples in
+#: which the clocks were held by a power reason while do_bench ran (timing.power_readers); NaN
+#: without NVML and in rows written before them. At the board's power cap a call's time follows
+#: its energy, not its issue rate (kernels/PERF.md "Session 32"): the columns say which regime a
+#: row was timed in.
+LATER_COLUMNS = ("warmup_ms", "rep_ms", "host_ms", "sm_mhz", "power_capped", "config")
 #: do_bench settings of the runs measured before the CSV had warmup_ms/rep_ms columns, by the
 #: commit in their rows (their record: results/README.md, "Timing settings"). A part whose rows
 #: name another commit gets NaN settings, and the merge says so.
@@ -106,9 +118,22 @@ def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: s
     warm_ms = (time.perf_counter() - start) * 1e3
     if warm_ms > cfg.time_cap_ms:
         return "skipped", f"one warm call took {warm_ms:.0f} ms > cap {cfg.time_cap_ms:.0f} ms", None, {}
-    stats = time_callable(fn, cfg.warmup_ms, cfg.rep_ms, timer)
+    readers = gpu_readers(device)
+    with ClockSampler(readers.get("sm_mhz")) as clock, ClockSampler(readers.get("power_capped")) as capped:
+        stats = time_callable(fn, cfg.warmup_ms, cfg.rep_ms, timer)
     host = host_ms(fn, device) if stats.ms_median < HOST_TIMING_MAX_MS else float("nan")
-    return "ok", "", stats, {"host_ms": host, "config": adapter.launch_config()}
+    return "ok", "", stats, {"host_ms": host, "sm_mhz": clock.mean, "power_capped": capped.mean,
+                             "config": adapter.launch_config()}
+
+
+@functools.cache
+def gpu_readers(device: str) -> dict:
+    """NVML readers sampled while a point is timed (``sm_mhz``, ``power_capped``), made once a
+    process; empty off the GPU or without NVML (the columns stay NaN)."""
+    if not device.startswith("cuda"):
+        return {}
+    readers = {"sm_mhz": sm_clock_reader(), "power_capped": power_readers().get("power_capped")}
+    return {name: read for name, read in readers.items() if read is not None}
 
 
 @dataclass(frozen=True)
@@ -224,7 +249,8 @@ def run_benchmark(adapters: Iterable[Adapter], cfg: BenchConfig, head_dims: Iter
                                "heads": shape.heads, "ms_median": float("nan"),
                                "ms_p20": float("nan"), "ms_p80": float("nan"),
                                "tflops": float("nan"), "warmup_ms": cfg.warmup_ms,
-                               "rep_ms": cfg.rep_ms, "host_ms": float("nan"), "config": "",
+                               "rep_ms": cfg.rep_ms, "host_ms": float("nan"), "sm_mhz": float("nan"),
+                               "power_capped": float("nan"), "config": "",
                                **provenance}
                         if not available:
                             row.update(status="unavailable", reason=why_not)
@@ -317,8 +343,9 @@ def with_timing_columns(part: pd.DataFrame, name: str = "part") -> tuple[pd.Data
         if len(known):
             notes.append(f"{name}: warmup_ms/rep_ms of {len(known)} rows from KNOWN_TIMING "
                          f"({', '.join(sorted(set(part.loc[known.index, 'commit'].astype(str))))})")
-    if "host_ms" in missing:
-        part["host_ms"] = float("nan")
+    for column in ("host_ms", "sm_mhz", "power_capped"):
+        if column in missing:
+            part[column] = float("nan")
     if "config" in missing:
         part["config"] = ""
     return part[RESULT_COLUMNS], notes
