@@ -78,8 +78,8 @@ SCRATCH = ("torch", "fixed")
 FIXED_SCRATCH_BYTES = 64 << 20  # --scratch fixed: the buffer (a descriptor is 128 B; 3 a program)
 COLUMNS = ["mode", "variant", "round", "impl", "pass", "head_dim", "padding_pct", "seq_len", "batch", "heads",
            "ms_median", "ms_p20", "ms_p80", "tflops", "ms_graph", "ms_graph_p20", "ms_graph_p80", "host_ms",
-           "graph_order", "scratch", "sm_mhz", "sm_mhz_graph", "power_w", "power_capped", "power_limit_w", "config", "status", "reason", "warmup_ms", "rep_ms",
-           "device", "torch", "triton", "commit", "date"]
+           "graph_order", "scratch", "sm_mhz", "sm_mhz_graph", "power_w", "power_capped", "power_limit_w", "config",
+           "status", "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
 PROFILE_LINES = 40  # functions listed a profile
 GRAPH_IMPLS = ("ours_", "fa2_dense", "cudnn_sdpa")  # capturable forward calls (no host sync)
 POWER_SETTLE_S = 1.0  # NVML's power average on Hopper: the last second (power_readers)
