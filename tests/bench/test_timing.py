@@ -123,3 +123,35 @@ def test_power_readers_read_nvml_in_watts_and_flag_the_power_cap(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "_get_pynvml_handler", no_nvml, raising=False)
     assert power_readers() == {}
+
+
+def test_named_readers_share_one_thread_each_with_its_own_settling():
+    """A dict of readers is read together, one row a sample; means are per name, each after its own
+    settling time; ``mean`` refuses a named sampler; an empty dict samples nothing."""
+    import math
+    import threading
+    import time
+
+    threads = set()
+
+    def clock():
+        threads.add(threading.get_ident())
+        return 1755.0
+
+    def power():
+        threads.add(threading.get_ident())
+        return 700.0 if time.perf_counter() - t0 > 0.1 else 100.0
+
+    t0 = time.perf_counter()
+    with ClockSampler({"sm_mhz": clock, "power_w": power}, interval_s=0.005,
+                      settle_s={"power_w": 0.15}) as both:
+        time.sleep(0.25)
+    assert len(threads) == 1 and threading.get_ident() not in threads
+    assert both.samples[0] == {"sm_mhz": 1755.0, "power_w": 100.0}
+    assert both.means == {"sm_mhz": 1755.0, "power_w": 700.0}
+    with pytest.raises(TypeError, match="read .means"):
+        _ = both.mean
+    with ClockSampler({}) as none:
+        pass
+    assert none.means == {} and none.samples == []
+    assert math.isnan(ClockSampler(None).mean)

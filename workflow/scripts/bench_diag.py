@@ -43,7 +43,6 @@ Shapes (tokens, hidden) and do_bench settings default to config/config.yaml's be
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import io
 import math
@@ -158,12 +157,10 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
         fn, prepared = timed_call(adapter, pt.inputs(device), pass_)
         if first:
             time_graph(prepared, row, args, timer)
-        with contextlib.ExitStack() as stack:
-            clock = stack.enter_context(ClockSampler(args.clock))
-            power = {name: stack.enter_context(ClockSampler(read, settle_s=POWER_SETTLE_S))
-                     for name, read in args.power.items()}
+        readers = {**({"sm_mhz": args.clock} if args.clock else {}), **args.power}
+        with ClockSampler(readers, settle_s=dict.fromkeys(args.power, POWER_SETTLE_S)) as sampler:
             stats = time_callable(fn, args.warmup_ms, args.rep_ms, timer)
-        row.update(sm_mhz=clock.mean, **{name: sampler.mean for name, sampler in power.items()})
+        row.update(sampler.means)
         flops = attention_flops(list(pt.lengths), pt.heads, pt.head_dim, pass_, causal=adapter.causal)
         row.update(ms_median=stats.ms_median, ms_p20=stats.ms_p20, ms_p80=stats.ms_p80,
                    tflops=tflops(flops, stats.ms_median), host_ms=host_ms(fn, device),

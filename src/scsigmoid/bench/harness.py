@@ -118,12 +118,11 @@ def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: s
     warm_ms = (time.perf_counter() - start) * 1e3
     if warm_ms > cfg.time_cap_ms:
         return "skipped", f"one warm call took {warm_ms:.0f} ms > cap {cfg.time_cap_ms:.0f} ms", None, {}
-    readers = gpu_readers(device)
-    with ClockSampler(readers.get("sm_mhz")) as clock, ClockSampler(readers.get("power_capped")) as capped:
+    with ClockSampler(gpu_readers(device)) as sampler:
         stats = time_callable(fn, cfg.warmup_ms, cfg.rep_ms, timer)
     host = host_ms(fn, device) if stats.ms_median < HOST_TIMING_MAX_MS else float("nan")
-    return "ok", "", stats, {"host_ms": host, "sm_mhz": clock.mean, "power_capped": capped.mean,
-                             "config": adapter.launch_config()}
+    sampled = {name: sampler.means.get(name, float("nan")) for name in ("sm_mhz", "power_capped")}
+    return "ok", "", stats, {"host_ms": host, **sampled, "config": adapter.launch_config()}
 
 
 @functools.cache

@@ -116,22 +116,28 @@ def power_readers(device=None) -> dict[str, Callable[[], float]]:
 class ClockSampler:
     """Samples ``read()`` (e.g. :func:`sm_clock_reader`) every ``interval_s`` on a thread while the
     ``with`` block runs: ``mean`` is their mean afterwards (NaN without a reader or a sample), so
-    a timing can say at what clock its calls ran. Its cost to the launching thread (session 28,
-    on the 2-core CPU machine, a ctypes call standing in for the NVML read): a pure-Python loop ran
-    1-2 % slower beside it, at 10- and 50-ms intervals alike, i.e. host time, which stays off the
-    critical path of the kernel-bound calls at L >= 4K (kernels/PERF.md "Session 27").
-    ``settle_s``: samples read in the block's first ``settle_s`` seconds are kept in ``samples`` but
-    left out of ``mean`` (a reader that averages over a window, like NVML's power on Hopper, still
-    holds what ran before the block)."""
+    a timing can say at what clock its calls ran. ``read`` may also be a dict of named readers
+    (e.g. the clock and :func:`power_readers`'), read together on the one thread: ``means`` gives
+    each name's mean. Its cost to the launching thread (session 28, on the 2-core CPU machine, a
+    ctypes call standing in for the NVML read): a pure-Python loop ran 1-2 % slower beside it, at
+    10- and 50-ms intervals alike, i.e. host time, which stays off the critical path of the
+    kernel-bound calls at L >= 4K (kernels/PERF.md "Session 27"); one thread for all readers keeps
+    it at that. ``settle_s`` (seconds, or a dict of them by name): samples read in the block's
+    first ``settle_s`` seconds are kept in ``samples`` but left out of the mean (a reader that
+    averages over a window, like NVML's power on Hopper, still holds what ran before the block)."""
 
-    def __init__(self, read: Callable[[], float] | None, interval_s: float = 0.01, settle_s: float = 0.0):
-        self.read, self.interval_s, self.settle_s, self.samples, self.times = read, interval_s, settle_s, [], []
+    def __init__(self, read: Callable[[], float] | dict[str, Callable[[], float]] | None,
+                 interval_s: float = 0.01, settle_s: float | dict[str, float] = 0.0):
+        self._named = isinstance(read, dict)
+        self.readers = dict(read) if self._named else {} if read is None else {None: read}
+        self.interval_s, self.settle_s = interval_s, settle_s
+        self.rows, self.times = [], []  # one {name: value} a sample, and its seconds into the block
         self._stop = None
 
     def __enter__(self) -> ClockSampler:
         import threading
 
-        if self.read is not None:
+        if self.readers:
             self._stop = threading.Event()
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
@@ -142,7 +148,7 @@ class ClockSampler:
 
         start = time.perf_counter()
         while True:
-            self.samples.append(self.read())
+            self.rows.append({name: read() for name, read in self.readers.items()})
             self.times.append(time.perf_counter() - start)
             if self._stop.wait(self.interval_s):
                 return
@@ -153,9 +159,25 @@ class ClockSampler:
             self._thread.join()
 
     @property
+    def samples(self) -> list:
+        """The values read (a single reader), or one {name: value} a sample (named readers)."""
+        return self.rows if self._named else [row[None] for row in self.rows]
+
+    @property
+    def means(self) -> dict:
+        """Each reader's mean over its samples after its settling time (NaN without one)."""
+        out = {}
+        for name in self.readers:
+            settle = self.settle_s.get(name, 0.0) if isinstance(self.settle_s, dict) else self.settle_s
+            kept = [row[name] for row, t in zip(self.rows, self.times, strict=True) if t >= settle]
+            out[name] = float(np.mean(kept)) if kept else float("nan")
+        return out
+
+    @property
     def mean(self) -> float:
-        kept = [v for v, t in zip(self.samples, self.times, strict=True) if t >= self.settle_s]
-        return float(np.mean(kept)) if kept else float("nan")
+        if self._named:
+            raise TypeError("ClockSampler.mean: this sampler has named readers; read .means")
+        return self.means.get(None, float("nan"))
 
 
 def wall_clock_timer(fn: Callable[[], object], warmup_ms: float, rep_ms: float) -> list[float]:
