@@ -206,14 +206,14 @@ def test_timed_rows_record_the_clock_and_power_cap_sampled_while_timing(cpu_kwar
     """A timed row carries the means of the NVML readers sampled around do_bench (the SM clock,
     the power-capped share); a row not timed (a failed check) has NaN; off the GPU no readers
     (NaN columns), and old parts merged in get NaN."""
-    monkeypatch.setattr(harness, "gpu_readers", lambda device: {"sm_mhz": lambda: 1755.0,
-                                                                 "power_capped": lambda: 1.0})
+    monkeypatch.setattr(harness, "nvml_readers", lambda device: {"sm_mhz": lambda: 1755.0, "power_capped": lambda: 1.0,
+                                                                  "power_w": lambda: 690.0})  # power_w: not a column
     ok = run_benchmark([EagerSigmoid()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
-    assert (ok["sm_mhz"] == 1755.0).all() and (ok["power_capped"] == 1.0).all()
+    assert (ok["sm_mhz"] == 1755.0).all() and (ok["power_capped"] == 1.0).all() and "power_w" not in ok
     wrong = run_benchmark([Wrong()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
     assert wrong[["sm_mhz", "power_capped"]].isna().all().all()
     monkeypatch.undo()
-    assert harness.gpu_readers("cpu") == {}
+    assert harness.nvml_readers("cpu") == {}
     plain = run_benchmark([EagerSigmoid()], TINY, [16], ["fwd"], PROV, **cpu_kwargs)
     assert plain[["sm_mhz", "power_capped"]].isna().all().all()
     old = ok.drop(columns=["sm_mhz", "power_capped"]).assign(head_dim=8)

@@ -125,6 +125,27 @@ def test_power_readers_read_nvml_in_watts_and_flag_the_power_cap(monkeypatch):
     assert power_readers() == {}
 
 
+def test_nvml_readers_gather_clock_and_power_where_they_can_be_read(monkeypatch):
+    """One place makes a timing's readers: the clock and the power readers on a CUDA device (each
+    only if readable), none off the GPU."""
+    import torch
+
+    from scsigmoid.bench import timing
+
+    monkeypatch.setattr(torch.cuda, "clock_rate", lambda device=None: 1755)
+    monkeypatch.setattr(timing, "power_readers", lambda device=None: {"power_w": lambda: 700.0})
+    timing.nvml_readers.cache_clear()
+    try:
+        assert timing.nvml_readers("cpu") == {}
+        readers = timing.nvml_readers("cuda")
+        assert {n: r() for n, r in readers.items()} == {"sm_mhz": 1755.0, "power_w": 700.0}
+        monkeypatch.setattr(timing, "power_readers", lambda device=None: {})
+        monkeypatch.setattr(torch.cuda, "clock_rate", lambda device=None: (_ for _ in ()).throw(RuntimeError()))
+        assert timing.nvml_readers("cuda:1") == {}
+    finally:
+        timing.nvml_readers.cache_clear()
+
+
 def test_named_readers_share_one_thread_each_with_its_own_settling():
     """A dict of readers is read together, one row a sample; means are per name, each after its own
     settling time; ``mean`` refuses a named sampler; an empty dict samples nothing."""

@@ -55,9 +55,9 @@ import torch
 from scsigmoid.bench.harness import Point, host_ms, timed_call
 from scsigmoid.bench.protocol import attention_flops, tflops
 from scsigmoid.bench.timing import (
+    POWER_SETTLE_S,
     ClockSampler,
-    power_readers,
-    sm_clock_reader,
+    nvml_readers,
     time_callable,
     time_graph_replay,
     wall_clock_timer,
@@ -81,7 +81,6 @@ COLUMNS = ["mode", "variant", "round", "impl", "pass", "head_dim", "padding_pct"
            "status", "reason", "warmup_ms", "rep_ms", "device", "torch", "triton", "commit", "date"]
 PROFILE_LINES = 40  # functions listed a profile
 GRAPH_IMPLS = ("ours_", "fa2_dense", "cudnn_sdpa")  # capturable forward calls (no host sync)
-POWER_SETTLE_S = 1.0  # NVML's power average on Hopper: the last second (power_readers)
 POWER_COLUMNS = ("power_w", "power_capped", "power_limit_w")
 
 
@@ -157,8 +156,8 @@ def measure(point: str, mode: str, rnd: int, args, device: str, timer) -> dict:
         fn, prepared = timed_call(adapter, pt.inputs(device), pass_)
         if first:
             time_graph(prepared, row, args, timer)
-        readers = {**({"sm_mhz": args.clock} if args.clock else {}), **args.power}
-        with ClockSampler(readers, settle_s=dict.fromkeys(args.power, POWER_SETTLE_S)) as sampler:
+        settle = dict.fromkeys(POWER_COLUMNS, POWER_SETTLE_S)
+        with ClockSampler(args.readers, settle_s=settle) as sampler:
             stats = time_callable(fn, args.warmup_ms, args.rep_ms, timer)
         row.update(sampler.means)
         flops = attention_flops(list(pt.lengths), pt.heads, pt.head_dim, pass_, causal=adapter.causal)
@@ -226,8 +225,8 @@ def main(argv=None) -> None:
         except ValueError as exc:
             raise SystemExit(f"bench_diag: --variant: {exc}") from None
     args.variant = triton_kernels.variant_suffix().lstrip("_") or "default"  # the rows' name of what runs
-    args.clock = sm_clock_reader() if device == "cuda" else None  # None: NaN clock columns
-    args.power = power_readers() if device == "cuda" else {}  # {}: NaN power columns
+    args.readers = nvml_readers(device)  # clock and power; {} off the GPU or without NVML: NaN columns
+    args.clock = args.readers.get("sm_mhz")
     if args.scratch == "fixed":
         if device != "cuda":
             raise SystemExit("bench_diag: --scratch fixed needs a CUDA GPU (the scratch is device memory)")

@@ -90,6 +90,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from scsigmoid.bench.energy import call_energy_mj
+
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_attention import part_path, run_parts  # noqa: E402
 
@@ -618,7 +620,7 @@ def power_lines(diag: pd.DataFrame) -> list[str]:
     for column in ("power_w", "power_capped", "power_limit_w", "sm_mhz"):
         if column not in rows:
             rows[column] = float("nan")
-    rows["energy_mj"] = rows["power_w"] * rows["ms_median"]
+    rows["energy_mj"] = call_energy_mj(rows)
     devices = sorted(rows["device"].dropna().astype(str).unique()) if "device" in rows else []
     lines = [f"power while do_bench ran ({', '.join(devices) or 'an unnamed device'}; medians over rounds): "
              f"power-bound = capped in >= {POWER_BOUND_SHARE:.0%} of the samples and >= {POWER_BOUND_DRAW:.0%} "

@@ -65,12 +65,18 @@ def instructions(profile_dir: Path, point: str) -> dict[str, float]:
     return out
 
 
+def call_energy_mj(rows: pd.DataFrame) -> pd.Series:
+    """Energy a call of each bench_diag row, mJ: the board's mean power while do_bench ran (W)
+    times the do_bench median (ms); NaN where the row has no power."""
+    return rows["power_w"] * rows["ms_median"]
+
+
 def energies(diag: pd.DataFrame, point: str) -> dict[str, float]:
-    """impl -> median over rounds of power_w × ms_median (mJ a call) at ``point``, rows with power."""
+    """impl -> median over rounds of :func:`call_energy_mj` at ``point``, rows with power."""
     head_dim, pass_, seq_len = point.split(":")
     rows = diag[(diag["status"] == "ok") & (diag["head_dim"] == int(head_dim)) & (diag["pass"] == pass_)
                 & (diag["seq_len"] == int(seq_len))].dropna(subset=["power_w", "ms_median"])
-    return {impl: float((g["power_w"] * g["ms_median"]).median()) for impl, g in rows.groupby("impl")}
+    return {impl: float(call_energy_mj(g).median()) for impl, g in rows.groupby("impl")}
 
 
 def table(profile_dirs, diag: pd.DataFrame, point: str) -> pd.DataFrame:

@@ -5,7 +5,6 @@ saying so."""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,8 +18,7 @@ from scsigmoid.bench.protocol import attention_flops, derive_shape, sample_lengt
 from scsigmoid.bench.timing import (
     ClockSampler,
     Timer,
-    power_readers,
-    sm_clock_reader,
+    nvml_readers,
     time_callable,
 )
 from scsigmoid.provenance import PROVENANCE_COLUMNS
@@ -32,7 +30,7 @@ RESULT_COLUMNS = [
 ]
 #: Columns added after the session-2 parts were written; merge_parts fills them for old parts.
 #: ``sm_mhz`` / ``power_capped`` (session 32): the mean SM clock and the share of NVML samples in
-#: which the clocks were held by a power reason while do_bench ran (timing.power_readers); NaN
+#: which the clocks were held by a power reason while do_bench ran (timing.nvml_readers); NaN
 #: without NVML and in rows written before them. At the board's power cap a call's time follows
 #: its energy, not its issue rate (kernels/PERF.md "Session 32"): the columns say which regime a
 #: row was timed in.
@@ -118,21 +116,12 @@ def time_point(adapter: Adapter, inputs, pass_: str, cfg: BenchConfig, device: s
     warm_ms = (time.perf_counter() - start) * 1e3
     if warm_ms > cfg.time_cap_ms:
         return "skipped", f"one warm call took {warm_ms:.0f} ms > cap {cfg.time_cap_ms:.0f} ms", None, {}
-    with ClockSampler(gpu_readers(device)) as sampler:
+    readers = nvml_readers(device)
+    with ClockSampler({name: readers[name] for name in ("sm_mhz", "power_capped") if name in readers}) as sampler:
         stats = time_callable(fn, cfg.warmup_ms, cfg.rep_ms, timer)
     host = host_ms(fn, device) if stats.ms_median < HOST_TIMING_MAX_MS else float("nan")
     sampled = {name: sampler.means.get(name, float("nan")) for name in ("sm_mhz", "power_capped")}
     return "ok", "", stats, {"host_ms": host, **sampled, "config": adapter.launch_config()}
-
-
-@functools.cache
-def gpu_readers(device: str) -> dict:
-    """NVML readers sampled while a point is timed (``sm_mhz``, ``power_capped``), made once a
-    process; empty off the GPU or without NVML (the columns stay NaN)."""
-    if not device.startswith("cuda"):
-        return {}
-    readers = {"sm_mhz": sm_clock_reader(), "power_capped": power_readers().get("power_capped")}
-    return {name: read for name, read in readers.items() if read is not None}
 
 
 @dataclass(frozen=True)

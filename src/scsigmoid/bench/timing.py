@@ -4,6 +4,7 @@ And the do_bench settings of benchmark rows: figures and tables select one, or m
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,22 @@ def power_readers(device=None) -> dict[str, Callable[[], float]]:
     return {"power_w": lambda: torch.cuda.power_draw(device) / 1000.0,
             "power_capped": lambda: float(bool(reasons(handle) & POWER_CAP_REASONS)),
             "power_limit_w": lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0}
+
+
+#: NVML's power average on Hopper covers the last second: a sampler leaves a block's first second
+#: out of the power means (ClockSampler's settle_s)
+POWER_SETTLE_S = 1.0
+
+
+@functools.cache
+def nvml_readers(device: str) -> dict[str, Callable[[], float]]:
+    """Every NVML reader of a timing on ``device`` (a torch device string), made once a process:
+    ``sm_mhz`` (:func:`sm_clock_reader`) and :func:`power_readers`' ``power_w``, ``power_capped``,
+    ``power_limit_w``; only those that can be read, none off the GPU."""
+    if not device.startswith("cuda"):
+        return {}
+    clock = sm_clock_reader(device)
+    return {**({"sm_mhz": clock} if clock is not None else {}), **power_readers(device)}
 
 
 class ClockSampler:
