@@ -442,15 +442,16 @@ def _config(entry) -> triton.Config:
     return triton.Config({k: kw.pop(k) for k in ("BLOCK_M", "BLOCK_N", "STAGES")}, **kw)
 
 
-def _autotuner(kernel: str, fn):
-    """``fn`` autotuned over TUNE_TABLE[kernel], each head dim over its own list."""
+def _autotuner(kernel: str, fn, *, key=TUNE_KEY, pre_hook=None):
+    """``fn`` autotuned over TUNE_TABLE[kernel], each head dim over its own list (``key``: the
+    autotuner's key; ``pre_hook``: run before each config it times and the launch after)."""
     def prune(configs, named_args, **kwargs):
         wanted = set(tk.TUNE_TABLE[kernel][tk.head_dim_class({**named_args, **kwargs}["HEAD_DIM"])])
         return [c for c in configs if (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages) in wanted]
 
     return triton.autotune(
         configs=[_config(e) for e in dict.fromkeys(e for row in tk.TUNE_TABLE[kernel].values() for e in row)],
-        key=TUNE_KEY, prune_configs_by={"early_config_prune": prune})(fn)
+        key=key, prune_configs_by={"early_config_prune": prune}, pre_hook=pre_hook)(fn)
 
 
 _autotuned = _autotuner(KERNEL, _ws_fwd_kernel)
@@ -458,16 +459,17 @@ KERNEL_PERSISTENT = "fwd_wsp"  # the persistent form's name (SIGATTN_WS=persiste
 _autotuned_persistent = _autotuner(KERNEL_PERSISTENT, _ws_fwd_persistent_kernel)
 
 
-def blocker(q, k, v, score_mod, causal: bool, padded: bool) -> str:
-    """Why a forward launch cannot take this kernel ("" if it can)."""
+def blocker(q, k, v, score_mod, causal: bool, padded: bool, kernel: str = KERNEL) -> str:
+    """Why a forward launch cannot take this kernel ("" if it can); ``kernel``: whose TUNE_TABLE
+    lists the head dims (the Gluon backward's conditions start with these)."""
     if not q.is_cuda:
         return "not a CUDA tensor"
     if torch.cuda.get_device_capability(q.device)[0] != 9:
         return "not an sm_90 GPU"
     if q.dtype not in (torch.bfloat16, torch.float16):
         return "not 16-bit inputs"
-    if q.shape[-1] not in tk.TUNE_TABLE[KERNEL]:
-        return f"head dim {q.shape[-1]} (has {sorted(tk.TUNE_TABLE[KERNEL])})"
+    if q.shape[-1] not in tk.TUNE_TABLE[kernel]:
+        return f"head dim {q.shape[-1]} (has {sorted(tk.TUNE_TABLE[kernel])})"
     if causal:
         return "causal"
     if score_mod is not None:

@@ -36,8 +36,9 @@ from . import triton_kernels as tk
 KERNELS = {"fwd": tk._fwd_kernel, "dq": tk._bwd_dq_kernel, "dkdv": tk._bwd_dkdv_kernel,
            "dkdv_fused": tk._bwd_dkdv_kernel}  # the fused backward (SIGATTN_FUSED=1)
 KERNELS.update({f"{name}_tma": kernel for name, kernel in KERNELS.items()})  # the TMA variant (SIGATTN_TMA=1)
-#: The Gluon forward and its persistent form (gluon_kernels.KERNEL, KERNEL_PERSISTENT), compiled by compile_ws_config.
-GLUON_KERNELS = ("fwd_ws", "fwd_wsp")
+#: The Gluon forward, its persistent form (gluon_kernels.KERNEL, KERNEL_PERSISTENT) and the Gluon
+#: backward (gluon_backward.KERNEL), compiled by compile_ws_config.
+GLUON_KERNELS = ("fwd_ws", "fwd_wsp", "bwd_wsb")
 _POINTERS = {"Q", "K", "V", "Out", "MOD", "DO", "DQ", "DK", "DV"}
 _FP32_POINTERS = {"DQA"}  # the fused backward's dQ accumulator
 _FLOATS = {"scale", "bias_value"}
@@ -108,23 +109,28 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
 
 
 def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90, sigmoid: str = "bf16x2",
-                      persistent: bool = False):
-    """Compile the Gluon forward (gluon_kernels, SIGATTN_WS=1; ``persistent``: its persistent form,
-    SIGATTN_WS=persistent) for one (BLOCK_M, BLOCK_N, compute warps, K/V slots) as its launcher
-    would (bf16, padded layout, default bias; the persistent form's descriptors as the JIT would
-    type host-made ones of those block shapes)."""
+                      persistent: bool = False, kernel: str | None = None):
+    """Compile a Gluon kernel of GLUON_KERNELS (``kernel``; by default the forward, gluon_kernels,
+    SIGATTN_WS=1, or with ``persistent`` its persistent form, SIGATTN_WS=persistent; "bwd_wsb" the
+    backward, gluon_backward, SIGATTN_WSB=1, whose sigmoid is fixed) for one (BLOCK_M, BLOCK_N,
+    compute warps, ring slots) as its launcher would (bf16, padded layout, default bias; the
+    persistent form's descriptors as the JIT would type host-made ones of those block shapes)."""
     import torch
     from triton.backends.nvidia.compiler import CUDABackend
     from triton.experimental.gluon._runtime import GluonASTSource
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
     from triton.runtime.jit import native_specialize_impl
 
+    from . import gluon_backward as gb
     from . import gluon_kernels as gk
 
-    fn = gk._ws_fwd_persistent_kernel if persistent else gk._ws_fwd_kernel
+    kernel = kernel or ("fwd_wsp" if persistent else "fwd_ws")
+    fn = {"fwd_ws": gk._ws_fwd_kernel, "fwd_wsp": gk._ws_fwd_persistent_kernel, "bwd_wsb": gb._ws_bwd_kernel}[kernel]
     m, n, warps, stages = block
-    consts = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=True, STORE_PADDED=True, SIGMOID=sigmoid, BLOCK_M=m, BLOCK_N=n,
+    consts = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=True, STORE_PADDED=True, BLOCK_M=m, BLOCK_N=n,
                   STAGES=stages, num_warps=warps)
+    if "SIGMOID" in fn.arg_names:
+        consts["SIGMOID"] = sigmoid
     view = torch.empty(16, 16 * head_dim, dtype=torch.bfloat16)  # stands in for [rows, heads · head dim]
 
     def descriptor(rows: int) -> str:
@@ -137,8 +143,9 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
             signature[a] = "constexpr"
         elif a.endswith("_desc"):
             signature[a] = descriptor(m if a == "q_desc" else n)
-        elif a in _POINTERS or a == "SEQ":
-            signature[a], _ = ("*i32" if a == "SEQ" else "*bf16"), aligned.append(i)
+        elif a in _POINTERS or a in _FP32_POINTERS or a == "SEQ":
+            signature[a] = "*i32" if a == "SEQ" else "*fp32" if a in _FP32_POINTERS else "*bf16"
+            aligned.append(i)
         elif a in _FLOATS:
             signature[a] = "fp32"
         else:
@@ -227,8 +234,7 @@ def table(head_dims=(64, 128, 256), kernels=tuple(KERNELS), *, arch: int = 90, d
                         # Gluon, bf16 only. No main-loop columns: its mbarrier waits retry from blocks
                         # placed after the loop, so `main_loop` can take a spin loop's span for it
                         # (kernels/PERF.md "Session 21" counts its loop by hand)
-                        res = resources(compile_ws_config(hd, block, arch=arch, sigmoid=sigmoid,
-                                                          persistent=kernel == "fwd_wsp"))
+                        res = resources(compile_ws_config(hd, block, arch=arch, sigmoid=sigmoid, kernel=kernel))
                         res.update(loop_instr="", loop_instr_per_score="", loop_mufu_per_score="")
                     else:
                         res = resources(compile_config(kernel, hd, block, arch=arch, dtype=dtype, sigmoid=sigmoid),
@@ -259,7 +265,7 @@ def main(argv=None) -> None:
     p.add_argument("--head-dims", type=int, nargs="+", default=[64, 128, 256])
     p.add_argument("--kernels", nargs="+", choices=[*KERNELS, *GLUON_KERNELS], default=list(KERNELS),
                    help="kernels to compile; fwd_ws: the Gluon forward (bf16; sigmoid bf16x2 or fast), fwd_wsp: its "
-                   "persistent form")
+                   "persistent form, bwd_wsb: the Gluon backward (its sigmoid fixed)")
     p.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     p.add_argument("--sigmoid", nargs="+", choices=list(tk.SIGMOID_MODES), default=["fast"],
                    help="sigmoid modes, each compiled for every config")

@@ -343,6 +343,12 @@ TUNE_TABLE = {
     # descriptors' block shapes are the lists' one BLOCK_M x BLOCK_N)
     "fwd_wsp": {64: [(128, 64, 8, 3), (128, 64, 8, 2)],
                 128: [(128, 64, 8, 3), (128, 64, 8, 2)]},
+    # The warp-specialised Gluon backward (SIGATTN_WSB=1, sm_90, gluon_backward; session 33): five
+    # matmuls a tile pair in one kernel, dQ added by atomics. BLOCK_N keys a program, a warpgroup
+    # of compute warps a 64 of them (two: dQ's atomics 4·HEAD_DIM / BLOCK_N bytes a score, half
+    # of 64-key blocks'), 64 query rows a tile (the wgmma's M of dQ), num_stages Q/dO slots.
+    "bwd_wsb": {64: [(64, 128, 8, 2), (64, 128, 8, 3)],
+                128: [(64, 128, 8, 2), (64, 128, 8, 3)]},
 }
 
 
@@ -371,7 +377,7 @@ if _MODE_ENV not in TUNING_MODES:
 TUNING = TUNING_MODES[_MODE_ENV]
 FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2), "dkdv_fused": (32, 64, 4, 2)}
 FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()}, fwd_ws=(128, 64, 8, 2),
-                     fwd_wsp=(128, 64, 8, 2))  # the Gluon forward's smallest
+                     fwd_wsp=(128, 64, 8, 2), bwd_wsb=(64, 128, 8, 2))  # the Gluon kernels' smallest
 
 INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
 #: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
@@ -903,6 +909,12 @@ def _switch(name: str, off: str, on: str) -> bool:
 
 TMA = _switch("SIGATTN_TMA", "pointer loads, the default", "tensor descriptors")
 
+#: Whether the backward takes the warp-specialised Gluon kernel (SIGATTN_WSB=1, read at import;
+#: session 33, sigattn.gluon_backward, opt-in: five matmuls a tile pair, dQ by atomics), where it can
+#: run (gluon_backward.blocker); else the Triton kernels. Variant word "wsb"; LAST_CONFIG
+#: ["backward_dkdv"]["kernel"] says which ran ("bwd_wsb").
+WSB = _switch("SIGATTN_WSB", "the Triton backward kernels, the default", "the warp-specialised Gluon backward")
+
 #: Whether the backward is fused (SIGATTN_FUSED=1, read at import; opt-in: 0.84-1.07x the split
 #: backward in session 17's H100 call, PERF.md "Session 17"): the
 #: dK/dV kernel also adds each tile's dS·K into an fp32 dQ by atomics and no dQ kernel runs (five
@@ -1022,7 +1034,8 @@ TUNED_WSP: dict[int, tuple[int, int]] = {}
 #: without SIGATTN_VARIANT asks for that single variant.
 VARIANT_MODES = {"tuned": True, "single": False}
 _VARIANT_ENV = os.environ.get("SIGATTN_VARIANT") or (
-    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_QREG", "SIGATTN_KVREG", "SIGATTN_WS", "SIGATTN_SIGMOID"}
+    "single" if {"SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_QREG", "SIGATTN_KVREG", "SIGATTN_WS", "SIGATTN_WSB",
+       "SIGATTN_SIGMOID"}
     & set(os.environ)
     else "tuned")
 if _VARIANT_ENV not in VARIANT_MODES:
@@ -1064,6 +1077,18 @@ def fused_backward(head_dim: int) -> bool:
     return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_FUSED"]]
 
 
+def gluon_backward(head_dim: int) -> bool:
+    """Whether the backward at this head dim asks for the warp-specialised Gluon kernel (SIGATTN_WSB;
+    under "tuned" the TUNED_VARIANTS backward entry's), which runs where gluon_backward.blocker
+    allows. Never while torch.use_deterministic_algorithms(True): its dQ atomics add in whatever
+    order the programs reach them."""
+    if torch.are_deterministic_algorithms_enabled() or head_dim_class(head_dim) not in TUNE_TABLE["bwd_wsb"]:
+        return False
+    if not TUNED:
+        return WSB
+    return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_WSB"]]
+
+
 def forward_gluon(head_dim: int, rows_q: int, dtype: torch.dtype) -> str | None:
     """The Gluon forward a launch takes where it can run ("fwd_ws", its persistent form "fwd_wsp")
     or None (the Triton forward): SIGATTN_WS in a single variant; under "tuned", bf16 inputs at a
@@ -1093,6 +1118,8 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
         cls = head_dim_class(head_dim)
         return ((kernel_name("fwd", tma),) + (("fwd_wsp",) if gluon and cls in TUNED_WSP else ())
                 + (("fwd_ws",) if gluon and cls in TUNED_WS_FROM else ()))
+    if gluon_backward(head_dim):
+        return ("bwd_wsb",)
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
     return kernel_name("dq", tma), kernel_name("dkdv", tma)
@@ -1100,22 +1127,23 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
 
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
 #: Q / dO in registers (forward, dQ kernel), K / V in registers (dK/dV kernel), the warp-specialised
-#: Gluon forward, its persistent form (ws and wsp exclude each other).
-_VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp")
+#: Gluon forward, its persistent form (ws and wsp exclude each other), the warp-specialised Gluon backward.
+_VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp", "wsb")
 
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
     "_" and the single variant's name, its words in the order
-    [tma][_fused][_qreg][_kvreg][_ws][_<sigmoid>]: "_tma" (tensor descriptors, fast sigmoid),
+    [tma][_fused][_qreg][_kvreg][_ws][_wsb][_<sigmoid>]: "_tma" (tensor descriptors, fast sigmoid),
     "_fused" (pointer loads, fused backward, fast sigmoid), "_qreg_bf16x2" (Q in registers, bf16
-    P), "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form),
+    P), "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form), "_wsb" (the
+    Gluon backward),
     "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
     kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
     is the fast one and another word is there."""
     if TUNED:
         return ""
-    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, KVREG, WS and not PERSISTENT, PERSISTENT),
+    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, KVREG, WS and not PERSISTENT, PERSISTENT, WSB),
                                 strict=True) if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
@@ -1126,18 +1154,19 @@ def variant_env(variant: str) -> dict[str, str]:
     to set before sigattn is imported."""
     if variant in ("default", "tuned"):
         return {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0",
-                "SIGATTN_SIGMOID": DEFAULT_SIGMOID, "SIGATTN_VARIANT": "tuned"}
+                "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": DEFAULT_SIGMOID, "SIGATTN_VARIANT": "tuned"}
     words = variant.split("_")
     flags = [w for w in words if w in _VARIANT_WORDS]
     sigmoids = words[len(flags):]
     if (flags != [w for w in _VARIANT_WORDS if w in flags] or words[:len(flags)] != flags or len(sigmoids) > 1
             or any(w not in SIGMOID_MODES for w in sigmoids) or {"ws", "wsp"} <= set(flags)):
         raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or "
-                         f"[tma][_fused][_qreg][_kvreg][_ws|_wsp][_<sigmoid>] "
+                         f"[tma][_fused][_qreg][_kvreg][_ws|_wsp][_wsb][_<sigmoid>] "
                          f"with a sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma', 'tma_fused'.")
     return {"SIGATTN_TMA": "1" if "tma" in flags else "0", "SIGATTN_FUSED": "1" if "fused" in flags else "0",
             "SIGATTN_QREG": "1" if "qreg" in flags else "0", "SIGATTN_KVREG": "1" if "kvreg" in flags else "0",
             "SIGATTN_WS": "persistent" if "wsp" in flags else "1" if "ws" in flags else "0",
+            "SIGATTN_WSB": "1" if "wsb" in flags else "0",
             "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID, "SIGATTN_VARIANT": "single"}
 
 
@@ -1145,13 +1174,14 @@ def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
     SIGATTN_FUSED / SIGATTN_SIGMOID select at import; the benchmark driver
     workflow/scripts/bench_variants.py runs one variant a process)."""
-    global TMA, FUSED, QREG, KVREG, WS, PERSISTENT, SIGMOID, TUNED
+    global TMA, FUSED, QREG, KVREG, WS, PERSISTENT, WSB, SIGMOID, TUNED
     env = variant_env(variant)
     TMA, FUSED, QREG, KVREG, WS, SIGMOID, TUNED = (
         TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]], TMA_MODES[env["SIGATTN_QREG"]],
         TMA_MODES[env["SIGATTN_KVREG"]], WS_MODES[env["SIGATTN_WS"]], env["SIGATTN_SIGMOID"],
         VARIANT_MODES[env["SIGATTN_VARIANT"]])
     PERSISTENT = env["SIGATTN_WS"] == "persistent"
+    WSB = TMA_MODES[env["SIGATTN_WSB"]]
 
 
 def current_variant() -> str:

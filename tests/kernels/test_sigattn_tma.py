@@ -76,29 +76,33 @@ def test_unaddressable_inputs_fall_back_to_pointer_loads(monkeypatch, device):
 
 
 @pytest.mark.parametrize("variant, env", [
-    ("default", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "tuned"}),
-    ("fast", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
-    ("tma", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
-    ("fma", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": "single"}),
-    ("tma_fma", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": "single"}),
-    ("tma_exact", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "exact", "SIGATTN_VARIANT": "single"}),
-    ("fused", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "1", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
-    ("tma_fused", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "1", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
-    ("fused_mixed", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "1", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "mixed", "SIGATTN_VARIANT": "single"}),
-    ("tma_fused_fma", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "1", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fma",
+    ("default", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "tuned"}),
+    ("fast", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
+    ("tma", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
+    ("fma", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": "single"}),
+    ("tma_fma", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "fma", "SIGATTN_VARIANT": "single"}),
+    ("tma_exact", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "exact", "SIGATTN_VARIANT": "single"}),
+    ("fused", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "1", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
+    ("tma_fused", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "1", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
+    ("fused_mixed", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "1", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "mixed", "SIGATTN_VARIANT": "single"}),
+    ("tma_fused_fma", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "1", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "fma",
                        "SIGATTN_VARIANT": "single"}),
-    ("ws_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "1", "SIGATTN_SIGMOID": "bf16x2",
+    ("ws_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "1", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "bf16x2",
                    "SIGATTN_VARIANT": "single"}),
-    ("qreg", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "1", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_SIGMOID": "fast",
+    ("qreg", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "1", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "fast",
               "SIGATTN_VARIANT": "single"}),
-    ("tma_qreg_mixed", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "1", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0",
+    ("tma_qreg_mixed", {"SIGATTN_TMA": "1", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "1", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0",
                         "SIGATTN_SIGMOID": "mixed", "SIGATTN_VARIANT": "single"}),
-    ("qreg_kvreg", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "1", "SIGATTN_KVREG": "1", "SIGATTN_WS": "0",
+    ("qreg_kvreg", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "1", "SIGATTN_KVREG": "1", "SIGATTN_WS": "0", "SIGATTN_WSB": "0",
                     "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
-    ("qreg_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "1", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0",
+    ("qreg_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "1", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "0",
                      "SIGATTN_SIGMOID": "bf16x2", "SIGATTN_VARIANT": "single"}),
-    ("wsp_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "persistent", "SIGATTN_SIGMOID": "bf16x2",
-                    "SIGATTN_VARIANT": "single"})])
+    ("wsp_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "persistent", "SIGATTN_WSB": "0", "SIGATTN_SIGMOID": "bf16x2",
+                    "SIGATTN_VARIANT": "single"}),
+    ("wsb", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "1", "SIGATTN_SIGMOID": "fast",
+             "SIGATTN_VARIANT": "single"}),
+    ("ws_wsb_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "1", "SIGATTN_WSB": "1",
+                       "SIGATTN_SIGMOID": "bf16x2", "SIGATTN_VARIANT": "single"})])
 def test_variant_env_and_suffix_are_inverse(monkeypatch, variant, env):
     """Each name selects its environment and is the name rows of that variant carry: "" for the
     default ("tuned" is its other name), "_fast" for the single pointer-load kernel with the fast
@@ -130,6 +134,7 @@ def test_single_variant_environment_is_honoured_at_import():
     assert imported(SIGATTN_QREG="1", SIGATTN_TMA="1") == "tma_qreg"
     assert imported(SIGATTN_KVREG="1") == "kvreg"
     assert imported(SIGATTN_WS="persistent", SIGATTN_SIGMOID="bf16x2") == "wsp_bf16x2"
+    assert imported(SIGATTN_WSB="1") == "wsb"
     assert "SIGATTN_VARIANT='pointer'" in imported(SIGATTN_VARIANT="pointer")
 
 
@@ -167,13 +172,14 @@ def test_tuned_variant_launches_each_pass_with_its_own_variant(monkeypatch, devi
 @pytest.mark.parametrize("variant", ["fast_fma", "tma_tma", "ws_tma", "fast_ws", "tma_", "tuned_tma", "fused_tma", "fma_fused",
                                      "fused_fused", "tma_fast_fused", "ws_wsp", "wsp_ws",
                                      "qreg_tma", "qreg_fused", "ws_qreg", "qreg_qreg",
-                                     "kvreg_qreg", "ws_kvreg"])
+                                     "kvreg_qreg", "ws_kvreg", "wsb_ws", "wsb_wsb", "wsb_tma"])
 def test_unknown_variant_is_refused(variant):
     with pytest.raises(ValueError, match="kernel variant"):
         triton_kernels.variant_env(variant)
 
 
-@pytest.mark.parametrize("name", ["SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_QREG", "SIGATTN_KVREG", "SIGATTN_WS"])
+@pytest.mark.parametrize("name", ["SIGATTN_TMA", "SIGATTN_FUSED", "SIGATTN_QREG", "SIGATTN_KVREG", "SIGATTN_WS",
+                                  "SIGATTN_WSB"])
 def test_unknown_tma_or_fused_setting_is_refused(name):
     done = subprocess.run([sys.executable, "-c", "import sigattn"], capture_output=True, text=True,
                           env={name: "yes", "PYTHONPATH": str(ROOT / "kernels"), "PATH": "/usr/bin:/bin"},

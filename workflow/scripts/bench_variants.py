@@ -496,6 +496,15 @@ RULES = [
     ("backward hd128: descriptors (tma) with the pointer kernels' tiles over the default", "bwd", (128,), "tma",
      "default", 1.03, 1024),
     ("#16 bwd hd128 with tma: >= 1.1x TritonSigmoid", "bwd", (128,), "tma", "tritonsigmoid", 1.1, 1024),
+    # Judged in session 32 (an H100, results/bench/variants_s32_h100_item18/): not met. Written in
+    # session 33 before any GPU run of v1.11, the warp-specialised Gluon backward (variant word "wsb":
+    # five matmuls a tile pair in one kernel, dQ by atomics; kernels/PERF.md "Session 33", the
+    # prediction): the default takes it for the backward at a head dim where it is >= 1.05x the
+    # default at every L >= 1K, dense and padded; and #16's backward targets with it.
+    *((f"backward hd{hd}: the Gluon backward (wsb) over the default", "bwd", (hd,), "wsb", "default", 1.05, 1024)
+      for hd in (128, 64)),
+    *((f"#16 bwd hd{hd} with wsb: >= 1.1x TritonSigmoid", "bwd", (hd,), "wsb", "tritonsigmoid", 1.1, 1024)
+      for hd in (128, 64)),
 ]
 
 

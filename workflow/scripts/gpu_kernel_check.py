@@ -33,18 +33,21 @@ ROOT = Path(__file__).resolve().parents[2]
 MEMCHECK_SNIPPET = """
 import torch, sigattn
 torch.manual_seed(0)
-for layout, d, causal, dtype in [("padded", 64, False, torch.bfloat16), ("padded", 128, True, torch.float16),
-                                  ("packed", 64, True, torch.bfloat16), ("padded", 256, False, torch.bfloat16),
-                                  ("padded", 32, False, torch.float32)]:
+# (the last two: one query head a key/value head, no score_mod, not causal, as the Gluon backward needs)
+for layout, d, causal, dtype, kv, mod in [
+        ("padded", 64, False, torch.bfloat16, 2, True), ("padded", 128, True, torch.float16, 2, True),
+        ("packed", 64, True, torch.bfloat16, 1, False), ("padded", 256, False, torch.bfloat16, 2, True),
+        ("padded", 32, False, torch.float32, 2, True), ("padded", 128, False, torch.bfloat16, 4, False),
+        ("packed", 64, False, torch.bfloat16, 4, False)]:
     if layout == "padded":
         q = torch.randn(3, 200, 4, d, device="cuda", dtype=dtype, requires_grad=True)
-        k, v = (torch.randn(3, 200, 2, d, device="cuda", dtype=dtype, requires_grad=True) for _ in range(2))
+        k, v = (torch.randn(3, 200, kv, d, device="cuda", dtype=dtype, requires_grad=True) for _ in range(2))
         lens = torch.tensor([200, 77, 0], dtype=torch.int32, device="cuda")
         o = sigattn.sigmoid_attention(q, k, v, seq_lens_q=lens, causal=causal,
-                                      score_mod=torch.randn(3, 200, device="cuda"))
+                                      score_mod=torch.randn(3, 200, device="cuda") if mod else None)
     else:
         q = torch.randn(301, 4, d, device="cuda", dtype=dtype, requires_grad=True)
-        k, v = (torch.randn(301, 1, d, device="cuda", dtype=dtype, requires_grad=True) for _ in range(2))
+        k, v = (torch.randn(301, kv, d, device="cuda", dtype=dtype, requires_grad=True) for _ in range(2))
         cu = torch.tensor([0, 1, 100, 100, 301], dtype=torch.int32, device="cuda")
         o = sigattn.sigmoid_attention_varlen(q, k, v, cu, causal=causal)
     o.float().square().sum().backward()

@@ -1,0 +1,279 @@
+"""The backward in one warp-specialised Gluon kernel for Hopper (sm_90): five matmuls a tile pair
+(v1.11, opt-in: SIGATTN_WSB=1, variant word "wsb"; kernels/PERF.md "Session 33").
+
+Why: at head dim 128 the backward runs at the board's power cap, where a call's time is its
+energy, and a matmul is most of that energy (kernels/PERF.md "Session 32": 1.07 J a matmul of
+1.1 TFLOP against 0.59 J a 10⁹ instructions). The default backward runs seven matmuls a tile pair
+(a dQ kernel recomputes S and dP); cuDNN runs five and uses 0.72x our energy a call. The Triton
+fused kernel (v1.5, SIGATTN_FUSED) also runs five, but adds each tile's dQ in line with its
+matmuls and was slower (PERF.md "Session 17").
+
+One program a (key block of BLOCK_N keys, sequence, head), as the Triton dK/dV kernel; inside it
+two partitions:
+- the loader, one warp: TMA copies of the program's K and V block once, then of each query tile's
+  Q and dO into a ring of STAGES slots ("ready" and "empty" mbarriers a slot);
+- the compute partition (num_warps warps: two warpgroups at BLOCK_N = 128, each owning 64 keys'
+  rows of Sᵀ, dK and dV), per query tile:
+    Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ issued together (wgmma, asynchronous);
+    Pᵀ = sigmoid(Sᵀ·scale + b) once Sᵀ is done; dV += Pᵀ·dO issued (Pᵀ from registers);
+    dSᵀ = Pᵀ(1 - Pᵀ)·dPᵀ once dPᵀ is done; dK += dSᵀ·Q issued (dSᵀ from registers);
+    dSᵀ stored to shared memory (both warpgroups' halves, then a barrier of the partition), and
+    dQ_tile = dS·K issued, the two warpgroups splitting dQ's columns (each reads all BLOCK_N keys);
+    once dQ_tile is done, the slot is released and dQ_tile added into dQ's fp32 rows by atomics
+    (other key blocks' programs add into the same rows) while dK's matmul may still run.
+  dS lives in two shared buffers (tile parity): one barrier a tile then orders a warpgroup's store
+  of tile t + 1 after the other's dQ matmul of tile t - 1 read the same buffer.
+Each program starts at a different query tile (rotated by its key block), so the programs of a head
+that run side by side add into different dQ rows (as the Triton fused kernel).
+
+Descriptors cover exactly the sequence's rows: keys past k_len load as zeros (dPᵀ = 0 there, so
+dSᵀ = 0 and they add nothing to dK or dQ; their dV rows are zeroed before the store), query rows
+past q_len too (dO = 0: they add nothing anywhere; their dQ rows are masked out of the atomics).
+
+Scope: bf16/fp16 inputs, padded and packed layouts, one query head a key/value head, a default or
+given bias; not causal, no score_mod (``blocker`` names what sends a launch to the Triton kernels).
+dQ's atomics add in whatever order programs reach them (not bitwise reproducible; never taken under
+torch.use_deterministic_algorithms). Gluon has no CPU interpreter: the CPU tests compile it for sm_90
+(``sigattn.resources``), the GPU tests run it against the reference.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
+    mbarrier,
+    tma,
+    warpgroup_mma,
+    warpgroup_mma_wait,
+)
+
+from . import gluon_kernels as gk
+from . import triton_kernels as tk
+from . import tuned
+
+KERNEL = "bwd_wsb"  # its name in TUNE_TABLE, sigattn.tuned and LAST_CONFIG
+
+
+@gluon.jit
+def _tile_row(t, shift, n_tiles, BLOCK_M: gl.constexpr):
+    """The first query row of the program's t-th tile: tiles from number ``shift`` on, wrapping."""
+    j = t + shift
+    return gl.where(j >= n_tiles, j - n_tiles, j) * BLOCK_M
+
+
+@gluon.jit
+def _loader(k_desc, v_desc, q_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, bars, n0, n_tiles, shift,
+            BLOCK_M: gl.constexpr):
+    """The TMA partition: the key block's K and V once, then each query tile's Q and dO into slot
+    t % STAGES once the compute partition has released the slot's previous tile."""
+    kv_bar, ready, empty = bars[0], bars[1], bars[2]
+    STAGES: gl.constexpr = q_bufs.type.shape[0]
+    if n_tiles > 0:
+        mbarrier.expect(kv_bar, k_desc.block_type.nbytes + v_desc.block_type.nbytes)
+        tma.async_copy_global_to_shared(k_desc, [n0, 0], kv_bar, k_smem)
+        tma.async_copy_global_to_shared(v_desc, [n0, 0], kv_bar, v_smem)
+    for t in range(n_tiles):
+        slot = t % STAGES
+        mbarrier.wait(empty.index(slot), ((t // STAGES) & 1) ^ 1)
+        mbarrier.expect(ready.index(slot), q_desc.block_type.nbytes + do_desc.block_type.nbytes)
+        m0 = _tile_row(t, shift, n_tiles, BLOCK_M)
+        tma.async_copy_global_to_shared(q_desc, [m0, 0], ready.index(slot), q_bufs.index(slot))
+        tma.async_copy_global_to_shared(do_desc, [m0, 0], ready.index(slot), do_bufs.index(slot))
+
+
+@gluon.jit
+def _add_dq(dq, dqa_ptr, stride_aqt, m0, q_len, HEAD_DIM: gl.constexpr):
+    """dQ rows m0 ... of one tile (unscaled) added into the fp32 accumulator, rows past q_len not."""
+    layout: gl.constexpr = dq.type.layout
+    rows = m0 + gl.arange(0, dq.type.shape[0], layout=gl.SliceLayout(1, layout))
+    cols = gl.arange(0, HEAD_DIM, layout=gl.SliceLayout(0, layout))
+    gl.atomic_add(dqa_ptr + rows[:, None] * stride_aqt + cols[None, :], dq, mask=(rows < q_len)[:, None],
+                  sem="relaxed")
+
+
+@gluon.jit
+def _store_block(acc, ptr, stride_t, n0, keep, rows_limit, HEAD_DIM: gl.constexpr):
+    """dK or dV rows n0 ... of the key block: rows from ``keep`` on as zeros, none from rows_limit."""
+    layout: gl.constexpr = acc.type.layout
+    rows = n0 + gl.arange(0, acc.type.shape[0], layout=gl.SliceLayout(1, layout))
+    cols = gl.arange(0, HEAD_DIM, layout=gl.SliceLayout(0, layout))
+    acc = gl.where((rows < keep)[:, None], acc, 0.0)
+    gl.store(ptr + rows[:, None] * stride_t + cols[None, :], acc.to(ptr.dtype.element_ty),
+             mask=(rows < rows_limit)[:, None])
+
+
+@gluon.jit
+def _compute(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, bars, n_tiles, shift, y_scale, y_bias, scale,
+             dqa_ptr, stride_aqt, q_len, dk_ptr, dv_ptr, stride_dkt, stride_dvt, n0, k_len, rows_limit,
+             BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, num_warps: gl.constexpr):
+    """The default partition: dK and dV of the key block over its query tiles, stored; each tile's
+    dQ added into DQA (the module's docstring: the order of the five matmuls)."""
+    kv_bar, ready, empty = bars[0], bars[1], bars[2]
+    STAGES: gl.constexpr = q_bufs.type.shape[0]
+    WARPGROUPS: gl.constexpr = num_warps // 4
+    st_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                        instr_shape=[16, BLOCK_M, 16])
+    acc_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                         instr_shape=[16, HEAD_DIM, 16])
+    a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc_layout, k_width=2)
+    # dQ_tile [BLOCK_M, HEAD_DIM]: 64 query rows a warpgroup's M, so its warpgroups split the columns
+    dq_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, WARPGROUPS],
+                                                        instr_shape=[16, HEAD_DIM // WARPGROUPS, 16])
+    dtype: gl.constexpr = q_bufs.dtype
+    dk = gl.zeros([BLOCK_N, HEAD_DIM], gl.float32, acc_layout)
+    dv = gl.zeros([BLOCK_N, HEAD_DIM], gl.float32, acc_layout)
+    if n_tiles > 0:
+        mbarrier.wait(kv_bar, 0)
+    for t in range(n_tiles):
+        slot = t % STAGES
+        mbarrier.wait(ready.index(slot), (t // STAGES) & 1)
+        q_tile = q_bufs.index(slot)
+        do_tile = do_bufs.index(slot)
+        s_t = warpgroup_mma(k_smem, q_tile.permute((1, 0)), gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout),
+                            use_acc=False, is_async=True)
+        dp_t = warpgroup_mma(v_smem, do_tile.permute((1, 0)), gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout),
+                             use_acc=False, is_async=True)
+        s_t = warpgroup_mma_wait(num_outstanding=1, deps=(s_t,))
+        p_t = gk._sigmoid_ex2(s_t * y_scale + y_bias, "fast")
+        dv = warpgroup_mma(gl.convert_layout(p_t.to(dtype), a_layout), do_tile, dv, is_async=True)
+        dp_t = warpgroup_mma_wait(num_outstanding=1, deps=(dp_t,))
+        ds_t = ((p_t - p_t * p_t) * dp_t).to(dtype)
+        dk = warpgroup_mma(gl.convert_layout(ds_t, a_layout), q_tile, dk, is_async=True)
+        ds_smem = ds_bufs.index(t % 2)
+        ds_smem.store(ds_t)
+        fence_async_shared()
+        gl.thread_barrier()
+        dq = warpgroup_mma(ds_smem.permute((1, 0)), k_smem, gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, dq_layout),
+                           use_acc=False, is_async=True)
+        dq, dk, dv = warpgroup_mma_wait(num_outstanding=0, deps=(dq, dk, dv))
+        mbarrier.arrive(empty.index(slot), count=1)
+        _add_dq(dq, dqa_ptr, stride_aqt, _tile_row(t, shift, n_tiles, BLOCK_M), q_len, HEAD_DIM)
+    _store_block(dk * scale, dk_ptr, stride_dkt, n0, k_len, rows_limit, HEAD_DIM)
+    _store_block(dv, dv_ptr, stride_dvt, n0, k_len, rows_limit, HEAD_DIM)
+
+
+@gluon.jit
+def _ws_bwd_kernel(Q, K, V, DO, DK, DV, DQA, SEQ, n_seqs, heads_kv, rows_k, scale, bias_value, seqlen_bucket,
+                   stride_qb, stride_qt, stride_qh, stride_kb, stride_kt, stride_kh,
+                   stride_vb, stride_vt, stride_vh, stride_dob, stride_dot, stride_doh,
+                   stride_dkb, stride_dkt, stride_dkh, stride_dvb, stride_dvt, stride_dvh,
+                   stride_aqb, stride_aqt, stride_aqh,
+                   HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
+                   BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr, num_warps: gl.constexpr):
+    gl.static_assert(num_warps == 4 * (BLOCK_N // 64), "a warpgroup a 64 keys of the block")
+    pid = gl.program_id(0)
+    key_blocks = gl.cdiv(rows_k, BLOCK_N)
+    key_block = pid % key_blocks
+    seq_head = pid // key_blocks
+    seq = seq_head // heads_kv
+    head = seq_head % heads_kv
+    q_start = gl.load(SEQ + seq).to(gl.int64)
+    q_len = gl.load(SEQ + n_seqs + seq)
+    k_start = gl.load(SEQ + 2 * n_seqs + seq).to(gl.int64)
+    k_len = gl.load(SEQ + 3 * n_seqs + seq)
+    rows_limit = k_len
+    if STORE_PADDED:
+        rows_limit = rows_k
+    seq64, head64 = seq.to(gl.int64), head.to(gl.int64)
+    n0 = key_block * BLOCK_N
+    n_tiles = gl.where(n0 < k_len, gl.cdiv(q_len, BLOCK_M), 0)
+    shift = key_block % gl.maximum(n_tiles, 1)
+
+    if DEFAULT_BIAS:
+        bias = -gl.log(gl.maximum(k_len, 1).to(gl.float32))
+    else:
+        bias = bias_value
+    y_scale = scale * gk._NEG_LOG2E
+    y_bias = bias * gk._NEG_LOG2E
+
+    dtype: gl.constexpr = Q.dtype.element_ty
+    layout: gl.constexpr = gk.SMEM_LAYOUT
+    q_desc = tma.make_tensor_descriptor(Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh,
+                                        shape=[gl.maximum(q_len, 1), HEAD_DIM], strides=[stride_qt, 1],
+                                        block_shape=[BLOCK_M, HEAD_DIM], layout=layout)
+    do_desc = tma.make_tensor_descriptor(DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh,
+                                         shape=[gl.maximum(q_len, 1), HEAD_DIM], strides=[stride_dot, 1],
+                                         block_shape=[BLOCK_M, HEAD_DIM], layout=layout)
+    k_desc = tma.make_tensor_descriptor(K + seq64 * stride_kb + k_start * stride_kt + head64 * stride_kh,
+                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_kt, 1],
+                                        block_shape=[BLOCK_N, HEAD_DIM], layout=layout)
+    v_desc = tma.make_tensor_descriptor(V + seq64 * stride_vb + k_start * stride_vt + head64 * stride_vh,
+                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_vt, 1],
+                                        block_shape=[BLOCK_N, HEAD_DIM], layout=layout)
+    dqa_ptr = DQA + seq64 * stride_aqb + q_start * stride_aqt + head64 * stride_aqh
+    dk_ptr = DK + seq64 * stride_dkb + k_start * stride_dkt + head64 * stride_dkh
+    dv_ptr = DV + seq64 * stride_dvb + k_start * stride_dvt + head64 * stride_dvh
+
+    k_smem = gl.allocate_shared_memory(dtype, [BLOCK_N, HEAD_DIM], layout)
+    v_smem = gl.allocate_shared_memory(dtype, [BLOCK_N, HEAD_DIM], layout)
+    q_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_M, HEAD_DIM], layout)
+    do_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_M, HEAD_DIM], layout)
+    ds_bufs = gl.allocate_shared_memory(dtype, [2, BLOCK_N, BLOCK_M], layout)
+    kv_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    mbarrier.init(kv_bar, count=1)
+    for i in gl.static_range(STAGES):
+        mbarrier.init(ready.index(i), count=1)
+        mbarrier.init(empty.index(i), count=1)
+    bars = (kv_bar, ready, empty)
+
+    gl.warp_specialize([
+        (_compute, (k_smem, v_smem, q_bufs, do_bufs, ds_bufs, bars, n_tiles, shift, y_scale, y_bias, scale,
+                    dqa_ptr, stride_aqt, q_len, dk_ptr, dv_ptr, stride_dkt, stride_dvt, n0, k_len, rows_limit,
+                    BLOCK_M, BLOCK_N, HEAD_DIM, num_warps)),
+        (_loader, (k_desc, v_desc, q_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, bars, n0, n_tiles, shift,
+                   BLOCK_M)),
+    ], [gk.LOADER_WARPS], [gk.LOADER_REGISTERS])
+
+
+# ----------------------------------------------------------------------------------------------
+# Launcher (called by sigattn.ops where triton_kernels.gluon_backward asks for it and blocker allows)
+# ----------------------------------------------------------------------------------------------
+
+
+def _zero_dq_accumulator(kwargs, reset_only=False):
+    """The autotuner's hook before each config it times and before the launch after: the kernel adds
+    into DQA, so it starts from zeros each time."""
+    kwargs["DQA"].zero_()
+
+
+_autotuned = gk._autotuner(KERNEL, _ws_bwd_kernel, key=["HEAD_DIM", "STORE_PADDED", "DEFAULT_BIAS", "seqlen_bucket"],
+                           pre_hook=_zero_dq_accumulator)
+
+
+def blocker(q, k, v, do, score_mod, causal: bool, padded: bool) -> str:
+    """Why a backward launch cannot take this kernel ("" if it can): the Gluon forward's conditions
+    (gluon_kernels.blocker), one query head a key/value head, and dO readable by descriptor."""
+    why = gk.blocker(q, k, v, score_mod, causal, padded, kernel=KERNEL)
+    if why:
+        return why
+    if q.shape[-2] != k.shape[-2]:
+        return f"grouped-query attention ({q.shape[-2]} query heads, {k.shape[-2]} key/value heads)"
+    return tk.tma_blocker((do,), padded)
+
+
+def backward(do, q, k, v, seq_table, *, scale, bias, padded, rows_k, dq, dk, dv):
+    """triton_kernels.backward's contract (not causal, no score_mod, no GQA): fill dq, dk, dv. dQ
+    is added into an fp32 buffer of q's shape (zeros, so rows no key reaches stay 0), scaled and
+    cast into dq after the kernel."""
+    n_seqs, heads = seq_table.shape[1], k.shape[-2]
+    if n_seqs == 0 or heads == 0:
+        return dq, dk, dv
+    dq_acc = torch.zeros(q.shape, dtype=torch.float32, device=q.device)
+    if rows_k > 0:
+        strides = [st for t in (q, k, v, do, dk, dv, dq_acc) for st in tk._strides(t, padded)[:3]]
+        args = (q, k, v, do, dk, dv, dq_acc, seq_table, n_seqs, heads, rows_k, scale,
+                0.0 if bias is None else float(bias), tuned.bucket(rows_k), *strides)
+        flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded)
+        grid = lambda meta: (triton.cdiv(rows_k, meta["BLOCK_N"]) * n_seqs * heads,)  # noqa: E731
+        tk._launch("backward_dkdv", KERNEL, _autotuned, grid, args, flags, q, False, rows_k, descriptors=True,
+                   block_kwargs=gk._block_kwargs)
+    tk.LAST_LAUNCH.pop("backward_dq", None)
+    tk.LAST_CONFIG.pop("backward_dq", None)
+    dq.copy_(dq_acc.mul_(scale))
+    return dq, dk, dv
