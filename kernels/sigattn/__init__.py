@@ -6,6 +6,8 @@ Modules, side by side like a tutorial:
 - ``gluon_kernels``: the forward again, warp-specialised for sm_90 in Gluon (TMA loader warp,
   the sigmoid of one key tile under the next tile's QKᵀ), which the default launches for bf16
   inputs at head dim 128 from 8K query rows on (``triton_kernels.TUNED_WS_FROM``);
+- ``gluon_backward``: the backward in one warp-specialised Gluon kernel for sm_90 (five matmuls a
+  tile pair, dQ added by atomics; opt-in, ``SIGATTN_WSB=1``);
 - ``ops``: the public functions and the ``torch.library`` custom ops (autograd, torch.compile);
 - ``reference``: the same maths in plain PyTorch (ground truth, CPU fallback);
 - ``backend``: which of the two runs for a tensor (:func:`backend_for`);
@@ -25,7 +27,9 @@ dK/dV kernel adding dQ by atomics, not bitwise reproducible; never taken while
 (the forward's and dQ kernel's Q / dO, the dK/dV kernel's K / V kept in registers as their
 matmuls' A operand; session 29, opt-in) and/or ``SIGATTN_WS=0|1|persistent`` (the Gluon
 forward at every length, where it can run; ``persistent``: its persistent form, timed in session
-24 and not the default's anywhere: kernels/PERF.md), or
+24 and not the default's anywhere: kernels/PERF.md) and/or ``SIGATTN_WSB=0|1`` (the Gluon backward,
+where it can run: not causal, no score_mod, one query head a key/value head; not bitwise
+reproducible, never taken under ``torch.use_deterministic_algorithms``), or
 ``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);
 ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small
