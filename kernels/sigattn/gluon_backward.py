@@ -96,17 +96,6 @@ def _add_dq(dq, dqa_ptr, stride_aqt, m0, q_len, HEAD_DIM: gl.constexpr):
 
 
 @gluon.jit
-def _store_block(acc, ptr, stride_t, n0, keep, rows_limit, HEAD_DIM: gl.constexpr):
-    """dK or dV rows n0 ... of the key block: rows from ``keep`` on as zeros, none from rows_limit."""
-    layout: gl.constexpr = acc.type.layout
-    rows = n0 + gl.arange(0, acc.type.shape[0], layout=gl.SliceLayout(1, layout))
-    cols = gl.arange(0, HEAD_DIM, layout=gl.SliceLayout(0, layout))
-    acc = gl.where((rows < keep)[:, None], acc, 0.0)
-    gl.store(ptr + rows[:, None] * stride_t + cols[None, :], acc.to(ptr.dtype.element_ty),
-             mask=(rows < rows_limit)[:, None])
-
-
-@gluon.jit
 def _compute(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, bars, n_tiles, shift, y_scale, y_bias, scale,
              dqa_ptr, stride_aqt, q_len, dk_ptr, dv_ptr, stride_dkt, stride_dvt, n0, k_len, rows_limit,
              BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, num_warps: gl.constexpr):
@@ -152,8 +141,9 @@ def _compute(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, bars, n_tiles, shift, y_s
         dq, dk, dv = warpgroup_mma_wait(num_outstanding=0, deps=(dq, dk, dv))
         mbarrier.arrive(empty.index(slot), count=1)
         _add_dq(dq, dqa_ptr, stride_aqt, _tile_row(t, shift, n_tiles, BLOCK_M), q_len, HEAD_DIM)
-    _store_block(dk * scale, dk_ptr, stride_dkt, n0, k_len, rows_limit, HEAD_DIM)
-    _store_block(dv, dv_ptr, stride_dvt, n0, k_len, rows_limit, HEAD_DIM)
+    # rows past the sequence's keys as zeros (their dV is not: P = sigmoid(bias) there), none past rows_limit
+    gk._store_rows(dk * scale, dk_ptr, stride_dkt, n0, k_len, rows_limit, HEAD_DIM)
+    gk._store_rows(dv, dv_ptr, stride_dvt, n0, k_len, rows_limit, HEAD_DIM)
 
 
 @gluon.jit
@@ -171,10 +161,7 @@ def _ws_bwd_kernel(Q, K, V, DO, DK, DV, DQA, SEQ, n_seqs, heads_kv, rows_k, scal
     seq_head = pid // key_blocks
     seq = seq_head // heads_kv
     head = seq_head % heads_kv
-    q_start = gl.load(SEQ + seq).to(gl.int64)
-    q_len = gl.load(SEQ + n_seqs + seq)
-    k_start = gl.load(SEQ + 2 * n_seqs + seq).to(gl.int64)
-    k_len = gl.load(SEQ + 3 * n_seqs + seq)
+    q_start, q_len, k_start, k_len = gk._sequence(SEQ, n_seqs, seq)
     rows_limit = k_len
     if STORE_PADDED:
         rows_limit = rows_k
@@ -182,28 +169,18 @@ def _ws_bwd_kernel(Q, K, V, DO, DK, DV, DQA, SEQ, n_seqs, heads_kv, rows_k, scal
     n0 = key_block * BLOCK_N
     n_tiles = gl.where(n0 < k_len, gl.cdiv(q_len, BLOCK_M), 0)
     shift = key_block % gl.maximum(n_tiles, 1)
-
-    if DEFAULT_BIAS:
-        bias = -gl.log(gl.maximum(k_len, 1).to(gl.float32))
-    else:
-        bias = bias_value
-    y_scale = scale * gk._NEG_LOG2E
-    y_bias = bias * gk._NEG_LOG2E
+    y_scale, y_bias = gk._sigmoid_args(k_len, scale, bias_value, DEFAULT_BIAS)
 
     dtype: gl.constexpr = Q.dtype.element_ty
     layout: gl.constexpr = gk.SMEM_LAYOUT
-    q_desc = tma.make_tensor_descriptor(Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh,
-                                        shape=[gl.maximum(q_len, 1), HEAD_DIM], strides=[stride_qt, 1],
-                                        block_shape=[BLOCK_M, HEAD_DIM], layout=layout)
-    do_desc = tma.make_tensor_descriptor(DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh,
-                                         shape=[gl.maximum(q_len, 1), HEAD_DIM], strides=[stride_dot, 1],
-                                         block_shape=[BLOCK_M, HEAD_DIM], layout=layout)
-    k_desc = tma.make_tensor_descriptor(K + seq64 * stride_kb + k_start * stride_kt + head64 * stride_kh,
-                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_kt, 1],
-                                        block_shape=[BLOCK_N, HEAD_DIM], layout=layout)
-    v_desc = tma.make_tensor_descriptor(V + seq64 * stride_vb + k_start * stride_vt + head64 * stride_vh,
-                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_vt, 1],
-                                        block_shape=[BLOCK_N, HEAD_DIM], layout=layout)
+    q_desc = gk._rows_descriptor(Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh, q_len,
+                                 stride_qt, BLOCK_M, HEAD_DIM)
+    do_desc = gk._rows_descriptor(DO + seq64 * stride_dob + q_start * stride_dot + head64 * stride_doh, q_len,
+                                  stride_dot, BLOCK_M, HEAD_DIM)
+    k_desc = gk._rows_descriptor(K + seq64 * stride_kb + k_start * stride_kt + head64 * stride_kh, k_len,
+                                 stride_kt, BLOCK_N, HEAD_DIM)
+    v_desc = gk._rows_descriptor(V + seq64 * stride_vb + k_start * stride_vt + head64 * stride_vh, k_len,
+                                 stride_vt, BLOCK_N, HEAD_DIM)
     dqa_ptr = DQA + seq64 * stride_aqb + q_start * stride_aqt + head64 * stride_aqh
     dk_ptr = DK + seq64 * stride_dkb + k_start * stride_dkt + head64 * stride_dkh
     dv_ptr = DV + seq64 * stride_dvb + k_start * stride_dvt + head64 * stride_dvh

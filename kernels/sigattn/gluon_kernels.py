@@ -203,7 +203,7 @@ def _attend(q_smem, k_bufs, v_bufs, bars, t, n_tiles, y_scale, y_bias, k_len, BL
 @gluon.jit
 def _store_rows(acc, o_ptr, stride_ot, m0, q_len, rows_limit, HEAD_DIM: gl.constexpr):
     """O's rows m0 ... of one row block: those past q_len as zeros (q = 0 there, but bias ≠ 0),
-    none past rows_limit."""
+    none past rows_limit (the Gluon backward stores its dK and dV blocks so, keys for rows)."""
     o_layout: gl.constexpr = acc.type.layout
     offs_m = m0 + gl.arange(0, acc.type.shape[0], layout=gl.SliceLayout(1, o_layout))
     offs_d = gl.arange(0, HEAD_DIM, layout=gl.SliceLayout(0, o_layout))
@@ -254,6 +254,35 @@ def _allocate(dtype: gl.constexpr, layout: gl.constexpr, BLOCK_M: gl.constexpr, 
 
 
 @gluon.jit
+def _sequence(SEQ, n_seqs, seq):
+    """(q start, q length, k start, k length) of sequence ``seq`` of the table (starts as int64)."""
+    q_start = gl.load(SEQ + seq).to(gl.int64)
+    q_len = gl.load(SEQ + n_seqs + seq)
+    k_start = gl.load(SEQ + 2 * n_seqs + seq).to(gl.int64)
+    k_len = gl.load(SEQ + 3 * n_seqs + seq)
+    return q_start, q_len, k_start, k_len
+
+
+@gluon.jit
+def _sigmoid_args(k_len, scale, bias_value, DEFAULT_BIAS: gl.constexpr):
+    """(y_scale, y_bias): the ex2 sigmoids' argument y = S·y_scale + y_bias (_sigmoid_ex2), the bias
+    -log(k_len) by default."""
+    if DEFAULT_BIAS:
+        bias = -gl.log(gl.maximum(k_len, 1).to(gl.float32))
+    else:
+        bias = bias_value
+    return scale * _NEG_LOG2E, bias * _NEG_LOG2E
+
+
+@gluon.jit
+def _rows_descriptor(base, n_rows, stride_t, BLOCK: gl.constexpr, HEAD_DIM: gl.constexpr):
+    """A TMA descriptor over the n_rows rows of one (sequence, head) from ``base`` (rows past them
+    load as zeros), BLOCK rows a copy."""
+    return tma.make_tensor_descriptor(base, shape=[gl.maximum(n_rows, 1), HEAD_DIM], strides=[stride_t, 1],
+                                      block_shape=[BLOCK, HEAD_DIM], layout=SMEM_LAYOUT)
+
+
+@gluon.jit
 def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bias_value, seqlen_bucket,
                    stride_qb, stride_qt, stride_qh, stride_kb, stride_kt, stride_kh,
                    stride_vb, stride_vt, stride_vh, stride_ob, stride_ot, stride_oh,
@@ -266,34 +295,22 @@ def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bia
     seq_head = pid // row_blocks
     seq = seq_head // heads_q
     head = seq_head % heads_q
-    q_start = gl.load(SEQ + seq).to(gl.int64)
-    q_len = gl.load(SEQ + n_seqs + seq)
-    k_start = gl.load(SEQ + 2 * n_seqs + seq).to(gl.int64)
-    k_len = gl.load(SEQ + 3 * n_seqs + seq)
+    q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
     rows_limit = q_len
     if STORE_PADDED:
         rows_limit = rows_q
     seq64, head64, kv_head64 = seq.to(gl.int64), head.to(gl.int64), (head // group).to(gl.int64)
     m0 = row_block * BLOCK_M
     n_tiles = gl.where(m0 < q_len, gl.cdiv(k_len, BLOCK_N), 0)
-
-    if DEFAULT_BIAS:
-        bias = -gl.log(gl.maximum(k_len, 1).to(gl.float32))
-    else:
-        bias = bias_value
-    y_scale = scale * _NEG_LOG2E
-    y_bias = bias * _NEG_LOG2E
+    y_scale, y_bias = _sigmoid_args(k_len, scale, bias_value, DEFAULT_BIAS)
 
     dtype: gl.constexpr = Q.dtype.element_ty
-    q_desc = tma.make_tensor_descriptor(Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh,
-                                        shape=[gl.maximum(q_len, 1), HEAD_DIM], strides=[stride_qt, 1],
-                                        block_shape=[BLOCK_M, HEAD_DIM], layout=SMEM_LAYOUT)
-    k_desc = tma.make_tensor_descriptor(K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh,
-                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_kt, 1],
-                                        block_shape=[BLOCK_N, HEAD_DIM], layout=SMEM_LAYOUT)
-    v_desc = tma.make_tensor_descriptor(V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh,
-                                        shape=[gl.maximum(k_len, 1), HEAD_DIM], strides=[stride_vt, 1],
-                                        block_shape=[BLOCK_N, HEAD_DIM], layout=SMEM_LAYOUT)
+    q_desc = _rows_descriptor(Q + seq64 * stride_qb + q_start * stride_qt + head64 * stride_qh, q_len, stride_qt,
+                              BLOCK_M, HEAD_DIM)
+    k_desc = _rows_descriptor(K + seq64 * stride_kb + k_start * stride_kt + kv_head64 * stride_kh, k_len, stride_kt,
+                              BLOCK_N, HEAD_DIM)
+    v_desc = _rows_descriptor(V + seq64 * stride_vb + k_start * stride_vt + kv_head64 * stride_vh, k_len, stride_vt,
+                              BLOCK_N, HEAD_DIM)
     o_ptr = Out + seq64 * stride_ob + q_start * stride_ot + head64 * stride_oh
 
     q_smem, k_bufs, v_bufs, bars = _allocate(dtype, SMEM_LAYOUT, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
