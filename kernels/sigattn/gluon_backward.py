@@ -1,5 +1,8 @@
 """The backward in one warp-specialised Gluon kernel for Hopper (sm_90): five matmuls a tile pair
-(v1.11, opt-in: SIGATTN_WSB=1, variant word "wsb"; kernels/PERF.md "Session 33").
+(v1.11, opt-in: SIGATTN_WSB=1, variant word "wsb"; kernels/PERF.md "Session 33": correct, and
+0.55-0.78x the default backward on an H100, not at the power cap, its warps waiting at the
+warpgroups' barrier and on the dQ atomics' returned values; v1.12 adds dQ by ``red``, which returns
+nothing: CPU-checked, not timed yet).
 
 Why: at head dim 128 the backward runs at the board's power cap, where a call's time is its
 energy, and a matmul is most of that energy (kernels/PERF.md "Session 32": 1.07 J a matmul of
@@ -19,8 +22,8 @@ two partitions:
     dSᵀ = Pᵀ(1 - Pᵀ)·dPᵀ once dPᵀ is done; dK += dSᵀ·Q issued (dSᵀ from registers);
     dSᵀ stored to shared memory (both warpgroups' halves, then a barrier of the partition), and
     dQ_tile = dS·K issued, the two warpgroups splitting dQ's columns (each reads all BLOCK_N keys);
-    once dQ_tile is done, the slot is released and dQ_tile added into dQ's fp32 rows by atomics
-    (other key blocks' programs add into the same rows) while dK's matmul may still run.
+    once dQ_tile is done, the slot is released and dQ_tile added into dQ's fp32 rows by ``red``
+    reductions (other key blocks' programs add into the same rows; _add_dq).
   dS lives in two shared buffers (tile parity): one barrier a tile then orders a warpgroup's store
   of tile t + 1 after the other's dQ matmul of tile t - 1 read the same buffer.
 Each program starts at a different query tile (rotated by its key block), so the programs of a head
@@ -85,14 +88,29 @@ def _loader(k_desc, v_desc, q_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, ba
         tma.async_copy_global_to_shared(do_desc, [m0, 0], ready.index(slot), do_bufs.index(slot))
 
 
+#: dQ's reduction, two fp32 values an instance: ``red.v2`` (no value returned), not the ``atom.v2``
+#: that gl.atomic_add emits (ATOMG: each returns the old values, and the next tile's reuse of those
+#: registers waits for them: session 33's ncu, 7.4 of 24.6 cycles an instruction on L1TEX
+#: scoreboards). An instance takes two consecutive registers of a thread, which in the wgmma
+#: accumulator's layout are columns 2c and 2c + 1 of one row (the pairs gl.atomic_add vectorises
+#: too): adjacent, 8-byte aligned. A pairing that were not so would put dQ's values in the wrong
+#: columns, which the GPU tests (dQ against fp64, every layout) catch. $0, $1 dummy results (inline
+#: assembly must return one), $2, $3 the addresses ($3 unused), $4, $5 the values, $6 non-zero where
+#: the row is the sequence's ($7, the same row's, unused).
+RED_ADD_PTX = gl.constexpr("{ .reg .pred p; setp.ne.b32 p, $6, 0; "
+                           "@p red.global.gpu.relaxed.add.v2.f32 [$2], {$4, $5}; mov.b32 $0, 0; mov.b32 $1, 0; }")
+
+
 @gluon.jit
 def _add_dq(dq, dqa_ptr, stride_aqt, m0, q_len, HEAD_DIM: gl.constexpr):
     """dQ rows m0 ... of one tile (unscaled) added into the fp32 accumulator, rows past q_len not."""
     layout: gl.constexpr = dq.type.layout
     rows = m0 + gl.arange(0, dq.type.shape[0], layout=gl.SliceLayout(1, layout))
     cols = gl.arange(0, HEAD_DIM, layout=gl.SliceLayout(0, layout))
-    gl.atomic_add(dqa_ptr + rows[:, None] * stride_aqt + cols[None, :], dq, mask=(rows < q_len)[:, None],
-                  sem="relaxed")
+    ptrs = dqa_ptr + rows[:, None] * stride_aqt + cols[None, :]
+    keep = (rows[:, None] + 0 * cols[None, :] < q_len).to(gl.int32)
+    gl.inline_asm_elementwise(RED_ADD_PTX, "=r,=r,l,l,f,f,r,r", [ptrs.to(gl.int64), dq, keep], dtype=gl.int32,
+                              is_pure=False, pack=2)
 
 
 @gluon.jit

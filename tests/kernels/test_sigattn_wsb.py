@@ -23,7 +23,9 @@ ENV = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
 def test_wsb_configs_compile_for_sm90_with_asynchronous_wgmma():
     """Every entry: the CTA-wide register budget (the compute warps grow to 240, the loader shrinks
     to 24), no spills, five matmuls' wgmmas not serialised by ptxas, TMA copies, the shared memory
-    an SM has; dQ added by two-wide fp32 atomics; the compute partition's barrier (before the dQ
+    an SM has; dQ added by two-wide fp32 reductions that return nothing (RED, not the ATOMG of
+    gl.atomic_add, whose returned values the next tile waits for: session 33), 16 a thread a
+    tile at hd128; the compute partition's barrier (before the dQ
     matmul reads both warpgroups' dS) a named barrier of its own 256 threads: a barrier of the
     whole CTA would wait for the loader warp forever."""
     code = """
@@ -34,7 +36,7 @@ for hd, row in tk.TUNE_TABLE["bwd_wsb"].items():
         r, sass, ptx = R.resources(k), R.sass(k), k.asm["ptx"]
         print(hd, block[2], r["registers"], r["spill_stack_bytes"], r["sass_hgmma"], r["sass_utmaldg"],
               "USETMAXREG.TRY_ALLOC.CTAPOOL UP0, 0xf0" in sass, "USETMAXREG.DEALLOC.CTAPOOL 0x18" in sass,
-              "atom.global.gpu.relaxed.add.v2.f32" in ptx, "bar.sync \\t0, 256;" in ptx,
+              sass.count("REDG.E.ADD.F32x2"), "ATOMG.E.ADD" in sass, "bar.sync \\t0, 256;" in ptx,
               len(R.ptxas_notes(k)), r["shared_bytes"])
 """
     out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=600,
@@ -43,14 +45,15 @@ for hd, row in tk.TUNE_TABLE["bwd_wsb"].items():
     assert len(rows) == sum(len(r) for r in tk.TUNE_TABLE["bwd_wsb"].values())
     for row in rows:
         hd = int(row[0])
-        regs, spills, hgmma, tma, grow, shrink, atomics, named, notes, shared = row[2:]
+        regs, spills, hgmma, tma, grow, shrink, reds, atoms, named, notes, shared = row[2:]
         assert int(spills) == 0 and int(regs) == 168, row
         assert grow == "True" and shrink == "True", row
         # five matmuls a tile: Sᵀ and dPᵀ (K = HEAD_DIM), dV and dK (K = 64 query rows), dQ (K = 128 keys);
         # each warpgroup one k16 instruction a 16 of K
         assert int(hgmma) == 2 * hd // 16 + 2 * 64 // 16 + 128 // 16, row
         assert int(tma) >= 4, row  # K, V, Q, dO
-        assert atomics == "True" and named == "True", row
+        # [64 query rows, hd] of dQ a tile over 256 threads, two values a reduction
+        assert int(reds) == 64 * hd // 256 // 2 and atoms == "False" and named == "True", row
         assert int(notes) == 0, f"ptxas serialises the wgmmas: {row}"
         assert int(shared) <= 232448 - 1024, row
 

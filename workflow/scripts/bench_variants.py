@@ -500,7 +500,10 @@ RULES = [
     # session 33 before any GPU run of v1.11, the warp-specialised Gluon backward (variant word "wsb":
     # five matmuls a tile pair in one kernel, dQ by atomics; kernels/PERF.md "Session 33", the
     # prediction): the default takes it for the backward at a head dim where it is >= 1.05x the
-    # default at every L >= 1K, dense and padded; and #16's backward targets with it.
+    # default at every L >= 1K, dense and padded; and #16's backward targets with it. Judged in
+    # session 33 on an H100 (results/bench/variants_s33_h100_wsb/): not met, 0.55-0.78x the default.
+    # Kept, unchanged, for v1.12 (the same variant word: dQ by `red` instead of `atom`), written
+    # before any GPU run of it (kernels/PERF.md "Session 33", its prediction: most likely not met).
     *((f"backward hd{hd}: the Gluon backward (wsb) over the default", "bwd", (hd,), "wsb", "default", 1.05, 1024)
       for hd in (128, 64)),
     *((f"#16 bwd hd{hd} with wsb: >= 1.1x TritonSigmoid", "bwd", (hd,), "wsb", "tritonsigmoid", 1.1, 1024)
