@@ -344,9 +344,9 @@ TUNE_TABLE = {
     "fwd_wsp": {64: [(128, 64, 8, 3), (128, 64, 8, 2)],
                 128: [(128, 64, 8, 3), (128, 64, 8, 2)]},
     # The warp-specialised Gluon backward (SIGATTN_WSB=1, sm_90, gluon_backward; session 33): five
-    # matmuls a tile pair in one kernel, dQ added by atomics. BLOCK_N keys a program, a warpgroup
-    # of compute warps a 64 of them (two: dQ's atomics 4·HEAD_DIM / BLOCK_N bytes a score, half
-    # of 64-key blocks'), 64 query rows a tile (the wgmma's M of dQ), num_stages Q/dO slots.
+    # matmuls a tile pair in one kernel, dQ added by fp32 reductions (`red`). BLOCK_N keys a program, a
+    # warpgroup of compute warps a 64 of them (two: dQ's reductions 4·HEAD_DIM / BLOCK_N bytes a
+    # score, half of 64-key blocks'), 64 query rows a tile (the wgmma's M of dQ), num_stages Q/dO slots.
     "bwd_wsb": {64: [(64, 128, 8, 2), (64, 128, 8, 3)],
                 128: [(64, 128, 8, 2), (64, 128, 8, 3)]},
 }
@@ -910,7 +910,7 @@ def _switch(name: str, off: str, on: str) -> bool:
 TMA = _switch("SIGATTN_TMA", "pointer loads, the default", "tensor descriptors")
 
 #: Whether the backward takes the warp-specialised Gluon kernel (SIGATTN_WSB=1, read at import;
-#: session 33, sigattn.gluon_backward, opt-in: five matmuls a tile pair, dQ by atomics), where it can
+#: session 33, sigattn.gluon_backward, opt-in: five matmuls a tile pair, dQ by reductions), where it can
 #: run (gluon_backward.blocker); else the Triton kernels. Variant word "wsb"; LAST_CONFIG
 #: ["backward_dkdv"]["kernel"] says which ran ("bwd_wsb").
 WSB = _switch("SIGATTN_WSB", "the Triton backward kernels, the default", "the warp-specialised Gluon backward")
