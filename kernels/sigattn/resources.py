@@ -109,10 +109,10 @@ def compile_config(kernel: str, head_dim: int, block: tuple[int, int, int, int],
 
 
 def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: int = 90, sigmoid: str = "bf16x2",
-                      persistent: bool = False, kernel: str | None = None):
-    """Compile a Gluon kernel of GLUON_KERNELS (``kernel``; by default the forward, gluon_kernels,
-    SIGATTN_WS=1, or with ``persistent`` its persistent form, SIGATTN_WS=persistent; "bwd_wsb" the
-    backward, gluon_backward, SIGATTN_WSB=1, whose sigmoid is fixed) for one (BLOCK_M, BLOCK_N,
+                      kernel: str = "fwd_ws"):
+    """Compile a Gluon kernel of GLUON_KERNELS (``kernel``: "fwd_ws" the forward, gluon_kernels,
+    SIGATTN_WS=1; "fwd_wsp" its persistent form, SIGATTN_WS=persistent; "bwd_wsb" the backward,
+    gluon_backward, SIGATTN_WSB=1, whose sigmoid is fixed) for one (BLOCK_M, BLOCK_N,
     compute warps, ring slots) as its launcher would (bf16, padded layout, default bias; the
     persistent form's descriptors as the JIT would type host-made ones of those block shapes)."""
     import torch
@@ -124,7 +124,6 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
     from . import gluon_backward as gb
     from . import gluon_kernels as gk
 
-    kernel = kernel or ("fwd_wsp" if persistent else "fwd_ws")
     fn = {"fwd_ws": gk._ws_fwd_kernel, "fwd_wsp": gk._ws_fwd_persistent_kernel, "bwd_wsb": gb._ws_bwd_kernel}[kernel]
     m, n, warps, stages = block
     consts = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=True, STORE_PADDED=True, BLOCK_M=m, BLOCK_N=n,

@@ -33,7 +33,7 @@ for kernel in ("fwd_ws", "fwd_wsp"):
   for hd, row in tk.TUNE_TABLE[kernel].items():
     for i, block in enumerate(row):
         for sigmoid in ("bf16x2", "fast")[:1 if i else 2]:
-            k = R.compile_ws_config(hd, block, sigmoid=sigmoid, persistent=kernel == "fwd_wsp")
+            k = R.compile_ws_config(hd, block, sigmoid=sigmoid, kernel=kernel)
             r, sass = R.resources(k), R.sass(k)
             grow = hex((gk.MAX_REGISTERS[block[2]] * (block[2] + 4) - 24 * 4) // block[2])  # what the loader leaves
             print(hd, block[2], sigmoid, r["registers"], r["spill_stack_bytes"], r["sass_hgmma"], r["sass_utmaldg"],

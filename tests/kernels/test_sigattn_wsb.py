@@ -15,7 +15,7 @@ import sigattn
 import torch
 from sigattn import triton_kernels as tk
 from sigattn.reference import sigmoid_attention_ref, sigmoid_attention_varlen_ref
-from sigattn_testutil import EPS, check_accuracy, qkv, randn, use_variant
+from sigattn_testutil import EPS, check_accuracy, forward_backward, leaf, qkv, randn, use_variant
 
 ENV = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
 
@@ -97,8 +97,7 @@ def _run(q, k, v, lens, layout, bias):
 
 
 def _grads(fn, tensors, grad_out):
-    leaves = [t.detach().requires_grad_(True) for t in tensors]
-    return torch.autograd.grad(fn(*leaves), leaves, grad_out.to(leaves[0].dtype))
+    return forward_backward(fn, [leaf(t) for t in tensors], grad_out)[1]
 
 
 @pytest.mark.gpu
