@@ -44,8 +44,10 @@ from __future__ import annotations
 
 import torch
 import triton
+from triton._C.libtriton import ir
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language._core import builtin
 from triton.experimental.gluon.language.nvidia.hopper import (
     fence_async_shared,
     mbarrier,
@@ -59,6 +61,7 @@ from . import triton_kernels as tk
 from . import tuned
 
 KERNEL = "bwd_wsb"  # its name in TUNE_TABLE, sigattn.tuned and LAST_CONFIG
+KERNEL_TMA = "bwd_wsbt"  # the same with dQ added by TMA reductions (SIGATTN_WSB=tma, v1.13)
 
 
 @gluon.jit
@@ -101,6 +104,22 @@ RED_ADD_PTX = gl.constexpr("{ .reg .pred p; setp.ne.b32 p, $6, 0; "
                            "@p red.global.gpu.relaxed.add.v2.f32 [$2], {$4, $5}; mov.b32 $0, 0; mov.b32 $1, 0; }")
 
 
+@builtin
+def _tma_reduce_add(tensor_desc, coord, src, _semantic=None):
+    """A TMA reduction: the fp32 tile in shared memory ``src`` added into the descriptor's block at
+    ``coord`` (``cp.reduce.async.bulk.tensor...add``; rows past the descriptor's shape are dropped),
+    asynchronous as a TMA store (tma.store_wait waits for it to have read ``src``). Gluon 3.6's builder
+    has the operation (its Hopper ``tma`` module does not name it); on sm_90 the lowering issues one
+    message a 128-byte column chunk, from the first warps of the partition."""
+    coord = _semantic._convert_to_ir_values(coord, require_i64=False)
+    _semantic.builder.create_async_tma_reduce(ir.DESCRIPTOR_REDUCE_KIND.ADD, tensor_desc.handle, coord, src.handle)
+
+
+#: dQ's fp32 staging tile for the TMA reductions: 128-byte swizzle (the accumulator's stores, two
+#: values a thread over eight rows a warp, land in distinct banks), 32 columns a message.
+DQ_SMEM_LAYOUT = gl.constexpr(gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=32, rank=2))
+
+
 @gluon.jit
 def _add_dq(dq, dqa_ptr, stride_aqt, m0, q_len, HEAD_DIM: gl.constexpr):
     """dQ rows m0 ... of one tile (unscaled) added into the fp32 accumulator, rows past q_len not."""
@@ -114,11 +133,15 @@ def _add_dq(dq, dqa_ptr, stride_aqt, m0, q_len, HEAD_DIM: gl.constexpr):
 
 
 @gluon.jit
-def _compute(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, bars, n_tiles, shift, y_scale, y_bias, scale,
-             dqa_ptr, stride_aqt, q_len, dk_ptr, dv_ptr, stride_dkt, stride_dvt, n0, k_len, rows_limit,
-             BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, num_warps: gl.constexpr):
+def _compute(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, n_tiles, shift, y_scale, y_bias,
+             scale, dqa_ptr, stride_aqt, q_len, dk_ptr, dv_ptr, stride_dkt, stride_dvt, n0, k_len, rows_limit,
+             BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, DQ_TMA: gl.constexpr,
+             num_warps: gl.constexpr):
     """The default partition: dK and dV of the key block over its query tiles, stored; each tile's
-    dQ added into DQA (the module's docstring: the order of the five matmuls)."""
+    dQ added into DQA (the module's docstring: the order of the five matmuls). DQ_TMA: tile t's dQ
+    is stored to dq_bufs[t % 2] and added by one TMA reduction issued after tile t + 1's barrier
+    (which orders every thread's stores before it), so the tile needs no barrier of its own; the
+    reduction has a tile's time to read the buffer before tile t + 2 waits for it (store_wait)."""
     kv_bar, ready, empty = bars[0], bars[1], bars[2]
     STAGES: gl.constexpr = q_bufs.type.shape[0]
     WARPGROUPS: gl.constexpr = num_warps // 4
@@ -152,13 +175,28 @@ def _compute(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, bars, n_tiles, shift, y_s
         dk = warpgroup_mma(gl.convert_layout(ds_t, a_layout), q_tile, dk, is_async=True)
         ds_smem = ds_bufs.index(t % 2)
         ds_smem.store(ds_t)
+        if DQ_TMA:  # tile t - 2's reduction (issued in tile t - 1) has read the buffer tile t's dQ fills
+            tma.store_wait(0)
         fence_async_shared()
         gl.thread_barrier()
+        if DQ_TMA:
+            if t > 0:  # tile t - 1's dQ, which every compute thread stored before the barrier
+                _tma_reduce_add(dqa_desc, [_tile_row(t - 1, shift, n_tiles, BLOCK_M), 0], dq_bufs.index((t - 1) % 2))
         dq = warpgroup_mma(ds_smem.permute((1, 0)), k_smem, gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, dq_layout),
                            use_acc=False, is_async=True)
         dq, dk, dv = warpgroup_mma_wait(num_outstanding=0, deps=(dq, dk, dv))
+        if DQ_TMA:  # (before the slot's release, whose barrier then orders these stores too)
+            dq_bufs.index(t % 2).store(dq)
+            fence_async_shared()
         mbarrier.arrive(empty.index(slot), count=1)
-        _add_dq(dq, dqa_ptr, stride_aqt, _tile_row(t, shift, n_tiles, BLOCK_M), q_len, HEAD_DIM)
+        if not DQ_TMA:
+            _add_dq(dq, dqa_ptr, stride_aqt, _tile_row(t, shift, n_tiles, BLOCK_M), q_len, HEAD_DIM)
+    if DQ_TMA:  # the last tile's dQ; then every reduction has read its buffer before the program ends
+        if n_tiles > 0:
+            gl.thread_barrier()
+            _tma_reduce_add(dqa_desc, [_tile_row(n_tiles - 1, shift, n_tiles, BLOCK_M), 0],
+                            dq_bufs.index((n_tiles - 1) % 2))
+        tma.store_wait(0)
     # rows past the sequence's keys as zeros (their dV is not: P = sigmoid(bias) there), none past rows_limit
     gk._store_rows(dk * scale, dk_ptr, stride_dkt, n0, k_len, rows_limit, HEAD_DIM)
     gk._store_rows(dv, dv_ptr, stride_dvt, n0, k_len, rows_limit, HEAD_DIM)
@@ -171,7 +209,8 @@ def _ws_bwd_kernel(Q, K, V, DO, DK, DV, DQA, SEQ, n_seqs, heads_kv, rows_k, scal
                    stride_dkb, stride_dkt, stride_dkh, stride_dvb, stride_dvt, stride_dvh,
                    stride_aqb, stride_aqt, stride_aqh,
                    HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
-                   BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr, num_warps: gl.constexpr):
+                   BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr, DQ_TMA: gl.constexpr,
+                   num_warps: gl.constexpr):
     gl.static_assert(num_warps == 4 * (BLOCK_N // 64), "a warpgroup a 64 keys of the block")
     pid = gl.program_id(0)
     key_blocks = gl.cdiv(rows_k, BLOCK_N)
@@ -208,6 +247,13 @@ def _ws_bwd_kernel(Q, K, V, DO, DK, DV, DQA, SEQ, n_seqs, heads_kv, rows_k, scal
     q_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_M, HEAD_DIM], layout)
     do_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_M, HEAD_DIM], layout)
     ds_bufs = gl.allocate_shared_memory(dtype, [2, BLOCK_N, BLOCK_M], layout)
+    if DQ_TMA:  # dQ's rows of the sequence (rows past q_len dropped by the reductions)
+        dq_bufs = gl.allocate_shared_memory(gl.float32, [2, BLOCK_M, HEAD_DIM], DQ_SMEM_LAYOUT)
+        dqa_desc = tma.make_tensor_descriptor(dqa_ptr, shape=[gl.maximum(q_len, 1), HEAD_DIM], strides=[stride_aqt, 1],
+                                              block_shape=[BLOCK_M, HEAD_DIM], layout=DQ_SMEM_LAYOUT)
+    else:  # unused without DQ_TMA (warp_specialize takes values, not None)
+        dq_bufs = ds_bufs
+        dqa_desc = q_desc
     kv_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
     ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
@@ -218,9 +264,9 @@ def _ws_bwd_kernel(Q, K, V, DO, DK, DV, DQA, SEQ, n_seqs, heads_kv, rows_k, scal
     bars = (kv_bar, ready, empty)
 
     gl.warp_specialize([
-        (_compute, (k_smem, v_smem, q_bufs, do_bufs, ds_bufs, bars, n_tiles, shift, y_scale, y_bias, scale,
-                    dqa_ptr, stride_aqt, q_len, dk_ptr, dv_ptr, stride_dkt, stride_dvt, n0, k_len, rows_limit,
-                    BLOCK_M, BLOCK_N, HEAD_DIM, num_warps)),
+        (_compute, (k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, n_tiles, shift, y_scale,
+                    y_bias, scale, dqa_ptr, stride_aqt, q_len, dk_ptr, dv_ptr, stride_dkt, stride_dvt, n0, k_len,
+                    rows_limit, BLOCK_M, BLOCK_N, HEAD_DIM, DQ_TMA, num_warps)),
         (_loader, (k_desc, v_desc, q_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, bars, n0, n_tiles, shift,
                    BLOCK_M)),
     ], [gk.LOADER_WARPS], [gk.LOADER_REGISTERS])
@@ -237,14 +283,15 @@ def _zero_dq_accumulator(kwargs, reset_only=False):
     kwargs["DQA"].zero_()
 
 
-_autotuned = gk._autotuner(KERNEL, _ws_bwd_kernel, key=["HEAD_DIM", "STORE_PADDED", "DEFAULT_BIAS", "seqlen_bucket"],
-                           pre_hook=_zero_dq_accumulator)
+_AUTOTUNED = {name: gk._autotuner(name, _ws_bwd_kernel, key=["HEAD_DIM", "STORE_PADDED", "DEFAULT_BIAS", "seqlen_bucket"],
+                                   pre_hook=_zero_dq_accumulator) for name in (KERNEL, KERNEL_TMA)}
 
 
-def blocker(q, k, v, do, score_mod, causal: bool, padded: bool) -> str:
-    """Why a backward launch cannot take this kernel ("" if it can): the Gluon forward's conditions
-    (gluon_kernels.blocker), one query head a key/value head, and dO readable by descriptor."""
-    why = gk.blocker(q, k, v, score_mod, causal, padded, kernel=KERNEL)
+def blocker(q, k, v, do, score_mod, causal: bool, padded: bool, kernel: str = KERNEL) -> str:
+    """Why a backward launch cannot take ``kernel`` (KERNEL or KERNEL_TMA; "" if it can): the Gluon
+    forward's conditions (gluon_kernels.blocker), one query head a key/value head, and dO readable
+    by descriptor."""
+    why = gk.blocker(q, k, v, score_mod, causal, padded, kernel=kernel)
     if why:
         return why
     if q.shape[-2] != k.shape[-2]:
@@ -252,10 +299,10 @@ def blocker(q, k, v, do, score_mod, causal: bool, padded: bool) -> str:
     return tk.tma_blocker((do,), padded)
 
 
-def backward(do, q, k, v, seq_table, *, scale, bias, padded, rows_k, dq, dk, dv):
+def backward(do, q, k, v, seq_table, *, scale, bias, padded, rows_k, dq, dk, dv, kernel: str = KERNEL):
     """triton_kernels.backward's contract (not causal, no score_mod, no GQA): fill dq, dk, dv. dQ
     is added into an fp32 buffer of q's shape (zeros, so rows no key reaches stay 0), scaled and
-    cast into dq after the kernel."""
+    cast into dq after the kernel; ``kernel``: KERNEL (dQ by ``red``) or KERNEL_TMA (by TMA reductions)."""
     n_seqs, heads = seq_table.shape[1], k.shape[-2]
     if n_seqs == 0 or heads == 0:
         return dq, dk, dv
@@ -264,9 +311,9 @@ def backward(do, q, k, v, seq_table, *, scale, bias, padded, rows_k, dq, dk, dv)
         strides = [st for t in (q, k, v, do, dk, dv, dq_acc) for st in tk._strides(t, padded)[:3]]
         args = (q, k, v, do, dk, dv, dq_acc, seq_table, n_seqs, heads, rows_k, scale,
                 0.0 if bias is None else float(bias), tuned.bucket(rows_k), *strides)
-        flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded)
+        flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded, DQ_TMA=kernel == KERNEL_TMA)
         grid = lambda meta: (triton.cdiv(rows_k, meta["BLOCK_N"]) * n_seqs * heads,)  # noqa: E731
-        tk._launch("backward_dkdv", KERNEL, _autotuned, grid, args, flags, q, False, rows_k, descriptors=True,
+        tk._launch("backward_dkdv", kernel, _AUTOTUNED[kernel], grid, args, flags, q, False, rows_k, descriptors=True,
                    block_kwargs=gk._block_kwargs)
     tk.LAST_LAUNCH.pop("backward_dq", None)
     tk.LAST_CONFIG.pop("backward_dq", None)

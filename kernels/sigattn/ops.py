@@ -138,12 +138,13 @@ def _backward_impl(do, q, k, v, seq_table, score_mod, causal, scale, bias, padde
     # layer in training, measured with CUDA's sync debug mode on the H200)
     rows_q, rows_k = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k, check=False)
     dq, dk, dv = debug.new_output(q.shape, q), debug.new_output(k.shape, k), debug.new_output(v.shape, v)
-    if triton_kernels.gluon_backward(q.shape[-1]):  # the Gluon backward where it can run
+    gluon = triton_kernels.gluon_backward(q.shape[-1])
+    if gluon:  # the Gluon backward where it can run
         from . import gluon_backward
 
-        if not gluon_backward.blocker(q, k, v, do, score_mod, causal, padded):
+        if not gluon_backward.blocker(q, k, v, do, score_mod, causal, padded, kernel=gluon):
             return gluon_backward.backward(do, q, k, v, seq_table, scale=scale, bias=bias, padded=padded,
-                                           rows_k=rows_k, dq=dq, dk=dk, dv=dv)
+                                           rows_k=rows_k, dq=dq, dk=dk, dv=dv, kernel=gluon)
     return triton_kernels.backward(do, q, k, v, seq_table, score_mod, causal=causal, scale=scale,
                                    bias=bias, padded=padded, rows_q=rows_q,
                                    rows_k=rows_k, dq=dq, dk=dk, dv=dv)

@@ -38,7 +38,7 @@ KERNELS = {"fwd": tk._fwd_kernel, "dq": tk._bwd_dq_kernel, "dkdv": tk._bwd_dkdv_
 KERNELS.update({f"{name}_tma": kernel for name, kernel in KERNELS.items()})  # the TMA variant (SIGATTN_TMA=1)
 #: The Gluon forward, its persistent form (gluon_kernels.KERNEL, KERNEL_PERSISTENT) and the Gluon
 #: backward (gluon_backward.KERNEL), compiled by compile_ws_config.
-GLUON_KERNELS = ("fwd_ws", "fwd_wsp", "bwd_wsb")
+GLUON_KERNELS = ("fwd_ws", "fwd_wsp", "bwd_wsb", "bwd_wsbt")
 _POINTERS = {"Q", "K", "V", "Out", "MOD", "DO", "DQ", "DK", "DV"}
 _FP32_POINTERS = {"DQA"}  # the fused backward's dQ accumulator
 _FLOATS = {"scale", "bias_value"}
@@ -112,7 +112,8 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
                       kernel: str = "fwd_ws"):
     """Compile a Gluon kernel of GLUON_KERNELS (``kernel``: "fwd_ws" the forward, gluon_kernels,
     SIGATTN_WS=1; "fwd_wsp" its persistent form, SIGATTN_WS=persistent; "bwd_wsb" the backward,
-    gluon_backward, SIGATTN_WSB=1, whose sigmoid is fixed) for one (BLOCK_M, BLOCK_N,
+    gluon_backward, SIGATTN_WSB=1, whose sigmoid is fixed; "bwd_wsbt" the same adding dQ by TMA
+    reductions, SIGATTN_WSB=tma) for one (BLOCK_M, BLOCK_N,
     compute warps, ring slots) as its launcher would (bf16, padded layout, default bias; the
     persistent form's descriptors as the JIT would type host-made ones of those block shapes)."""
     import torch
@@ -124,12 +125,15 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
     from . import gluon_backward as gb
     from . import gluon_kernels as gk
 
-    fn = {"fwd_ws": gk._ws_fwd_kernel, "fwd_wsp": gk._ws_fwd_persistent_kernel, "bwd_wsb": gb._ws_bwd_kernel}[kernel]
+    fn = {"fwd_ws": gk._ws_fwd_kernel, "fwd_wsp": gk._ws_fwd_persistent_kernel, "bwd_wsb": gb._ws_bwd_kernel,
+          "bwd_wsbt": gb._ws_bwd_kernel}[kernel]
     m, n, warps, stages = block
     consts = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=True, STORE_PADDED=True, BLOCK_M=m, BLOCK_N=n,
                   STAGES=stages, num_warps=warps)
     if "SIGMOID" in fn.arg_names:
         consts["SIGMOID"] = sigmoid
+    if "DQ_TMA" in fn.arg_names:
+        consts["DQ_TMA"] = kernel == "bwd_wsbt"
     view = torch.empty(16, 16 * head_dim, dtype=torch.bfloat16)  # stands in for [rows, heads · head dim]
 
     def descriptor(rows: int) -> str:
@@ -264,7 +268,7 @@ def main(argv=None) -> None:
     p.add_argument("--head-dims", type=int, nargs="+", default=[64, 128, 256])
     p.add_argument("--kernels", nargs="+", choices=[*KERNELS, *GLUON_KERNELS], default=list(KERNELS),
                    help="kernels to compile; fwd_ws: the Gluon forward (bf16; sigmoid bf16x2 or fast), fwd_wsp: its "
-                   "persistent form, bwd_wsb: the Gluon backward (its sigmoid fixed)")
+                   "persistent form, bwd_wsb: the Gluon backward (its sigmoid fixed), bwd_wsbt: the same, dQ by TMA reductions")
     p.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     p.add_argument("--sigmoid", nargs="+", choices=list(tk.SIGMOID_MODES), default=["fast"],
                    help="sigmoid modes, each compiled for every config")

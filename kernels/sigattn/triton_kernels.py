@@ -349,6 +349,10 @@ TUNE_TABLE = {
     # score, half of 64-key blocks'), 64 query rows a tile (the wgmma's M of dQ), num_stages Q/dO slots.
     "bwd_wsb": {64: [(64, 128, 8, 2), (64, 128, 8, 3)],
                 128: [(64, 128, 8, 2), (64, 128, 8, 3)]},
+    # the same, dQ added by TMA reductions from two fp32 [64, HEAD_DIM] staging tiles (SIGATTN_WSB=tma,
+    # session 34): 64 KB more shared memory, so three slots no longer fit at hd128
+    "bwd_wsbt": {64: [(64, 128, 8, 2), (64, 128, 8, 3)],
+                 128: [(64, 128, 8, 2)]},
 }
 
 
@@ -377,7 +381,8 @@ if _MODE_ENV not in TUNING_MODES:
 TUNING = TUNING_MODES[_MODE_ENV]
 FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2), "dkdv_fused": (32, 64, 4, 2)}
 FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()}, fwd_ws=(128, 64, 8, 2),
-                     fwd_wsp=(128, 64, 8, 2), bwd_wsb=(64, 128, 8, 2))  # the Gluon kernels' smallest
+                     fwd_wsp=(128, 64, 8, 2), bwd_wsb=(64, 128, 8, 2),
+                     bwd_wsbt=(64, 128, 8, 2))  # the Gluon kernels' smallest
 
 INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
 #: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
@@ -912,8 +917,16 @@ TMA = _switch("SIGATTN_TMA", "pointer loads, the default", "tensor descriptors")
 #: Whether the backward takes the warp-specialised Gluon kernel (SIGATTN_WSB=1, read at import;
 #: session 33, sigattn.gluon_backward, opt-in: five matmuls a tile pair, dQ by reductions), where it can
 #: run (gluon_backward.blocker); else the Triton kernels. Variant word "wsb"; LAST_CONFIG
-#: ["backward_dkdv"]["kernel"] says which ran ("bwd_wsb").
-WSB = _switch("SIGATTN_WSB", "the Triton backward kernels, the default", "the warp-specialised Gluon backward")
+#: ["backward_dkdv"]["kernel"] says which ran ("bwd_wsb"). SIGATTN_WSB=tma: the same kernel adding
+#: dQ by TMA reductions from shared memory instead of ``red`` instructions (session 34, v1.13),
+#: variant word "wsbt", kernel "bwd_wsbt".
+WSB_MODES = {"0": False, "1": True, "tma": True}
+_WSB_ENV = os.environ.get("SIGATTN_WSB", "0")
+if _WSB_ENV not in WSB_MODES:
+    raise ValueError(f"SIGATTN_WSB={_WSB_ENV!r}: expected 0 (the Triton backward kernels, the default), 1 (the "
+                     "warp-specialised Gluon backward on sm_90) or tma (the same, dQ by TMA reductions).")
+WSB = WSB_MODES[_WSB_ENV]
+WSB_TMA = _WSB_ENV == "tma"
 
 #: Whether the backward is fused (SIGATTN_FUSED=1, read at import; opt-in: 0.84-1.07x the split
 #: backward in session 17's H100 call, PERF.md "Session 17"): the
@@ -1077,16 +1090,16 @@ def fused_backward(head_dim: int) -> bool:
     return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_FUSED"]]
 
 
-def gluon_backward(head_dim: int) -> bool:
-    """Whether the backward at this head dim asks for the warp-specialised Gluon kernel (SIGATTN_WSB;
-    under "tuned" the TUNED_VARIANTS backward entry's), which runs where gluon_backward.blocker
-    allows. Never while torch.use_deterministic_algorithms(True): its dQ atomics add in whatever
-    order the programs reach them."""
-    if torch.are_deterministic_algorithms_enabled() or head_dim_class(head_dim) not in TUNE_TABLE["bwd_wsb"]:
-        return False
-    if not TUNED:
-        return WSB
-    return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_WSB"]]
+def gluon_backward(head_dim: int) -> str | None:
+    """The warp-specialised Gluon backward kernel the backward at this head dim asks for ("bwd_wsb",
+    "bwd_wsbt" or None: SIGATTN_WSB; under "tuned" the TUNED_VARIANTS backward entry's), which runs
+    where gluon_backward.blocker allows. Never while torch.use_deterministic_algorithms(True): its
+    dQ reductions add in whatever order the programs reach them."""
+    mode = _WSB_ENV if not TUNED else variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_WSB"]
+    kernel = {"0": None, "1": "bwd_wsb", "tma": "bwd_wsbt"}[mode]
+    if kernel is None or torch.are_deterministic_algorithms_enabled() or head_dim_class(head_dim) not in TUNE_TABLE[kernel]:
+        return None
+    return kernel
 
 
 def forward_gluon(head_dim: int, rows_q: int, dtype: torch.dtype) -> str | None:
@@ -1119,7 +1132,7 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
         return ((kernel_name("fwd", tma),) + (("fwd_wsp",) if gluon and cls in TUNED_WSP else ())
                 + (("fwd_ws",) if gluon and cls in TUNED_WS_FROM else ()))
     if gluon_backward(head_dim):
-        return ("bwd_wsb",)
+        return (gluon_backward(head_dim),)
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
     return kernel_name("dq", tma), kernel_name("dkdv", tma)
@@ -1128,23 +1141,23 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
 #: Q / dO in registers (forward, dQ kernel), K / V in registers (dK/dV kernel), the warp-specialised
 #: Gluon forward, its persistent form (ws and wsp exclude each other), the warp-specialised Gluon backward.
-_VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp", "wsb")
+_VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp", "wsb", "wsbt")
 
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
     "_" and the single variant's name, its words in the order
-    [tma][_fused][_qreg][_kvreg][_ws][_wsb][_<sigmoid>]: "_tma" (tensor descriptors, fast sigmoid),
+    [tma][_fused][_qreg][_kvreg][_ws][_wsb|_wsbt][_<sigmoid>]: "_tma" (tensor descriptors, fast sigmoid),
     "_fused" (pointer loads, fused backward, fast sigmoid), "_qreg_bf16x2" (Q in registers, bf16
     P), "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form), "_wsb" (the
-    Gluon backward),
+    Gluon backward), "_wsbt" (the same, dQ by TMA reductions),
     "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
     kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
     is the fast one and another word is there."""
     if TUNED:
         return ""
-    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, KVREG, WS and not PERSISTENT, PERSISTENT, WSB),
-                                strict=True) if on]
+    words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, KVREG, WS and not PERSISTENT, PERSISTENT,
+                                                 WSB and not WSB_TMA, WSB_TMA), strict=True) if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
@@ -1159,14 +1172,15 @@ def variant_env(variant: str) -> dict[str, str]:
     flags = [w for w in words if w in _VARIANT_WORDS]
     sigmoids = words[len(flags):]
     if (flags != [w for w in _VARIANT_WORDS if w in flags] or words[:len(flags)] != flags or len(sigmoids) > 1
-            or any(w not in SIGMOID_MODES for w in sigmoids) or {"ws", "wsp"} <= set(flags)):
+            or any(w not in SIGMOID_MODES for w in sigmoids) or {"ws", "wsp"} <= set(flags)
+            or {"wsb", "wsbt"} <= set(flags)):
         raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or "
-                         f"[tma][_fused][_qreg][_kvreg][_ws|_wsp][_wsb][_<sigmoid>] "
+                         f"[tma][_fused][_qreg][_kvreg][_ws|_wsp][_wsb|_wsbt][_<sigmoid>] "
                          f"with a sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma', 'tma_fused'.")
     return {"SIGATTN_TMA": "1" if "tma" in flags else "0", "SIGATTN_FUSED": "1" if "fused" in flags else "0",
             "SIGATTN_QREG": "1" if "qreg" in flags else "0", "SIGATTN_KVREG": "1" if "kvreg" in flags else "0",
             "SIGATTN_WS": "persistent" if "wsp" in flags else "1" if "ws" in flags else "0",
-            "SIGATTN_WSB": "1" if "wsb" in flags else "0",
+            "SIGATTN_WSB": "tma" if "wsbt" in flags else "1" if "wsb" in flags else "0",
             "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID, "SIGATTN_VARIANT": "single"}
 
 
@@ -1174,14 +1188,15 @@ def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
     SIGATTN_FUSED / SIGATTN_SIGMOID select at import; the benchmark driver
     workflow/scripts/bench_variants.py runs one variant a process)."""
-    global TMA, FUSED, QREG, KVREG, WS, PERSISTENT, WSB, SIGMOID, TUNED
+    global TMA, FUSED, QREG, KVREG, WS, PERSISTENT, WSB, WSB_TMA, _WSB_ENV, SIGMOID, TUNED
     env = variant_env(variant)
     TMA, FUSED, QREG, KVREG, WS, SIGMOID, TUNED = (
         TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]], TMA_MODES[env["SIGATTN_QREG"]],
         TMA_MODES[env["SIGATTN_KVREG"]], WS_MODES[env["SIGATTN_WS"]], env["SIGATTN_SIGMOID"],
         VARIANT_MODES[env["SIGATTN_VARIANT"]])
     PERSISTENT = env["SIGATTN_WS"] == "persistent"
-    WSB = TMA_MODES[env["SIGATTN_WSB"]]
+    _WSB_ENV = env["SIGATTN_WSB"]
+    WSB, WSB_TMA = WSB_MODES[_WSB_ENV], _WSB_ENV == "tma"
 
 
 def current_variant() -> str:

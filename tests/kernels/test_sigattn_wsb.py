@@ -1,8 +1,9 @@
 """The warp-specialised Gluon backward (SIGATTN_WSB=1, variant word "wsb", sigattn.gluon_backward):
-five matmuls a tile pair in one kernel, dQ added by atomics. Gluon has no CPU interpreter: on the
-CPU every autotune entry is compiled for sm_90 and held to what the design needs (the partitions'
-register budgets, asynchronous wgmma that ptxas does not serialise, vector atomics, a barrier of the
-compute warps only), and the dispatch is checked (where the kernel cannot run, the Triton backward
+five matmuls a tile pair in one kernel, dQ added by ``red`` reductions; and its form adding dQ by
+TMA reductions from shared memory (SIGATTN_WSB=tma, variant word "wsbt", kernel "bwd_wsbt"). Gluon
+has no CPU interpreter: on the CPU every autotune entry is compiled for sm_90 and held to what the
+design needs (the partitions' register budgets, asynchronous wgmma that ptxas does not serialise,
+the dQ reductions, a barrier of the compute warps only), and the dispatch is checked (where the kernel cannot run, the Triton backward
 runs and is right); on a GPU its gradients are held against the fp64 truth beside the Triton
 backward's."""
 
@@ -20,32 +21,34 @@ from sigattn_testutil import EPS, check_accuracy, forward_backward, leaf, qkv, r
 ENV = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
 
 
-def test_wsb_configs_compile_for_sm90_with_asynchronous_wgmma():
+@pytest.mark.parametrize("kernel", ["bwd_wsb", "bwd_wsbt"])
+def test_wsb_configs_compile_for_sm90_with_asynchronous_wgmma(kernel):
     """Every entry: the CTA-wide register budget (the compute warps grow to 240, the loader shrinks
     to 24), no spills, five matmuls' wgmmas not serialised by ptxas, TMA copies, the shared memory
-    an SM has; dQ added by two-wide fp32 reductions that return nothing (RED, not the ATOMG of
-    gl.atomic_add, whose returned values the next tile waits for: session 33), 16 a thread a
-    tile at hd128; the compute partition's barrier (before the dQ
-    matmul reads both warpgroups' dS) a named barrier of its own 256 threads: a barrier of the
-    whole CTA would wait for the loader warp forever."""
-    code = """
+    an SM has; the compute partition's barrier (before the dQ matmul reads both warpgroups' dS) a
+    named barrier of its own 256 threads: a barrier of the whole CTA would wait for the loader warp
+    forever. dQ: bwd_wsb by two-wide fp32 reductions that return nothing (RED, not the ATOMG of
+    gl.atomic_add, whose returned values the next tile waits for: session 33), 16 a thread a tile
+    at hd128; bwd_wsbt by TMA reductions (UTMAREDG: one in the loop, one for the last tile) and no
+    reduction instruction of its threads."""
+    code = f"""
 from sigattn import resources as R, triton_kernels as tk
-for hd, row in tk.TUNE_TABLE["bwd_wsb"].items():
+for hd, row in tk.TUNE_TABLE["{kernel}"].items():
     for block in row:
-        k = R.compile_ws_config(hd, block, kernel="bwd_wsb")
+        k = R.compile_ws_config(hd, block, kernel="{kernel}")
         r, sass, ptx = R.resources(k), R.sass(k), k.asm["ptx"]
         print(hd, block[2], r["registers"], r["spill_stack_bytes"], r["sass_hgmma"], r["sass_utmaldg"],
               "USETMAXREG.TRY_ALLOC.CTAPOOL UP0, 0xf0" in sass, "USETMAXREG.DEALLOC.CTAPOOL 0x18" in sass,
-              sass.count("REDG.E.ADD.F32x2"), "ATOMG.E.ADD" in sass, "bar.sync \\t0, 256;" in ptx,
-              len(R.ptxas_notes(k)), r["shared_bytes"])
+              sass.count("REDG.E.ADD.F32x2"), "ATOMG.E.ADD" in sass, sass.count("UTMAREDG"),
+              "bar.sync \\t0, 256;" in ptx, len(R.ptxas_notes(k)), r["shared_bytes"])
 """
     out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=600,
                          check=True).stdout
     rows = [line.split() for line in out.strip().splitlines()]
-    assert len(rows) == sum(len(r) for r in tk.TUNE_TABLE["bwd_wsb"].values())
+    assert len(rows) == sum(len(r) for r in tk.TUNE_TABLE[kernel].values())
     for row in rows:
         hd = int(row[0])
-        regs, spills, hgmma, tma, grow, shrink, reds, atoms, named, notes, shared = row[2:]
+        regs, spills, hgmma, tma, grow, shrink, reds, atoms, tma_reds, named, notes, shared = row[2:]
         assert int(spills) == 0 and int(regs) == 168, row
         assert grow == "True" and shrink == "True", row
         # five matmuls a tile: Sᵀ and dPᵀ (K = HEAD_DIM), dV and dK (K = 64 query rows), dQ (K = 128 keys);
@@ -53,31 +56,39 @@ for hd, row in tk.TUNE_TABLE["bwd_wsb"].items():
         assert int(hgmma) == 2 * hd // 16 + 2 * 64 // 16 + 128 // 16, row
         assert int(tma) >= 4, row  # K, V, Q, dO
         # [64 query rows, hd] of dQ a tile over 256 threads, two values a reduction
-        assert int(reds) == 64 * hd // 256 // 2 and atoms == "False" and named == "True", row
+        assert atoms == "False" and named == "True", row
+        if kernel == "bwd_wsb":
+            assert int(reds) == 64 * hd // 256 // 2 and int(tma_reds) == 0, row
+        else:
+            assert int(reds) == 0 and int(tma_reds) == 2, row
         assert int(notes) == 0, f"ptxas serialises the wgmmas: {row}"
         assert int(shared) <= 232448 - 1024, row
 
 
 def test_wsb_asks_for_the_gluon_backward_where_listed_and_never_for_determinism(monkeypatch):
     use_variant(monkeypatch, "wsb")
-    assert tk.gluon_backward(128) and tk.gluon_backward(64)
+    assert tk.gluon_backward(128) == "bwd_wsb" and tk.gluon_backward(64) == "bwd_wsb"
     assert not tk.gluon_backward(256)  # no list there
-    assert tk.pass_kernels("bwd", 128) == ("bwd_wsb",)
+    assert tk.pass_kernels("bwd", 128) == ("bwd_wsb",) and tk.current_variant() == "wsb"
     before = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
         assert not tk.gluon_backward(128)
     finally:
         torch.use_deterministic_algorithms(before)
+    use_variant(monkeypatch, "wsbt")
+    assert tk.gluon_backward(128) == "bwd_wsbt" and tk.gluon_backward(64) == "bwd_wsbt"
+    assert tk.pass_kernels("bwd", 128) == ("bwd_wsbt",) and tk.current_variant() == "wsbt"
     use_variant(monkeypatch, "default")
     assert not tk.gluon_backward(128)
     assert tk.pass_kernels("bwd", 128) == ("dq", "dkdv")
 
 
-def test_wsb_where_it_cannot_run_takes_the_triton_backward(monkeypatch, device):
+@pytest.mark.parametrize("variant", ["wsb", "wsbt"])
+def test_wsb_where_it_cannot_run_takes_the_triton_backward(monkeypatch, device, variant):
     """On the CPU (the interpreter) and on a GPU for what the kernel does not do (GQA, causal,
     score_mod): the Triton dQ and dK/dV kernels run, and the gradients are right."""
-    use_variant(monkeypatch, "wsb")
+    use_variant(monkeypatch, variant)
     q, k, v = qkv(2, 40, 40, 4, 2, 16 if device == "cpu" else 64, device=device, seed=61)
     lens = torch.tensor([40, 23], dtype=torch.int32, device=device)
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.float32,
@@ -100,11 +111,15 @@ def _grads(fn, tensors, grad_out):
     return forward_backward(fn, [leaf(t) for t in tensors], grad_out)[1]
 
 
+GLUON = {"wsb": "bwd_wsb", "wsbt": "bwd_wsbt"}  # variant -> the kernel it launches
+
+
 @pytest.mark.gpu
+@pytest.mark.parametrize("variant", GLUON)
 @pytest.mark.parametrize("head_dim", [64, 128])
 @pytest.mark.parametrize("layout", ["dense", "padded", "packed"])
 @pytest.mark.parametrize("bias", [None, -2.0])
-def test_wsb_backward_matches_the_truth(monkeypatch, head_dim, layout, bias):
+def test_wsb_backward_matches_the_truth(monkeypatch, variant, head_dim, layout, bias):
     """Lengths that end mid-tile, a single row, a key block past a sequence's end (its dK / dV rows
     stored as zeros), query tiles past it (no dQ added there: the packed rows belong to the next
     sequence), many query tiles a program (the rotated start): dQ, dK and dV within 1.25x the
@@ -124,9 +139,9 @@ def test_wsb_backward_matches_the_truth(monkeypatch, head_dim, layout, bias):
     use_variant(monkeypatch, "fast")
     base = _grads(run, (q, k, v), grad_out)
     assert tk.LAST_CONFIG["backward_dkdv"]["kernel"] == "dkdv"
-    use_variant(monkeypatch, "wsb")
+    use_variant(monkeypatch, variant)
     got = _grads(run, (q, k, v), grad_out)
-    assert tk.LAST_CONFIG["backward_dkdv"]["kernel"] == "bwd_wsb" and "backward_dq" not in tk.LAST_CONFIG
+    assert tk.LAST_CONFIG["backward_dkdv"]["kernel"] == GLUON[variant] and "backward_dq" not in tk.LAST_CONFIG
     for name, g, b, t in zip(("dq", "dk", "dv"), got, base, truth, strict=True):
         assert torch.isfinite(g).all(), name
         err, base_err = ((x.double() - t).abs().max().item() for x in (g, b))
@@ -138,28 +153,31 @@ def test_wsb_backward_matches_the_truth(monkeypatch, head_dim, layout, bias):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize(("head_dim", "entry"), [(hd, e) for hd, row in tk.TUNE_TABLE["bwd_wsb"].items() for e in row])
-def test_every_autotune_entry_of_the_gluon_backward_matches_the_truth(monkeypatch, head_dim, entry):
+@pytest.mark.parametrize(("variant", "head_dim", "entry"),
+                         [(v, hd, e) for v, kernel in GLUON.items() for hd, row in tk.TUNE_TABLE[kernel].items()
+                          for e in row])
+def test_every_autotune_entry_of_the_gluon_backward_matches_the_truth(monkeypatch, variant, head_dim, entry):
     """Each entry forced, padded, lengths ending mid-tile, bf16 against the fp64 truth."""
-    use_variant(monkeypatch, "wsb")
-    monkeypatch.setitem(tk.FORCED_CONFIGS, "bwd_wsb", entry)
+    use_variant(monkeypatch, variant)
+    monkeypatch.setitem(tk.FORCED_CONFIGS, GLUON[variant], entry)
     q, k, v = qkv(4, 400, 400, 4, 4, head_dim, device="cuda", seed=64)
     lens = torch.tensor([1, 65, 130, 400], dtype=torch.int32, device="cuda")
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.bfloat16,
                    seq_lens_q=lens)
-    assert tk.LAST_CONFIG["backward_dkdv"] == {**tk.LAST_CONFIG["backward_dkdv"], "kernel": "bwd_wsb",
+    assert tk.LAST_CONFIG["backward_dkdv"] == {**tk.LAST_CONFIG["backward_dkdv"], "kernel": GLUON[variant],
                                                "config": entry}
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("variant", GLUON)
 @pytest.mark.parametrize("head_dim, batch, seq_len, heads", [(64, 4, 2048, 8), (128, 2, 4096, 8), (128, 1, 16384, 4)])
-def test_wsb_real_sizes_bf16(monkeypatch, head_dim, batch, seq_len, heads):
+def test_wsb_real_sizes_bf16(monkeypatch, variant, head_dim, batch, seq_len, heads):
     """bf16 at the benchmark's sizes (hundreds of programs, several waves), through the autotuner
     or the tuned table (the autotuner zeroes the dQ accumulator before each config it times)."""
-    use_variant(monkeypatch, "wsb")
+    use_variant(monkeypatch, variant)
     q, k, v = qkv(batch, seq_len, seq_len, heads, heads, head_dim, device="cuda", seed=seq_len + head_dim)
     g = torch.Generator().manual_seed(head_dim)
     lens = torch.randint(int(0.75 * seq_len), seq_len + 1, (batch,), generator=g, dtype=torch.int32).cuda()
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.bfloat16,
                    seq_lens_q=lens)
-    assert tk.LAST_CONFIG["backward_dkdv"]["kernel"] == "bwd_wsb"
+    assert tk.LAST_CONFIG["backward_dkdv"]["kernel"] == GLUON[variant]

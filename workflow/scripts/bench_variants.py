@@ -508,6 +508,16 @@ RULES = [
       for hd in (128, 64)),
     *((f"#16 bwd hd{hd} with wsb: >= 1.1x TritonSigmoid", "bwd", (hd,), "wsb", "tritonsigmoid", 1.1, 1024)
       for hd in (128, 64)),
+    # Session 34, written before any GPU run of v1.13 (variant word "wsbt": the same kernel adding
+    # each tile's dQ by one TMA reduction from shared memory, issued a tile later; kernels/PERF.md
+    # "Session 34", the prediction): the default takes it for the backward at hd128 where it is
+    # >= 1.05x the default at every L >= 1K, dense and padded; whether the TMA reductions beat
+    # `red` (>= 1.03x wsb, dense); and #16's hd128 backward target with it.
+    ("backward hd128: the Gluon backward, dQ by TMA reductions (wsbt), over the default", "bwd", (128,), "wsbt",
+     "default", 1.05, 1024),
+    ("backward hd128: dQ by TMA reductions (wsbt) over dQ by red (wsb)", "bwd", (128,), "wsbt", "wsb", 1.03, 1024,
+     ("dense",)),
+    ("#16 bwd hd128 with wsbt: >= 1.1x TritonSigmoid", "bwd", (128,), "wsbt", "tritonsigmoid", 1.1, 1024),
 ]
 
 
