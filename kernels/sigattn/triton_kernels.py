@@ -903,13 +903,19 @@ def _descriptor_scratch(device: torch.device, tma: bool):
 TMA_MODES = {"0": False, "1": True}
 
 
-def _switch(name: str, off: str, on: str) -> bool:
-    """An on/off setting read from the environment at import (0, the default, or 1); anything else
-    is refused with what 0 and 1 mean."""
+def _setting(name: str, meanings: dict[str, str]) -> str:
+    """A setting read from the environment at import: one of ``meanings``' values ("0", the
+    default, ...); anything else is refused with what each means."""
     value = os.environ.get(name, "0")
-    if value not in TMA_MODES:
-        raise ValueError(f"{name}={value!r}: expected 0 ({off}) or 1 ({on}).")
-    return TMA_MODES[value]
+    if value not in meanings:
+        *rest, last = (f"{v} ({m})" for v, m in meanings.items())
+        raise ValueError(f"{name}={value!r}: expected {', '.join(rest)} or {last}.")
+    return value
+
+
+def _switch(name: str, off: str, on: str) -> bool:
+    """An on/off setting read from the environment at import (0, the default, or 1)."""
+    return TMA_MODES[_setting(name, {"0": off, "1": on})]
 
 
 TMA = _switch("SIGATTN_TMA", "pointer loads, the default", "tensor descriptors")
@@ -921,10 +927,9 @@ TMA = _switch("SIGATTN_TMA", "pointer loads, the default", "tensor descriptors")
 #: dQ by TMA reductions from shared memory instead of ``red`` instructions (session 34, v1.13),
 #: variant word "wsbt", kernel "bwd_wsbt".
 WSB_MODES = {"0": False, "1": True, "tma": True}
-_WSB_ENV = os.environ.get("SIGATTN_WSB", "0")
-if _WSB_ENV not in WSB_MODES:
-    raise ValueError(f"SIGATTN_WSB={_WSB_ENV!r}: expected 0 (the Triton backward kernels, the default), 1 (the "
-                     "warp-specialised Gluon backward on sm_90) or tma (the same, dQ by TMA reductions).")
+_WSB_ENV = _setting("SIGATTN_WSB", {"0": "the Triton backward kernels, the default",
+                                    "1": "the warp-specialised Gluon backward on sm_90",
+                                    "tma": "the same, dQ by TMA reductions"})
 WSB = WSB_MODES[_WSB_ENV]
 WSB_TMA = _WSB_ENV == "tma"
 
@@ -954,10 +959,8 @@ KVREG = _switch("SIGATTN_KVREG", "K and V in shared memory, the default", "in re
 #: looping over row blocks, host-made descriptors; session 22, opt-in; timed in session 24,
 #: kernels/PERF.md), variant word "wsp".
 WS_MODES = {"0": False, "1": True, "persistent": True}
-_WS_ENV = os.environ.get("SIGATTN_WS", "0")
-if _WS_ENV not in WS_MODES:
-    raise ValueError(f"SIGATTN_WS={_WS_ENV!r}: expected 0 (the Triton forward, the default), 1 (the "
-                     "warp-specialised Gluon forward on sm_90) or persistent (its persistent form).")
+_WS_ENV = _setting("SIGATTN_WS", {"0": "the Triton forward, the default",
+                                  "1": "the warp-specialised Gluon forward on sm_90", "persistent": "its persistent form"})
 WS = WS_MODES[_WS_ENV]
 PERSISTENT = _WS_ENV == "persistent"
 

@@ -102,7 +102,9 @@ def test_unaddressable_inputs_fall_back_to_pointer_loads(monkeypatch, device):
     ("wsb", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0", "SIGATTN_WSB": "1", "SIGATTN_SIGMOID": "fast",
              "SIGATTN_VARIANT": "single"}),
     ("ws_wsb_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "1", "SIGATTN_WSB": "1",
-                       "SIGATTN_SIGMOID": "bf16x2", "SIGATTN_VARIANT": "single"})])
+                       "SIGATTN_SIGMOID": "bf16x2", "SIGATTN_VARIANT": "single"}),
+    ("wsbt", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0",
+              "SIGATTN_WSB": "tma", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"})])
 def test_variant_env_and_suffix_are_inverse(monkeypatch, variant, env):
     """Each name selects its environment and is the name rows of that variant carry: "" for the
     default ("tuned" is its other name), "_fast" for the single pointer-load kernel with the fast
@@ -135,6 +137,7 @@ def test_single_variant_environment_is_honoured_at_import():
     assert imported(SIGATTN_KVREG="1") == "kvreg"
     assert imported(SIGATTN_WS="persistent", SIGATTN_SIGMOID="bf16x2") == "wsp_bf16x2"
     assert imported(SIGATTN_WSB="1") == "wsb"
+    assert imported(SIGATTN_WSB="tma") == "wsbt"
     assert "SIGATTN_VARIANT='pointer'" in imported(SIGATTN_VARIANT="pointer")
 
 
@@ -172,7 +175,8 @@ def test_tuned_variant_launches_each_pass_with_its_own_variant(monkeypatch, devi
 @pytest.mark.parametrize("variant", ["fast_fma", "tma_tma", "ws_tma", "fast_ws", "tma_", "tuned_tma", "fused_tma", "fma_fused",
                                      "fused_fused", "tma_fast_fused", "ws_wsp", "wsp_ws",
                                      "qreg_tma", "qreg_fused", "ws_qreg", "qreg_qreg",
-                                     "kvreg_qreg", "ws_kvreg", "wsb_ws", "wsb_wsb", "wsb_tma"])
+                                     "kvreg_qreg", "ws_kvreg", "wsb_ws", "wsb_wsb", "wsb_tma",
+                                     "wsb_wsbt", "wsbt_wsb", "wsbt_ws"])
 def test_unknown_variant_is_refused(variant):
     with pytest.raises(ValueError, match="kernel variant"):
         triton_kernels.variant_env(variant)
