@@ -7,7 +7,8 @@ Modules, side by side like a tutorial:
   the sigmoid of one key tile under the next tile's QKᵀ), which the default launches for bf16
   inputs at head dim 128 from 8K query rows on (``triton_kernels.TUNED_WS_FROM``);
 - ``gluon_backward``: the backward in one warp-specialised Gluon kernel for sm_90 (five matmuls a
-  tile pair, dQ added by atomics; opt-in, ``SIGATTN_WSB=1``);
+  tile pair, dQ added by TMA reductions), which the default launches at head dim 128 from 4K key
+  rows on (``triton_kernels.TUNED_WSBT_FROM``; ``SIGATTN_WSB=1``: its form adding dQ by ``red``);
 - ``ops``: the public functions and the ``torch.library`` custom ops (autograd, torch.compile);
 - ``reference``: the same maths in plain PyTorch (ground truth, CPU fallback);
 - ``backend``: which of the two runs for a tensor (:func:`backend_for`);
@@ -27,9 +28,10 @@ dK/dV kernel adding dQ by atomics, not bitwise reproducible; never taken while
 (the forward's and dQ kernel's Q / dO, the dK/dV kernel's K / V kept in registers as their
 matmuls' A operand; session 29, opt-in) and/or ``SIGATTN_WS=0|1|persistent`` (the Gluon
 forward at every length, where it can run; ``persistent``: its persistent form, timed in session
-24 and not the default's anywhere: kernels/PERF.md) and/or ``SIGATTN_WSB=0|1`` (the Gluon backward,
-where it can run: not causal, no score_mod, one query head a key/value head; not bitwise
-reproducible, never taken under ``torch.use_deterministic_algorithms``), or
+24 and not the default's anywhere: kernels/PERF.md) and/or ``SIGATTN_WSB=0|1|tma`` (the Gluon backward
+at every length, where it can run: not causal, no score_mod, one query head a key/value head; ``1``
+dQ by ``red``, ``tma`` by TMA reductions; not bitwise reproducible, never taken under
+``torch.use_deterministic_algorithms``, nor by the default), or
 ``SIGATTN_VARIANT=single`` (pointer loads, ``fast``);
 ``SIGATTN_AUTOTUNE=table|full|0`` how a launch picks its config (the
 measured table of ``tuned`` for this GPU, autotuning what it lacks; always autotune; one small

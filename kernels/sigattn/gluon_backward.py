@@ -1,8 +1,12 @@
-"""The backward in one warp-specialised Gluon kernel for Hopper (sm_90): five matmuls a tile pair
-(v1.11, opt-in: SIGATTN_WSB=1, variant word "wsb"; kernels/PERF.md "Session 33": correct, and
-0.55-0.78x the default backward on an H100, not at the power cap, its warps waiting at the
-warpgroups' barrier and on the dQ atomics' returned values; v1.12 adds dQ by ``red``, which returns
-nothing: CPU-checked, not timed yet).
+"""The backward in one warp-specialised Gluon kernel for Hopper (sm_90): five matmuls a tile pair.
+Two forms of the same kernel, by how each tile's dQ is added into the fp32 accumulator:
+- "bwd_wsb" (SIGATTN_WSB=1, variant word "wsb"): ``red`` reductions from every compute thread
+  (v1.12; v1.11's returning atomics were 0.55-0.78x the default backward on an H100, session 33;
+  v1.12 0.87-0.99x, session 34): opt-in;
+- "bwd_wsbt" (SIGATTN_WSB=tma, variant word "wsbt", v1.13): the tile stored to shared memory and
+  added by one TMA reduction (FlashAttention-3's way), issued a tile later: 1.18-1.29x the default
+  at hd128 from 4K on an H100, at the power cap (kernels/PERF.md "Session 34"), so the default
+  takes it there (triton_kernels.TUNED_WSBT_FROM).
 
 Why: at head dim 128 the backward runs at the board's power cap, where a call's time is its
 energy, and a matmul is most of that energy (kernels/PERF.md "Session 32": 1.07 J a matmul of
@@ -22,8 +26,10 @@ two partitions:
     dSᵀ = Pᵀ(1 - Pᵀ)·dPᵀ once dPᵀ is done; dK += dSᵀ·Q issued (dSᵀ from registers);
     dSᵀ stored to shared memory (both warpgroups' halves, then a barrier of the partition), and
     dQ_tile = dS·K issued, the two warpgroups splitting dQ's columns (each reads all BLOCK_N keys);
-    once dQ_tile is done, the slot is released and dQ_tile added into dQ's fp32 rows by ``red``
-    reductions (other key blocks' programs add into the same rows; _add_dq).
+    once dQ_tile is done, the slot is released and dQ_tile added into dQ's fp32 rows (other key
+    blocks' programs add into the same rows): by ``red`` reductions (_add_dq), or (DQ_TMA) stored
+    to one of two fp32 staging tiles and added by a TMA reduction issued after the next tile's
+    barrier (_compute's docstring).
   dS lives in two shared buffers (tile parity): one barrier a tile then orders a warpgroup's store
   of tile t + 1 after the other's dQ matmul of tile t - 1 read the same buffer.
 Each program starts at a different query tile (rotated by its key block), so the programs of a head
@@ -31,11 +37,12 @@ that run side by side add into different dQ rows (as the Triton fused kernel).
 
 Descriptors cover exactly the sequence's rows: keys past k_len load as zeros (dPᵀ = 0 there, so
 dSᵀ = 0 and they add nothing to dK or dQ; their dV rows are zeroed before the store), query rows
-past q_len too (dO = 0: they add nothing anywhere; their dQ rows are masked out of the atomics).
+past q_len too (dO = 0: they add nothing anywhere; their dQ rows are masked out of the ``red``
+reductions, or dropped by the TMA reduction's bounds).
 
 Scope: bf16/fp16 inputs, padded and packed layouts, one query head a key/value head, a default or
 given bias; not causal, no score_mod (``blocker`` names what sends a launch to the Triton kernels).
-dQ's atomics add in whatever order programs reach them (not bitwise reproducible; never taken under
+dQ's reductions add in whatever order programs reach them (not bitwise reproducible; never taken under
 torch.use_deterministic_algorithms). Gluon has no CPU interpreter: the CPU tests compile it for sm_90
 (``sigattn.resources``), the GPU tests run it against the reference.
 """

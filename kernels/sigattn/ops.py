@@ -138,7 +138,7 @@ def _backward_impl(do, q, k, v, seq_table, score_mod, causal, scale, bias, padde
     # layer in training, measured with CUDA's sync debug mode on the H200)
     rows_q, rows_k = _rows(q, k, seq_table, padded, max_seqlen_q, max_seqlen_k, check=False)
     dq, dk, dv = debug.new_output(q.shape, q), debug.new_output(k.shape, k), debug.new_output(v.shape, v)
-    gluon = triton_kernels.gluon_backward(q.shape[-1])
+    gluon = triton_kernels.gluon_backward(q.shape[-1], rows_k)
     if gluon:  # the Gluon backward where it can run
         from . import gluon_backward
 

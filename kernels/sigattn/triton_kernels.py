@@ -1045,6 +1045,15 @@ TUNED_WS_FROM = {128: 8192}
 #: on a second, {128: (1024, 8192)} with a bar of 1.05x: inconclusive (padded 2K 1.02x, a dense
 #: 1K repeat 0.75x), so the default keeps the Triton forward there.
 TUNED_WSP: dict[int, tuple[int, int]] = {}
+#: Under "tuned", the backward at these head-dim classes takes the Gluon backward adding dQ by TMA
+#: reductions (gluon_backward, kernel "bwd_wsbt", the "wsbt" variant) when the batch's key rows
+#: (rows_k: the padded length, or the longest packed sequence) are at least this many, where it
+#: can run (gluon_backward.blocker: sm_90, 16-bit inputs, not causal, no score_mod, no GQA) and
+#: not under torch.use_deterministic_algorithms; shorter batches keep the Triton kernels. By
+#: session 34's rule, written after its first call and judged on a second, met on an H100
+#: (kernels/PERF.md "Session 34": 1.21 / 1.29x the default dense, 1.21 / 1.27x padded at L = 4K /
+#: 16K; at 1K 0.97x, so no switch there; at hd64 0.78-1.05x on two repeats, none there).
+TUNED_WSBT_FROM = {128: 4096}
 #: SIGATTN_VARIANT: "tuned" (the default) or "single" (every launch the variant SIGATTN_TMA,
 #: SIGATTN_FUSED and SIGATTN_SIGMOID name: the comparisons of PERF.md). Setting one of them
 #: without SIGATTN_VARIANT asks for that single variant.
@@ -1093,12 +1102,16 @@ def fused_backward(head_dim: int) -> bool:
     return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_FUSED"]]
 
 
-def gluon_backward(head_dim: int) -> str | None:
-    """The warp-specialised Gluon backward kernel the backward at this head dim asks for ("bwd_wsb",
-    "bwd_wsbt" or None: SIGATTN_WSB; under "tuned" the TUNED_VARIANTS backward entry's), which runs
-    where gluon_backward.blocker allows. Never while torch.use_deterministic_algorithms(True): its
-    dQ reductions add in whatever order the programs reach them."""
-    mode = _WSB_ENV if not TUNED else variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_WSB"]
+def gluon_backward(head_dim: int, rows_k: int) -> str | None:
+    """The warp-specialised Gluon backward kernel the backward at this head dim and key rows asks
+    for ("bwd_wsb", "bwd_wsbt" or None: SIGATTN_WSB; under "tuned" "bwd_wsbt" from TUNED_WSBT_FROM's
+    length on, else None), which runs where gluon_backward.blocker allows. Never while
+    torch.use_deterministic_algorithms(True): its dQ reductions add in whatever order the programs
+    reach them."""
+    mode = _WSB_ENV
+    if TUNED:
+        cls = head_dim_class(head_dim)
+        mode = "tma" if cls in TUNED_WSBT_FROM and rows_k >= TUNED_WSBT_FROM[cls] else "0"
     kernel = {"0": None, "1": "bwd_wsb", "tma": "bwd_wsbt"}[mode]
     if kernel is None or torch.are_deterministic_algorithms_enabled() or head_dim_class(head_dim) not in TUNE_TABLE[kernel]:
         return None
@@ -1125,7 +1138,8 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
     this head dim under the selected variant, where the tensors allow descriptors: the forward
     ("fwd", "fwd_tma" or the Gluon "fwd_ws" / "fwd_wsp"; under "tuned" the Triton forward and, at
     a head dim of TUNED_WSP or TUNED_WS_FROM, the Gluon kernels its lengths take); the backward's dQ
-    and dK/dV kernels, or the fused dK/dV kernel alone."""
+    and dK/dV kernels (under "tuned", at a head dim of TUNED_WSBT_FROM, with the Gluon backward its
+    lengths take), or the fused dK/dV kernel alone, or the Gluon backward alone."""
     tma = pass_variant(pass_, head_dim)[0]
     if pass_ == "fwd":
         gluon = head_dim in TUNE_TABLE["fwd_ws"]
@@ -1134,11 +1148,12 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
         cls = head_dim_class(head_dim)
         return ((kernel_name("fwd", tma),) + (("fwd_wsp",) if gluon and cls in TUNED_WSP else ())
                 + (("fwd_ws",) if gluon and cls in TUNED_WS_FROM else ()))
-    if gluon_backward(head_dim):
-        return (gluon_backward(head_dim),)
+    gluon = gluon_backward(head_dim, TUNED_WSBT_FROM.get(head_dim_class(head_dim), 0) if TUNED else 0)
+    if gluon and not TUNED:
+        return (gluon,)
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
-    return kernel_name("dq", tma), kernel_name("dkdv", tma)
+    return (kernel_name("dq", tma), kernel_name("dkdv", tma)) + ((gluon,) if gluon else ())
 
 
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,

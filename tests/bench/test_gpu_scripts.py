@@ -297,10 +297,10 @@ def test_variant_check_prunes_the_entries_that_fail(monkeypatch):
 def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(monkeypatch):
     """Under "tuned" (sigattn.triton_kernels.TUNED_VARIANTS) the hd64 forward entries come from the
     pointer kernel's list and the backward's from the TMA lists, at hd128 both from the pointer
-    lists, and the Gluon forwards' (TUNED_WSP, TUNED_WS_FROM) at a length where the default takes
-    them, the Triton forward's at one where it takes that (a check elsewhere would launch another
-    kernel than the one forced): each check forces the kernels the variant launches there, at a
-    shape where it launches them."""
+    lists, and the Gluon forwards' (TUNED_WSP, TUNED_WS_FROM) and backward's (TUNED_WSBT_FROM) at a
+    length where the default takes them, the Triton kernels' at one where it takes those (a check
+    elsewhere would launch another kernel than the one forced): each check forces the kernels the
+    variant launches there, at a shape where it launches them."""
     import copy
 
     from sigattn import triton_kernels as tk
@@ -323,10 +323,17 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
     shape = check.CheckShape(batch=16, seq_len=1024, heads=32)
     variants.check_configs("tuned", [64, 128], [], {64: shape, 128: shape}, "cuda", None, log=lambda msg: None)
     long = check.CheckShape(batch=2, seq_len=tk.TUNED_WS_FROM[128], heads=32)  # the same 16K tokens
+    from_4k = check.CheckShape(batch=4, seq_len=tk.TUNED_WSBT_FROM[128], heads=32)
     assert set(forced_names) == {(64, "fwd", ("fwd",), shape), (64, "bwd", ("dkdv_tma", "dq_tma"), shape),
                                  (128, "fwd", ("fwd",), shape), (128, "fwd", ("fwd_ws",), long),
-                                 (128, "bwd", ("dkdv", "dq"), shape)}
+                                 (128, "bwd", ("dkdv", "dq"), shape), (128, "bwd", ("bwd_wsbt",), from_4k)}
     assert sum(f[2] == ("fwd_ws",) for f in forced_names) == len(tk.TUNE_TABLE["fwd_ws"][128])
+    assert sum(f[2] == ("bwd_wsbt",) for f in forced_names) == len(tk.TUNE_TABLE["bwd_wsbt"][128])
+    # a check shape at the Gluon backward's length: the Triton backward's below it
+    forced_names.clear()
+    variants.check_configs("tuned", [128], [], {128: from_4k}, "cuda", None, log=lambda msg: None)
+    assert {(f[2], f[3]) for f in forced_names if f[1] == "bwd"} == {
+        (("dkdv", "dq"), check.CheckShape(batch=8, seq_len=2048, heads=32)), (("bwd_wsbt",), from_4k)}
     # a check shape already that long is kept
     forced_names.clear()
     variants.check_configs("tuned", [128], [], {128: long}, "cuda", None, log=lambda msg: None, passes=["fwd"])

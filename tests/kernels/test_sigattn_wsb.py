@@ -67,21 +67,46 @@ for hd, row in tk.TUNE_TABLE["{kernel}"].items():
 
 def test_wsb_asks_for_the_gluon_backward_where_listed_and_never_for_determinism(monkeypatch):
     use_variant(monkeypatch, "wsb")
-    assert tk.gluon_backward(128) == "bwd_wsb" and tk.gluon_backward(64) == "bwd_wsb"
-    assert not tk.gluon_backward(256)  # no list there
+    assert tk.gluon_backward(128, 16) == "bwd_wsb" and tk.gluon_backward(64, 16) == "bwd_wsb"
+    assert not tk.gluon_backward(256, 16384)  # no list there
     assert tk.pass_kernels("bwd", 128) == ("bwd_wsb",) and tk.current_variant() == "wsb"
     before = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        assert not tk.gluon_backward(128)
+        assert not tk.gluon_backward(128, 16384)
     finally:
         torch.use_deterministic_algorithms(before)
     use_variant(monkeypatch, "wsbt")
-    assert tk.gluon_backward(128) == "bwd_wsbt" and tk.gluon_backward(64) == "bwd_wsbt"
+    assert tk.gluon_backward(128, 16) == "bwd_wsbt" and tk.gluon_backward(64, 16) == "bwd_wsbt"
     assert tk.pass_kernels("bwd", 128) == ("bwd_wsbt",) and tk.current_variant() == "wsbt"
-    use_variant(monkeypatch, "default")
-    assert not tk.gluon_backward(128)
+    use_variant(monkeypatch, "fast")
+    assert not tk.gluon_backward(128, 16384)
     assert tk.pass_kernels("bwd", 128) == ("dq", "dkdv")
+
+
+@pytest.mark.parametrize(("head_dim", "rows", "takes"), [
+    (128, 4096, "bwd_wsbt"),   # TUNED_WSBT_FROM: hd128 from L = 4K on (session 34's rule)
+    (128, 16384, "bwd_wsbt"),
+    (128, 4095, None),         # shorter batches keep the Triton kernels (0.97x at 1K)
+    (128, 1024, None),
+    (64, 16384, None),         # none at hd64 (0.78-1.05x)
+    (256, 16384, None),
+])
+def test_the_default_takes_the_tma_reduction_backward_from_4k_at_hd128(monkeypatch, head_dim, rows, takes):
+    use_variant(monkeypatch, "default")
+    assert tk.gluon_backward(head_dim, rows) == takes
+
+
+def test_the_default_names_both_backwards_it_takes_and_never_the_gluon_one_for_determinism(monkeypatch):
+    use_variant(monkeypatch, "default")
+    assert tk.pass_kernels("bwd", 128) == ("dq", "dkdv", "bwd_wsbt")
+    assert tk.pass_kernels("bwd", 64) == ("dq_tma", "dkdv_tma")
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        assert tk.gluon_backward(128, 16384) is None and tk.pass_kernels("bwd", 128) == ("dq", "dkdv")
+    finally:
+        torch.use_deterministic_algorithms(before)
 
 
 @pytest.mark.parametrize("variant", ["wsb", "wsbt"])
@@ -169,15 +194,20 @@ def test_every_autotune_entry_of_the_gluon_backward_matches_the_truth(monkeypatc
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("variant", GLUON)
+@pytest.mark.parametrize("variant", [*GLUON, "default"])
 @pytest.mark.parametrize("head_dim, batch, seq_len, heads", [(64, 4, 2048, 8), (128, 2, 4096, 8), (128, 1, 16384, 4)])
 def test_wsb_real_sizes_bf16(monkeypatch, variant, head_dim, batch, seq_len, heads):
     """bf16 at the benchmark's sizes (hundreds of programs, several waves), through the autotuner
-    or the tuned table (the autotuner zeroes the dQ accumulator before each config it times)."""
+    or the tuned table (the autotuner zeroes the dQ accumulator before each config it times); the
+    default takes bwd_wsbt at hd128 from 4K keys on (TUNED_WSBT_FROM), the Triton kernels at hd64."""
     use_variant(monkeypatch, variant)
     q, k, v = qkv(batch, seq_len, seq_len, heads, heads, head_dim, device="cuda", seed=seq_len + head_dim)
     g = torch.Generator().manual_seed(head_dim)
     lens = torch.randint(int(0.75 * seq_len), seq_len + 1, (batch,), generator=g, dtype=torch.int32).cuda()
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.bfloat16,
                    seq_lens_q=lens)
-    assert tk.LAST_CONFIG["backward_dkdv"]["kernel"] == GLUON[variant]
+    kernel = tk.LAST_CONFIG["backward_dkdv"]["kernel"]
+    if variant in GLUON:
+        assert kernel == GLUON[variant]
+    else:  # the Triton dK/dV kernel (pointer or descriptor) at hd64
+        assert (kernel == "bwd_wsbt") if head_dim == 128 else kernel.startswith("dkdv"), kernel
