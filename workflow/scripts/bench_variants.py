@@ -534,6 +534,10 @@ RULES = [
     # so the default takes it there (triton_kernels.TUNED_WSBT_FROM).
     ("backward hd128, L >= 4K: dQ by TMA reductions (wsbt) over the default", "bwd", (128,), "wsbt", "default",
      1.05, 4096),
+    # Session 34, written before any run at L = 2K (gpu/README item 24): the default's switch moves
+    # to 2K (TUNED_WSBT_FROM[128] = 2048) if wsbt is >= 1.05x the default there, dense and padded.
+    ("backward hd128, 2K <= L < 4K: dQ by TMA reductions (wsbt) over the default", "bwd", (128,), "wsbt",
+     "default", 1.05, (2048, 4096)),
 ]
 
 
