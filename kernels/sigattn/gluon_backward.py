@@ -225,7 +225,7 @@ def _ws_bwd_kernel(Q, K, V, DO, DK, DV, DQA, SEQ, n_seqs, heads_kv, rows_k, scal
     seq_head = pid // key_blocks
     seq = seq_head // heads_kv
     head = seq_head % heads_kv
-    q_start, q_len, k_start, k_len = gk._sequence(SEQ, n_seqs, seq)
+    q_start, q_len, k_start, k_len = tk._sequence(SEQ, n_seqs, seq)
     rows_limit = k_len
     if STORE_PADDED:
         rows_limit = rows_k

@@ -254,16 +254,6 @@ def _allocate(dtype: gl.constexpr, layout: gl.constexpr, BLOCK_M: gl.constexpr, 
 
 
 @gluon.jit
-def _sequence(SEQ, n_seqs, seq):
-    """(q start, q length, k start, k length) of sequence ``seq`` of the table (starts as int64)."""
-    q_start = gl.load(SEQ + seq).to(gl.int64)
-    q_len = gl.load(SEQ + n_seqs + seq)
-    k_start = gl.load(SEQ + 2 * n_seqs + seq).to(gl.int64)
-    k_len = gl.load(SEQ + 3 * n_seqs + seq)
-    return q_start, q_len, k_start, k_len
-
-
-@gluon.jit
 def _sigmoid_args(k_len, scale, bias_value, DEFAULT_BIAS: gl.constexpr):
     """(y_scale, y_bias): the ex2 sigmoids' argument y = S·y_scale + y_bias (_sigmoid_ex2), the bias
     -log(k_len) by default."""
@@ -295,7 +285,7 @@ def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bia
     seq_head = pid // row_blocks
     seq = seq_head // heads_q
     head = seq_head % heads_q
-    q_start, q_len, k_start, k_len = _sequence(SEQ, n_seqs, seq)
+    q_start, q_len, k_start, k_len = tk._sequence(SEQ, n_seqs, seq)
     rows_limit = q_len
     if STORE_PADDED:
         rows_limit = rows_q

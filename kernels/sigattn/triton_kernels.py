@@ -215,7 +215,8 @@ def _tile_of_program(rows, heads, BLOCK: tl.constexpr):
 
 @triton.jit
 def _sequence(SEQ, n_seqs, seq):
-    """Query start, query length, key start, key length of one sequence."""
+    """Query start, query length, key start, key length of one sequence (starts as int64); the
+    Gluon kernels call it too (its scalar loads compile the same under Gluon)."""
     q_start = tl.load(SEQ + seq).to(tl.int64)
     q_len = tl.load(SEQ + n_seqs + seq)
     k_start = tl.load(SEQ + 2 * n_seqs + seq).to(tl.int64)
