@@ -926,13 +926,11 @@ TMA = _switch("SIGATTN_TMA", "pointer loads, the default", "tensor descriptors")
 #: run (gluon_backward.blocker); else the Triton kernels. Variant word "wsb"; LAST_CONFIG
 #: ["backward_dkdv"]["kernel"] says which ran ("bwd_wsb"). SIGATTN_WSB=tma: the same kernel adding
 #: dQ by TMA reductions from shared memory instead of ``red`` instructions (session 34, v1.13),
-#: variant word "wsbt", kernel "bwd_wsbt".
-WSB_MODES = {"0": False, "1": True, "tma": True}
-_WSB_ENV = _setting("SIGATTN_WSB", {"0": "the Triton backward kernels, the default",
-                                    "1": "the warp-specialised Gluon backward on sm_90",
-                                    "tma": "the same, dQ by TMA reductions"})
-WSB = WSB_MODES[_WSB_ENV]
-WSB_TMA = _WSB_ENV == "tma"
+#: variant word "wsbt", kernel "bwd_wsbt". WSB: the kernel the setting names, or None.
+WSB_KERNELS = {"0": None, "1": "bwd_wsb", "tma": "bwd_wsbt"}
+WSB = WSB_KERNELS[_setting("SIGATTN_WSB", {"0": "the Triton backward kernels, the default",
+                                           "1": "the warp-specialised Gluon backward on sm_90",
+                                           "tma": "the same, dQ by TMA reductions"})]
 
 #: Whether the backward is fused (SIGATTN_FUSED=1, read at import; opt-in: 0.84-1.07x the split
 #: backward in session 17's H100 call, PERF.md "Session 17"): the
@@ -1109,11 +1107,10 @@ def gluon_backward(head_dim: int, rows_k: int) -> str | None:
     length on, else None), which runs where gluon_backward.blocker allows. Never while
     torch.use_deterministic_algorithms(True): its dQ reductions add in whatever order the programs
     reach them."""
-    mode = _WSB_ENV
+    kernel = WSB
     if TUNED:
         cls = head_dim_class(head_dim)
-        mode = "tma" if cls in TUNED_WSBT_FROM and rows_k >= TUNED_WSBT_FROM[cls] else "0"
-    kernel = {"0": None, "1": "bwd_wsb", "tma": "bwd_wsbt"}[mode]
+        kernel = "bwd_wsbt" if cls in TUNED_WSBT_FROM and rows_k >= TUNED_WSBT_FROM[cls] else None
     if kernel is None or torch.are_deterministic_algorithms_enabled() or head_dim_class(head_dim) not in TUNE_TABLE[kernel]:
         return None
     return kernel
@@ -1149,7 +1146,7 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
         cls = head_dim_class(head_dim)
         return ((kernel_name("fwd", tma),) + (("fwd_wsp",) if gluon and cls in TUNED_WSP else ())
                 + (("fwd_ws",) if gluon and cls in TUNED_WS_FROM else ()))
-    gluon = gluon_backward(head_dim, TUNED_WSBT_FROM.get(head_dim_class(head_dim), 0) if TUNED else 0)
+    gluon = gluon_backward(head_dim, TUNED_WSBT_FROM.get(head_dim_class(head_dim), 0))
     if gluon and not TUNED:
         return (gluon,)
     if fused_backward(head_dim):
@@ -1176,7 +1173,7 @@ def variant_suffix() -> str:
     if TUNED:
         return ""
     words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, KVREG, WS and not PERSISTENT, PERSISTENT,
-                                                 WSB and not WSB_TMA, WSB_TMA), strict=True) if on]
+                                                 WSB == "bwd_wsb", WSB == "bwd_wsbt"), strict=True) if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
@@ -1207,15 +1204,14 @@ def select_variant(variant: str) -> None:
     """Switch this process to a variant by name (what SIGATTN_VARIANT / SIGATTN_TMA /
     SIGATTN_FUSED / SIGATTN_SIGMOID select at import; the benchmark driver
     workflow/scripts/bench_variants.py runs one variant a process)."""
-    global TMA, FUSED, QREG, KVREG, WS, PERSISTENT, WSB, WSB_TMA, _WSB_ENV, SIGMOID, TUNED
+    global TMA, FUSED, QREG, KVREG, WS, PERSISTENT, WSB, SIGMOID, TUNED
     env = variant_env(variant)
     TMA, FUSED, QREG, KVREG, WS, SIGMOID, TUNED = (
         TMA_MODES[env["SIGATTN_TMA"]], TMA_MODES[env["SIGATTN_FUSED"]], TMA_MODES[env["SIGATTN_QREG"]],
         TMA_MODES[env["SIGATTN_KVREG"]], WS_MODES[env["SIGATTN_WS"]], env["SIGATTN_SIGMOID"],
         VARIANT_MODES[env["SIGATTN_VARIANT"]])
     PERSISTENT = env["SIGATTN_WS"] == "persistent"
-    _WSB_ENV = env["SIGATTN_WSB"]
-    WSB, WSB_TMA = WSB_MODES[_WSB_ENV], _WSB_ENV == "tma"
+    WSB = WSB_KERNELS[env["SIGATTN_WSB"]]
 
 
 def current_variant() -> str:

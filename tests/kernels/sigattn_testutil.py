@@ -36,8 +36,7 @@ def use_variant(monkeypatch, variant: str) -> None:
     for the rest of the test."""
     from sigattn import triton_kernels
 
-    for name in ("TMA", "FUSED", "QREG", "KVREG", "WS", "PERSISTENT", "WSB", "WSB_TMA", "_WSB_ENV", "SIGMOID",
-                 "TUNED"):  # what select_variant sets: monkeypatch restores them
+    for name in ("TMA", "FUSED", "QREG", "KVREG", "WS", "PERSISTENT", "WSB", "SIGMOID", "TUNED"):  # what select_variant sets: monkeypatch restores them
         monkeypatch.setattr(triton_kernels, name, getattr(triton_kernels, name))
     triton_kernels.select_variant(variant)
 
