@@ -324,5 +324,5 @@ def backward(do, q, k, v, seq_table, *, scale, bias, padded, rows_k, dq, dk, dv,
                    block_kwargs=gk._block_kwargs)
     tk.LAST_LAUNCH.pop("backward_dq", None)
     tk.LAST_CONFIG.pop("backward_dq", None)
-    dq.copy_(dq_acc.mul_(scale))
+    tk.dq_from_accumulator(dq, dq_acc, scale)
     return dq, dk, dv

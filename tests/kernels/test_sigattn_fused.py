@@ -90,3 +90,17 @@ def test_fused_real_sizes_bf16(monkeypatch, variant, head_dim, batch, seq_len, h
     lens = torch.randint(int(0.75 * seq_len), seq_len + 1, (batch,), generator=g, dtype=torch.int32).cuda()
     check_accuracy(sigattn.sigmoid_attention, sigmoid_attention_ref, [q, k, v], dtype=torch.bfloat16,
                    seq_lens_q=lens, causal=causal)
+
+
+def test_dq_from_accumulator_writes_the_scaled_cast_into_the_callers_view():
+    """The fp32 dQ accumulator's last step (the fused and the Gluon backward): scaled and cast in one
+    pass into dq, which may be a strided view (padded rows around it stay as they were)."""
+    acc = randn(2, 33, 3, 64, seed=5, dtype=torch.float32) * 40
+    storage = torch.full((2, 40, 3, 64), 7.0, dtype=torch.bfloat16)
+    dq = storage[:, 4:37]
+    scale = 0.7 / 8
+    out = triton_kernels.dq_from_accumulator(dq, acc, scale)
+    assert out.data_ptr() == dq.data_ptr() and out.dtype == torch.bfloat16
+    assert torch.equal(storage[:, 4:37], (acc * scale).to(torch.bfloat16))
+    assert (storage[:, :4] == 7).all() and (storage[:, 37:] == 7).all()
+    assert torch.equal(acc, randn(2, 33, 3, 64, seed=5, dtype=torch.float32) * 40)  # the accumulator is read only

@@ -538,6 +538,11 @@ RULES = [
     # to 2K (TUNED_WSBT_FROM[128] = 2048) if wsbt is >= 1.05x the default there, dense and padded.
     ("backward hd128, 2K <= L < 4K: dQ by TMA reductions (wsbt) over the default", "bwd", (128,), "wsbt",
      "default", 1.05, (2048, 4096)),
+    # Session 35, written before any run of dQ's one-pass epilogue (triton_kernels.dq_from_accumulator;
+    # kernels/PERF.md "Session 35", the prediction: 1.03-1.09x at 1K): the switch moves to 1K
+    # (TUNED_WSBT_FROM[128] = 1024) if wsbt is >= 1.05x the default there, dense and padded.
+    ("backward hd128, 1K <= L < 2K: dQ by TMA reductions (wsbt) over the default", "bwd", (128,), "wsbt",
+     "default", 1.05, (1024, 2048)),
 ]
 
 
