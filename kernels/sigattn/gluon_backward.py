@@ -4,8 +4,8 @@ Two forms of the same kernel, by how each tile's dQ is added into the fp32 accum
   (v1.12; v1.11's returning atomics were 0.55-0.78x the default backward on an H100, session 33;
   v1.12 0.87-0.99x, session 34): opt-in;
 - "bwd_wsbt" (SIGATTN_WSB=tma, variant word "wsbt", v1.13): the tile stored to shared memory and
-  added by one TMA reduction (FlashAttention-3's way), issued a tile later: 1.18-1.29x the default
-  at hd128 from 4K on an H100, at the power cap (kernels/PERF.md "Session 34"), so the default
+  added by one TMA reduction (FlashAttention-3's way), issued a tile later: 1.14-1.29x the default
+  at hd128 from 2K on an H100, at the power cap (kernels/PERF.md "Sessions 34, 35"), so the default
   takes it there (triton_kernels.TUNED_WSBT_FROM).
 
 Why: at head dim 128 the backward runs at the board's power cap, where a call's time is its

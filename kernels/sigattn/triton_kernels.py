@@ -1051,8 +1051,10 @@ TUNED_WSP: dict[int, tuple[int, int]] = {}
 #: not under torch.use_deterministic_algorithms; shorter batches keep the Triton kernels. By
 #: session 34's rule, written after its first call and judged on a second, met on an H100
 #: (kernels/PERF.md "Session 34": 1.21 / 1.29x the default dense, 1.21 / 1.27x padded at L = 4K /
-#: 16K; at 1K 0.97x, so no switch there; at hd64 0.78-1.05x on two repeats, none there).
-TUNED_WSBT_FROM = {128: 4096}
+#: 16K; at hd64 0.78-1.05x on two repeats, none there), and session 35's rule from 2K, written
+#: before its call, met on an H100 (PERF.md "Session 35": 1.17x dense, 1.14x padded at 2K); at 1K
+#: (dQ's epilogue in one pass) 1.08x dense but 1.01x padded: its rule not met, no switch there.
+TUNED_WSBT_FROM = {128: 2048}
 #: SIGATTN_VARIANT: "tuned" (the default) or "single" (every launch the variant SIGATTN_TMA,
 #: SIGATTN_FUSED and SIGATTN_SIGMOID name: the comparisons of PERF.md). Setting one of them
 #: without SIGATTN_VARIANT asks for that single variant.

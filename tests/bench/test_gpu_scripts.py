@@ -323,17 +323,19 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
     shape = check.CheckShape(batch=16, seq_len=1024, heads=32)
     variants.check_configs("tuned", [64, 128], [], {64: shape, 128: shape}, "cuda", None, log=lambda msg: None)
     long = check.CheckShape(batch=2, seq_len=tk.TUNED_WS_FROM[128], heads=32)  # the same 16K tokens
-    from_4k = check.CheckShape(batch=4, seq_len=tk.TUNED_WSBT_FROM[128], heads=32)
+    wsbt_from = tk.TUNED_WSBT_FROM[128]  # the Gluon backward's first length, the same 16K tokens
+    from_wsbt = check.CheckShape(batch=16 * 1024 // wsbt_from, seq_len=wsbt_from, heads=32)
     assert set(forced_names) == {(64, "fwd", ("fwd",), shape), (64, "bwd", ("dkdv_tma", "dq_tma"), shape),
                                  (128, "fwd", ("fwd",), shape), (128, "fwd", ("fwd_ws",), long),
-                                 (128, "bwd", ("dkdv", "dq"), shape), (128, "bwd", ("bwd_wsbt",), from_4k)}
+                                 (128, "bwd", ("dkdv", "dq"), shape), (128, "bwd", ("bwd_wsbt",), from_wsbt)}
     assert sum(f[2] == ("fwd_ws",) for f in forced_names) == len(tk.TUNE_TABLE["fwd_ws"][128])
     assert sum(f[2] == ("bwd_wsbt",) for f in forced_names) == len(tk.TUNE_TABLE["bwd_wsbt"][128])
     # a check shape at the Gluon backward's length: the Triton backward's below it
     forced_names.clear()
-    variants.check_configs("tuned", [128], [], {128: from_4k}, "cuda", None, log=lambda msg: None)
+    variants.check_configs("tuned", [128], [], {128: from_wsbt}, "cuda", None, log=lambda msg: None)
     assert {(f[2], f[3]) for f in forced_names if f[1] == "bwd"} == {
-        (("dkdv", "dq"), check.CheckShape(batch=8, seq_len=2048, heads=32)), (("bwd_wsbt",), from_4k)}
+        (("dkdv", "dq"), check.CheckShape(batch=2 * from_wsbt.batch, seq_len=wsbt_from // 2, heads=32)),
+        (("bwd_wsbt",), from_wsbt)}
     # a check shape already that long is kept
     forced_names.clear()
     variants.check_configs("tuned", [128], [], {128: long}, "cuda", None, log=lambda msg: None, passes=["fwd"])

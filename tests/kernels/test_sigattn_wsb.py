@@ -85,14 +85,15 @@ def test_wsb_asks_for_the_gluon_backward_where_listed_and_never_for_determinism(
 
 
 @pytest.mark.parametrize(("head_dim", "rows", "takes"), [
-    (128, 4096, "bwd_wsbt"),   # TUNED_WSBT_FROM: hd128 from L = 4K on (session 34's rule)
+    (128, 2048, "bwd_wsbt"),   # TUNED_WSBT_FROM: hd128 from L = 2K on (sessions 34 and 35's rules)
+    (128, 4096, "bwd_wsbt"),
     (128, 16384, "bwd_wsbt"),
-    (128, 4095, None),         # shorter batches keep the Triton kernels (0.97x at 1K)
+    (128, 2047, None),         # shorter batches keep the Triton kernels (1K: 1.01x padded)
     (128, 1024, None),
     (64, 16384, None),         # none at hd64 (0.78-1.05x)
     (256, 16384, None),
 ])
-def test_the_default_takes_the_tma_reduction_backward_from_4k_at_hd128(monkeypatch, head_dim, rows, takes):
+def test_the_default_takes_the_tma_reduction_backward_from_2k_at_hd128(monkeypatch, head_dim, rows, takes):
     use_variant(monkeypatch, "default")
     assert tk.gluon_backward(head_dim, rows) == takes
 
@@ -199,7 +200,7 @@ def test_every_autotune_entry_of_the_gluon_backward_matches_the_truth(monkeypatc
 def test_wsb_real_sizes_bf16(monkeypatch, variant, head_dim, batch, seq_len, heads):
     """bf16 at the benchmark's sizes (hundreds of programs, several waves), through the autotuner
     or the tuned table (the autotuner zeroes the dQ accumulator before each config it times); the
-    default takes bwd_wsbt at hd128 from 4K keys on (TUNED_WSBT_FROM), the Triton kernels at hd64."""
+    default takes bwd_wsbt at hd128 from 2K keys on (TUNED_WSBT_FROM), the Triton kernels at hd64."""
     use_variant(monkeypatch, variant)
     q, k, v = qkv(batch, seq_len, seq_len, heads, heads, head_dim, device="cuda", seed=seq_len + head_dim)
     g = torch.Generator().manual_seed(head_dim)
