@@ -39,7 +39,7 @@ RUNS=${RUNS:-"default:default:ours_dense,ours_padded,cudnn_sdpa tma:tma:ours_den
 # (sessions 11-12, three lengths): 29-50 s for each of ours, ts 113 s and more.
 declare -A WANT=([default]=75 [tma]=65 [fma]=60 [ts]=120 [tuned]=60 [halley]=60 [mixed]=60 [tma_mixed]=60
               [bf16x2]=60 [tma_bf16x2]=60 [tanh]=60 [fused]=75 [tma_fused]=75 [ws]=75 [wsp]=75
-              [qreg]=60 [tma_qreg]=60 [qregf]=60 [kvreg]=60 [wsb]=75 [wsbt]=75)
+              [qreg]=60 [tma_qreg]=60 [qregf]=60 [kvreg]=60 [wsb]=75 [wsbt]=75 [wsbp]=75)
 export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$work/triton_cache}  # shared: the warm-up fills it
 variants=$(for r in $RUNS; do v=${r#*:}; echo "${v%%:*}"; done | awk '!seen[$0]++' | tr '\n' ' ')  # in RUNS order
 

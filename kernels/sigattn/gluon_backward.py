@@ -69,6 +69,7 @@ from . import tuned
 
 KERNEL = "bwd_wsb"  # its name in TUNE_TABLE, sigattn.tuned and LAST_CONFIG
 KERNEL_TMA = "bwd_wsbt"  # the same with dQ added by TMA reductions (SIGATTN_WSB=tma, v1.13)
+KERNEL_PERSISTENT = "bwd_wsbp"  # KERNEL_TMA's persistent form (SIGATTN_WSB=persistent, v1.14)
 
 
 @gluon.jit
@@ -280,24 +281,222 @@ def _ws_bwd_kernel(Q, K, V, DO, DK, DV, DQA, SEQ, n_seqs, heads_kv, rows_k, scal
 
 
 # ----------------------------------------------------------------------------------------------
+# The persistent form (v1.14, "bwd_wsbp"): one program an SM, looping over the (key block,
+# sequence, head) items, dQ by TMA reductions
+# ----------------------------------------------------------------------------------------------
+
+
+@gluon.jit
+def _item(item, SEQ, n_seqs, heads, rows_k, q_seq_rows, k_seq_rows, dq_seq_rows, BLOCK_M: gl.constexpr,
+          BLOCK_N: gl.constexpr):
+    """Where item number ``item`` (key block fastest, then head, then sequence: the programs running
+    side by side read one head's Q and dO from L2) reads and writes: (sequence, head, first key row
+    n0, the sequence's first row of Q / dO, of K / V and of dQ's accumulator in the descriptors'
+    2-D views, its key start, q length, k length, query tiles, first tile)."""
+    key_blocks = gl.cdiv(rows_k, BLOCK_N)
+    key_block = item % key_blocks
+    seq_head = item // key_blocks
+    seq = seq_head // heads
+    head = seq_head % heads
+    q_start, q_len, k_start, k_len = tk._sequence(SEQ, n_seqs, seq)
+    n0 = key_block * BLOCK_N
+    n_tiles = gl.where(n0 < k_len, gl.cdiv(q_len, BLOCK_M), 0)
+    shift = key_block % gl.maximum(n_tiles, 1)
+    q_row0 = (seq * q_seq_rows + q_start).to(gl.int32)
+    k_row0 = (seq * k_seq_rows + k_start).to(gl.int32)
+    dq_row0 = (seq * dq_seq_rows + q_start).to(gl.int32)
+    return seq, head, n0, q_row0, k_row0, dq_row0, k_start, q_len, k_len, n_tiles, shift
+
+
+@gluon.jit
+def _loader_persistent(q_desc, k_desc, v_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, bars, SEQ, n_seqs, heads,
+                       rows_k, q_seq_rows, k_seq_rows, n_items, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+                       HEAD_DIM: gl.constexpr):
+    """The TMA partition over the program's items: each item's K and V block once the compute
+    partition is done reading its predecessor's (kv_empty: it loads them while the compute warps
+    store the previous dK and dV), then its query tiles' Q and dO through the ring, numbered on
+    from the previous item's (g: the ring's slot and phase)."""
+    kv_bar, ready, empty, kv_empty = bars[0], bars[1], bars[2], bars[3]
+    STAGES: gl.constexpr = q_bufs.type.shape[0]
+    g = 0
+    n_kv = 0
+    for item in range(gl.program_id(0), n_items, gl.num_programs(0)):
+        _, head, n0, q_row0, k_row0, _, _, _, _, n_tiles, shift = _item(
+            item, SEQ, n_seqs, heads, rows_k, q_seq_rows, k_seq_rows, 0, BLOCK_M, BLOCK_N)
+        if n_tiles > 0:
+            mbarrier.wait(kv_empty, (n_kv & 1) ^ 1)  # a fresh barrier's "previous phase" is complete
+            mbarrier.expect(kv_bar, k_desc.block_type.nbytes + v_desc.block_type.nbytes)
+            tma.async_copy_global_to_shared(k_desc, [k_row0 + n0, head * HEAD_DIM], kv_bar, k_smem)
+            tma.async_copy_global_to_shared(v_desc, [k_row0 + n0, head * HEAD_DIM], kv_bar, v_smem)
+            for t in range(n_tiles):
+                slot = (g + t) % STAGES
+                mbarrier.wait(empty.index(slot), (((g + t) // STAGES) & 1) ^ 1)
+                mbarrier.expect(ready.index(slot), q_desc.block_type.nbytes + do_desc.block_type.nbytes)
+                m0 = q_row0 + _tile_row(t, shift, n_tiles, BLOCK_M)
+                tma.async_copy_global_to_shared(q_desc, [m0, head * HEAD_DIM], ready.index(slot), q_bufs.index(slot))
+                tma.async_copy_global_to_shared(do_desc, [m0, head * HEAD_DIM], ready.index(slot),
+                                                do_bufs.index(slot))
+            g += n_tiles
+            n_kv += 1
+
+
+@gluon.jit
+def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, SEQ, n_seqs, heads,
+                        rows_k, q_seq_rows, k_seq_rows, dq_seq_rows, n_items, scale, bias_value, DK, DV,
+                        stride_dkb, stride_dkt, stride_dkh, stride_dvb, stride_dvt, stride_dvh,
+                        BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr,
+                        DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr, num_warps: gl.constexpr):
+    """_compute (DQ_TMA) looping over items. The descriptors span whole tensors, so a key block or a
+    query tile that reaches past its sequence holds other rows there (the next sequence, padding,
+    NaN): those rows are zeroed in shared memory before the tile's matmuls (gk._zero_rows_from),
+    which makes every product the per-sequence kernel's (its descriptors read them as zeros). A
+    tile's dQ reduction is issued after the next tile's barrier, across items too (its coordinates
+    carried); kv_empty is arrived once the item's last matmuls are done, so the loader fetches the
+    next K and V while dK and dV are stored."""
+    kv_bar, ready, empty, kv_empty = bars[0], bars[1], bars[2], bars[3]
+    STAGES: gl.constexpr = q_bufs.type.shape[0]
+    WARPGROUPS: gl.constexpr = num_warps // 4
+    st_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                        instr_shape=[16, BLOCK_M, 16])
+    acc_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                         instr_shape=[16, HEAD_DIM, 16])
+    a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc_layout, k_width=2)
+    dq_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, WARPGROUPS],
+                                                        instr_shape=[16, HEAD_DIM // WARPGROUPS, 16])
+    dtype: gl.constexpr = q_bufs.dtype
+    g = 0
+    n_kv = 0
+    dq_row = 0  # tile g - 1's dQ rows and columns, whose reduction tile g issues
+    dq_col = 0
+    for item in range(gl.program_id(0), n_items, gl.num_programs(0)):
+        seq, head, n0, _, _, dq_row0, k_start, q_len, k_len, n_tiles, shift = _item(
+            item, SEQ, n_seqs, heads, rows_k, q_seq_rows, k_seq_rows, dq_seq_rows, BLOCK_M, BLOCK_N)
+        y_scale, y_bias = gk._sigmoid_args(k_len, scale, bias_value, DEFAULT_BIAS)
+        dk = gl.zeros([BLOCK_N, HEAD_DIM], gl.float32, acc_layout)
+        dv = gl.zeros([BLOCK_N, HEAD_DIM], gl.float32, acc_layout)
+        if n_tiles > 0:
+            mbarrier.wait(kv_bar, n_kv & 1)
+            if n0 + BLOCK_N > k_len:  # the sequence's last key block: its rows past k_len are not its keys
+                gk._zero_rows_from(k_smem, k_len - n0, num_warps)
+                gk._zero_rows_from(v_smem, k_len - n0, num_warps)
+                fence_async_shared()
+                gl.thread_barrier()
+            for t in range(n_tiles):
+                gt = g + t
+                slot = gt % STAGES
+                mbarrier.wait(ready.index(slot), (gt // STAGES) & 1)
+                q_tile = q_bufs.index(slot)
+                do_tile = do_bufs.index(slot)
+                m0 = _tile_row(t, shift, n_tiles, BLOCK_M)
+                if m0 + BLOCK_M > q_len:  # the sequence's last query tile
+                    gk._zero_rows_from(q_tile, q_len - m0, num_warps)
+                    gk._zero_rows_from(do_tile, q_len - m0, num_warps)
+                    fence_async_shared()
+                    gl.thread_barrier()
+                s_t = warpgroup_mma(k_smem, q_tile.permute((1, 0)), gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout),
+                                    use_acc=False, is_async=True)
+                dp_t = warpgroup_mma(v_smem, do_tile.permute((1, 0)),
+                                     gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout), use_acc=False, is_async=True)
+                s_t = warpgroup_mma_wait(num_outstanding=1, deps=(s_t,))
+                p_t = gk._sigmoid_ex2(s_t * y_scale + y_bias, "fast")
+                dv = warpgroup_mma(gl.convert_layout(p_t.to(dtype), a_layout), do_tile, dv, is_async=True)
+                dp_t = warpgroup_mma_wait(num_outstanding=1, deps=(dp_t,))
+                ds_t = ((p_t - p_t * p_t) * dp_t).to(dtype)
+                dk = warpgroup_mma(gl.convert_layout(ds_t, a_layout), q_tile, dk, is_async=True)
+                ds_smem = ds_bufs.index(gt % 2)
+                ds_smem.store(ds_t)
+                tma.store_wait(0)  # tile gt - 2's reduction has read the staging tile gt's dQ fills
+                fence_async_shared()
+                gl.thread_barrier()
+                if gt > 0:  # tile gt - 1's dQ (this item's or the previous one's)
+                    _tma_reduce_add(dqa_desc, [dq_row, dq_col], dq_bufs.index((gt - 1) % 2))
+                dq = warpgroup_mma(ds_smem.permute((1, 0)), k_smem,
+                                   gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, dq_layout), use_acc=False, is_async=True)
+                dq, dk, dv = warpgroup_mma_wait(num_outstanding=0, deps=(dq, dk, dv))
+                dq_bufs.index(gt % 2).store(dq)
+                fence_async_shared()
+                mbarrier.arrive(empty.index(slot), count=1)
+                mbarrier.arrive(kv_empty, count=1, pred=t == n_tiles - 1)  # K and V read for the last time
+                dq_row = dq_row0 + m0
+                dq_col = head * HEAD_DIM
+            g += n_tiles
+            n_kv += 1
+        rows_limit = k_len
+        if STORE_PADDED:
+            rows_limit = rows_k
+        seq64, head64 = seq.to(gl.int64), head.to(gl.int64)
+        dk_ptr = DK + seq64 * stride_dkb + k_start * stride_dkt + head64 * stride_dkh
+        dv_ptr = DV + seq64 * stride_dvb + k_start * stride_dvt + head64 * stride_dvh
+        gk._store_rows(dk * scale, dk_ptr, stride_dkt, n0, k_len, rows_limit, HEAD_DIM)
+        gk._store_rows(dv, dv_ptr, stride_dvt, n0, k_len, rows_limit, HEAD_DIM)
+    if g > 0:  # the program's last tile's dQ; then every reduction has read its buffer before the end
+        gl.thread_barrier()
+        _tma_reduce_add(dqa_desc, [dq_row, dq_col], dq_bufs.index((g - 1) % 2))
+    tma.store_wait(0)
+
+
+@gluon.jit
+def _ws_bwd_persistent_kernel(q_desc, k_desc, v_desc, do_desc, dqa_desc, DK, DV, SEQ, n_seqs, heads, rows_k,
+                              q_seq_rows, k_seq_rows, dq_seq_rows, n_items, scale, bias_value, seqlen_bucket,
+                              stride_dkb, stride_dkt, stride_dkh, stride_dvb, stride_dvt, stride_dvh,
+                              HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
+                              BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
+                              num_warps: gl.constexpr):
+    """_ws_bwd_kernel (DQ_TMA) over items, one program an SM (the launcher's grid): the loader fetches
+    the next item's K, V and first tiles while the compute warps store this one's dK and dV, and
+    no program ends between items (its set-up, its last reduction's wait). Descriptors made on the
+    host over the tensors' 2-D views [rows, heads·head dim] (gk._view_2d)."""
+    gl.static_assert(num_warps == 4 * (BLOCK_N // 64), "a warpgroup a 64 keys of the block")
+    dtype: gl.constexpr = q_desc.dtype
+    layout: gl.constexpr = q_desc.layout
+    k_smem = gl.allocate_shared_memory(dtype, [BLOCK_N, HEAD_DIM], layout)
+    v_smem = gl.allocate_shared_memory(dtype, [BLOCK_N, HEAD_DIM], layout)
+    q_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_M, HEAD_DIM], layout)
+    do_bufs = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_M, HEAD_DIM], layout)
+    ds_bufs = gl.allocate_shared_memory(dtype, [2, BLOCK_N, BLOCK_M], layout)
+    dq_bufs = gl.allocate_shared_memory(gl.float32, [2, BLOCK_M, HEAD_DIM], DQ_SMEM_LAYOUT)
+    kv_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    kv_empty = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
+    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    mbarrier.init(kv_bar, count=1)
+    mbarrier.init(kv_empty, count=1)
+    for i in gl.static_range(STAGES):
+        mbarrier.init(ready.index(i), count=1)
+        mbarrier.init(empty.index(i), count=1)
+    bars = (kv_bar, ready, empty, kv_empty)
+
+    gl.warp_specialize([
+        (_compute_persistent, (k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, SEQ, n_seqs, heads,
+                               rows_k, q_seq_rows, k_seq_rows, dq_seq_rows, n_items, scale, bias_value, DK, DV,
+                               stride_dkb, stride_dkt, stride_dkh, stride_dvb, stride_dvt, stride_dvh, BLOCK_M,
+                               BLOCK_N, HEAD_DIM, DEFAULT_BIAS, STORE_PADDED, num_warps)),
+        (_loader_persistent, (q_desc, k_desc, v_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, bars, SEQ, n_seqs,
+                              heads, rows_k, q_seq_rows, k_seq_rows, n_items, BLOCK_M, BLOCK_N, HEAD_DIM)),
+    ], [gk.LOADER_WARPS], [gk.LOADER_REGISTERS])
+
+
+# ----------------------------------------------------------------------------------------------
 # Launcher (called by sigattn.ops where triton_kernels.gluon_backward asks for it and blocker allows)
 # ----------------------------------------------------------------------------------------------
 
 
 def _zero_dq_accumulator(kwargs, reset_only=False):
     """The autotuner's hook before each config it times and before the launch after: the kernel adds
-    into DQA, so it starts from zeros each time."""
-    kwargs["DQA"].zero_()
+    into DQA (the persistent form: into its descriptor's tensor), so it starts from zeros each time."""
+    (kwargs["DQA"] if "DQA" in kwargs else kwargs["dqa_desc"].base).zero_()
 
 
-_AUTOTUNED = {name: gk._autotuner(name, _ws_bwd_kernel, key=["HEAD_DIM", "STORE_PADDED", "DEFAULT_BIAS", "seqlen_bucket"],
-                                   pre_hook=_zero_dq_accumulator) for name in (KERNEL, KERNEL_TMA)}
+_AUTOTUNED = {name: gk._autotuner(name, fn, key=["HEAD_DIM", "STORE_PADDED", "DEFAULT_BIAS", "seqlen_bucket"],
+                                   pre_hook=_zero_dq_accumulator)
+              for name, fn in ((KERNEL, _ws_bwd_kernel), (KERNEL_TMA, _ws_bwd_kernel),
+                               (KERNEL_PERSISTENT, _ws_bwd_persistent_kernel))}
 
 
 def blocker(q, k, v, do, score_mod, causal: bool, padded: bool, kernel: str = KERNEL) -> str:
-    """Why a backward launch cannot take ``kernel`` (KERNEL or KERNEL_TMA; "" if it can): the Gluon
-    forward's conditions (gluon_kernels.blocker), one query head a key/value head, and dO readable
-    by descriptor."""
+    """Why a backward launch cannot take ``kernel`` (KERNEL, KERNEL_TMA or KERNEL_PERSISTENT; "" if it
+    can): the Gluon forward's conditions (gluon_kernels.blocker), one query head a key/value head,
+    and dO readable by descriptor (the persistent form asks more: persistent_blocker, launchable)."""
     why = gk.blocker(q, k, v, score_mod, causal, padded, kernel=kernel)
     if why:
         return why
@@ -306,15 +505,48 @@ def blocker(q, k, v, do, score_mod, causal: bool, padded: bool, kernel: str = KE
     return tk.tma_blocker((do,), padded)
 
 
+def persistent_blocker(q, k, v, do, padded: bool) -> str:
+    """Why the persistent form cannot read these tensors ("" if it can): the persistent forward's
+    conditions (gluon_kernels.persistent_blocker, over this kernel's list), dO viewable as q is,
+    starting its sequences every as many rows as q (one row origin for both)."""
+    why = gk.persistent_blocker(q, k, v, padded, kernel=KERNEL_PERSISTENT) or gk.view_blocker({"do": do}, padded)
+    if why:
+        return why
+    if gk._view_2d(q, padded)[2] != gk._view_2d(do, padded)[2]:
+        return "q and do start their sequences every different number of rows"
+    return ""
+
+
+def launchable(kernel: str, q, k, v, do, score_mod, causal: bool, padded: bool) -> str | None:
+    """The Gluon backward a launch asking for ``kernel`` takes, or None (the Triton kernels): None
+    where blocker() says it cannot run; for KERNEL_PERSISTENT, KERNEL_TMA where only its
+    descriptors' views are refused (persistent_blocker), as the forward's persistent form does."""
+    if blocker(q, k, v, do, score_mod, causal, padded, kernel=kernel):
+        return None
+    if kernel == KERNEL_PERSISTENT and persistent_blocker(q, k, v, do, padded):
+        return KERNEL_TMA
+    return kernel
+
+
 def backward(do, q, k, v, seq_table, *, scale, bias, padded, rows_k, dq, dk, dv, kernel: str = KERNEL):
     """triton_kernels.backward's contract (not causal, no score_mod, no GQA): fill dq, dk, dv. dQ
     is added into an fp32 buffer of q's shape (zeros, so rows no key reaches stay 0), scaled and
-    cast into dq after the kernel; ``kernel``: KERNEL (dQ by ``red``) or KERNEL_TMA (by TMA reductions)."""
+    cast into dq after the kernel; ``kernel``: KERNEL (dQ by ``red``), KERNEL_TMA (by TMA reductions)
+    or KERNEL_PERSISTENT (its persistent form, where persistent_blocker allows)."""
     n_seqs, heads = seq_table.shape[1], k.shape[-2]
     if n_seqs == 0 or heads == 0:
         return dq, dk, dv
     dq_acc = torch.zeros(q.shape, dtype=torch.float32, device=q.device)
-    if rows_k > 0:
+    if rows_k > 0 and kernel == KERNEL_PERSISTENT:
+        descs, seq_rows = _descriptors(q, k, v, do, dq_acc, padded)
+        n_items = triton.cdiv(rows_k, descs[1].block_shape[0]) * n_seqs * heads
+        args = (*descs, dk, dv, seq_table, n_seqs, heads, rows_k, *seq_rows, n_items, scale,
+                0.0 if bias is None else float(bias), tuned.bucket(rows_k),
+                *tk._strides(dk, padded)[:3], *tk._strides(dv, padded)[:3])
+        flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded)
+        tk._launch("backward_dkdv", kernel, _AUTOTUNED[kernel], (min(n_items, gk._sm_count(q.device)),), args, flags,
+                   q, False, rows_k, descriptors=False, block_kwargs=gk._block_kwargs)
+    elif rows_k > 0:
         strides = [st for t in (q, k, v, do, dk, dv, dq_acc) for st in tk._strides(t, padded)[:3]]
         args = (q, k, v, do, dk, dv, dq_acc, seq_table, n_seqs, heads, rows_k, scale,
                 0.0 if bias is None else float(bias), tuned.bucket(rows_k), *strides)
@@ -326,3 +558,22 @@ def backward(do, q, k, v, seq_table, *, scale, bias, padded, rows_k, dq, dk, dv,
     tk.LAST_CONFIG.pop("backward_dq", None)
     tk.dq_from_accumulator(dq, dq_acc, scale)
     return dq, dk, dv
+
+
+def _descriptors(q, k, v, do, dq_acc, padded: bool):
+    """The persistent form's host-made descriptors of q, k, v, dO (16-bit, gk.SMEM_LAYOUT) and dQ's
+    fp32 accumulator (DQ_SMEM_LAYOUT) over their 2-D views (gk._view_2d; block shapes: its list's
+    BLOCK_M for q, dO and dQ, BLOCK_N for k and v, one for every entry: persistent_blocker), and the
+    rows a sequence of q (and dO), of k / v and of the accumulator."""
+    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+    head_dim = q.shape[-1]
+    block_m, block_n = tk.TUNE_TABLE[KERNEL_PERSISTENT][head_dim][0][:2]
+    descs, seq_rows = [], {}
+    for name, t, block, layout in (("q", q, block_m, gk.SMEM_LAYOUT), ("k", k, block_n, gk.SMEM_LAYOUT),
+                                   ("v", v, block_n, gk.SMEM_LAYOUT), ("do", do, block_m, gk.SMEM_LAYOUT),
+                                   ("dq", dq_acc, block_m, DQ_SMEM_LAYOUT)):
+        shape, strides, rows = gk._view_2d(t, padded)
+        descs.append(TensorDescriptor(t, shape, strides, [block, head_dim], layout.value))
+        seq_rows[name] = rows
+    return descs, (seq_rows["q"], seq_rows["k"], seq_rows["dq"])

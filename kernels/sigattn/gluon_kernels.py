@@ -109,6 +109,18 @@ def _issue_scores(q_smem, k_bufs, k_ready, j, s_regs):
 
 
 @gluon.jit
+def _zero_rows_from(tile, first, num_warps: gl.constexpr):
+    """Rows ``first`` ... of a [rows, HEAD_DIM] shared-memory tile set to zero by the calling
+    partition's warps (rows a descriptor over a whole tensor read past a sequence: padding, NaN,
+    the next sequence); the caller fences and synchronises before a matmul reads the tile."""
+    HEAD_DIM: gl.constexpr = tile.type.shape[1]
+    layout: gl.constexpr = gl.BlockedLayout(size_per_thread=[1, 8], threads_per_warp=[256 // HEAD_DIM, HEAD_DIM // 8],
+                                            warps_per_cta=[num_warps, 1], order=[1, 0])
+    rows = gl.arange(0, tile.type.shape[0], layout=gl.SliceLayout(1, layout))
+    tile.store(gl.where((rows < first)[:, None], tile.load(layout), 0.0).to(tile.dtype))
+
+
+@gluon.jit
 def _issue_pv(s, acc, v_bufs, bars, g, y_scale, y_bias, rem, p_layout: gl.constexpr, SIGMOID: gl.constexpr,
               MASK: gl.constexpr, num_warps: gl.constexpr):
     """S of tile g is done: release K's slot, P = sigmoid(S), and issue O += P·V once V has landed
@@ -119,7 +131,6 @@ def _issue_pv(s, acc, v_bufs, bars, g, y_scale, y_bias, rem, p_layout: gl.conste
     k_empty, v_ready = bars[2], bars[3]
     STAGES: gl.constexpr = v_bufs.type.shape[0]
     BLOCK_N: gl.constexpr = v_bufs.type.shape[1]
-    HEAD_DIM: gl.constexpr = v_bufs.type.shape[2]
     slot = g % STAGES
     mbarrier.arrive(k_empty.index(slot), count=1)
     p = _sigmoid_ex2(s * y_scale + y_bias, SIGMOID)
@@ -130,11 +141,7 @@ def _issue_pv(s, acc, v_bufs, bars, g, y_scale, y_bias, rem, p_layout: gl.conste
     mbarrier.wait(v_ready.index(slot), (g // STAGES) & 1)
     if MASK:
         if rem < BLOCK_N:
-            v_layout: gl.constexpr = gl.BlockedLayout(size_per_thread=[1, 8], threads_per_warp=[256 // HEAD_DIM, HEAD_DIM // 8],
-                                                      warps_per_cta=[num_warps, 1], order=[1, 0])
-            v_tile = v_bufs.index(slot)
-            rows = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, v_layout))
-            v_tile.store(gl.where((rows < rem)[:, None], v_tile.load(v_layout), 0.0).to(v_bufs.dtype))
+            _zero_rows_from(v_bufs.index(slot), rem, num_warps)
             fence_async_shared()
             gl.thread_barrier()
     return warpgroup_mma(p, v_bufs.index(slot), acc, is_async=True)
@@ -484,11 +491,11 @@ def blocker(q, k, v, score_mod, causal: bool, padded: bool, kernel: str = KERNEL
     return tk.tma_blocker((q, k, v), padded)
 
 
-def persistent_blocker(q, k, v, padded: bool) -> str:
-    """Why a launch the persistent form would take cannot ("" if it can): its host-made
-    descriptors read each tensor as a 2-D [rows, heads · head dim] view, which needs the heads of
-    a token side by side and (padded) a batch stride that is a whole number of token strides."""
-    for name, t in (("q", q), ("k", k), ("v", v)):
+def view_blocker(tensors: dict, padded: bool) -> str:
+    """Why one of ``tensors`` (name: tensor) cannot be read by a host-made descriptor over its 2-D
+    [rows, heads · head dim] view (_view_2d; "" if all can): the heads of a token side by side and
+    (padded) a batch stride that is a whole number of token strides."""
+    for name, t in tensors.items():
         batch, token, head, _ = tk._strides(t, padded)
         if t.numel() == 0:
             return f"{name} is empty"
@@ -496,9 +503,20 @@ def persistent_blocker(q, k, v, padded: bool) -> str:
             return f"{name}'s heads are not side by side in a token (head stride {head}, head dim {t.shape[-1]})"
         if padded and batch % token:
             return f"{name}'s batch stride {batch} is not a multiple of its token stride {token}"
+    return ""
+
+
+def persistent_blocker(q, k, v, padded: bool, kernel: str = KERNEL_PERSISTENT) -> str:
+    """Why a launch the persistent form would take cannot ("" if it can): its host-made
+    descriptors read each tensor as a 2-D [rows, heads · head dim] view (view_blocker), K and V
+    alike, and one block shape serves every entry of ``kernel``'s list (the persistent backward,
+    gluon_backward, asks the same of its own)."""
+    why = view_blocker({"q": q, "k": k, "v": v}, padded)
+    if why:
+        return why
     if _view_2d(k, padded)[2] != _view_2d(v, padded)[2]:
         return "k and v start their sequences every different number of rows"
-    if len({e[:2] for e in tk.TUNE_TABLE[KERNEL_PERSISTENT].get(q.shape[-1], [])}) != 1:
+    if len({e[:2] for e in tk.TUNE_TABLE[kernel].get(q.shape[-1], [])}) != 1:
         return "its list's entries differ in BLOCK_M x BLOCK_N (one descriptor block shape a launch)"
     return ""
 

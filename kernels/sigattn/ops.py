@@ -142,7 +142,8 @@ def _backward_impl(do, q, k, v, seq_table, score_mod, causal, scale, bias, padde
     if gluon:  # the Gluon backward where it can run
         from . import gluon_backward
 
-        if not gluon_backward.blocker(q, k, v, do, score_mod, causal, padded, kernel=gluon):
+        gluon = gluon_backward.launchable(gluon, q, k, v, do, score_mod, causal, padded)
+        if gluon:
             return gluon_backward.backward(do, q, k, v, seq_table, scale=scale, bias=bias, padded=padded,
                                            rows_k=rows_k, dq=dq, dk=dk, dv=dv, kernel=gluon)
     return triton_kernels.backward(do, q, k, v, seq_table, score_mod, causal=causal, scale=scale,

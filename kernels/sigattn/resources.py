@@ -38,7 +38,7 @@ KERNELS = {"fwd": tk._fwd_kernel, "dq": tk._bwd_dq_kernel, "dkdv": tk._bwd_dkdv_
 KERNELS.update({f"{name}_tma": kernel for name, kernel in KERNELS.items()})  # the TMA variant (SIGATTN_TMA=1)
 #: The Gluon forward, its persistent form (gluon_kernels.KERNEL, KERNEL_PERSISTENT) and the Gluon
 #: backward (gluon_backward.KERNEL), compiled by compile_ws_config.
-GLUON_KERNELS = ("fwd_ws", "fwd_wsp", "bwd_wsb", "bwd_wsbt")
+GLUON_KERNELS = ("fwd_ws", "fwd_wsp", "bwd_wsb", "bwd_wsbt", "bwd_wsbp")
 _POINTERS = {"Q", "K", "V", "Out", "MOD", "DO", "DQ", "DK", "DV"}
 _FP32_POINTERS = {"DQA"}  # the fused backward's dQ accumulator
 _FLOATS = {"scale", "bias_value"}
@@ -113,7 +113,7 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
     """Compile a Gluon kernel of GLUON_KERNELS (``kernel``: "fwd_ws" the forward, gluon_kernels,
     SIGATTN_WS=1; "fwd_wsp" its persistent form, SIGATTN_WS=persistent; "bwd_wsb" the backward,
     gluon_backward, SIGATTN_WSB=1, whose sigmoid is fixed; "bwd_wsbt" the same adding dQ by TMA
-    reductions, SIGATTN_WSB=tma) for one (BLOCK_M, BLOCK_N,
+    reductions, SIGATTN_WSB=tma; "bwd_wsbp" its persistent form, SIGATTN_WSB=persistent) for one (BLOCK_M, BLOCK_N,
     compute warps, ring slots) as its launcher would (bf16, padded layout, default bias; the
     persistent form's descriptors as the JIT would type host-made ones of those block shapes)."""
     import torch
@@ -126,7 +126,7 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
     from . import gluon_kernels as gk
 
     fn = {"fwd_ws": gk._ws_fwd_kernel, "fwd_wsp": gk._ws_fwd_persistent_kernel, "bwd_wsb": gb._ws_bwd_kernel,
-          "bwd_wsbt": gb._ws_bwd_kernel}[kernel]
+          "bwd_wsbt": gb._ws_bwd_kernel, "bwd_wsbp": gb._ws_bwd_persistent_kernel}[kernel]
     m, n, warps, stages = block
     consts = dict(HEAD_DIM=head_dim, DEFAULT_BIAS=True, STORE_PADDED=True, BLOCK_M=m, BLOCK_N=n,
                   STAGES=stages, num_warps=warps)
@@ -136,8 +136,11 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
         consts["DQ_TMA"] = kernel == "bwd_wsbt"
     view = torch.empty(16, 16 * head_dim, dtype=torch.bfloat16)  # stands in for [rows, heads · head dim]
 
-    def descriptor(rows: int) -> str:
-        desc = TensorDescriptor(view, list(view.shape), [view.shape[1], 1], [rows, head_dim], gk.SMEM_LAYOUT.value)
+    view_fp32 = torch.empty(16, 16 * head_dim, dtype=torch.float32)  # the persistent backward's dQ accumulator
+
+    def descriptor(rows: int, fp32: bool = False) -> str:
+        t, layout = (view_fp32, gb.DQ_SMEM_LAYOUT) if fp32 else (view, gk.SMEM_LAYOUT)
+        desc = TensorDescriptor(t, list(t.shape), [t.shape[1], 1], [rows, head_dim], layout.value)
         return native_specialize_impl(CUDABackend, desc, False, True, True)[0]
 
     signature, aligned = {}, []
@@ -145,7 +148,7 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
         if a in consts:
             signature[a] = "constexpr"
         elif a.endswith("_desc"):
-            signature[a] = descriptor(m if a == "q_desc" else n)
+            signature[a] = descriptor(m if a in ("q_desc", "do_desc", "dqa_desc") else n, fp32=a == "dqa_desc")
         elif a in _POINTERS or a in _FP32_POINTERS or a == "SEQ":
             signature[a] = "*i32" if a == "SEQ" else "*fp32" if a in _FP32_POINTERS else "*bf16"
             aligned.append(i)
@@ -268,7 +271,8 @@ def main(argv=None) -> None:
     p.add_argument("--head-dims", type=int, nargs="+", default=[64, 128, 256])
     p.add_argument("--kernels", nargs="+", choices=[*KERNELS, *GLUON_KERNELS], default=list(KERNELS),
                    help="kernels to compile; fwd_ws: the Gluon forward (bf16; sigmoid bf16x2 or fast), fwd_wsp: its "
-                   "persistent form, bwd_wsb: the Gluon backward (its sigmoid fixed), bwd_wsbt: the same, dQ by TMA reductions")
+                   "persistent form, bwd_wsb: the Gluon backward (its sigmoid fixed), bwd_wsbt: the same, dQ by TMA reductions, "
+                   "bwd_wsbp: its persistent form")
     p.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     p.add_argument("--sigmoid", nargs="+", choices=list(tk.SIGMOID_MODES), default=["fast"],
                    help="sigmoid modes, each compiled for every config")

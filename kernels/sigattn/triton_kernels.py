@@ -354,6 +354,10 @@ TUNE_TABLE = {
     # session 34): 64 KB more shared memory, so three slots no longer fit at hd128
     "bwd_wsbt": {64: [(64, 128, 8, 2), (64, 128, 8, 3)],
                  128: [(64, 128, 8, 2)]},
+    # its persistent form (SIGATTN_WSB=persistent, session 35): the same tiles (its host-made
+    # descriptors' block shapes are the lists' one BLOCK_M x BLOCK_N)
+    "bwd_wsbp": {64: [(64, 128, 8, 2), (64, 128, 8, 3)],
+                 128: [(64, 128, 8, 2)]},
 }
 
 
@@ -383,7 +387,7 @@ TUNING = TUNING_MODES[_MODE_ENV]
 FIXED_CONFIGS = {"fwd": (64, 32, 4, 2), "dq": (32, 64, 4, 2), "dkdv": (32, 64, 4, 2), "dkdv_fused": (32, 64, 4, 2)}
 FIXED_CONFIGS.update({f"{k}_tma": c for k, c in FIXED_CONFIGS.items()}, fwd_ws=(128, 64, 8, 2),
                      fwd_wsp=(128, 64, 8, 2), bwd_wsb=(64, 128, 8, 2),
-                     bwd_wsbt=(64, 128, 8, 2))  # the Gluon kernels' smallest
+                     bwd_wsbt=(64, 128, 8, 2), bwd_wsbp=(64, 128, 8, 2))  # the Gluon kernels' smallest
 
 INTERPRETER_CONFIG = (32, 16, 1, 1)  # BLOCK_M != BLOCK_N on purpose: tests catch rows/columns mix-ups
 #: kernel name ("fwd", "dq_tma", ...) -> config that overrides every other choice (source "forced"):
@@ -926,11 +930,13 @@ TMA = _switch("SIGATTN_TMA", "pointer loads, the default", "tensor descriptors")
 #: run (gluon_backward.blocker); else the Triton kernels. Variant word "wsb"; LAST_CONFIG
 #: ["backward_dkdv"]["kernel"] says which ran ("bwd_wsb"). SIGATTN_WSB=tma: the same kernel adding
 #: dQ by TMA reductions from shared memory instead of ``red`` instructions (session 34, v1.13),
-#: variant word "wsbt", kernel "bwd_wsbt". WSB: the kernel the setting names, or None.
-WSB_KERNELS = {"0": None, "1": "bwd_wsb", "tma": "bwd_wsbt"}
+#: variant word "wsbt", kernel "bwd_wsbt"; SIGATTN_WSB=persistent: its persistent form (session 35,
+#: v1.14), variant word "wsbp", kernel "bwd_wsbp". WSB: the kernel the setting names, or None.
+WSB_KERNELS = {"0": None, "1": "bwd_wsb", "tma": "bwd_wsbt", "persistent": "bwd_wsbp"}
 WSB = WSB_KERNELS[_setting("SIGATTN_WSB", {"0": "the Triton backward kernels, the default",
                                            "1": "the warp-specialised Gluon backward on sm_90",
-                                           "tma": "the same, dQ by TMA reductions"})]
+                                           "tma": "the same, dQ by TMA reductions",
+                                           "persistent": "the same, one program an SM over work items"})]
 
 #: Whether the backward is fused (SIGATTN_FUSED=1, read at import; opt-in: 0.84-1.07x the split
 #: backward in session 17's H100 call, PERF.md "Session 17"): the
@@ -1159,23 +1165,26 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
 #: Q / dO in registers (forward, dQ kernel), K / V in registers (dK/dV kernel), the warp-specialised
 #: Gluon forward, its persistent form (ws and wsp exclude each other), the warp-specialised Gluon backward.
-_VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp", "wsb", "wsbt")
+_VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp", "wsb", "wsbt", "wsbp")
+#: the variant words of the Gluon backward's forms, one at most, and the SIGATTN_WSB value of each
+_WSB_WORDS = {"wsb": "1", "wsbt": "tma", "wsbp": "persistent"}
 
 
 def variant_suffix() -> str:
     """How benchmark rows name the kernel variant launched: "" for the default ("tuned"), else
     "_" and the single variant's name, its words in the order
-    [tma][_fused][_qreg][_kvreg][_ws][_wsb|_wsbt][_<sigmoid>]: "_tma" (tensor descriptors, fast sigmoid),
+    [tma][_fused][_qreg][_kvreg][_ws][_wsb|_wsbt|_wsbp][_<sigmoid>]: "_tma" (tensor descriptors, fast sigmoid),
     "_fused" (pointer loads, fused backward, fast sigmoid), "_qreg_bf16x2" (Q in registers, bf16
     P), "_ws_bf16x2" (the Gluon forward, bf16 P), "_wsp_bf16x2" (its persistent form), "_wsb" (the
-    Gluon backward), "_wsbt" (the same, dQ by TMA reductions),
+    Gluon backward), "_wsbt" (the same, dQ by TMA reductions), "_wsbp" (its persistent form),
     "_<sigmoid>" (pointer loads), "_tma_fused_<sigmoid>", ...; "_fast" is the single pointer-load
     kernel with the fast sigmoid (the default before session 15). The sigmoid is named unless it
     is the fast one and another word is there."""
     if TUNED:
         return ""
     words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, KVREG, WS and not PERSISTENT, PERSISTENT,
-                                                 WSB == "bwd_wsb", WSB == "bwd_wsbt"), strict=True) if on]
+                                                 WSB == "bwd_wsb", WSB == "bwd_wsbt", WSB == "bwd_wsbp"),
+                                                 strict=True) if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
@@ -1191,14 +1200,14 @@ def variant_env(variant: str) -> dict[str, str]:
     sigmoids = words[len(flags):]
     if (flags != [w for w in _VARIANT_WORDS if w in flags] or words[:len(flags)] != flags or len(sigmoids) > 1
             or any(w not in SIGMOID_MODES for w in sigmoids) or {"ws", "wsp"} <= set(flags)
-            or {"wsb", "wsbt"} <= set(flags)):
+            or len(_WSB_WORDS.keys() & set(flags)) > 1):
         raise ValueError(f"kernel variant {variant!r}: expected 'default' (= 'tuned') or "
-                         f"[tma][_fused][_qreg][_kvreg][_ws|_wsp][_wsb|_wsbt][_<sigmoid>] "
+                         f"[tma][_fused][_qreg][_kvreg][_ws|_wsp][_wsb|_wsbt|_wsbp][_<sigmoid>] "
                          f"with a sigmoid of {SIGMOID_MODES}, e.g. 'fast', 'tma', 'fma', 'tma_fma', 'tma_fused'.")
     return {"SIGATTN_TMA": "1" if "tma" in flags else "0", "SIGATTN_FUSED": "1" if "fused" in flags else "0",
             "SIGATTN_QREG": "1" if "qreg" in flags else "0", "SIGATTN_KVREG": "1" if "kvreg" in flags else "0",
             "SIGATTN_WS": "persistent" if "wsp" in flags else "1" if "ws" in flags else "0",
-            "SIGATTN_WSB": "tma" if "wsbt" in flags else "1" if "wsb" in flags else "0",
+            "SIGATTN_WSB": next((_WSB_WORDS[w] for w in flags if w in _WSB_WORDS), "0"),
             "SIGATTN_SIGMOID": sigmoids[0] if sigmoids else DEFAULT_SIGMOID, "SIGATTN_VARIANT": "single"}
 
 

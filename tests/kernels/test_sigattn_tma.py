@@ -104,7 +104,10 @@ def test_unaddressable_inputs_fall_back_to_pointer_loads(monkeypatch, device):
     ("ws_wsb_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "1", "SIGATTN_WSB": "1",
                        "SIGATTN_SIGMOID": "bf16x2", "SIGATTN_VARIANT": "single"}),
     ("wsbt", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0", "SIGATTN_WS": "0",
-              "SIGATTN_WSB": "tma", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"})])
+              "SIGATTN_WSB": "tma", "SIGATTN_SIGMOID": "fast", "SIGATTN_VARIANT": "single"}),
+    ("wsp_wsbp_bf16x2", {"SIGATTN_TMA": "0", "SIGATTN_FUSED": "0", "SIGATTN_QREG": "0", "SIGATTN_KVREG": "0",
+                         "SIGATTN_WS": "persistent", "SIGATTN_WSB": "persistent", "SIGATTN_SIGMOID": "bf16x2",
+                         "SIGATTN_VARIANT": "single"})])
 def test_variant_env_and_suffix_are_inverse(monkeypatch, variant, env):
     """Each name selects its environment and is the name rows of that variant carry: "" for the
     default ("tuned" is its other name), "_fast" for the single pointer-load kernel with the fast
@@ -138,6 +141,7 @@ def test_single_variant_environment_is_honoured_at_import():
     assert imported(SIGATTN_WS="persistent", SIGATTN_SIGMOID="bf16x2") == "wsp_bf16x2"
     assert imported(SIGATTN_WSB="1") == "wsb"
     assert imported(SIGATTN_WSB="tma") == "wsbt"
+    assert imported(SIGATTN_WSB="persistent") == "wsbp"
     assert "SIGATTN_VARIANT='pointer'" in imported(SIGATTN_VARIANT="pointer")
 
 
@@ -176,7 +180,7 @@ def test_tuned_variant_launches_each_pass_with_its_own_variant(monkeypatch, devi
                                      "fused_fused", "tma_fast_fused", "ws_wsp", "wsp_ws",
                                      "qreg_tma", "qreg_fused", "ws_qreg", "qreg_qreg",
                                      "kvreg_qreg", "ws_kvreg", "wsb_ws", "wsb_wsb", "wsb_tma",
-                                     "wsb_wsbt", "wsbt_wsb", "wsbt_ws"])
+                                     "wsb_wsbt", "wsbt_wsb", "wsbt_ws", "wsbt_wsbp", "wsb_wsbp", "wsbp_wsbt"])
 def test_unknown_variant_is_refused(variant):
     with pytest.raises(ValueError, match="kernel variant"):
         triton_kernels.variant_env(variant)

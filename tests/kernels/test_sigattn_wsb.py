@@ -1,6 +1,7 @@
 """The warp-specialised Gluon backward (SIGATTN_WSB=1, variant word "wsb", sigattn.gluon_backward):
 five matmuls a tile pair in one kernel, dQ added by ``red`` reductions; and its form adding dQ by
-TMA reductions from shared memory (SIGATTN_WSB=tma, variant word "wsbt", kernel "bwd_wsbt"). Gluon
+TMA reductions from shared memory (SIGATTN_WSB=tma, variant word "wsbt", kernel "bwd_wsbt"), and the
+persistent form of that (SIGATTN_WSB=persistent, variant word "wsbp", kernel "bwd_wsbp"). Gluon
 has no CPU interpreter: on the CPU every autotune entry is compiled for sm_90 and held to what the
 design needs (the partitions' register budgets, asynchronous wgmma that ptxas does not serialise,
 the dQ reductions, a barrier of the compute warps only), and the dispatch is checked (where the kernel cannot run, the Triton backward
@@ -14,6 +15,7 @@ import sys
 import pytest
 import sigattn
 import torch
+import triton
 from sigattn import triton_kernels as tk
 from sigattn.reference import sigmoid_attention_ref, sigmoid_attention_varlen_ref
 from sigattn_testutil import EPS, check_accuracy, forward_backward, leaf, qkv, randn, use_variant
@@ -21,7 +23,7 @@ from sigattn_testutil import EPS, check_accuracy, forward_backward, leaf, qkv, r
 ENV = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
 
 
-@pytest.mark.parametrize("kernel", ["bwd_wsb", "bwd_wsbt"])
+@pytest.mark.parametrize("kernel", ["bwd_wsb", "bwd_wsbt", "bwd_wsbp"])
 def test_wsb_configs_compile_for_sm90_with_asynchronous_wgmma(kernel):
     """Every entry: the CTA-wide register budget (the compute warps grow to 240, the loader shrinks
     to 24), no spills, five matmuls' wgmmas not serialised by ptxas, TMA copies, the shared memory
@@ -29,8 +31,8 @@ def test_wsb_configs_compile_for_sm90_with_asynchronous_wgmma(kernel):
     named barrier of its own 256 threads: a barrier of the whole CTA would wait for the loader warp
     forever. dQ: bwd_wsb by two-wide fp32 reductions that return nothing (RED, not the ATOMG of
     gl.atomic_add, whose returned values the next tile waits for: session 33), 16 a thread a tile
-    at hd128; bwd_wsbt by TMA reductions (UTMAREDG: one in the loop, one for the last tile) and no
-    reduction instruction of its threads."""
+    at hd128; bwd_wsbt and bwd_wsbp by TMA reductions (UTMAREDG: one in the loop, one for the last
+    tile) and no reduction instruction of their threads."""
     code = f"""
 from sigattn import resources as R, triton_kernels as tk
 for hd, row in tk.TUNE_TABLE["{kernel}"].items():
@@ -78,6 +80,9 @@ def test_wsb_asks_for_the_gluon_backward_where_listed_and_never_for_determinism(
         torch.use_deterministic_algorithms(before)
     use_variant(monkeypatch, "wsbt")
     assert tk.gluon_backward(128, 16) == "bwd_wsbt" and tk.gluon_backward(64, 16) == "bwd_wsbt"
+    use_variant(monkeypatch, "wsbp")
+    assert tk.gluon_backward(128, 16) == "bwd_wsbp" and tk.pass_kernels("bwd", 64) == ("bwd_wsbp",)
+    use_variant(monkeypatch, "wsbt")
     assert tk.pass_kernels("bwd", 128) == ("bwd_wsbt",) and tk.current_variant() == "wsbt"
     use_variant(monkeypatch, "fast")
     assert not tk.gluon_backward(128, 16384)
@@ -110,7 +115,7 @@ def test_the_default_names_both_backwards_it_takes_and_never_the_gluon_one_for_d
         torch.use_deterministic_algorithms(before)
 
 
-@pytest.mark.parametrize("variant", ["wsb", "wsbt"])
+@pytest.mark.parametrize("variant", ["wsb", "wsbt", "wsbp"])
 def test_wsb_where_it_cannot_run_takes_the_triton_backward(monkeypatch, device, variant):
     """On the CPU (the interpreter) and on a GPU for what the kernel does not do (GQA, causal,
     score_mod): the Triton dQ and dK/dV kernels run, and the gradients are right."""
@@ -137,7 +142,7 @@ def _grads(fn, tensors, grad_out):
     return forward_backward(fn, [leaf(t) for t in tensors], grad_out)[1]
 
 
-GLUON = {"wsb": "bwd_wsb", "wsbt": "bwd_wsbt"}  # variant -> the kernel it launches
+GLUON = {"wsb": "bwd_wsb", "wsbt": "bwd_wsbt", "wsbp": "bwd_wsbp"}  # variant -> the kernel it launches
 
 
 @pytest.mark.gpu
@@ -212,3 +217,78 @@ def test_wsb_real_sizes_bf16(monkeypatch, variant, head_dim, batch, seq_len, hea
         assert kernel == GLUON[variant]
     else:  # the Triton dK/dV kernel (pointer or descriptor) at hd64
         assert (kernel == "bwd_wsbt") if head_dim == 128 else kernel.startswith("dkdv"), kernel
+
+
+def test_the_persistent_form_reads_tensors_it_can_view_in_two_dimensions():
+    """persistent_blocker: its host-made descriptors read q, k, v and dO as 2-D [rows, heads · head
+    dim] views (gluon_kernels._view_2d), q and dO starting their sequences every as many rows (one
+    row origin for both); else launchable() takes the per-sequence kernel (bwd_wsbt)."""
+    from sigattn import gluon_backward as gb
+
+    q = torch.zeros(3, 100, 4, 64, dtype=torch.bfloat16)
+    assert gb.persistent_blocker(q, q, q, q, padded=True) == ""
+    heads_apart = torch.zeros(3, 100, 64, 4, dtype=torch.bfloat16).transpose(2, 3)  # a head's values 4 apart
+    assert "do's heads are not side by side" in gb.persistent_blocker(q, q, q, heads_apart, padded=True)
+    wide = torch.zeros(3, 107, 4, 64, dtype=torch.bfloat16)[:, :100]  # every sequence 107 rows apart
+    assert "q and do" in gb.persistent_blocker(q, q, q, wide, padded=True)
+    assert gb.persistent_blocker(wide, q, q, wide, padded=True) == ""  # q and dO alike, k and v alike
+    assert "k and v" in gb.persistent_blocker(q, wide, q, q, padded=True)
+    packed = torch.zeros(300, 4, 64, dtype=torch.bfloat16)
+    assert gb.persistent_blocker(packed, packed, packed, packed, padded=False) == ""
+
+
+@pytest.mark.gpu
+def test_the_persistent_form_falls_back_to_the_per_sequence_kernel_where_it_cannot_view_the_tensors():
+    from sigattn import gluon_backward as gb
+
+    q = torch.zeros(2, 100, 4, 64, dtype=torch.bfloat16, device="cuda")
+    wide = torch.zeros(2, 107, 4, 64, dtype=torch.bfloat16, device="cuda")[:, :100]
+    assert gb.launchable("bwd_wsbp", q, q, q, q, None, False, True) == "bwd_wsbp"
+    assert gb.launchable("bwd_wsbp", q, q, q, wide, None, False, True) == "bwd_wsbt"
+    assert gb.launchable("bwd_wsbp", q, q, q, q, None, True, True) is None  # causal: the Triton kernels
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("head_dim", [64, 128])
+@pytest.mark.parametrize("layout", ["padded", "packed"])
+def test_persistent_form_over_many_items_a_program_ignores_what_lies_past_each_sequence(monkeypatch, head_dim,
+                                                                                         layout):
+    """More (key block, sequence, head) items than programs (each program carries its ring's slots
+    and phases, its dS and dQ staging parities and the last tile's dQ reduction from item to
+    item), ragged lengths (key blocks and query tiles reaching into the next sequence or the
+    padding, which the kernel zeroes in shared memory), and NaN in every padding row of q, k, v and
+    dO: finite gradients, zeros in the padding rows, within 1.25x the Triton backward's error
+    against fp64, plus half an ulp."""
+    torch.manual_seed(2)
+    lens = torch.randint(1, 700, (48,)).tolist()
+    longest, heads = max(lens), 4
+    q, k, v = (t.detach() for t in qkv(len(lens), longest, longest, heads, heads, head_dim, dtype=torch.bfloat16,
+                                       device="cuda", packed=layout == "packed"))
+    grad_out = randn(*q.shape, seed=66, device="cuda")
+    lengths = torch.tensor(lens, device="cuda", dtype=torch.int32)
+    if layout == "packed":
+        take = torch.cat([torch.arange(i * longest, i * longest + n) for i, n in enumerate(lens)]).cuda()
+        q, k, v, grad_out = (t[take].contiguous() for t in (q, k, v, grad_out))
+    else:
+        for t in (q, k, v, grad_out):
+            for i, n in enumerate(lens):
+                t[i, n:] = float("nan")
+    run, ref = _run(q, k, v, lengths, layout, None)
+    truth = _grads(ref, [t.nan_to_num(0.0).double() for t in (q, k, v)], grad_out.nan_to_num(0.0).double())
+    items = triton.cdiv(longest, 128) * len(lens) * heads
+    assert items > 2 * torch.cuda.get_device_properties(0).multi_processor_count
+    use_variant(monkeypatch, "fast")
+    base = _grads(run, (q, k, v), grad_out)
+    use_variant(monkeypatch, "wsbp")
+    got = _grads(run, (q, k, v), grad_out)
+    assert tk.LAST_CONFIG["backward_dkdv"]["kernel"] == "bwd_wsbp", tk.LAST_CONFIG
+    valid = torch.ones_like(truth[0], dtype=torch.bool)
+    if layout == "padded":
+        for i, n in enumerate(lens):
+            valid[i, n:] = False
+            assert all((g[i, n:] == 0).all() for g in got), i
+    for name, g, b, t in zip(("dq", "dk", "dv"), got, base, truth, strict=True):
+        assert torch.isfinite(g).all(), name
+        err, base_err = ((x.double() - t)[valid].abs().max().item() for x in (g, b))
+        tol = 0.5 * EPS[torch.bfloat16] * t[valid].abs().max().item()
+        assert err <= 1.25 * base_err + tol, (name, err, base_err, tol)

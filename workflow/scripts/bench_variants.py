@@ -543,6 +543,16 @@ RULES = [
     # (TUNED_WSBT_FROM[128] = 1024) if wsbt is >= 1.05x the default there, dense and padded.
     ("backward hd128, 1K <= L < 2K: dQ by TMA reductions (wsbt) over the default", "bwd", (128,), "wsbt",
      "default", 1.05, (1024, 2048)),
+    # Session 35, written before any GPU run of v1.14 (variant word "wsbp": wsbt's persistent form,
+    # one program an SM over (key block, sequence, head) items; kernels/PERF.md "Session 35", its
+    # prediction): the default takes it at hd128 from 1K if it is >= 1.05x the default there, dense
+    # and padded; in place of wsbt from 2K on if it is at least wsbt's speed there (>= 1.0x, every
+    # repeat); and #16's hd128 backward target with it.
+    ("backward hd128, 1K <= L < 2K: the persistent Gluon backward (wsbp) over the default", "bwd", (128,), "wsbp",
+     "default", 1.05, (1024, 2048)),
+    ("backward hd128, L >= 2K: the persistent Gluon backward (wsbp) over the per-sequence one (wsbt)", "bwd",
+     (128,), "wsbp", "wsbt", 1.0, 2048),
+    ("#16 bwd hd128 with wsbp: >= 1.1x TritonSigmoid", "bwd", (128,), "wsbp", "tritonsigmoid", 1.1, 1024),
 ]
 
 
