@@ -56,7 +56,11 @@ rule eval_benchmarker:
         sources=[eval_source("scib"), eval_source("tables")],
     output:
         f"{R}/eval/benchmarker/{{dataset}}.csv",
-    threads: 2
+    # one for the local scheduler: JAX takes the cores it finds whatever this says, and two
+    # Benchmarker jobs side by side on 2 CPU cores finished in 127 s where one after the other took
+    # 232 s (cold compile caches, the .test configuration, 2026-12-07: their compilations are mostly
+    # single-threaded); a Slurm job gets its CPUs from profiles/slurm (cpus_per_task: 2)
+    threads: 1
     log:
         f"{R}/logs/eval_benchmarker_{{dataset}}.log",
     conda:
