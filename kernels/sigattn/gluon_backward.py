@@ -309,18 +309,28 @@ def _item(item, SEQ, n_seqs, heads, rows_k, q_seq_rows, k_seq_rows, dq_seq_rows,
 
 
 @gluon.jit
-def _loader_persistent(q_desc, k_desc, v_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, bars, SEQ, n_seqs, heads,
-                       rows_k, q_seq_rows, k_seq_rows, n_items, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+def _loader_persistent(q_desc, k_desc, v_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, bars, SEQ, SCHED, n_seqs,
+                       heads, rows_k, q_seq_rows, k_seq_rows, n_items, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
                        HEAD_DIM: gl.constexpr):
-    """The TMA partition over the program's items: each item's K and V block once the compute
+    """The TMA partition over the program's items, which it also picks: the program's number first,
+    then the next of a counter all programs share (SCHED[0], one atomic add an item: whichever
+    program is free takes the next item, as the hardware hands out a grid's programs), each
+    posted to the compute partition through the program's two-slot mailbox (SCHED[1 + 2·pid + i %
+    2], item_ready / item_empty), n_items at the end. For each: its K and V block once the compute
     partition is done reading its predecessor's (kv_empty: it loads them while the compute warps
     store the previous dK and dV), then its query tiles' Q and dO through the ring, numbered on
     from the previous item's (g: the ring's slot and phase)."""
-    kv_bar, ready, empty, kv_empty = bars[0], bars[1], bars[2], bars[3]
+    kv_bar, ready, empty, kv_empty, item_ready, item_empty = bars[0], bars[1], bars[2], bars[3], bars[4], bars[5]
     STAGES: gl.constexpr = q_bufs.type.shape[0]
+    box = SCHED + 1 + 2 * gl.program_id(0)
     g = 0
     n_kv = 0
-    for item in range(gl.program_id(0), n_items, gl.num_programs(0)):
+    i = 0
+    item = gl.program_id(0)
+    while item < n_items:
+        mbarrier.wait(item_empty.index(i % 2), ((i // 2) & 1) ^ 1)  # a fresh barrier's "previous phase" is complete
+        gl.store(box + i % 2, item)
+        mbarrier.arrive(item_ready.index(i % 2), count=1)
         _, head, n0, q_row0, k_row0, _, _, _, _, n_tiles, shift = _item(
             item, SEQ, n_seqs, heads, rows_k, q_seq_rows, k_seq_rows, 0, BLOCK_M, BLOCK_N)
         if n_tiles > 0:
@@ -338,10 +348,26 @@ def _loader_persistent(q_desc, k_desc, v_desc, do_desc, k_smem, v_smem, q_bufs, 
                                                 do_bufs.index(slot))
             g += n_tiles
             n_kv += 1
+        item = gl.num_programs(0) + gl.atomic_add(SCHED, 1, sem="relaxed")  # a count, ordering nothing
+        i += 1
+    mbarrier.wait(item_empty.index(i % 2), ((i // 2) & 1) ^ 1)
+    gl.store(box + i % 2, n_items)  # the end
+    mbarrier.arrive(item_ready.index(i % 2), count=1)
 
 
 @gluon.jit
-def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, SEQ, n_seqs, heads,
+def _next_item(SCHED, bars, i):
+    """The compute partition's i-th item, as the loader posted it to the program's mailbox (its
+    store ordered before the wait by the barrier's release / acquire); the slot released at once."""
+    item_ready, item_empty = bars[4], bars[5]
+    mbarrier.wait(item_ready.index(i % 2), (i // 2) & 1)
+    item = gl.load(SCHED + 1 + 2 * gl.program_id(0) + i % 2, volatile=True)
+    mbarrier.arrive(item_empty.index(i % 2), count=1)
+    return item
+
+
+@gluon.jit
+def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, SEQ, SCHED, n_seqs, heads,
                         rows_k, q_seq_rows, k_seq_rows, dq_seq_rows, n_items, scale, bias_value, DK, DV,
                         stride_dkb, stride_dkt, stride_dkh, stride_dvb, stride_dvt, stride_dvh,
                         BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr,
@@ -368,7 +394,9 @@ def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_d
     n_kv = 0
     dq_row = 0  # tile g - 1's dQ rows and columns, whose reduction tile g issues
     dq_col = 0
-    for item in range(gl.program_id(0), n_items, gl.num_programs(0)):
+    i = 0
+    item = _next_item(SCHED, bars, i)
+    while item < n_items:
         seq, head, n0, _, _, dq_row0, k_start, q_len, k_len, n_tiles, shift = _item(
             item, SEQ, n_seqs, heads, rows_k, q_seq_rows, k_seq_rows, dq_seq_rows, BLOCK_M, BLOCK_N)
         y_scale, y_bias = gk._sigmoid_args(k_len, scale, bias_value, DEFAULT_BIAS)
@@ -429,6 +457,8 @@ def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_d
         dv_ptr = DV + seq64 * stride_dvb + k_start * stride_dvt + head64 * stride_dvh
         gk._store_rows(dk * scale, dk_ptr, stride_dkt, n0, k_len, rows_limit, HEAD_DIM)
         gk._store_rows(dv, dv_ptr, stride_dvt, n0, k_len, rows_limit, HEAD_DIM)
+        i += 1
+        item = _next_item(SCHED, bars, i)
     if g > 0:  # the program's last tile's dQ; then every reduction has read its buffer before the end
         gl.thread_barrier()
         _tma_reduce_add(dqa_desc, [dq_row, dq_col], dq_bufs.index((g - 1) % 2))
@@ -436,7 +466,7 @@ def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_d
 
 
 @gluon.jit
-def _ws_bwd_persistent_kernel(q_desc, k_desc, v_desc, do_desc, dqa_desc, DK, DV, SEQ, n_seqs, heads, rows_k,
+def _ws_bwd_persistent_kernel(q_desc, k_desc, v_desc, do_desc, dqa_desc, DK, DV, SEQ, SCHED, n_seqs, heads, rows_k,
                               q_seq_rows, k_seq_rows, dq_seq_rows, n_items, scale, bias_value, seqlen_bucket,
                               stride_dkb, stride_dkt, stride_dkh, stride_dvb, stride_dvt, stride_dvh,
                               HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
@@ -459,20 +489,25 @@ def _ws_bwd_persistent_kernel(q_desc, k_desc, v_desc, do_desc, dqa_desc, DK, DV,
     kv_empty = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
     ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    item_ready = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+    item_empty = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
     mbarrier.init(kv_bar, count=1)
     mbarrier.init(kv_empty, count=1)
     for i in gl.static_range(STAGES):
         mbarrier.init(ready.index(i), count=1)
         mbarrier.init(empty.index(i), count=1)
-    bars = (kv_bar, ready, empty, kv_empty)
+    for i in gl.static_range(2):
+        mbarrier.init(item_ready.index(i), count=1)
+        mbarrier.init(item_empty.index(i), count=1)
+    bars = (kv_bar, ready, empty, kv_empty, item_ready, item_empty)
 
     gl.warp_specialize([
-        (_compute_persistent, (k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, SEQ, n_seqs, heads,
-                               rows_k, q_seq_rows, k_seq_rows, dq_seq_rows, n_items, scale, bias_value, DK, DV,
+        (_compute_persistent, (k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, SEQ, SCHED, n_seqs,
+                               heads, rows_k, q_seq_rows, k_seq_rows, dq_seq_rows, n_items, scale, bias_value, DK, DV,
                                stride_dkb, stride_dkt, stride_dkh, stride_dvb, stride_dvt, stride_dvh, BLOCK_M,
                                BLOCK_N, HEAD_DIM, DEFAULT_BIAS, STORE_PADDED, num_warps)),
-        (_loader_persistent, (q_desc, k_desc, v_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, bars, SEQ, n_seqs,
-                              heads, rows_k, q_seq_rows, k_seq_rows, n_items, BLOCK_M, BLOCK_N, HEAD_DIM)),
+        (_loader_persistent, (q_desc, k_desc, v_desc, do_desc, k_smem, v_smem, q_bufs, do_bufs, bars, SEQ, SCHED,
+                              n_seqs, heads, rows_k, q_seq_rows, k_seq_rows, n_items, BLOCK_M, BLOCK_N, HEAD_DIM)),
     ], [gk.LOADER_WARPS], [gk.LOADER_REGISTERS])
 
 
@@ -483,8 +518,11 @@ def _ws_bwd_persistent_kernel(q_desc, k_desc, v_desc, do_desc, dqa_desc, DK, DV,
 
 def _zero_dq_accumulator(kwargs, reset_only=False):
     """The autotuner's hook before each config it times and before the launch after: the kernel adds
-    into DQA (the persistent form: into its descriptor's tensor), so it starts from zeros each time."""
+    into DQA (the persistent form: into its descriptor's tensor, and its item counter counts from 0),
+    so it starts from zeros each time."""
     (kwargs["DQA"] if "DQA" in kwargs else kwargs["dqa_desc"].base).zero_()
+    if "SCHED" in kwargs:
+        kwargs["SCHED"].zero_()
 
 
 _AUTOTUNED = {name: gk._autotuner(name, fn, key=["HEAD_DIM", "STORE_PADDED", "DEFAULT_BIAS", "seqlen_bucket"],
@@ -540,12 +578,14 @@ def backward(do, q, k, v, seq_table, *, scale, bias, padded, rows_k, dq, dk, dv,
     if rows_k > 0 and kernel == KERNEL_PERSISTENT:
         descs, seq_rows = _descriptors(q, k, v, do, dq_acc, padded)
         n_items = triton.cdiv(rows_k, descs[1].block_shape[0]) * n_seqs * heads
-        args = (*descs, dk, dv, seq_table, n_seqs, heads, rows_k, *seq_rows, n_items, scale,
+        programs = min(n_items, gk._sm_count(q.device))
+        sched = torch.zeros(1 + 2 * programs, dtype=torch.int32, device=q.device)  # the item counter, the mailboxes
+        args = (*descs, dk, dv, seq_table, sched, n_seqs, heads, rows_k, *seq_rows, n_items, scale,
                 0.0 if bias is None else float(bias), tuned.bucket(rows_k),
                 *tk._strides(dk, padded)[:3], *tk._strides(dv, padded)[:3])
         flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded)
-        tk._launch("backward_dkdv", kernel, _AUTOTUNED[kernel], (min(n_items, gk._sm_count(q.device)),), args, flags,
-                   q, False, rows_k, descriptors=False, block_kwargs=gk._block_kwargs)
+        tk._launch("backward_dkdv", kernel, _AUTOTUNED[kernel], (programs,), args, flags, q, False, rows_k,
+                   descriptors=False, block_kwargs=gk._block_kwargs)
     elif rows_k > 0:
         strides = [st for t in (q, k, v, do, dk, dv, dq_acc) for st in tk._strides(t, padded)[:3]]
         args = (q, k, v, do, dk, dv, dq_acc, seq_table, n_seqs, heads, rows_k, scale,

@@ -149,8 +149,8 @@ def compile_ws_config(head_dim: int, block: tuple[int, int, int, int], *, arch: 
             signature[a] = "constexpr"
         elif a.endswith("_desc"):
             signature[a] = descriptor(m if a in ("q_desc", "do_desc", "dqa_desc") else n, fp32=a == "dqa_desc")
-        elif a in _POINTERS or a in _FP32_POINTERS or a == "SEQ":
-            signature[a] = "*i32" if a == "SEQ" else "*fp32" if a in _FP32_POINTERS else "*bf16"
+        elif a in _POINTERS or a in _FP32_POINTERS or a in ("SEQ", "SCHED"):
+            signature[a] = "*i32" if a in ("SEQ", "SCHED") else "*fp32" if a in _FP32_POINTERS else "*bf16"
             aligned.append(i)
         elif a in _FLOATS:
             signature[a] = "fp32"

@@ -547,7 +547,10 @@ RULES = [
     # one program an SM over (key block, sequence, head) items; kernels/PERF.md "Session 35", its
     # prediction): the default takes it at hd128 from 1K if it is >= 1.05x the default there, dense
     # and padded; in place of wsbt from 2K on if it is at least wsbt's speed there (>= 1.0x, every
-    # repeat); and #16's hd128 backward target with it.
+    # repeat); and #16's hd128 backward target with it. Judged in session 35 on an H100
+    # (results/bench/variants_s35_h100_wsbp/): not met (dense x1.134 at 1K, padded x0.99: its static
+    # schedule); kept, unchanged, for v1.15 (the same variant word, its items handed out by a
+    # counter), written before any GPU run of it.
     ("backward hd128, 1K <= L < 2K: the persistent Gluon backward (wsbp) over the default", "bwd", (128,), "wsbp",
      "default", 1.05, (1024, 2048)),
     ("backward hd128, L >= 2K: the persistent Gluon backward (wsbp) over the per-sequence one (wsbt)", "bwd",
