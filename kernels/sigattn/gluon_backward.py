@@ -1,12 +1,17 @@
 """The backward in one warp-specialised Gluon kernel for Hopper (sm_90): five matmuls a tile pair.
-Two forms of the same kernel, by how each tile's dQ is added into the fp32 accumulator:
+Two forms of the same kernel, by how each tile's dQ is added into the fp32 accumulator, and a
+persistent form of the second:
 - "bwd_wsb" (SIGATTN_WSB=1, variant word "wsb"): ``red`` reductions from every compute thread
   (v1.12; v1.11's returning atomics were 0.55-0.78x the default backward on an H100, session 33;
   v1.12 0.87-0.99x, session 34): opt-in;
 - "bwd_wsbt" (SIGATTN_WSB=tma, variant word "wsbt", v1.13): the tile stored to shared memory and
   added by one TMA reduction (FlashAttention-3's way), issued a tile later: 1.14-1.29x the default
   at hd128 from 2K on an H100, at the power cap (kernels/PERF.md "Sessions 34, 35"), so the default
-  takes it there (triton_kernels.TUNED_WSBT_FROM).
+  takes it there (triton_kernels.TUNED_WSBT_FROM);
+- "bwd_wsbp" (SIGATTN_WSB=persistent, variant word "wsbp", v1.14-v1.15): "bwd_wsbt"'s loop in one
+  program an SM over (key block, sequence, head) items handed out by a counter, with host-made
+  descriptors (the persistent form's section below): opt-in (v1.14, its items by stride: 1.05x
+  bwd_wsbt dense at 1K, 0.95-0.98x padded; PERF.md "Session 35").
 
 Why: at head dim 128 the backward runs at the board's power cap, where a call's time is its
 energy, and a matmul is most of that energy (kernels/PERF.md "Session 32": 1.07 J a matmul of
@@ -281,8 +286,8 @@ def _ws_bwd_kernel(Q, K, V, DO, DK, DV, DQA, SEQ, n_seqs, heads_kv, rows_k, scal
 
 
 # ----------------------------------------------------------------------------------------------
-# The persistent form (v1.14, "bwd_wsbp"): one program an SM, looping over the (key block,
-# sequence, head) items, dQ by TMA reductions
+# The persistent form (v1.14-v1.15, "bwd_wsbp"): one program an SM, looping over the (key block,
+# sequence, head) items a counter hands out, dQ by TMA reductions
 # ----------------------------------------------------------------------------------------------
 
 

@@ -85,6 +85,22 @@ def test_schedule_model_counts_tiles_and_waves_by_hand():
     assert schedule_model([100], 128, 2, "fwd", 64, 64, 1) == pytest.approx(100**2 / 128**2)  # heads scale both
 
 
+def test_persistent_balance_by_hand_strided_against_handed_out_in_order():
+    from scsigmoid.bench.ceiling import persistent_balance, strided_makespan
+
+    assert strided_makespan([5, 1, 1, 5], 2) == 6 and strided_makespan([5, 1, 1, 5], 9) == 5
+    # dK/dV items (key blocks of 64 keys, query tiles of 64): sequences of 256 and 64 rows in slots
+    # of 256, one head: items cost 4,4,4,4 tiles (the long one's four key blocks) then 1,0,0,0;
+    # two programs by stride take 4+4+1+0 and 4+4+0+0 (9 of a mean 8.5), in order 4+4+1 and 4+4
+    strided, in_order = persistent_balance([256, 64], 256, 1, "dkdv", 64, 64, 2)
+    assert strided == pytest.approx(9 / 8.5) and in_order == pytest.approx(9 / 8.5)
+    # equal items balance both ways; a long item last in one program's stride does not in order
+    assert persistent_balance([256, 256], 256, 1, "dkdv", 64, 64, 4) == (1.0, 1.0)
+    strided, in_order = persistent_balance([64, 64, 256], 256, 1, "dkdv", 64, 64, 4)
+    # items: 1,0,0,0, 1,0,0,0, 4,4,4,4 -> stride: program 0 takes 1+1+4 = 6; in order: 4 at most
+    assert strided == pytest.approx(6 / 4.5) and in_order == pytest.approx(5 / 4.5)
+
+
 def test_ceilings_add_occupancy_and_the_schedule_model_from_the_compiled_configs():
     bench_cfg = {"tokens_per_batch": 2048, "hidden": 256, "seed": 0}
     base = {"status": "ok", "head_dim": 64, "seq_len": 512, "pass": "fwd", "config": "fwd@512=64,64,4,3:autotune"}

@@ -109,6 +109,26 @@ def makespan(costs, slots: int) -> int:
     return max(free)
 
 
+def strided_makespan(costs, slots: int) -> int:
+    """Finish time of programs handed out by stride (a persistent kernel's static schedule: slot p
+    runs programs p, p + slots, p + 2·slots, ... one after another)."""
+    slots = max(1, min(slots, len(costs)))
+    return max(sum(costs[p::slots]) for p in range(slots))
+
+
+def persistent_balance(lengths, slot_len: int, heads: int, kernel: str, block_m: int, block_n: int,
+                       programs: int) -> tuple[float, float]:
+    """(strided, in order): the busiest of ``programs`` persistent programs over the mean, when
+    the launch's work items (its one-item programs, _program_costs) are handed out by stride, and
+    when each free program takes the next item (a counter; what the hardware does with a grid of
+    one-item programs). 1.0 is a perfect balance (kernels/PERF.md "Session 35": v1.14 / v1.15)."""
+    costs = _program_costs([int(x) for x in lengths], slot_len, heads, kernel, block_m, block_n)
+    mean = sum(costs) / max(1, min(programs, len(costs)))
+    if mean == 0:
+        return 1.0, 1.0
+    return strided_makespan(costs, programs) / mean, makespan(costs, programs) / mean
+
+
 def schedule_model(lengths, slot_len: int, heads: int, kernel: str, block_m: int, block_n: int,
                    slots: int) -> float:
     """Useful entries per slot-time of the padded launch ÷ the dense launch's (every sequence
