@@ -146,6 +146,57 @@ def _add_dq(dq, dqa_ptr, stride_aqt, m0, q_len, HEAD_DIM: gl.constexpr):
 
 
 @gluon.jit
+def _tile_scores(k_smem, v_smem, q_tile, do_tile, ds_bufs, parity, dk, dv, y_scale, y_bias, DQ_TMA: gl.constexpr,
+                 num_warps: gl.constexpr):
+    """A tile pair's first four matmuls (the module's docstring): Sᵀ and dPᵀ issued, Pᵀ, dV += Pᵀ·dO
+    and dK += dSᵀ·Q issued (left in flight), dSᵀ stored to ds_bufs[parity]; then (DQ_TMA) the wait
+    for the reduction that last read the staging tile this tile's dQ fills, and the compute warps'
+    barrier (every thread's dS, and its earlier staging stores, before what follows): (dk, dv, dS's
+    buffer)."""
+    BLOCK_N: gl.constexpr = k_smem.type.shape[0]
+    HEAD_DIM: gl.constexpr = k_smem.type.shape[1]
+    BLOCK_M: gl.constexpr = q_tile.type.shape[0]
+    st_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                        instr_shape=[16, BLOCK_M, 16])
+    acc_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                         instr_shape=[16, HEAD_DIM, 16])
+    a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc_layout, k_width=2)
+    dtype: gl.constexpr = q_tile.dtype
+    s_t = warpgroup_mma(k_smem, q_tile.permute((1, 0)), gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout),
+                        use_acc=False, is_async=True)
+    dp_t = warpgroup_mma(v_smem, do_tile.permute((1, 0)), gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout),
+                         use_acc=False, is_async=True)
+    s_t = warpgroup_mma_wait(num_outstanding=1, deps=(s_t,))
+    p_t = gk._sigmoid_ex2(s_t * y_scale + y_bias, "fast")
+    dv = warpgroup_mma(gl.convert_layout(p_t.to(dtype), a_layout), do_tile, dv, is_async=True)
+    dp_t = warpgroup_mma_wait(num_outstanding=1, deps=(dp_t,))
+    ds_t = ((p_t - p_t * p_t) * dp_t).to(dtype)
+    dk = warpgroup_mma(gl.convert_layout(ds_t, a_layout), q_tile, dk, is_async=True)
+    ds_smem = ds_bufs.index(parity)
+    ds_smem.store(ds_t)
+    if DQ_TMA:  # the reduction issued a tile ago has read the staging tile this tile's dQ fills
+        tma.store_wait(0)
+    fence_async_shared()
+    gl.thread_barrier()
+    return dk, dv, ds_smem
+
+
+@gluon.jit
+def _tile_dq(ds_smem, k_smem, dk, dv, num_warps: gl.constexpr):
+    """The fifth matmul, dQ_tile = dS·K (the two warpgroups splitting dQ's columns), and the wait for
+    it and the tile's dK and dV: (dq, dk, dv)."""
+    BLOCK_M: gl.constexpr = ds_smem.type.shape[1]
+    HEAD_DIM: gl.constexpr = k_smem.type.shape[1]
+    WARPGROUPS: gl.constexpr = num_warps // 4
+    # dQ_tile [BLOCK_M, HEAD_DIM]: 64 query rows a warpgroup's M, so its warpgroups split the columns
+    dq_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, WARPGROUPS],
+                                                        instr_shape=[16, HEAD_DIM // WARPGROUPS, 16])
+    dq = warpgroup_mma(ds_smem.permute((1, 0)), k_smem, gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, dq_layout),
+                       use_acc=False, is_async=True)
+    return warpgroup_mma_wait(num_outstanding=0, deps=(dq, dk, dv))
+
+
+@gluon.jit
 def _compute(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, n_tiles, shift, y_scale, y_bias,
              scale, dqa_ptr, stride_aqt, q_len, dk_ptr, dv_ptr, stride_dkt, stride_dvt, n0, k_len, rows_limit,
              BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, DQ_TMA: gl.constexpr,
@@ -157,16 +208,8 @@ def _compute(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, 
     reduction has a tile's time to read the buffer before tile t + 2 waits for it (store_wait)."""
     kv_bar, ready, empty = bars[0], bars[1], bars[2]
     STAGES: gl.constexpr = q_bufs.type.shape[0]
-    WARPGROUPS: gl.constexpr = num_warps // 4
-    st_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
-                                                        instr_shape=[16, BLOCK_M, 16])
     acc_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                          instr_shape=[16, HEAD_DIM, 16])
-    a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc_layout, k_width=2)
-    # dQ_tile [BLOCK_M, HEAD_DIM]: 64 query rows a warpgroup's M, so its warpgroups split the columns
-    dq_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, WARPGROUPS],
-                                                        instr_shape=[16, HEAD_DIM // WARPGROUPS, 16])
-    dtype: gl.constexpr = q_bufs.dtype
     dk = gl.zeros([BLOCK_N, HEAD_DIM], gl.float32, acc_layout)
     dv = gl.zeros([BLOCK_N, HEAD_DIM], gl.float32, acc_layout)
     if n_tiles > 0:
@@ -174,30 +217,12 @@ def _compute(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_desc, bars, 
     for t in range(n_tiles):
         slot = t % STAGES
         mbarrier.wait(ready.index(slot), (t // STAGES) & 1)
-        q_tile = q_bufs.index(slot)
-        do_tile = do_bufs.index(slot)
-        s_t = warpgroup_mma(k_smem, q_tile.permute((1, 0)), gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout),
-                            use_acc=False, is_async=True)
-        dp_t = warpgroup_mma(v_smem, do_tile.permute((1, 0)), gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout),
-                             use_acc=False, is_async=True)
-        s_t = warpgroup_mma_wait(num_outstanding=1, deps=(s_t,))
-        p_t = gk._sigmoid_ex2(s_t * y_scale + y_bias, "fast")
-        dv = warpgroup_mma(gl.convert_layout(p_t.to(dtype), a_layout), do_tile, dv, is_async=True)
-        dp_t = warpgroup_mma_wait(num_outstanding=1, deps=(dp_t,))
-        ds_t = ((p_t - p_t * p_t) * dp_t).to(dtype)
-        dk = warpgroup_mma(gl.convert_layout(ds_t, a_layout), q_tile, dk, is_async=True)
-        ds_smem = ds_bufs.index(t % 2)
-        ds_smem.store(ds_t)
-        if DQ_TMA:  # tile t - 2's reduction (issued in tile t - 1) has read the buffer tile t's dQ fills
-            tma.store_wait(0)
-        fence_async_shared()
-        gl.thread_barrier()
+        dk, dv, ds_smem = _tile_scores(k_smem, v_smem, q_bufs.index(slot), do_bufs.index(slot), ds_bufs, t % 2, dk,
+                                       dv, y_scale, y_bias, DQ_TMA, num_warps)
         if DQ_TMA:
             if t > 0:  # tile t - 1's dQ, which every compute thread stored before the barrier
                 _tma_reduce_add(dqa_desc, [_tile_row(t - 1, shift, n_tiles, BLOCK_M), 0], dq_bufs.index((t - 1) % 2))
-        dq = warpgroup_mma(ds_smem.permute((1, 0)), k_smem, gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, dq_layout),
-                           use_acc=False, is_async=True)
-        dq, dk, dv = warpgroup_mma_wait(num_outstanding=0, deps=(dq, dk, dv))
+        dq, dk, dv = _tile_dq(ds_smem, k_smem, dk, dv, num_warps)
         if DQ_TMA:  # (before the slot's release, whose barrier then orders these stores too)
             dq_bufs.index(t % 2).store(dq)
             fence_async_shared()
@@ -386,15 +411,8 @@ def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_d
     next K and V while dK and dV are stored."""
     kv_bar, ready, empty, kv_empty = bars[0], bars[1], bars[2], bars[3]
     STAGES: gl.constexpr = q_bufs.type.shape[0]
-    WARPGROUPS: gl.constexpr = num_warps // 4
-    st_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
-                                                        instr_shape=[16, BLOCK_M, 16])
     acc_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                          instr_shape=[16, HEAD_DIM, 16])
-    a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc_layout, k_width=2)
-    dq_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, WARPGROUPS],
-                                                        instr_shape=[16, HEAD_DIM // WARPGROUPS, 16])
-    dtype: gl.constexpr = q_bufs.dtype
     g = 0
     n_kv = 0
     dq_row = 0  # tile g - 1's dQ rows and columns, whose reduction tile g issues
@@ -426,26 +444,11 @@ def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_d
                     gk._zero_rows_from(do_tile, q_len - m0, num_warps)
                     fence_async_shared()
                     gl.thread_barrier()
-                s_t = warpgroup_mma(k_smem, q_tile.permute((1, 0)), gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout),
-                                    use_acc=False, is_async=True)
-                dp_t = warpgroup_mma(v_smem, do_tile.permute((1, 0)),
-                                     gl.zeros([BLOCK_N, BLOCK_M], gl.float32, st_layout), use_acc=False, is_async=True)
-                s_t = warpgroup_mma_wait(num_outstanding=1, deps=(s_t,))
-                p_t = gk._sigmoid_ex2(s_t * y_scale + y_bias, "fast")
-                dv = warpgroup_mma(gl.convert_layout(p_t.to(dtype), a_layout), do_tile, dv, is_async=True)
-                dp_t = warpgroup_mma_wait(num_outstanding=1, deps=(dp_t,))
-                ds_t = ((p_t - p_t * p_t) * dp_t).to(dtype)
-                dk = warpgroup_mma(gl.convert_layout(ds_t, a_layout), q_tile, dk, is_async=True)
-                ds_smem = ds_bufs.index(gt % 2)
-                ds_smem.store(ds_t)
-                tma.store_wait(0)  # tile gt - 2's reduction has read the staging tile gt's dQ fills
-                fence_async_shared()
-                gl.thread_barrier()
+                dk, dv, ds_smem = _tile_scores(k_smem, v_smem, q_tile, do_tile, ds_bufs, gt % 2, dk, dv, y_scale,
+                                               y_bias, True, num_warps)
                 if gt > 0:  # tile gt - 1's dQ (this item's or the previous one's)
                     _tma_reduce_add(dqa_desc, [dq_row, dq_col], dq_bufs.index((gt - 1) % 2))
-                dq = warpgroup_mma(ds_smem.permute((1, 0)), k_smem,
-                                   gl.zeros([BLOCK_M, HEAD_DIM], gl.float32, dq_layout), use_acc=False, is_async=True)
-                dq, dk, dv = warpgroup_mma_wait(num_outstanding=0, deps=(dq, dk, dv))
+                dq, dk, dv = _tile_dq(ds_smem, k_smem, dk, dv, num_warps)
                 dq_bufs.index(gt % 2).store(dq)
                 fence_async_shared()
                 mbarrier.arrive(empty.index(slot), count=1)
