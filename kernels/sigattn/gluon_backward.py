@@ -613,15 +613,7 @@ def _descriptors(q, k, v, do, dq_acc, padded: bool):
     fp32 accumulator (DQ_SMEM_LAYOUT) over their 2-D views (gk._view_2d; block shapes: its list's
     BLOCK_M for q, dO and dQ, BLOCK_N for k and v, one for every entry: persistent_blocker), and the
     rows a sequence of q (and dO), of k / v and of the accumulator."""
-    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
-
-    head_dim = q.shape[-1]
-    block_m, block_n = tk.TUNE_TABLE[KERNEL_PERSISTENT][head_dim][0][:2]
-    descs, seq_rows = [], {}
-    for name, t, block, layout in (("q", q, block_m, gk.SMEM_LAYOUT), ("k", k, block_n, gk.SMEM_LAYOUT),
-                                   ("v", v, block_n, gk.SMEM_LAYOUT), ("do", do, block_m, gk.SMEM_LAYOUT),
-                                   ("dq", dq_acc, block_m, DQ_SMEM_LAYOUT)):
-        shape, strides, rows = gk._view_2d(t, padded)
-        descs.append(TensorDescriptor(t, shape, strides, [block, head_dim], layout.value))
-        seq_rows[name] = rows
-    return descs, (seq_rows["q"], seq_rows["k"], seq_rows["dq"])
+    block_m, block_n = tk.TUNE_TABLE[KERNEL_PERSISTENT][q.shape[-1]][0][:2]
+    made = [gk.view_descriptor(t, padded, block) for t, block in ((q, block_m), (k, block_n), (v, block_n), (do, block_m))]
+    made.append(gk.view_descriptor(dq_acc, padded, block_m, DQ_SMEM_LAYOUT))
+    return [d for d, _ in made], (made[0][1], made[1][1], made[4][1])

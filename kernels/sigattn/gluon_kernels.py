@@ -577,17 +577,20 @@ def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o, kernel=KERNEL
     return o
 
 
+def view_descriptor(t: torch.Tensor, padded: bool, block_rows: int, layout=SMEM_LAYOUT):
+    """(a host-made descriptor of ``t`` over its 2-D view, blocks of ``block_rows`` rows of one head,
+    the rows a sequence of that view): what the persistent kernels (this forward's, the backward's
+    in gluon_backward) read their tensors through."""
+    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+    shape, strides, rows = _view_2d(t, padded)
+    return TensorDescriptor(t, shape, strides, [block_rows, t.shape[-1]], layout.value), rows
+
+
 def _descriptors(q, k, v, padded: bool):
     """The persistent form's host-made descriptors of q, k and v over their 2-D views (block
     shapes: its list's BLOCK_M x BLOCK_N, one for every entry: persistent_blocker), and the rows a
     sequence of q and of k / v."""
-    from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
-
-    head_dim = q.shape[-1]
-    block_m, block_n = tk.TUNE_TABLE[KERNEL_PERSISTENT][head_dim][0][:2]
-    descs, seq_rows = [], []
-    for t, block in ((q, block_m), (k, block_n), (v, block_n)):
-        shape, strides, rows = _view_2d(t, padded)
-        descs.append(TensorDescriptor(t, shape, strides, [block, head_dim], SMEM_LAYOUT.value))
-        seq_rows.append(rows)
-    return descs, seq_rows[:2]
+    block_m, block_n = tk.TUNE_TABLE[KERNEL_PERSISTENT][q.shape[-1]][0][:2]
+    (dq, rq), (dk, rk), (dv, _) = (view_descriptor(t, padded, b) for t, b in ((q, block_m), (k, block_n), (v, block_n)))
+    return [dq, dk, dv], [rq, rk]

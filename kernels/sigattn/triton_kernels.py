@@ -932,7 +932,9 @@ TMA = _switch("SIGATTN_TMA", "pointer loads, the default", "tensor descriptors")
 #: dQ by TMA reductions from shared memory instead of ``red`` instructions (session 34, v1.13),
 #: variant word "wsbt", kernel "bwd_wsbt"; SIGATTN_WSB=persistent: its persistent form (session 35,
 #: v1.14), variant word "wsbp", kernel "bwd_wsbp". WSB: the kernel the setting names, or None.
-WSB_KERNELS = {"0": None, "1": "bwd_wsb", "tma": "bwd_wsbt", "persistent": "bwd_wsbp"}
+#: _WSB_WORDS: each form's variant word and SIGATTN_WSB value; its kernel is "bwd_" + the word.
+_WSB_WORDS = {"wsb": "1", "wsbt": "tma", "wsbp": "persistent"}
+WSB_KERNELS = {"0": None, **{value: f"bwd_{word}" for word, value in _WSB_WORDS.items()}}
 WSB = WSB_KERNELS[_setting("SIGATTN_WSB", {"0": "the Triton backward kernels, the default",
                                            "1": "the warp-specialised Gluon backward on sm_90",
                                            "tma": "the same, dQ by TMA reductions",
@@ -1111,7 +1113,7 @@ def fused_backward(head_dim: int) -> bool:
 
 def gluon_backward(head_dim: int, rows_k: int) -> str | None:
     """The warp-specialised Gluon backward kernel the backward at this head dim and key rows asks
-    for ("bwd_wsb", "bwd_wsbt" or None: SIGATTN_WSB; under "tuned" "bwd_wsbt" from TUNED_WSBT_FROM's
+    for ("bwd_wsb", "bwd_wsbt", "bwd_wsbp" or None: SIGATTN_WSB; under "tuned" "bwd_wsbt" from TUNED_WSBT_FROM's
     length on, else None), which runs where gluon_backward.blocker allows. Never while
     torch.use_deterministic_algorithms(True): its dQ reductions add in whatever order the programs
     reach them."""
@@ -1165,9 +1167,7 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,
 #: Q / dO in registers (forward, dQ kernel), K / V in registers (dK/dV kernel), the warp-specialised
 #: Gluon forward, its persistent form (ws and wsp exclude each other), the warp-specialised Gluon backward.
-_VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp", "wsb", "wsbt", "wsbp")
-#: the variant words of the Gluon backward's forms, one at most, and the SIGATTN_WSB value of each
-_WSB_WORDS = {"wsb": "1", "wsbt": "tma", "wsbp": "persistent"}
+_VARIANT_WORDS = ("tma", "fused", "qreg", "kvreg", "ws", "wsp", *_WSB_WORDS)  # one of _WSB_WORDS at most
 
 
 def variant_suffix() -> str:
@@ -1183,8 +1183,7 @@ def variant_suffix() -> str:
     if TUNED:
         return ""
     words = [w for w, on in zip(_VARIANT_WORDS, (TMA, FUSED, QREG, KVREG, WS and not PERSISTENT, PERSISTENT,
-                                                 WSB == "bwd_wsb", WSB == "bwd_wsbt", WSB == "bwd_wsbp"),
-                                                 strict=True) if on]
+                                                 *(WSB == f"bwd_{w}" for w in _WSB_WORDS)), strict=True) if on]
     return "_" + "_".join(words + ([] if words and SIGMOID == DEFAULT_SIGMOID else [SIGMOID]))
 
 
