@@ -7,9 +7,9 @@ Modules, side by side like a tutorial:
   the sigmoid of one key tile under the next tile's QKᵀ), which the default launches for bf16
   inputs at head dim 128 from 8K query rows on (``triton_kernels.TUNED_WS_FROM``);
 - ``gluon_backward``: the backward in one warp-specialised Gluon kernel for sm_90 (five matmuls a
-  tile pair, dQ added by TMA reductions), which the default launches at head dim 128 from 2K key
-  rows on (``triton_kernels.TUNED_WSBT_FROM``; ``SIGATTN_WSB=1``: its form adding dQ by ``red``;
-  ``SIGATTN_WSB=persistent``: its persistent form);
+  tile pair, dQ added by TMA reductions), which the default launches at head dim 128 from 1K key
+  rows on, in its persistent form below 4K (``triton_kernels.TUNED_WSB``; ``SIGATTN_WSB=1``: its
+  form adding dQ by ``red``; ``SIGATTN_WSB=tma`` / ``persistent``: either form alone);
 - ``ops``: the public functions and the ``torch.library`` custom ops (autograd, torch.compile);
 - ``reference``: the same maths in plain PyTorch (ground truth, CPU fallback);
 - ``backend``: which of the two runs for a tensor (:func:`backend_for`);

@@ -7,11 +7,12 @@ persistent form of the second:
 - "bwd_wsbt" (SIGATTN_WSB=tma, variant word "wsbt", v1.13): the tile stored to shared memory and
   added by one TMA reduction (FlashAttention-3's way), issued a tile later: 1.14-1.29x the default
   at hd128 from 2K on an H100, at the power cap (kernels/PERF.md "Sessions 34, 35"), so the default
-  takes it there (triton_kernels.TUNED_WSBT_FROM);
+  takes it from 4K (triton_kernels.TUNED_WSB);
 - "bwd_wsbp" (SIGATTN_WSB=persistent, variant word "wsbp", v1.14-v1.15): "bwd_wsbt"'s loop in one
   program an SM over (key block, sequence, head) items handed out by a counter, with host-made
-  descriptors (the persistent form's section below): opt-in (v1.14, its items by stride: 1.05x
-  bwd_wsbt dense at 1K, 0.95-0.98x padded; PERF.md "Session 35").
+  descriptors (the persistent form's section below): v1.15 1.14x the default dense, 1.09x padded
+  at hd128 1K, 1.02-1.04x bwd_wsbt at 2K on an H100 (PERF.md "Session 36"; v1.14, its items by
+  stride, 0.95-0.98x bwd_wsbt padded), so the default takes it at hd128 from 1K to 4K.
 
 Why: at head dim 128 the backward runs at the board's power cap, where a call's time is its
 energy, and a matmul is most of that energy (kernels/PERF.md "Session 32": 1.07 J a matmul of

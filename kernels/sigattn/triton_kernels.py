@@ -1052,17 +1052,20 @@ TUNED_WS_FROM = {128: 8192}
 #: on a second, {128: (1024, 8192)} with a bar of 1.05x: inconclusive (padded 2K 1.02x, a dense
 #: 1K repeat 0.75x), so the default keeps the Triton forward there.
 TUNED_WSP: dict[int, tuple[int, int]] = {}
-#: Under "tuned", the backward at these head-dim classes takes the Gluon backward adding dQ by TMA
-#: reductions (gluon_backward, kernel "bwd_wsbt", the "wsbt" variant) when the batch's key rows
-#: (rows_k: the padded length, or the longest packed sequence) are at least this many, where it
-#: can run (gluon_backward.blocker: sm_90, 16-bit inputs, not causal, no score_mod, no GQA) and
-#: not under torch.use_deterministic_algorithms; shorter batches keep the Triton kernels. By
-#: session 34's rule, written after its first call and judged on a second, met on an H100
-#: (kernels/PERF.md "Session 34": 1.21 / 1.29x the default dense, 1.21 / 1.27x padded at L = 4K /
-#: 16K; at hd64 0.78-1.05x on two repeats, none there), and session 35's rule from 2K, written
-#: before its call, met on an H100 (PERF.md "Session 35": 1.17x dense, 1.14x padded at 2K); at 1K
-#: (dQ's epilogue in one pass) 1.08x dense but 1.01x padded: its rule not met, no switch there.
-TUNED_WSBT_FROM = {128: 2048}
+#: Under "tuned", the backward at these head-dim classes takes a Gluon backward when the batch's
+#: key rows (rows_k: the padded length, or the longest packed sequence) are at least an entry's
+#: length and below the next entry's: (from, kernel) in increasing order, the kernels of
+#: gluon_backward ("bwd_wsbp": the persistent form, "bwd_wsbt": dQ by TMA reductions), where they
+#: can run (gluon_backward.blocker: sm_90, 16-bit inputs, not causal, no score_mod, no GQA;
+#: "bwd_wsbp" falls back to "bwd_wsbt" where gluon_backward.launchable says) and not under
+#: torch.use_deterministic_algorithms; shorter batches keep the Triton kernels. Each by a rule
+#: written before its call, met on an H100 (kernels/PERF.md): "bwd_wsbt" from 4K (session 34:
+#: 1.21 / 1.29x the default dense, 1.21 / 1.27x padded at 4K / 16K; at hd64 0.78-1.05x, none
+#: there), from 2K (session 35: 1.17x dense, 1.14x padded); "bwd_wsbp" (v1.15) at 1K (session
+#: 36: 1.14x the default dense, 1.09x padded) and in wsbt's place at 2K (1.02x dense, 1.04x
+#: padded). From 4K on the persistent form is at wsbt's speed (1.00-1.02x, 0.98x padded at 16K:
+#: that rule inconclusive there), so wsbt stays the default's from 4K.
+TUNED_WSB: dict[int, tuple[tuple[int, str], ...]] = {128: ((1024, "bwd_wsbp"), (4096, "bwd_wsbt"))}
 #: SIGATTN_VARIANT: "tuned" (the default) or "single" (every launch the variant SIGATTN_TMA,
 #: SIGATTN_FUSED and SIGATTN_SIGMOID name: the comparisons of PERF.md). Setting one of them
 #: without SIGATTN_VARIANT asks for that single variant.
@@ -1111,16 +1114,23 @@ def fused_backward(head_dim: int) -> bool:
     return TMA_MODES[variant_env(TUNED_VARIANTS["bwd"][head_dim_class(head_dim)])["SIGATTN_FUSED"]]
 
 
+def backward_spans(head_dim: int) -> dict[str, tuple[int, float]]:
+    """The key-row spans [from, until) over which the default ("tuned") takes each Gluon backward
+    kernel at this head dim (TUNED_WSB; empty where it takes none)."""
+    entries = TUNED_WSB.get(head_dim_class(head_dim), ())
+    ends = [start for start, _ in entries[1:]] + [float("inf")]
+    return {kernel: (start, end) for (start, kernel), end in zip(entries, ends)}
+
+
 def gluon_backward(head_dim: int, rows_k: int) -> str | None:
     """The warp-specialised Gluon backward kernel the backward at this head dim and key rows asks
-    for ("bwd_wsb", "bwd_wsbt", "bwd_wsbp" or None: SIGATTN_WSB; under "tuned" "bwd_wsbt" from TUNED_WSBT_FROM's
-    length on, else None), which runs where gluon_backward.blocker allows. Never while
-    torch.use_deterministic_algorithms(True): its dQ reductions add in whatever order the programs
-    reach them."""
+    for ("bwd_wsb", "bwd_wsbt", "bwd_wsbp" or None: SIGATTN_WSB; under "tuned" the kernel of the
+    TUNED_WSB span holding rows_k, else None), which runs where gluon_backward.blocker allows. Never
+    while torch.use_deterministic_algorithms(True): its dQ reductions add in whatever order the
+    programs reach them."""
     kernel = WSB
     if TUNED:
-        cls = head_dim_class(head_dim)
-        kernel = "bwd_wsbt" if cls in TUNED_WSBT_FROM and rows_k >= TUNED_WSBT_FROM[cls] else None
+        kernel = next((k for k, (start, end) in backward_spans(head_dim).items() if start <= rows_k < end), None)
     if kernel is None or torch.are_deterministic_algorithms_enabled() or head_dim_class(head_dim) not in TUNE_TABLE[kernel]:
         return None
     return kernel
@@ -1146,7 +1156,7 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
     this head dim under the selected variant, where the tensors allow descriptors: the forward
     ("fwd", "fwd_tma" or the Gluon "fwd_ws" / "fwd_wsp"; under "tuned" the Triton forward and, at
     a head dim of TUNED_WSP or TUNED_WS_FROM, the Gluon kernels its lengths take); the backward's dQ
-    and dK/dV kernels (under "tuned", at a head dim of TUNED_WSBT_FROM, with the Gluon backward its
+    and dK/dV kernels (under "tuned", at a head dim of TUNED_WSB, with the Gluon backwards its
     lengths take), or the fused dK/dV kernel alone, or the Gluon backward alone."""
     tma = pass_variant(pass_, head_dim)[0]
     if pass_ == "fwd":
@@ -1156,12 +1166,13 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
         cls = head_dim_class(head_dim)
         return ((kernel_name("fwd", tma),) + (("fwd_wsp",) if gluon and cls in TUNED_WSP else ())
                 + (("fwd_ws",) if gluon and cls in TUNED_WS_FROM else ()))
-    gluon = gluon_backward(head_dim, TUNED_WSBT_FROM.get(head_dim_class(head_dim), 0))
-    if gluon and not TUNED:
-        return (gluon,)
+    if not TUNED and gluon_backward(head_dim, 0):
+        return (gluon_backward(head_dim, 0),)
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
-    return (kernel_name("dq", tma), kernel_name("dkdv", tma)) + ((gluon,) if gluon else ())
+    spans = backward_spans(head_dim) if TUNED else {}
+    gluons = tuple(k for k, (start, _) in spans.items() if gluon_backward(head_dim, start))
+    return (kernel_name("dq", tma), kernel_name("dkdv", tma)) + gluons
 
 
 #: The words of a single variant's name, in their order: tensor descriptors, the fused backward,

@@ -297,7 +297,7 @@ def test_variant_check_prunes_the_entries_that_fail(monkeypatch):
 def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(monkeypatch):
     """Under "tuned" (sigattn.triton_kernels.TUNED_VARIANTS) the hd64 forward entries come from the
     pointer kernel's list and the backward's from the TMA lists, at hd128 both from the pointer
-    lists, and the Gluon forwards' (TUNED_WSP, TUNED_WS_FROM) and backward's (TUNED_WSBT_FROM) at a
+    lists, and the Gluon forwards' (TUNED_WSP, TUNED_WS_FROM) and backward's (TUNED_WSB) at a
     length where the default takes them, the Triton kernels' at one where it takes those (a check
     elsewhere would launch another kernel than the one forced): each check forces the kernels the
     variant launches there, at a shape where it launches them."""
@@ -311,6 +311,7 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
     monkeypatch.setattr(tk, "TUNE_TABLE", copy.deepcopy(tk.TUNE_TABLE))
     monkeypatch.setattr(tk, "LAST_CONFIG", {})
     monkeypatch.setattr(tk, "TUNED", True)
+    monkeypatch.setattr(tk, "TUNED_WSB", {128: ((1024, "bwd_wsbp"), (4096, "bwd_wsbt"))})  # as since session 36
     forced_names = []
 
     def fake_gate(adapter, head_dim, padding, pass_, **kwargs):
@@ -323,19 +324,20 @@ def test_variant_check_of_the_tuned_variant_checks_each_pass_in_its_own_lists(mo
     shape = check.CheckShape(batch=16, seq_len=1024, heads=32)
     variants.check_configs("tuned", [64, 128], [], {64: shape, 128: shape}, "cuda", None, log=lambda msg: None)
     long = check.CheckShape(batch=2, seq_len=tk.TUNED_WS_FROM[128], heads=32)  # the same 16K tokens
-    wsbt_from = tk.TUNED_WSBT_FROM[128]  # the Gluon backward's first length, the same 16K tokens
-    from_wsbt = check.CheckShape(batch=16 * 1024 // wsbt_from, seq_len=wsbt_from, heads=32)
+    half = check.CheckShape(batch=32, seq_len=512, heads=32)  # below the Gluon backwards' spans
+    at_4k = check.CheckShape(batch=4, seq_len=4096, heads=32)  # the start of bwd_wsbt's span
     assert set(forced_names) == {(64, "fwd", ("fwd",), shape), (64, "bwd", ("dkdv_tma", "dq_tma"), shape),
                                  (128, "fwd", ("fwd",), shape), (128, "fwd", ("fwd_ws",), long),
-                                 (128, "bwd", ("dkdv", "dq"), shape), (128, "bwd", ("bwd_wsbt",), from_wsbt)}
+                                 (128, "bwd", ("dkdv", "dq"), half), (128, "bwd", ("bwd_wsbp",), shape),
+                                 (128, "bwd", ("bwd_wsbt",), at_4k)}
     assert sum(f[2] == ("fwd_ws",) for f in forced_names) == len(tk.TUNE_TABLE["fwd_ws"][128])
     assert sum(f[2] == ("bwd_wsbt",) for f in forced_names) == len(tk.TUNE_TABLE["bwd_wsbt"][128])
-    # a check shape at the Gluon backward's length: the Triton backward's below it
+    assert sum(f[2] == ("bwd_wsbp",) for f in forced_names) == len(tk.TUNE_TABLE["bwd_wsbp"][128])
+    # a check shape in bwd_wsbt's span: bwd_wsbp at its span's start, the Triton backward below both
     forced_names.clear()
-    variants.check_configs("tuned", [128], [], {128: from_wsbt}, "cuda", None, log=lambda msg: None)
+    variants.check_configs("tuned", [128], [], {128: at_4k}, "cuda", None, log=lambda msg: None)
     assert {(f[2], f[3]) for f in forced_names if f[1] == "bwd"} == {
-        (("dkdv", "dq"), check.CheckShape(batch=2 * from_wsbt.batch, seq_len=wsbt_from // 2, heads=32)),
-        (("bwd_wsbt",), from_wsbt)}
+        (("dkdv", "dq"), half), (("bwd_wsbp",), shape), (("bwd_wsbt",), at_4k)}
     # a check shape already that long is kept
     forced_names.clear()
     variants.check_configs("tuned", [128], [], {128: long}, "cuda", None, log=lambda msg: None, passes=["fwd"])

@@ -91,22 +91,31 @@ def test_wsb_asks_for_the_gluon_backward_where_listed_and_never_for_determinism(
 
 
 @pytest.mark.parametrize(("head_dim", "rows", "takes"), [
-    (128, 2048, "bwd_wsbt"),   # TUNED_WSBT_FROM: hd128 from L = 2K on (sessions 34 and 35's rules)
-    (128, 4096, "bwd_wsbt"),
+    (128, 1024, "bwd_wsbp"),   # TUNED_WSB: hd128 the persistent form from L = 1K (session 36's rules)
+    (128, 2048, "bwd_wsbp"),
+    (128, 4095, "bwd_wsbp"),
+    (128, 4096, "bwd_wsbt"),   # from 4K the per-sequence form (sessions 34-35; wsbp at parity there)
     (128, 16384, "bwd_wsbt"),
-    (128, 2047, None),         # shorter batches keep the Triton kernels (1K: 1.01x padded)
-    (128, 1024, None),
+    (128, 1023, None),         # shorter batches keep the Triton kernels
+    (128, 512, None),
     (64, 16384, None),         # none at hd64 (0.78-1.05x)
     (256, 16384, None),
 ])
-def test_the_default_takes_the_tma_reduction_backward_from_2k_at_hd128(monkeypatch, head_dim, rows, takes):
+def test_the_default_takes_the_gluon_backwards_over_their_spans_at_hd128(monkeypatch, head_dim, rows, takes):
     use_variant(monkeypatch, "default")
     assert tk.gluon_backward(head_dim, rows) == takes
 
 
+def test_backward_spans_run_from_each_entry_to_the_next(monkeypatch):
+    monkeypatch.setattr(tk, "TUNED_WSB", {128: ((1024, "bwd_wsbp"), (4096, "bwd_wsbt")), 64: ((2048, "bwd_wsbt"),)})
+    assert tk.backward_spans(128) == {"bwd_wsbp": (1024, 4096), "bwd_wsbt": (4096, float("inf"))}
+    assert tk.backward_spans(64) == {"bwd_wsbt": (2048, float("inf"))}
+    assert tk.backward_spans(256) == {}
+
+
 def test_the_default_names_both_backwards_it_takes_and_never_the_gluon_one_for_determinism(monkeypatch):
     use_variant(monkeypatch, "default")
-    assert tk.pass_kernels("bwd", 128) == ("dq", "dkdv", "bwd_wsbt")
+    assert tk.pass_kernels("bwd", 128) == ("dq", "dkdv", "bwd_wsbp", "bwd_wsbt")
     assert tk.pass_kernels("bwd", 64) == ("dq_tma", "dkdv_tma")
     before = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
@@ -202,11 +211,13 @@ def test_every_autotune_entry_of_the_gluon_backward_matches_the_truth(monkeypatc
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("variant", [*GLUON, "default"])
-@pytest.mark.parametrize("head_dim, batch, seq_len, heads", [(64, 4, 2048, 8), (128, 2, 4096, 8), (128, 1, 16384, 4)])
+@pytest.mark.parametrize("head_dim, batch, seq_len, heads", [(64, 4, 2048, 8), (128, 4, 2048, 8), (128, 2, 4096, 8),
+                                                              (128, 1, 16384, 4)])
 def test_wsb_real_sizes_bf16(monkeypatch, variant, head_dim, batch, seq_len, heads):
     """bf16 at the benchmark's sizes (hundreds of programs, several waves), through the autotuner
     or the tuned table (the autotuner zeroes the dQ accumulator before each config it times); the
-    default takes bwd_wsbt at hd128 from 2K keys on (TUNED_WSBT_FROM), the Triton kernels at hd64."""
+    default takes bwd_wsbp at hd128 from 1K to 4K keys and bwd_wsbt from 4K on (TUNED_WSB), the
+    Triton kernels at hd64."""
     use_variant(monkeypatch, variant)
     q, k, v = qkv(batch, seq_len, seq_len, heads, heads, head_dim, device="cuda", seed=seq_len + head_dim)
     g = torch.Generator().manual_seed(head_dim)
@@ -216,8 +227,10 @@ def test_wsb_real_sizes_bf16(monkeypatch, variant, head_dim, batch, seq_len, hea
     kernel = tk.LAST_CONFIG["backward_dkdv"]["kernel"]
     if variant in GLUON:
         assert kernel == GLUON[variant]
+    elif head_dim == 128:
+        assert kernel == ("bwd_wsbp" if seq_len < 4096 else "bwd_wsbt"), kernel
     else:  # the Triton dK/dV kernel (pointer or descriptor) at hd64
-        assert (kernel == "bwd_wsbt") if head_dim == 128 else kernel.startswith("dkdv"), kernel
+        assert kernel.startswith("dkdv"), kernel
 
 
 def test_the_persistent_form_reads_tensors_it_can_view_in_two_dimensions():

@@ -144,9 +144,10 @@ def _check_forced(forced: dict, pass_: str, head_dim: int, adapters, shape, devi
 def _launch_shape(kernel: str, head_dim: int, shape):
     """The check's shape for a kernel: ``shape`` where the default launches that kernel at it,
     else as many tokens in sequences of a length where it does. Under "tuned" the Gluon kernels
-    run over ranges of lengths (triton_kernels.TUNED_WSP, TUNED_WS_FROM: forwards; TUNED_WSBT_FROM:
-    the backward): a Gluon kernel outside its range is checked at the range's first length, a
-    Triton kernel of the same pass inside one of them at the length halved until it is outside all."""
+    run over ranges of lengths (triton_kernels.TUNED_WSP, TUNED_WS_FROM: forwards; TUNED_WSB: the
+    backward's, triton_kernels.backward_spans): a Gluon kernel outside its range is checked at the
+    range's first length, a Triton kernel of the same pass inside one of them at the length halved
+    until it is outside all."""
     from sigattn import triton_kernels as tk
 
     if not tk.TUNED:
@@ -154,13 +155,13 @@ def _launch_shape(kernel: str, head_dim: int, shape):
     cls = tk.head_dim_class(head_dim)
     since = lambda table: (table[cls], float("inf")) if cls in table else None  # noqa: E731
     spans = ({"fwd_wsp": tk.TUNED_WSP.get(cls), "fwd_ws": since(tk.TUNED_WS_FROM)} if kernel.startswith("fwd")
-             else {"bwd_wsbt": since(tk.TUNED_WSBT_FROM)})
+             else tk.backward_spans(head_dim))
     inside = lambda length, span: span is not None and span[0] <= length < span[1]  # noqa: E731
     if kernel in spans:
         if spans[kernel] is None or inside(shape.seq_len, spans[kernel]):
             return shape
         length = spans[kernel][0]
-    else:  # the Triton forward
+    else:  # a Triton kernel
         length = shape.seq_len
         while length > 16 and any(inside(length, span) for span in spans.values()):
             length //= 2
@@ -531,16 +532,16 @@ RULES = [
     # default takes wsbt for the hd128 backward from L = 4K on where it is >= 1.05x the default at
     # every L >= 4K, dense and padded. Judged in session 34 on the same H100
     # (results/bench/variants_s34_h100_wsbt_from4k/): met (dense x1.21 / 1.29, padded x1.21 / 1.27),
-    # so the default takes it there (triton_kernels.TUNED_WSBT_FROM).
+    # so the default takes it there (triton_kernels.TUNED_WSB).
     ("backward hd128, L >= 4K: dQ by TMA reductions (wsbt) over the default", "bwd", (128,), "wsbt", "default",
      1.05, 4096),
     # Session 34, written before any run at L = 2K (gpu/README item 24): the default's switch moves
-    # to 2K (TUNED_WSBT_FROM[128] = 2048) if wsbt is >= 1.05x the default there, dense and padded.
+    # to 2K (TUNED_WSB: wsbt from 2048) if wsbt is >= 1.05x the default there, dense and padded.
     ("backward hd128, 2K <= L < 4K: dQ by TMA reductions (wsbt) over the default", "bwd", (128,), "wsbt",
      "default", 1.05, (2048, 4096)),
     # Session 35, written before any run of dQ's one-pass epilogue (triton_kernels.dq_from_accumulator;
     # kernels/PERF.md "Session 35", the prediction: 1.03-1.09x at 1K): the switch moves to 1K
-    # (TUNED_WSBT_FROM[128] = 1024) if wsbt is >= 1.05x the default there, dense and padded.
+    # (TUNED_WSB: wsbt from 1024) if wsbt is >= 1.05x the default there, dense and padded.
     ("backward hd128, 1K <= L < 2K: dQ by TMA reductions (wsbt) over the default", "bwd", (128,), "wsbt",
      "default", 1.05, (1024, 2048)),
     # Session 35, written before any GPU run of v1.14 (variant word "wsbp": wsbt's persistent form,
@@ -550,7 +551,11 @@ RULES = [
     # repeat); and #16's hd128 backward target with it. Judged in session 35 on an H100
     # (results/bench/variants_s35_h100_wsbp/): not met (dense x1.134 at 1K, padded x0.99: its static
     # schedule); kept, unchanged, for v1.15 (the same variant word, its items handed out by a
-    # counter), written before any GPU run of it.
+    # counter), written before any GPU run of it. Judged in session 36 on an H100
+    # (results/bench/variants_s36_h100_item27/): 1K met (x1.14 dense, x1.09 padded), 2K met (x1.02 /
+    # 1.04 wsbt), #16's met (x1.18 / 1.28 TritonSigmoid dense, x1.18 / 1.32 padded at 1K / 2K); at
+    # 4K-16K (variants_s36_h100_wsbp_long/) over wsbt inconclusive (x0.98-1.02), so the default
+    # takes wsbp from 1K to 4K and keeps wsbt from 4K (triton_kernels.TUNED_WSB).
     ("backward hd128, 1K <= L < 2K: the persistent Gluon backward (wsbp) over the default", "bwd", (128,), "wsbp",
      "default", 1.05, (1024, 2048)),
     ("backward hd128, L >= 2K: the persistent Gluon backward (wsbp) over the per-sequence one (wsbt)", "bwd",
