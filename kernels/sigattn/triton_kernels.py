@@ -1118,8 +1118,8 @@ def backward_spans(head_dim: int) -> dict[str, tuple[int, float]]:
     """The key-row spans [from, until) over which the default ("tuned") takes each Gluon backward
     kernel at this head dim (TUNED_WSB; empty where it takes none)."""
     entries = TUNED_WSB.get(head_dim_class(head_dim), ())
-    ends = [start for start, _ in entries[1:]] + [float("inf")]
-    return {kernel: (start, end) for (start, kernel), end in zip(entries, ends)}
+    ends = [start for start, _ in entries[1:]] + [float("inf")]  # one more than entries when there are none
+    return {kernel: (start, end) for (start, kernel), end in zip(entries, ends, strict=False)}
 
 
 def gluon_backward(head_dim: int, rows_k: int) -> str | None:
