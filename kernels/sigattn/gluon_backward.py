@@ -359,9 +359,7 @@ def _loader_persistent(q_desc, k_desc, v_desc, do_desc, k_smem, v_smem, q_bufs, 
     i = 0
     item = gl.program_id(0)
     while item < n_items:
-        mbarrier.wait(item_empty.index(i % 2), ((i // 2) & 1) ^ 1)  # a fresh barrier's "previous phase" is complete
-        gl.store(box + i % 2, item)
-        mbarrier.arrive(item_ready.index(i % 2), count=1)
+        gk._post_item(box, item_ready, item_empty, i, item)
         _, head, n0, q_row0, k_row0, _, _, _, _, n_tiles, shift = _item(
             item, SEQ, n_seqs, heads, rows_k, q_seq_rows, k_seq_rows, 0, BLOCK_M, BLOCK_N)
         if n_tiles > 0:
@@ -379,22 +377,9 @@ def _loader_persistent(q_desc, k_desc, v_desc, do_desc, k_smem, v_smem, q_bufs, 
                                                 do_bufs.index(slot))
             g += n_tiles
             n_kv += 1
-        item = gl.num_programs(0) + gl.atomic_add(SCHED, 1, sem="relaxed")  # a count, ordering nothing
+        item = gk._claim_item(SCHED)
         i += 1
-    mbarrier.wait(item_empty.index(i % 2), ((i // 2) & 1) ^ 1)
-    gl.store(box + i % 2, n_items)  # the end
-    mbarrier.arrive(item_ready.index(i % 2), count=1)
-
-
-@gluon.jit
-def _next_item(SCHED, bars, i):
-    """The compute partition's i-th item, as the loader posted it to the program's mailbox (its
-    store ordered before the wait by the barrier's release / acquire); the slot released at once."""
-    item_ready, item_empty = bars[4], bars[5]
-    mbarrier.wait(item_ready.index(i % 2), (i // 2) & 1)
-    item = gl.load(SCHED + 1 + 2 * gl.program_id(0) + i % 2, volatile=True)
-    mbarrier.arrive(item_empty.index(i % 2), count=1)
-    return item
+    gk._post_item(box, item_ready, item_empty, i, n_items)  # the end
 
 
 @gluon.jit
@@ -419,7 +404,7 @@ def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_d
     dq_row = 0  # tile g - 1's dQ rows and columns, whose reduction tile g issues
     dq_col = 0
     i = 0
-    item = _next_item(SCHED, bars, i)
+    item = gk._take_item(SCHED, bars[4], bars[5], i)
     while item < n_items:
         seq, head, n0, _, _, dq_row0, k_start, q_len, k_len, n_tiles, shift = _item(
             item, SEQ, n_seqs, heads, rows_k, q_seq_rows, k_seq_rows, dq_seq_rows, BLOCK_M, BLOCK_N)
@@ -467,7 +452,7 @@ def _compute_persistent(k_smem, v_smem, q_bufs, do_bufs, ds_bufs, dq_bufs, dqa_d
         gk._store_rows(dk * scale, dk_ptr, stride_dkt, n0, k_len, rows_limit, HEAD_DIM)
         gk._store_rows(dv, dv_ptr, stride_dvt, n0, k_len, rows_limit, HEAD_DIM)
         i += 1
-        item = _next_item(SCHED, bars, i)
+        item = gk._take_item(SCHED, bars[4], bars[5], i)
     if g > 0:  # the program's last tile's dQ; then every reduction has read its buffer before the end
         gl.thread_barrier()
         _tma_reduce_add(dqa_desc, [dq_row, dq_col], dq_bufs.index((g - 1) % 2))
@@ -498,16 +483,12 @@ def _ws_bwd_persistent_kernel(q_desc, k_desc, v_desc, do_desc, dqa_desc, DK, DV,
     kv_empty = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
     ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    item_ready = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
-    item_empty = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
     mbarrier.init(kv_bar, count=1)
     mbarrier.init(kv_empty, count=1)
     for i in gl.static_range(STAGES):
         mbarrier.init(ready.index(i), count=1)
         mbarrier.init(empty.index(i), count=1)
-    for i in gl.static_range(2):
-        mbarrier.init(item_ready.index(i), count=1)
-        mbarrier.init(item_empty.index(i), count=1)
+    item_ready, item_empty = gk._mailbox()
     bars = (kv_bar, ready, empty, kv_empty, item_ready, item_empty)
 
     gl.warp_specialize([
@@ -531,7 +512,7 @@ def _zero_dq_accumulator(kwargs, reset_only=False):
     so it starts from zeros each time."""
     (kwargs["DQA"] if "DQA" in kwargs else kwargs["dqa_desc"].base).zero_()
     if "SCHED" in kwargs:
-        kwargs["SCHED"].zero_()
+        gk.zero_schedule(kwargs)
 
 
 _AUTOTUNED = {name: gk._autotuner(name, fn, key=["HEAD_DIM", "STORE_PADDED", "DEFAULT_BIAS", "seqlen_bucket"],
@@ -588,8 +569,7 @@ def backward(do, q, k, v, seq_table, *, scale, bias, padded, rows_k, dq, dk, dv,
         descs, seq_rows = _descriptors(q, k, v, do, dq_acc, padded)
         n_items = triton.cdiv(rows_k, descs[1].block_shape[0]) * n_seqs * heads
         programs = min(n_items, gk._sm_count(q.device))
-        sched = torch.zeros(1 + 2 * programs, dtype=torch.int32, device=q.device)  # the item counter, the mailboxes
-        args = (*descs, dk, dv, seq_table, sched, n_seqs, heads, rows_k, *seq_rows, n_items, scale,
+        args = (*descs, dk, dv, seq_table, gk.schedule(programs, q.device), n_seqs, heads, rows_k, *seq_rows, n_items, scale,
                 0.0 if bias is None else float(bias), tuned.bucket(rows_k),
                 *tk._strides(dk, padded)[:3], *tk._strides(dv, padded)[:3])
         flags = dict(HEAD_DIM=q.shape[-1], DEFAULT_BIAS=bias is None, STORE_PADDED=padded)

@@ -325,6 +325,46 @@ def _ws_fwd_kernel(Q, K, V, Out, SEQ, n_seqs, heads_q, group, rows_q, scale, bia
 
 
 @gluon.jit
+def _mailbox():
+    """The barriers of a program's two-slot item mailbox (item_ready, item_empty), initialised: the
+    persistent kernels' loader picks the items and posts them to the compute partition (_post_item,
+    _take_item)."""
+    item_ready = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+    item_empty = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+    for i in gl.static_range(2):
+        mbarrier.init(item_ready.index(i), count=1)
+        mbarrier.init(item_empty.index(i), count=1)
+    return item_ready, item_empty
+
+
+@gluon.jit
+def _post_item(box, item_ready, item_empty, i, item):
+    """The loader's i-th item (or the item count: the end) into slot i % 2 of the program's mailbox
+    (box: SCHED + 1 + 2·pid), once the compute partition has taken what the slot held before."""
+    mbarrier.wait(item_empty.index(i % 2), ((i // 2) & 1) ^ 1)  # a fresh barrier's "previous phase" is complete
+    gl.store(box + i % 2, item)
+    mbarrier.arrive(item_ready.index(i % 2), count=1)
+
+
+@gluon.jit
+def _claim_item(SCHED):
+    """The next item of the counter all programs share (SCHED[0]; the first grid-size items are the
+    programs' own numbers): whichever program is free takes the next item, as the hardware hands
+    out a grid's programs."""
+    return gl.num_programs(0) + gl.atomic_add(SCHED, 1, sem="relaxed")  # a count, ordering nothing
+
+
+@gluon.jit
+def _take_item(SCHED, item_ready, item_empty, i):
+    """The compute partition's i-th item, as the loader posted it (its store ordered before the wait
+    by the barrier's release / acquire); the slot released at once."""
+    mbarrier.wait(item_ready.index(i % 2), (i // 2) & 1)
+    item = gl.load(SCHED + 1 + 2 * gl.program_id(0) + i % 2, volatile=True)
+    mbarrier.arrive(item_empty.index(i % 2), count=1)
+    return item
+
+
+@gluon.jit
 def _item(item, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows, k_seq_rows, BLOCK_M: gl.constexpr,
           BLOCK_N: gl.constexpr):
     """Where item number ``item`` (row block fastest, then head, then sequence: the programs
@@ -346,16 +386,22 @@ def _item(item, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows, k_seq_rows, BLO
 
 
 @gluon.jit
-def _loader_persistent(q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, group, rows_q,
-                       q_seq_rows, k_seq_rows, n_items, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+def _loader_persistent(q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, SEQ, SCHED, n_seqs, heads_q, group,
+                       rows_q, q_seq_rows, k_seq_rows, n_items, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
                        HEAD_DIM: gl.constexpr):
-    """The TMA partition over the program's items: each item's Q block once its predecessor's
-    last Q·Kᵀ is done (q_empty), then its K and V tiles through the ring, numbered on from the
-    previous item's (t: the ring's slot and phase)."""
-    q_bar, q_empty = bars[0], bars[5]
+    """The TMA partition over the program's items, which it also picks (v1.16): the program's number
+    first, then the next of the counter all programs share (_claim_item, after the item's loads are
+    issued), each posted to the compute partition (_post_item), n_items at the end. For each: its Q
+    block once its predecessor's last Q·Kᵀ is done (q_empty), then its K and V tiles through the
+    ring, numbered on from the previous item's (t: the ring's slot and phase)."""
+    q_bar, q_empty, item_ready, item_empty = bars[0], bars[5], bars[6], bars[7]
+    box = SCHED + 1 + 2 * gl.program_id(0)
     t = 0
     n_q = 0
-    for item in range(gl.program_id(0), n_items, gl.num_programs(0)):
+    i = 0
+    item = gl.program_id(0)
+    while item < n_items:
+        _post_item(box, item_ready, item_empty, i, item)
         _, head, kv_head, m0, q_row0, k_row0, _, _, _, n_tiles = _item(
             item, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows, k_seq_rows, BLOCK_M, BLOCK_N)
         if n_tiles > 0:
@@ -366,25 +412,31 @@ def _loader_persistent(q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, SEQ
                 _load_kv(k_desc, v_desc, k_bufs, v_bufs, bars, t + j, k_row0 + j * BLOCK_N, kv_head * HEAD_DIM)
             t += n_tiles
             n_q += 1
+        item = _claim_item(SCHED)
+        i += 1
+    _post_item(box, item_ready, item_empty, i, n_items)  # the end
 
 
 @gluon.jit
-def _compute_persistent(q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows, k_seq_rows,
-                        n_items, scale, bias_value, Out, stride_ob, stride_ot, stride_oh, BLOCK_M: gl.constexpr,
-                        BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr,
-                        STORE_PADDED: gl.constexpr, SIGMOID: gl.constexpr, num_warps: gl.constexpr):
-    """The compute partition over the program's items: _attend with the last tile masked (the
-    descriptors span the whole tensor), Q's buffer released to the loader as soon as the item's
-    last Q·Kᵀ is done (it loads the next item's Q while this one's last P·V runs and O is
-    stored), the last two V slots once the last P·V is done; O stored."""
-    q_bar, v_empty, q_empty = bars[0], bars[4], bars[5]
+def _compute_persistent(q_smem, k_bufs, v_bufs, bars, SEQ, SCHED, n_seqs, heads_q, group, rows_q, q_seq_rows,
+                        k_seq_rows, n_items, scale, bias_value, Out, stride_ob, stride_ot, stride_oh,
+                        BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, HEAD_DIM: gl.constexpr,
+                        DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr, SIGMOID: gl.constexpr,
+                        num_warps: gl.constexpr):
+    """The compute partition over the items the loader posts (_take_item): _attend with the last
+    tile masked (the descriptors span the whole tensor), Q's buffer released to the loader as soon
+    as the item's last Q·Kᵀ is done (it loads the next item's Q while this one's last P·V runs and
+    O is stored), the last two V slots once the last P·V is done; O stored."""
+    q_bar, v_empty, q_empty, item_ready, item_empty = bars[0], bars[4], bars[5], bars[6], bars[7]
     STAGES: gl.constexpr = v_bufs.type.shape[0]
     o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                        instr_shape=[16, HEAD_DIM, 16])
     y_scale = scale * _NEG_LOG2E
     t = 0
     n_q = 0
-    for item in range(gl.program_id(0), n_items, gl.num_programs(0)):
+    i = 0
+    item = _take_item(SCHED, item_ready, item_empty, i)
+    while item < n_items:
         seq, head, _, m0, _, _, q_start, q_len, k_len, n_tiles = _item(
             item, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows, k_seq_rows, BLOCK_M, BLOCK_N)
         if DEFAULT_BIAS:
@@ -408,30 +460,35 @@ def _compute_persistent(q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, grou
             rows_limit = rows_q
         o_ptr = Out + seq.to(gl.int64) * stride_ob + q_start.to(gl.int64) * stride_ot + head.to(gl.int64) * stride_oh
         _store_rows(acc, o_ptr, stride_ot, m0, q_len, rows_limit, HEAD_DIM)
+        i += 1
+        item = _take_item(SCHED, item_ready, item_empty, i)
 
 
 @gluon.jit
-def _ws_fwd_persistent_kernel(q_desc, k_desc, v_desc, Out, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows,
+def _ws_fwd_persistent_kernel(q_desc, k_desc, v_desc, Out, SEQ, SCHED, n_seqs, heads_q, group, rows_q, q_seq_rows,
                               k_seq_rows, n_items, scale, bias_value, seqlen_bucket, stride_ob, stride_ot, stride_oh,
                               HEAD_DIM: gl.constexpr, DEFAULT_BIAS: gl.constexpr, STORE_PADDED: gl.constexpr,
                               SIGMOID: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
                               STAGES: gl.constexpr, num_warps: gl.constexpr):
-    """_ws_fwd_kernel's partitions looping over items (one program an SM; the launcher's grid):
-    the loader fetches the next item's Q and first K/V tiles while the compute warps finish and
-    store this one's O, so a program's start (Q, the first tiles) and end (the O store) no longer
-    wait alone. Descriptors made on the host over the tensors' 2-D views [rows, heads·head dim]:
-    a last tile reaches past the sequence's keys (into padding, the next sequence or zeros past
-    the tensor), which _issue_pv masks."""
+    """_ws_fwd_kernel's partitions looping over items (one program an SM; the launcher's grid),
+    handed out by a counter (SCHED[0]; SCHED[1 + 2·pid ...]: the program's mailbox): the loader
+    fetches the next item's Q and first K/V tiles while the compute warps finish and store this
+    one's O, so a program's start (Q, the first tiles) and end (the O store) no longer wait alone.
+    Descriptors made on the host over the tensors' 2-D views [rows, heads·head dim]: a last tile
+    reaches past the sequence's keys (into padding, the next sequence or zeros past the tensor),
+    which _issue_pv masks."""
     dtype: gl.constexpr = q_desc.dtype
     layout: gl.constexpr = q_desc.layout
-    q_smem, k_bufs, v_bufs, bars = _allocate(dtype, layout, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
+    q_smem, k_bufs, v_bufs, ring = _allocate(dtype, layout, BLOCK_M, BLOCK_N, HEAD_DIM, STAGES)
+    item_ready, item_empty = _mailbox()
+    bars = (ring[0], ring[1], ring[2], ring[3], ring[4], ring[5], item_ready, item_empty)
 
     gl.warp_specialize([
-        (_compute_persistent, (q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, group, rows_q, q_seq_rows,
+        (_compute_persistent, (q_smem, k_bufs, v_bufs, bars, SEQ, SCHED, n_seqs, heads_q, group, rows_q, q_seq_rows,
                                k_seq_rows, n_items, scale, bias_value, Out, stride_ob, stride_ot, stride_oh, BLOCK_M,
                                BLOCK_N, HEAD_DIM, DEFAULT_BIAS, STORE_PADDED, SIGMOID, num_warps)),
-        (_loader_persistent, (q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, SEQ, n_seqs, heads_q, group,
-                              rows_q, q_seq_rows, k_seq_rows, n_items, BLOCK_M, BLOCK_N, HEAD_DIM)),
+        (_loader_persistent, (q_desc, k_desc, v_desc, q_smem, k_bufs, v_bufs, bars, SEQ, SCHED, n_seqs, heads_q,
+                              group, rows_q, q_seq_rows, k_seq_rows, n_items, BLOCK_M, BLOCK_N, HEAD_DIM)),
     ], [LOADER_WARPS], [LOADER_REGISTERS])
 
 
@@ -470,7 +527,20 @@ def _autotuner(kernel: str, fn, *, key=TUNE_KEY, pre_hook=None):
 
 _autotuned = _autotuner(KERNEL, _ws_fwd_kernel)
 KERNEL_PERSISTENT = "fwd_wsp"  # the persistent form's name (SIGATTN_WS=persistent)
-_autotuned_persistent = _autotuner(KERNEL_PERSISTENT, _ws_fwd_persistent_kernel)
+
+
+def zero_schedule(kwargs):
+    """The autotuner's hook before each config it times and before the launch after: a persistent
+    kernel's item counter (SCHED[0]) counts from 0 each time."""
+    kwargs["SCHED"].zero_()
+
+
+def schedule(programs: int, device) -> torch.Tensor:
+    """A persistent launch's item counter and its programs' two-slot mailboxes, zeroed."""
+    return torch.zeros(1 + 2 * programs, dtype=torch.int32, device=device)
+
+
+_autotuned_persistent = _autotuner(KERNEL_PERSISTENT, _ws_fwd_persistent_kernel, pre_hook=zero_schedule)
 
 
 def blocker(q, k, v, score_mod, causal: bool, padded: bool, kernel: str = KERNEL) -> str:
@@ -565,9 +635,10 @@ def forward(q, k, v, seq_table, *, scale, bias, padded, rows_q, o, kernel=KERNEL
     if kernel == KERNEL_PERSISTENT:
         descs, seq_rows = _descriptors(q, k, v, padded)
         n_items = triton.cdiv(rows_q, descs[0].block_shape[0]) * n_seqs * heads_q
-        grid = (min(n_items, _sm_count(q.device)),)
-        args = (*descs, o, *shared, *seq_rows, n_items, *scalars, *tk._strides(o, padded)[:3])
-        tk._launch("forward", KERNEL_PERSISTENT, _autotuned_persistent, grid, args, flags, q, False, rows_q,
+        programs = min(n_items, _sm_count(q.device))
+        args = (*descs, o, seq_table, schedule(programs, q.device), *shared[1:], *seq_rows, n_items, *scalars,
+                *tk._strides(o, padded)[:3])
+        tk._launch("forward", KERNEL_PERSISTENT, _autotuned_persistent, (programs,), args, flags, q, False, rows_q,
                    descriptors=False, block_kwargs=_block_kwargs)
         return o
     strides = [st for t in (q, k, v, o) for st in tk._strides(t, padded)[:3]]

@@ -36,23 +36,25 @@ for kernel in ("fwd_ws", "fwd_wsp"):
             k = R.compile_ws_config(hd, block, sigmoid=sigmoid, kernel=kernel)
             r, sass = R.resources(k), R.sass(k)
             grow = hex((gk.MAX_REGISTERS[block[2]] * (block[2] + 4) - 24 * 4) // block[2])  # what the loader leaves
-            print(hd, block[2], sigmoid, r["registers"], r["spill_stack_bytes"], r["sass_hgmma"], r["sass_utmaldg"],
-                  f"USETMAXREG.TRY_ALLOC.CTAPOOL UP0, {grow}" in sass, "USETMAXREG.DEALLOC.CTAPOOL 0x18" in sass,
-                  len(R.ptxas_notes(k)), r["shared_bytes"])
+            print(kernel, hd, block[2], sigmoid, r["registers"], r["spill_stack_bytes"], r["sass_hgmma"],
+                  r["sass_utmaldg"], f"USETMAXREG.TRY_ALLOC.CTAPOOL UP0, {grow}" in sass,
+                  "USETMAXREG.DEALLOC.CTAPOOL 0x18" in sass, len(R.ptxas_notes(k)), r["shared_bytes"],
+                  sass.count("ATOMG.E.ADD"))
 """
     out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=600, check=True).stdout
     rows = [line.split() for line in out.strip().splitlines()]
     lists = [r for k in ("fwd_ws", "fwd_wsp") for r in tk.TUNE_TABLE[k].values()]
     assert len(rows) == sum(len(r) for r in lists) + len(lists)
     for row in rows:
-        warps = int(row[1])
-        regs, spills, hgmma, tma, grow, shrink, notes, shared = row[-8:]
+        warps = int(row[2])
+        regs, spills, hgmma, tma, grow, shrink, notes, shared, atoms = row[-9:]
         assert int(spills) == 0 and int(regs) == {8: 168, 4: 128}[warps], row  # the CTA-wide budget the partitions share
         assert grow == "True" and shrink == "True", f"compute warps to 240 (232) registers, the loader to 24: {row}"
         assert int(hgmma) > 0 and int(tma) >= 3, row  # wgmma matmuls; TMA copies of Q, K, V
         assert int(notes) == 0, f"ptxas serialises the wgmmas: {row}"
         ctas = 232448 // {8: 1, 4: 2}[warps] - 1024  # two CTAs an SM with 4 compute warps: each half the SM
         assert int(shared) <= ctas, row
+        assert int(atoms) == (row[0] == "fwd_wsp"), f"one atomic, the persistent form's item counter: {row}"
 
 
 GLUON = {"ws_bf16x2": "fwd_ws", "wsp_bf16x2": "fwd_wsp"}  # variant -> the kernel it launches
@@ -342,6 +344,8 @@ def test_launcher_hands_each_kernel_parameter_its_value(monkeypatch, persistent)
         assert got["q_desc"].shape == [900, 256] and got["k_desc"].shape == [900, 128]
         assert (got["q_seq_rows"], got["k_seq_rows"], got["n_items"]) == (300, 300, 3 * 3 * 4)
         assert seen["grid"] == (36,)  # fewer items than SMs: one program each
+        # the item counter and each program's two-slot mailbox, counting from 0
+        assert got["SCHED"].dtype == torch.int32 and got["SCHED"].tolist() == [0] * (1 + 2 * 36)
     else:
         assert got["Q"] is q and got["K"] is k and got["V"] is v and got["stride_kh"] == k.stride(2)
 
