@@ -16,9 +16,15 @@ The K/V descriptors cover exactly the sequence's keys: rows past k_len load as z
 (partial) tile's P·V adds nothing for them and no tile needs a mask. Query rows past q_len are
 zeroed before the store (the bias alone makes their P non-zero).
 
+The persistent form ("fwd_wsp", SIGATTN_WS=persistent): one program an SM looping over the
+(row block, sequence, head) items, handed out by a counter all programs share (v1.16; v1.6 by
+stride, which balances ragged lengths worse: kernels/PERF.md "Session 36"), over host-made
+descriptors; its scheduling helpers (_mailbox, _post_item, _claim_item, _take_item) serve the
+backward's persistent form too.
+
 Scope: bf16/fp16, the padded and packed layouts, GQA, a default or given bias; not causal, no
-score_mod (`blocker` names what sends a launch back to the Triton kernel). The forward only: the
-backward stays the Triton kernels'. Gluon has no CPU interpreter: the CPU tests compile it for
+score_mod (`blocker` names what sends a launch back to the Triton kernel). The forward only (the
+backward in Gluon: gluon_backward). Gluon has no CPU interpreter: the CPU tests compile it for
 sm_90 (`sigattn.resources`), the GPU tests run it against the reference.
 """
 
