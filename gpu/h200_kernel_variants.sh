@@ -77,7 +77,7 @@ if [ "${CHECKS:-1}" != 0 ]; then
   # the GPU-size TMA tests, layouts (packed, zero lengths, NaN padding), the TMA module, bf16 accuracy
   # of both variants' sigmoids; one small config each (the timed configs are checked in step 2)
   # (the newest kernel's file first: a cap cuts the rest, and the step log says so by pytest's rc)
-  ( SIGATTN_AUTOTUNE=0 timeout -k 5 "$(cap 150 300)" $PY -m pytest -q -rs -p no:cacheprovider \
+  ( SIGATTN_AUTOTUNE=0 timeout -k 5 "$(cap 150 300)" $PY -m pytest -q -rs -p no:cacheprovider -o addopts= \
     ${CHECK_TESTS:-tests/kernels/test_sigattn_ws.py tests/kernels/test_sigattn_fused.py
     tests/kernels/test_sigattn_gpu.py tests/kernels/test_sigattn_tma.py tests/kernels/test_sigattn_layouts.py
     tests/kernels/test_sigattn_accuracy.py} \

@@ -20,3 +20,16 @@ if not torch.cuda.is_available() and "sigattn" not in sys.modules:
     triton.knobs.runtime.interpret = True
     del os.environ["TRITON_INTERPRET"]
     backend.CPU_USES_TRITON = False
+
+import pytest  # noqa: E402
+
+#: Test files that run Snakemake in the repository's own directory (its .snakemake lock, and
+#: .test/out, which test_dag builds and test_dag_byod reuses): under pytest-xdist (pyproject's
+#: addopts, ``--dist loadgroup``) they share one worker and run there in collection order.
+REPO_SNAKEMAKE = {"tests/workflow/test_dag.py", "tests/workflow/test_dag_byod.py", "tests/data/test_data_workflow.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.split("::")[0] in REPO_SNAKEMAKE:
+            item.add_marker(pytest.mark.xdist_group("repo_snakemake"))

@@ -759,6 +759,18 @@ def test_gpu_check_splits_tests_over_processes_each_once():
     assert check.split_round_robin(ids[:2], 4) == [[ids[0]], [ids[1]]]  # no empty process
 
 
+def test_gpu_check_runs_pytest_without_the_projects_xdist_options():
+    """The GPU machine has no pytest-xdist: the check's pytest drops pyproject's addopts ("-n 2"),
+    so it collects there (xdist switched off here to stand for its absence)."""
+    check = load("gpu_kernel_check")
+    res = subprocess.run([*check.PYTEST, "-p", "no:xdist", "--collect-only", "-q", "tests/kernels/test_sigattn_errors.py"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "tests collected" in res.stdout, res.stdout[-2000:] + res.stderr[-2000:]
+    plain = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "--collect-only", "-q",
+                            "tests/kernels/test_sigattn_errors.py"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert plain.returncode != 0 and "-n" in plain.stderr  # what the override avoids
+
+
 def test_gpu_check_kills_a_step_at_its_deadline(tmp_path):
     import time
 

@@ -93,10 +93,15 @@ def _junit_counts(xml: Path) -> dict:
     return {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
 
 
+#: pytest as these steps run it: no cache files, and none of pyproject's addopts (its "-n 2" asks for
+#: pytest-xdist, which the GPU machine does not have; these steps split the tests themselves)
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts="]
+
+
 def _collect(selection: list[str], env: dict) -> list[str]:
     """The test node ids pytest collects for `selection` (sorted: the split is reproducible)."""
-    res = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                          *selection], cwd=ROOT, env=env, capture_output=True, text=True)
+    res = subprocess.run([*PYTEST, "--collect-only", "-q", *selection], cwd=ROOT, env=env, capture_output=True,
+                         text=True)
     ids = sorted(line.strip() for line in res.stdout.splitlines() if "::" in line)
     if not ids:
         raise SystemExit(f"pytest collected no tests for {selection} (rc {res.returncode}):\n{res.stdout[-2000:]}")
@@ -121,7 +126,7 @@ def main(out_dir: str, steps: set[str], timeout: int = 570, jobs: int = 1, all_t
         # the library's defaults (a call script's SIGATTN_CHECK_VALUES=0 would fail the error tests)
         test_env = {**{k: v for k, v in env.items() if not k.startswith("SIGATTN_")}, "SIGATTN_AUTOTUNE": "0"}
         selection = ["tests/kernels"] + ([] if all_tests else ["-m", "gpu"])
-        common = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
+        common = [*PYTEST, "-q", "-rs"]
         if jobs <= 1:
             started["pytest"] = _start([*common, *selection, f"--junitxml={out / 'pytest_gpu.xml'}"],
                                        out / "pytest_gpu.log", test_env)
