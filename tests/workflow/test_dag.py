@@ -40,23 +40,30 @@ def snakemake(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
 PROGRESS = re.compile(r"^(local)?rule \w+:|steps \(\d+%\) done|^Error|Exception")
 
 
+#: Where the end-to-end run writes its progress lines as they come (``tail -f`` it: pytest-xdist's
+#: workers, the default since pyproject's addopts, show nothing on the terminal before a test ends).
+PROGRESS_LOG = ROOT / ".test" / "progress.log"
+
+
 def snakemake_with_progress(capsys, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    """Run Snakemake, printing its progress lines to the terminal as they come (also under
-    pytest's output capture: no ``-s`` needed); returns the output (stderr merged into stdout,
-    last 2000 lines) for assertions."""
+    """Run Snakemake, writing its progress lines to PROGRESS_LOG and the terminal as they come (the
+    terminal under pytest's output capture too, without xdist: ``pytest -n 0``); returns the output
+    (stderr merged into stdout, last 2000 lines) for assertions."""
     kept: collections.deque[str] = collections.deque(maxlen=2000)
     start = time.monotonic()
     with subprocess.Popen([SNAKEMAKE, *args], cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, env=_env()) as proc:
+                          stderr=subprocess.STDOUT, text=True, env=_env()) as proc, \
+            PROGRESS_LOG.open("w") as log:
         watchdog = threading.Timer(timeout, proc.kill)
         watchdog.start()
         try:
             for line in proc.stdout:
                 kept.append(line)
                 if PROGRESS.search(line):
+                    shown = f"  [{(time.monotonic() - start) / 60:4.1f} min] {line.strip()}"
+                    print(shown, file=log, flush=True)
                     with capsys.disabled():
-                        print(f"  [{(time.monotonic() - start) / 60:4.1f} min] {line.strip()}",
-                              flush=True)
+                        print(shown, flush=True)
         finally:
             watchdog.cancel()
             proc.kill()
@@ -98,7 +105,8 @@ def test_ci_configuration_runs_end_to_end(capsys):
     if TEST_OUT.exists():
         shutil.rmtree(TEST_OUT)
     with capsys.disabled():
-        print("\nthe test configuration's DAG (about 10 min on 2 CPU cores); Snakemake's progress:")
+        print(f"\nthe test configuration's DAG (about 10 min on 2 CPU cores); Snakemake's progress (also in "
+              f"{PROGRESS_LOG.relative_to(ROOT)}):")
     proc = snakemake_with_progress(capsys, "--cores", "2", "--configfile", ".test/config.yaml")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     figures = TEST_OUT / "figures"
