@@ -4,11 +4,13 @@ On a machine without CUDA the Triton kernels run under Triton's CPU interpreter,
 switched on before ``sigattn`` defines its kernels. It is switched on here, for the kernel tests;
 every other test folder keeps the fast plain-PyTorch reference on CPU (``backend.CPU_USES_TRITON``
 is off outside the kernel tests' fixture), and subprocesses do not inherit the interpreter.
+Under pytest-xdist the tests that run Snakemake in the repository share one worker (REPO_SNAKEMAKE).
 """
 
 import os
 import sys
 
+import pytest
 import torch
 
 if not torch.cuda.is_available() and "sigattn" not in sys.modules:
@@ -20,8 +22,6 @@ if not torch.cuda.is_available() and "sigattn" not in sys.modules:
     triton.knobs.runtime.interpret = True
     del os.environ["TRITON_INTERPRET"]
     backend.CPU_USES_TRITON = False
-
-import pytest  # noqa: E402
 
 #: Test files that run Snakemake in the repository's own directory (its .snakemake lock, and
 #: .test/out, which test_dag builds and test_dag_byod reuses): under pytest-xdist (pyproject's

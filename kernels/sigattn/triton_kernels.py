@@ -1166,12 +1166,12 @@ def pass_kernels(pass_: str, head_dim: int) -> tuple[str, ...]:
         cls = head_dim_class(head_dim)
         return ((kernel_name("fwd", tma),) + (("fwd_wsp",) if gluon and cls in TUNED_WSP else ())
                 + (("fwd_ws",) if gluon and cls in TUNED_WS_FROM else ()))
-    if not TUNED and gluon_backward(head_dim, 0):
-        return (gluon_backward(head_dim, 0),)
+    if not TUNED and gluon_backward(head_dim, 0):  # a single variant's Gluon backward: every length
+        return (WSB,)
+    gluons = tuple(k for k, (start, _) in backward_spans(head_dim).items() if gluon_backward(head_dim, start)) \
+        if TUNED else ()
     if fused_backward(head_dim):
         return (kernel_name("dkdv", tma, True),)
-    spans = backward_spans(head_dim) if TUNED else {}
-    gluons = tuple(k for k, (start, _) in spans.items() if gluon_backward(head_dim, start))
     return (kernel_name("dq", tma), kernel_name("dkdv", tma)) + gluons
 
 
